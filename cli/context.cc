@@ -1,0 +1,69 @@
+#include "cli/context.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/exit_codes.h"
+
+namespace maestro {
+
+Result<Layout> CliContext::LoadLayout() {
+  if (layout_) return *layout_;
+  std::string root = opts.root;
+  if (root.empty()) {
+    const char* env = std::getenv("MAESTRO_ROOT");
+    root = env && *env ? env : ".";
+  }
+  if (!opts.config.empty()) {
+    auto c = Config::Load(opts.config);
+    if (!c.ok()) {
+      layout_ = Result<Layout>(c.status());
+      return *layout_;
+    }
+    config_ = std::move(c).value();
+  }
+  layout_ = Layout::Discover(root, opts.config.empty() ? nullptr : &config_, opts.repo.empty() ? config_.Get("repo.path") : opts.repo);
+  return *layout_;
+}
+
+const Config& CliContext::config() { return config_; }
+
+bool CliContext::interactive_stderr() const { return ::isatty(STDERR_FILENO) && !opts.quiet && !opts.json; }
+
+void CliContext::Info(const std::string& line) const {
+  if (opts.json || opts.quiet) return;
+  std::cout << line << "\n";
+}
+
+void CliContext::Warn(const std::string& line) const { std::cerr << "warning: " << line << "\n"; }
+
+void CliContext::Detail(const std::string& line) const {
+  if (opts.verbose > 0) std::cerr << line << "\n";
+}
+
+void CliContext::PrintJson(const nlohmann::json& doc) const { std::cout << doc.dump(2) << "\n"; }
+
+Status CliContext::Confirm(const std::string& question) const {
+  if (opts.yes) return Status::OK();
+  if (!::isatty(STDIN_FILENO))
+    return Status::Aborted("confirmation needed and standard input is not a terminal: pass --yes to proceed");
+  std::cerr << question << "\nType 'yes' to continue: " << std::flush;
+  std::string answer;
+  std::getline(std::cin, answer);
+  if (answer != "yes") return Status::Aborted("not confirmed; nothing was changed");
+  return Status::OK();
+}
+
+int CliContext::Fail(const Status& s) const {
+  int code = ExitCodeFor(s);
+  if (opts.json) {
+    nlohmann::json err = {{"error", {{"kind", Status::CodeName(s.code())}, {"message", s.message()}, {"exit_code", code}}}};
+    std::cout << err.dump(2) << "\n";
+  }
+  std::cerr << "maestro-db: " << s.ToString() << "\n";
+  return code;
+}
+
+}  // namespace maestro

@@ -1,0 +1,63 @@
+// cli/context.h — what every command gets: the global options, the loaded
+// config and layout, and the output helpers (text or --json).
+//
+// Output rules: with --json, stdout carries exactly one JSON document (errors
+// become {"error": {...}}); human text goes to stdout, warnings/errors/progress
+// to stderr. -q silences info and progress; -v adds detail.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "engine/layout.h"
+#include "util/config.h"
+#include "util/status.h"
+
+namespace maestro {
+
+struct GlobalOptions {
+  std::string root;    // --root, else $MAESTRO_ROOT, else "."
+  std::string config;  // --config
+  std::string repo;    // --repo, else <root>/backups
+  bool json = false;
+  bool yes = false;
+  bool quiet = false;
+  int verbose = 0;
+};
+
+class CliContext {
+ public:
+  GlobalOptions opts;
+
+  // Loads config (if any) and discovers the layout once; errors are cached.
+  Result<Layout> LoadLayout();
+  const Config& config();  // empty config when none given; call after LoadLayout
+
+  bool json() const { return opts.json; }
+  bool quiet() const { return opts.quiet; }
+  bool interactive_stderr() const;  // stderr is a terminal (for progress)
+
+  void Info(const std::string& line) const;     // stdout unless --json/-q
+  void Warn(const std::string& line) const;     // stderr always ("warning: ...")
+  void Detail(const std::string& line) const;   // stderr with -v
+  void PrintJson(const nlohmann::json& doc) const;  // stdout, pretty, one document
+
+  // Asks on the terminal for the exact word `yes` unless --yes was given.
+  // Returns Aborted if declined or stdin is not a terminal and --yes is missing.
+  Status Confirm(const std::string& question) const;
+
+  // Reports a failure (stderr line, or {"error":...} with --json) and returns the exit code.
+  int Fail(const Status& s) const;
+
+ private:
+  std::optional<Result<Layout>> layout_;
+  Config config_;
+};
+
+// Each command group registers its subcommands. A subcommand's callback stores
+// its exit code in *exit_code.
+void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code);
+
+}  // namespace maestro

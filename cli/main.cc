@@ -1,0 +1,42 @@
+// cli/main.cc — the maestro-db binary: global options, command groups, exit codes.
+// Each command group lives in its own file (cli/<group>_cmd.cc): parsing and
+// printing only; the work is done by engine/.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/context.h"
+#include "cli/exit_codes.h"
+
+using namespace maestro;
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "maestro-db: journaled snapshots, resets, cleanups and migrations for a MAESTRO install.\n"
+      "Every destructive command takes a verified snapshot first and records each step in a\n"
+      "write-ahead journal, so it can be rolled back or resumed after a crash.",
+      "maestro-db"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  CliContext ctx;
+  app.add_option("--root", ctx.opts.root, "MAESTRO install root (default: $MAESTRO_ROOT, else the current directory)");
+  app.add_option("--config", ctx.opts.config, "config file (INI: [stores] main = PATH ...; see docs/config.md)");
+  app.add_option("--repo", ctx.opts.repo, "snapshot repository and journal (default: <root>/backups)");
+  app.add_flag("--json", ctx.opts.json, "machine-readable output: one JSON document on stdout");
+  app.add_flag("-y,--yes", ctx.opts.yes, "answer yes to confirmations");
+  app.add_flag("-q,--quiet", ctx.opts.quiet, "print only results and errors");
+  app.add_flag("-v,--verbose", ctx.opts.verbose, "more detail on stderr (repeatable)");
+  app.footer(
+      "Exit codes: 0 ok, 1 issues found, 2 usage, 3 not found, 4 corruption, 5 busy/locked,\n"
+      "6 unfinished transaction (run `maestro-db recover`), 7 I/O error, 8 bad store, 9 aborted, 70 internal.");
+
+  int exit_code = 0;
+  RegisterInspectCommands(app, ctx, &exit_code);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return e.get_exit_code() == 0 ? 0 : (rc == 0 ? 0 : kExitUsage);
+  }
+  return exit_code;
+}

@@ -1,0 +1,21 @@
+# Generates a C++ source that embeds every migrations/<store>/*.sql file, so the
+# binary carries its own schema (reset and demo create use the same definitions).
+# Invoked at build time: cmake -DSRC_DIR=... -DOUT=... -P embed_migrations.cmake
+file(GLOB_RECURSE files RELATIVE "${SRC_DIR}" "${SRC_DIR}/*/*.sql")
+list(SORT files)
+set(body "// Generated from migrations/ by cmake/embed_migrations.cmake. Do not edit.\n#include \"engine/migrations_embedded.h\"\n\nnamespace maestro {\n\nconst std::vector<EmbeddedMigration>& EmbeddedMigrations() {\n  static const std::vector<EmbeddedMigration> all = {\n")
+foreach(f ${files})
+  get_filename_component(store "${f}" DIRECTORY)
+  get_filename_component(name "${f}" NAME)
+  file(READ "${SRC_DIR}/${f}" content)
+  string(APPEND body "    {\"${store}\", \"${name}\", R\"maestro_sql(${content})maestro_sql\"},\n")
+endforeach()
+string(APPEND body "  };\n  return all;\n}\n\n}  // namespace maestro\n")
+if(EXISTS "${OUT}")
+  file(READ "${OUT}" old)
+else()
+  set(old "")
+endif()
+if(NOT old STREQUAL body)
+  file(WRITE "${OUT}" "${body}")
+endif()

@@ -1,0 +1,67 @@
+// engine/layout.h — START HERE. The six stores of a Maestro install and where
+// they live.
+//
+// Words used across maestro-db:
+//   root     the install root (--root; inside the app's image, /app)
+//   store    one of main, ai, vector, pdfs, markdown, metadata
+//            (see ../shared/maestro-layout.md; table in docs/stores.md)
+//   present  the store's file or directory exists; a missing store is a state
+//            (a fresh install), never an error
+//   repo     the snapshot repository + journal (--repo, default <root>/backups)
+//
+// Layout::Discover resolves each store to the first candidate path that exists
+// (config file [stores] entries override); a store found nowhere gets its first
+// candidate as the path it would be created at. Discover does no writes.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "util/config.h"
+#include "util/status.h"
+
+namespace maestro {
+
+enum class StoreId { kMain = 0, kAi, kVector, kPdfs, kMarkdown, kMetadata };
+constexpr int kNumStores = 6;
+enum class StoreKind { kSqliteFile, kDirectory };
+
+const char* StoreName(StoreId id);
+StoreKind KindOf(StoreId id);
+Result<StoreId> ParseStoreName(const std::string& name);  // InvalidArgument lists valid names
+const std::array<StoreId, kNumStores>& AllStores();
+
+struct Store {
+  StoreId id = StoreId::kMain;
+  std::string name;
+  std::string path;     // absolute
+  bool present = false;
+  bool from_config = false;
+  // The relative path inside root when the store lies under root ("" otherwise).
+  std::string rel_path;
+};
+
+class Layout {
+ public:
+  // root must exist and be a directory (NotFound / InvalidArgument otherwise).
+  // config may be null. repo empty = <root>/backups.
+  static Result<Layout> Discover(const std::string& root, const Config* config, const std::string& repo = "");
+
+  const std::string& root() const { return root_; }
+  const std::string& repo() const { return repo_; }
+  const Store& store(StoreId id) const { return stores_[static_cast<int>(id)]; }
+  const std::array<Store, kNumStores>& stores() const { return stores_; }
+  // Path of chroma.sqlite3 inside the vector store.
+  std::string ChromaDbPath() const;
+
+ private:
+  std::string root_;
+  std::string repo_;
+  std::array<Store, kNumStores> stores_;
+};
+
+// Candidate relative paths for a store, in order of preference.
+std::vector<std::string> CandidatePaths(StoreId id);
+
+}  // namespace maestro

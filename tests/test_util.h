@@ -1,0 +1,43 @@
+// tests/test_util.h — helpers shared by the test suites.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace maestro::testing {
+
+// A fresh directory under $TMPDIR, removed (rm -rf) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
+
+struct CliResult {
+  int exit_code = -1;  // -signal if killed by a signal
+  std::string out;
+  std::string err;
+};
+
+// Runs the built maestro-db binary with args (no shell), extra environment
+// entries "K=V", and the given stdin text.
+CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+                 const std::string& stdin_text = "");
+
+// Every file, directory and symlink below root: relative path -> digest of
+// (type, size, mode, mtime_ns, content hash). Two equal maps = an unchanged tree.
+std::map<std::string, std::string> TreeDigest(const std::string& root, bool include_mtime = true);
+
+// Writes a file, creating parent directories.
+void WriteFile(const std::string& path, const std::string& content);
+std::string ReadFile(const std::string& path);
+
+}  // namespace maestro::testing

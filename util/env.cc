@@ -1,0 +1,416 @@
+#include "util/env.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace maestro {
+
+Status PosixError(const std::string& context, int err_number) {
+  std::string msg = context + ": " + std::strerror(err_number);
+  Status s;
+  switch (err_number) {
+    case ENOENT: s = Status::NotFound(msg); break;
+    case EWOULDBLOCK: s = Status::Busy(msg); break;
+    case ENOSPC:
+    case EDQUOT:
+      s = Status::IoError(msg + " (the disk is full: free space, then run the command again)");
+      break;
+    default: s = Status::IoError(msg); break;
+  }
+  s.WithErrno(err_number);
+  return s;
+}
+
+namespace {
+
+class PosixSequentialFile final : public SequentialFile {
+ public:
+  PosixSequentialFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixSequentialFile() override { ::close(fd_); }
+  Status Read(size_t n, char* scratch, size_t* got) override {
+    while (true) {
+      ssize_t r = ::read(fd_, scratch, n);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        *got = 0;
+        return PosixError("read " + path_, errno);
+      }
+      *got = static_cast<size_t>(r);
+      return Status::OK();
+    }
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixRandomAccessFile final : public RandomAccessFile {
+ public:
+  PosixRandomAccessFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixRandomAccessFile() override { ::close(fd_); }
+  Status ReadAt(uint64_t offset, size_t n, char* scratch, size_t* got) const override {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t r = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        *got = done;
+        return PosixError("read " + path_, errno);
+      }
+      if (r == 0) break;
+      done += static_cast<size_t>(r);
+    }
+    *got = done;
+    return Status::OK();
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixWritableFile() override { Close(); }
+  Status Append(std::string_view data) override {
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+      ssize_t w = ::write(fd_, p, left);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("write " + path_, errno);
+      }
+      p += w;
+      left -= static_cast<size_t>(w);
+    }
+    return Status::OK();
+  }
+  Status Sync() override {
+    if (::fdatasync(fd_) != 0) return PosixError("fsync " + path_, errno);
+    return Status::OK();
+  }
+  Status Close() override {
+    if (fd_ < 0) return Status::OK();
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return PosixError("close " + path_, errno);
+    return Status::OK();
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
+class PosixEnv final : public Env {
+ public:
+  Status NewSequentialFile(const std::string& path, std::unique_ptr<SequentialFile>* out) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("open " + path, errno);
+    out->reset(new PosixSequentialFile(path, fd));
+    return Status::OK();
+  }
+  Status NewRandomAccessFile(const std::string& path, std::unique_ptr<RandomAccessFile>* out) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("open " + path, errno);
+    out->reset(new PosixRandomAccessFile(path, fd));
+    return Status::OK();
+  }
+  Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* out, uint32_t mode) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) return PosixError("create " + path, errno);
+    out->reset(new PosixWritableFile(path, fd));
+    return Status::OK();
+  }
+  Status NewAppendableFile(const std::string& path, std::unique_ptr<WritableFile>* out, uint32_t mode) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
+    if (fd < 0) return PosixError("open " + path, errno);
+    out->reset(new PosixWritableFile(path, fd));
+    return Status::OK();
+  }
+  Status Stat(const std::string& path, FileInfo* info) override {
+    struct stat st;
+    *info = FileInfo();
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return Status::OK();
+      return PosixError("stat " + path, errno);
+    }
+    info->exists = true;
+    info->is_dir = S_ISDIR(st.st_mode);
+    info->is_regular = S_ISREG(st.st_mode);
+    info->is_symlink = S_ISLNK(st.st_mode);
+    info->size = static_cast<uint64_t>(st.st_size);
+    info->mode = st.st_mode & 07777;
+    info->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+    info->inode = st.st_ino;
+    info->dev = st.st_dev;
+    return Status::OK();
+  }
+  Status ListDir(const std::string& dir, std::vector<DirEntry>* entries) override {
+    entries->clear();
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return PosixError("list " + dir, errno);
+    while (struct dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      DirEntry de;
+      de.name = name;
+      unsigned char t = e->d_type;
+      if (t == DT_UNKNOWN) {
+        struct stat st;
+        if (::lstat(JoinPath(dir, name).c_str(), &st) == 0) {
+          de.is_dir = S_ISDIR(st.st_mode);
+          de.is_symlink = S_ISLNK(st.st_mode);
+        }
+      } else {
+        de.is_dir = t == DT_DIR;
+        de.is_symlink = t == DT_LNK;
+      }
+      entries->push_back(std::move(de));
+    }
+    ::closedir(d);
+    return Status::OK();
+  }
+  Status CreateDir(const std::string& dir, uint32_t mode) override {
+    if (::mkdir(dir.c_str(), mode) != 0) {
+      if (errno == EEXIST) {
+        struct stat st;
+        if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return Status::OK();
+        return Status::IoError("mkdir " + dir + ": exists and is not a directory");
+      }
+      return PosixError("mkdir " + dir, errno);
+    }
+    return Status::OK();
+  }
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return PosixError("remove " + path, errno);
+    return Status::OK();
+  }
+  Status RemoveDir(const std::string& dir) override {
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) return PosixError("rmdir " + dir, errno);
+    return Status::OK();
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return PosixError("rename " + from + " -> " + to, errno);
+    return Status::OK();
+  }
+  Status SyncDir(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return PosixError("open dir " + dir, errno);
+    int rc = ::fsync(fd);
+    int e = errno;
+    ::close(fd);
+    if (rc != 0) return PosixError("fsync dir " + dir, e);
+    return Status::OK();
+  }
+  Status ReadLink(const std::string& path, std::string* target) override {
+    char buf[4096];
+    ssize_t n = ::readlink(path.c_str(), buf, sizeof(buf));
+    if (n < 0) return PosixError("readlink " + path, errno);
+    target->assign(buf, static_cast<size_t>(n));
+    return Status::OK();
+  }
+  Status Symlink(const std::string& target, const std::string& path) override {
+    if (::symlink(target.c_str(), path.c_str()) != 0) return PosixError("symlink " + path, errno);
+    return Status::OK();
+  }
+  Status SetMtime(const std::string& path, int64_t mtime_ns) override {
+    struct timespec ts[2];
+    ts[0].tv_sec = 0;
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1].tv_sec = mtime_ns / 1000000000LL;
+    ts[1].tv_nsec = mtime_ns % 1000000000LL;
+    if (::utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW) != 0)
+      return PosixError("set mtime " + path, errno);
+    return Status::OK();
+  }
+  Status Chmod(const std::string& path, uint32_t mode) override {
+    if (::chmod(path.c_str(), mode) != 0) return PosixError("chmod " + path, errno);
+    return Status::OK();
+  }
+  Status TryLockFile(const std::string& path, std::unique_ptr<FileLock>* lock) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return PosixError("open lock " + path, errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int e = errno;
+      ::close(fd);
+      if (e == EWOULDBLOCK) return Status::Busy("lock " + path + " is held by another process");
+      return PosixError("lock " + path, e);
+    }
+    lock->reset(new PosixFileLock(fd));
+    return Status::OK();
+  }
+  int64_t NowMicros() override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  void SleepMicros(int64_t us) override { std::this_thread::sleep_for(std::chrono::microseconds(us)); }
+};
+
+}  // namespace
+
+Env* Env::Default() {
+  static PosixEnv* env = new PosixEnv();
+  return env;
+}
+
+Status Env::CreateDirs(const std::string& dir, uint32_t mode) {
+  if (dir.empty() || DirExists(dir)) return Status::OK();
+  std::string parent = DirName(dir);
+  if (!parent.empty() && parent != dir) MAESTRO_RETURN_IF_ERROR(CreateDirs(parent, mode));
+  return CreateDir(dir, mode);
+}
+
+Status Env::RemoveTree(const std::string& path) {
+  FileInfo fi;
+  MAESTRO_RETURN_IF_ERROR(Stat(path, &fi));
+  if (!fi.exists) return Status::OK();
+  if (!fi.is_dir) return RemoveFile(path);
+  std::vector<DirEntry> entries;
+  MAESTRO_RETURN_IF_ERROR(ListDir(path, &entries));
+  for (const auto& e : entries) {
+    std::string p = JoinPath(path, e.name);
+    if (e.is_dir && !e.is_symlink) {
+      MAESTRO_RETURN_IF_ERROR(RemoveTree(p));
+    } else {
+      MAESTRO_RETURN_IF_ERROR(RemoveFile(p));
+    }
+  }
+  return RemoveDir(path);
+}
+
+Status Env::ReadFileToString(const std::string& path, std::string* out) {
+  out->clear();
+  std::unique_ptr<SequentialFile> f;
+  MAESTRO_RETURN_IF_ERROR(NewSequentialFile(path, &f));
+  std::string buf(1 << 16, '\0');
+  while (true) {
+    size_t got = 0;
+    MAESTRO_RETURN_IF_ERROR(f->Read(buf.size(), buf.data(), &got));
+    if (got == 0) break;
+    out->append(buf.data(), got);
+  }
+  return Status::OK();
+}
+
+Status Env::WriteStringToFile(const std::string& path, std::string_view data, uint32_t mode) {
+  std::unique_ptr<WritableFile> f;
+  MAESTRO_RETURN_IF_ERROR(NewWritableFile(path, &f, mode));
+  MAESTRO_RETURN_IF_ERROR(f->Append(data));
+  return f->Close();
+}
+
+bool Env::FileExists(const std::string& path) {
+  FileInfo fi;
+  return Stat(path, &fi).ok() && fi.exists;
+}
+
+bool Env::DirExists(const std::string& path) {
+  FileInfo fi;
+  return Stat(path, &fi).ok() && fi.exists && fi.is_dir;
+}
+
+Status WriteFileDurably(Env* env, const std::string& path, std::string_view data, uint32_t mode) {
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  std::unique_ptr<WritableFile> f;
+  Status s = env->NewWritableFile(tmp, &f, mode);
+  if (s.ok()) s = f->Append(data);
+  if (s.ok()) s = f->Sync();
+  if (s.ok()) s = f->Close();
+  if (s.ok()) s = env->Rename(tmp, path);
+  if (!s.ok()) {
+    f.reset();
+    env->RemoveFile(tmp);  // best effort; the original file is untouched
+    return s;
+  }
+  return env->SyncDir(DirName(path));
+}
+
+std::string JoinPath(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  if (b.front() == '/') return b;
+  if (a.back() == '/') return a + b;
+  return a + "/" + b;
+}
+
+std::string DirName(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+std::string BaseName(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+std::string NormalizePath(const std::string& path) {
+  bool abs = !path.empty() && path[0] == '/';
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    std::string p = path.substr(i, j - i);
+    if (p.empty() || p == ".") {
+    } else if (p == "..") {
+      if (!parts.empty() && parts.back() != "..") parts.pop_back();
+      else if (!abs) parts.push_back("..");
+    } else {
+      parts.push_back(p);
+    }
+    i = j + 1;
+  }
+  std::string out = abs ? "/" : "";
+  for (size_t k = 0; k < parts.size(); ++k) {
+    if (k) out += "/";
+    out += parts[k];
+  }
+  if (out.empty()) out = ".";
+  return out;
+}
+
+bool IsSafeRelativePath(const std::string& rel) {
+  if (rel.empty() || rel[0] == '/') return false;
+  if (rel.find('\0') != std::string::npos) return false;
+  size_t i = 0;
+  while (i <= rel.size()) {
+    size_t j = rel.find('/', i);
+    if (j == std::string::npos) j = rel.size();
+    std::string p = rel.substr(i, j - i);
+    if (p == "..") return false;
+    i = j + 1;
+  }
+  return true;
+}
+
+}  // namespace maestro

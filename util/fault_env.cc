@@ -1,0 +1,248 @@
+#include "util/fault_env.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace maestro {
+
+namespace {
+
+class FaultWritableFile final : public WritableFile {
+ public:
+  FaultWritableFile(FaultEnv* env, std::string path, std::unique_ptr<WritableFile> base, uint64_t size)
+      : env_(env), path_(std::move(path)), base_(std::move(base)), size_(size) {}
+  Status Append(std::string_view data) override {
+    MAESTRO_RETURN_IF_ERROR(env_->Before(FaultEnv::Op::kWrite, path_));
+    MAESTRO_RETURN_IF_ERROR(base_->Append(data));
+    size_ += data.size();
+    env_->NoteWritten(path_, size_);
+    return Status::OK();
+  }
+  Status Sync() override {
+    MAESTRO_RETURN_IF_ERROR(env_->Before(FaultEnv::Op::kSync, path_));
+    MAESTRO_RETURN_IF_ERROR(base_->Sync());
+    env_->NoteSynced(path_, size_);
+    return Status::OK();
+  }
+  Status Close() override { return base_->Close(); }
+
+ private:
+  FaultEnv* env_;
+  std::string path_;
+  std::unique_ptr<WritableFile> base_;
+  uint64_t size_;
+};
+
+}  // namespace
+
+const char* FaultEnv::OpName(Op op) {
+  static const char* names[] = {"create", "write", "sync", "rename", "remove", "mkdir", "syncdir", "lock"};
+  return names[static_cast<int>(op)];
+}
+
+void FaultEnv::FailAt(Op op, int nth, int err, bool sticky) {
+  std::lock_guard<std::mutex> l(mu_);
+  faults_.push_back({op, nth, err, sticky, false});
+}
+
+void FaultEnv::PowerCutAt(Op op, int nth) {
+  std::lock_guard<std::mutex> l(mu_);
+  faults_.push_back({op, nth, EIO, true, true});
+}
+
+bool FaultEnv::frozen() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return frozen_;
+}
+
+void FaultEnv::ClearFaults() {
+  std::lock_guard<std::mutex> l(mu_);
+  faults_.clear();
+  frozen_ = false;
+}
+
+int FaultEnv::Count(Op op) const {
+  std::lock_guard<std::mutex> l(mu_);
+  return counts_[static_cast<int>(op)];
+}
+
+void FaultEnv::ResetCounts() {
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& c : counts_) c = 0;
+}
+
+Status FaultEnv::Before(Op op, const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  int n = ++counts_[static_cast<int>(op)];
+  if (frozen_) return PosixError(std::string("power cut (") + OpName(op) + ") " + path, EIO);
+  for (const auto& f : faults_) {
+    if (f.op != op) continue;
+    if (n == f.nth || (f.sticky && n > f.nth)) {
+      if (f.power_cut) {
+        frozen_ = true;
+        return PosixError(std::string("power cut (") + OpName(op) + ") " + path, EIO);
+      }
+      return PosixError(std::string("injected fault (") + OpName(op) + ") " + path, f.err);
+    }
+  }
+  return Status::OK();
+}
+
+void FaultEnv::NoteSynced(const std::string& path, uint64_t size) {
+  std::lock_guard<std::mutex> l(mu_);
+  files_[path].synced = size;
+  files_[path].written = size;
+}
+
+void FaultEnv::NoteWritten(const std::string& path, uint64_t size) {
+  std::lock_guard<std::mutex> l(mu_);
+  files_[path].written = size;
+}
+
+Status FaultEnv::NewWritableFile(const std::string& p, std::unique_ptr<WritableFile>* out, uint32_t mode) {
+  MAESTRO_RETURN_IF_ERROR(Before(Op::kCreate, p));
+  bool existed = base_->FileExists(p);
+  std::unique_ptr<WritableFile> f;
+  MAESTRO_RETURN_IF_ERROR(base_->NewWritableFile(p, &f, mode));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    FileState& st = files_[p];
+    st.synced = 0;  // truncated: old content is gone only once synced, but we model the harsh case
+    st.written = 0;
+    st.new_entry = st.new_entry || !existed;
+  }
+  out->reset(new FaultWritableFile(this, p, std::move(f), 0));
+  return Status::OK();
+}
+
+Status FaultEnv::NewAppendableFile(const std::string& p, std::unique_ptr<WritableFile>* out, uint32_t mode) {
+  MAESTRO_RETURN_IF_ERROR(Before(Op::kCreate, p));
+  FileInfo fi;
+  MAESTRO_RETURN_IF_ERROR(base_->Stat(p, &fi));
+  std::unique_ptr<WritableFile> f;
+  MAESTRO_RETURN_IF_ERROR(base_->NewAppendableFile(p, &f, mode));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = files_.find(p);
+    if (it == files_.end()) {
+      FileState st;
+      st.synced = fi.size;
+      st.written = fi.size;
+      st.new_entry = !fi.exists;
+      files_[p] = st;
+    }
+  }
+  out->reset(new FaultWritableFile(this, p, std::move(f), fi.size));
+  return Status::OK();
+}
+
+Status FaultEnv::CreateDir(const std::string& d, uint32_t mode) {
+  MAESTRO_RETURN_IF_ERROR(Before(Op::kMkdir, d));
+  bool existed = base_->DirExists(d);
+  MAESTRO_RETURN_IF_ERROR(base_->CreateDir(d, mode));
+  if (!existed) {
+    std::lock_guard<std::mutex> l(mu_);
+    new_dirs_.push_back(d);
+  }
+  return Status::OK();
+}
+
+Status FaultEnv::RemoveFile(const std::string& p) {
+  MAESTRO_RETURN_IF_ERROR(Before(Op::kRemove, p));
+  MAESTRO_RETURN_IF_ERROR(base_->RemoveFile(p));
+  std::lock_guard<std::mutex> l(mu_);
+  files_.erase(p);
+  return Status::OK();
+}
+
+Status FaultEnv::RemoveDir(const std::string& d) {
+  MAESTRO_RETURN_IF_ERROR(Before(Op::kRemove, d));
+  return base_->RemoveDir(d);
+}
+
+Status FaultEnv::Rename(const std::string& from, const std::string& to) {
+  MAESTRO_RETURN_IF_ERROR(Before(Op::kRename, from));
+  // Keep the replaced file reachable (a hard link) so a power cut can bring it back.
+  std::string saved;
+  if (base_->FileExists(to) && !base_->DirExists(to)) {
+    static int n = 0;
+    saved = to + ".faultenv-saved-" + std::to_string(++n);
+    if (::link(to.c_str(), saved.c_str()) != 0) saved.clear();
+  }
+  Status rs = base_->Rename(from, to);
+  if (!rs.ok()) {
+    if (!saved.empty()) ::unlink(saved.c_str());
+    return rs;
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = files_.find(from);
+  if (it != files_.end()) {
+    files_[to] = it->second;
+    files_.erase(it);
+  }
+  renames_.push_back({from, to, saved});
+  return Status::OK();
+}
+
+Status FaultEnv::SyncDir(const std::string& d) {
+  MAESTRO_RETURN_IF_ERROR(Before(Op::kSyncDir, d));
+  MAESTRO_RETURN_IF_ERROR(base_->SyncDir(d));
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& [path, st] : files_)
+    if (DirName(path) == d) st.new_entry = false;
+  std::vector<PendingRename> keep;
+  for (auto& r : renames_) {
+    if (DirName(r.to) != d) keep.push_back(r);
+    else if (!r.saved.empty()) ::unlink(r.saved.c_str());
+  }
+  renames_.swap(keep);
+  std::vector<std::string> dirs;
+  for (auto& nd : new_dirs_)
+    if (DirName(nd) != d) dirs.push_back(nd);
+  new_dirs_.swap(dirs);
+  return Status::OK();
+}
+
+Status FaultEnv::Symlink(const std::string& t, const std::string& p) {
+  MAESTRO_RETURN_IF_ERROR(Before(Op::kCreate, p));
+  return base_->Symlink(t, p);
+}
+
+Status FaultEnv::TryLockFile(const std::string& p, std::unique_ptr<FileLock>* l) {
+  MAESTRO_RETURN_IF_ERROR(Before(Op::kLock, p));
+  return base_->TryLockFile(p, l);
+}
+
+Status FaultEnv::DropUnsyncedData() {
+  std::lock_guard<std::mutex> l(mu_);
+  // Undo non-durable renames, newest first.
+  for (auto it = renames_.rbegin(); it != renames_.rend(); ++it) {
+    if (base_->FileExists(it->to) && !base_->FileExists(it->from)) {
+      base_->Rename(it->to, it->from);
+      if (!it->saved.empty()) base_->Rename(it->saved, it->to);
+      auto f = files_.find(it->to);
+      if (f != files_.end()) {
+        files_[it->from] = f->second;
+        files_.erase(f);
+      }
+    }
+  }
+  renames_.clear();
+  for (auto& [path, st] : files_) {
+    if (st.new_entry) {
+      base_->RemoveFile(path);
+    } else if (st.written > st.synced) {
+      if (::truncate(path.c_str(), static_cast<off_t>(st.synced)) != 0 && errno != ENOENT)
+        return PosixError("truncate " + path, errno);
+    }
+  }
+  files_.clear();
+  for (auto it = new_dirs_.rbegin(); it != new_dirs_.rend(); ++it) base_->RemoveTree(*it);
+  new_dirs_.clear();
+  frozen_ = false;
+  faults_.clear();
+  return Status::OK();
+}
+
+}  // namespace maestro

@@ -1,0 +1,95 @@
+// util/fault_env.h — an Env that fails on purpose, for tests.
+//
+// FaultEnv wraps another Env (normally Env::Default()) and forwards every call,
+// counting calls by kind (Op). It can:
+//   * return an error (ENOSPC, EIO, ...) at the Nth call of a kind, once or from
+//     then on (a full disk stays full): FailAt(Op::kWrite, 3, ENOSPC, true);
+//   * simulate a power cut (leveldb's fault_injection model): at the Nth call of
+//     a kind it "freezes" — that call and every later mutating call fail with EIO
+//     and do nothing — and DropUnsyncedData() then throws away every byte written
+//     since the file's last Sync, every file whose directory entry was not made
+//     durable by SyncDir, and undoes every rename not yet made durable.
+//
+// Tracking covers files opened for writing through this Env only. Thread-safe.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "util/env.h"
+
+namespace maestro {
+
+class FaultEnv : public Env {
+ public:
+  enum class Op { kCreate = 0, kWrite, kSync, kRename, kRemove, kMkdir, kSyncDir, kLock, kCount };
+  static const char* OpName(Op op);
+
+  explicit FaultEnv(Env* base) : base_(base) {}
+
+  // The nth (1-based) call of op fails with err; sticky: and every later call of op.
+  void FailAt(Op op, int nth, int err, bool sticky = false);
+  // At the nth call of op, the machine "loses power" (see above).
+  void PowerCutAt(Op op, int nth);
+  bool frozen() const;
+  // Drop all non-durable state, then thaw; call after the engine has stopped.
+  Status DropUnsyncedData();
+  void ClearFaults();
+  int Count(Op op) const;
+  void ResetCounts();
+
+  // Env
+  Status NewSequentialFile(const std::string& p, std::unique_ptr<SequentialFile>* out) override { return base_->NewSequentialFile(p, out); }
+  Status NewRandomAccessFile(const std::string& p, std::unique_ptr<RandomAccessFile>* out) override { return base_->NewRandomAccessFile(p, out); }
+  Status NewWritableFile(const std::string& p, std::unique_ptr<WritableFile>* out, uint32_t mode) override;
+  Status NewAppendableFile(const std::string& p, std::unique_ptr<WritableFile>* out, uint32_t mode) override;
+  Status Stat(const std::string& p, FileInfo* i) override { return base_->Stat(p, i); }
+  Status ListDir(const std::string& d, std::vector<DirEntry>* e) override { return base_->ListDir(d, e); }
+  Status CreateDir(const std::string& d, uint32_t mode) override;
+  Status RemoveFile(const std::string& p) override;
+  Status RemoveDir(const std::string& d) override;
+  Status Rename(const std::string& from, const std::string& to) override;
+  Status SyncDir(const std::string& d) override;
+  Status ReadLink(const std::string& p, std::string* t) override { return base_->ReadLink(p, t); }
+  Status Symlink(const std::string& t, const std::string& p) override;
+  Status SetMtime(const std::string& p, int64_t ns) override { return base_->SetMtime(p, ns); }
+  Status Chmod(const std::string& p, uint32_t m) override { return base_->Chmod(p, m); }
+  Status TryLockFile(const std::string& p, std::unique_ptr<FileLock>* l) override;
+  int64_t NowMicros() override { return base_->NowMicros(); }
+  void SleepMicros(int64_t us) override { base_->SleepMicros(us); }
+
+  // Internal, used by the file wrappers.
+  Status Before(Op op, const std::string& path);
+  void NoteSynced(const std::string& path, uint64_t size);
+  void NoteWritten(const std::string& path, uint64_t size);
+
+ private:
+  struct Fault {
+    Op op;
+    int nth;
+    int err;
+    bool sticky;
+    bool power_cut;
+  };
+  struct FileState {
+    uint64_t synced = 0;
+    uint64_t written = 0;
+    bool new_entry = false;  // created, directory entry not yet durable
+  };
+  struct PendingRename {
+    std::string from, to;
+    std::string saved;  // hard link to the file `to` replaced, if any
+  };
+  Env* base_;
+  mutable std::mutex mu_;
+  int counts_[static_cast<int>(Op::kCount)] = {};
+  std::vector<Fault> faults_;
+  bool frozen_ = false;
+  std::map<std::string, FileState> files_;
+  std::vector<PendingRename> renames_;
+  std::vector<std::string> new_dirs_;
+};
+
+}  // namespace maestro

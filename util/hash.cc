@@ -1,0 +1,66 @@
+#include "util/hash.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+namespace maestro {
+
+std::string Hash128::Hex() const {
+  static const char* digits = "0123456789abcdef";
+  std::string s(32, '0');
+  for (int i = 0; i < 16; ++i) s[15 - i] = digits[(hi >> (4 * i)) & 0xf];
+  for (int i = 0; i < 16; ++i) s[31 - i] = digits[(lo >> (4 * i)) & 0xf];
+  return s;
+}
+
+bool Hash128::FromHex(std::string_view hex, Hash128* out) {
+  if (hex.size() != 32) return false;
+  uint64_t parts[2] = {0, 0};
+  for (int p = 0; p < 2; ++p) {
+    for (int i = 0; i < 16; ++i) {
+      char c = hex[static_cast<size_t>(p * 16 + i)];
+      int v;
+      if (c >= '0' && c <= '9') v = c - '0';
+      else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
+      else return false;
+      parts[p] = (parts[p] << 4) | static_cast<uint64_t>(v);
+    }
+  }
+  out->hi = parts[0];
+  out->lo = parts[1];
+  return true;
+}
+
+Hash128 Xxh128(std::string_view data) {
+  XXH128_hash_t h = XXH3_128bits(data.data(), data.size());
+  return Hash128{h.high64, h.low64};
+}
+
+uint64_t Xxh64(std::string_view data) { return XXH3_64bits(data.data(), data.size()); }
+
+Hasher128::Hasher128() {
+  auto* st = XXH3_createState();
+  XXH3_128bits_reset(st);
+  state_ = st;
+}
+Hasher128::~Hasher128() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+void Hasher128::Update(std::string_view data) {
+  XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data.data(), data.size());
+}
+Hash128 Hasher128::Digest() const {
+  XXH128_hash_t h = XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_));
+  return Hash128{h.high64, h.low64};
+}
+
+std::string HexEncode(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string s;
+  s.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    s += digits[c >> 4];
+    s += digits[c & 0xf];
+  }
+  return s;
+}
+
+}  // namespace maestro

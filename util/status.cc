@@ -1,0 +1,33 @@
+#include "util/status.h"
+
+namespace maestro {
+
+const char* Status::CodeName(Code c) {
+  switch (c) {
+    case Code::kOk: return "ok";
+    case Code::kInvalidArgument: return "invalid argument";
+    case Code::kNotFound: return "not found";
+    case Code::kCorruption: return "corruption";
+    case Code::kBusy: return "busy";
+    case Code::kUnfinished: return "unfinished transaction";
+    case Code::kIoError: return "I/O error";
+    case Code::kBadStore: return "bad store";
+    case Code::kAborted: return "aborted";
+    case Code::kInternal: return "internal error";
+  }
+  return "unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "ok";
+  return std::string(CodeName(code_)) + ": " + msg_;
+}
+
+Status Status::Annotate(const std::string& context) const {
+  if (ok()) return *this;
+  Status s(code_, context + ": " + msg_);
+  s.errno_ = errno_;
+  return s;
+}
+
+}  // namespace maestro
