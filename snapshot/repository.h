@@ -1,0 +1,156 @@
+// snapshot/repository.h — the snapshot repository: START HERE for snapshot/.
+//
+// Words:
+//   blob      a chunk of file content, zstd-compressed, named by the XXH3-128 of
+//             its uncompressed bytes; stored once however many files hold it
+//   pack      a file holding many blobs back to back (one fsync per pack, not per blob)
+//   index     maps blob id -> (pack, offset, length); written with each snapshot
+//   manifest  one snapshot: stores, paths, modes, sizes, mtimes, chunk lists,
+//             whole-file XXH3-128; checksummed; written last (the commit point)
+//   snapshot  id = UTC creation time "YYYYmmdd_HHMMSS" (suffix "_2", "_3"... when
+//             two share a second)
+// The on-disk format is documented in docs/repository-format.md.
+//
+// Crash safety: every file is published with WriteFileDurably-style temp+fsync+
+// rename+dir fsync; packs and index first, the manifest last. A snapshot whose
+// manifest is not published is never listed; its packs are reused or removed by
+// the next run. Nothing is rewritten in place.
+//
+// Thread safety: a Repository is used by one thread at a time (it may use worker
+// threads inside). Writers (Create, RestoreStore into place, Delete, RemoveUnreferencedData)
+// must hold the RepoLock (snapshot/repo_lock.h); readers need no lock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "util/env.h"
+#include "util/hash.h"
+#include "util/status.h"
+
+namespace maestro {
+
+// One store to capture. A store that is not present is recorded as absent, and
+// restoring it makes it absent again.
+struct SnapshotSource {
+  std::string store;   // "main", "ai", "vector", "pdfs", "markdown", "metadata"
+  std::string path;    // absolute path of the SQLite file or the directory
+  bool is_directory = false;
+  bool present = true;
+};
+
+struct SnapshotInfo {
+  std::string id;
+  int64_t created_micros = 0;
+  std::string label;
+  std::string trigger;              // manual, pre-reset, pre-cleanup, pre-restore, pre-migrate, scheduled
+  std::vector<std::string> stores;  // stores present in the snapshot
+  uint64_t files = 0;
+  uint64_t logical_bytes = 0;       // sum of file sizes
+  uint64_t stored_bytes = 0;        // bytes this snapshot newly added to the repository
+  std::string hostname;
+};
+
+struct Progress {
+  uint64_t files_done = 0, files_total = 0;
+  uint64_t bytes_done = 0, bytes_total = 0;
+  std::string current;  // store/path being read or written
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+struct CreateOptions {
+  std::string label;
+  std::string trigger = "manual";
+  ProgressFn progress;   // may be null; called from the calling thread
+  int threads = 0;       // 0 = number of cores
+};
+
+struct ManifestFile {
+  std::string path;            // relative to the store root; "" for a single-file store
+  enum class Type { kFile, kDir, kSymlink } type = Type::kFile;
+  uint32_t mode = 0644;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  Hash128 hash;                // whole-file XXH3-128 (files only)
+  std::vector<Hash128> chunks; // blob ids in order (files only)
+  std::string link_target;     // symlinks only
+  bool sqlite_backup = false;  // captured with the SQLite online backup API
+};
+
+struct ManifestStore {
+  std::string name;
+  std::string original_path;
+  bool is_directory = false;
+  bool present = true;
+  std::vector<ManifestFile> files;
+};
+
+struct Manifest {
+  uint32_t format_version = 1;
+  SnapshotInfo info;
+  std::vector<ManifestStore> stores;
+};
+
+struct RestoreOptions {
+  ProgressFn progress;
+  int threads = 0;
+};
+
+struct VerifyProblem {
+  std::string snapshot_id;  // "" when the problem is not tied to one snapshot
+  std::string store;
+  std::string path;         // file in the store, or the repository file that is damaged
+  std::string detail;
+};
+struct VerifyReport {
+  uint64_t snapshots_checked = 0, blobs_checked = 0, bytes_read = 0;
+  std::vector<VerifyProblem> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+struct GcStats {
+  uint64_t blobs_removed = 0, packs_removed = 0, packs_rewritten = 0, bytes_freed = 0;
+};
+
+class Repository {
+ public:
+  virtual ~Repository() = default;
+
+  // Opens dir (creating it 0700 with its layout when create_if_missing).
+  // NotFound if missing and !create_if_missing; Corruption if the config file is damaged.
+  static Result<std::unique_ptr<Repository>> Open(Env* env, const std::string& dir, bool create_if_missing);
+
+  virtual const std::string& dir() const = 0;
+
+  // Captures every source at one moment; SQLite files (the store file of main/ai
+  // and any *.sqlite3 / SQLite-headed file inside a directory store) through the
+  // online backup API. Returns the published snapshot's info.
+  virtual Result<SnapshotInfo> Create(const std::vector<SnapshotSource>& sources, const CreateOptions& opts) = 0;
+
+  // Complete snapshots, oldest first.
+  virtual Result<std::vector<SnapshotInfo>> List() = 0;
+  virtual Result<Manifest> LoadManifest(const std::string& id) = 0;
+  // A full id, a unique prefix, "latest", or an ISO-8601 time (newest at or before it).
+  virtual Result<std::string> ResolveId(const std::string& spec) = 0;
+
+  // Writes one store of snapshot id to target, which must not exist (a file path for
+  // a SQLite-file store, a directory path for a directory store). Every chunk and
+  // whole-file hash is checked before anything is reported done; on any failure
+  // what was written is removed and target does not exist. A store recorded as
+  // absent returns NotFound("store X was absent in snapshot Y") and writes nothing.
+  virtual Status RestoreStore(const std::string& id, const std::string& store, const std::string& target,
+                              const RestoreOptions& opts) = 0;
+
+  virtual Result<VerifyReport> Verify(const std::vector<std::string>& ids, bool read_data) = 0;
+
+  // Removes manifests (the snapshot disappears from List at once), then nothing else.
+  virtual Status DeleteSnapshots(const std::vector<std::string>& ids) = 0;
+  // Removes data no listed snapshot references (rewriting partly-used packs into new
+  // packs first). A kill at any moment never loses data a listed snapshot needs.
+  virtual Result<GcStats> RemoveUnreferencedData(bool dry_run) = 0;
+};
+
+}  // namespace maestro
