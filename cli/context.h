@@ -59,5 +59,6 @@ class CliContext {
 // Each command group registers its subcommands. A subcommand's callback stores
 // its exit code in *exit_code.
 void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code);
+void RegisterDemoCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 
 }  // namespace maestro
