@@ -1,6 +1,8 @@
 #include "engine/schema.h"
 
-#include "engine/migrations_embedded.h"
+#include "engine/migrate.h"
+#include "util/env.h"
+#include "util/time_util.h"
 
 namespace maestro {
 
@@ -28,18 +30,15 @@ std::string MigrationDownPart(const std::string& sql) {
 }
 
 Status CreateFreshSchema(Db& db, StoreId store) {
+  return CreateFreshSchema(db, store, Env::Default()->NowMicros());
+}
+
+Status CreateFreshSchema(Db& db, StoreId store, int64_t applied_at_micros) {
   if (store != StoreId::kMain && store != StoreId::kAi)
     return Status::InvalidArgument(std::string("store ") + StoreName(store) + " has no SQL schema");
-  MAESTRO_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-  for (const auto& m : EmbeddedMigrations()) {
-    if (std::string(m.store) != StoreName(store)) continue;
-    Status s = db.Exec(MigrationUpPart(m.sql));
-    if (!s.ok()) {
-      db.Exec("ROLLBACK");
-      return s.Annotate(std::string("migration ") + m.store + "/" + m.file);
-    }
-  }
-  return db.Exec("COMMIT");
+  MAESTRO_ASSIGN_OR_RETURN(auto set, LoadMigrations(store, ""));
+  return ApplyMigrationsAtomically(db, set, FormatIso8601(applied_at_micros))
+      .Annotate(std::string("creating the schema of store ") + StoreName(store) + " in " + db.path());
 }
 
 }  // namespace maestro

@@ -1,10 +1,14 @@
 // engine/schema.h — create a store's newest schema from the built-in migrations.
 //
 // CreateFreshSchema runs the up part of every built-in migration of the store
-// in order, inside one SQLite transaction, on an empty database. (The full
-// migrator with history and down migrations is engine/migrate.h.)
+// in order, and records each in migration_history (with its checksum), all in
+// ONE SQLite transaction, on an empty database: afterwards `migrate status`
+// reports the store at the newest version with nothing pending. On failure
+// the transaction is rolled back and the database is as before (empty).
+// The full migrator (history, down migrations, user folders) is engine/migrate.h.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "engine/layout.h"
@@ -18,6 +22,10 @@ std::string MigrationUpPart(const std::string& sql);
 std::string MigrationDownPart(const std::string& sql);
 
 // Store must be kMain or kAi. Fails (InvalidArgument) for other stores.
+// applied_at is the wall clock (what reset wants).
 Status CreateFreshSchema(Db& db, StoreId store);
+// The same with a fixed applied_at time for migration_history, so that two
+// runs with the same time give identical files (demo create's determinism).
+Status CreateFreshSchema(Db& db, StoreId store, int64_t applied_at_micros);
 
 }  // namespace maestro
