@@ -1,0 +1,339 @@
+#include "engine/cleanup.h"
+
+#include <map>
+#include <set>
+
+#include "engine/chroma.h"
+#include "engine/chroma_write.h"
+#include "engine/inventory.h"
+#include "util/crash_point.h"
+#include "util/sqlite.h"
+#include "util/time_util.h"
+
+namespace maestro {
+
+MAESTRO_DECLARE_CRASH_POINT(cleanup_after_file_aside, "cleanup.after_file_aside");
+
+namespace {
+
+const StoreId kFileStores[] = {StoreId::kPdfs, StoreId::kMarkdown, StoreId::kMetadata};
+
+std::string SqlStamp(int64_t micros) {
+  // "YYYY-MM-DDTHH:MM:SSZ" -> "YYYY-MM-DD HH:MM:SS" (Chroma's CURRENT_TIMESTAMP form)
+  std::string iso = FormatIso8601(micros);
+  if (iso.size() >= 19) {
+    iso[10] = ' ';
+    iso.resize(19);
+  }
+  return iso;
+}
+
+// Const lookups that never insert and never throw.
+const nlohmann::json& Field(const nlohmann::json& j, const std::string& key) {
+  static const nlohmann::json* const kNull = new nlohmann::json();
+  if (!j.is_object()) return *kNull;
+  auto it = j.find(key);
+  return it == j.end() ? *kNull : *it;
+}
+
+std::string Str(const nlohmann::json& j, const std::string& key) {
+  const auto& v = Field(j, key);
+  return v.is_string() ? v.get<std::string>() : std::string();
+}
+
+std::vector<std::string> Strings(const nlohmann::json& j, const std::string& key) {
+  std::vector<std::string> out;
+  const auto& arr = Field(j, key);
+  if (arr.is_array())
+    for (const auto& v : arr)
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
+Status ExecBatch(const std::string& path, const std::function<Status(Db&)>& body) {
+  MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(path, false));
+  MAESTRO_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  Status st = body(db);
+  if (st.ok()) st = db.Exec("COMMIT");
+  if (!st.ok()) {
+    (void)db.Exec("ROLLBACK");
+    return st.Annotate(path);
+  }
+  return db.Close();
+}
+
+Status RunEach(Db& db, const std::string& sql, const std::vector<std::string>& ids) {
+  MAESTRO_ASSIGN_OR_RETURN(Stmt s, db.Prepare(sql));
+  for (const auto& id : ids) {
+    s.Reset();
+    s.Bind(1, id);
+    MAESTRO_RETURN_IF_ERROR(s.Run());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::vector<std::string> CleanupPlan::Describe() const {
+  std::vector<std::string> out;
+  out.push_back(std::to_string(ai_rows) + " processed_documents row(s) to delete from ai");
+  out.push_back(std::to_string(chunk_docs) + " document(s) whose chunks are deleted from the vector store");
+  out.push_back(std::to_string(files) + " file(s) to delete from pdfs/markdown/metadata");
+  out.push_back(std::to_string(marked_failed) + " document(s) to mark failed in main");
+  out.push_back(std::to_string(main_rows_deleted) + " document row(s) to delete from main");
+  return out;
+}
+
+std::vector<StoreId> CleanupPlan::StoresTouched() const {
+  std::vector<StoreId> out;
+  if (ai_rows) out.push_back(StoreId::kAi);
+  if (chunk_docs) out.push_back(StoreId::kVector);
+  if (files) for (StoreId s : kFileStores) out.push_back(s);
+  if (marked_failed || main_rows_deleted) out.push_back(StoreId::kMain);
+  return out;
+}
+
+Result<CleanupPlan> PlanCleanup(const Layout& layout, const CleanupOptions& opts) {
+  if (!opts.doc_id.empty() && !opts.user_id)
+    return Status::InvalidArgument("--document needs --user: a document is cleaned up on behalf of its owner");
+  const int64_t now = opts.now_micros ? opts.now_micros : Env::Default()->NowMicros();
+  InventoryScope scope;
+  scope.user_id = opts.user_id;
+  scope.doc_id = opts.doc_id;
+  MAESTRO_ASSIGN_OR_RETURN(Inventory inv, Inventory::Read(layout, scope));
+  CheckOptions co;
+  co.user_id = opts.user_id;
+  co.doc_id = opts.doc_id;
+  co.now_micros = now;
+  co.stuck_processing_after_s = opts.stuck_older_than_s;
+  co.failed_stale_after_s = opts.failed_older_than_s;
+  if (!opts.doc_id.empty()) {
+    const DocumentRow* d = inv.FindDocument(opts.doc_id);
+    if (d && opts.user_id && d->user_id != *opts.user_id)
+      return Status::NotFound("document " + opts.doc_id + " belongs to user " + std::to_string(d->user_id) +
+                              ", not user " + std::to_string(*opts.user_id));
+  }
+  CheckReport rep = CheckInventory(inv, co);
+
+  std::set<std::string> ai, chunks, main_delete;
+  std::map<std::string, std::string> mark_failed;
+  std::map<std::string, std::set<std::string>> files;  // store name -> rel paths
+  auto add_files = [&](const std::string& id, std::optional<StoreId> only) {
+    const DocFiles* f = inv.FilesOf(id);
+    if (!f) return;
+    if (!only || *only == StoreId::kPdfs) for (const auto& p : f->pdfs) files["pdfs"].insert(p);
+    if (!only || *only == StoreId::kMarkdown) for (const auto& p : f->markdown) files["markdown"].insert(p);
+    if (!only || *only == StoreId::kMetadata) for (const auto& p : f->metadata) files["metadata"].insert(p);
+  };
+  auto remove_all = [&](const std::string& id) {
+    if (inv.HasAi(id)) ai.insert(id);
+    if (inv.ChunksOf(id).total() > 0) chunks.insert(id);
+    add_files(id, std::nullopt);
+  };
+
+  CleanupPlan plan;
+  for (const Issue& is : rep.issues) {
+    bool repair = true;
+    switch (is.kind) {
+      case IssueKind::kMainDbOnly: main_delete.insert(is.doc_id); break;
+      case IssueKind::kCompletedMissingAi:
+      case IssueKind::kCompletedMissingChunks:
+      case IssueKind::kCompletedMissingMarkdown:
+        repair = opts.downgrade_incomplete;
+        if (repair) {
+          mark_failed[is.doc_id] = std::string("Incomplete after processing (") + IssueKindName(is.kind) +
+                                   "); marked failed by maestro-db cleanup";
+          remove_all(is.doc_id);
+        }
+        break;
+      case IssueKind::kFailedWithLeftovers:
+        repair = !opts.doc_id.empty();
+        if (repair) {
+          mark_failed[is.doc_id] = kFailedCleanupMessage;
+          remove_all(is.doc_id);
+        }
+        break;
+      case IssueKind::kFailedStaleWithLeftovers:
+        mark_failed[is.doc_id] = kFailedCleanupMessage;
+        remove_all(is.doc_id);
+        break;
+      case IssueKind::kStuckProcessing:
+        mark_failed[is.doc_id] = "Stuck in processing for more than " + FormatDuration(opts.stuck_older_than_s) +
+                                 "; marked failed by maestro-db cleanup";
+        remove_all(is.doc_id);
+        break;
+      case IssueKind::kMissingRawFile:
+        if (!mark_failed.count(is.doc_id)) mark_failed[is.doc_id] = "Raw file missing; marked failed by maestro-db cleanup";
+        remove_all(is.doc_id);
+        break;
+      case IssueKind::kAiOrphan: ai.insert(is.doc_id); break;
+      case IssueKind::kVectorOrphan: chunks.insert(is.doc_id); break;
+      case IssueKind::kFileOrphan:
+      case IssueKind::kFilesOnly: add_files(is.doc_id, is.store); break;
+    }
+    (repair ? plan.repaired : plan.left).push_back(is);
+  }
+
+  // Only stores that exist can be cleaned.
+  if (!inv.store(StoreId::kAi).present) ai.clear();
+  if (!inv.store(StoreId::kVector).present) chunks.clear();
+
+  nlohmann::json stores = nlohmann::json::object();
+  for (const auto& s : layout.stores()) stores[s.name] = StoreRef::FromStore(s).ToJson();
+  nlohmann::json jfiles = nlohmann::json::object();
+  for (auto& [store, set] : files) {
+    jfiles[store] = std::vector<std::string>(set.begin(), set.end());
+    plan.files += static_cast<int64_t>(set.size());
+  }
+  nlohmann::json jmark = nlohmann::json::array();
+  for (auto& [id, msg] : mark_failed)
+    if (!main_delete.count(id)) jmark.push_back({id, msg});
+  std::vector<std::string> collections;
+  if (!chunks.empty()) {
+    collections = {kDenseCollection, kSparseCollection};
+    for (const auto& [name, n] : inv.chunks_per_collection)
+      if (name != kDenseCollection && name != kSparseCollection && n > 0) collections.push_back(name);
+  }
+  plan.args = {{"stamp", FormatIso8601(now)},
+               {"stamp_sql", SqlStamp(now)},
+               {"stores", stores},
+               {"ai", std::vector<std::string>(ai.begin(), ai.end())},
+               {"chunks", std::vector<std::string>(chunks.begin(), chunks.end())},
+               {"collections", collections},
+               {"files", jfiles},
+               {"mark_failed", jmark},
+               {"delete_main", std::vector<std::string>(main_delete.begin(), main_delete.end())},
+               {"scope", {{"user", opts.user_id ? nlohmann::json(*opts.user_id) : nlohmann::json()},
+                          {"document", opts.doc_id}}}};
+  plan.ai_rows = static_cast<int64_t>(ai.size());
+  plan.chunk_docs = static_cast<int64_t>(chunks.size());
+  plan.marked_failed = static_cast<int64_t>(jmark.size());
+  plan.main_rows_deleted = static_cast<int64_t>(main_delete.size());
+  return plan;
+}
+
+Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
+  const nlohmann::json& a = ctx.args;
+  if (!Field(a, "stores").is_object())
+    return Status::Corruption("cleanup transaction " + ctx.txn_id + " has no store list in its journal record");
+  TxnServices* svc = ctx.svc;
+  Env* env = svc->env;
+  auto store = [&](const std::string& name) { return StoreRef::FromJson(Field(Field(a, "stores"), name)); };
+  std::string snap = ctx.snapshot_id, txn = ctx.txn_id;
+  auto undo_from_snapshot = [svc, snap, txn](StoreRef s) {
+    return [svc, snap, txn, s]() { return RestoreStoreFromSnapshot(*svc, s, snap, txn); };
+  };
+  TxnPlan plan;
+
+  std::vector<std::string> ai = Strings(a, "ai");
+  if (!ai.empty()) {
+    StoreRef s = store("ai");
+    plan.steps.push_back({"cleanup.ai",
+                          [s, ai]() {
+                            return ExecBatch(s.path, [&](Db& db) {
+                              return RunEach(db, "DELETE FROM processed_documents WHERE doc_id = ?", ai);
+                            });
+                          },
+                          undo_from_snapshot(s)});
+  }
+
+  std::vector<std::string> chunks = Strings(a, "chunks");
+  if (!chunks.empty()) {
+    StoreRef s = store("vector");
+    std::string db_path = JoinPath(s.path, kChromaDbFile);
+    std::string stamp = Str(a, "stamp_sql");
+    for (const std::string& coll : Strings(a, "collections")) {
+      plan.steps.push_back({"cleanup.vector." + coll,
+                            [db_path, coll, chunks, stamp]() -> Status {
+                              MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(db_path, false));
+                              auto r = DeleteDocumentChunks(db, coll, chunks, stamp);
+                              if (!r.ok()) return r.status();
+                              return db.Close();
+                            },
+                            undo_from_snapshot(s)});
+    }
+  }
+
+  if (Field(a, "files").is_object()) {
+    for (StoreId id : kFileStores) {
+      std::string name = StoreName(id);
+      std::vector<std::string> rels = Strings(Field(a, "files"), name);
+      if (rels.empty()) continue;
+      StoreRef s = store(name);
+      std::string aside = AsidePath(s.path, txn);
+      for (const auto& r : rels)
+        if (!IsSafeRelativePath(r))
+          return Status::Corruption("cleanup transaction " + txn + " names an unsafe path '" + r + "'");
+      plan.steps.push_back({"cleanup.files." + name,
+                            [env, s, aside, rels]() -> Status {
+                              std::set<std::string> dirs;
+                              bool first = true;
+                              for (const auto& r : rels) {
+                                std::string src = JoinPath(s.path, r), dst = JoinPath(aside, r);
+                                if (!env->FileExists(src)) continue;  // moved already (or gone)
+                                MAESTRO_RETURN_IF_ERROR(env->CreateDirs(DirName(dst), 0700));
+                                MAESTRO_RETURN_IF_ERROR(env->Rename(src, dst));
+                                dirs.insert(DirName(src));
+                                dirs.insert(DirName(dst));
+                                if (first) {
+                                  first = false;
+                                  MAESTRO_RETURN_IF_ERROR(env->SyncDir(DirName(src)));
+                                  MAESTRO_RETURN_IF_ERROR(env->SyncDir(DirName(dst)));
+                                  MAESTRO_CRASH_POINT("cleanup.after_file_aside");
+                                }
+                              }
+                              dirs.insert(DirName(aside));
+                              for (const auto& d : dirs) MAESTRO_RETURN_IF_ERROR(env->SyncDir(d));
+                              return Status::OK();
+                            },
+                            [env, s, aside, rels]() -> Status {
+                              std::set<std::string> dirs;
+                              for (const auto& r : rels) {
+                                std::string src = JoinPath(s.path, r), dst = JoinPath(aside, r);
+                                if (!env->FileExists(dst)) continue;
+                                MAESTRO_RETURN_IF_ERROR(env->Rename(dst, src));
+                                dirs.insert(DirName(src));
+                              }
+                              for (const auto& d : dirs) MAESTRO_RETURN_IF_ERROR(env->SyncDir(d));
+                              MAESTRO_RETURN_IF_ERROR(RemoveStoreCopy(env, aside, false));
+                              return Status::OK();
+                            }});
+      plan.finish.push_back({"cleanup.drop_aside." + name, [env, aside]() { return RemoveStoreCopy(env, aside, false); },
+                             nullptr});
+    }
+  }
+
+  std::vector<std::string> del = Strings(a, "delete_main");
+  std::vector<std::pair<std::string, std::string>> mark;
+  if (Field(a, "mark_failed").is_array())
+    for (const auto& m : Field(a, "mark_failed"))
+      if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string())
+        mark.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+  if (!del.empty() || !mark.empty()) {
+    StoreRef s = store("main");
+    std::string stamp = Str(a, "stamp");
+    plan.steps.push_back(
+        {"cleanup.main",
+         [s, del, mark, stamp]() {
+           return ExecBatch(s.path, [&](Db& db) -> Status {
+             MAESTRO_ASSIGN_OR_RETURN(Stmt up, db.Prepare("UPDATE documents SET processing_status = 'failed', "
+                                                          "processing_error = ?, updated_at = ? WHERE id = ?"));
+             for (const auto& [id, msg] : mark) {
+               up.Reset();
+               up.Bind(1, msg).Bind(2, stamp).Bind(3, id);
+               MAESTRO_RETURN_IF_ERROR(up.Run());
+             }
+             for (const char* table : {"document_group_association", "document_processing_jobs", "draft_references"}) {
+               MAESTRO_ASSIGN_OR_RETURN(bool exists, db.TableExists(table));
+               if (exists)
+                 MAESTRO_RETURN_IF_ERROR(RunEach(db, std::string("DELETE FROM ") + table + " WHERE document_id = ?", del));
+             }
+             return RunEach(db, "DELETE FROM documents WHERE id = ?", del);
+           });
+         },
+         undo_from_snapshot(s)});
+  }
+  return plan;
+}
+
+}  // namespace maestro

@@ -1,0 +1,94 @@
+#include "engine/recover.h"
+
+#include "engine/cleanup.h"
+#include "engine/reset.h"
+#include "engine/restore_txn.h"
+
+namespace maestro {
+
+namespace {
+
+std::vector<SnapshotSource> AllSources(const Layout& layout) {
+  std::vector<SnapshotSource> out;
+  for (const auto& s : layout.stores()) {
+    SnapshotSource src;
+    src.store = s.name;
+    src.path = s.path;
+    src.is_directory = KindOf(s.id) == StoreKind::kDirectory;
+    src.present = s.present;
+    out.push_back(src);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TxnSession>> OpenTxnSession(const Layout& layout, Env* env) {
+  auto session = std::make_unique<TxnSession>();
+  MAESTRO_ASSIGN_OR_RETURN(session->repo, Repository::Open(env, layout.repo(), true));
+  MAESTRO_ASSIGN_OR_RETURN(session->lock, RepoLock::Acquire(env, layout.repo()));
+  MAESTRO_ASSIGN_OR_RETURN(session->svc.journal, Journal::Open(env, JournalDir(layout.repo()), true));
+  session->svc.env = env;
+  Repository* repo = session->repo.get();
+  std::string root = layout.root(), repo_dir = layout.repo();
+  session->svc.snapshot = [repo, env, root, repo_dir](const std::string& trigger) -> Result<std::string> {
+    // Rediscover: a store may have appeared or vanished since the command started.
+    MAESTRO_ASSIGN_OR_RETURN(Layout now, Layout::Discover(root, nullptr, repo_dir));
+    CreateOptions opts;
+    opts.trigger = trigger;
+    opts.label = "taken by maestro-db before a " + trigger.substr(trigger.find('-') + 1);
+    MAESTRO_ASSIGN_OR_RETURN(SnapshotInfo info, repo->Create(AllSources(now), opts));
+    MAESTRO_ASSIGN_OR_RETURN(VerifyReport rep, repo->Verify({info.id}, false));
+    if (!rep.ok())
+      return Status::Corruption("the " + trigger + " snapshot " + info.id + " does not verify: " +
+                                    rep.problems.front().detail,
+                                "nothing was changed; run `maestro-db snap verify` and check the disk");
+    (void)env;
+    return info.id;
+  };
+  session->svc.restore_store = [repo](const std::string& snap, const std::string& store, const std::string& target) {
+    return repo->RestoreStore(snap, store, target, RestoreOptions{});
+  };
+  return session;
+}
+
+Result<std::optional<TxnSummary>> FindUnfinishedTransaction(const Layout& layout, Env* env) {
+  std::string dir = JournalDir(layout.repo());
+  if (!env->FileExists(JoinPath(dir, "data.mdb"))) return std::optional<TxnSummary>();
+  MAESTRO_ASSIGN_OR_RETURN(auto j, Journal::Open(env, dir, false));
+  return j->Unfinished();
+}
+
+Status UnfinishedError(const TxnSummary& txn) {
+  return Status::Unfinished(
+      "an unfinished transaction must be recovered first: " + txn.Describe(),
+      std::string("run `maestro-db recover` (it will ") + (txn.committed ? "finish it: roll forward" : "roll it back") +
+          "), or choose explicitly with `maestro-db recover --rollback` or `maestro-db recover --resume`");
+}
+
+Result<TxnBuilder> BuilderForKind(const std::string& kind) {
+  if (kind == kResetKind) return TxnBuilder(BuildResetPlan);
+  if (kind == kCleanupKind) return TxnBuilder(BuildCleanupPlan);
+  if (kind == kRestoreKind) return TxnBuilder(BuildRestorePlan);
+  return Status::NotFound("unknown transaction kind '" + kind + "' in the journal",
+                          "this maestro-db is older than the one that wrote it; use the newer binary");
+}
+
+std::string TriggerForKind(const std::string& kind) {
+  if (kind == kResetKind) return kResetTrigger;
+  if (kind == kCleanupKind) return kCleanupTrigger;
+  if (kind == kRestoreKind) return kRestoreTrigger;
+  return "pre-" + kind;
+}
+
+Status RecoverTransactions(TxnSession& session, RecoverMode mode, TxnReport* report) {
+  MAESTRO_ASSIGN_OR_RETURN(auto open, session.svc.journal->Unfinished());
+  if (!open) {
+    if (report) report->outcome = "nothing";
+    return Status::OK();
+  }
+  MAESTRO_ASSIGN_OR_RETURN(TxnBuilder builder, BuilderForKind(open->kind));
+  return FinishTransaction(session.svc, *open, mode, builder, TriggerForKind(open->kind), report);
+}
+
+}  // namespace maestro
