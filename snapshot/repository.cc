@@ -1,2 +1,1302 @@
-// Placeholder until the snapshot repository lands (issue 3).
-namespace maestro { namespace snapshot_placeholder { int unused = 0; } }
+// snapshot/repository.cc — the snapshot repository (contract: repository.h,
+// bytes on disk: docs/repository-format.md, codecs: format.h).
+//
+// Layout of <repo>:
+//   config               format version + repository id (text, checksummed)
+//   snapshots/<id>       one manifest per snapshot: the commit point
+//   index/<hash>.idx     blob id -> pack, offset, lengths (one file per create/GC)
+//   packs/<hash>.pack    blobs back to back, named by the XXH3-128 of the file
+//   tmp/                 SQLite backups and packs being written (cleared by writers)
+//   lock, lock.holder    the writer lock (snapshot/repo_lock.h)
+//
+// Create pipeline: the calling thread plans (walks, stats, SQLite backups), then
+// reads + chunks + hashes; N worker threads compress with zstd and append to
+// the current pack under a mutex. Queues are bounded, so memory is bounded by
+// (queue depth + workers) x max chunk size, whatever the data size.
+#include "snapshot/repository.h"
+
+#include <unistd.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "snapshot/chunker.h"
+#include "snapshot/format.h"
+#include "util/crash_point.h"
+#include "util/sqlite.h"
+#include "util/time_util.h"
+
+namespace maestro {
+
+MAESTRO_DECLARE_CRASH_POINT(snap_after_pack, "snap.after_pack");
+MAESTRO_DECLARE_CRASH_POINT(snap_after_index, "snap.after_index");
+MAESTRO_DECLARE_CRASH_POINT(snap_before_manifest, "snap.before_manifest");
+MAESTRO_DECLARE_CRASH_POINT(snap_after_manifest, "snap.after_manifest");
+MAESTRO_DECLARE_CRASH_POINT(snap_after_delete, "snap.after_delete");
+MAESTRO_DECLARE_CRASH_POINT(gc_after_new_pack, "gc.after_new_pack");
+MAESTRO_DECLARE_CRASH_POINT(gc_after_new_packs, "gc.after_new_packs");
+MAESTRO_DECLARE_CRASH_POINT(gc_after_index, "gc.after_index");
+MAESTRO_DECLARE_CRASH_POINT(gc_before_delete_packs, "gc.before_delete_packs");
+MAESTRO_DECLARE_CRASH_POINT(gc_after_delete_packs, "gc.after_delete_packs");
+
+namespace {
+
+constexpr uint64_t kPackTargetSize = 16u << 20;
+constexpr int kZstdLevel = 3;
+constexpr int kMaxReadTries = 3;
+constexpr int64_t kProgressIntervalMicros = 100000;
+
+struct HashKey {
+  size_t operator()(const Hash128& h) const { return static_cast<size_t>(h.lo ^ (h.hi * 0x9e3779b97f4a7c15ULL)); }
+};
+using BlobIndex = std::unordered_map<Hash128, IndexEntry, HashKey>;
+
+bool EndsWith(const std::string& s, const std::string& suf) {
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+bool IsTempName(const std::string& name) { return name.find(".tmp-") != std::string::npos; }
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string RandomHex128() {
+  std::random_device rd;
+  Hash128 h;
+  h.hi = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  h.lo = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  return h.Hex();
+}
+
+unsigned DefaultThreads(int requested) {
+  if (requested > 0) return static_cast<unsigned>(requested);
+  unsigned hc = std::thread::hardware_concurrency();
+  return hc == 0 ? 2 : std::min(hc, 8u);
+}
+
+std::string ZstdErrorText(size_t code) { return ZSTD_getErrorName(code); }
+
+// Calls the user's progress callback at most every 100 ms (and once at the end).
+class ProgressThrottle {
+ public:
+  ProgressThrottle(Env* env, const ProgressFn& fn) : env_(env), fn_(fn) {}
+  void Report(const Progress& p, bool force = false) {
+    if (!fn_) return;
+    int64_t now = env_->NowMicros();
+    if (!force && now - last_ < kProgressIntervalMicros) return;
+    last_ = now;
+    fn_(p);
+  }
+
+ private:
+  Env* env_;
+  const ProgressFn& fn_;
+  int64_t last_ = 0;
+};
+
+template <typename T>
+class BoundedQueue {
+ public:
+  explicit BoundedQueue(size_t cap) : cap_(cap) {}
+  // false when the queue was closed (the consumer side failed).
+  bool Push(T v) {
+    std::unique_lock<std::mutex> l(mu_);
+    not_full_.wait(l, [&] { return closed_ || q_.size() < cap_; });
+    if (closed_) return false;
+    q_.push_back(std::move(v));
+    not_empty_.notify_one();
+    return true;
+  }
+  bool Pop(T* v) {
+    std::unique_lock<std::mutex> l(mu_);
+    not_empty_.wait(l, [&] { return closed_ || !q_.empty(); });
+    if (q_.empty()) return false;
+    *v = std::move(q_.front());
+    q_.pop_front();
+    not_full_.notify_one();
+    return true;
+  }
+  void Close() {
+    std::lock_guard<std::mutex> l(mu_);
+    closed_ = true;
+    not_empty_.notify_all();
+    not_full_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable not_empty_, not_full_;
+  std::deque<T> q_;
+  size_t cap_;
+  bool closed_ = false;
+};
+
+// Appends compressed blobs to pack files; thread-safe. A pack is published
+// (fsync, rename into packs/, fsync of packs/) once it reaches the target size
+// or at Finish. Entries become visible through entries() only for published
+// packs, so an index never names a pack that is not durable.
+class PackSink {
+ public:
+  PackSink(Env* env, std::string packs_dir, std::string tmp_dir, std::string crash_point)
+      : env_(env), packs_dir_(std::move(packs_dir)), tmp_dir_(std::move(tmp_dir)), crash_point_(std::move(crash_point)) {}
+
+  Status Add(const Hash128& id, uint32_t raw_len, std::string_view stored) {
+    std::unique_ptr<OpenPack> full;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!cur_) {
+        auto p = std::make_unique<OpenPack>();
+        p->tmp_path = JoinPath(tmp_dir_, "pack-" + std::to_string(getpid()) + "-" + std::to_string(seq_++) + ".tmp-pack");
+        MAESTRO_RETURN_IF_ERROR(env_->NewWritableFile(p->tmp_path, &p->file, 0600));
+        std::string hdr = EncodePackHeader();
+        MAESTRO_RETURN_IF_ERROR(p->file->Append(hdr));
+        p->hasher.Update(hdr);
+        p->size = hdr.size();
+        cur_ = std::move(p);
+      }
+      std::string rec = EncodeBlobHeader(id, raw_len, static_cast<uint32_t>(stored.size()));
+      rec.append(stored.data(), stored.size());
+      MAESTRO_RETURN_IF_ERROR(cur_->file->Append(rec));
+      cur_->hasher.Update(rec);
+      IndexEntry e;
+      e.blob = id;
+      e.offset = cur_->size + kBlobHeaderSize;
+      e.stored_len = static_cast<uint32_t>(stored.size());
+      e.raw_len = raw_len;
+      e.stored_check = Xxh64(stored);
+      cur_->entries.push_back(e);
+      cur_->size += rec.size();
+      if (cur_->size >= kPackTargetSize) full = std::move(cur_);
+    }
+    if (full) return Seal(std::move(full));
+    return Status::OK();
+  }
+
+  Status Finish() {
+    std::unique_ptr<OpenPack> last;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      last = std::move(cur_);
+    }
+    if (last) return Seal(std::move(last));
+    return Status::OK();
+  }
+
+  std::vector<IndexEntry> entries() {
+    std::lock_guard<std::mutex> l(mu_);
+    return entries_;
+  }
+  uint64_t stored_bytes() {
+    std::lock_guard<std::mutex> l(mu_);
+    return stored_bytes_;
+  }
+  std::vector<Hash128> packs() {
+    std::lock_guard<std::mutex> l(mu_);
+    return packs_;
+  }
+
+ private:
+  struct OpenPack {
+    std::unique_ptr<WritableFile> file;
+    std::string tmp_path;
+    Hasher128 hasher;
+    uint64_t size = 0;
+    std::vector<IndexEntry> entries;
+  };
+
+  Status Seal(std::unique_ptr<OpenPack> p) {
+    MAESTRO_RETURN_IF_ERROR(p->file->Sync());
+    MAESTRO_RETURN_IF_ERROR(p->file->Close());
+    Hash128 name = p->hasher.Digest();
+    MAESTRO_RETURN_IF_ERROR(env_->Rename(p->tmp_path, JoinPath(packs_dir_, name.Hex() + ".pack")));
+    MAESTRO_RETURN_IF_ERROR(env_->SyncDir(packs_dir_));
+    MaybeCrash(crash_point_.c_str());
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& e : p->entries) {
+      e.pack = name;
+      entries_.push_back(e);
+    }
+    stored_bytes_ += p->size;
+    packs_.push_back(name);
+    return Status::OK();
+  }
+
+  Env* env_;
+  std::string packs_dir_, tmp_dir_, crash_point_;
+  std::mutex mu_;
+  std::unique_ptr<OpenPack> cur_;
+  uint64_t seq_ = 0;
+  std::vector<IndexEntry> entries_;
+  std::vector<Hash128> packs_;
+  uint64_t stored_bytes_ = 0;
+};
+
+// A pool of compressor threads feeding a PackSink. Submit() blocks when the
+// queue is full (bounded memory). The first error stops the pool; Finish()
+// returns it.
+class CompressPool {
+ public:
+  CompressPool(PackSink* sink, unsigned threads) : sink_(sink), queue_(threads * 2) {
+    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { Run(); });
+  }
+  ~CompressPool() { Stop(); }
+
+  bool Submit(const Hash128& id, std::string data) { return queue_.Push(Job{id, std::move(data)}); }
+
+  Status Finish() {
+    Stop();
+    std::lock_guard<std::mutex> l(mu_);
+    return status_;
+  }
+  Status status() {
+    std::lock_guard<std::mutex> l(mu_);
+    return status_;
+  }
+
+ private:
+  struct Job {
+    Hash128 id;
+    std::string data;
+  };
+  void Stop() {
+    queue_.Close();
+    for (auto& t : workers_)
+      if (t.joinable()) t.join();
+  }
+  void Run() {
+    ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    std::string out;
+    Job job;
+    while (queue_.Pop(&job)) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        if (!status_.ok()) continue;  // drain after a failure
+      }
+      out.resize(ZSTD_compressBound(job.data.size()));
+      size_t n = ZSTD_compressCCtx(cctx, out.data(), out.size(), job.data.data(), job.data.size(), kZstdLevel);
+      Status s;
+      if (ZSTD_isError(n)) {
+        s = Status::Internal("zstd compression failed: " + ZstdErrorText(n));
+      } else {
+        s = sink_->Add(job.id, static_cast<uint32_t>(job.data.size()), std::string_view(out.data(), n));
+      }
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> l(mu_);
+        if (status_.ok()) status_ = s;
+        queue_.Close();
+      }
+    }
+    ZSTD_freeCCtx(cctx);
+  }
+
+  PackSink* sink_;
+  BoundedQueue<Job> queue_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  Status status_;
+};
+
+// Reads blobs back: checks the blob header, the stored bytes' checksum, the
+// decompressed length and the XXH3-128 of the result. Keeps a few packs open.
+class BlobReader {
+ public:
+  BlobReader(Env* env, std::string packs_dir, const BlobIndex* index)
+      : env_(env), packs_dir_(std::move(packs_dir)), index_(index), dctx_(ZSTD_createDCtx()) {}
+  ~BlobReader() { ZSTD_freeDCtx(dctx_); }
+
+  Status Read(const Hash128& id, std::string* out) {
+    auto it = index_->find(id);
+    if (it == index_->end())
+      return Status::Corruption("blob " + id.Hex() + " is missing from the repository index");
+    return ReadEntry(it->second, out);
+  }
+
+  Status ReadEntry(const IndexEntry& e, std::string* out) {
+    std::string pack_path = JoinPath(packs_dir_, e.pack.Hex() + ".pack");
+    RandomAccessFile* f = nullptr;
+    MAESTRO_RETURN_IF_ERROR(OpenPack(e.pack, pack_path, &f));
+    if (e.offset < kBlobHeaderSize) return Status::Corruption("index entry for blob " + e.blob.Hex() + " has a bad offset");
+    buf_.resize(kBlobHeaderSize + e.stored_len);
+    size_t got = 0;
+    MAESTRO_RETURN_IF_ERROR(f->ReadAt(e.offset - kBlobHeaderSize, buf_.size(), buf_.data(), &got));
+    if (got != buf_.size())
+      return Status::Corruption("pack " + pack_path + " is truncated: blob " + e.blob.Hex() + " runs past its end");
+    if (GetHash(buf_.data()) != e.blob || GetU32(buf_.data() + 16) != e.raw_len || GetU32(buf_.data() + 20) != e.stored_len)
+      return Status::Corruption("pack " + pack_path + ": blob header of " + e.blob.Hex() + " does not match the index");
+    std::string_view stored(buf_.data() + kBlobHeaderSize, e.stored_len);
+    if (Xxh64(stored) != e.stored_check)
+      return Status::Corruption("pack " + pack_path + ": stored bytes of blob " + e.blob.Hex() + " are damaged");
+    return Decode(e, stored, out, pack_path);
+  }
+
+  Status Decode(const IndexEntry& e, std::string_view stored, std::string* out, const std::string& pack_path) {
+    out->resize(e.raw_len);
+    size_t n = ZSTD_decompressDCtx(dctx_, out->data(), out->size(), stored.data(), stored.size());
+    if (ZSTD_isError(n) || n != e.raw_len)
+      return Status::Corruption("pack " + pack_path + ": blob " + e.blob.Hex() + " does not decompress" +
+                                (ZSTD_isError(n) ? " (" + ZstdErrorText(n) + ")" : std::string(" to its length")));
+    if (Xxh128(*out) != e.blob)
+      return Status::Corruption("pack " + pack_path + ": blob " + e.blob.Hex() + " content hash mismatch");
+    return Status::OK();
+  }
+
+ private:
+  Status OpenPack(const Hash128& pack, const std::string& path, RandomAccessFile** f) {
+    auto it = open_.find(pack);
+    if (it == open_.end()) {
+      if (open_.size() >= 32) open_.clear();
+      std::unique_ptr<RandomAccessFile> file;
+      Status s = env_->NewRandomAccessFile(path, &file);
+      if (s.IsNotFound()) return Status::Corruption("pack " + path + " is missing", s.message());
+      MAESTRO_RETURN_IF_ERROR(s);
+      it = open_.emplace(pack, std::move(file)).first;
+    }
+    *f = it->second.get();
+    return Status::OK();
+  }
+
+  Env* env_;
+  std::string packs_dir_;
+  const BlobIndex* index_;
+  ZSTD_DCtx* dctx_;
+  std::string buf_;
+  std::map<Hash128, std::unique_ptr<RandomAccessFile>> open_;
+};
+
+// One thing to capture, found by the planning walk.
+struct PlanItem {
+  size_t store = 0;        // index into Manifest::stores
+  ManifestFile file;       // path, type, mode, mtime, inode (size from the plan stat)
+  std::string source;      // absolute path in the install
+  std::string read_path;   // what to read: source, or the SQLite backup in tmp/
+};
+
+class RepositoryImpl final : public Repository {
+ public:
+  RepositoryImpl(Env* env, std::string dir, RepoConfig cfg) : env_(env), dir_(std::move(dir)), cfg_(std::move(cfg)) {}
+
+  const std::string& dir() const override { return dir_; }
+
+  Result<SnapshotInfo> Create(const std::vector<SnapshotSource>& sources, const CreateOptions& opts) override;
+  Result<std::vector<SnapshotInfo>> List() override;
+  Result<Manifest> LoadManifest(const std::string& id) override;
+  Result<std::string> ResolveId(const std::string& spec) override;
+  Status RestoreStore(const std::string& id, const std::string& store, const std::string& target,
+                      const RestoreOptions& opts) override;
+  Result<VerifyReport> Verify(const std::vector<std::string>& ids, bool read_data) override;
+  Status DeleteSnapshots(const std::vector<std::string>& ids) override;
+  Result<GcStats> RemoveUnreferencedData(bool dry_run) override;
+
+ private:
+  std::string Sub(const char* name) const { return JoinPath(dir_, name); }
+  std::string PackPath(const Hash128& p) const { return JoinPath(Sub("packs"), p.Hex() + ".pack"); }
+
+  Status EnsureLayout();
+  // Loads every index file. strict: the first damaged file is an error; else
+  // damaged files are skipped and reported in *bad.
+  Status LoadIndex(BlobIndex* idx, bool strict, std::vector<std::pair<std::string, Status>>* bad,
+                   std::vector<std::string>* files);
+  Result<std::vector<std::string>> ListIds();
+  // Removes what an interrupted writer left: tmp/*, "*.tmp-*" files, and packs
+  // that no index names. Writers only (under the repository lock).
+  Status CleanLeftovers(const BlobIndex& idx);
+  Status PlanStore(size_t store_no, const SnapshotSource& src, Manifest* m, std::vector<PlanItem>* items);
+  Status WalkDir(size_t store_no, const std::string& root, const std::string& rel, std::vector<PlanItem>* items);
+  Result<std::string> NewId(int64_t now);
+
+  Env* env_;
+  std::string dir_;
+  RepoConfig cfg_;
+};
+
+// ---------------------------------------------------------------- open
+
+Status RepositoryImpl::EnsureLayout() {
+  for (const char* d : {"snapshots", "index", "packs", "tmp"}) MAESTRO_RETURN_IF_ERROR(env_->CreateDir(Sub(d), 0700));
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Repository>> Repository::Open(Env* env, const std::string& dir, bool create_if_missing) {
+  std::string cfg_path = JoinPath(dir, "config");
+  FileInfo fi;
+  MAESTRO_RETURN_IF_ERROR(env->Stat(cfg_path, &fi));
+  if (!fi.exists) {
+    if (!create_if_missing)
+      return Status::NotFound("no snapshot repository at " + dir + " (no config file)",
+                              "pass --repo DIR, or run `maestro-db snap create` to make one");
+    MAESTRO_RETURN_IF_ERROR(env->CreateDirs(dir, 0700));
+    for (const char* d : {"snapshots", "index", "packs", "tmp"}) MAESTRO_RETURN_IF_ERROR(env->CreateDir(JoinPath(dir, d), 0700));
+    RepoConfig c;
+    c.repository_id = RandomHex128();
+    MAESTRO_RETURN_IF_ERROR(WriteFileDurably(env, cfg_path, EncodeConfig(c), 0600));
+    MAESTRO_RETURN_IF_ERROR(env->SyncDir(DirName(NormalizePath(dir))));
+  }
+  std::string text;
+  MAESTRO_RETURN_IF_ERROR(env->ReadFileToString(cfg_path, &text));
+  MAESTRO_ASSIGN_OR_RETURN(RepoConfig cfg, DecodeConfig(text, "repository config " + cfg_path));
+  return std::unique_ptr<Repository>(new RepositoryImpl(env, dir, std::move(cfg)));
+}
+
+namespace {
+
+// ---------------------------------------------------------------- index & listing
+
+Status RepositoryImpl::LoadIndex(BlobIndex* idx, bool strict, std::vector<std::pair<std::string, Status>>* bad,
+                                 std::vector<std::string>* files) {
+  idx->clear();
+  std::vector<DirEntry> entries;
+  Status ls = env_->ListDir(Sub("index"), &entries);
+  if (ls.IsNotFound()) return Status::OK();
+  MAESTRO_RETURN_IF_ERROR(ls);
+  std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  for (const auto& e : entries) {
+    if (IsTempName(e.name) || !EndsWith(e.name, ".idx")) continue;
+    std::string path = JoinPath(Sub("index"), e.name);
+    if (files) files->push_back(path);
+    std::string bytes;
+    Status s = env_->ReadFileToString(path, &bytes);
+    Result<std::vector<IndexEntry>> r = s.ok() ? DecodeIndex(bytes, "index file " + path) : Result<std::vector<IndexEntry>>(s);
+    if (!r.ok()) {
+      if (strict)
+        return r.status().Annotate("the repository index is damaged; run `maestro-db snap verify` to see what it affects");
+      if (bad) bad->emplace_back(path, r.status());
+      continue;
+    }
+    for (auto& ie : *r) idx->emplace(ie.blob, ie);
+  }
+  return Status::OK();
+}
+
+Result<std::vector<std::string>> RepositoryImpl::ListIds() {
+  std::vector<DirEntry> entries;
+  Status ls = env_->ListDir(Sub("snapshots"), &entries);
+  std::vector<std::string> ids;
+  if (ls.IsNotFound()) return ids;
+  MAESTRO_RETURN_IF_ERROR(ls);
+  for (const auto& e : entries)
+    if (!IsTempName(e.name) && !e.is_dir) ids.push_back(e.name);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+Result<Manifest> RepositoryImpl::LoadManifest(const std::string& id) {
+  if (id.empty() || id.find('/') != std::string::npos || id[0] == '.')
+    return Status::InvalidArgument("bad snapshot id '" + id + "'");
+  std::string path = JoinPath(Sub("snapshots"), id);
+  std::string bytes;
+  Status s = env_->ReadFileToString(path, &bytes);
+  if (s.IsNotFound()) return Status::NotFound("snapshot " + id + " does not exist in " + dir_, "see `maestro-db snap list`");
+  MAESTRO_RETURN_IF_ERROR(s);
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, DecodeManifest(bytes, "manifest of snapshot " + id + " (" + path + ")"));
+  if (m.info.id != id) return Status::Corruption("manifest " + path + " names snapshot " + m.info.id + ", not " + id);
+  return m;
+}
+
+Result<std::vector<SnapshotInfo>> RepositoryImpl::List() {
+  MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListIds());
+  std::vector<SnapshotInfo> out;
+  for (const auto& id : ids) {
+    MAESTRO_ASSIGN_OR_RETURN(Manifest m, LoadManifest(id));
+    out.push_back(std::move(m.info));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
+    return a.created_micros != b.created_micros ? a.created_micros < b.created_micros : a.id < b.id;
+  });
+  return out;
+}
+
+Result<std::string> RepositoryImpl::ResolveId(const std::string& spec) {
+  MAESTRO_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> all, List());
+  if (all.empty()) return Status::NotFound("the repository " + dir_ + " holds no snapshots", "create one with `maestro-db snap create`");
+  if (spec == "latest") return all.back().id;
+  std::vector<std::string> matches;
+  for (const auto& i : all) {
+    if (i.id == spec) return i.id;
+    if (!spec.empty() && i.id.compare(0, spec.size(), spec) == 0) matches.push_back(i.id);
+  }
+  if (matches.size() == 1) return matches[0];
+  if (matches.size() > 1) {
+    std::string list;
+    for (size_t k = 0; k < matches.size() && k < 5; ++k) list += (k ? ", " : "") + matches[k];
+    if (matches.size() > 5) list += ", ...";
+    return Status::InvalidArgument("snapshot '" + spec + "' is ambiguous: it matches " + std::to_string(matches.size()) +
+                                   " snapshots (" + list + ")", "give more characters of the id");
+  }
+  Result<int64_t> t = ParseTime(spec);
+  if (!t.ok())
+    return Status::NotFound("no snapshot matches '" + spec + "'",
+                            "give a full id, a unique prefix, 'latest' or an ISO-8601 time; see `maestro-db snap list`");
+  const SnapshotInfo* best = nullptr;
+  for (const auto& i : all)
+    if (i.created_micros <= *t) best = &i;
+  if (!best)
+    return Status::NotFound("no snapshot was taken at or before " + FormatIso8601(*t),
+                            "the oldest is " + all.front().id);
+  return best->id;
+}
+
+Result<std::string> RepositoryImpl::NewId(int64_t now) {
+  std::string base = FormatStamp(now);
+  std::string id = base;
+  for (int n = 2;; ++n) {
+    FileInfo fi;
+    MAESTRO_RETURN_IF_ERROR(env_->Stat(JoinPath(Sub("snapshots"), id), &fi));
+    if (!fi.exists) return id;
+    id = base + "_" + std::to_string(n);
+  }
+}
+
+Status RepositoryImpl::CleanLeftovers(const BlobIndex& idx) {
+  std::vector<DirEntry> entries;
+  MAESTRO_RETURN_IF_ERROR(env_->ListDir(Sub("tmp"), &entries));
+  for (const auto& e : entries) MAESTRO_RETURN_IF_ERROR(env_->RemoveTree(JoinPath(Sub("tmp"), e.name)));
+  for (const char* d : {"snapshots", "index", ""}) {
+    std::string dir = *d ? Sub(d) : dir_;
+    MAESTRO_RETURN_IF_ERROR(env_->ListDir(dir, &entries));
+    for (const auto& e : entries)
+      if (IsTempName(e.name) && !e.is_dir && e.name.rfind("lock", 0) != 0) MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(dir, e.name)));
+  }
+  // Packs no index names were written by a run that died before its index
+  // (crash between "snap.after_pack" and "snap.after_index"), or were replaced by
+  // a GC that died before deleting them. Nothing can reach their blobs.
+  std::unordered_set<Hash128, HashKey> used;
+  for (const auto& [blob, e] : idx) used.insert(e.pack);
+  MAESTRO_RETURN_IF_ERROR(env_->ListDir(Sub("packs"), &entries));
+  for (const auto& e : entries) {
+    Hash128 h;
+    std::string path = JoinPath(Sub("packs"), e.name);
+    if (IsTempName(e.name)) {
+      MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(path));
+    } else if (EndsWith(e.name, ".pack") && Hash128::FromHex(e.name.substr(0, e.name.size() - 5), &h) && !used.count(h)) {
+      MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(path));
+    }
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- create: planning
+
+bool IsSkippedCompanion(const std::string& name, const std::set<std::string>& sqlite_names) {
+  for (const char* suf : {"-wal", "-shm", "-journal"}) {
+    if (EndsWith(name, suf) && sqlite_names.count(name.substr(0, name.size() - std::strlen(suf)))) return true;
+  }
+  return false;
+}
+
+Status RepositoryImpl::WalkDir(size_t store_no, const std::string& root, const std::string& rel,
+                               std::vector<PlanItem>* items) {
+  std::string abs = rel.empty() ? root : JoinPath(root, rel);
+  std::vector<DirEntry> entries;
+  MAESTRO_RETURN_IF_ERROR(env_->ListDir(abs, &entries));
+  std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  std::vector<std::pair<DirEntry, FileInfo>> stats;
+  std::set<std::string> sqlite_names;
+  for (const auto& e : entries) {
+    FileInfo fi;
+    MAESTRO_RETURN_IF_ERROR(env_->Stat(JoinPath(abs, e.name), &fi));
+    if (!fi.exists) continue;  // removed since the listing
+    if (fi.is_regular && fi.size >= 512 && LooksLikeSqlite(JoinPath(abs, e.name))) sqlite_names.insert(e.name);
+    stats.emplace_back(e, fi);
+  }
+  for (const auto& [e, fi] : stats) {
+    if (e.name == "chroma.lock" || IsSkippedCompanion(e.name, sqlite_names)) continue;
+    PlanItem it;
+    it.store = store_no;
+    it.source = JoinPath(abs, e.name);
+    it.read_path = it.source;
+    it.file.path = rel.empty() ? e.name : rel + "/" + e.name;
+    it.file.mode = fi.mode;
+    it.file.mtime_ns = fi.mtime_ns;
+    it.file.inode = fi.inode;
+    if (fi.is_symlink) {
+      it.file.type = ManifestFile::Type::kSymlink;
+      MAESTRO_RETURN_IF_ERROR(env_->ReadLink(it.source, &it.file.link_target));
+      items->push_back(std::move(it));
+    } else if (fi.is_dir) {
+      it.file.type = ManifestFile::Type::kDir;
+      std::string sub = it.file.path;
+      items->push_back(std::move(it));
+      MAESTRO_RETURN_IF_ERROR(WalkDir(store_no, root, sub, items));
+    } else if (fi.is_regular) {
+      it.file.type = ManifestFile::Type::kFile;
+      it.file.size = fi.size;
+      it.file.sqlite_backup = sqlite_names.count(e.name) > 0;
+      items->push_back(std::move(it));
+    }
+    // sockets, fifos and devices are not data: skipped.
+  }
+  return Status::OK();
+}
+
+Status RepositoryImpl::PlanStore(size_t store_no, const SnapshotSource& src, Manifest* m, std::vector<PlanItem>* items) {
+  ManifestStore& st = m->stores[store_no];
+  FileInfo fi;
+  if (st.present) MAESTRO_RETURN_IF_ERROR(env_->Stat(src.path, &fi));
+  if (!st.present || !fi.exists) {
+    st.present = false;  // a store that vanished is recorded as absent: restoring it makes it absent
+    return Status::OK();
+  }
+  if (src.is_directory) {
+    if (!fi.is_dir && !(fi.is_symlink && env_->DirExists(src.path)))
+      return Status::BadStore("store " + src.store + ": " + src.path + " is not a directory");
+    PlanItem root;
+    root.store = store_no;
+    root.file.type = ManifestFile::Type::kDir;
+    root.file.path = "";
+    root.file.mode = fi.is_symlink ? 0755 : fi.mode;
+    root.file.mtime_ns = fi.is_symlink ? 0 : fi.mtime_ns;
+    root.source = src.path;
+    items->push_back(root);
+    return WalkDir(store_no, src.path, "", items);
+  }
+  if (fi.is_dir) return Status::BadStore("store " + src.store + ": " + src.path + " is a directory, expected an SQLite file");
+  PlanItem it;
+  it.store = store_no;
+  it.source = src.path;
+  it.read_path = src.path;
+  it.file.type = ManifestFile::Type::kFile;
+  it.file.path = "";
+  it.file.mode = fi.mode;
+  it.file.mtime_ns = fi.mtime_ns;
+  it.file.inode = fi.inode;
+  it.file.size = fi.size;
+  // A file store that is not (yet) an SQLite database (empty, garbage) is kept as it is.
+  it.file.sqlite_backup = fi.size >= 512 && LooksLikeSqlite(src.path);
+  items->push_back(std::move(it));
+  return Status::OK();
+}
+
+// Removes the files it names when destroyed (SQLite backups in tmp/).
+struct TempFiles {
+  Env* env;
+  std::vector<std::string> paths;
+  ~TempFiles() {
+    for (const auto& p : paths) env->RemoveFile(p);
+  }
+};
+
+// ---------------------------------------------------------------- create
+
+Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& sources, const CreateOptions& opts) {
+  MAESTRO_RETURN_IF_ERROR(EnsureLayout());
+  BlobIndex idx;
+  MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/true, nullptr, nullptr));
+  MAESTRO_RETURN_IF_ERROR(CleanLeftovers(idx));
+
+  // The newest snapshot is the parent: files with unchanged size, mtime and
+  // inode reuse its chunk lists without being read.
+  std::map<std::pair<std::string, std::string>, const ManifestFile*> parent_files;
+  Manifest parent;
+  {
+    MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListIds());
+    int64_t newest = INT64_MIN;
+    for (const auto& id : ids) {
+      Result<Manifest> pm = LoadManifest(id);
+      if (pm.ok() && pm->info.created_micros >= newest) {
+        newest = pm->info.created_micros;
+        parent = std::move(pm).value();
+      }
+    }
+    for (const auto& st : parent.stores)
+      for (const auto& f : st.files)
+        if (f.type == ManifestFile::Type::kFile && !f.sqlite_backup) parent_files[{st.name, f.path}] = &f;
+  }
+
+  int64_t now = env_->NowMicros();
+  Manifest m;
+  m.format_version = kRepoFormatVersion;
+  MAESTRO_ASSIGN_OR_RETURN(m.info.id, NewId(now));
+  m.info.created_micros = now;
+  m.info.label = opts.label;
+  m.info.trigger = opts.trigger.empty() ? "manual" : opts.trigger;
+  m.info.hostname = HostName();
+
+  // Plan: walk every store (stat only), then take every SQLite backup back to
+  // back so the databases are captured as close to one moment as possible.
+  std::vector<PlanItem> items;
+  for (size_t k = 0; k < sources.size(); ++k) {
+    ManifestStore st;
+    st.name = sources[k].store;
+    st.original_path = sources[k].path;
+    st.is_directory = sources[k].is_directory;
+    st.present = sources[k].present;
+    m.stores.push_back(std::move(st));
+    MAESTRO_RETURN_IF_ERROR(PlanStore(k, sources[k], &m, &items).Annotate("snapshot of store " + sources[k].store));
+  }
+  TempFiles temps{env_, {}};
+  int n_backup = 0;
+  for (auto& it : items) {
+    if (!it.file.sqlite_backup) continue;
+    std::string tmp = JoinPath(Sub("tmp"), m.info.id + "-" + std::to_string(n_backup++) + ".sqlite");
+    temps.paths.push_back(tmp);
+    MAESTRO_RETURN_IF_ERROR(SqliteBackup(it.source, tmp)
+                                .Annotate("online backup of store " + m.stores[it.store].name + " file " + it.source));
+    FileInfo bi;
+    MAESTRO_RETURN_IF_ERROR(env_->Stat(tmp, &bi));
+    it.read_path = tmp;
+    it.file.size = bi.size;
+  }
+
+  Progress prog;
+  for (const auto& it : items)
+    if (it.file.type == ManifestFile::Type::kFile) {
+      prog.files_total++;
+      prog.bytes_total += it.file.size;
+    }
+  ProgressThrottle throttle(env_, opts.progress);
+
+  PackSink sink(env_, Sub("packs"), Sub("tmp"), "snap.after_pack");
+  Status failure;
+  {
+    CompressPool pool(&sink, DefaultThreads(opts.threads));
+    std::unordered_set<Hash128, HashKey> pending;
+    Chunker chunker;
+    const size_t max_chunk = chunker.params().max_size;
+    std::string buf;
+    buf.resize(2 * max_chunk);
+
+    // Reads one file once: chunks, hashes, queues new blobs. Fills *f.
+    auto read_once = [&](const PlanItem& it, ManifestFile* f, uint64_t* read_bytes) -> Status {
+      std::unique_ptr<SequentialFile> in;
+      MAESTRO_RETURN_IF_ERROR(env_->NewSequentialFile(it.read_path, &in));
+      Hasher128 whole;
+      f->chunks.clear();
+      size_t have = 0;
+      bool eof = false;
+      uint64_t total = 0;
+      while (true) {
+        while (!eof && have < max_chunk) {
+          size_t got = 0;
+          MAESTRO_RETURN_IF_ERROR(in->Read(buf.size() - have, buf.data() + have, &got));
+          if (got == 0) eof = true;
+          have += got;
+        }
+        if (have == 0) break;
+        size_t cut = chunker.FindCut(reinterpret_cast<const uint8_t*>(buf.data()), have);
+        std::string_view chunk(buf.data(), cut);
+        Hash128 h = Xxh128(chunk);
+        whole.Update(chunk);
+        f->chunks.push_back(h);
+        if (!idx.count(h) && pending.insert(h).second) {
+          if (!pool.Submit(h, std::string(chunk))) return pool.status();
+        }
+        total += cut;
+        prog.bytes_done += cut;
+        prog.current = m.stores[it.store].name + "/" + it.file.path;
+        throttle.Report(prog);
+        std::memmove(buf.data(), buf.data() + cut, have - cut);
+        have -= cut;
+      }
+      f->hash = whole.Digest();
+      f->size = total;
+      *read_bytes = total;
+      return Status::OK();
+    };
+
+    for (auto& it : items) {
+      ManifestFile& f = it.file;
+      if (f.type != ManifestFile::Type::kFile) continue;
+      std::string where = m.stores[it.store].name + "/" + f.path;
+      auto pf = parent_files.find({m.stores[it.store].name, f.path});
+      if (!f.sqlite_backup && pf != parent_files.end()) {
+        const ManifestFile& p = *pf->second;
+        FileInfo now_fi;
+        failure = env_->Stat(it.source, &now_fi);
+        if (!failure.ok()) break;
+        bool all_there = std::all_of(p.chunks.begin(), p.chunks.end(), [&](const Hash128& c) { return idx.count(c) > 0; });
+        if (now_fi.is_regular && now_fi.size == p.size && now_fi.mtime_ns == p.mtime_ns && now_fi.inode == p.inode &&
+            p.inode != 0 && all_there) {
+          f.size = p.size;
+          f.hash = p.hash;
+          f.chunks = p.chunks;
+          f.mode = now_fi.mode;
+          prog.files_done++;
+          prog.bytes_done += p.size;
+          throttle.Report(prog);
+          continue;
+        }
+      }
+      bool consistent = false;
+      for (int attempt = 0; attempt < kMaxReadTries && !consistent; ++attempt) {
+        FileInfo before, after;
+        failure = env_->Stat(it.read_path, &before);
+        if (!failure.ok()) break;
+        if (!before.exists) {
+          failure = Status::NotFound("store " + where + ": " + it.source + " vanished while the snapshot was taken",
+                                     "run the snapshot again");
+          break;
+        }
+        uint64_t got = 0;
+        uint64_t done_before = prog.bytes_done;
+        failure = read_once(it, &f, &got);
+        if (!failure.ok()) break;
+        failure = env_->Stat(it.read_path, &after);
+        if (!failure.ok()) break;
+        consistent = after.exists && before.size == after.size && before.mtime_ns == after.mtime_ns &&
+                     before.inode == after.inode && got == after.size;
+        f.mode = after.mode;
+        if (!f.sqlite_backup) {
+          f.mtime_ns = after.mtime_ns;
+          f.inode = after.inode;
+        }
+        if (!consistent && attempt + 1 < kMaxReadTries) prog.bytes_done = done_before;
+      }
+      if (!failure.ok()) {
+        failure = failure.Annotate("snapshot " + m.info.id + ", store " + where);
+        break;
+      }
+      if (!consistent) m.info.warnings.push_back(where + ": changed while being read (" + std::to_string(kMaxReadTries) +
+                                                 " tries); the snapshot holds the last read");
+      prog.files_done++;
+      throttle.Report(prog);
+    }
+    Status ps = pool.Finish();
+    if (failure.ok()) failure = ps;
+  }
+  if (failure.ok()) failure = sink.Finish();
+  if (!failure.ok()) return failure;
+  throttle.Report(prog, true);
+
+  // Index, then the manifest: the commit point.
+  std::vector<IndexEntry> fresh = sink.entries();
+  uint64_t stored = sink.stored_bytes();
+  if (!fresh.empty()) {
+    std::string bytes = EncodeIndex(fresh);
+    stored += bytes.size();
+    MAESTRO_RETURN_IF_ERROR(
+        WriteFileDurably(env_, JoinPath(Sub("index"), Xxh128(bytes).Hex() + ".idx"), bytes, 0600));
+  }
+  MAESTRO_CRASH_POINT("snap.after_index");
+
+  for (auto& it : items) {
+    m.stores[it.store].files.push_back(std::move(it.file));
+  }
+  for (const auto& st : m.stores) {
+    if (!st.present) continue;
+    m.info.stores.push_back(st.name);
+    for (const auto& f : st.files)
+      if (f.type == ManifestFile::Type::kFile) {
+        m.info.files++;
+        m.info.logical_bytes += f.size;
+      }
+  }
+  m.info.stored_bytes = stored;
+  std::string mbytes = EncodeManifest(m);
+  MAESTRO_CRASH_POINT("snap.before_manifest");
+  MAESTRO_RETURN_IF_ERROR(WriteFileDurably(env_, JoinPath(Sub("snapshots"), m.info.id), mbytes, 0600));
+  MAESTRO_CRASH_POINT("snap.after_manifest");
+  return m.info;
+}
+
+// ---------------------------------------------------------------- restore
+
+// Writes one store into a fresh staging path beside target, then renames it
+// into place; the staging path is removed on any failure.
+class StoreRestorer {
+ public:
+  StoreRestorer(Env* env, BlobReader* reader, const RestoreOptions& opts, std::string snap, std::string store)
+      : env_(env), reader_(reader), opts_(opts), snap_(std::move(snap)), store_(std::move(store)) {}
+
+  Status WriteFile(const ManifestFile& f, const std::string& path, Progress* prog, ProgressThrottle* throttle) {
+    FileInfo fi;
+    MAESTRO_RETURN_IF_ERROR(env_->Stat(path, &fi));
+    if (fi.exists)
+      return Status::Corruption("snapshot " + snap_ + ", store " + store_ + ": manifest lists " + Describe(f) +
+                                " twice; refusing to overwrite");
+    std::unique_ptr<WritableFile> out;
+    MAESTRO_RETURN_IF_ERROR(env_->NewWritableFile(path, &out, 0600));
+    Hasher128 whole;
+    uint64_t total = 0;
+    for (const auto& c : f.chunks) {
+      Status s = reader_->Read(c, &data_);
+      if (!s.ok()) return s.Annotate("snapshot " + snap_ + ", store " + store_ + ", " + Describe(f));
+      whole.Update(data_);
+      total += data_.size();
+      MAESTRO_RETURN_IF_ERROR(out->Append(data_));
+      prog->bytes_done += data_.size();
+      prog->current = store_ + "/" + f.path;
+      throttle->Report(*prog);
+    }
+    if (total != f.size || whole.Digest() != f.hash)
+      return Status::Corruption("snapshot " + snap_ + ", store " + store_ + ", " + Describe(f) +
+                                ": restored content does not match the whole-file hash in the manifest");
+    if (opts_.sync) MAESTRO_RETURN_IF_ERROR(out->Sync());
+    MAESTRO_RETURN_IF_ERROR(out->Close());
+    MAESTRO_RETURN_IF_ERROR(env_->Chmod(path, f.mode & 07777));
+    MAESTRO_RETURN_IF_ERROR(env_->SetMtime(path, f.mtime_ns));
+    return Status::OK();
+  }
+
+  std::string Describe(const ManifestFile& f) const { return f.path.empty() ? "the store file" : "file " + f.path; }
+
+ private:
+  Env* env_;
+  BlobReader* reader_;
+  const RestoreOptions& opts_;
+  std::string snap_, store_;
+  std::string data_;
+};
+
+Status RestoreInto(Env* env, BlobReader* reader, const Manifest& m, const ManifestStore& st, const std::string& stage,
+                   const RestoreOptions& opts) {
+  const std::string& snap = m.info.id;
+  StoreRestorer w(env, reader, opts, snap, st.name);
+  Progress prog;
+  for (const auto& f : st.files)
+    if (f.type == ManifestFile::Type::kFile) {
+      prog.files_total++;
+      prog.bytes_total += f.size;
+    }
+  ProgressThrottle throttle(env, opts.progress);
+  auto refuse = [&](const ManifestFile& f, const std::string& why) {
+    return Status::Corruption("snapshot " + snap + ", store " + st.name + ": refusing manifest path '" + f.path + "': " + why,
+                              "the manifest is damaged or hand-made; run `maestro-db snap verify " + snap + "`");
+  };
+
+  if (!st.is_directory) {
+    if (st.files.size() != 1 || !st.files[0].path.empty() || st.files[0].type != ManifestFile::Type::kFile)
+      return Status::Corruption("snapshot " + snap + ", store " + st.name + ": a file store must hold exactly one file");
+    MAESTRO_RETURN_IF_ERROR(w.WriteFile(st.files[0], stage, &prog, &throttle));
+    prog.files_done++;
+    throttle.Report(prog, true);
+    return Status::OK();
+  }
+
+  MAESTRO_RETURN_IF_ERROR(env->CreateDir(stage, 0700));
+  // Directories this restore created: the only parents a path may go through,
+  // so no component can be a symlink (or anything else) leading out of stage.
+  std::set<std::string> dirs = {""};
+  std::vector<const ManifestFile*> dir_entries;
+  const ManifestFile* root_entry = nullptr;
+  for (const auto& f : st.files) {
+    if (f.path.empty()) {
+      if (f.type != ManifestFile::Type::kDir) return refuse(f, "the store root must be a directory");
+      root_entry = &f;
+      continue;
+    }
+    if (!IsSafeRelativePath(f.path) || NormalizePath(f.path) != f.path || f.path.find("//") != std::string::npos)
+      return refuse(f, "not a plain relative path inside the store");
+    std::string parent = f.path.find('/') == std::string::npos ? "" : f.path.substr(0, f.path.rfind('/'));
+    if (!dirs.count(parent)) {
+      // Parents come before children in a manifest; a missing parent is only
+      // accepted if no entry of that name exists (then it is made here).
+      std::string acc;
+      size_t start = 0;
+      while (true) {
+        size_t slash = parent.find('/', start);
+        acc = parent.substr(0, slash);
+        if (!dirs.count(acc)) {
+          FileInfo fi;
+          MAESTRO_RETURN_IF_ERROR(env->Stat(JoinPath(stage, acc), &fi));
+          if (fi.exists) return refuse(f, "its parent '" + acc + "' is not a directory made by this restore");
+          MAESTRO_RETURN_IF_ERROR(env->CreateDir(JoinPath(stage, acc), 0700));
+          dirs.insert(acc);
+        }
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+      }
+    }
+    std::string path = JoinPath(stage, f.path);
+    switch (f.type) {
+      case ManifestFile::Type::kDir: {
+        FileInfo fi;
+        MAESTRO_RETURN_IF_ERROR(env->Stat(path, &fi));
+        if (fi.exists && !(fi.is_dir && dirs.count(f.path))) return refuse(f, "it already exists and is not a directory");
+        if (!fi.exists) MAESTRO_RETURN_IF_ERROR(env->CreateDir(path, 0700));
+        dirs.insert(f.path);
+        dir_entries.push_back(&f);
+        break;
+      }
+      case ManifestFile::Type::kSymlink: {
+        FileInfo fi;
+        MAESTRO_RETURN_IF_ERROR(env->Stat(path, &fi));
+        if (fi.exists) return refuse(f, "it is listed twice");
+        MAESTRO_RETURN_IF_ERROR(env->Symlink(f.link_target, path));
+        break;
+      }
+      case ManifestFile::Type::kFile:
+        MAESTRO_RETURN_IF_ERROR(w.WriteFile(f, path, &prog, &throttle));
+        prog.files_done++;
+        throttle.Report(prog);
+        break;
+    }
+  }
+  // Directory modes and mtimes last, deepest first: writing children changes them.
+  for (auto it = dir_entries.rbegin(); it != dir_entries.rend(); ++it) {
+    std::string path = JoinPath(stage, (*it)->path);
+    if (opts.sync) MAESTRO_RETURN_IF_ERROR(env->SyncDir(path));
+    MAESTRO_RETURN_IF_ERROR(env->Chmod(path, (*it)->mode & 07777));
+    MAESTRO_RETURN_IF_ERROR(env->SetMtime(path, (*it)->mtime_ns));
+  }
+  if (opts.sync) MAESTRO_RETURN_IF_ERROR(env->SyncDir(stage));
+  if (root_entry) {
+    MAESTRO_RETURN_IF_ERROR(env->Chmod(stage, root_entry->mode & 07777));
+    MAESTRO_RETURN_IF_ERROR(env->SetMtime(stage, root_entry->mtime_ns));
+  }
+  throttle.Report(prog, true);
+  return Status::OK();
+}
+
+Status RepositoryImpl::RestoreStore(const std::string& id, const std::string& store, const std::string& target,
+                                    const RestoreOptions& opts) {
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, LoadManifest(id));
+  const ManifestStore* st = nullptr;
+  for (const auto& s : m.stores)
+    if (s.name == store) st = &s;
+  if (!st) return Status::NotFound("snapshot " + id + " has no store named " + store);
+  if (!st->present) return Status::NotFound("store " + store + " was absent in snapshot " + id);
+  FileInfo fi;
+  MAESTRO_RETURN_IF_ERROR(env_->Stat(target, &fi));
+  if (fi.exists)
+    return Status::InvalidArgument("restore target " + target + " already exists",
+                                   "restore into a path that does not exist yet");
+  std::string parent = DirName(NormalizePath(target));
+  if (!parent.empty()) MAESTRO_RETURN_IF_ERROR(env_->CreateDirs(parent));
+  BlobIndex idx;
+  MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/false, nullptr, nullptr));
+  BlobReader reader(env_, Sub("packs"), &idx);
+  std::string stage = target + ".restore-tmp-" + std::to_string(getpid());
+  MAESTRO_RETURN_IF_ERROR(env_->RemoveTree(stage));
+  Status s = RestoreInto(env_, &reader, m, *st, stage, opts);
+  if (s.ok()) s = env_->Rename(stage, target);
+  if (s.ok() && opts.sync && !parent.empty()) s = env_->SyncDir(parent);
+  if (!s.ok()) {
+    env_->RemoveTree(stage);
+    return s;
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- verify
+
+Result<VerifyReport> RepositoryImpl::Verify(const std::vector<std::string>& ids_in, bool read_data) {
+  VerifyReport rep;
+  std::vector<std::string> ids;
+  if (ids_in.empty()) {
+    MAESTRO_ASSIGN_OR_RETURN(ids, ListIds());
+  } else {
+    for (const auto& spec : ids_in) {
+      MAESTRO_ASSIGN_OR_RETURN(std::string id, ResolveId(spec));
+      ids.push_back(id);
+    }
+  }
+  BlobIndex idx;
+  std::vector<std::pair<std::string, Status>> bad_index;
+  std::vector<std::string> index_files;
+  MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/false, &bad_index, &index_files));
+  for (const auto& [path, st] : bad_index) rep.problems.push_back({"", "", path, st.message()});
+
+  // Which snapshot files use each blob (to name what a damaged blob affects).
+  struct Use {
+    std::string snap, store, path;
+  };
+  std::unordered_map<Hash128, std::vector<Use>, HashKey> uses;
+  for (const auto& id : ids) {
+    Result<Manifest> m = LoadManifest(id);
+    rep.snapshots_checked++;
+    if (!m.ok()) {
+      rep.problems.push_back({id, "", JoinPath(Sub("snapshots"), id), m.status().message()});
+      continue;
+    }
+    for (const auto& st : m->stores)
+      for (const auto& f : st.files)
+        for (const auto& c : f.chunks) {
+          auto& v = uses[c];
+          if (v.empty() || v.back().snap != id || v.back().path != f.path || v.back().store != st.name)
+            v.push_back({id, st.name, f.path});
+        }
+  }
+  auto report_blob = [&](const Hash128& blob, const std::string& detail) {
+    for (const auto& u : uses[blob]) rep.problems.push_back({u.snap, u.store, u.path, detail});
+  };
+
+  // Blobs grouped by pack.
+  std::map<Hash128, std::vector<const IndexEntry*>> by_pack;
+  for (const auto& [blob, users] : uses) {
+    auto it = idx.find(blob);
+    if (it == idx.end()) {
+      report_blob(blob, "blob " + blob.Hex() + " is missing from the repository index");
+      continue;
+    }
+    by_pack[it->second.pack].push_back(&it->second);
+  }
+  BlobReader decoder(env_, Sub("packs"), &idx);
+  std::string pack_bytes, raw;
+  for (auto& [pack, entries] : by_pack) {
+    std::string path = PackPath(pack);
+    FileInfo fi;
+    Status s = env_->Stat(path, &fi);
+    if (!s.ok() || !fi.exists) {
+      for (const IndexEntry* e : entries) report_blob(e->blob, "pack " + path + " is missing");
+      continue;
+    }
+    if (!read_data) {
+      for (const IndexEntry* e : entries) {
+        rep.blobs_checked++;
+        if (e->offset + e->stored_len > fi.size)
+          report_blob(e->blob, "pack " + path + " is too short for blob " + e->blob.Hex() + " (truncated?)");
+      }
+      continue;
+    }
+    s = env_->ReadFileToString(path, &pack_bytes);
+    if (!s.ok()) {
+      for (const IndexEntry* e : entries) report_blob(e->blob, "pack " + path + " cannot be read: " + s.message());
+      continue;
+    }
+    rep.bytes_read += pack_bytes.size();
+    if (Xxh128(pack_bytes) != pack)
+      rep.problems.push_back({"", "", path, "pack content does not match its name (XXH3-128): the file is damaged"});
+    if (pack_bytes.size() < kPackHeaderSize || pack_bytes.compare(0, kPackHeaderSize, EncodePackHeader()) != 0)
+      rep.problems.push_back({"", "", path, "pack header is damaged"});
+    for (const IndexEntry* e : entries) {
+      rep.blobs_checked++;
+      if (e->offset < kBlobHeaderSize || e->offset + e->stored_len > pack_bytes.size()) {
+        report_blob(e->blob, "pack " + path + " is too short for blob " + e->blob.Hex());
+        continue;
+      }
+      const char* h = pack_bytes.data() + e->offset - kBlobHeaderSize;
+      if (GetHash(h) != e->blob || GetU32(h + 16) != e->raw_len || GetU32(h + 20) != e->stored_len) {
+        report_blob(e->blob, "pack " + path + ": header of blob " + e->blob.Hex() + " does not match the index");
+        continue;
+      }
+      std::string_view stored(pack_bytes.data() + e->offset, e->stored_len);
+      if (Xxh64(stored) != e->stored_check) {
+        report_blob(e->blob, "pack " + path + ": blob " + e->blob.Hex() + " is damaged (checksum mismatch)");
+        continue;
+      }
+      Status ds = decoder.Decode(*e, stored, &raw, path);
+      if (!ds.ok()) report_blob(e->blob, ds.message());
+    }
+  }
+  return rep;
+}
+
+// ---------------------------------------------------------------- delete & GC
+
+Status RepositoryImpl::DeleteSnapshots(const std::vector<std::string>& ids) {
+  for (const auto& id : ids) {
+    if (id.empty() || id.find('/') != std::string::npos || id[0] == '.')
+      return Status::InvalidArgument("bad snapshot id '" + id + "'");
+    if (!env_->FileExists(JoinPath(Sub("snapshots"), id)))
+      return Status::NotFound("snapshot " + id + " does not exist in " + dir_, "see `maestro-db snap list`");
+  }
+  for (const auto& id : ids) {
+    MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(Sub("snapshots"), id)));
+    MAESTRO_RETURN_IF_ERROR(env_->SyncDir(Sub("snapshots")));
+    MAESTRO_CRASH_POINT("snap.after_delete");
+  }
+  return Status::OK();
+}
+
+Result<GcStats> RepositoryImpl::RemoveUnreferencedData(bool dry_run) {
+  GcStats stats;
+  if (!dry_run) MAESTRO_RETURN_IF_ERROR(EnsureLayout());
+  // Every manifest must decode: a blob is only removable when we know for sure
+  // that no listed snapshot needs it.
+  std::unordered_set<Hash128, HashKey> needed;
+  MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListIds());
+  for (const auto& id : ids) {
+    Result<Manifest> m = LoadManifest(id);
+    if (!m.ok())
+      return m.status().Annotate("not removing any data while a manifest is unreadable; run `maestro-db snap verify`");
+    for (const auto& st : m->stores)
+      for (const auto& f : st.files)
+        for (const auto& c : f.chunks) needed.insert(c);
+  }
+  BlobIndex idx;
+  std::vector<std::string> old_index_files;
+  MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/true, nullptr, &old_index_files));
+  if (!dry_run) MAESTRO_RETURN_IF_ERROR(CleanLeftovers(idx));
+
+  // Per pack: how many of its (chosen) index entries are still needed.
+  struct PackUse {
+    uint64_t needed = 0, unneeded = 0, unneeded_bytes = 0;
+  };
+  std::map<Hash128, PackUse> packs;
+  for (const auto& [blob, e] : idx) {
+    PackUse& u = packs[e.pack];
+    if (needed.count(blob)) {
+      u.needed++;
+    } else {
+      u.unneeded++;
+      u.unneeded_bytes += e.stored_len + kBlobHeaderSize;
+      stats.blobs_removed++;
+    }
+  }
+  std::set<Hash128> rewrite, drop;
+  for (const auto& [pack, u] : packs) {
+    if (u.unneeded == 0) continue;
+    if (u.needed == 0) {
+      drop.insert(pack);
+    } else {
+      rewrite.insert(pack);
+    }
+    stats.bytes_freed += u.unneeded_bytes;
+  }
+  stats.packs_rewritten = rewrite.size();
+  stats.packs_removed = drop.size() + rewrite.size();
+  if (dry_run || (rewrite.empty() && drop.empty())) return stats;
+
+  // 1. Copy the needed blobs of partly-used packs into new packs (durable).
+  PackSink sink(env_, Sub("packs"), Sub("tmp"), "gc.after_new_pack");
+  BlobReader reader(env_, Sub("packs"), &idx);
+  std::string raw;
+  for (const auto& [blob, e] : idx) {
+    if (!rewrite.count(e.pack) || !needed.count(blob)) continue;
+    // Re-read and check: a damaged blob must not be laundered into a new pack.
+    MAESTRO_RETURN_IF_ERROR(reader.ReadEntry(e, &raw).Annotate("garbage collection"));
+    std::string stored(e.stored_len, '\0');
+    std::unique_ptr<RandomAccessFile> f;
+    MAESTRO_RETURN_IF_ERROR(env_->NewRandomAccessFile(PackPath(e.pack), &f));
+    size_t got = 0;
+    MAESTRO_RETURN_IF_ERROR(f->ReadAt(e.offset, e.stored_len, stored.data(), &got));
+    if (got != e.stored_len || Xxh64(stored) != e.stored_check)
+      return Status::Corruption("garbage collection: pack " + PackPath(e.pack) + " changed while being read");
+    MAESTRO_RETURN_IF_ERROR(sink.Add(blob, e.raw_len, stored));
+  }
+  MAESTRO_RETURN_IF_ERROR(sink.Finish());
+  MAESTRO_CRASH_POINT("gc.after_new_packs");
+
+  // 2. One new index holding every kept entry; published before anything goes.
+  std::vector<IndexEntry> kept;
+  for (const auto& [blob, e] : idx)
+    if (needed.count(blob) && !rewrite.count(e.pack) && !drop.count(e.pack)) kept.push_back(e);
+  for (const auto& e : sink.entries()) kept.push_back(e);
+  std::string new_index_path;
+  if (!kept.empty()) {
+    std::string bytes = EncodeIndex(kept);
+    new_index_path = JoinPath(Sub("index"), Xxh128(bytes).Hex() + ".idx");
+    MAESTRO_RETURN_IF_ERROR(WriteFileDurably(env_, new_index_path, bytes, 0600));
+  }
+  MAESTRO_CRASH_POINT("gc.after_index");
+
+  // 3. Old index files, then the packs nothing names any more.
+  for (const auto& p : old_index_files)
+    if (p != new_index_path) MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(p));
+  MAESTRO_RETURN_IF_ERROR(env_->SyncDir(Sub("index")));
+  MAESTRO_CRASH_POINT("gc.before_delete_packs");
+  for (const auto& p : drop) MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(PackPath(p)));
+  for (const auto& p : rewrite) MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(PackPath(p)));
+  MAESTRO_RETURN_IF_ERROR(env_->SyncDir(Sub("packs")));
+  MAESTRO_CRASH_POINT("gc.after_delete_packs");
+  return stats;
+}
+
+}  // namespace
+
+}  // namespace maestro

@@ -52,6 +52,10 @@ struct SnapshotInfo {
   uint64_t logical_bytes = 0;       // sum of file sizes
   uint64_t stored_bytes = 0;        // bytes this snapshot newly added to the repository
   std::string hostname;
+  // Files that kept changing while they were read (after a few re-reads): the
+  // snapshot holds the last read, which may not be self-consistent, and says so
+  // here as "store/path: changed while being read". Persisted in the manifest.
+  std::vector<std::string> warnings;
 };
 
 struct Progress {
@@ -78,6 +82,8 @@ struct ManifestFile {
   std::vector<Hash128> chunks; // blob ids in order (files only)
   std::string link_target;     // symlinks only
   bool sqlite_backup = false;  // captured with the SQLite online backup API
+  uint64_t inode = 0;          // of the source file; with size+mtime lets the next
+                               // snapshot reuse this chunk list without reading
 };
 
 struct ManifestStore {
@@ -97,6 +103,9 @@ struct Manifest {
 struct RestoreOptions {
   ProgressFn progress;
   int threads = 0;
+  // fsync every restored file and directory before the final rename (needed
+  // before an in-place swap). false is faster for `restore --to` scratch copies.
+  bool sync = true;
 };
 
 struct VerifyProblem {
