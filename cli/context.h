@@ -59,6 +59,7 @@ class CliContext {
 // Each command group registers its subcommands. A subcommand's callback stores
 // its exit code in *exit_code.
 void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code);
+void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterDemoCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 
 }  // namespace maestro

@@ -1,0 +1,831 @@
+// cli/snap_cmd.cc — the `snap` command group: create, list, show, diff,
+// restore, verify, delete, prune. Parsing and printing only; the work is
+// snapshot/repository.h (data), snapshot/retention.h (what prune keeps),
+// snapshot/repo_lock.h (one writer at a time) and engine/snapshot_sources.h
+// (which files are the stores).
+//
+// Writers (create, restore, delete, prune) take the repository lock, waiting
+// up to --lock-wait seconds; readers (list, show, diff, verify, and every
+// --dry-run) never lock. An id argument is a full id, a unique prefix,
+// `latest`, or an ISO-8601 time (the newest snapshot at or before it).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "cli/context.h"
+#include "cli/exit_codes.h"
+#include "cli/progress.h"
+#include "engine/snapshot_sources.h"
+#include "snapshot/repo_lock.h"
+#include "snapshot/repository.h"
+#include "snapshot/retention.h"
+#include "util/proc_scan.h"
+#include "util/time_util.h"
+
+namespace maestro {
+
+namespace {
+
+// ---------------------------------------------------------------- helpers
+
+std::string Pad(const std::string& s, size_t w) { return s.size() >= w ? s + " " : s + std::string(w - s.size(), ' '); }
+std::string PadLeft(const std::string& s, size_t w) { return s.size() >= w ? s + " " : std::string(w - s.size(), ' ') + s + " "; }
+
+std::string Join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+std::string AbsolutePath(const std::string& p) {
+  if (!p.empty() && p[0] == '/') return NormalizePath(p);
+  char buf[PATH_MAX];
+  std::string cwd = ::getcwd(buf, sizeof(buf)) ? buf : ".";
+  return NormalizePath(JoinPath(cwd, p));
+}
+
+std::string ModeString(ManifestFile::Type t, uint32_t mode) {
+  std::string s = t == ManifestFile::Type::kDir ? "d" : t == ManifestFile::Type::kSymlink ? "l" : "-";
+  const char* rwx = "rwxrwxrwx";
+  for (int i = 0; i < 9; ++i) s += (mode & (0400u >> i)) ? rwx[i] : '-';
+  return s;
+}
+
+std::string OctalMode(uint32_t mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%04o", mode & 07777u);
+  return buf;
+}
+
+const char* TypeName(ManifestFile::Type t) {
+  switch (t) {
+    case ManifestFile::Type::kFile: return "file";
+    case ManifestFile::Type::kDir: return "dir";
+    case ManifestFile::Type::kSymlink: return "symlink";
+  }
+  return "file";
+}
+
+// "main" for a single-file store, "vector/chroma.sqlite3" inside a directory store.
+std::string DisplayPath(const std::string& store, const std::string& path) {
+  return path.empty() ? store : store + "/" + path;
+}
+
+nlohmann::json InfoJson(const SnapshotInfo& s) {
+  return {{"id", s.id},
+          {"created", FormatIso8601(s.created_micros)},
+          {"created_micros", s.created_micros},
+          {"label", s.label},
+          {"trigger", s.trigger},
+          {"stores", s.stores},
+          {"files", s.files},
+          {"logical_bytes", s.logical_bytes},
+          {"stored_bytes", s.stored_bytes},
+          {"hostname", s.hostname}};
+}
+
+nlohmann::json GcJson(const GcStats& g) {
+  return {{"blobs_removed", g.blobs_removed},
+          {"packs_removed", g.packs_removed},
+          {"packs_rewritten", g.packs_rewritten},
+          {"bytes_freed", g.bytes_freed}};
+}
+
+// The repository directory: --repo, else the config's repo.path, else <root>/backups.
+Result<std::string> RepoDir(CliContext& ctx) {
+  auto layout = ctx.LoadLayout();
+  if (layout.ok()) return layout->repo();
+  // Readers of an explicit --repo need no install root.
+  if (!ctx.opts.repo.empty()) return AbsolutePath(ctx.opts.repo);
+  return layout.status();
+}
+
+Result<std::unique_ptr<Repository>> OpenForReading(CliContext& ctx) {
+  MAESTRO_ASSIGN_OR_RETURN(std::string dir, RepoDir(ctx));
+  if (!Env::Default()->DirExists(dir))
+    return Status::NotFound("no snapshot repository at " + dir,
+                            "take a first snapshot with `maestro-db snap create`, or pass --repo DIR");
+  return Repository::Open(Env::Default(), dir, /*create_if_missing=*/false);
+}
+
+// A repository opened by a writer, with its lock held for as long as it lives.
+struct LockedRepo {
+  std::unique_ptr<RepoLock> lock;
+  std::unique_ptr<Repository> repo;
+};
+
+// Takes the lock first and opens the repository under it, so Open never sees
+// another writer's half-written files. create: make the repository if missing.
+Result<LockedRepo> OpenForWriting(CliContext& ctx, double lock_wait, bool create) {
+  MAESTRO_ASSIGN_OR_RETURN(std::string dir, RepoDir(ctx));
+  Env* env = Env::Default();
+  if (!env->DirExists(dir)) {
+    if (!create)
+      return Status::NotFound("no snapshot repository at " + dir,
+                              "take a first snapshot with `maestro-db snap create`, or pass --repo DIR");
+    auto made = Repository::Open(env, dir, /*create_if_missing=*/true);
+    if (!made.ok()) return made.status();
+  }
+  RepoLockOptions lo;
+  lo.wait_seconds = lock_wait;
+  const CliContext* c = &ctx;
+  lo.log = [c](const std::string& line) {
+    if (line.rfind("waiting", 0) == 0) {
+      if (!c->quiet()) std::cerr << line << "\n";
+    } else {
+      c->Detail(line);
+    }
+  };
+  LockedRepo out;
+  MAESTRO_ASSIGN_OR_RETURN(out.lock, RepoLock::Acquire(env, dir, lo));
+  MAESTRO_ASSIGN_OR_RETURN(out.repo, Repository::Open(env, dir, /*create_if_missing=*/false));
+  return out;
+}
+
+Result<std::string> Resolve(Repository& repo, const std::string& spec) {
+  auto id = repo.ResolveId(spec);
+  if (!id.ok())
+    return id.status().Annotate("snapshot '" + spec + "'");
+  return id;
+}
+
+void AddLockWait(CLI::App* cmd, double* wait) {
+  cmd->add_option("--lock-wait", *wait,
+                  "seconds to wait for another writer to release the repository lock (default 0: fail at once "
+                  "with exit code 5, naming the holder)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+// Runs a command body; a non-OK Status is reported once (text or JSON) with its exit code.
+template <typename Fn>
+std::function<void()> Command(CliContext& ctx, int* exit_code, Fn fn) {
+  return [&ctx, exit_code, fn]() {
+    int code = kExitOk;
+    Status s = fn(&code);
+    *exit_code = s.ok() ? code : ctx.Fail(s);
+  };
+}
+
+// ---------------------------------------------------------------- create
+
+struct CreateArgs {
+  std::string label;
+  double lock_wait = 0;
+};
+
+Status RunCreate(CliContext& ctx, const CreateArgs& a) {
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  std::vector<SnapshotSource> sources = SourcesFor(layout);
+  bool any = false;
+  for (const auto& s : sources) any = any || s.present;
+  if (!any) ctx.Warn("no store exists under " + layout.root() + "; the snapshot records all six stores as absent");
+  MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
+  ProgressLine line(ctx.interactive_stderr(), "snap create");
+  CreateOptions co;
+  co.label = a.label;
+  co.trigger = trigger::kManual;
+  co.progress = line.Callback();
+  auto info = w.repo->Create(sources, co);
+  line.Finish();
+  if (!info.ok()) return info.status().Annotate("snap create in " + w.repo->dir());
+  if (ctx.json()) {
+    ctx.PrintJson(InfoJson(*info));
+  } else if (ctx.quiet()) {
+    std::cout << info->id << "\n";  // the result itself is never silenced
+  } else {
+    std::cout << info->id << "\n";
+    ctx.Detail(std::to_string(info->files) + " files, " + FormatBytes(info->logical_bytes) + " logical, " +
+               FormatBytes(info->stored_bytes) + " newly stored; stores: " + Join(info->stores, ","));
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- list
+
+Status RunList(CliContext& ctx) {
+  MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenForReading(ctx));
+  MAESTRO_ASSIGN_OR_RETURN(auto snaps, repo->List());
+  if (ctx.json()) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& s : snaps) arr.push_back(InfoJson(s));
+    ctx.PrintJson(arr);
+    return Status::OK();
+  }
+  if (snaps.empty()) {
+    ctx.Info("no snapshots in " + repo->dir());
+    return Status::OK();
+  }
+  ctx.Info(Pad("ID", 18) + Pad("TIME", 21) + Pad("TRIGGER", 12) + Pad("STORES", 34) + PadLeft("FILES", 7) +
+           PadLeft("SIZE", 11) + PadLeft("NEW", 11) + "LABEL");
+  for (const auto& s : snaps)
+    ctx.Info(Pad(s.id, 18) + Pad(FormatIso8601(s.created_micros), 21) + Pad(s.trigger, 12) +
+             Pad(Join(s.stores, ","), 34) + PadLeft(std::to_string(s.files), 7) +
+             PadLeft(FormatBytes(s.logical_bytes), 11) + PadLeft(FormatBytes(s.stored_bytes), 11) + s.label);
+  ctx.Info(std::to_string(snaps.size()) + " snapshots");
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- show
+
+Status RunShow(CliContext& ctx, const std::string& spec) {
+  MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenForReading(ctx));
+  MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*repo, spec));
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, repo->LoadManifest(id));
+  if (ctx.json()) {
+    nlohmann::json stores = nlohmann::json::array();
+    for (const auto& st : m.stores) {
+      nlohmann::json files = nlohmann::json::array();
+      for (const auto& f : st.files) {
+        nlohmann::json jf = {{"path", f.path},
+                             {"type", TypeName(f.type)},
+                             {"mode", OctalMode(f.mode)},
+                             {"size", f.size},
+                             {"mtime", FormatIso8601(f.mtime_ns / 1000)},
+                             {"mtime_ns", f.mtime_ns}};
+        if (f.type == ManifestFile::Type::kFile) {
+          jf["hash"] = f.hash.Hex();
+          jf["chunks"] = f.chunks.size();
+          jf["sqlite_backup"] = f.sqlite_backup;
+        }
+        if (f.type == ManifestFile::Type::kSymlink) jf["link_target"] = f.link_target;
+        files.push_back(std::move(jf));
+      }
+      stores.push_back({{"name", st.name},
+                        {"original_path", st.original_path},
+                        {"is_directory", st.is_directory},
+                        {"present", st.present},
+                        {"files", std::move(files)}});
+    }
+    ctx.PrintJson({{"snapshot", InfoJson(m.info)}, {"format_version", m.format_version}, {"stores", stores}});
+    return Status::OK();
+  }
+  const SnapshotInfo& s = m.info;
+  ctx.Info("snapshot " + s.id + "  " + FormatIso8601(s.created_micros) + "  trigger " + s.trigger +
+           (s.label.empty() ? "" : "  label \"" + s.label + "\"") +
+           (s.hostname.empty() ? "" : "  host " + s.hostname));
+  ctx.Info(std::to_string(s.files) + " files, " + FormatBytes(s.logical_bytes) + " logical, " +
+           FormatBytes(s.stored_bytes) + " newly stored");
+  for (const auto& st : m.stores) {
+    ctx.Info("");
+    if (!st.present) {
+      ctx.Info("store " + st.name + ": absent (" + st.original_path + ")");
+      continue;
+    }
+    uint64_t bytes = 0;
+    for (const auto& f : st.files) bytes += f.size;
+    ctx.Info("store " + st.name + ": " + (st.is_directory ? "directory " : "SQLite file ") + st.original_path + ", " +
+             std::to_string(st.files.size()) + " entries, " + FormatBytes(bytes));
+    for (const auto& f : st.files) {
+      std::string name = f.path.empty() ? BaseName(st.original_path) : f.path;
+      if (f.type == ManifestFile::Type::kDir) name += "/";
+      if (f.type == ManifestFile::Type::kSymlink) name += " -> " + f.link_target;
+      if (f.sqlite_backup) name += "  (SQLite online backup)";
+      ctx.Info("  " + ModeString(f.type, f.mode) + PadLeft(std::to_string(f.size), 13) +
+               Pad(FormatIso8601(f.mtime_ns / 1000), 21) + name);
+    }
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- diff
+
+struct StoreDiff {
+  std::vector<std::string> added, removed;
+  std::vector<std::pair<std::string, std::string>> changed;  // path, what changed
+  bool empty() const { return added.empty() && removed.empty() && changed.empty(); }
+};
+
+std::string WhatChanged(const ManifestFile& a, const ManifestFile& b) {
+  if (a.type != b.type) return std::string("type ") + TypeName(a.type) + " -> " + TypeName(b.type);
+  std::vector<std::string> what;
+  if (a.type == ManifestFile::Type::kFile && a.hash != b.hash)
+    what.push_back("content (" + FormatBytes(a.size) + " -> " + FormatBytes(b.size) + ")");
+  if (a.type == ManifestFile::Type::kSymlink && a.link_target != b.link_target)
+    what.push_back("link target " + a.link_target + " -> " + b.link_target);
+  if ((a.mode & 07777u) != (b.mode & 07777u)) what.push_back("mode " + OctalMode(a.mode) + " -> " + OctalMode(b.mode));
+  return Join(what, ", ");
+}
+
+std::map<std::string, StoreDiff> DiffManifests(const Manifest& a, const Manifest& b) {
+  std::map<std::string, std::map<std::string, const ManifestFile*>> fa, fb;
+  std::set<std::string> names;
+  for (const auto& st : a.stores) {
+    names.insert(st.name);
+    auto& m = fa[st.name];
+    if (st.present)
+      for (const auto& f : st.files) m[f.path] = &f;
+  }
+  for (const auto& st : b.stores) {
+    names.insert(st.name);
+    auto& m = fb[st.name];
+    if (st.present)
+      for (const auto& f : st.files) m[f.path] = &f;
+  }
+  std::map<std::string, StoreDiff> out;
+  for (const auto& name : names) {
+    StoreDiff d;
+    const auto& ma = fa[name];
+    const auto& mb = fb[name];
+    for (const auto& [path, f] : mb) {
+      auto it = ma.find(path);
+      if (it == ma.end()) {
+        d.added.push_back(path);
+      } else {
+        std::string what = WhatChanged(*it->second, *f);
+        if (!what.empty()) d.changed.emplace_back(path, what);
+      }
+    }
+    for (const auto& [path, f] : ma)
+      if (!mb.count(path)) d.removed.push_back(path);
+    out[name] = std::move(d);
+  }
+  return out;
+}
+
+Status RunDiff(CliContext& ctx, const std::string& spec_a, const std::string& spec_b) {
+  MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenForReading(ctx));
+  MAESTRO_ASSIGN_OR_RETURN(std::string ida, Resolve(*repo, spec_a));
+  MAESTRO_ASSIGN_OR_RETURN(std::string idb, Resolve(*repo, spec_b));
+  MAESTRO_ASSIGN_OR_RETURN(Manifest a, repo->LoadManifest(ida));
+  MAESTRO_ASSIGN_OR_RETURN(Manifest b, repo->LoadManifest(idb));
+  auto diff = DiffManifests(a, b);
+  size_t added = 0, removed = 0, changed = 0;
+  for (const auto& [name, d] : diff) {
+    added += d.added.size();
+    removed += d.removed.size();
+    changed += d.changed.size();
+  }
+  if (ctx.json()) {
+    nlohmann::json stores = nlohmann::json::object();
+    for (const auto& [name, d] : diff) {
+      nlohmann::json ch = nlohmann::json::array(), detail = nlohmann::json::array();
+      for (const auto& [p, what] : d.changed) {
+        ch.push_back(p);
+        detail.push_back({{"path", p}, {"what", what}});
+      }
+      stores[name] = {{"added", d.added}, {"removed", d.removed}, {"changed", ch}, {"changed_detail", detail}};
+    }
+    ctx.PrintJson({{"from", ida},
+                   {"to", idb},
+                   {"stores", stores},
+                   {"summary", {{"added", added}, {"removed", removed}, {"changed", changed}}}});
+    return Status::OK();
+  }
+  ctx.Info("diff " + ida + " -> " + idb);
+  for (const auto& [name, d] : diff) {
+    for (const auto& p : d.added) ctx.Info("+ " + DisplayPath(name, p));
+    for (const auto& p : d.removed) ctx.Info("- " + DisplayPath(name, p));
+    for (const auto& [p, what] : d.changed) ctx.Info("M " + DisplayPath(name, p) + "  (" + what + ")");
+  }
+  ctx.Info(std::to_string(added) + " added, " + std::to_string(removed) + " removed, " + std::to_string(changed) +
+           " changed");
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- restore
+
+struct RestoreArgs {
+  std::string id;
+  std::vector<std::string> stores;
+  std::string to;
+  bool dry_run = false;
+  bool force = false;
+  double lock_wait = 0;
+};
+
+struct RestorePlanItem {
+  const ManifestStore* store = nullptr;
+  std::string target;  // absolute
+  uint64_t files = 0, bytes = 0;
+};
+
+// Which stores of the manifest to restore (all when names is empty).
+Result<std::vector<const ManifestStore*>> SelectStores(const Manifest& m, const std::vector<std::string>& names) {
+  std::vector<const ManifestStore*> out;
+  for (const auto& st : m.stores) {
+    // A manifest names only the six stores; anything else could steer paths.
+    if (!ParseStoreName(st.name).ok())
+      return Status::Corruption("snapshot " + m.info.id + " names an unknown store '" + st.name + "'",
+                                "run `maestro-db snap verify " + m.info.id + "`");
+  }
+  for (const auto& n : names) {
+    MAESTRO_RETURN_IF_ERROR(ParseStoreName(n).status());
+    bool found = false;
+    for (const auto& st : m.stores) found = found || st.name == n;
+    if (!found) return Status::NotFound("snapshot " + m.info.id + " holds no store '" + n + "'");
+  }
+  for (const auto& st : m.stores)
+    if (names.empty() || std::find(names.begin(), names.end(), st.name) != names.end()) out.push_back(&st);
+  return out;
+}
+
+// In-place restore of the selected stores over the live install: the txn
+// engineer's part (issue 3 point 6). Called with the repository lock held,
+// after the id was resolved and the manifest loaded. Must keep the current
+// stores until the restored ones are complete and verified, then swap them in
+// (rename-aside / journal), refuse while another process holds a store file
+// open unless force, and take a pre-restore snapshot first (trigger
+// kPreRestore). Prints its own result (text or JSON).
+Status RestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo, RepoLock& lock, const Manifest& manifest,
+                      const std::vector<const ManifestStore*>& stores, bool force) {
+  (void)lock;  // held by the caller for the whole transaction
+  std::vector<std::string> names;
+  for (const auto* s : stores) names.push_back(s->name);
+  return RunRestoreInPlace(ctx, layout, repo, manifest.info.id, names, force);
+}
+
+nlohmann::json PlanJson(const RestorePlanItem& p, bool restored) {
+  return {{"store", p.store->name},
+          {"present", p.store->present},
+          {"original_path", p.store->original_path},
+          {"target", p.target},
+          {"files", p.files},
+          {"bytes", p.bytes},
+          {"restored", restored}};
+}
+
+Status RunRestore(CliContext& ctx, const RestoreArgs& a) {
+  Env* env = Env::Default();
+  // The root decides where each store goes under --to (its path relative to the root).
+  auto layout = ctx.LoadLayout();
+  if (a.to.empty() && !layout.ok()) return layout.status();
+  const std::string root = layout.ok() ? layout->root() : "";
+
+  LockedRepo w;
+  std::unique_ptr<Repository> reader;
+  Repository* repo = nullptr;
+  if (a.dry_run) {
+    MAESTRO_ASSIGN_OR_RETURN(reader, OpenForReading(ctx));
+    repo = reader.get();
+  } else {
+    MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/false));
+    repo = w.repo.get();
+  }
+  MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*repo, a.id));
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, repo->LoadManifest(id));
+  MAESTRO_ASSIGN_OR_RETURN(auto selected, SelectStores(m, a.stores));
+
+  std::vector<RestorePlanItem> plan;
+  const std::string to = a.to.empty() ? "" : AbsolutePath(a.to);
+  for (const ManifestStore* st : selected) {
+    RestorePlanItem p;
+    p.store = st;
+    for (const auto& f : st->files) {
+      p.files += f.type == ManifestFile::Type::kFile ? 1 : 0;
+      p.bytes += f.size;
+    }
+    if (!to.empty()) {
+      p.target = JoinPath(to, RestoreRelativePath(root, st->name, st->original_path, st->is_directory));
+    } else {
+      MAESTRO_ASSIGN_OR_RETURN(StoreId sid, ParseStoreName(st->name));
+      p.target = layout->store(sid).path;
+    }
+    plan.push_back(std::move(p));
+  }
+
+  if (!to.empty()) {
+    // Refuse before writing anything: an existing file, or a non-empty directory,
+    // at any target would be overwritten or mixed with the snapshot's files.
+    for (const auto& p : plan) {
+      if (!p.store->present) continue;
+      FileInfo fi;
+      MAESTRO_RETURN_IF_ERROR(env->Stat(p.target, &fi));
+      if (!fi.exists) continue;
+      bool empty_dir = false;
+      if (fi.is_dir) {
+        std::vector<DirEntry> entries;
+        MAESTRO_RETURN_IF_ERROR(env->ListDir(p.target, &entries));
+        empty_dir = entries.empty();
+      }
+      if (!empty_dir || !p.store->is_directory)
+        return Status::InvalidArgument("restore target " + p.target + " for store " + p.store->name +
+                                           " already exists" + (fi.is_dir ? " and is not empty" : ""),
+                                       "choose an empty --to directory, or remove it first; nothing was written");
+    }
+  }
+
+  if (a.dry_run) {
+    if (ctx.json()) {
+      nlohmann::json stores = nlohmann::json::array();
+      for (const auto& p : plan) stores.push_back(PlanJson(p, false));
+      ctx.PrintJson({{"snapshot", id},
+                     {"dry_run", true},
+                     {"mode", to.empty() ? "in-place" : "to"},
+                     {"to", to.empty() ? nlohmann::json(nullptr) : nlohmann::json(to)},
+                     {"stores", stores}});
+      return Status::OK();
+    }
+    ctx.Info("dry run: restoring snapshot " + id + (to.empty() ? " in place" : " to " + to) + " would write:");
+    for (const auto& p : plan) {
+      if (!p.store->present) {
+        ctx.Info("  " + Pad(p.store->name, 9) + "absent in the snapshot: " +
+                 (to.empty() ? "would remove " + p.target : std::string("nothing written")));
+        continue;
+      }
+      ctx.Info("  " + Pad(p.store->name, 9) + PadLeft(std::to_string(p.files), 6) + "files " +
+               PadLeft(FormatBytes(p.bytes), 11) + (to.empty() ? "replacing " : "-> ") + p.target);
+    }
+    if (to.empty()) {
+      std::vector<std::string> paths;
+      for (const auto& p : plan) paths.push_back(p.target);
+      for (const auto& h : FindOpenFileHolders(paths))
+        ctx.Warn("pid " + std::to_string(h.pid) + " (" + h.program + ") has " + h.path +
+                 " open: an in-place restore would refuse unless --force");
+    }
+    return Status::OK();
+  }
+
+  if (to.empty()) return RestoreInPlace(ctx, *layout, *repo, *w.lock, m, selected, a.force);
+
+  ProgressLine line(ctx.interactive_stderr(), "snap restore");
+  RestoreOptions ro;
+  ro.progress = line.Callback();
+  std::vector<std::string> written;
+  std::vector<bool> restored(plan.size(), false);
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const auto& p = plan[i];
+    if (!p.store->present) continue;
+    MAESTRO_RETURN_IF_ERROR(env->CreateDirs(DirName(p.target)));
+    if (env->DirExists(p.target)) MAESTRO_RETURN_IF_ERROR(env->RemoveDir(p.target));  // empty, checked above
+    Status s = repo->RestoreStore(id, p.store->name, p.target, ro);
+    if (!s.ok()) {
+      line.Finish();
+      // Leave DIR as it was: take back the stores this command already wrote.
+      for (const auto& t : written) (void)env->RemoveTree(t);
+      return s.Annotate("restoring store " + p.store->name + " of snapshot " + id + " to " + p.target +
+                        " (the stores restored before it were removed again)");
+    }
+    written.push_back(p.target);
+    restored[i] = true;
+  }
+  line.Finish();
+  if (ctx.json()) {
+    nlohmann::json stores = nlohmann::json::array();
+    for (size_t i = 0; i < plan.size(); ++i) stores.push_back(PlanJson(plan[i], restored[i]));
+    ctx.PrintJson({{"snapshot", id}, {"dry_run", false}, {"mode", "to"}, {"to", to}, {"stores", stores}});
+    return Status::OK();
+  }
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const auto& p = plan[i];
+    if (!p.store->present) {
+      ctx.Info(Pad(p.store->name, 9) + "absent in snapshot " + id + "; nothing written");
+      continue;
+    }
+    ctx.Info(Pad(p.store->name, 9) + PadLeft(std::to_string(p.files), 6) + "files " +
+             PadLeft(FormatBytes(p.bytes), 11) + "-> " + p.target);
+  }
+  ctx.Info("restored snapshot " + id + " to " + to);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- verify
+
+struct VerifyArgs {
+  std::vector<std::string> ids;
+  bool all = false;
+  bool read_data = false;
+};
+
+Status RunVerify(CliContext& ctx, const VerifyArgs& a, int* code) {
+  MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenForReading(ctx));
+  std::vector<std::string> ids;
+  if (!a.all) {
+    for (const auto& spec : a.ids) {
+      MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*repo, spec));
+      ids.push_back(id);
+    }
+  }
+  // No id (or --all): every snapshot, and the repository's own files.
+  MAESTRO_ASSIGN_OR_RETURN(VerifyReport rep, repo->Verify(ids, a.read_data));
+  *code = rep.ok() ? kExitOk : ExitCodeFor(Status::Corruption(""));
+  if (ctx.json()) {
+    nlohmann::json problems = nlohmann::json::array();
+    for (const auto& p : rep.problems)
+      problems.push_back({{"snapshot", p.snapshot_id}, {"store", p.store}, {"path", p.path}, {"detail", p.detail}});
+    ctx.PrintJson({{"ok", rep.ok()},
+                   {"read_data", a.read_data},
+                   {"snapshots_checked", rep.snapshots_checked},
+                   {"blobs_checked", rep.blobs_checked},
+                   {"bytes_read", rep.bytes_read},
+                   {"problems", problems}});
+    return Status::OK();
+  }
+  for (const auto& p : rep.problems) {
+    std::string where = p.snapshot_id.empty() ? "repository" : "snapshot " + p.snapshot_id;
+    if (!p.store.empty()) where += " store " + p.store;
+    // Problems are the command's result: printed even with -q.
+    std::cout << where << ": " << (p.path.empty() ? "" : p.path + ": ") << p.detail << "\n";
+  }
+  std::string summary = std::to_string(rep.snapshots_checked) + " snapshots, " + std::to_string(rep.blobs_checked) +
+                        " blobs checked" + (a.read_data ? ", " + FormatBytes(rep.bytes_read) + " read" : "");
+  if (rep.ok()) {
+    ctx.Info("no problems found: " + summary + (a.read_data ? "" : " (add --read-data to check every byte)"));
+    return Status::OK();
+  }
+  std::cerr << "maestro-db: corruption: " << rep.problems.size() << " problems in " << repo->dir() << " (" << summary
+            << "); the snapshots named above cannot be restored in full\n";
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- delete / prune
+
+void PrintGc(CliContext& ctx, const GcStats& g, bool dry_run) {
+  ctx.Info(std::string(dry_run ? "would free " : "freed ") + FormatBytes(g.bytes_freed) + " (" +
+           std::to_string(g.blobs_removed) + " blobs, " + std::to_string(g.packs_removed) + " packs removed, " +
+           std::to_string(g.packs_rewritten) + " rewritten)");
+}
+
+struct DeleteArgs {
+  std::vector<std::string> ids;
+  double lock_wait = 0;
+};
+
+Status RunDelete(CliContext& ctx, const DeleteArgs& a) {
+  MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForWriting(ctx, a.lock_wait, /*create=*/false));
+  std::vector<std::string> ids;
+  for (const auto& spec : a.ids) {
+    MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*w.repo, spec));
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  }
+  MAESTRO_RETURN_IF_ERROR(w.repo->DeleteSnapshots(ids));
+  auto gc = w.repo->RemoveUnreferencedData(/*dry_run=*/false);
+  if (!gc.ok())
+    return gc.status().Annotate("snapshots " + Join(ids, ", ") +
+                                " were deleted, but removing their data failed; `maestro-db snap prune` retries it");
+  if (ctx.json()) {
+    ctx.PrintJson({{"deleted", ids}, {"gc", GcJson(*gc)}});
+    return Status::OK();
+  }
+  for (const auto& id : ids) ctx.Info("deleted snapshot " + id);
+  PrintGc(ctx, *gc, false);
+  return Status::OK();
+}
+
+struct PruneArgs {
+  RetentionPolicy policy;
+  bool dry_run = false;
+  double lock_wait = 0;
+};
+
+Status RunPrune(CliContext& ctx, const PruneArgs& a) {
+  // Refuse a policy-less prune before touching anything.
+  if (a.policy.empty()) MAESTRO_RETURN_IF_ERROR(ApplyRetention({}, a.policy).status());
+  LockedRepo w;
+  std::unique_ptr<Repository> reader;
+  Repository* repo = nullptr;
+  if (a.dry_run) {
+    MAESTRO_ASSIGN_OR_RETURN(reader, OpenForReading(ctx));
+    repo = reader.get();
+  } else {
+    MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/false));
+    repo = w.repo.get();
+  }
+  MAESTRO_ASSIGN_OR_RETURN(auto snaps, repo->List());
+  MAESTRO_ASSIGN_OR_RETURN(RetentionDecision d, ApplyRetention(snaps, a.policy));
+  std::vector<std::string> remove_ids;
+  for (const auto& s : d.remove) remove_ids.push_back(s.id);
+  if (!a.dry_run && !remove_ids.empty()) MAESTRO_RETURN_IF_ERROR(repo->DeleteSnapshots(remove_ids));
+  // A dry run can only count data that is unreferenced already; what the removed
+  // snapshots alone hold is freed by the real run.
+  auto gc = repo->RemoveUnreferencedData(a.dry_run);
+  if (!gc.ok() && !a.dry_run)
+    return gc.status().Annotate(std::to_string(remove_ids.size()) +
+                                " snapshots were deleted, but removing their data failed; run `maestro-db snap "
+                                "prune` again to retry");
+  if (!gc.ok()) return gc.status();
+
+  if (ctx.json()) {
+    nlohmann::json keep = nlohmann::json::array(), remove = nlohmann::json::array();
+    for (const auto& k : d.keep)
+      keep.push_back({{"id", k.info.id}, {"created", FormatIso8601(k.info.created_micros)}, {"reasons", k.reasons}});
+    for (const auto& r : d.remove) remove.push_back({{"id", r.id}, {"created", FormatIso8601(r.created_micros)}});
+    ctx.PrintJson({{"policy", a.policy.Describe()},
+                   {"dry_run", a.dry_run},
+                   {"keep", keep},
+                   {"remove", remove},
+                   {"gc", GcJson(*gc)}});
+    return Status::OK();
+  }
+  ctx.Info("policy: " + a.policy.Describe());
+  ctx.Info("keep " + std::to_string(d.keep.size()) + " snapshots:");
+  for (const auto& k : d.keep)
+    ctx.Info("  " + Pad(k.info.id, 18) + Pad(FormatIso8601(k.info.created_micros), 21) + Join(k.reasons, "; "));
+  ctx.Info(std::string(a.dry_run ? "would remove " : "removed ") + std::to_string(d.remove.size()) + " snapshots" +
+           (d.remove.empty() ? "" : ":"));
+  for (const auto& r : d.remove) ctx.Info("  " + Pad(r.id, 18) + FormatIso8601(r.created_micros));
+  PrintGc(ctx, *gc, a.dry_run);
+  if (a.dry_run && !d.remove.empty())
+    ctx.Info("(the data only the removed snapshots hold is counted by the real run)");
+  return Status::OK();
+}
+
+}  // namespace
+
+void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
+  auto* snap = app.add_subcommand(
+      "snap",
+      "Snapshots of all six stores at one moment, kept compressed and deduplicated in the repository\n"
+      "(--repo, default <root>/backups). An ID is a full id (20250808_143022), a unique prefix,\n"
+      "`latest`, or an ISO-8601 time (the newest snapshot at or before it).");
+  snap->require_subcommand(1);
+  snap->footer(
+      "Writers (create, restore, delete, prune) take the repository lock; a second writer fails with\n"
+      "exit code 5 naming the holder, or waits with --lock-wait SECONDS. Readers never wait.");
+
+  auto ca = std::make_shared<CreateArgs>();
+  auto* create = snap->add_subcommand("create", "Take a snapshot of every store now and print its id");
+  create->add_option("--label", ca->label, "free text shown by `snap list`");
+  AddLockWait(create, &ca->lock_wait);
+  create->footer(
+      "SQLite stores are copied with the online backup API, so this is safe while the app runs.\n"
+      "Example:\n  maestro-db --root /app snap create --label 'before upgrade'");
+  create->callback(Command(ctx, exit_code, [&ctx, ca](int*) { return RunCreate(ctx, *ca); }));
+
+  auto* list = snap->add_subcommand("list", "List the snapshots, oldest first (id, time, trigger, stores, sizes)");
+  list->footer("Example:\n  maestro-db snap list --json | jq '.[].id'");
+  list->callback(Command(ctx, exit_code, [&ctx](int*) { return RunList(ctx); }));
+
+  auto show_id = std::make_shared<std::string>();
+  auto* show = snap->add_subcommand("show", "List what a snapshot holds: each store's files with size, mode, mtime");
+  show->add_option("ID", *show_id, "snapshot id, prefix, `latest` or ISO-8601 time")->required();
+  show->footer("Example:\n  maestro-db snap show latest");
+  show->callback(Command(ctx, exit_code, [&ctx, show_id](int*) { return RunShow(ctx, *show_id); }));
+
+  auto diff_ids = std::make_shared<std::pair<std::string, std::string>>();
+  auto* diff = snap->add_subcommand(
+      "diff", "Paths added, removed and changed (content or mode) per store between two snapshots");
+  diff->add_option("A", diff_ids->first, "the older snapshot")->required();
+  diff->add_option("B", diff_ids->second, "the newer snapshot")->required();
+  diff->footer("Example:\n  maestro-db snap diff 2025-08-01 latest");
+  diff->callback(
+      Command(ctx, exit_code, [&ctx, diff_ids](int*) { return RunDiff(ctx, diff_ids->first, diff_ids->second); }));
+
+  auto ra = std::make_shared<RestoreArgs>();
+  auto* restore = snap->add_subcommand(
+      "restore",
+      "Restore stores of a snapshot: with --to DIR as plain files under DIR in the original layout\n"
+      "(DIR/<path relative to the root>; stores outside the root under DIR/<store>), else in place");
+  restore->add_option("ID", ra->id, "snapshot id, prefix, `latest` or ISO-8601 time")->required();
+  restore->add_option("--store", ra->stores, "only this store (repeatable): main, ai, vector, pdfs, markdown, metadata");
+  restore->add_option("--to", ra->to, "write under this directory instead of over the live stores");
+  restore->add_flag("--dry-run", ra->dry_run, "show what would be written; change nothing");
+  restore->add_flag("--force", ra->force, "in place: restore even while another process has a store file open");
+  AddLockWait(restore, &ra->lock_wait);
+  restore->footer(
+      "Every chunk and file hash is checked while writing; a damaged snapshot is refused.\n"
+      "Examples:\n"
+      "  maestro-db snap restore latest --to /tmp/check\n"
+      "  maestro-db snap restore 20250808_143022 --store main --to /tmp/main-only --dry-run");
+  restore->callback(Command(ctx, exit_code, [&ctx, ra](int*) { return RunRestore(ctx, *ra); }));
+
+  auto va = std::make_shared<VerifyArgs>();
+  auto* verify = snap->add_subcommand(
+      "verify",
+      "Check snapshots: manifests intact and every blob present with the right size; with --read-data\n"
+      "every blob is decompressed and its hash checked. Exit 0: clean; 4: problems (each listed).");
+  verify->add_option("ID", va->ids, "snapshots to check (default: all)");
+  verify->add_flag("--all", va->all, "check every snapshot (the default when no ID is given)");
+  verify->add_flag("--read-data", va->read_data, "read and hash every blob (slow, thorough)");
+  verify->footer("Example:\n  maestro-db snap verify --all --read-data");
+  verify->callback(Command(ctx, exit_code, [&ctx, va](int* code) { return RunVerify(ctx, *va, code); }));
+
+  auto da = std::make_shared<DeleteArgs>();
+  auto* del = snap->add_subcommand(
+      "delete", "Delete snapshots, then remove the data no remaining snapshot references");
+  del->add_option("ID", da->ids, "snapshots to delete (id, prefix, `latest` or ISO-8601 time)")->required();
+  AddLockWait(del, &da->lock_wait);
+  del->footer("Example:\n  maestro-db snap delete 20250801_020000 20250802_020000");
+  del->callback(Command(ctx, exit_code, [&ctx, da](int*) { return RunDelete(ctx, *da); }));
+
+  auto pa = std::make_shared<PruneArgs>();
+  auto* prune = snap->add_subcommand(
+      "prune",
+      "Keep the snapshots a retention policy selects (restic `forget` rules, UTC periods), delete the\n"
+      "rest and the data only they referenced. At least one --keep-* flag is required.");
+  prune->add_option("--keep-last", pa->policy.keep_last, "keep the N newest snapshots")->check(CLI::NonNegativeNumber);
+  prune->add_option("--keep-hourly", pa->policy.keep_hourly, "keep the newest snapshot of each of the last N hours that have one")
+      ->check(CLI::NonNegativeNumber);
+  prune->add_option("--keep-daily", pa->policy.keep_daily, "... of the last N days that have one")
+      ->check(CLI::NonNegativeNumber);
+  prune->add_option("--keep-weekly", pa->policy.keep_weekly, "... of the last N ISO weeks that have one")
+      ->check(CLI::NonNegativeNumber);
+  prune->add_option("--keep-monthly", pa->policy.keep_monthly, "... of the last N months that have one")
+      ->check(CLI::NonNegativeNumber);
+  prune->add_option("--keep-yearly", pa->policy.keep_yearly, "... of the last N years that have one")
+      ->check(CLI::NonNegativeNumber);
+  prune->add_flag("--dry-run", pa->dry_run, "show what would be kept and removed; change nothing");
+  AddLockWait(prune, &pa->lock_wait);
+  prune->footer(
+      "Each kept snapshot is listed with the rules that keep it.\n"
+      "Example:\n  maestro-db snap prune --keep-last 3 --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run");
+  prune->callback(Command(ctx, exit_code, [&ctx, pa](int*) { return RunPrune(ctx, *pa); }));
+}
+
+}  // namespace maestro
