@@ -70,19 +70,28 @@ ensure_peers() {
 }
 
 ensure_maestro() {
-  if [[ -n ${MAESTRO_DB:-} ]]; then return 0; fi
+  if [[ -n ${MAESTRO_DB:-} ]]; then MAESTRO_BUILT_FROM="given binary $MAESTRO_DB"; return 0; fi
   local b=$SRC/build-peerbench
   log "building maestro-db (Release) in $b"
   if [[ ! -f $b/CMakeCache.txt ]]; then
     cmake -S "$SRC" -B "$b" -DCMAKE_BUILD_TYPE=Release -DMAESTRO_DB_BUILD_TESTS=OFF >/dev/null
   fi
   MAESTRO_DB=$b/maestro-db
-  if ! cmake --build "$b" -j2 --target maestro-db >"$WORK/build.log" 2>&1; then
-    tail -20 "$WORK/build.log" >&2
-    # A shared working tree can be mid-edit; an earlier binary still measures the committed code.
-    [[ -x $MAESTRO_DB ]] || exit 1
-    log "build failed; using the existing $MAESTRO_DB (built $(date -r "$MAESTRO_DB" '+%F %T'))"
+  if cmake --build "$b" -j2 --target maestro-db >"$WORK/build.log" 2>&1; then
+    MAESTRO_BUILT_FROM="working tree at $(git -C "$SRC" rev-parse --short HEAD)$(git -C "$SRC" diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes')"
+    return 0
   fi
+  tail -5 "$WORK/build.log" >&2
+  # A shared working tree can be mid-edit: build the last commit instead, from
+  # `git archive HEAD` (read-only for the repository) in a directory of its own.
+  local rev; rev=$(git -C "$SRC" rev-parse --short HEAD)
+  log "working tree does not build; building commit $rev instead"
+  rm -rf "$b/head-src" && mkdir -p "$b/head-src"
+  git -C "$SRC" archive HEAD | tar -x -C "$b/head-src"
+  cmake -S "$b/head-src" -B "$b/head-build" -DCMAKE_BUILD_TYPE=Release -DMAESTRO_DB_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$b/head-build" -j2 --target maestro-db >"$WORK/build.log" 2>&1 || { tail -20 "$WORK/build.log" >&2; exit 1; }
+  MAESTRO_DB=$b/head-build/maestro-db
+  MAESTRO_BUILT_FROM="commit $rev (git archive; the working tree did not build)"
 }
 
 maestro_has() {  # maestro_has "snap create" — does this build have the command?
@@ -310,7 +319,7 @@ if [[ $SKIP_CHECK == 1 ]]; then
   echo "not run (--skip-check)" >"$CHECK_OUT"
 elif [[ -x $SRC/benchmarks/check_vs_sqlite3.sh || -f $SRC/benchmarks/check_vs_sqlite3.sh ]]; then
   log "running benchmarks/check_vs_sqlite3.sh"
-  MAESTRO_DB=$MAESTRO_DB timeout 900 bash "$SRC/benchmarks/check_vs_sqlite3.sh" >"$CHECK_OUT" 2>&1 ||
+  MAESTRO_DB_BIN=$MAESTRO_DB timeout 900 bash "$SRC/benchmarks/check_vs_sqlite3.sh" >"$CHECK_OUT" 2>&1 ||
     echo "failed: benchmarks/check_vs_sqlite3.sh exited $?" >>"$CHECK_OUT"
 else
   echo "not run: benchmarks/check_vs_sqlite3.sh does not exist yet" >"$CHECK_OUT"
@@ -322,7 +331,7 @@ fi
   echo "ram: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
   echo "disk: $(df -h --output=source,fstype,size "$WORK" | tail -1 | tr -s ' ') ($(lsblk -dno NAME,ROTA,MODEL 2>/dev/null | grep -v zram | head -1 | tr -s ' ' | sed 's/ 0 / non-rotational /;s/ 1 / reported rotational /'))"
   echo "kernel: $(uname -sr), $(. /etc/os-release && echo "$PRETTY_NAME")"
-  echo "maestro-db: git $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null)$(git -C "$SRC" diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes in the tree)'), Release"
+  echo "maestro-db: $MAESTRO_BUILT_FROM, Release"
   echo "restic: $(restic version | head -1)"
   echo "borg: $(borg --version)"
   echo "zstd: $(zstd --version)"
