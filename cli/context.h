@@ -61,5 +61,6 @@ class CliContext {
 void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterDemoCommands(CLI::App& app, CliContext& ctx, int* exit_code);
+void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 
 }  // namespace maestro

@@ -17,11 +17,8 @@
 namespace maestro {
 
 // Listed here so `MAESTRO_DB_CRASH_AT=list` shows them before any run.
-MAESTRO_DECLARE_CRASH_POINT(migrate_after_pre_image, "migrate.after_pre_image");
-MAESTRO_DECLARE_CRASH_POINT(migrate_after_step, "migrate.after_step");
-MAESTRO_DECLARE_CRASH_POINT(migrate_after_commit, "migrate.after_commit");
-MAESTRO_DECLARE_CRASH_POINT(migrate_rollback_before_swap, "migrate.rollback.before_swap");
-MAESTRO_DECLARE_CRASH_POINT(migrate_rollback_after_swap, "migrate.rollback.after_swap");
+MAESTRO_DECLARE_CRASH_POINT(migrate_before_sql_commit, "migrate.before_sql_commit");
+MAESTRO_DECLARE_CRASH_POINT(migrate_after_sql_commit, "migrate.after_sql_commit");
 
 namespace {
 
@@ -164,39 +161,6 @@ Status CheckNotHeldOpen(const std::vector<std::string>& paths) {
                       "): stop the MAESTRO app before migrating, then run the command again");
 }
 
-// ---- pre-image as local SQLite backups ----------------------------------
-
-class LocalPreImage : public MigrationPreImage {
- public:
-  explicit LocalPreImage(std::string dir) : dir_(std::move(dir)) {}
-
-  Status Capture(const std::vector<StoreId>& stores, const std::vector<std::string>& paths) override {
-    Env* env = Env::Default();
-    MAESTRO_RETURN_IF_ERROR(env->CreateDirs(dir_));
-    for (size_t i = 0; i < stores.size(); ++i) {
-      StoreId s = stores[i];
-      std::string dst = CopyPath(s);
-      MAESTRO_RETURN_IF_ERROR(env->RemoveFile(dst));
-      MAESTRO_RETURN_IF_ERROR(SqliteBackup(paths[i], dst)
-                                  .Annotate(std::string("pre-image of store ") + StoreName(s)));
-    }
-    return env->SyncDir(dir_);
-  }
-
-  Status Restore(StoreId store, const std::string& target) override {
-    std::string src = CopyPath(store);
-    if (!Env::Default()->FileExists(src))
-      return Status::NotFound("pre-image " + src + " of store " + StoreName(store) + " does not exist");
-    return SqliteBackup(src, target);
-  }
-
-  std::string Describe() const override { return "pre-image " + dir_; }
-
- private:
-  std::string CopyPath(StoreId s) const { return JoinPath(dir_, std::string(StoreName(s)) + ".db"); }
-  std::string dir_;
-};
-
 }  // namespace
 
 // ---- migration files ----------------------------------------------------
@@ -306,6 +270,7 @@ Status ApplyMigrationStep(Db& db, const Migration& m, bool down, const std::stri
   Status s = EnsureHistoryTable(db);
   if (s.ok()) s = ExecScript(db, down ? m.down : m.up, what);
   if (s.ok()) s = db.Exec(HistorySql(m, down, applied_at)).Annotate(what + ": recording history");
+  if (s.ok()) MAESTRO_CRASH_POINT("migrate.before_sql_commit");
   if (s.ok()) s = db.Exec("COMMIT").Annotate(what);
   if (!s.ok() && !sqlite3_get_autocommit(db.raw())) db.Exec("ROLLBACK");
   return s;
@@ -548,112 +513,102 @@ Result<std::vector<StoreId>> BaselineMigrations(const Layout& layout, const Migr
 
 // ---- running ------------------------------------------------------------
 
-std::unique_ptr<MigrationPreImage> NewLocalPreImage(const std::string& dir) {
-  return std::make_unique<LocalPreImage>(dir);
+nlohmann::json MigratePlanArgs(const MigrationPlan& plan) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& s : plan.steps)
+    steps.push_back({{"store", StoreName(s.store)},
+                     {"path", s.store_path},
+                     {"file", s.migration.file},
+                     {"origin", s.migration.origin},
+                     {"version", s.migration.version},
+                     {"name", s.migration.name},
+                     {"checksum", s.migration.checksum},
+                     {"down", s.down},
+                     {"sql", s.sql()}});
+  return {{"direction", plan.down ? "down" : "up"}, {"steps", steps}};
 }
 
-Status RestoreStoreFile(StoreId store, const std::string& store_path, MigrationPreImage* pre_image) {
-  Env* env = Env::Default();
-  std::string tmp = store_path + ".migrate-restore";
-  MAESTRO_RETURN_IF_ERROR(env->RemoveFile(tmp));
-  Status s = pre_image->Restore(store, tmp);
+namespace {
+
+// One step's run: idempotent because the history row commits with the change.
+Status RunMigrateStep(const MigrationStep& step, const std::string& applied_at) {
+  MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(step.store_path, /*create=*/false));
+  // synchronous=FULL: a COMMIT we report is on disk, in WAL mode too.
+  MAESTRO_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL"));
+  MAESTRO_ASSIGN_OR_RETURN(auto history, ReadHistory(db));
+  bool recorded = false;
+  for (const auto& a : history)
+    if (a.success && a.version == step.migration.version) recorded = true;
+  if (recorded != step.down) return db.Close();  // done before a crash
+  Status s = ApplyMigrationStep(db, step.migration, step.down, applied_at);
+  Status c = db.Close();
   if (!s.ok()) {
-    env->RemoveFile(tmp);
-    return s.Annotate(std::string("restoring store ") + StoreName(store) + " from " + pre_image->Describe());
+    switch (s.code()) {
+      case Status::Code::kBusy:
+      case Status::Code::kIoError:
+      case Status::Code::kInvalidArgument:
+        return s;
+      default:
+        return Status::Aborted(s.message());
+    }
   }
-  MAESTRO_CRASH_POINT("migrate.rollback.before_swap");
-  // Our own connections are closed (their WAL checkpointed), so any -wal/-shm/
-  // -journal left beside the store belongs to the replaced file and must not be
-  // applied to the restored one.
-  for (const char* suffix : {"-wal", "-shm", "-journal"})
-    MAESTRO_RETURN_IF_ERROR(env->RemoveFile(store_path + suffix));
-  MAESTRO_RETURN_IF_ERROR(env->Rename(tmp, store_path));
-  MAESTRO_RETURN_IF_ERROR(env->SyncDir(DirName(store_path)));
-  MAESTRO_CRASH_POINT("migrate.rollback.after_swap");
-  return Status::OK();
+  MAESTRO_CRASH_POINT("migrate.after_sql_commit");
+  return c;
 }
 
-Status RollBackMigrationRun(const std::vector<StoreId>& stores, const std::vector<std::string>& paths,
-                            MigrationPreImage* pre_image) {
-  for (size_t i = 0; i < stores.size(); ++i) MAESTRO_RETURN_IF_ERROR(RestoreStoreFile(stores[i], paths[i], pre_image));
-  return Status::OK();
-}
+}  // namespace
 
-Result<MigrationRunReport> RunMigrationPlan(const MigrationPlan& plan, MigrationPreImage* pre_image,
-                                            const MigrationHooks& hooks, int64_t applied_at_micros) {
-  MigrationRunReport report;
-  if (plan.steps.empty()) return report;
-  std::string applied_at = FormatIso8601(applied_at_micros ? applied_at_micros : Env::Default()->NowMicros());
-  MAESTRO_RETURN_IF_ERROR(CheckNotHeldOpen(plan.store_paths));
+Result<TxnPlan> BuildMigrateTxnPlan(const TxnContext& ctx) {
+  const auto& args = ctx.args;
+  if (!args.is_object() || !args.contains("steps") || !args["steps"].is_array())
+    return Status::Corruption("migrate transaction " + ctx.txn_id + ": journaled args have no step list");
+  // applied_at: the time the transaction began (its id starts with the UTC stamp).
+  std::string applied_at = FormatIso8601(ctx.svc && ctx.svc->env ? ctx.svc->env->NowMicros()
+                                                                  : Env::Default()->NowMicros());
+  TxnPlan plan;
+  std::set<std::string> seen_store;
+  try {
+    for (const auto& j : args["steps"]) {
+      MigrationStep step;
+      MAESTRO_ASSIGN_OR_RETURN(step.store, ParseStoreName(j.at("store").get<std::string>()));
+      step.store_path = j.at("path").get<std::string>();
+      step.down = j.at("down").get<bool>();
+      Migration& m = step.migration;
+      m.store = StoreName(step.store);
+      m.file = j.at("file").get<std::string>();
+      m.origin = j.value("origin", m.file);
+      m.version = j.at("version").get<int64_t>();
+      m.name = j.at("name").get<std::string>();
+      m.checksum = j.at("checksum").get<std::string>();
+      (step.down ? m.down : m.up) = j.at("sql").get<std::string>();
+      m.has_down = step.down;
 
-  MAESTRO_RETURN_IF_ERROR(pre_image->Capture(plan.stores, plan.store_paths)
-                              .Annotate("taking the pre-migrate snapshot (nothing was changed)"));
-  report.pre_image = pre_image->Describe();
-  MAESTRO_CRASH_POINT("migrate.after_pre_image");
-
-  std::vector<StoreId> changed;  // stores where a step of this run committed
-  std::vector<std::string> changed_paths;
-  auto fail = [&](const Status& cause, const std::string& what) -> Status {
-    Status rb = Status::OK();
-    for (size_t i = 0; i < changed.size() && rb.ok(); ++i) {
-      rb = RestoreStoreFile(changed[i], changed_paths[i], pre_image);
-      if (rb.ok() && hooks.undone) rb = hooks.undone(changed[i]);
-    }
-    if (!rb.ok())
-      return Status::Unfinished(what + " failed (" + cause.message() + ") and rolling back from " +
-                                report.pre_image + " failed too: " + rb.message() +
-                                "; run `maestro-db recover` to finish the rollback");
-    report.rolled_back = true;
-    std::string story = cause.message() + "; the run was rolled back (" +
-                        (changed.empty() ? std::string("no store had changed")
-                                         : "restored from " + report.pre_image) +
-                        "), every store is at its version from before the run";
-    switch (cause.code()) {
-      case Status::Code::kBusy: return Status::Busy(story);
-      case Status::Code::kIoError: return Status::IoError(story).WithErrno(cause.err_no());
-      default: return Status::Aborted(story);
-    }
-  };
-
-  if (hooks.begun) {
-    Status s = hooks.begun(plan, report.pre_image);
-    if (!s.ok()) return fail(s, "recording the start of the run");
-  }
-  for (size_t i = 0; i < plan.steps.size(); ++i) {
-    const MigrationStep& step = plan.steps[i];
-    int idx = static_cast<int>(i);
-    Status s = hooks.intent ? hooks.intent(idx) : Status::OK();
-    if (s.ok()) {
-      auto db = Db::OpenReadWrite(step.store_path, /*create=*/false);
-      if (!db.ok()) {
-        s = db.status();
-      } else {
-        // synchronous=FULL: a COMMIT we report is on disk, also in WAL mode.
-        s = db->Exec("PRAGMA synchronous=FULL");
-        if (s.ok()) s = ApplyMigrationStep(*db, step.migration, step.down, applied_at);
-        bool committed = s.ok();
-        Status c = db->Close();
-        if (s.ok()) s = c;
-        if (committed && std::find(changed.begin(), changed.end(), step.store) == changed.end()) {
-          changed.push_back(step.store);
-          changed_paths.push_back(step.store_path);
-        }
+      TxnStep ts;
+      ts.name = "migrate." + m.store + "." + std::to_string(m.version) + (step.down ? ".down" : ".up");
+      ts.run = [step, applied_at]() { return RunMigrateStep(step, applied_at); };
+      if (seen_store.insert(m.store).second) {
+        StoreRef ref;
+        ref.name = m.store;
+        ref.path = step.store_path;
+        ref.sqlite = true;
+        ref.present = true;
+        TxnServices* svc = ctx.svc;
+        std::string snap = ctx.snapshot_id, txn_id = ctx.txn_id;
+        ts.undo = [svc, ref, snap, txn_id]() { return RestoreStoreFromSnapshot(*svc, ref, snap, txn_id); };
       }
+      plan.steps.push_back(std::move(ts));
     }
-    if (!s.ok()) return fail(s, step.Describe());
-    ++report.steps_applied;
-    MAESTRO_CRASH_POINT("migrate.after_step");
-    if (hooks.done) {
-      s = hooks.done(idx);
-      if (!s.ok()) return fail(s, "recording " + step.Describe());
-    }
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Corruption("migrate transaction " + ctx.txn_id + ": journaled step list does not decode: " +
+                              e.what());
   }
-  if (hooks.commit) {
-    Status s = hooks.commit();
-    if (!s.ok()) return fail(s, "recording the commit");
-  }
-  MAESTRO_CRASH_POINT("migrate.after_commit");
-  return report;
+  return plan;
+}
+
+Status RunMigrateTransaction(TxnServices& svc, const MigrationPlan& plan, TxnReport* report) {
+  if (plan.steps.empty()) return Status::OK();
+  MAESTRO_RETURN_IF_ERROR(CheckNotHeldOpen(plan.store_paths));
+  return RunTransaction(svc, kMigrateTxnKind, kMigrateTrigger, MigratePlanArgs(plan), BuildMigrateTxnPlan, report);
 }
 
 }  // namespace maestro

@@ -21,20 +21,17 @@
 //   missing     an applied migration whose file is no longer in the set.
 //   run         one `up` or `down`: a plan of steps (one migration each).
 //
-// How a run stays atomic (the contract of RunMigrationPlan):
-//   1. the pre-image of every store the plan touches is captured first
-//      (MigrationPreImage: a `pre-migrate` snapshot in the repository);
+// How a run stays atomic (RunMigrateTransaction, built on engine/txn.h):
+//   1. a `pre-migrate` snapshot of the stores the plan touches is taken first;
 //   2. each step runs in its own SQLite transaction: BEGIN IMMEDIATE, the
 //      file's statements, the history row (insert for up, delete for down),
 //      COMMIT. A failing statement is rolled back by SQLite itself;
-//   3. if a step fails, the stores whose earlier steps of this run already
-//      committed are put back from the pre-image (file swapped by rename), so
-//      every store ends with the data and version it had before the run.
-//   A hook (MigrationHooks) is told of each durable step so a journal can record
-//   it; crash points "migrate.*" sit between the durable steps. A crash leaves
-//   each touched store at the old version, at the new version, or — between two
-//   steps of one store — at an intermediate version that recovery rolls back
-//   from the pre-image (RollBackMigrationRun); see docs/migrations.md.
+//   3. each step is journaled (intent, done); if a step fails, the stores whose
+//      earlier steps of this run already committed are put back from the
+//      snapshot, so every store ends with the data and version it had before.
+//   A crash leaves each touched store at the old version, at the new version,
+//   or — between two steps of one store — at an intermediate version that
+//   `maestro-db recover` rolls back from the snapshot. See docs/migrations.md.
 //
 // Thread safety: none of these functions may run concurrently on one store;
 // writers must hold the repository lock (snapshot/repo_lock.h). Each opens its
@@ -48,7 +45,10 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "engine/layout.h"
+#include "engine/txn.h"
 #include "util/sqlite.h"
 #include "util/status.h"
 
@@ -157,55 +157,36 @@ Result<MigrationPlan> PlanMigrateUp(const Layout& layout, const MigrateOptions& 
 // missing (naming the file) or the file is missing.
 Result<MigrationPlan> PlanMigrateDown(const Layout& layout, const MigrateOptions& opts);
 
-// The pre-image of the stores a run touches. Capture is called once, before
-// the first change; Restore writes a store's captured file to target (which
-// must not exist). Implementations: LocalPreImage (below) and the repository's
-// `pre-migrate` snapshot (cli/migrate_cmd.cc).
-class MigrationPreImage {
- public:
-  virtual ~MigrationPreImage() = default;
-  // stores and paths are parallel (a plan's stores / store_paths).
-  virtual Status Capture(const std::vector<StoreId>& stores, const std::vector<std::string>& paths) = 0;
-  virtual Status Restore(StoreId store, const std::string& target) = 0;
-  virtual std::string Describe() const = 0;  // "snapshot 20250808_143022"
-};
+// ---- running: a plan as a journaled transaction (engine/txn.h) ----------
+//
+// Kind "migrate", trigger "pre-migrate". The journaled args carry the whole plan
+// including each step's SQL, so recovery in another process runs exactly the
+// same statements even if the files changed since. Steps, in plan order:
+//   "migrate.<store>.<NNNN>.<up|down>"  run: one SQLite transaction (BEGIN
+//       IMMEDIATE, statements, history row, COMMIT); idempotent because the
+//       history row commits with the change (already recorded -> nothing to do).
+//       undo (first step of each store only): RestoreStoreFromSnapshot puts the
+//       store back from the pre-migrate snapshot, which undoes every step of
+//       this run on that store at once.
+// No finishing steps. A crash before the commit record is rolled back by
+// `maestro-db recover` (the stores get their pre-run file back); after it the
+// run is complete. Crash points: txn.* plus "migrate.before_sql_commit" and
+// "migrate.after_sql_commit" around each step's SQLite COMMIT.
 
-// Keeps the pre-image as SQLite online-backup copies in dir (created; the caller
-// removes it). For tests and for runs without a repository.
-std::unique_ptr<MigrationPreImage> NewLocalPreImage(const std::string& dir);
+inline constexpr const char* kMigrateTxnKind = "migrate";
+inline constexpr const char* kMigrateTrigger = "pre-migrate";
 
-// Told of each durable step of a run; any callback may be empty. A non-OK
-// return stops the run (rolled back like a failing migration).
-struct MigrationHooks {
-  std::function<Status(const MigrationPlan&, const std::string& pre_image)> begun;   // after Capture
-  std::function<Status(int step)> intent;    // before step's BEGIN
-  std::function<Status(int step)> done;      // after step's COMMIT
-  std::function<Status()> commit;            // all steps done: the commit point
-  std::function<Status(StoreId)> undone;     // a store was restored from the pre-image
-};
+// The transaction's args for plan.
+nlohmann::json MigratePlanArgs(const MigrationPlan& plan);
+// The plan builder for kind "migrate" (recovery dispatches this kind here).
+Result<TxnPlan> BuildMigrateTxnPlan(const TxnContext& ctx);
 
-struct MigrationRunReport {
-  int steps_applied = 0;
-  bool rolled_back = false;
-  std::string pre_image;  // MigrationPreImage::Describe()
-};
-
-// Runs plan (see the contract at the top). On a failing step returns
-// Aborted("migration main/0003_x.sql failed at statement `...`: <sqlite message>;
-// the run was rolled back ...") after restoring every store this run changed —
-// unless the failure is Busy / IoError (kept, with the same story). If the
-// rollback itself fails returns Unfinished naming the pre-image and
-// `maestro-db recover`. applied_at_micros 0 = wall clock.
-Result<MigrationRunReport> RunMigrationPlan(const MigrationPlan& plan, MigrationPreImage* pre_image,
-                                            const MigrationHooks& hooks, int64_t applied_at_micros = 0);
-
-// Puts each store of stores back from the pre-image: restore to a temporary
-// file beside the store, remove stale -wal/-shm/-journal, rename over the store,
-// fsync the directory. Idempotent (recovery may call it again after a crash).
-Status RollBackMigrationRun(const std::vector<StoreId>& stores, const std::vector<std::string>& paths,
-                            MigrationPreImage* pre_image);
-// The same for one store path (used by RollBackMigrationRun and recovery).
-Status RestoreStoreFile(StoreId store, const std::string& store_path, MigrationPreImage* pre_image);
+// Runs plan as a transaction. svc.snapshot must capture (at least) the plan's
+// stores. A failing step: every store is put back and the error (Aborted,
+// or Busy / IoError when that was the cause) names the file, the statement
+// (first ~100 characters) and the SQLite message. Refuses (Busy) when a store
+// file is open in another process (the app must be stopped).
+Status RunMigrateTransaction(TxnServices& svc, const MigrationPlan& plan, TxnReport* report);
 
 // The SQL a plan would run, as text for --dry-run.
 std::string DescribePlanSql(const MigrationPlan& plan);
@@ -218,7 +199,7 @@ std::string DescribePlanSql(const MigrationPlan& plan);
 Result<std::vector<StoreId>> BaselineMigrations(const Layout& layout, const MigrateOptions& opts, int64_t version);
 
 // Applies one step on an open connection in its own transaction (used by
-// RunMigrationPlan and CreateFreshSchema). Fails with the file, statement and
+// the migrate transaction's steps). Fails with the file, statement and
 // SQLite message; the transaction is rolled back.
 Status ApplyMigrationStep(Db& db, const Migration& m, bool down, const std::string& applied_at);
 // Applies the up part of every migration of set, with its history row, in ONE

@@ -1,6 +1,7 @@
 #include "engine/recover.h"
 
 #include "engine/cleanup.h"
+#include "engine/migrate.h"
 #include "engine/reset.h"
 #include "engine/restore_txn.h"
 
@@ -70,6 +71,7 @@ Result<TxnBuilder> BuilderForKind(const std::string& kind) {
   if (kind == kResetKind) return TxnBuilder(BuildResetPlan);
   if (kind == kCleanupKind) return TxnBuilder(BuildCleanupPlan);
   if (kind == kRestoreKind) return TxnBuilder(BuildRestorePlan);
+  if (kind == kMigrateTxnKind) return TxnBuilder(BuildMigrateTxnPlan);
   return Status::NotFound("unknown transaction kind '" + kind + "' in the journal",
                           "this maestro-db is older than the one that wrote it; use the newer binary");
 }
