@@ -62,5 +62,10 @@ void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterDemoCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code);
+void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code);
+// `snap restore ID` in place, as a journaled transaction (cli/txn_cmd.cc; repository locked by the caller).
+class Repository;
+Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo, const std::string& snapshot_id,
+                         const std::vector<std::string>& store_names, bool force);
 
 }  // namespace maestro

@@ -24,15 +24,12 @@ std::vector<SnapshotSource> AllSources(const Layout& layout) {
 
 }  // namespace
 
-Result<std::unique_ptr<TxnSession>> OpenTxnSession(const Layout& layout, Env* env) {
-  auto session = std::make_unique<TxnSession>();
-  MAESTRO_ASSIGN_OR_RETURN(session->repo, Repository::Open(env, layout.repo(), true));
-  MAESTRO_ASSIGN_OR_RETURN(session->lock, RepoLock::Acquire(env, layout.repo()));
-  MAESTRO_ASSIGN_OR_RETURN(session->svc.journal, Journal::Open(env, JournalDir(layout.repo()), true));
-  session->svc.env = env;
-  Repository* repo = session->repo.get();
+Result<TxnServices> ServicesOn(Repository* repo, const Layout& layout, Env* env) {
+  TxnServices svc;
+  MAESTRO_ASSIGN_OR_RETURN(svc.journal, Journal::Open(env, JournalDir(layout.repo()), true));
+  svc.env = env;
   std::string root = layout.root(), repo_dir = layout.repo();
-  session->svc.snapshot = [repo, env, root, repo_dir](const std::string& trigger) -> Result<std::string> {
+  svc.snapshot = [repo, root, repo_dir](const std::string& trigger) -> Result<std::string> {
     // Rediscover: a store may have appeared or vanished since the command started.
     MAESTRO_ASSIGN_OR_RETURN(Layout now, Layout::Discover(root, nullptr, repo_dir));
     CreateOptions opts;
@@ -44,12 +41,19 @@ Result<std::unique_ptr<TxnSession>> OpenTxnSession(const Layout& layout, Env* en
       return Status::Corruption("the " + trigger + " snapshot " + info.id + " does not verify: " +
                                     rep.problems.front().detail,
                                 "nothing was changed; run `maestro-db snap verify` and check the disk");
-    (void)env;
     return info.id;
   };
-  session->svc.restore_store = [repo](const std::string& snap, const std::string& store, const std::string& target) {
+  svc.restore_store = [repo](const std::string& snap, const std::string& store, const std::string& target) {
     return repo->RestoreStore(snap, store, target, RestoreOptions{});
   };
+  return svc;
+}
+
+Result<std::unique_ptr<TxnSession>> OpenTxnSession(const Layout& layout, Env* env) {
+  auto session = std::make_unique<TxnSession>();
+  MAESTRO_ASSIGN_OR_RETURN(session->repo, Repository::Open(env, layout.repo(), true));
+  MAESTRO_ASSIGN_OR_RETURN(session->lock, RepoLock::Acquire(env, layout.repo()));
+  MAESTRO_ASSIGN_OR_RETURN(session->svc, ServicesOn(session->repo.get(), layout, env));
   return session;
 }
 

@@ -35,6 +35,10 @@ struct TxnSession {
 // repository and the journal.
 Result<std::unique_ptr<TxnSession>> OpenTxnSession(const Layout& layout, Env* env);
 
+// TxnServices on an already open repository whose lock the caller holds
+// (used by `snap restore` in place, which opens and locks the repository itself).
+Result<TxnServices> ServicesOn(Repository* repo, const Layout& layout, Env* env);
+
 // nullopt when there is no journal or nothing unfinished; Corruption if damaged.
 Result<std::optional<TxnSummary>> FindUnfinishedTransaction(const Layout& layout, Env* env);
 // The refusal a writing command returns while `txn` is unfinished.

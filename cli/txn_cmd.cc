@@ -1,0 +1,507 @@
+// cli/txn_cmd.cc — reset, cleanup, recover, journal status/log, debug
+// crash-points, and the original tool's commands as thin aliases.
+// Parsing and printing only: the work is engine/reset, engine/cleanup,
+// engine/recover (all journaled transactions, engine/txn.h).
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <set>
+
+#include "cli/context.h"
+#include "cli/exit_codes.h"
+#include "engine/check.h"
+#include "engine/cleanup.h"
+#include "engine/live_check.h"
+#include "engine/recover.h"
+#include "engine/reset.h"
+#include "engine/restore_txn.h"
+#include "engine/stats.h"
+#include "util/crash_point.h"
+#include "util/time_util.h"
+
+namespace maestro {
+
+namespace {
+
+nlohmann::json ReportJson(const TxnReport& r) {
+  return {{"transaction", r.txn_id},   {"kind", r.kind},           {"snapshot", r.snapshot_id},
+          {"outcome", r.outcome},      {"steps_run", r.steps_run}, {"steps_undone", r.steps_undone}};
+}
+
+void PrintReport(const CliContext& ctx, const TxnReport& r) {
+  ctx.Info(r.kind + " transaction " + r.txn_id + ": " + r.outcome +
+           (r.snapshot_id.empty() ? "" : " (pre-image snapshot " + r.snapshot_id + ")"));
+  if (ctx.opts.verbose > 0)
+    for (const auto& s : r.steps_run) ctx.Info("  done: " + s);
+  for (const auto& s : r.steps_undone) ctx.Info("  rolled back: " + s);
+}
+
+// Short summary of the install for reset's confirmation and dry run.
+std::vector<std::string> InstallSummary(const Layout& layout) {
+  std::vector<std::string> out;
+  auto st = CollectStats(layout);
+  if (st.ok()) {
+    int64_t chunks = 0, files = 0;
+    for (const auto& [k, v] : st->chunks_per_collection) chunks += v;
+    for (const auto& [k, v] : st->files_per_dir) files += v;
+    out.push_back("now: " + std::to_string(st->documents) + " documents, " +
+                  (st->users ? std::to_string(*st->users) : std::string("?")) + " users, " +
+                  std::to_string(st->processed_documents) + " ai rows, " + std::to_string(chunks) + " chunks, " +
+                  std::to_string(files) + " files");
+  } else {
+    out.push_back("stats unavailable: " + st.status().ToString());
+  }
+  auto rep = RunCheck(layout, CheckOptions{});
+  if (rep.ok())
+    out.push_back(rep->consistent() ? "check: consistent"
+                                    : "check: " + std::to_string(rep->issues.size()) + " issue(s)");
+  return out;
+}
+
+Status RefuseWhileLive(CliContext& ctx, const Layout& layout, const std::vector<StoreId>& stores, bool force) {
+  std::vector<std::string> warnings;
+  MAESTRO_RETURN_IF_ERROR(RefuseIfStoresInUse(layout, stores, force, &warnings));
+  for (const auto& w : warnings) ctx.Warn(w + " (continuing because of --force)");
+  return Status::OK();
+}
+
+std::vector<StoreId> AllStoreIds() { return {AllStores().begin(), AllStores().end()}; }
+
+Status RunReset(CliContext& ctx, bool dry_run, bool force) {
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  std::vector<std::string> plan = DescribeReset(layout);
+  std::vector<std::string> summary = InstallSummary(layout);
+  if (dry_run) {
+    if (ctx.json()) {
+      ctx.PrintJson({{"dry_run", true}, {"kind", "reset"}, {"plan", plan}, {"summary", summary}});
+      return Status::OK();
+    }
+    ctx.Info("dry run: reset would take a pre-reset snapshot, then:");
+    for (const auto& l : plan) ctx.Info("  " + l);
+    for (const auto& l : summary) ctx.Info(l);
+    return Status::OK();
+  }
+  MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, AllStoreIds(), force));
+  if (!ctx.opts.yes) {
+    std::string q = "maestro-db reset empties ALL six stores of " + layout.root() +
+                    " (a pre-reset snapshot is taken first):";
+    for (const auto& l : plan) q += "\n  " + l;
+    for (const auto& l : summary) q += "\n" + l;
+    MAESTRO_RETURN_IF_ERROR(ctx.Confirm(q));
+  }
+  MAESTRO_ASSIGN_OR_RETURN(auto session, OpenTxnSession(layout, Env::Default()));
+  TxnReport rep;
+  Status st = RunTransaction(session->svc, kResetKind, kResetTrigger, ResetArgs(layout), BuildResetPlan, &rep);
+  if (!st.ok()) return st;
+  if (ctx.json()) ctx.PrintJson(ReportJson(rep));
+  else {
+    PrintReport(ctx, rep);
+    ctx.Info("every store is empty; restart the app (docker compose down && docker compose up -d)");
+  }
+  return Status::OK();
+}
+
+struct CleanupArgs {
+  std::string document;
+  int64_t user = -1;
+  bool all = false;
+  std::string failed_older_than = "24h";
+  std::string stuck_older_than = "2h";
+  bool downgrade_incomplete = false;
+  bool dry_run = false;
+  bool force = false;
+  std::string now;
+};
+
+nlohmann::json IssuesJson(const std::vector<Issue>& v) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& i : v)
+    a.push_back({{"doc_id", i.doc_id}, {"store", StoreName(i.store)}, {"kind", IssueKindName(i.kind)}, {"detail", i.detail}});
+  return a;
+}
+
+Status RunCleanup(CliContext& ctx, const CleanupArgs& a) {
+  if (!a.all && a.user < 0)
+    return Status::InvalidArgument("cleanup needs a scope: --document DOC --user UID, --user UID, or --all");
+  if (a.all && (a.user >= 0 || !a.document.empty()))
+    return Status::InvalidArgument("--all cannot be combined with --user or --document");
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  CleanupOptions o;
+  if (a.user >= 0) o.user_id = a.user;
+  o.doc_id = a.document;
+  o.downgrade_incomplete = a.downgrade_incomplete;
+  MAESTRO_ASSIGN_OR_RETURN(o.failed_older_than_s, ParseDurationSeconds(a.failed_older_than));
+  MAESTRO_ASSIGN_OR_RETURN(o.stuck_older_than_s, ParseDurationSeconds(a.stuck_older_than));
+  if (!a.now.empty()) {
+    MAESTRO_ASSIGN_OR_RETURN(o.now_micros, ParseTime(a.now));
+  }
+  MAESTRO_ASSIGN_OR_RETURN(CleanupPlan plan, PlanCleanup(layout, o));
+  auto print_plan = [&](bool done) {
+    for (const auto& l : plan.Describe()) ctx.Info(std::string(done ? "  " : "  would: ") + l);
+    for (const auto& i : plan.left)
+      ctx.Info("  left alone: " + i.doc_id + " " + IssueKindName(i.kind) + " (" + StoreName(i.store) + "): " +
+               (i.kind == IssueKind::kFailedWithLeftovers ? "failed less than --failed-older-than ago"
+                                                          : "pass --downgrade-incomplete to mark it failed"));
+  };
+  if (a.dry_run || plan.empty()) {
+    if (ctx.json()) {
+      ctx.PrintJson({{"dry_run", a.dry_run}, {"kind", "cleanup"}, {"nothing_to_do", plan.empty()},
+                     {"plan", plan.args}, {"repairs", IssuesJson(plan.repaired)}, {"left", IssuesJson(plan.left)}});
+      return Status::OK();
+    }
+    ctx.Info(plan.empty() ? "nothing to clean up" : "dry run: cleanup would take a pre-cleanup snapshot, then:");
+    print_plan(false);
+    return Status::OK();
+  }
+  MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, plan.StoresTouched(), a.force));
+  MAESTRO_ASSIGN_OR_RETURN(auto session, OpenTxnSession(layout, Env::Default()));
+  TxnReport rep;
+  MAESTRO_RETURN_IF_ERROR(RunTransaction(session->svc, kCleanupKind, kCleanupTrigger, plan.args, BuildCleanupPlan, &rep));
+  if (ctx.json()) {
+    nlohmann::json j = ReportJson(rep);
+    j["repaired"] = IssuesJson(plan.repaired);
+    j["left"] = IssuesJson(plan.left);
+    ctx.PrintJson(j);
+  } else {
+    PrintReport(ctx, rep);
+    print_plan(true);
+  }
+  return Status::OK();
+}
+
+Status RunRecover(CliContext& ctx, RecoverMode mode) {
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  MAESTRO_ASSIGN_OR_RETURN(auto open, FindUnfinishedTransaction(layout, Env::Default()));
+  TxnReport rep;
+  rep.outcome = "nothing";
+  if (open) {
+    ctx.Detail("recovering: " + open->Describe());
+    MAESTRO_ASSIGN_OR_RETURN(auto session, OpenTxnSession(layout, Env::Default()));
+    MAESTRO_RETURN_IF_ERROR(RecoverTransactions(*session, mode, &rep));
+  }
+  std::vector<std::string> leftovers = FindTxnLeftovers(Env::Default(), layout);
+  if (ctx.json()) {
+    nlohmann::json j = ReportJson(rep);
+    j["leftovers"] = leftovers;
+    ctx.PrintJson(j);
+  } else if (!open) {
+    ctx.Info("nothing to recover: no unfinished transaction in " + JournalDir(layout.repo()));
+  } else {
+    PrintReport(ctx, rep);
+  }
+  for (const auto& l : leftovers)
+    ctx.Warn("leftover from an earlier transaction: " + l + " (no unfinished transaction owns it; remove it by hand once you have checked it)");
+  return Status::OK();
+}
+
+nlohmann::json TxnJson(const TxnSummary& t) {
+  return {{"transaction", t.txn_id},       {"kind", t.kind},
+          {"began", FormatIso8601(t.begun_micros)}, {"snapshot", t.snapshot_id},
+          {"steps_done", t.done.size()},   {"steps_undone", t.undone.size()},
+          {"committed", t.committed},      {"ended", t.ended},
+          {"outcome", t.outcome},          {"description", t.Describe()}};
+}
+
+Status RunJournalStatus(CliContext& ctx) {
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  std::string dir = JournalDir(layout.repo());
+  if (!Env::Default()->FileExists(JoinPath(dir, "data.mdb"))) {
+    if (ctx.json()) ctx.PrintJson({{"journal", dir}, {"exists", false}, {"unfinished", nullptr}, {"last", nullptr}});
+    else ctx.Info("no journal yet at " + dir + ": no transaction has run");
+    return Status::OK();
+  }
+  MAESTRO_ASSIGN_OR_RETURN(auto j, Journal::Open(Env::Default(), dir, false));
+  MAESTRO_ASSIGN_OR_RETURN(auto txns, j->Transactions());
+  const TxnSummary* unfinished = nullptr;
+  for (auto it = txns.rbegin(); it != txns.rend() && !unfinished; ++it)
+    if (!it->ended) unfinished = &*it;
+  if (ctx.json()) {
+    ctx.PrintJson({{"journal", dir},
+                   {"exists", true},
+                   {"transactions", txns.size()},
+                   {"map_bytes", j->map_size()},
+                   {"unfinished", unfinished ? TxnJson(*unfinished) : nlohmann::json(nullptr)},
+                   {"last", txns.empty() ? nlohmann::json(nullptr) : TxnJson(txns.back())}});
+    return Status::OK();
+  }
+  ctx.Info("journal " + dir + ": " + std::to_string(txns.size()) + " transaction(s)");
+  if (unfinished) {
+    ctx.Info("UNFINISHED: " + unfinished->Describe());
+    ctx.Info("  run `maestro-db recover` (" + std::string(unfinished->committed ? "rolls forward" : "rolls back") +
+             "), or `recover --rollback` / `recover --resume`");
+  } else if (!txns.empty()) {
+    ctx.Info("last: " + txns.back().Describe());
+  }
+  return Status::OK();
+}
+
+Status RunJournalLog(CliContext& ctx, size_t limit) {
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  std::string dir = JournalDir(layout.repo());
+  std::vector<JournalRecord> recs;
+  if (Env::Default()->FileExists(JoinPath(dir, "data.mdb"))) {
+    MAESTRO_ASSIGN_OR_RETURN(auto j, Journal::Open(Env::Default(), dir, false));
+    MAESTRO_ASSIGN_OR_RETURN(recs, j->ReadTail(limit));
+  }
+  if (ctx.json()) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& r : recs) {
+      nlohmann::json e = {{"seq", r.seq}, {"time", FormatIso8601(r.time_micros)}, {"type", RecordTypeName(r.type)},
+                          {"transaction", r.txn_id}};
+      if (!r.kind.empty()) e["kind"] = r.kind;
+      if (r.step >= 0) e["step"] = r.step, e["step_name"] = r.step_name;
+      if (!r.snapshot_id.empty()) e["snapshot"] = r.snapshot_id;
+      if (!r.outcome.empty()) e["outcome"] = r.outcome;
+      if (!r.detail.empty()) e["detail"] = r.detail;
+      a.push_back(e);
+    }
+    ctx.PrintJson({{"journal", dir}, {"records", a}});
+    return Status::OK();
+  }
+  for (const auto& r : recs) {
+    std::string line = std::to_string(r.seq) + "  " + FormatIso8601(r.time_micros) + "  " + r.txn_id + "  " +
+                       RecordTypeName(r.type);
+    if (!r.kind.empty()) line += " " + r.kind;
+    if (r.step >= 0) line += " #" + std::to_string(r.step) + " " + r.step_name;
+    if (!r.snapshot_id.empty()) line += " snapshot " + r.snapshot_id;
+    if (!r.outcome.empty()) line += " " + r.outcome;
+    if (!r.detail.empty()) line += " (" + r.detail + ")";
+    ctx.Info(line);
+  }
+  if (recs.empty()) ctx.Info("the journal is empty");
+  return Status::OK();
+}
+
+// ------------------------------------------------------------- original commands
+
+// The original tool's commands re-run this binary with their maestro-db form,
+// keeping every global option: argv is read from /proc/self/cmdline and the
+// alias word (with its positional arguments) replaced by `replacement`.
+[[noreturn]] void ExecAs(const std::string& alias, size_t positionals, const std::vector<std::string>& replacement,
+                         const std::set<std::string>& drop = {}) {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> argv;
+  std::string arg;
+  while (std::getline(in, arg, '\0')) argv.push_back(arg);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == alias) {
+      for (const auto& r : replacement) out.push_back(r);
+      size_t skipped = 0;
+      for (++i; i < argv.size(); ++i) {
+        if (skipped < positionals && !argv[i].empty() && argv[i][0] != '-') {
+          ++skipped;
+          continue;
+        }
+        if (!drop.count(argv[i])) out.push_back(argv[i]);  // flags after the alias (--json...) pass through
+      }
+      break;
+    }
+    out.push_back(argv[i]);
+  }
+  std::vector<char*> cargv;
+  for (auto& s : out) cargv.push_back(s.data());
+  cargv.push_back(nullptr);
+  ::execv("/proc/self/exe", cargv.data());
+  std::cerr << "maestro-db: could not re-run as `" << (replacement.empty() ? "" : replacement[0]) << "`\n";
+  std::_Exit(kExitInternal);
+}
+
+// Subcommands that change stores or the repository: refused while a transaction is unfinished.
+bool IsWritingCommand(const CLI::App& app) {
+  static const std::set<std::string> writing = {"reset", "cleanup"};
+  static const std::set<std::string> writing_sub = {"create", "restore", "delete", "forget", "prune", "gc",
+                                                    "run",    "up",      "down",   "apply",  "baseline"};
+  for (const auto* sub : app.get_subcommands()) {
+    if (writing.count(sub->get_name())) return true;
+    if (sub->get_name() == "snap" || sub->get_name() == "migrate" || sub->get_name() == "schedule")
+      for (const auto* s2 : sub->get_subcommands())
+        if (writing_sub.count(s2->get_name())) {
+          if (sub->get_name() == "snap" && s2->get_name() == "restore") {
+            // `snap restore --to DIR` writes outside the install: allowed with a warning.
+            auto* to = s2->get_option_no_throw("--to");
+            return !(to && to->count() > 0);
+          }
+          return true;
+        }
+  }
+  return false;
+}
+
+}  // namespace
+
+void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
+  if (const char* spec = std::getenv("MAESTRO_DB_CRASH_AT"); spec && std::string(spec) == "list") {
+    for (const auto& n : CrashPointNames()) std::cout << n << "\n";
+    std::exit(kExitOk);
+  }
+
+  // Every command first looks at the journal (cheap: nothing is created).
+  app.parse_complete_callback([&app, &ctx]() {
+    static const std::set<std::string> exempt = {"recover", "journal", "debug", "demo", "reset-db", "check-document",
+                                                 "cleanup-document", "check-user", "cleanup-user", "system-status",
+                                                 "cleanup-all"};
+    for (const auto* sub : app.get_subcommands())
+      if (exempt.count(sub->get_name())) return;
+    auto layout = ctx.LoadLayout();
+    if (!layout.ok()) return;  // the command reports it
+    auto open = FindUnfinishedTransaction(*layout, Env::Default());
+    if (!open.ok()) {
+      if (IsWritingCommand(app)) std::exit(ctx.Fail(open.status()));
+      ctx.Warn(open.status().ToString());
+      return;
+    }
+    if (!*open) return;
+    if (IsWritingCommand(app)) std::exit(ctx.Fail(UnfinishedError(**open)));
+    ctx.Warn("an unfinished transaction: " + (*open)->Describe() +
+             "; the stores may be half-changed. Run `maestro-db recover`.");
+  });
+
+  auto finish = [&ctx, exit_code](const Status& st) { *exit_code = st.ok() ? kExitOk : ctx.Fail(st); };
+
+  // reset
+  struct ResetArgsCli {
+    bool dry_run = false, force = false;
+  };
+  auto ra = std::make_shared<ResetArgsCli>();
+  auto* reset = app.add_subcommand(
+      "reset",
+      "Empty every store together, as one journaled transaction: a verified pre-reset snapshot first,\n"
+      "then main and ai recreated with a fresh schema, vector emptied, the file folders emptied.\n"
+      "Asks for the word `yes` unless --yes.");
+  reset->add_flag("--dry-run", ra->dry_run, "print the plan and change nothing");
+  reset->add_flag("--force", ra->force, "run even while another process holds a store file open");
+  reset->callback([ra, finish, &ctx]() { finish(RunReset(ctx, ra->dry_run, ra->force)); });
+
+  // cleanup
+  auto ca = std::make_shared<CleanupArgs>();
+  auto* cleanup = app.add_subcommand(
+      "cleanup",
+      "Repair what `check` reports, as one journaled transaction (pre-cleanup snapshot first):\n"
+      "orphan rows, chunks and files removed; failed documents' leftovers removed and the document\n"
+      "marked failed; stuck `processing` documents marked failed.");
+  auto* user_opt = cleanup->add_option("--user", ca->user, "only this user's documents (users.id)");
+  cleanup->add_option("--document", ca->document, "only this document (needs --user)")->needs(user_opt);
+  cleanup->add_flag("--all", ca->all, "the whole install, orphans included");
+  cleanup->add_option("--failed-older-than", ca->failed_older_than,
+                      "clean failed documents last updated longer ago than this (default 24h)");
+  cleanup->add_option("--stuck-older-than", ca->stuck_older_than,
+                      "mark `processing` documents older than this failed (default 2h)");
+  cleanup->add_flag("--downgrade-incomplete", ca->downgrade_incomplete,
+                    "mark completed documents that lost a part failed (and remove their remains)");
+  cleanup->add_flag("--dry-run", ca->dry_run, "print the plan and change nothing");
+  cleanup->add_flag("--force", ca->force, "run even while another process holds a store file open");
+  cleanup->add_option("--now", ca->now, "the time the age rules measure from (ISO-8601; default: now)");
+  cleanup->callback([ca, finish, &ctx]() { finish(RunCleanup(ctx, *ca)); });
+
+  // recover
+  struct RecoverArgs {
+    bool rollback = false, resume = false;
+  };
+  auto rca = std::make_shared<RecoverArgs>();
+  auto* recover = app.add_subcommand(
+      "recover",
+      "Finish an interrupted transaction: roll it back if its commit record is not durable,\n"
+      "otherwise roll it forward. A crash during recover is recovered by running it again.");
+  auto* rb = recover->add_flag("--rollback", rca->rollback, "undo it (only before its commit)");
+  recover->add_flag("--resume", rca->resume, "finish it, running the remaining steps")->excludes(rb);
+  recover->callback([rca, finish, &ctx]() {
+    finish(RunRecover(ctx, rca->rollback ? RecoverMode::kRollback : rca->resume ? RecoverMode::kResume : RecoverMode::kAuto));
+  });
+
+  // journal
+  auto* journal = app.add_subcommand("journal", "Show the transaction journal (read-only)");
+  journal->require_subcommand(1);
+  journal->add_subcommand("status", "the unfinished transaction, if any, and the last one")
+      ->callback([finish, &ctx]() { finish(RunJournalStatus(ctx)); });
+  auto limit = std::make_shared<size_t>(50);
+  auto* log = journal->add_subcommand("log", "the newest journal records, oldest first");
+  log->add_option("--limit", *limit, "how many records (default 50)");
+  log->callback([finish, limit, &ctx]() { finish(RunJournalLog(ctx, *limit)); });
+
+  // debug
+  auto* debug = app.add_subcommand("debug", "Developer tools");
+  debug->require_subcommand(1);
+  debug->add_subcommand("crash-points", "list the crash points MAESTRO_DB_CRASH_AT=<name>[:<nth>] can select")
+      ->callback([&ctx, exit_code]() {
+        auto names = CrashPointNames();
+        if (ctx.json()) ctx.PrintJson({{"crash_points", names}});
+        else for (const auto& n : names) std::cout << n << "\n";
+        *exit_code = kExitOk;
+      });
+
+  // The original commands (seed guide), as thin aliases.
+  struct ResetDbArgs {
+    bool stats = false, check = false, backup = false, force = false;
+  };
+  auto rd = std::make_shared<ResetDbArgs>();
+  auto* reset_db = app.add_subcommand("reset-db", "original: reset_databases.py (--stats, --check, --backup, --force)");
+  reset_db->add_flag("--stats", rd->stats, "= maestro-db stats");
+  reset_db->add_flag("--check", rd->check, "= maestro-db check");
+  reset_db->add_flag("--backup", rd->backup, "accepted: reset always takes a verified snapshot first");
+  reset_db->add_flag("--force", rd->force, "= maestro-db reset --yes (skip the confirmation)");
+  reset_db->callback([rd]() {
+    const std::set<std::string> own = {"--stats", "--check", "--backup", "--force"};
+    if (rd->stats) ExecAs("reset-db", 0, {"stats"}, own);
+    if (rd->check) ExecAs("reset-db", 0, {"check"}, own);
+    ExecAs("reset-db", 0, rd->force ? std::vector<std::string>{"--yes", "reset"} : std::vector<std::string>{"reset"}, own);
+  });
+
+  auto add_alias = [&app](const std::string& name, const std::string& help, std::vector<std::string> positional_names,
+                          std::function<std::vector<std::string>(const std::vector<std::string>&)> map) {
+    auto vals = std::make_shared<std::vector<std::string>>(positional_names.size());
+    auto* sub = app.add_subcommand(name, help);
+    for (size_t i = 0; i < positional_names.size(); ++i) sub->add_option(positional_names[i], (*vals)[i])->required();
+    sub->callback([name, vals, map]() { ExecAs(name, vals->size(), map(*vals)); });
+  };
+  add_alias("check-document", "original: check-document DOC UID = check --document DOC --user UID", {"DOC", "UID"},
+            [](const auto& v) { return std::vector<std::string>{"check", "--document", v[0], "--user", v[1]}; });
+  add_alias("cleanup-document", "original: cleanup-document DOC UID = cleanup --document DOC --user UID", {"DOC", "UID"},
+            [](const auto& v) { return std::vector<std::string>{"cleanup", "--document", v[0], "--user", v[1]}; });
+  add_alias("check-user", "original: check-user UID = check --user UID", {"UID"},
+            [](const auto& v) { return std::vector<std::string>{"check", "--user", v[0]}; });
+  add_alias("cleanup-user", "original: cleanup-user UID = cleanup --user UID", {"UID"},
+            [](const auto& v) { return std::vector<std::string>{"cleanup", "--user", v[0]}; });
+  add_alias("system-status", "original: system-status = check (system-wide, orphans included)", {},
+            [](const auto&) { return std::vector<std::string>{"check"}; });
+  add_alias("cleanup-all", "original: cleanup-all = cleanup --all", {},
+            [](const auto&) { return std::vector<std::string>{"cleanup", "--all"}; });
+}
+
+}  // namespace maestro
+
+namespace maestro {
+
+Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo, const std::string& snapshot_id,
+                         const std::vector<std::string>& store_names, bool force) {
+  std::vector<StoreId> ids;
+  for (const auto& n : store_names) {
+    MAESTRO_ASSIGN_OR_RETURN(StoreId id, ParseStoreName(n));
+    ids.push_back(id);
+  }
+  MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, ids, force));
+  if (!ctx.opts.yes) {
+    std::string q = "restore snapshot " + snapshot_id + " in place over the live store(s):";
+    for (StoreId id : ids) q += "\n  " + std::string(StoreName(id)) + " (" + layout.store(id).path + ")";
+    q += "\n(a pre-restore snapshot of the current state is taken first)";
+    MAESTRO_RETURN_IF_ERROR(ctx.Confirm(q));
+  }
+  MAESTRO_ASSIGN_OR_RETURN(TxnServices svc, ServicesOn(&repo, layout, Env::Default()));
+  TxnReport rep;
+  MAESTRO_RETURN_IF_ERROR(RunTransaction(svc, kRestoreKind, kRestoreTrigger, RestoreArgs(layout, snapshot_id, ids),
+                                         BuildRestorePlan, &rep));
+  if (ctx.json()) {
+    nlohmann::json j = ReportJson(rep);
+    j["restored"] = snapshot_id;
+    j["stores"] = store_names;
+    ctx.PrintJson(j);
+  } else {
+    PrintReport(ctx, rep);
+    ctx.Info("restored snapshot " + snapshot_id + " in place; to undo: maestro-db snap restore " + rep.snapshot_id);
+  }
+  return Status::OK();
+}
+
+}  // namespace maestro

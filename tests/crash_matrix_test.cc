@@ -1,0 +1,188 @@
+// tests/crash_matrix_test.cc — the crash-point suite (issue 4 point 6).
+//
+// On a small demo install, for reset, cleanup and in-place restore, once per
+// crash point of that command: run maestro-db with MAESTRO_DB_CRASH_AT=<point>
+// (it SIGKILLs itself there), run `recover`, then assert that every store is
+// either exactly the state before or exactly the state after (StoreDigest: rows
+// of every SQLite table, bytes of every other file), that `check` agrees with
+// that state, that `snap verify --read-data` passes, that the journal has no
+// unfinished transaction and that no *.maestro-aside-* / *.maestro-new-*
+// leftovers remain.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <functional>
+
+#include "tests/store_digest.h"
+#include "tests/test_util.h"
+#include "util/env.h"
+
+namespace maestro {
+namespace {
+
+using testing::CliResult;
+using testing::RunCli;
+using testing::StoreDigest;
+using testing::TempDir;
+
+const char* kNow = "2025-08-08T12:00:00Z";
+
+std::string Sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
+
+struct Outcome {
+  std::map<std::string, std::string> digest;
+  std::string check;  // exit code + issue list of `check --json`
+};
+
+class CrashMatrix : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tmpl_ = new TempDir();
+    CliResult r = RunCli({"demo", "create", tmpl_->Sub("install"), "--documents", "16", "--users", "2",
+                          "--chunks-per-doc", "2", "--pdf-kib", "2", "--inconsistent", "--now", kNow});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  static void TearDownTestSuite() {
+    delete tmpl_;
+    tmpl_ = nullptr;
+  }
+
+  // A fresh copy of the template install (with its repository, if any).
+  std::string FreshInstall(const std::string& name) {
+    std::string dst = work_.Sub(name);
+    Sh("cp -a '" + tmpl_->Sub("install") + "' '" + dst + "'");
+    return dst;
+  }
+
+  Outcome Observe(const std::string& root) {
+    Outcome o;
+    o.digest = StoreDigest(root);
+    CliResult c = RunCli({"--root", root, "check", "--now", kNow, "--json"});
+    // Only the verdict and the issues; the summary names the root.
+    auto pos = c.out.find("\"summary\"");
+    o.check = std::to_string(c.exit_code) + ":" + c.out.substr(0, pos);
+    return o;
+  }
+
+  static std::string Leftovers(const std::string& root) {
+    return Sh("find '" + root + "' -name '*.maestro-aside-*' -o -name '*.maestro-new-*' 2>/dev/null");
+  }
+
+  // Runs `cmd` crashing at each point; prepare(root) readies a copy first.
+  void RunMatrix(const std::string& label, const std::vector<std::string>& cmd, const std::vector<std::string>& points,
+                 const std::function<void(const std::string&)>& prepare) {
+    // Reference run: before and after states without a crash.
+    std::string ref = FreshInstall(label + "-ref");
+    prepare(ref);
+    Outcome before = Observe(ref);
+    std::vector<std::string> args = {"--root", ref, "-y"};
+    args.insert(args.end(), cmd.begin(), cmd.end());
+    CliResult r = RunCli(args);
+    ASSERT_EQ(r.exit_code, 0) << label << ": " << r.err;
+    Outcome after = Observe(ref);
+    ASSERT_NE(before.digest, after.digest) << label << " changed nothing: the matrix would prove nothing";
+
+    int ran = 0, passed = 0, crashed = 0, rolled_back = 0, rolled_forward = 0;
+    for (const auto& point : points) {
+      SCOPED_TRACE(label + " crash at " + point);
+      ++ran;
+      std::string root = FreshInstall(label + "-" + std::to_string(ran));
+      prepare(root);
+      std::vector<std::string> a = {"--root", root, "-y"};
+      a.insert(a.end(), cmd.begin(), cmd.end());
+      CliResult c = RunCli(a, {"MAESTRO_DB_CRASH_AT=" + point});
+      if (c.exit_code == -9) ++crashed;
+      else EXPECT_EQ(c.exit_code, 0) << "point not reached, the command should have succeeded: " << c.err;
+      CliResult rec = RunCli({"--root", root, "recover", "--json"});
+      ASSERT_EQ(rec.exit_code, 0) << rec.err;
+      Outcome now = Observe(root);
+      bool is_before = now.digest == before.digest, is_after = now.digest == after.digest;
+      EXPECT_TRUE(is_before || is_after) << "stores are neither the state before nor after";
+      if (is_before) {
+        ++rolled_back;
+        EXPECT_EQ(now.check, before.check);
+      } else if (is_after) {
+        ++rolled_forward;
+        EXPECT_EQ(now.check, after.check);
+      }
+      EXPECT_EQ(Leftovers(root), "");
+      CliResult js = RunCli({"--root", root, "journal", "status", "--json"});
+      EXPECT_EQ(js.exit_code, 0);
+      EXPECT_NE(js.out.find("\"unfinished\": null"), std::string::npos) << js.out;
+      CliResult v = RunCli({"--root", root, "snap", "verify", "--read-data"});
+      EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+      if (!::testing::Test::HasFailure()) ++passed;
+    }
+    std::printf("[ crash matrix ] %s: %d cases ran, %d passed (%d crashed: %d rolled back, %d rolled forward)\n",
+                label.c_str(), ran, passed, crashed, rolled_back, rolled_forward);
+    EXPECT_EQ(passed, ran);
+    EXPECT_GT(crashed, ran / 2) << "most points must actually be reached";
+  }
+
+  static TempDir* tmpl_;
+  TempDir work_;
+};
+TempDir* CrashMatrix::tmpl_ = nullptr;
+
+const std::vector<std::string> kCommonPoints = {
+    "txn.after_begin",     "txn.after_snapshot", "txn.after_intent",      "txn.after_intent:2",
+    "txn.after_step",      "txn.after_step:2",   "txn.after_commit",      "txn.after_finish_step",
+};
+
+TEST_F(CrashMatrix, ResetEndsBeforeOrAfterAtEveryCrashPoint) {
+  std::vector<std::string> points = kCommonPoints;
+  for (const char* p : {"store.after_stage", "store.after_stage:2", "store.after_aside", "store.after_aside:3",
+                        "txn.after_step:7", "txn.after_step:12", "txn.after_finish_step:6"})
+    points.push_back(p);
+  RunMatrix("reset", {"reset"}, points, [](const std::string&) {});
+}
+
+TEST_F(CrashMatrix, CleanupEndsBeforeOrAfterAtEveryCrashPoint) {
+  std::vector<std::string> points = kCommonPoints;
+  for (const char* p : {"cleanup.after_file_aside", "txn.after_step:3", "txn.after_step:5", "txn.after_intent:6"})
+    points.push_back(p);
+  RunMatrix("cleanup", {"cleanup", "--all", "--now", kNow}, points, [](const std::string&) {});
+}
+
+TEST_F(CrashMatrix, InPlaceRestoreEndsBeforeOrAfterAtEveryCrashPoint) {
+  std::vector<std::string> points = kCommonPoints;
+  for (const char* p : {"store.after_stage", "store.after_aside", "store.after_aside:2", "txn.after_step:4"})
+    points.push_back(p);
+  // Each copy is changed by a cleanup first; `latest` is then its pre-cleanup snapshot,
+  // which the restore puts back in place.
+  RunMatrix("restore", {"snap", "restore", "latest", "--store", "main", "--store", "pdfs", "--store", "vector"},
+            points, [](const std::string& root) {
+              ASSERT_EQ(RunCli({"--root", root, "-y", "cleanup", "--all", "--now", kNow}).exit_code, 0);
+            });
+}
+
+TEST_F(CrashMatrix, CrashDuringRecoveryIsRecoveredByRunningItAgain) {
+  std::string root = FreshInstall("rr");
+  Outcome before = Observe(root);
+  CliResult c = RunCli({"--root", root, "-y", "reset"}, {"MAESTRO_DB_CRASH_AT=txn.after_step:5"});
+  ASSERT_EQ(c.exit_code, -9);
+  CliResult busy = RunCli({"--root", root, "-y", "cleanup", "--all"});
+  EXPECT_EQ(busy.exit_code, 6) << "writing commands refuse while a transaction is unfinished";
+  EXPECT_NE(busy.err.find("maestro-db recover"), std::string::npos) << busy.err;
+  CliResult ro = RunCli({"--root", root, "stats"});
+  EXPECT_EQ(ro.exit_code, 0) << "read-only commands still work";
+  EXPECT_NE(ro.err.find("unfinished"), std::string::npos) << "and warn: " << ro.err;
+  CliResult r1 = RunCli({"--root", root, "recover", "--rollback"}, {"MAESTRO_DB_CRASH_AT=txn.after_undo:2"});
+  ASSERT_EQ(r1.exit_code, -9);
+  CliResult r2 = RunCli({"--root", root, "recover"});
+  ASSERT_EQ(r2.exit_code, 0) << r2.err;
+  EXPECT_EQ(Observe(root).digest, before.digest);
+  EXPECT_EQ(Leftovers(root), "");
+}
+
+}  // namespace
+}  // namespace maestro
