@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   RegisterInspectCommands(app, ctx, &exit_code);
+  RegisterSnapCommands(app, ctx, &exit_code);
   RegisterDemoCommands(app, ctx, &exit_code);
   RegisterMigrateCommands(app, ctx, &exit_code);
   RegisterTxnCommands(app, ctx, &exit_code);

@@ -149,12 +149,8 @@ Result<LockedRepo> OpenForWriting(CliContext& ctx, double lock_wait, bool create
   return out;
 }
 
-Result<std::string> Resolve(Repository& repo, const std::string& spec) {
-  auto id = repo.ResolveId(spec);
-  if (!id.ok())
-    return id.status().Annotate("snapshot '" + spec + "'");
-  return id;
-}
+// The repository's messages already name the spec and what to do next.
+Result<std::string> Resolve(Repository& repo, const std::string& spec) { return repo.ResolveId(spec); }
 
 void AddLockWait(CLI::App* cmd, double* wait) {
   cmd->add_option("--lock-wait", *wait,
@@ -391,7 +387,7 @@ Status RunDiff(CliContext& ctx, const std::string& spec_a, const std::string& sp
 
 // ---------------------------------------------------------------- restore
 
-struct RestoreArgs {
+struct RestoreCmdArgs {
   std::string id;
   std::vector<std::string> stores;
   std::string to;
@@ -451,7 +447,7 @@ nlohmann::json PlanJson(const RestorePlanItem& p, bool restored) {
           {"restored", restored}};
 }
 
-Status RunRestore(CliContext& ctx, const RestoreArgs& a) {
+Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   Env* env = Env::Default();
   // The root decides where each store goes under --to (its path relative to the root).
   auto layout = ctx.LoadLayout();
@@ -547,6 +543,7 @@ Status RunRestore(CliContext& ctx, const RestoreArgs& a) {
   ProgressLine line(ctx.interactive_stderr(), "snap restore");
   RestoreOptions ro;
   ro.progress = line.Callback();
+  ro.sync = false;  // a scratch copy under --to: no fsync per file (the stores are never swapped in)
   std::vector<std::string> written;
   std::vector<bool> restored(plan.size(), false);
   for (size_t i = 0; i < plan.size(); ++i) {
@@ -767,7 +764,7 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   diff->callback(
       Command(ctx, exit_code, [&ctx, diff_ids](int*) { return RunDiff(ctx, diff_ids->first, diff_ids->second); }));
 
-  auto ra = std::make_shared<RestoreArgs>();
+  auto ra = std::make_shared<RestoreCmdArgs>();
   auto* restore = snap->add_subcommand(
       "restore",
       "Restore stores of a snapshot: with --to DIR as plain files under DIR in the original layout\n"
