@@ -1,0 +1,422 @@
+// tests/snap_cli_test.cc — the `snap` command group end to end, through the
+// built maestro-db binary (RunCli) on a tiny hand-made install.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/layout.h"
+#include "engine/schema.h"
+#include "snapshot/repo_lock.h"
+#include "tests/test_util.h"
+#include "util/env.h"
+#include "util/sqlite.h"
+#include "util/time_util.h"
+
+using namespace maestro;
+using maestro::testing::CliResult;
+using maestro::testing::ReadFile;
+using maestro::testing::RunCli;
+using maestro::testing::TempDir;
+using maestro::testing::TreeDigest;
+using maestro::testing::WriteFile;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kMainRel = "maestro_backend/data/maestro.db";
+constexpr const char* kAiRel = "ai_researcher/data/processed/metadata.db";
+constexpr const char* kVectorRel = "ai_researcher/data/vector_store";
+constexpr const char* kPdfsRel = "ai_researcher/data/raw_pdfs";
+
+std::string Pseudo(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (auto& c : s) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  return s;
+}
+
+void Sql(const std::string& path, const std::string& sql) {
+  auto db = Db::OpenReadWrite(path, /*create=*/true);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE(db->Exec(sql).ok()) << sql;
+}
+
+int64_t QueryInt(const std::string& path, const std::string& sql) {
+  auto db = Db::OpenReadOnly(path);
+  EXPECT_TRUE(db.ok()) << path;
+  if (!db.ok()) return -1;
+  auto v = db->QueryInt(sql);
+  EXPECT_TRUE(v.ok()) << sql;
+  return v.ok() ? *v : -1;
+}
+
+std::string IntegrityCheck(const std::string& path) {
+  auto db = Db::OpenReadOnly(path);
+  if (!db.ok()) return db.status().ToString();
+  auto st = db->Prepare("PRAGMA integrity_check");
+  if (!st.ok()) return st.status().ToString();
+  auto row = st->Step();
+  if (!row.ok() || !*row) return "no row";
+  return st->Text(0);
+}
+
+// A small install: main and ai with their schema and rows, a Chroma directory
+// (chroma.sqlite3 + one HNSW segment directory) and a few raw files.
+void MakeInstall(const std::string& root) {
+  Env::Default()->CreateDirs(DirName(root + "/" + kMainRel));
+  {
+    auto db = Db::OpenReadWrite(root + "/" + kMainRel, true);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(CreateFreshSchema(*db, StoreId::kMain).ok());
+    ASSERT_TRUE(db->Exec("INSERT INTO users(id, username, hashed_password) VALUES (1,'ada','x'),(2,'bob','y');"
+                         "INSERT INTO documents(id, user_id, original_filename, processing_status) VALUES "
+                         "('7fafabb4',1,'a.pdf','completed'),('0badc0de',2,'b.pdf','failed');")
+                    .ok());
+  }
+  Env::Default()->CreateDirs(DirName(root + "/" + kAiRel));
+  {
+    auto db = Db::OpenReadWrite(root + "/" + kAiRel, true);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(CreateFreshSchema(*db, StoreId::kAi).ok());
+    ASSERT_TRUE(db->Exec("INSERT INTO processed_documents(doc_id, original_filename) VALUES ('7fafabb4','a.pdf')").ok());
+  }
+  std::string vec = root + "/" + kVectorRel;
+  Env::Default()->CreateDirs(vec);
+  Sql(vec + "/chroma.sqlite3",
+      "CREATE TABLE embeddings(id INTEGER PRIMARY KEY, segment_id TEXT, embedding_id TEXT);"
+      "INSERT INTO embeddings(segment_id, embedding_id) VALUES ('s','7fafabb4_0'),('s','7fafabb4_1');");
+  std::string seg = vec + "/3f1c2b7e-0000-4000-8000-000000000001";
+  WriteFile(seg + "/header.bin", Pseudo(100, 1));
+  WriteFile(seg + "/data_level0.bin", Pseudo(200000, 2));
+  WriteFile(seg + "/length.bin", Pseudo(64, 3));
+  WriteFile(seg + "/link_lists.bin", "");
+  WriteFile(root + "/" + kPdfsRel + "/7fafabb4_a.pdf", "%PDF-1.4 " + Pseudo(30000, 4));
+  WriteFile(root + "/" + kPdfsRel + "/0badc0de_b.pdf", "%PDF-1.4 " + Pseudo(20000, 5));
+  WriteFile(root + "/ai_researcher/data/processed/markdown/7fafabb4.md", "# A\n\ntext\n");
+  WriteFile(root + "/ai_researcher/data/processed/metadata/7fafabb4.json", "{\"doc_id\":\"7fafabb4\"}");
+}
+
+struct Install {
+  TempDir dir;
+  std::string root() const { return dir.Sub("app"); }
+  std::string repo() const { return dir.Sub("app/backups"); }
+  Install() { MakeInstall(root()); }
+  CliResult Run(std::vector<std::string> args) const {
+    args.insert(args.begin(), {"--root", root()});
+    return RunCli(args);
+  }
+  json RunJson(std::vector<std::string> args, int want_exit = 0) const {
+    args.insert(args.begin(), "--json");
+    CliResult r = Run(args);
+    EXPECT_EQ(r.exit_code, want_exit) << r.err << r.out;
+    try {
+      return json::parse(r.out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "not one JSON document: " << e.what() << "\n" << r.out;
+      return json();
+    }
+  }
+  std::string Create(const std::string& label = "") const {
+    std::vector<std::string> a = {"snap", "create"};
+    if (!label.empty()) a.insert(a.end(), {"--label", label});
+    json j = RunJson(a);
+    return j.value("id", std::string());
+  }
+};
+
+std::vector<std::string> PacksUnder(const std::string& dir) {
+  std::vector<std::string> out;
+  std::vector<DirEntry> entries;
+  if (!Env::Default()->ListDir(dir, &entries).ok()) return out;
+  for (const auto& e : entries) {
+    std::string p = dir + "/" + e.name;
+    if (e.is_dir) {
+      auto sub = PacksUnder(p);
+      out.insert(out.end(), sub.begin(), sub.end());
+    } else {
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(SnapCliTest, CreatePrintsIdAndListShowsItAsJson) {
+  Install in;
+  CliResult r = in.Run({"snap", "create", "--label", "first one"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string id = r.out.substr(0, r.out.find('\n'));
+  EXPECT_EQ(id.size(), 15u) << r.out;  // YYYYmmdd_HHMMSS
+  EXPECT_EQ(r.err, "");                 // no progress line when stderr is not a terminal
+  json list = in.RunJson({"snap", "list"});
+  ASSERT_TRUE(list.is_array());
+  ASSERT_EQ(list.size(), 1u);
+  const json& s = list[0];
+  EXPECT_EQ(s["id"], id);
+  EXPECT_EQ(s["label"], "first one");
+  EXPECT_EQ(s["trigger"], "manual");
+  EXPECT_EQ(s["stores"].size(), 6u);
+  EXPECT_GE(s["files"].get<int>(), 10);
+  EXPECT_GT(s["logical_bytes"].get<int64_t>(), 250000);
+  EXPECT_GT(s["stored_bytes"].get<int64_t>(), 0);
+  EXPECT_EQ(s["created"].get<std::string>().size(), 20u);  // 2025-08-08T14:30:22Z
+  // A second snapshot of unchanged stores adds (almost) nothing.
+  json second = in.RunJson({"snap", "create"});
+  EXPECT_LT(second["stored_bytes"].get<int64_t>(), s["stored_bytes"].get<int64_t>() / 4);
+  CliResult text = in.Run({"snap", "list"});
+  EXPECT_NE(text.out.find(id), std::string::npos);
+  EXPECT_NE(text.out.find("first one"), std::string::npos);
+}
+
+TEST(SnapCliTest, RestoreToDirRoundTripsEveryStore) {
+  Install in;
+  auto before_pdfs = TreeDigest(in.root() + "/" + kPdfsRel);
+  auto before_vector_seg = TreeDigest(in.root() + "/" + kVectorRel + "/3f1c2b7e-0000-4000-8000-000000000001");
+  auto before_md = TreeDigest(in.root() + "/ai_researcher/data/processed");
+  std::string id = in.Create();
+  ASSERT_FALSE(id.empty());
+  // Change the live install after the snapshot: the restore must not see it.
+  Sql(in.root() + "/" + kMainRel, "DELETE FROM users WHERE id = 2");
+  WriteFile(in.root() + "/" + kPdfsRel + "/later.pdf", "later");
+
+  std::string out = in.dir.Sub("restored");
+  json j = in.RunJson({"snap", "restore", id, "--to", out});
+  EXPECT_EQ(j["snapshot"], id);
+  EXPECT_EQ(j["stores"].size(), 6u);
+
+  EXPECT_EQ(TreeDigest(out + "/" + kPdfsRel), before_pdfs);
+  EXPECT_EQ(TreeDigest(out + "/" + kVectorRel + "/3f1c2b7e-0000-4000-8000-000000000001"), before_vector_seg);
+  // processed/ holds metadata.db (the ai store, a fresh SQLite backup) beside the two file stores.
+  auto md = TreeDigest(out + "/ai_researcher/data/processed", /*include_mtime=*/true);
+  for (const auto& [path, digest] : before_md) {
+    if (path.find("metadata.db") != std::string::npos || path.empty()) continue;
+    EXPECT_EQ(md[path], digest) << path;
+  }
+
+  std::string main_db = out + "/" + kMainRel;
+  EXPECT_EQ(IntegrityCheck(main_db), "ok");
+  EXPECT_EQ(QueryInt(main_db, "SELECT count(*) FROM users"), 2);
+  EXPECT_EQ(QueryInt(main_db, "SELECT count(*) FROM documents"), 2);
+  EXPECT_FALSE(Env::Default()->FileExists(main_db + "-wal"));
+  EXPECT_EQ(IntegrityCheck(out + "/" + kAiRel), "ok");
+  EXPECT_EQ(QueryInt(out + "/" + kAiRel, "SELECT count(*) FROM processed_documents"), 1);
+  EXPECT_EQ(QueryInt(out + "/" + kVectorRel + "/chroma.sqlite3", "SELECT count(*) FROM embeddings"), 2);
+  EXPECT_FALSE(Env::Default()->FileExists(out + "/" + kPdfsRel + "/later.pdf"));
+}
+
+TEST(SnapCliTest, RestoreRefusesNonEmptyTargetAndWritesNothing) {
+  Install in;
+  std::string id = in.Create();
+  std::string out = in.dir.Sub("restored");
+  WriteFile(out + "/" + kPdfsRel + "/existing.pdf", "mine");
+  auto before = TreeDigest(out);
+  CliResult r = in.Run({"snap", "restore", id, "--to", out});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(kPdfsRel), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not empty"), std::string::npos) << r.err;
+  EXPECT_EQ(TreeDigest(out), before);
+}
+
+TEST(SnapCliTest, RestoreOneStoreAndDryRunWritesNothing) {
+  Install in;
+  std::string id = in.Create();
+  std::string out = in.dir.Sub("restored");
+  json plan = in.RunJson({"snap", "restore", "latest", "--store", "main", "--to", out, "--dry-run"});
+  EXPECT_EQ(plan["dry_run"], true);
+  ASSERT_EQ(plan["stores"].size(), 1u);
+  EXPECT_EQ(plan["stores"][0]["target"], out + "/" + kMainRel);
+  EXPECT_FALSE(Env::Default()->DirExists(out));
+
+  CliResult r = in.Run({"snap", "restore", id, "--store", "main", "--to", out});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(IntegrityCheck(out + "/" + kMainRel), "ok");
+  EXPECT_FALSE(Env::Default()->DirExists(out + "/" + kPdfsRel));
+  CliResult bad = in.Run({"snap", "restore", id, "--store", "nosuch", "--to", in.dir.Sub("x")});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+}
+
+TEST(SnapCliTest, ShowAndDiffListFilesPerStore) {
+  Install in;
+  std::string a = in.Create();
+  WriteFile(in.root() + "/" + kPdfsRel + "/new_c.pdf", "new");
+  ASSERT_EQ(::unlink((in.root() + "/" + kPdfsRel + "/0badc0de_b.pdf").c_str()), 0);
+  WriteFile(in.root() + "/ai_researcher/data/processed/markdown/7fafabb4.md", "# A, edited\n");
+  ASSERT_EQ(::chmod((in.root() + "/ai_researcher/data/processed/metadata/7fafabb4.json").c_str(), 0600), 0);
+  std::string b = in.Create();
+  ASSERT_NE(a, b);
+
+  json show = in.RunJson({"snap", "show", b});
+  EXPECT_EQ(show["snapshot"]["id"], b);
+  std::set<std::string> pdfs;
+  for (const auto& st : show["stores"])
+    if (st["name"] == "pdfs")
+      for (const auto& f : st["files"]) {
+        pdfs.insert(f["path"].get<std::string>());
+        EXPECT_TRUE(f.contains("size") && f.contains("mode") && f.contains("mtime"));
+      }
+  EXPECT_TRUE(pdfs.count("new_c.pdf"));
+  EXPECT_FALSE(pdfs.count("0badc0de_b.pdf"));
+
+  json d = in.RunJson({"snap", "diff", a, b});
+  EXPECT_EQ(d["from"], a);
+  EXPECT_EQ(d["to"], b);
+  EXPECT_EQ(d["stores"]["pdfs"]["added"], json::array({"new_c.pdf"}));
+  EXPECT_EQ(d["stores"]["pdfs"]["removed"], json::array({"0badc0de_b.pdf"}));
+  EXPECT_EQ(d["stores"]["markdown"]["changed"], json::array({"7fafabb4.md"}));
+  EXPECT_EQ(d["stores"]["metadata"]["changed"], json::array({"7fafabb4.json"}));
+  EXPECT_NE(d["stores"]["metadata"]["changed_detail"][0]["what"].get<std::string>().find("mode 0644 -> 0600"),
+            std::string::npos);
+  EXPECT_TRUE(d["stores"]["vector"]["changed"].empty());
+
+  CliResult text = in.Run({"snap", "diff", a, b});
+  EXPECT_NE(text.out.find("+ pdfs/new_c.pdf"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("- pdfs/0badc0de_b.pdf"), std::string::npos) << text.out;
+  CliResult show_text = in.Run({"snap", "show", b});
+  EXPECT_NE(show_text.out.find("new_c.pdf"), std::string::npos);
+}
+
+TEST(SnapCliTest, IdsResolveByPrefixLatestAndIsoTime) {
+  Install in;
+  std::string a = in.Create();
+  ::sleep(1);
+  WriteFile(in.root() + "/" + kPdfsRel + "/x.pdf", "x");
+  std::string b = in.Create();
+  ASSERT_NE(a.substr(0, 15), b.substr(0, 15));
+  EXPECT_EQ(in.RunJson({"snap", "show", "latest"})["snapshot"]["id"], b);
+  // The shortest prefix that tells them apart.
+  size_t n = 0;
+  while (a[n] == b[n]) ++n;
+  EXPECT_EQ(in.RunJson({"snap", "show", a.substr(0, n + 1)})["snapshot"]["id"], a);
+  json la = in.RunJson({"snap", "list"});
+  // A second after a was taken (and before b, which came a second later): newest at or before = a.
+  std::string after_a = FormatIso8601(la[0]["created_micros"].get<int64_t>() + 1000000);
+  EXPECT_EQ(in.RunJson({"snap", "show", after_a})["snapshot"]["id"], a) << after_a;
+  EXPECT_EQ(in.RunJson({"snap", "show", "2999-01-01T00:00:00Z"})["snapshot"]["id"], b);
+  // Ambiguous prefix and a time before every snapshot fail with a message, not a guess.
+  CliResult amb = in.Run({"snap", "show", a.substr(0, 4)});
+  EXPECT_NE(amb.exit_code, 0);
+  CliResult early = in.Run({"snap", "show", "2000-01-01"});
+  EXPECT_EQ(early.exit_code, 3) << early.err;
+  json err = in.RunJson({"snap", "show", "nosuch"}, 3);
+  EXPECT_TRUE(err.contains("error"));
+}
+
+TEST(SnapCliTest, VerifyExitsFourAfterAByteFlipInAPack) {
+  Install in;
+  std::string id = in.Create();
+  CliResult clean = in.Run({"snap", "verify", "--read-data"});
+  EXPECT_EQ(clean.exit_code, 0) << clean.out << clean.err;
+  auto packs = PacksUnder(in.repo() + "/packs");
+  ASSERT_FALSE(packs.empty());
+  std::string victim = packs[0];
+  std::string bytes = ReadFile(victim);
+  ASSERT_GT(bytes.size(), 64u);
+  bytes[bytes.size() / 2] ^= 0x01;
+  WriteFile(victim, bytes);
+
+  CliResult r = in.Run({"snap", "verify", "--read-data"});
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_NE(r.out.find(id), std::string::npos) << r.out;
+  json j = in.RunJson({"snap", "verify", id, "--read-data"}, 4);
+  EXPECT_EQ(j["ok"], false);
+  ASSERT_FALSE(j["problems"].empty());
+  bool names_snapshot = false;
+  for (const auto& p : j["problems"]) names_snapshot = names_snapshot || p["snapshot"] == id;
+  EXPECT_TRUE(names_snapshot) << j.dump();
+  // And restore refuses to write what fails its hash.
+  CliResult rr = in.Run({"snap", "restore", id, "--to", in.dir.Sub("out")});
+  EXPECT_NE(rr.exit_code, 0);
+}
+
+TEST(SnapCliTest, SecondWriterExitsFiveNamingTheHolderWhileReadersProceed) {
+  Install in;
+  in.Create();
+  RepoLockOptions o;
+  o.command = "maestro-db reset --all (test holder)";
+  auto lock = RepoLock::Acquire(Env::Default(), in.repo(), o);
+  ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+
+  CliResult r = in.Run({"snap", "create"});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_NE(r.err.find("pid " + std::to_string(getpid())), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(test holder)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("since"), std::string::npos) << r.err;
+  CliResult waited = in.Run({"snap", "prune", "--keep-last", "1", "--lock-wait", "1"});
+  EXPECT_EQ(waited.exit_code, 5);
+  EXPECT_NE(waited.err.find("after waiting 1s"), std::string::npos) << waited.err;
+  json err = in.RunJson({"snap", "delete", "latest"}, 5);
+  EXPECT_EQ(err["error"]["kind"], Status::CodeName(Status::Code::kBusy));
+
+  EXPECT_EQ(in.Run({"snap", "list"}).exit_code, 0);  // readers never wait
+  EXPECT_EQ(in.Run({"snap", "verify"}).exit_code, 0);
+  EXPECT_EQ(in.RunJson({"snap", "list"}).size(), 1u);
+
+  (*lock).reset();
+  EXPECT_EQ(in.Run({"snap", "create"}).exit_code, 0);
+}
+
+TEST(SnapCliTest, PruneRemovesWhatRetentionDropsAndTheirData) {
+  Install in;
+  // Three snapshots, each with a file of its own that the later ones lack.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    std::string p = in.root() + "/" + kPdfsRel + "/only_" + std::to_string(i) + ".pdf";
+    WriteFile(p, Pseudo(80000, 100 + static_cast<uint32_t>(i)));
+    ids.push_back(in.Create("gen" + std::to_string(i)));
+    ASSERT_EQ(::unlink(p.c_str()), 0);
+  }
+  CliResult none = in.Run({"snap", "prune"});
+  EXPECT_EQ(none.exit_code, 2) << none.err;
+  EXPECT_EQ(in.RunJson({"snap", "list"}).size(), 3u);
+
+  json dry = in.RunJson({"snap", "prune", "--keep-last", "1", "--dry-run"});
+  EXPECT_EQ(dry["remove"].size(), 2u);
+  EXPECT_EQ(in.RunJson({"snap", "list"}).size(), 3u);
+
+  json j = in.RunJson({"snap", "prune", "--keep-last", "1"});
+  ASSERT_EQ(j["keep"].size(), 1u);
+  EXPECT_EQ(j["keep"][0]["id"], ids[2]);
+  EXPECT_EQ(j["keep"][0]["reasons"], json::array({"last snapshot #1"}));
+  std::set<std::string> removed;
+  for (const auto& r : j["remove"]) removed.insert(r["id"].get<std::string>());
+  EXPECT_EQ(removed, (std::set<std::string>{ids[0], ids[1]}));
+  EXPECT_GT(j["gc"]["bytes_freed"].get<int64_t>(), 100000);  // two 80 KB files nobody needs now
+  json list = in.RunJson({"snap", "list"});
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["id"], ids[2]);
+  EXPECT_EQ(in.Run({"snap", "verify", "--read-data"}).exit_code, 0);
+  EXPECT_EQ(in.Run({"snap", "restore", "latest", "--to", in.dir.Sub("out")}).exit_code, 0);
+
+  CliResult text = in.Run({"snap", "delete", ids[2]});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("deleted snapshot " + ids[2]), std::string::npos);
+  EXPECT_NE(text.out.find("freed"), std::string::npos);
+  EXPECT_TRUE(in.RunJson({"snap", "list"}).empty());
+}
+
+TEST(SnapCliTest, ReadersOnAMissingRepositorySayHowToStart) {
+  Install in;
+  CliResult r = in.Run({"snap", "list"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("snap create"), std::string::npos) << r.err;
+  EXPECT_FALSE(Env::Default()->DirExists(in.repo()));
+}
+
+TEST(SnapCliTest, HelpExplainsEachCommandWithAnExample) {
+  for (const char* cmd : {"create", "list", "show", "diff", "restore", "verify", "delete", "prune"}) {
+    CliResult r = RunCli({"snap", cmd, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << cmd;
+    EXPECT_NE(r.out.find("Example"), std::string::npos) << cmd << "\n" << r.out;
+  }
+}
