@@ -11,7 +11,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "tests/store_digest.h"
 #include "tests/test_util.h"
@@ -182,6 +187,34 @@ TEST_F(CrashMatrix, CrashDuringRecoveryIsRecoveredByRunningItAgain) {
   ASSERT_EQ(r2.exit_code, 0) << r2.err;
   EXPECT_EQ(Observe(root).digest, before.digest);
   EXPECT_EQ(Leftovers(root), "");
+}
+
+TEST_F(CrashMatrix, CleanupLeavesNoIssueOfTheKindsItRepaired) {
+  std::string root = FreshInstall("kinds");
+  CliResult c = RunCli({"--root", root, "-y", "--json", "cleanup", "--all", "--now", kNow, "--downgrade-incomplete"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  auto done = nlohmann::json::parse(c.out);
+  std::set<std::string> repaired;
+  for (const auto& i : done["repaired"]) repaired.insert(i["kind"].get<std::string>());
+  EXPECT_GE(repaired.size(), 8u) << "the demo plants every kind";
+  CliResult chk = RunCli({"--root", root, "--json", "check", "--now", kNow});
+  auto rep = nlohmann::json::parse(chk.out);
+  for (const auto& i : rep["issues"])
+    EXPECT_EQ(repaired.count(i["kind"].get<std::string>()), 0u) << i.dump();
+}
+
+TEST_F(CrashMatrix, ResetRefusesWhileAnotherProcessHoldsAStoreOpen) {
+  std::string root = FreshInstall("live");
+  Outcome before = Observe(root);
+  int fd = ::open((root + "/data/maestro.db").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  CliResult r = RunCli({"--root", root, "-y", "reset"});
+  EXPECT_EQ(r.exit_code, 5) << r.err;
+  EXPECT_NE(r.err.find("pid " + std::to_string(::getpid())), std::string::npos) << r.err;
+  EXPECT_EQ(Observe(root).digest, before.digest);
+  CliResult forced = RunCli({"--root", root, "-y", "reset", "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
+  ::close(fd);
 }
 
 }  // namespace
