@@ -248,7 +248,8 @@ Status RunJournalLog(CliContext& ctx, size_t limit) {
   if (ctx.json()) {
     nlohmann::json a = nlohmann::json::array();
     for (const auto& r : recs) {
-      nlohmann::json e = {{"seq", r.seq}, {"time", FormatIso8601(r.time_micros)}, {"type", RecordTypeName(r.type)},
+      nlohmann::json e = {{"seq", r.seq}, {"time", FormatIso8601(r.time_micros)}, {"time_micros", r.time_micros},
+                          {"type", RecordTypeName(r.type)},
                           {"transaction", r.txn_id}};
       if (!r.kind.empty()) e["kind"] = r.kind;
       if (r.step >= 0) e["step"] = r.step, e["step_name"] = r.step_name;

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# benchmarks/reset_bench.sh — what the journal and the transaction machinery cost.
+#
+# 1. reset of a demo install of about SIZE bytes (default 1 GiB), reported as the
+#    time of its pre-reset snapshot (begin -> snapshot record, create + verify)
+#    plus the rest (steps, commit, removing the asides); goal: rest < 10% of total.
+# 2. cleanup of ORPHANS orphans (documents rows deleted, so their ai rows, chunks
+#    and files become orphans) out of DOCS documents; goal: seconds.
+#
+# Usage: benchmarks/reset_bench.sh [MAESTRO_DB_BIN]   (env: SIZE, DOCS, ORPHANS, WORK)
+set -euo pipefail
+BIN=${1:-${MAESTRO_DB_BIN:-$(dirname "$0")/../build/maestro-db}}
+SIZE=${SIZE:-1073741824}
+DOCS=${DOCS:-100000}
+ORPHANS=${ORPHANS:-1000}
+WORK=${WORK:-$(mktemp -d)}
+NOW=2025-08-08T12:00:00Z
+trap 'rm -rf "$WORK"' EXIT
+
+phase() {  # seconds between the begin and snapshot records, and snapshot -> end, of the last txn
+  "$BIN" --root "$1" --json journal log --limit 200 | python3 -c '
+import json, sys
+recs = json.load(sys.stdin)["records"]
+txn = [r for r in recs if r["type"] == "begin"][-1]["transaction"]
+t = {r["type"]: r["time_micros"] for r in recs if r["transaction"] == txn}
+snap = (t["snapshot"] - t["begin"]) / 1e6
+rest = (t["end"] - t["snapshot"]) / 1e6
+print(f"snapshot {snap:.2f} s, rest {rest:.2f} s, total {snap + rest:.2f} s, rest = {100 * rest / (snap + rest):.1f}% of total")'
+}
+
+echo "== reset of a ~$((SIZE / 1048576)) MiB demo install"
+"$BIN" demo create "$WORK/r" --target-bytes "$SIZE" --documents 200 --now "$NOW" >/dev/null
+/usr/bin/time -f "wall %e s" "$BIN" --root "$WORK/r" -y -q reset
+phase "$WORK/r"
+rm -rf "$WORK/r"
+
+echo "== cleanup of $ORPHANS orphans out of $DOCS documents"
+"$BIN" demo create "$WORK/c" --documents "$DOCS" --chunks-per-doc 2 --pdf-kib 1 --now "$NOW" >/dev/null
+sqlite3 "$WORK/c/data/maestro.db" "DELETE FROM documents WHERE id IN (SELECT id FROM documents ORDER BY id LIMIT $ORPHANS);"
+/usr/bin/time -f "wall %e s" "$BIN" --root "$WORK/c" -y -q cleanup --all --now "$NOW"
+phase "$WORK/c"
+"$BIN" --root "$WORK/c" check --now "$NOW" | tail -1
