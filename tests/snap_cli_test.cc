@@ -1,6 +1,7 @@
 // tests/snap_cli_test.cc — the `snap` command group end to end, through the
 // built maestro-db binary (RunCli) on a tiny hand-made install.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/progress.h"
 #include "engine/layout.h"
 #include "engine/schema.h"
 #include "snapshot/repo_lock.h"
@@ -419,4 +421,39 @@ TEST(SnapCliTest, HelpExplainsEachCommandWithAnExample) {
     EXPECT_EQ(r.exit_code, 0) << cmd;
     EXPECT_NE(r.out.find("Example"), std::string::npos) << cmd << "\n" << r.out;
   }
+}
+
+TEST(SnapCliTest, LockOfADeadWriterIsTakenOverAndReportedAtVerbose) {
+  Install in;
+  in.Create();
+  pid_t p = fork();
+  if (p == 0) _exit(0);
+  int st = 0;
+  waitpid(p, &st, 0);
+  LockHolder dead;
+  dead.pid = p;
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  dead.host = host;
+  dead.command = "maestro-db snap create (killed)";
+  dead.since_micros = 1754650222000000;
+  WriteFile(RepoLock::HolderPath(in.repo()), dead.Encode());
+  CliResult r = in.Run({"-v", "snap", "create"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("taking over the repository lock of pid " + std::to_string(p)), std::string::npos) << r.err;
+  EXPECT_FALSE(Env::Default()->FileExists(RepoLock::HolderPath(in.repo())));  // released at exit
+}
+
+TEST(SnapCliTest, ProgressLineShowsBytesFilesRateAndEta) {
+  Progress p;
+  p.bytes_done = 50ull << 20;
+  p.bytes_total = 100ull << 20;
+  p.files_done = 1200;
+  p.files_total = 3400;
+  p.current = "vector/chroma.sqlite3";
+  std::string line = ProgressLine::Render("snap create", p, 5.0, 200);
+  EXPECT_EQ(line, "snap create  50.0 MiB / 100.0 MiB  1.2k/3.4k files  10.0 MiB/s  ETA 5s  vector/chroma.sqlite3");
+  EXPECT_LE(ProgressLine::Render("snap create", p, 5.0, 40).size(), 39u);
+  ProgressLine off(false, "x");
+  EXPECT_FALSE(static_cast<bool>(off.Callback()));  // -q, --json, not a terminal: no calls at all
 }
