@@ -19,6 +19,7 @@
 #include <set>
 
 #include "tests/store_digest.h"
+#include "util/sqlite.h"
 #include "tests/test_util.h"
 #include "util/env.h"
 
@@ -201,6 +202,32 @@ TEST_F(CrashMatrix, CleanupLeavesNoIssueOfTheKindsItRepaired) {
   auto rep = nlohmann::json::parse(chk.out);
   for (const auto& i : rep["issues"])
     EXPECT_EQ(repaired.count(i["kind"].get<std::string>()), 0u) << i.dump();
+}
+
+TEST_F(CrashMatrix, CleanupQueuesChromaDeletesWithTopicAndFreshSeqIds) {
+  std::string root = FreshInstall("queue");
+  std::string chroma = root + "/ai_researcher/data/vector_store/chroma.sqlite3";
+  int64_t max_before = 0, chunks_before = 0;
+  {
+    auto db = Db::OpenReadOnly(chroma);
+    ASSERT_TRUE(db.ok());
+    max_before = *db->QueryInt("SELECT coalesce(max(seq_id), 0) FROM embeddings_queue");
+    chunks_before = *db->QueryInt("SELECT count(*) FROM embeddings");
+  }
+  ASSERT_EQ(RunCli({"--root", root, "-y", "cleanup", "--all", "--now", kNow}).exit_code, 0);
+  auto db = Db::OpenReadOnly(chroma);
+  ASSERT_TRUE(db.ok());
+  int64_t removed = chunks_before - *db->QueryInt("SELECT count(*) FROM embeddings");
+  EXPECT_GT(removed, 0);
+  EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM embeddings_queue WHERE operation = 3 AND seq_id > " +
+                          std::to_string(max_before)),
+            removed)
+      << "one DELETE record per removed chunk, all with new seq ids";
+  EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM embeddings_queue q WHERE operation = 3 AND NOT EXISTS "
+                          "(SELECT 1 FROM collections c WHERE q.topic = 'persistent://default/default/' || c.id)"),
+            0)
+      << "every DELETE names its collection's topic";
+  EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM embedding_metadata WHERE id NOT IN (SELECT id FROM embeddings)"), 0);
 }
 
 TEST_F(CrashMatrix, ResetRefusesWhileAnotherProcessHoldsAStoreOpen) {
