@@ -70,7 +70,7 @@ ensure_peers() {
 }
 
 ensure_maestro() {
-  if [[ -n ${MAESTRO_DB:-} ]]; then MAESTRO_BUILT_FROM="given binary $MAESTRO_DB"; return 0; fi
+  if [[ -n ${MAESTRO_DB:-} ]]; then MAESTRO_BUILT_FROM="given binary $MAESTRO_DB (tree at $(git -C "$SRC" rev-parse --short HEAD)$(git -C "$SRC" diff --quiet HEAD -- 2>/dev/null || echo ' + uncommitted changes'))"; return 0; fi
   local b=$SRC/build-peerbench
   log "building maestro-db (Release) in $b"
   if [[ ! -f $b/CMakeCache.txt ]]; then
