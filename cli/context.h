@@ -61,6 +61,7 @@ class CliContext {
 void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterDemoCommands(CLI::App& app, CliContext& ctx, int* exit_code);
+void RegisterScheduleCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 // `snap restore ID` in place, as a journaled transaction (cli/txn_cmd.cc; repository locked by the caller).

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   RegisterInspectCommands(app, ctx, &exit_code);
   RegisterSnapCommands(app, ctx, &exit_code);
   RegisterDemoCommands(app, ctx, &exit_code);
+  RegisterScheduleCommands(app, ctx, &exit_code);
   RegisterMigrateCommands(app, ctx, &exit_code);
   RegisterTxnCommands(app, ctx, &exit_code);
 

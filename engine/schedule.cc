@@ -97,6 +97,7 @@ const std::vector<std::string>& ScheduleConfig::Keys() {
       "schedule.keep_last",    "schedule.keep_hourly",      "schedule.keep_daily",
       "schedule.keep_weekly",  "schedule.keep_monthly",     "schedule.keep_yearly",
       "schedule.monitor",      "schedule.monitor_interval", "schedule.monitor_repair",
+      "schedule.monitor_repair_while_live",
       "schedule.failed_after", "schedule.stuck_after",      "schedule.lock_wait",
       "schedule.tick",         "schedule.log",              "schedule.test_time_scale",
       "schedule.test_start",   "schedule.test_job_delay_ms"};
@@ -144,6 +145,7 @@ Result<ScheduleConfig> ScheduleConfig::FromConfig(const Config& c) {
     s.monitor_interval_s = *d;
   }
   MAESTRO_RETURN_IF_ERROR(GetFlag(c, "schedule.monitor_repair", &s.monitor_repair));
+  MAESTRO_RETURN_IF_ERROR(GetFlag(c, "schedule.monitor_repair_while_live", &s.monitor_repair_while_live));
   MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "schedule.failed_after", &s.failed_stale_after_s));
   MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "schedule.stuck_after", &s.stuck_processing_after_s));
   MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "schedule.lock_wait", &s.lock_wait_s));

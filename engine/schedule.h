@@ -70,6 +70,7 @@ struct ScheduleConfig {
   bool monitor_enabled = true;         // schedule.monitor
   int64_t monitor_interval_s = 3600;   // schedule.monitor_interval (minutes, or "90m", "2h")
   bool monitor_repair = true;          // schedule.monitor_repair: run cleanup --all
+  bool monitor_repair_while_live = false;  // schedule.monitor_repair_while_live
   int64_t failed_stale_after_s = 24 * 3600;     // schedule.failed_after
   int64_t stuck_processing_after_s = 2 * 3600;  // schedule.stuck_after
   int64_t lock_wait_s = 600;           // schedule.lock_wait: wait for the repo lock, then skip

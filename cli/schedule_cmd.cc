@@ -1,0 +1,377 @@
+// cli/schedule_cmd.cc — `schedule run`, `schedule status`, `schedule install`.
+// Parsing and printing only: the service is engine/schedule.h, the jobs
+// engine/schedule_jobs.h. docs/schedule.md documents every key and both ways
+// of installing (systemd timer, cron).
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/context.h"
+#include "cli/exit_codes.h"
+#include "engine/schedule.h"
+#include "engine/schedule_jobs.h"
+#include "util/time_util.h"
+
+namespace maestro {
+
+namespace {
+
+// Set by SIGTERM/SIGINT; the scheduler and the running job poll it. A lock-free
+// atomic is async-signal-safe to store to.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "the stop flag is set from a signal handler");
+
+extern "C" void OnStopSignal(int) { g_stop.store(true); }
+
+void InstallStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;  // a signal must not turn a write or fsync into EINTR mid-step
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+std::string SelfExe() {
+  char buf[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return "maestro-db";
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::string Absolute(const std::string& p) {
+  if (p.empty() || p[0] == '/') return NormalizePath(p);
+  char cwd[PATH_MAX];
+  if (!::getcwd(cwd, sizeof(cwd))) return p;
+  return NormalizePath(JoinPath(cwd, p));
+}
+
+// systemd's ExecStart quoting: double quotes, with \ and " escaped; % doubled.
+std::string SystemdQuote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '%') out += '%';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// POSIX shell single quotes; cron also treats % specially (newline), so escape it.
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else if (c == '%') out += "'\\%'";
+    else out += c;
+  }
+  return out + "'";
+}
+
+struct InstallArgs {
+  bool systemd = false, cron = false, user = false, print = false;
+  std::string dest;
+};
+
+// The command a timer/cron entry runs: absolute binary, --root, --repo, --config.
+std::vector<std::string> JobCommand(CliContext& ctx, const Layout& layout) {
+  std::vector<std::string> cmd = {SelfExe(), "--root", Absolute(layout.root()), "--repo", Absolute(layout.repo())};
+  if (!ctx.opts.config.empty()) {
+    cmd.push_back("--config");
+    cmd.push_back(Absolute(ctx.opts.config));
+  }
+  cmd.insert(cmd.end(), {"schedule", "run", "--once"});
+  return cmd;
+}
+
+std::string TimeOfDay(const ScheduleConfig& c) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%02d:%02d", c.snapshot_hour, c.snapshot_minute);
+  return buf;
+}
+
+struct UnitFile {
+  std::string name, text;
+};
+
+std::vector<UnitFile> SystemdUnits(const std::vector<std::string>& cmd, const ScheduleConfig& c, bool user) {
+  std::string exec;
+  for (const auto& a : cmd) exec += (exec.empty() ? "" : " ") + SystemdQuote(a);
+  int64_t minutes = std::max<int64_t>(1, c.monitor_interval_s / 60);
+  std::string service =
+      "# Written by `maestro-db schedule install --systemd" + std::string(user ? " --user" : "") + "`.\n"
+      "# Runs whatever is due (nightly snapshot + prune, consistency monitor) and exits;\n"
+      "# maestro-db-schedule.timer starts it. See docs/schedule.md.\n"
+      "[Unit]\n"
+      "Description=maestro-db: nightly MAESTRO snapshot and consistency monitor\n"
+      "After=local-fs.target\n\n"
+      "[Service]\n"
+      "Type=oneshot\n"
+      "ExecStart=" + exec + "\n"
+      "# SIGTERM lets a running transaction commit or roll back; give it time.\n"
+      "KillSignal=SIGTERM\n"
+      "TimeoutStopSec=30min\n"
+      "Nice=10\n"
+      "IOSchedulingClass=idle\n";
+  std::string timer =
+      "# Written by `maestro-db schedule install --systemd" + std::string(user ? " --user" : "") + "`.\n"
+      "[Unit]\n"
+      "Description=maestro-db: nightly snapshot at " + TimeOfDay(c) + " and the monitor every " +
+      std::to_string(minutes) + " min\n\n"
+      "[Timer]\n"
+      "OnCalendar=*-*-* " + TimeOfDay(c) + ":00\n"
+      "OnBootSec=5min\n"
+      "OnUnitActiveSec=" + std::to_string(minutes) + "min\n"
+      "# A run missed while the machine was off happens once at the next boot;\n"
+      "# maestro-db's own state file does the same for a stopped timer.\n"
+      "Persistent=true\n"
+      "AccuracySec=1min\n\n"
+      "[Install]\n"
+      "WantedBy=timers.target\n";
+  std::vector<UnitFile> files(2);
+  files[0].name = "maestro-db-schedule.service";
+  files[0].text = std::move(service);
+  files[1].name = "maestro-db-schedule.timer";
+  files[1].text = std::move(timer);
+  return files;
+}
+
+std::string CronLines(const std::vector<std::string>& cmd, const ScheduleConfig& c, const std::string& log,
+                      bool with_user_field) {
+  std::string line;
+  for (const auto& a : cmd) line += (line.empty() ? "" : " ") + ShellQuote(a);
+  line += " --log " + ShellQuote(log) + " 2>>" + ShellQuote(log);
+  int64_t m = std::max<int64_t>(1, c.monitor_interval_s / 60);
+  // --once decides what is due, so a cron entry that fires more often than the
+  // interval is harmless; pick the nearest expressible period at or below it.
+  std::string every;
+  if (m < 60) {
+    int64_t step = m;
+    while (60 % step != 0) --step;
+    every = step == 1 ? "* * * * *" : "*/" + std::to_string(step) + " * * * *";
+  } else {
+    every = "0 * * * *";
+  }
+  std::string user = with_user_field ? " root" : "";
+  return "# maestro-db: nightly snapshot at " + TimeOfDay(c) + " (local time) and the consistency monitor every " +
+         std::to_string(m) + " min.\n"
+         "# Each run does only what is due; a missed night is caught up once. See docs/schedule.md.\n"
+         "SHELL=/bin/sh\n" +
+         std::to_string(c.snapshot_minute) + " " + std::to_string(c.snapshot_hour) + " * * *" + user + " " + line +
+         "\n" + every + user + " " + line + "\n";
+}
+
+int RunInstall(CliContext& ctx, const InstallArgs& a) {
+  if (a.systemd == a.cron)
+    return ctx.Fail(Status::InvalidArgument("choose one of --systemd or --cron"));
+  auto layout = ctx.LoadLayout();
+  if (!layout.ok()) return ctx.Fail(layout.status());
+  auto cfg = ScheduleConfig::FromConfig(ctx.config());
+  if (!cfg.ok()) return ctx.Fail(cfg.status());
+  auto cmd = JobCommand(ctx, *layout);
+
+  std::vector<UnitFile> files;
+  std::string dest = a.dest;
+  std::string next;
+  if (a.systemd) {
+    files = SystemdUnits(cmd, *cfg, a.user);
+    if (dest.empty()) {
+      if (a.user) {
+        const char* xdg = std::getenv("XDG_CONFIG_HOME");
+        const char* home = std::getenv("HOME");
+        if (xdg && *xdg) dest = JoinPath(xdg, "systemd/user");
+        else if (home && *home) dest = JoinPath(home, ".config/systemd/user");
+        else return ctx.Fail(Status::InvalidArgument("--user: neither $XDG_CONFIG_HOME nor $HOME is set; pass --dest DIR"));
+      } else {
+        dest = "/etc/systemd/system";
+      }
+    }
+    std::string sc = a.user ? "systemctl --user" : "systemctl";
+    next = sc + " daemon-reload && " + sc + " enable --now maestro-db-schedule.timer";
+  } else {
+    std::string log = JoinPath(Absolute(layout->repo()), "schedule.log");
+    if (a.user) {
+      // A user crontab is edited with crontab(1), which we do not drive; print.
+      if (!a.print && a.dest.empty())
+        return ctx.Fail(Status::InvalidArgument(
+            "--cron --user edits your own crontab, which maestro-db does not touch; run\n"
+            "  (crontab -l 2>/dev/null; maestro-db ... schedule install --cron --user --print) | crontab -"));
+      files.resize(1);
+      files[0].text = CronLines(cmd, *cfg, log, false);
+    } else {
+      files.resize(1);
+      files[0].text = CronLines(cmd, *cfg, log, true);
+      if (dest.empty()) dest = "/etc/cron.d";
+    }
+    files[0].name = "maestro-db";
+    next = "cron reads " + JoinPath(dest.empty() ? "." : dest, "maestro-db") + " by itself";
+  }
+
+  if (a.print) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& f : files) {
+      if (ctx.json()) {
+        out.push_back({{"name", f.name}, {"text", f.text}});
+      } else {
+        if (files.size() > 1) std::cout << "# ---- " << f.name << "\n";
+        std::cout << f.text;
+      }
+    }
+    if (ctx.json()) ctx.PrintJson({{"files", out}});
+    return kExitOk;
+  }
+
+  Env* env = Env::Default();
+  Status st = env->CreateDirs(dest);
+  if (!st.ok()) return ctx.Fail(st.Annotate("cannot create " + dest + " (run as root, or use --user / --dest DIR / --print)"));
+  nlohmann::json written = nlohmann::json::array();
+  for (const auto& f : files) {
+    std::string path = JoinPath(dest, f.name);
+    st = WriteFileDurably(env, path, f.text, 0644);
+    if (!st.ok()) return ctx.Fail(st.Annotate("cannot write " + path + " (run as root, or use --user / --dest DIR / --print)"));
+    written.push_back(path);
+    ctx.Info("wrote " + path);
+  }
+  if (ctx.json()) {
+    ctx.PrintJson({{"written", written}, {"next", next}});
+  } else {
+    ctx.Info("next: " + next);
+    ctx.Info("Once this runs, the app's own 60-minute monitor can be switched off (docs/schedule.md).");
+  }
+  return kExitOk;
+}
+
+struct RunArgs {
+  bool once = false;
+  std::string now;
+  std::string log;
+};
+
+int RunService(CliContext& ctx, const RunArgs& a) {
+  auto layout = ctx.LoadLayout();
+  if (!layout.ok()) return ctx.Fail(layout.status());
+  auto cfg = ScheduleConfig::FromConfig(ctx.config());
+  if (!cfg.ok()) return ctx.Fail(cfg.status());
+  for (const auto& [key, value] : ctx.config().values()) {
+    (void)value;
+    if (key.rfind("schedule.", 0) == 0 &&
+        std::find(ScheduleConfig::Keys().begin(), ScheduleConfig::Keys().end(), key) == ScheduleConfig::Keys().end())
+      ctx.Warn(ctx.config().origin() + ": unknown key " + key + " (ignored; see docs/schedule.md)");
+  }
+  std::optional<JobKind> forced;
+  if (!a.now.empty()) {
+    auto k = ParseJobName(a.now);
+    if (!k.ok()) return ctx.Fail(k.status());
+    forced = *k;
+  }
+
+  // The clock: real, or compressed for tests (schedule.test_time_scale / test_start).
+  std::unique_ptr<ScaledClockEnv> scaled;
+  Env* env = Env::Default();
+  if (cfg->test_time_scale != 1.0 || cfg->test_start_micros) {
+    scaled = std::make_unique<ScaledClockEnv>(Env::Default(), cfg->test_time_scale,
+                                              cfg->test_start_micros.value_or(Env::Default()->NowMicros()));
+    env = scaled.get();
+  }
+
+  std::string log_path = a.log.empty() ? cfg->log_path : a.log;
+  std::unique_ptr<EventLog> log;
+  if (log_path.empty()) {
+    log = std::make_unique<EventLog>(env, stdout);
+  } else {
+    auto opened = EventLog::OpenFile(env, log_path);
+    if (!opened.ok()) return ctx.Fail(opened.status());
+    log = std::move(opened).value();
+  }
+
+  Status st = PrepareScheduleRepository(env, *layout);
+  if (!st.ok()) {
+    log->Emit("error", {{"what", "repository"}, {"message", st.ToString()}});
+    return ctx.Fail(st);
+  }
+  InstallStopHandlers();
+  Scheduler sched(env, *cfg, MakeScheduleJobs(*layout), log.get(), JoinPath(layout->repo(), kScheduleStateFile));
+  st = sched.Start();
+  if (!st.ok()) return ctx.Fail(st);
+
+  if (forced) {
+    st = sched.RunNow(*forced);
+  } else if (a.once) {
+    st = sched.RunDue();
+  } else {
+    st = sched.Run(g_stop);
+    return st.ok() ? kExitOk : ctx.Fail(st);
+  }
+  log->Emit("exit", {{"outcome", st.ok() ? "ok" : "failed"}});
+  return st.ok() ? kExitOk : ctx.Fail(st);
+}
+
+int ShowStatus(CliContext& ctx) {
+  auto layout = ctx.LoadLayout();
+  if (!layout.ok()) return ctx.Fail(layout.status());
+  std::string path = JoinPath(layout->repo(), kScheduleStateFile);
+  Env* env = Env::Default();
+  if (!env->FileExists(path))
+    return ctx.Fail(Status::NotFound("no schedule state at " + path,
+                                     "the service has not run on this repository; start `maestro-db schedule run`"));
+  std::string text;
+  Status st = env->ReadFileToString(path, &text);
+  if (!st.ok()) return ctx.Fail(st);
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  auto state = ScheduleState::FromJson(j);
+  if (!state.ok()) return ctx.Fail(state.status().Annotate(path));
+  if (ctx.json()) {
+    ctx.PrintJson(state->ToJson());
+    return kExitOk;
+  }
+  ctx.Info("state: " + path + " (service first started " + FormatIso8601(state->first_start) + ")");
+  for (auto [name, js] : {std::pair<const char*, const JobState*>{"snapshot", &state->snapshot},
+                          {"prune", &state->prune}, {"monitor", &state->monitor}}) {
+    std::string line = std::string(name) + ": last success " +
+                       (js->last_success ? FormatIso8601(*js->last_success) : std::string("never"));
+    if (!js->last_outcome.empty() && js->last_outcome != "ok")
+      line += "; last attempt " + js->last_outcome + " (" + js->last_error + ")";
+    ctx.Info(line);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterScheduleCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
+  auto* group = app.add_subcommand("schedule", "the scheduled service: nightly snapshot + prune, consistency monitor");
+  group->require_subcommand(1);
+
+  auto run_args = std::make_shared<RunArgs>();
+  auto* run = group->add_subcommand(
+      "run",
+      "run in the foreground until SIGTERM/SIGINT: nightly snapshot at schedule.snapshot_time, then prune;\n"
+      "the consistency monitor every schedule.monitor_interval minutes. One JSON line per event.");
+  run->add_flag("--once", run_args->once, "run whatever is due now and exit (for cron / a systemd timer)");
+  run->add_option("--now", run_args->now, "run this job now and exit: snapshot (then prune), prune or monitor")
+      ->check(CLI::IsMember({"snapshot", "prune", "monitor"}));
+  run->add_option("--log", run_args->log, "append the JSON event lines to FILE (default: schedule.log, else stdout)");
+  run->callback([&ctx, exit_code, run_args] { *exit_code = RunService(ctx, *run_args); });
+
+  auto* status = group->add_subcommand("status", "show the last run of each scheduled job (from the state file)");
+  status->callback([&ctx, exit_code] { *exit_code = ShowStatus(ctx); });
+
+  auto ia = std::make_shared<InstallArgs>();
+  auto* install = group->add_subcommand(
+      "install",
+      "write a systemd service + timer pair (--systemd) or a cron entry (--cron) that runs\n"
+      "`schedule run --once` with this --root, --repo and --config");
+  install->add_flag("--systemd", ia->systemd, "systemd units in /etc/systemd/system (~/.config/systemd/user with --user)");
+  install->add_flag("--cron", ia->cron, "a cron entry in /etc/cron.d/maestro-db (--user: print a user crontab line)");
+  install->add_flag("--user", ia->user, "for the current user instead of the system");
+  install->add_flag("--print", ia->print, "print what would be written instead of writing it");
+  install->add_option("--dest", ia->dest, "write into DIR instead of the system location");
+  install->callback([&ctx, exit_code, ia] { *exit_code = RunInstall(ctx, *ia); });
+}
+
+}  // namespace maestro

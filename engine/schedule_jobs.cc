@@ -1,0 +1,251 @@
+#include "engine/schedule_jobs.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "engine/check.h"
+#include "engine/cleanup.h"
+#include "engine/live_check.h"
+#include "engine/recover.h"
+#include "engine/snapshot_sources.h"
+#include "snapshot/repository.h"
+#include "snapshot/retention.h"
+
+namespace maestro {
+
+namespace {
+
+constexpr int64_t kMicros = 1000000;
+
+// Test hook (schedule.test_job_delay_ms): holds the job in the middle of its
+// work so a test can deliver SIGTERM there. Real time, on purpose: the point is
+// to give the test process a window, whatever the virtual clock does.
+void TestDelay(const JobContext& ctx) {
+  if (ctx.config.test_job_delay_ms > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(ctx.config.test_job_delay_ms));
+}
+
+nlohmann::json CountsByKind(const CheckReport& report) {
+  nlohmann::json by_kind = nlohmann::json::object();
+  for (const auto& [kind, n] : report.issues_by_kind)
+    if (n > 0) by_kind[kind] = n;
+  return by_kind;
+}
+
+nlohmann::json IssueCounts(const std::vector<Issue>& issues) {
+  nlohmann::json by_kind = nlohmann::json::object();
+  for (const auto& i : issues) {
+    std::string k = IssueKindName(i.kind);
+    by_kind[k] = by_kind.contains(k) ? by_kind[k].get<int64_t>() + 1 : 1;
+  }
+  return by_kind;
+}
+
+// The repository, opened (created on first use) under the lock the caller holds.
+Result<std::unique_ptr<Repository>> OpenRepo(JobContext& ctx, const Layout& layout) {
+  auto repo = Repository::Open(ctx.env, layout.repo(), true);
+  if (!repo.ok()) return repo.status().Annotate("opening the repository " + layout.repo());
+  return repo;
+}
+
+Status RecoverJob(const Layout& layout, JobContext& ctx) {
+  MAESTRO_ASSIGN_OR_RETURN(auto open, FindUnfinishedTransaction(layout, ctx.env));
+  if (!open) {
+    ctx.details["unfinished"] = false;
+    return Status::OK();
+  }
+  ctx.details["unfinished"] = true;
+  ctx.details["txn_id"] = open->txn_id;
+  ctx.details["kind"] = open->kind;
+  ctx.log.Emit("unfinished_transaction", {{"txn_id", open->txn_id}, {"kind", open->kind},
+                                          {"committed", open->committed}, {"action", "recovering before any job"}});
+  TxnSession session;
+  MAESTRO_ASSIGN_OR_RETURN(session.lock, LockRepositoryForJob(ctx, layout.repo(), "recover"));
+  MAESTRO_ASSIGN_OR_RETURN(session.repo, OpenRepo(ctx, layout));
+  MAESTRO_ASSIGN_OR_RETURN(session.svc, ServicesOn(session.repo.get(), layout, ctx.env));
+  TxnReport rep;
+  Status st = RecoverTransactions(session, RecoverMode::kAuto, &rep);
+  ctx.details["outcome"] = rep.outcome;
+  if (!st.ok())
+    return st.Annotate("recovering transaction " + open->txn_id + " (" + open->kind +
+                       "); `maestro-db recover` shows and retries it");
+  return Status::OK();
+}
+
+Status SnapshotJob(const Layout& layout, JobContext& ctx) {
+  MAESTRO_ASSIGN_OR_RETURN(auto lock, LockRepositoryForJob(ctx, layout.repo(), "snapshot"));
+  MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenRepo(ctx, layout));
+  CreateOptions co;
+  co.trigger = trigger::kScheduled;
+  co.label = "nightly";
+  bool delayed = false;
+  co.progress = [&ctx, &delayed](const Progress&) {
+    if (!delayed) {  // once, in the middle of reading the stores (test hook)
+      delayed = true;
+      TestDelay(ctx);
+    }
+  };
+  // A stop request does not abort Create: the snapshot is published whole
+  // (manifest last) or not at all, and finishing it is the clean outcome.
+  MAESTRO_ASSIGN_OR_RETURN(SnapshotInfo info, repo->Create(SourcesFor(layout), co));
+  ctx.details["snapshot_id"] = info.id;
+  ctx.details["files"] = info.files;
+  ctx.details["logical_bytes"] = info.logical_bytes;
+  ctx.details["stored_bytes"] = info.stored_bytes;
+  MAESTRO_ASSIGN_OR_RETURN(VerifyReport vr, repo->Verify({info.id}, false));
+  if (!vr.ok())
+    return Status::Corruption("the scheduled snapshot " + info.id + " does not verify: " + vr.problems.front().detail,
+                              "run `maestro-db snap verify` and check the disk");
+  return Status::OK();
+}
+
+Status PruneJob(const Layout& layout, JobContext& ctx) {
+  RetentionPolicy policy;
+  policy.keep_last = ctx.config.keep_last;
+  policy.keep_hourly = ctx.config.keep_hourly;
+  policy.keep_daily = ctx.config.keep_daily;
+  policy.keep_weekly = ctx.config.keep_weekly;
+  policy.keep_monthly = ctx.config.keep_monthly;
+  policy.keep_yearly = ctx.config.keep_yearly;
+  ctx.details["policy"] = policy.Describe();
+  MAESTRO_ASSIGN_OR_RETURN(auto lock, LockRepositoryForJob(ctx, layout.repo(), "prune"));
+  MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenRepo(ctx, layout));
+  // The same sequence as `snap prune` (cli/snap_cmd.cc): decide, drop the
+  // manifests, then the data only they referenced.
+  // Only the service's own snapshots are thinned: a pre-cleanup / pre-reset /
+  // manual snapshot is the user's safety net and stays until `snap prune`.
+  MAESTRO_ASSIGN_OR_RETURN(auto all, repo->List());
+  std::vector<SnapshotInfo> snaps;
+  for (const auto& s : all)
+    if (s.trigger == trigger::kScheduled) snaps.push_back(s);
+  MAESTRO_ASSIGN_OR_RETURN(RetentionDecision d, ApplyRetention(snaps, policy));
+  std::vector<std::string> remove_ids;
+  for (const auto& r : d.remove) remove_ids.push_back(r.id);
+  ctx.details["kept"] = d.keep.size();
+  ctx.details["removed"] = remove_ids;
+  if (!remove_ids.empty()) MAESTRO_RETURN_IF_ERROR(repo->DeleteSnapshots(remove_ids));
+  auto gc = repo->RemoveUnreferencedData(false);
+  if (!gc.ok())
+    return gc.status().Annotate(std::to_string(remove_ids.size()) +
+                                " snapshots were deleted but removing their data failed; the next prune retries it");
+  ctx.details["bytes_freed"] = gc->bytes_freed;
+  return Status::OK();
+}
+
+Status MonitorJob(const Layout& layout, JobContext& ctx) {
+  CheckOptions opts;
+  opts.now_micros = ctx.env->NowMicros();
+  opts.failed_stale_after_s = ctx.config.failed_stale_after_s;
+  opts.stuck_processing_after_s = ctx.config.stuck_processing_after_s;
+  MAESTRO_ASSIGN_OR_RETURN(CheckReport report, RunCheck(layout, opts));
+  ctx.details["documents_checked"] = report.documents_checked;
+  ctx.details["issues_found"] = report.issues.size();
+  ctx.details["issues_repaired"] = 0;
+  if (!report.consistent())
+    ctx.log.Emit("issues_found", {{"job", "monitor"}, {"count", report.issues.size()}, {"by_kind", CountsByKind(report)}});
+  if (!ctx.config.monitor_repair || report.consistent()) return Status::OK();
+
+  // Repair as the original monitor did: orphans, failed documents older than
+  // failed_after, documents stuck in processing over stuck_after (cleanup --all).
+  CleanupOptions co;
+  co.now_micros = opts.now_micros;
+  co.failed_older_than_s = ctx.config.failed_stale_after_s;
+  co.stuck_older_than_s = ctx.config.stuck_processing_after_s;
+  MAESTRO_ASSIGN_OR_RETURN(CleanupPlan plan, PlanCleanup(layout, co));
+  ctx.details["issues_left"] = plan.left.size();
+  if (plan.empty()) return Status::OK();
+  if (ctx.stop) {
+    ctx.details["repair"] = "not started: stop requested";
+    return Status::OK();
+  }
+  std::vector<std::string> warnings;
+  Status live = RefuseIfStoresInUse(layout, plan.StoresTouched(), ctx.config.monitor_repair_while_live, &warnings);
+  if (live.IsBusy()) {
+    // Not a failure of the monitor: the next interval tries again.
+    ctx.details["repair"] = "skipped: the app holds the stores open";
+    ctx.log.Emit("repair_skipped", {{"job", "monitor"}, {"reason", live.message()},
+                                    {"hint", "stop the app, or set schedule.monitor_repair_while_live = on"}});
+    return Status::OK();
+  }
+  MAESTRO_RETURN_IF_ERROR(live);
+  for (const auto& w : warnings) ctx.log.Emit("warning", {{"job", "monitor"}, {"message", w}});
+
+  TxnSession session;
+  MAESTRO_ASSIGN_OR_RETURN(session.lock, LockRepositoryForJob(ctx, layout.repo(), "monitor"));
+  MAESTRO_ASSIGN_OR_RETURN(session.repo, OpenRepo(ctx, layout));
+  MAESTRO_ASSIGN_OR_RETURN(session.svc, ServicesOn(session.repo.get(), layout, ctx.env));
+  TestDelay(ctx);
+  // Runs to its end even if stop is set meanwhile: RunTransaction commits, or
+  // rolls back on a failed step; it is never abandoned half-way by us.
+  TxnReport rep;
+  Status st = RunTransaction(session.svc, kCleanupKind, kCleanupTrigger, plan.args, BuildCleanupPlan, &rep);
+  ctx.details["txn_id"] = rep.txn_id;
+  ctx.details["txn_outcome"] = rep.outcome;
+  if (!st.ok()) return st.Annotate("monitor cleanup transaction " + rep.txn_id);
+  ctx.details["issues_repaired"] = plan.repaired.size();
+  ctx.details["snapshot_id"] = rep.snapshot_id;
+  ctx.log.Emit("issues_repaired", {{"job", "monitor"}, {"count", plan.repaired.size()},
+                                   {"by_kind", IssueCounts(plan.repaired)}, {"txn_id", rep.txn_id},
+                                   {"pre_cleanup_snapshot", rep.snapshot_id}});
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RepoLock>> LockRepositoryForJob(JobContext& ctx, const std::string& repo_dir,
+                                                       const char* job) {
+  RepoLockOptions lo;
+  lo.wait_seconds = 0;
+  lo.command = std::string("maestro-db schedule (") + job + ")";
+  lo.log = [&ctx, job](const std::string& notice) {
+    ctx.log.Emit("lock_notice", {{"job", job}, {"notice", notice}});
+  };
+  auto first = RepoLock::Acquire(ctx.env, repo_dir, lo);
+  if (first.ok() || !first.status().IsBusy()) return first;
+
+  std::string holder = first.status().message();
+  if (ctx.config.lock_wait_s <= 0 || ctx.stop) {
+    ctx.log.Emit("lock_busy", {{"job", job}, {"action", "skip"}, {"holder", holder}});
+    return Status::Busy("skipped " + std::string(job) + ": the repository " + repo_dir + " is locked",
+                        holder);
+  }
+  ctx.log.Emit("lock_busy", {{"job", job}, {"action", "wait"}, {"wait_s", ctx.config.lock_wait_s}, {"holder", holder}});
+  // Our own wait loop (not RepoLockOptions::wait_seconds) so a stop request ends it.
+  int64_t deadline = ctx.env->NowMicros() + ctx.config.lock_wait_s * kMicros;
+  int64_t poll = std::max<int64_t>(1, static_cast<int64_t>(200000.0 * ctx.config.test_time_scale));
+  while (!ctx.stop && ctx.env->NowMicros() < deadline) {
+    ctx.env->SleepMicros(std::min(poll, std::max<int64_t>(1, deadline - ctx.env->NowMicros())));
+    auto again = RepoLock::Acquire(ctx.env, repo_dir, lo);
+    if (again.ok()) {
+      ctx.log.Emit("lock_acquired", {{"job", job}, {"waited_ms", (ctx.env->NowMicros() - ctx.started_micros) / 1000}});
+      return again;
+    }
+    if (!again.status().IsBusy()) return again;
+    holder = again.status().message();
+  }
+  ctx.log.Emit("lock_busy", {{"job", job}, {"action", "skip"}, {"holder", holder},
+                             {"reason", ctx.stop ? "stop requested" : "lock_wait ran out"}});
+  return Status::Busy("skipped " + std::string(job) + ": the repository " + repo_dir + " stayed locked for " +
+                          std::to_string(ctx.config.lock_wait_s) + "s (schedule.lock_wait)",
+                      holder);
+}
+
+Status PrepareScheduleRepository(Env* env, const Layout& layout) {
+  auto repo = Repository::Open(env, layout.repo(), true);
+  if (!repo.ok())
+    return repo.status().Annotate("cannot open or create the repository " + layout.repo() +
+                                  "; check --repo or [repo] path in the config");
+  return Status::OK();
+}
+
+Jobs MakeScheduleJobs(const Layout& layout) {
+  Jobs jobs;
+  jobs.recover = [layout](JobContext& ctx) { return RecoverJob(layout, ctx); };
+  jobs.snapshot = [layout](JobContext& ctx) { return SnapshotJob(layout, ctx); };
+  jobs.prune = [layout](JobContext& ctx) { return PruneJob(layout, ctx); };
+  jobs.monitor = [layout](JobContext& ctx) { return MonitorJob(layout, ctx); };
+  return jobs;
+}
+
+}  // namespace maestro

@@ -1,0 +1,52 @@
+// engine/schedule_jobs.h — the real jobs of the scheduled service, wired to the
+// engine APIs (no shelling out to the binary, no copy of their logic):
+//   recover   an unfinished transaction in the journal is finished first
+//             (engine/recover.h: rolled back without a commit record, forward with one)
+//   snapshot  Repository::Create of every present store, trigger "scheduled",
+//             label "nightly" (engine/snapshot_sources.h picks the sources)
+//   prune     restic-style retention (snapshot/retention.h) with the keep_* of
+//             the config over the "scheduled" snapshots only (manual and pre-*
+//             snapshots are left to `snap prune`), then unreferenced data is removed
+//   monitor   RunCheck (engine/check.h) with the configured ages; with
+//             monitor_repair a `cleanup --all` transaction (engine/cleanup.h)
+//             for orphans, stale failed documents and stuck processing ones
+//
+// Locking: every job that writes the repository or the stores takes the
+// repository lock (snapshot/repo_lock.h) first. When a manual command holds it,
+// the job logs "lock_busy" with action "wait" and polls for up to lock_wait
+// (action "skip" and a Busy result when lock_wait is 0 or runs out; the
+// scheduler retries at the next tick). A stop request ends the wait at once.
+//
+// Stopping: a job checks JobContext::stop between its durable steps only: a
+// snapshot is published or not (never partial, see snapshot/repository.h), a
+// transaction commits or rolls back inside RunTransaction; the monitor does not
+// start its cleanup once stop is set.
+//
+// Thread safety: the returned Jobs are called from the scheduler's thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "engine/layout.h"
+#include "engine/schedule.h"
+#include "snapshot/repo_lock.h"
+#include "util/env.h"
+#include "util/status.h"
+
+namespace maestro {
+
+// The real jobs for one install. layout is copied.
+Jobs MakeScheduleJobs(const Layout& layout);
+
+// Makes sure the repository directory exists (opening or creating the
+// repository) so the state file and the lock have a home. Failure names the
+// directory and says to check --repo / [repo] path.
+Status PrepareScheduleRepository(Env* env, const Layout& layout);
+
+// Takes the repository lock for job `job`, waiting up to ctx.config.lock_wait_s
+// and logging what it does (see above). Busy when it gives up.
+Result<std::unique_ptr<RepoLock>> LockRepositoryForJob(JobContext& ctx, const std::string& repo_dir,
+                                                       const char* job);
+
+}  // namespace maestro
