@@ -1027,6 +1027,7 @@ Status RestoreInto(Env* env, BlobReader* reader, const Manifest& m, const Manife
         MAESTRO_RETURN_IF_ERROR(env->Stat(path, &fi));
         if (fi.exists) return refuse(f, "it is listed twice");
         MAESTRO_RETURN_IF_ERROR(env->Symlink(f.link_target, path));
+        MAESTRO_RETURN_IF_ERROR(env->SetMtime(path, f.mtime_ns));  // lutimes: never follows the link
         break;
       }
       case ManifestFile::Type::kFile:
@@ -1148,7 +1149,7 @@ Result<VerifyReport> RepositoryImpl::Verify(const std::vector<std::string>& ids_
     if (!read_data) {
       for (const IndexEntry* e : entries) {
         rep.blobs_checked++;
-        if (e->offset + e->stored_len > fi.size)
+        if (e->offset > fi.size || e->stored_len > fi.size - e->offset)
           report_blob(e->blob, "pack " + path + " is too short for blob " + e->blob.Hex() + " (truncated?)");
       }
       continue;
@@ -1165,7 +1166,8 @@ Result<VerifyReport> RepositoryImpl::Verify(const std::vector<std::string>& ids_
       rep.problems.push_back({"", "", path, "pack header is damaged"});
     for (const IndexEntry* e : entries) {
       rep.blobs_checked++;
-      if (e->offset < kBlobHeaderSize || e->offset + e->stored_len > pack_bytes.size()) {
+      // Compared without adding: a crafted offset near 2^64 must not wrap the sum.
+      if (e->offset < kBlobHeaderSize || e->offset > pack_bytes.size() || e->stored_len > pack_bytes.size() - e->offset) {
         report_blob(e->blob, "pack " + path + " is too short for blob " + e->blob.Hex());
         continue;
       }
