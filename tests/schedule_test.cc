@@ -1,11 +1,22 @@
 // tests/schedule_test.cc — the scheduled service (engine/schedule.h) on a
 // manual clock with fake jobs, then the real jobs and the CLI on a compressed clock.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
+#include <thread>
 
+#include "engine/check.h"
+#include "engine/demo.h"
+#include "engine/recover.h"
 #include "engine/schedule.h"
+#include "engine/schedule_jobs.h"
+#include "snapshot/repository.h"
 #include "tests/test_util.h"
 #include "util/time_util.h"
 
@@ -346,6 +357,366 @@ TEST_F(ScheduleTest, EveryLogLineIsOneJsonObjectWithTimeAndEvent) {
     pos = nl + 1;
   }
   EXPECT_EQ(lines, 2u);
+}
+
+// ---------------------------------------------------------------------------
+// The real jobs (engine/schedule_jobs.h) on a demo install.
+
+struct Install {
+  TempDir dir;
+  std::string root;
+  DemoSummary demo;
+  explicit Install(int64_t now, bool inconsistent) : root(dir.Sub("root")) {
+    DemoOptions o;
+    o.users = 2;
+    o.documents = 12;
+    o.chunks_per_doc = 2;
+    o.pdf_kib = 2;
+    o.inconsistent = inconsistent;
+    o.now_micros = now;
+    auto d = CreateDemo(root, o);
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    if (d.ok()) demo = *d;
+  }
+  Layout layout() const {
+    auto l = Layout::Discover(root, nullptr);
+    EXPECT_TRUE(l.ok());
+    return *l;
+  }
+  std::vector<SnapshotInfo> Snapshots() const {
+    auto repo = Repository::Open(Env::Default(), layout().repo(), false);
+    EXPECT_TRUE(repo.ok()) << repo.status().ToString();
+    if (!repo.ok()) return {};
+    auto list = (*repo)->List();
+    EXPECT_TRUE(list.ok());
+    return list.ok() ? *list : std::vector<SnapshotInfo>{};
+  }
+};
+
+int CountKinds(const CheckReport& r, std::initializer_list<IssueKind> kinds) {
+  int n = 0;
+  for (const auto& i : r.issues)
+    for (IssueKind k : kinds)
+      if (i.kind == k) ++n;
+  return n;
+}
+
+TEST_F(ScheduleTest, RealServiceTakesTheNightlySnapshotAndPrunesToTheRetention) {
+  const int64_t t0 = T("2025-03-01T01:00:00Z");
+  Install inst(t0, /*inconsistent=*/false);
+  Layout layout = inst.layout();
+  ManualClockEnv env(Env::Default(), t0);
+  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
+  EventLog log(&env, nullptr);
+  ScheduleConfig cfg;
+  cfg.monitor_enabled = false;
+  cfg.keep_daily = 3;
+  cfg.keep_weekly = 0;
+  cfg.keep_monthly = 0;
+  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
+  sched.set_sleep_slice_micros(kHour);
+  ASSERT_TRUE(sched.Start().ok());
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(sched.Run(stop, T("2025-03-01T02:29:00Z")).ok());
+  EXPECT_TRUE(inst.Snapshots().empty());
+  ASSERT_TRUE(sched.Run(stop, T("2025-03-06T03:00:00Z")).ok());
+  EXPECT_EQ(CountEvents(log, "job_end", "snapshot", "ok"), 6);
+  EXPECT_EQ(CountEvents(log, "job_end", "prune", "ok"), 6);
+  // keep_daily 3: the snapshots of the last three nights remain, all scheduled.
+  auto snaps = inst.Snapshots();
+  ASSERT_EQ(snaps.size(), 3u);
+  EXPECT_EQ(snaps[0].created_micros, T("2025-03-04T02:30:00Z"));
+  EXPECT_EQ(snaps[2].created_micros, T("2025-03-06T02:30:00Z"));
+  for (const auto& s : snaps) {
+    EXPECT_EQ(s.trigger, "scheduled");
+    EXPECT_EQ(s.label, "nightly");
+  }
+}
+
+TEST_F(ScheduleTest, RealMonitorRepairsPlantedOrphansOnItsInterval) {
+  const int64_t t0 = T("2025-03-01T12:00:00Z");
+  Install inst(t0, /*inconsistent=*/true);
+  Layout layout = inst.layout();
+  auto before = RunCheck(layout, CheckOptions{std::nullopt, "", t0});
+  ASSERT_TRUE(before.ok());
+  const std::initializer_list<IssueKind> repaired = {IssueKind::kAiOrphan, IssueKind::kVectorOrphan,
+                                                     IssueKind::kFileOrphan, IssueKind::kFilesOnly,
+                                                     IssueKind::kFailedStaleWithLeftovers, IssueKind::kStuckProcessing};
+  ASSERT_GE(CountKinds(*before, {IssueKind::kAiOrphan, IssueKind::kVectorOrphan}), 2);
+
+  ManualClockEnv env(Env::Default(), t0);
+  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
+  EventLog log(&env, nullptr);
+  ScheduleConfig cfg;
+  cfg.snapshot_enabled = false;
+  cfg.monitor_interval_s = 30 * 60;
+  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
+  sched.set_sleep_slice_micros(kHour);
+  ASSERT_TRUE(sched.Start().ok());
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(sched.Run(stop, t0 + 61 * kMin).ok());
+  EXPECT_EQ(CountEvents(log, "job_end", "monitor", "ok"), 3);  // t0, +30m, +60m
+  EXPECT_EQ(CountEvents(log, "issues_repaired"), 1);           // the later runs find nothing to repair
+
+  auto after = RunCheck(layout, CheckOptions{std::nullopt, "", t0 + 61 * kMin});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(CountKinds(*after, repaired), 0);
+  auto open = FindUnfinishedTransaction(layout, Env::Default());
+  ASSERT_TRUE(open.ok());
+  EXPECT_FALSE(open->has_value());
+  // The repair took its pre-cleanup snapshot first.
+  auto snaps = inst.Snapshots();
+  ASSERT_EQ(snaps.size(), 1u);
+  EXPECT_EQ(snaps[0].trigger, "pre-cleanup");
+}
+
+TEST_F(ScheduleTest, MonitorWithRepairOffOnlyReports) {
+  const int64_t t0 = T("2025-03-01T12:00:00Z");
+  Install inst(t0, /*inconsistent=*/true);
+  Layout layout = inst.layout();
+  auto digest = testing::TreeDigest(inst.root + "/ai_researcher");
+  ManualClockEnv env(Env::Default(), t0);
+  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
+  EventLog log(&env, nullptr);
+  ScheduleConfig cfg;
+  cfg.snapshot_enabled = false;
+  cfg.monitor_repair = false;
+  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
+  ASSERT_TRUE(sched.Start().ok());
+  ASSERT_TRUE(sched.RunNow(JobKind::kMonitor).ok());
+  EXPECT_EQ(CountEvents(log, "issues_found"), 1);
+  EXPECT_EQ(CountEvents(log, "issues_repaired"), 0);
+  EXPECT_EQ(testing::TreeDigest(inst.root + "/ai_researcher"), digest);
+}
+
+// ---------------------------------------------------------------------------
+// The CLI: `schedule run --once/--now`, a compressed clock, SIGTERM, install.
+
+std::string WriteConfig(const TempDir& dir, const std::string& body) {
+  std::string path = dir.Sub("maestro-db.ini");
+  testing::WriteFile(path, "[schedule]\n" + body);
+  return path;
+}
+
+std::vector<nlohmann::json> LogLines(const std::string& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    if (!j.is_discarded()) out.push_back(j);
+  }
+  return out;
+}
+
+// Not json::value(): its inlined get() trips GCC's -Wnull-dereference.
+std::string Str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+int CountLines(const std::vector<nlohmann::json>& lines, const std::string& event, const std::string& job = "",
+               const std::string& outcome = "") {
+  int n = 0;
+  for (const auto& l : lines)
+    if (Str(l, "event") == event && (job.empty() || Str(l, "job") == job) &&
+        (outcome.empty() || Str(l, "outcome") == outcome))
+      ++n;
+  return n;
+}
+
+TEST_F(ScheduleTest, OnceCatchesUpOneMissedNightThenNothingIsDue) {
+  Install inst(T("2025-03-01T12:00:00Z"), false);
+  std::string log = inst.dir.Sub("schedule.log");
+  auto run_once_at = [&](const std::string& when) {
+    std::string cfg = WriteConfig(inst.dir, "monitor = off\ntest_start = " + when + "\n");
+    auto r = testing::RunCli({"--root", inst.root, "--config", cfg, "schedule", "run", "--once", "--log", log},
+                             {"TZ=UTC"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+  };
+  run_once_at("2025-03-01T12:00:00Z");  // first start: no slot of the past is "missed"
+  EXPECT_TRUE(inst.Snapshots().empty());
+  run_once_at("2025-03-05T12:00:00Z");  // four nights missed: one catch-up run
+  ASSERT_EQ(inst.Snapshots().size(), 1u);
+  EXPECT_EQ(inst.Snapshots()[0].trigger, "scheduled");
+  run_once_at("2025-03-05T13:00:00Z");  // nothing due until 02:30 tomorrow
+  EXPECT_EQ(inst.Snapshots().size(), 1u);
+  run_once_at("2025-03-06T02:31:00Z");
+  EXPECT_EQ(inst.Snapshots().size(), 2u);
+  auto lines = LogLines(log);
+  EXPECT_EQ(CountLines(lines, "start"), 4);
+  EXPECT_EQ(CountLines(lines, "job_end", "snapshot", "ok"), 2);
+  EXPECT_EQ(CountLines(lines, "job_end", "prune", "ok"), 2);
+}
+
+TEST_F(ScheduleTest, NowForcesTheMonitorAndStatusShowsIt) {
+  Install inst(T("2025-03-01T12:00:00Z"), true);
+  auto r = testing::RunCli({"--root", inst.root, "schedule", "run", "--now", "monitor"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int ends = 0;
+  size_t pos = 0, nl;
+  while ((nl = r.out.find('\n', pos)) != std::string::npos) {  // stdout: one JSON object per line
+    auto j = nlohmann::json::parse(r.out.substr(pos, nl - pos));
+    if (j.at("event") == "job_end" && j.at("job") == "monitor") {
+      ++ends;
+      EXPECT_GT(j.at("issues_found").get<int>(), 0);
+      EXPECT_GT(j.at("issues_repaired").get<int>(), 0);
+    }
+    pos = nl + 1;
+  }
+  EXPECT_EQ(ends, 1);
+  auto st = testing::RunCli({"--root", inst.root, "--json", "schedule", "status"});
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  auto j = nlohmann::json::parse(st.out);
+  EXPECT_TRUE(j.at("monitor").at("last_success").is_number_integer());
+  EXPECT_TRUE(j.at("snapshot").at("last_success").is_null());
+}
+
+// Starts the binary without waiting; stdout/stderr to files.
+pid_t Spawn(const std::vector<std::string>& args, const std::string& out, const std::vector<std::string>& env) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    FILE* o = std::freopen(out.c_str(), "w", stdout);
+    FILE* e2 = std::freopen((out + ".err").c_str(), "w", stderr);
+    (void)o;
+    (void)e2;
+    std::vector<char*> argv;
+    std::string bin = MAESTRO_DB_BINARY;
+    argv.push_back(bin.data());
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+bool WaitForLine(const std::string& log, const std::string& event, const std::string& job, int timeout_ms) {
+  for (int waited = 0; waited < timeout_ms; waited += 20) {
+    if (CountLines(LogLines(log), event, job) > 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+TEST_F(ScheduleTest, SigtermDuringTheNightlySnapshotFinishesItAndExitsCleanly) {
+  Install inst(T("2025-03-01T12:00:00Z"), false);
+  std::string log = inst.dir.Sub("schedule.log");
+  // 10 virtual minutes per real second; the service starts ten virtual seconds
+  // before the slot and the snapshot holds for 1.5 s in the middle of reading.
+  std::string cfg = WriteConfig(inst.dir,
+                                "monitor = off\ntest_time_scale = 600\ntest_start = 2025-03-02T02:29:50Z\n"
+                                "test_job_delay_ms = 1500\n");
+  // First start must not be at 02:29:50 of the first day, or the slot counts as "missed";
+  // a state from the day before makes this an ordinary night.
+  testing::WriteFile(JoinPath(inst.layout().repo(), kScheduleStateFile),
+                     "{\"version\": 1, \"first_start\": " + std::to_string(T("2025-03-01T12:00:00Z")) + "}\n");
+  pid_t pid = Spawn({"--root", inst.root, "--config", cfg, "schedule", "run", "--log", log},
+                    inst.dir.Sub("out"), {"TZ=UTC"});
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitForLine(log, "job_start", "snapshot", 20000)) << testing::ReadFile(inst.dir.Sub("out.err"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The signal must land inside the snapshot, not after it.
+  ASSERT_EQ(CountLines(LogLines(log), "job_end", "snapshot"), 0);
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << testing::ReadFile(inst.dir.Sub("out.err"));
+
+  auto lines = LogLines(log);
+  EXPECT_EQ(CountLines(lines, "job_end", "snapshot", "ok"), 1);
+  EXPECT_EQ(CountLines(lines, "job_start", "prune"), 0);  // nothing new starts after SIGTERM
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(Str(lines.back(), "event"), "stop");
+  EXPECT_EQ(Str(lines.back(), "reason"), "signal");
+  // The snapshot is whole: listed and verified; no transaction is left open.
+  auto snaps = inst.Snapshots();
+  ASSERT_EQ(snaps.size(), 1u);
+  EXPECT_EQ(snaps[0].trigger, "scheduled");
+  auto repo = Repository::Open(Env::Default(), inst.layout().repo(), false);
+  ASSERT_TRUE(repo.ok());
+  auto vr = (*repo)->Verify({snaps[0].id}, true);
+  ASSERT_TRUE(vr.ok());
+  EXPECT_TRUE(vr->ok());
+  auto open = FindUnfinishedTransaction(inst.layout(), Env::Default());
+  ASSERT_TRUE(open.ok());
+  EXPECT_FALSE(open->has_value());
+}
+
+TEST_F(ScheduleTest, SigtermDuringTheMonitorRepairLetsTheTransactionCommit) {
+  Install inst(T("2025-03-01T12:00:00Z"), true);
+  std::string log = inst.dir.Sub("schedule.log");
+  std::string cfg = WriteConfig(inst.dir,
+                                "snapshot = off\ntest_time_scale = 60\ntest_start = 2025-03-01T12:00:00Z\n"
+                                "test_job_delay_ms = 1000\n");
+  pid_t pid = Spawn({"--root", inst.root, "--config", cfg, "schedule", "run", "--log", log},
+                    inst.dir.Sub("out"), {"TZ=UTC"});
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitForLine(log, "issues_found", "monitor", 20000)) << testing::ReadFile(inst.dir.Sub("out.err"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_EQ(CountLines(LogLines(log), "issues_repaired"), 0);  // before the transaction ran
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  auto lines = LogLines(log);
+  EXPECT_EQ(CountLines(lines, "issues_repaired"), 1);
+  EXPECT_EQ(CountLines(lines, "job_end", "monitor", "ok"), 1);
+  auto open = FindUnfinishedTransaction(inst.layout(), Env::Default());
+  ASSERT_TRUE(open.ok());
+  EXPECT_FALSE(open->has_value());
+  auto after = RunCheck(inst.layout(), CheckOptions{std::nullopt, "", T("2025-03-01T12:00:00Z")});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(CountKinds(*after, {IssueKind::kAiOrphan, IssueKind::kVectorOrphan, IssueKind::kFilesOnly}), 0);
+}
+
+TEST_F(ScheduleTest, InstallPrintsSystemdUnitsWithAbsoluteRootRepoAndConfig) {
+  Install inst(T("2025-03-01T12:00:00Z"), false);
+  std::string cfg = WriteConfig(inst.dir, "snapshot_time = 03:15\nmonitor_interval = 20\n");
+  auto r = testing::RunCli({"--root", inst.root, "--repo", inst.dir.Sub("repo"), "--config", cfg, "schedule",
+                            "install", "--systemd", "--print"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("[Service]"), std::string::npos);
+  EXPECT_NE(r.out.find("[Timer]"), std::string::npos);
+  EXPECT_NE(r.out.find("\"--root\" \"" + inst.root + "\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"--repo\" \"" + inst.dir.Sub("repo") + "\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"--config\" \"" + cfg + "\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"schedule\" \"run\" \"--once\""), std::string::npos);
+  EXPECT_NE(r.out.find("OnCalendar=*-*-* 03:15:00"), std::string::npos);
+  EXPECT_NE(r.out.find("OnUnitActiveSec=20min"), std::string::npos);
+  EXPECT_NE(r.out.find("Persistent=true"), std::string::npos);
+  EXPECT_NE(r.out.find("ExecStart=\"/"), std::string::npos);  // absolute binary
+}
+
+TEST_F(ScheduleTest, InstallWritesUserUnitsIntoDest) {
+  Install inst(T("2025-03-01T12:00:00Z"), false);
+  std::string dest = inst.dir.Sub("units");
+  auto r = testing::RunCli({"--root", inst.root, "schedule", "install", "--systemd", "--user", "--dest", dest});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string service = testing::ReadFile(dest + "/maestro-db-schedule.service");
+  std::string timer = testing::ReadFile(dest + "/maestro-db-schedule.timer");
+  EXPECT_NE(service.find("\"--repo\" \"" + inst.root + "/backups\""), std::string::npos) << service;
+  EXPECT_NE(timer.find("OnCalendar=*-*-* 02:30:00"), std::string::npos);
+  EXPECT_NE(r.out.find("systemctl --user daemon-reload"), std::string::npos) << r.out;
+}
+
+TEST_F(ScheduleTest, InstallCronLineRunsOnceAtTheSlotAndOnTheMonitorInterval) {
+  Install inst(T("2025-03-01T12:00:00Z"), false);
+  auto r = testing::RunCli({"--root", inst.root, "schedule", "install", "--cron", "--print"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("30 2 * * * root '/"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 * * * * root '/"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("'--root' '" + inst.root + "'"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("'schedule' 'run' '--once' --log"), std::string::npos) << r.out;
+  auto u = testing::RunCli({"--root", inst.root, "schedule", "install", "--cron", "--user", "--print"});
+  ASSERT_EQ(u.exit_code, 0);
+  EXPECT_EQ(u.out.find(" root '"), std::string::npos);  // a user crontab has no user field
+  auto bad = testing::RunCli({"--root", inst.root, "schedule", "install", "--print"});
+  EXPECT_EQ(bad.exit_code, 2);
 }
 
 }  // namespace
