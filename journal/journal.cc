@@ -266,6 +266,18 @@ Status Journal::OpenEnv() {
   // An existing map may be larger than our initial size; adopt it.
   MDB_envinfo info;
   if (mdb_env_info(e, &info) == 0 && info.me_mapsize > map_size_) map_size_ = info.me_mapsize;
+  // A data file shorter than the pages its meta page names (a bad copy, a full
+  // disk) would make LMDB fault with SIGBUS on the mapped pages past its end:
+  // report it as damage before reading anything.
+  MDB_stat est;
+  FileInfo fi;
+  if (mdb_env_info(e, &info) == 0 && mdb_env_stat(e, &est) == 0 &&
+      env_->Stat(JoinPath(dir_, "data.mdb"), &fi).ok() && fi.exists &&
+      (static_cast<uint64_t>(info.me_last_pgno) + 1) * est.ms_psize > fi.size)
+    return Status::Corruption("journal " + dir_ + ": data.mdb is truncated (" + std::to_string(fi.size) +
+                                  " bytes, its pages need " +
+                                  std::to_string((static_cast<uint64_t>(info.me_last_pgno) + 1) * est.ms_psize) + ")",
+                              "the journal is damaged; move it aside and run `maestro-db snap list` to find the last snapshot");
   int dead = 0;
   rc = mdb_reader_check(e, &dead);  // clear reader slots of killed processes
   if (rc) return LmdbError("journal " + dir_ + ": mdb_reader_check", rc);
