@@ -167,10 +167,11 @@ class PackSink {
         p->size = hdr.size();
         cur_ = std::move(p);
       }
-      std::string rec = EncodeBlobHeader(id, raw_len, static_cast<uint32_t>(stored.size()));
-      rec.append(stored.data(), stored.size());
-      MAESTRO_RETURN_IF_ERROR(cur_->file->Append(rec));
-      cur_->hasher.Update(rec);
+      std::string hdr = EncodeBlobHeader(id, raw_len, static_cast<uint32_t>(stored.size()));
+      MAESTRO_RETURN_IF_ERROR(cur_->file->Append(hdr));
+      MAESTRO_RETURN_IF_ERROR(cur_->file->Append(stored));
+      cur_->hasher.Update(hdr);
+      cur_->hasher.Update(stored);
       IndexEntry e;
       e.blob = id;
       e.offset = cur_->size + kBlobHeaderSize;
@@ -178,7 +179,7 @@ class PackSink {
       e.raw_len = raw_len;
       e.stored_check = Xxh64(stored);
       cur_->entries.push_back(e);
-      cur_->size += rec.size();
+      cur_->size += hdr.size() + stored.size();
       if (cur_->size >= kPackTargetSize) full = std::move(cur_);
     }
     if (full) return Seal(std::move(full));
@@ -414,12 +415,16 @@ class RepositoryImpl final : public Repository {
   // that no index names. Writers only (under the repository lock).
   Status CleanLeftovers(const BlobIndex& idx);
   Status PlanStore(size_t store_no, const SnapshotSource& src, Manifest* m, std::vector<PlanItem>* items);
-  Status WalkDir(size_t store_no, const std::string& root, const std::string& rel, std::vector<PlanItem>* items);
+  Status WalkDir(size_t store_no, const std::string& store_name, const std::string& root, const std::string& rel,
+                 std::vector<PlanItem>* items);
   Result<std::string> NewId(int64_t now);
 
   Env* env_;
   std::string dir_;
   RepoConfig cfg_;
+  // During Create: the parent snapshot's non-SQLite files by (store, path).
+  using ParentFiles = std::map<std::pair<std::string, std::string>, const ManifestFile*>;
+  const ParentFiles* parent_files_ = nullptr;
 };
 
 // ---------------------------------------------------------------- open
@@ -598,8 +603,8 @@ bool IsSkippedCompanion(const std::string& name, const std::set<std::string>& sq
   return false;
 }
 
-Status RepositoryImpl::WalkDir(size_t store_no, const std::string& root, const std::string& rel,
-                               std::vector<PlanItem>* items) {
+Status RepositoryImpl::WalkDir(size_t store_no, const std::string& store_name, const std::string& root,
+                               const std::string& rel, std::vector<PlanItem>* items) {
   std::string abs = rel.empty() ? root : JoinPath(root, rel);
   std::vector<DirEntry> entries;
   MAESTRO_RETURN_IF_ERROR(env_->ListDir(abs, &entries));
@@ -610,7 +615,18 @@ Status RepositoryImpl::WalkDir(size_t store_no, const std::string& root, const s
     FileInfo fi;
     MAESTRO_RETURN_IF_ERROR(env_->Stat(JoinPath(abs, e.name), &fi));
     if (!fi.exists) continue;  // removed since the listing
-    if (fi.is_regular && fi.size >= 512 && LooksLikeSqlite(JoinPath(abs, e.name))) sqlite_names.insert(e.name);
+    if (!fi.is_regular || fi.size < 512) {
+      stats.emplace_back(e, fi);
+      continue;
+    }
+    std::string rel_path = rel.empty() ? e.name : rel + "/" + e.name;
+    const ManifestFile* p = nullptr;
+    if (parent_files_) {
+      auto pf = parent_files_->find({store_name, rel_path});
+      if (pf != parent_files_->end()) p = pf->second;
+    }
+    bool unchanged = p && p->size == fi.size && p->mtime_ns == fi.mtime_ns && p->inode == fi.inode;
+    if (!unchanged && LooksLikeSqlite(JoinPath(abs, e.name))) sqlite_names.insert(e.name);
     stats.emplace_back(e, fi);
   }
   for (const auto& [e, fi] : stats) {
@@ -631,7 +647,7 @@ Status RepositoryImpl::WalkDir(size_t store_no, const std::string& root, const s
       it.file.type = ManifestFile::Type::kDir;
       std::string sub = it.file.path;
       items->push_back(std::move(it));
-      MAESTRO_RETURN_IF_ERROR(WalkDir(store_no, root, sub, items));
+      MAESTRO_RETURN_IF_ERROR(WalkDir(store_no, store_name, root, sub, items));
     } else if (fi.is_regular) {
       it.file.type = ManifestFile::Type::kFile;
       it.file.size = fi.size;
@@ -662,7 +678,7 @@ Status RepositoryImpl::PlanStore(size_t store_no, const SnapshotSource& src, Man
     root.file.mtime_ns = fi.is_symlink ? 0 : fi.mtime_ns;
     root.source = src.path;
     items->push_back(root);
-    return WalkDir(store_no, src.path, "", items);
+    return WalkDir(store_no, src.store, src.path, "", items);
   }
   if (fi.is_dir) return Status::BadStore("store " + src.store + ": " + src.path + " is a directory, expected an SQLite file");
   PlanItem it;
@@ -705,7 +721,11 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
   {
     MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListIds());
     int64_t newest = INT64_MIN;
+    // Ids start with their UTC second, so only ids of the newest second (the
+    // "_N" suffixes sort out of order) can be the newest snapshot.
+    std::string newest_second = ids.empty() ? "" : ids.back().substr(0, 15);
     for (const auto& id : ids) {
+      if (id.compare(0, 15, newest_second) != 0) continue;
       Result<Manifest> pm = LoadManifest(id);
       if (pm.ok() && pm->info.created_micros >= newest) {
         newest = pm->info.created_micros;
@@ -716,6 +736,11 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
       for (const auto& f : st.files)
         if (f.type == ManifestFile::Type::kFile && !f.sqlite_backup) parent_files[{st.name, f.path}] = &f;
   }
+  parent_files_ = &parent_files;
+  struct ClearParent {
+    const ParentFiles** p;
+    ~ClearParent() { *p = nullptr; }
+  } clear_parent{&parent_files_};
 
   int64_t now = env_->NowMicros();
   Manifest m;
@@ -776,19 +801,26 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
       MAESTRO_RETURN_IF_ERROR(env_->NewSequentialFile(it.read_path, &in));
       Hasher128 whole;
       f->chunks.clear();
-      size_t have = 0;
+      size_t start = 0, have = 0;  // unconsumed bytes: buf[start, start + have)
       bool eof = false;
       uint64_t total = 0;
       while (true) {
-        while (!eof && have < max_chunk) {
-          size_t got = 0;
-          MAESTRO_RETURN_IF_ERROR(in->Read(buf.size() - have, buf.data() + have, &got));
-          if (got == 0) eof = true;
-          have += got;
+        if (!eof && have < max_chunk) {
+          // Compact only when refilling: at most one move per max_chunk consumed.
+          if (start > 0) {
+            std::memmove(buf.data(), buf.data() + start, have);
+            start = 0;
+          }
+          while (!eof && have < buf.size()) {
+            size_t got = 0;
+            MAESTRO_RETURN_IF_ERROR(in->Read(buf.size() - have, buf.data() + have, &got));
+            if (got == 0) eof = true;
+            have += got;
+          }
         }
         if (have == 0) break;
-        size_t cut = chunker.FindCut(reinterpret_cast<const uint8_t*>(buf.data()), have);
-        std::string_view chunk(buf.data(), cut);
+        size_t cut = chunker.FindCut(reinterpret_cast<const uint8_t*>(buf.data() + start), have);
+        std::string_view chunk(buf.data() + start, cut);
         Hash128 h = Xxh128(chunk);
         whole.Update(chunk);
         f->chunks.push_back(h);
@@ -799,7 +831,7 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
         prog.bytes_done += cut;
         prog.current = m.stores[it.store].name + "/" + it.file.path;
         throttle.Report(prog);
-        std::memmove(buf.data(), buf.data() + cut, have - cut);
+        start += cut;
         have -= cut;
       }
       f->hash = whole.Digest();
