@@ -83,7 +83,7 @@ void PrintStatsText(const CliContext& ctx, const Stats& st) {
              (st.hnsw_segments_missing_dir ? " (" + std::to_string(st.hnsw_segments_missing_dir) + " missing)" : "") +
              ", " + std::to_string(st.queue_entries) + " queued operations");
   }
-  for (const auto& [k, v] : st.files_per_dir) ctx.Info(Pad(k + ":", 25) + std::to_string(v) + " files");
+  for (const auto& [k, v] : st.files_per_dir) ctx.Info(Pad("files in " + k + ":", 34) + std::to_string(v));
   if (st.unrecognized_files)
     ctx.Info("(" + std::to_string(st.unrecognized_files) + " files in the file stores follow no naming rule)");
 }
