@@ -393,7 +393,8 @@ Status Scheduler::RunJob(JobKind kind, const JobFn& fn, JobState* js, const std:
   nlohmann::json fields = {{"job", name},
                            {"duration_ms", (end - start) / 1000},
                            {"outcome", st.ok() ? "ok" : (st.IsBusy() ? "skipped" : "failed")}};
-  for (auto& [k, v] : ctx.details.items()) fields[k] = v;
+  for (auto& [k, v] : ctx.details.items())
+    if (!fields.contains(k)) fields[k] = v;  // a job's details never override job/outcome/duration
   js->last_attempt = start;
   if (st.ok()) {
     js->last_success = start;

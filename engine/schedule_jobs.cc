@@ -66,7 +66,7 @@ Status RecoverJob(const Layout& layout, JobContext& ctx) {
   MAESTRO_ASSIGN_OR_RETURN(session.svc, ServicesOn(session.repo.get(), layout, ctx.env));
   TxnReport rep;
   Status st = RecoverTransactions(session, RecoverMode::kAuto, &rep);
-  ctx.details["outcome"] = rep.outcome;
+  ctx.details["txn_outcome"] = rep.outcome;
   if (!st.ok())
     return st.Annotate("recovering transaction " + open->txn_id + " (" + open->kind +
                        "); `maestro-db recover` shows and retries it");

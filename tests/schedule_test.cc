@@ -16,6 +16,7 @@
 #include "engine/recover.h"
 #include "engine/schedule.h"
 #include "engine/schedule_jobs.h"
+#include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"
 #include "tests/test_util.h"
 #include "util/time_util.h"
@@ -487,6 +488,75 @@ TEST_F(ScheduleTest, MonitorWithRepairOffOnlyReports) {
   EXPECT_EQ(CountEvents(log, "issues_found"), 1);
   EXPECT_EQ(CountEvents(log, "issues_repaired"), 0);
   EXPECT_EQ(testing::TreeDigest(inst.root + "/ai_researcher"), digest);
+}
+
+TEST_F(ScheduleTest, JobWaitsForAManualCommandsLockThenSkipsAndLogsWhich) {
+  const int64_t t0 = T("2025-03-01T12:00:00Z");
+  Install inst(t0, false);
+  Layout layout = inst.layout();
+  ManualClockEnv env(Env::Default(), t0);
+  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
+  auto manual = RepoLock::Acquire(Env::Default(), layout.repo());  // e.g. `snap create` running
+  ASSERT_TRUE(manual.ok());
+  EventLog log(&env, nullptr);
+  ScheduleConfig cfg;
+  cfg.lock_wait_s = 0;
+  {
+    Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
+    ASSERT_TRUE(sched.Start().ok());
+    Status st = sched.RunNow(JobKind::kSnapshot);
+    EXPECT_TRUE(st.IsBusy()) << st.ToString();
+    EXPECT_EQ(sched.state().snapshot.last_outcome, "skipped");
+  }
+  cfg.lock_wait_s = 120;
+  {
+    Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
+    ASSERT_TRUE(sched.Start().ok());
+    int64_t before = env.NowMicros();
+    EXPECT_TRUE(sched.RunNow(JobKind::kSnapshot).IsBusy());
+    EXPECT_GE(env.NowMicros() - before, 120 * kSec);  // it did wait lock_wait
+  }
+  std::vector<std::string> actions;
+  for (const auto& l : log.lines())
+    if (l.at("event") == "lock_busy") actions.push_back(l.at("action"));
+  EXPECT_EQ(actions, (std::vector<std::string>{"skip", "wait", "skip"}));
+  EXPECT_EQ(CountEvents(log, "job_end", "snapshot", "skipped"), 2);
+  EXPECT_TRUE(inst.Snapshots().empty());
+  // Once the manual command is done, the job goes through.
+  ASSERT_TRUE((*manual)->Release().ok());
+  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
+  ASSERT_TRUE(sched.Start().ok());
+  EXPECT_TRUE(sched.RunNow(JobKind::kSnapshot).ok());
+  EXPECT_EQ(inst.Snapshots().size(), 1u);
+}
+
+TEST_F(ScheduleTest, UnfinishedCleanupFoundAtStartIsRecoveredFirstAndLogged) {
+  const int64_t t0 = T("2025-03-01T12:00:00Z");
+  Install inst(t0, true);
+  Layout layout = inst.layout();
+  // A manual cleanup dies after its first step intent: the journal holds an unfinished transaction.
+  auto crashed = testing::RunCli({"--root", inst.root, "cleanup", "--all", "--yes"},
+                                 {"MAESTRO_DB_CRASH_AT=txn.after_intent"});
+  ASSERT_EQ(crashed.exit_code, -SIGKILL) << crashed.err;
+  auto open = FindUnfinishedTransaction(layout, Env::Default());
+  ASSERT_TRUE(open.ok());
+  ASSERT_TRUE(open->has_value());
+
+  ManualClockEnv env(Env::Default(), t0);
+  EventLog log(&env, nullptr);
+  ScheduleConfig cfg;
+  cfg.snapshot_enabled = false;
+  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
+  ASSERT_TRUE(sched.Start().ok());
+  EXPECT_TRUE(sched.recovered());
+  EXPECT_EQ(CountEvents(log, "unfinished_transaction"), 1);
+  EXPECT_EQ(CountEvents(log, "job_end", "recover", "ok"), 1);
+  open = FindUnfinishedTransaction(layout, Env::Default());
+  ASSERT_TRUE(open.ok());
+  EXPECT_FALSE(open->has_value());
+  // Rolled back (no commit record): the planted issues are still there for the monitor.
+  ASSERT_TRUE(sched.RunDue().ok());
+  EXPECT_EQ(CountEvents(log, "issues_repaired"), 1);
 }
 
 // ---------------------------------------------------------------------------
