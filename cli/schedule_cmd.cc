@@ -300,9 +300,9 @@ int RunService(CliContext& ctx, const RunArgs& a) {
   if (!st.ok()) return ctx.Fail(st);
 
   if (forced) {
-    st = sched.RunNow(*forced);
+    st = sched.RunNow(*forced, &g_stop);
   } else if (a.once) {
-    st = sched.RunDue();
+    st = sched.RunDue(&g_stop);
   } else {
     st = sched.Run(g_stop);
     return st.ok() ? kExitOk : ctx.Fail(st);

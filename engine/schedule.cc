@@ -416,7 +416,7 @@ Status Scheduler::RunJob(JobKind kind, const JobFn& fn, JobState* js, const std:
   return st;
 }
 
-Status Scheduler::RunDue() { return RunDueUntil(never_stop_); }
+Status Scheduler::RunDue(const std::atomic<bool>* stop) { return RunDueUntil(stop ? *stop : never_stop_); }
 
 Status Scheduler::RunDueUntil(const std::atomic<bool>& stop) {
   Status first;
@@ -434,22 +434,24 @@ Status Scheduler::RunDueUntil(const std::atomic<bool>& stop) {
   return first;
 }
 
-Status Scheduler::RunNow(JobKind kind) {
-  MAESTRO_RETURN_IF_ERROR(TryRecover(never_stop_));
+Status Scheduler::RunNow(JobKind kind, const std::atomic<bool>* stop_flag) {
+  const std::atomic<bool>& stop = stop_flag ? *stop_flag : never_stop_;
+  MAESTRO_RETURN_IF_ERROR(TryRecover(stop));
+  if (stop) return Status::Aborted("stopped by a signal before the " + std::string(JobName(kind)) + " job started");
   switch (kind) {
     case JobKind::kRecover: return Status::OK();
     case JobKind::kSnapshot: {
       if (!jobs_.snapshot) return Status::InvalidArgument("no snapshot job configured");
-      MAESTRO_RETURN_IF_ERROR(RunJob(kind, jobs_.snapshot, &state_.snapshot, never_stop_));
-      if (prune_due()) return RunJob(JobKind::kPrune, jobs_.prune, &state_.prune, never_stop_);
+      MAESTRO_RETURN_IF_ERROR(RunJob(kind, jobs_.snapshot, &state_.snapshot, stop));
+      if (!stop && prune_due()) return RunJob(JobKind::kPrune, jobs_.prune, &state_.prune, stop);
       return Status::OK();
     }
     case JobKind::kPrune:
       if (!jobs_.prune) return Status::InvalidArgument("no prune job configured");
-      return RunJob(kind, jobs_.prune, &state_.prune, never_stop_);
+      return RunJob(kind, jobs_.prune, &state_.prune, stop);
     case JobKind::kMonitor:
       if (!jobs_.monitor) return Status::InvalidArgument("no monitor job configured");
-      return RunJob(kind, jobs_.monitor, &state_.monitor, never_stop_);
+      return RunJob(kind, jobs_.monitor, &state_.monitor, stop);
   }
   return Status::Internal("unknown job kind");
 }

@@ -166,10 +166,13 @@ class Scheduler {
 
   // Runs every job due now, in order snapshot -> prune -> monitor. Returns the
   // first job failure (the others still run), OK if all ran or nothing was due.
-  Status RunDue();
+  // stop (may be null): once set, the running job ends between durable steps
+  // and no further job starts.
+  Status RunDue(const std::atomic<bool>* stop = nullptr);
 
-  // Runs one job now whatever the schedule (snapshot is followed by prune).
-  Status RunNow(JobKind kind);
+  // Runs one job now whatever the schedule (snapshot is followed by prune
+  // unless stop is set meanwhile).
+  Status RunNow(JobKind kind, const std::atomic<bool>* stop = nullptr);
 
   // The service loop: RunDue, sleep until the next due time or tick, repeat,
   // until stop is set (or the clock passes `until`, for tests). Job failures
