@@ -953,7 +953,15 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
   m.info.stored_bytes = stored;
   std::string mbytes = EncodeManifest(m);
   MAESTRO_CRASH_POINT("snap.before_manifest");
-  MAESTRO_RETURN_IF_ERROR(WriteFileDurably(env_, JoinPath(Sub("snapshots"), m.info.id), mbytes, 0600));
+  std::string mpath = JoinPath(Sub("snapshots"), m.info.id);
+  Status published = WriteFileDurably(env_, mpath, mbytes, 0600);
+  if (!published.ok()) {
+    // The rename may have happened before the directory fsync failed: a
+    // snapshot reported as failed must not be listed (the id is new, so this
+    // removes nothing else).
+    (void)env_->RemoveFile(mpath);
+    return published;
+  }
   MAESTRO_CRASH_POINT("snap.after_manifest");
   return m.info;
 }
