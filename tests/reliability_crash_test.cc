@@ -28,8 +28,11 @@ using testing::TempDir;
 using testing::TreeDigest;
 using testing::WriteFile;
 
+// The stores of an install (everything under root except the repository), by
+// content, type and mode: a rename aside and back changes directory mtimes,
+// which is not a change of the data.
 std::map<std::string, std::string> StoresDigest(const std::string& root) {
-  auto d = TreeDigest(root);
+  auto d = TreeDigest(root, /*include_mtime=*/false);
   for (auto it = d.begin(); it != d.end();) it = it->first.rfind("backups", 0) == 0 ? d.erase(it) : std::next(it);
   return d;
 }
@@ -94,10 +97,10 @@ class CrashExtensionTest : public ::testing::Test {
         std::vector<std::string> full = {"--root", root};
         full.insert(full.end(), args.begin(), args.end());
         CliResult k = RunCli(full, {"MAESTRO_DB_CRASH_AT=" + point + nth});
-        if (k.exit_code >= 0) {  // the command never reached this point
-          ++unreached;
+        if (k.exit_code >= 0) {  // the command never reached this point (or not twice)
+          if (*nth == '\0') ++unreached;
           fs::remove_all(root);
-          continue;
+          break;  // a point not reached once is not reached twice
         }
         auto ok = RecoverAndVerify(root);
         EXPECT_TRUE(ok);
@@ -166,9 +169,19 @@ TEST_F(CrashExtensionTest, SnapPruneKilledAtAnyPointNeverLosesAKeptSnapshot) {
         });
 }
 
+// "main=<current>,ai=<current>" from `migrate status --json` ("?" when unreadable).
 std::string MigrateVersion(const std::string& root) {
   CliResult r = RunCli({"--root", root, "--json", "migrate", "status"});
-  return r.out;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  std::string out;
+  for (const char* store : {"main", "ai"}) {
+    std::string v = "?";
+    if (j.is_object() && j.contains("stores") && j["stores"].contains(store) &&
+        j["stores"][store].contains("current") && j["stores"][store]["current"].is_number_integer())
+      v = std::to_string(j["stores"][store]["current"].get<int>());
+    out += std::string(store) + "=" + v + ",";
+  }
+  return out;
 }
 
 TEST_F(CrashExtensionTest, MigrateDownAndUpKilledAtAnyPointLeaveTheOldOrTheNewVersion) {
