@@ -39,7 +39,7 @@ FILES=$ROOT/ai_researcher/data
 floor() {
   sqlite3 -readonly "$MAIN" "SELECT id, user_id, processing_status, created_at, updated_at, original_filename FROM documents" >/dev/null
   sqlite3 -readonly "$AI" "SELECT doc_id FROM processed_documents" >/dev/null
-  sqlite3 -readonly "$CHROMA" "SELECT id, segment_id FROM segments" >/dev/null
+  sqlite3 -readonly "$CHROMA" "SELECT id, type, scope, collection FROM segments" >/dev/null
   sqlite3 -readonly "$CHROMA" "SELECT e.id, e.segment_id, e.embedding_id, m.string_value FROM embeddings e LEFT JOIN embedding_metadata m ON m.id = e.id AND m.key = 'doc_id'" >/dev/null
   ls -f "$FILES/raw_pdfs" "$FILES/raw_pdfs/word_documents" "$FILES/raw_pdfs/markdown_files" \
         "$FILES/processed/markdown" "$FILES/processed/metadata" >/dev/null
