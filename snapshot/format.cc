@@ -298,6 +298,9 @@ Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::s
       e.stored_len = r.U32();
       e.raw_len = r.U32();
       e.stored_check = r.U64();
+      if (r.ok() && (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen))
+        return Status::Corruption(what + ": index entry for blob " + e.blob.Hex() + " claims " +
+                                  std::to_string(e.raw_len) + " bytes, over the format's blob limit");
       out.push_back(e);
     }
   }

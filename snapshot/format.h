@@ -51,6 +51,10 @@ struct IndexEntry {
   uint32_t raw_len = 0;      // uncompressed length
   uint64_t stored_check = 0; // XXH3-64 of the stored (compressed) bytes
 };
+// Format limits: the chunker never makes a blob over 4 MiB (snapshot/chunker.h),
+// so an index entry claiming more is damage, refused before any allocation.
+constexpr uint32_t kMaxBlobRawLen = 16u * 1024 * 1024;
+constexpr uint32_t kMaxBlobStoredLen = kMaxBlobRawLen + kMaxBlobRawLen / 64 + 4096;  // >= ZSTD_compressBound
 std::string EncodeIndex(const std::vector<IndexEntry>& entries);
 Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what);
 
