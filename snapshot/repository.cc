@@ -547,8 +547,11 @@ Result<std::string> RepositoryImpl::ResolveId(const std::string& spec) {
     return Status::NotFound("no snapshot matches '" + spec + "'",
                             "give a full id, a unique prefix, 'latest' or an ISO-8601 time; see `maestro-db snap list`");
   const SnapshotInfo* best = nullptr;
+  // Times are read to the second, as ids are: "at or before 04:06:19" includes a
+  // snapshot taken at 04:06:19.5 (id ..._040619).
+  const int64_t end_of_second = *t + 999999;
   for (const auto& i : all)
-    if (i.created_micros <= *t) best = &i;
+    if (i.created_micros <= end_of_second) best = &i;
   if (!best)
     return Status::NotFound("no snapshot was taken at or before " + FormatIso8601(*t),
                             "the oldest is " + all.front().id);

@@ -301,9 +301,12 @@ TEST(SnapCliTest, IdsResolveByPrefixLatestAndIsoTime) {
   while (a[n] == b[n]) ++n;
   EXPECT_EQ(in.RunJson({"snap", "show", a.substr(0, n + 1)})["snapshot"]["id"], a);
   json la = in.RunJson({"snap", "list"});
-  // A second after a was taken (and before b, which came a second later): newest at or before = a.
-  std::string after_a = FormatIso8601(la[0]["created_micros"].get<int64_t>() + 1000000);
-  EXPECT_EQ(in.RunJson({"snap", "show", after_a})["snapshot"]["id"], a) << after_a;
+  // The second a was taken in, written as ISO-8601: times are read to the second, as
+  // ids are, so a time naming that second includes a (regression: the comparison was
+  // in microseconds and missed a snapshot taken during the named second); b came in a
+  // later second and is not included.
+  std::string at_a = FormatIso8601(la[0]["created_micros"].get<int64_t>());
+  EXPECT_EQ(in.RunJson({"snap", "show", at_a})["snapshot"]["id"], a) << at_a;
   EXPECT_EQ(in.RunJson({"snap", "show", "2999-01-01T00:00:00Z"})["snapshot"]["id"], b);
   // Ambiguous prefix and a time before every snapshot fail with a message, not a guess.
   CliResult amb = in.Run({"snap", "show", a.substr(0, 4)});
