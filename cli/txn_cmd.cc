@@ -317,7 +317,8 @@ bool IsWritingCommand(const CLI::App& app) {
                                                     "run",    "up",      "down",   "apply",  "baseline"};
   for (const auto* sub : app.get_subcommands()) {
     if (writing.count(sub->get_name())) return true;
-    if (sub->get_name() == "snap" || sub->get_name() == "migrate" || sub->get_name() == "schedule")
+    // `schedule run` is not checked here: the service recovers an unfinished transaction itself (logged).
+    if (sub->get_name() == "snap" || sub->get_name() == "migrate")
       for (const auto* s2 : sub->get_subcommands())
         if (writing_sub.count(s2->get_name())) {
           if (sub->get_name() == "snap" && s2->get_name() == "restore") {
