@@ -71,6 +71,7 @@ Result<Layout> Layout::Discover(const std::string& root_in, const Config* config
     return Status::NotFound("install root " + l.root_ + " does not exist (pass --root DIR or set MAESTRO_ROOT)");
   if (!fi.is_dir) return Status::InvalidArgument("install root " + l.root_ + " is not a directory");
   l.repo_ = repo.empty() ? JoinPath(l.root_, "backups") : Absolute(repo);
+  if (config) l.config_ = *config;
 
   for (const auto& spec : kSpecs) {
     Store& s = l.stores_[static_cast<int>(spec.id)];
@@ -99,6 +100,8 @@ Result<Layout> Layout::Discover(const std::string& root_in, const Config* config
   }
   return l;
 }
+
+Result<Layout> Layout::Rediscover() const { return Discover(root_, &config_, repo_); }
 
 std::string Layout::ChromaDbPath() const { return JoinPath(store(StoreId::kVector).path, "chroma.sqlite3"); }
 

@@ -54,8 +54,13 @@ class Layout {
   const std::array<Store, kNumStores>& stores() const { return stores_; }
   // Path of chroma.sqlite3 inside the vector store.
   std::string ChromaDbPath() const;
+  // Discovers again with the same root, config overrides and repo (a store may
+  // have appeared or vanished since): use this, not Discover(root, nullptr, ...),
+  // so [stores] overrides from the config file are kept.
+  Result<Layout> Rediscover() const;
 
  private:
+  Config config_;  // the overrides this layout was discovered with (empty if none)
   std::string root_;
   std::string repo_;
   std::array<Store, kNumStores> stores_;

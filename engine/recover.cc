@@ -4,38 +4,22 @@
 #include "engine/migrate.h"
 #include "engine/reset.h"
 #include "engine/restore_txn.h"
+#include "engine/snapshot_sources.h"
 
 namespace maestro {
-
-namespace {
-
-std::vector<SnapshotSource> AllSources(const Layout& layout) {
-  std::vector<SnapshotSource> out;
-  for (const auto& s : layout.stores()) {
-    SnapshotSource src;
-    src.store = s.name;
-    src.path = s.path;
-    src.is_directory = KindOf(s.id) == StoreKind::kDirectory;
-    src.present = s.present;
-    out.push_back(src);
-  }
-  return out;
-}
-
-}  // namespace
 
 Result<TxnServices> ServicesOn(Repository* repo, const Layout& layout, Env* env) {
   TxnServices svc;
   MAESTRO_ASSIGN_OR_RETURN(svc.journal, Journal::Open(env, JournalDir(layout.repo()), true));
   svc.env = env;
-  std::string root = layout.root(), repo_dir = layout.repo();
-  svc.snapshot = [repo, root, repo_dir](const std::string& trigger) -> Result<std::string> {
-    // Rediscover: a store may have appeared or vanished since the command started.
-    MAESTRO_ASSIGN_OR_RETURN(Layout now, Layout::Discover(root, nullptr, repo_dir));
+  svc.snapshot = [repo, layout](const std::string& trigger) -> Result<std::string> {
+    // Rediscover (keeping config overrides): a store may have appeared or vanished
+    // since the command started.
+    MAESTRO_ASSIGN_OR_RETURN(Layout now, layout.Rediscover());
     CreateOptions opts;
     opts.trigger = trigger;
     opts.label = "taken by maestro-db before a " + trigger.substr(trigger.find('-') + 1);
-    MAESTRO_ASSIGN_OR_RETURN(SnapshotInfo info, repo->Create(AllSources(now), opts));
+    MAESTRO_ASSIGN_OR_RETURN(SnapshotInfo info, repo->Create(SourcesFor(now), opts));
     MAESTRO_ASSIGN_OR_RETURN(VerifyReport rep, repo->Verify({info.id}, false));
     if (!rep.ok())
       return Status::Corruption("the " + trigger + " snapshot " + info.id + " does not verify: " +
