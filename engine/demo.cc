@@ -338,7 +338,7 @@ std::string DemoWriter::MetadataJson(const Doc& d) const {
 Status DemoWriter::WriteMain() {
   const std::string path = P("data/maestro.db");
   MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(path, true));
-  MAESTRO_RETURN_IF_ERROR(CreateFreshSchema(db, StoreId::kMain));
+  MAESTRO_RETURN_IF_ERROR(CreateFreshSchema(db, StoreId::kMain, now_));
   MAESTRO_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=OFF; BEGIN"));
   Rng r(o_.seed ^ 0x5eed0001);
   const int64_t t0 = now_ - 200 * kDay;
@@ -460,7 +460,7 @@ Status DemoWriter::WriteMain() {
 
 Status DemoWriter::WriteAi() {
   MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(P("ai_researcher/data/processed/metadata.db"), true));
-  MAESTRO_RETURN_IF_ERROR(CreateFreshSchema(db, StoreId::kAi));
+  MAESTRO_RETURN_IF_ERROR(CreateFreshSchema(db, StoreId::kAi, now_));
   MAESTRO_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=OFF; BEGIN"));
   MAESTRO_ASSIGN_OR_RETURN(Stmt st, db.Prepare(
       "INSERT INTO processed_documents(doc_id, original_filename, processing_timestamp, metadata_json) VALUES(?,?,?,?)"));
