@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # The README's second command: install what is missing, build, run the whole test suite.
-# Prints ctest's summary line ("100% tests passed, 0 tests failed out of N").
+#  1. the fuzz targets replay their seeds and regression inputs (clang + ASan/UBSan,
+#     deterministic, no random search: scripts/fuzz.sh with FUZZ_SECONDS=0);
+#  2. ctest runs every GoogleTest case: unit, CLI, crash-matrix, fault, power-cut,
+#     corruption, concurrency and hostile-input suites.
+# Ends with ctest's summary line ("100% tests passed, 0 tests failed out of N").
+# Longer checks, on demand: FUZZ_SECONDS=600 scripts/fuzz.sh, scripts/sanitize.sh asan|tsan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
+FUZZ_SECONDS=0 ./scripts/fuzz.sh
 ./scripts/build.sh
 cd "${BUILD_DIR:-build}"
 ctest --output-on-failure -j"$(nproc)" --timeout 600
