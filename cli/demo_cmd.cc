@@ -8,7 +8,7 @@
 namespace maestro {
 
 void RegisterDemoCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
-  auto* demo = app.add_subcommand("demo", "Demo data");
+  auto* demo = app.add_subcommand("demo", "Create a realistic demo MAESTRO install to try maestro-db on (see `demo create --help`)");
   demo->require_subcommand(1);
   struct Args {
     std::string dir;

@@ -424,7 +424,7 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   log->callback([finish, limit, &ctx]() { finish(RunJournalLog(ctx, *limit)); });
 
   // debug
-  auto* debug = app.add_subcommand("debug", "Developer tools");
+  auto* debug = app.add_subcommand("debug", "Developer tools: `debug crash-points` lists the MAESTRO_DB_CRASH_AT names");
   debug->require_subcommand(1);
   debug->add_subcommand("crash-points", "list the crash points MAESTRO_DB_CRASH_AT=<name>[:<nth>] can select")
       ->callback([&ctx, exit_code]() {
