@@ -149,6 +149,14 @@ Result<LockedRepo> OpenForWriting(CliContext& ctx, double lock_wait, bool create
   return out;
 }
 
+// A dry run only reads (no lock, never blocks); a real run takes the writer lock first.
+Result<LockedRepo> OpenForRun(CliContext& ctx, bool dry_run, double lock_wait) {
+  if (!dry_run) return OpenForWriting(ctx, lock_wait, /*create=*/false);
+  LockedRepo out;
+  MAESTRO_ASSIGN_OR_RETURN(out.repo, OpenForReading(ctx));
+  return out;
+}
+
 // The repository's messages already name the spec and what to do next.
 Result<std::string> Resolve(Repository& repo, const std::string& spec) { return repo.ResolveId(spec); }
 
@@ -454,16 +462,8 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   if (a.to.empty() && !layout.ok()) return layout.status();
   const std::string root = layout.ok() ? layout->root() : "";
 
-  LockedRepo w;
-  std::unique_ptr<Repository> reader;
-  Repository* repo = nullptr;
-  if (a.dry_run) {
-    MAESTRO_ASSIGN_OR_RETURN(reader, OpenForReading(ctx));
-    repo = reader.get();
-  } else {
-    MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/false));
-    repo = w.repo.get();
-  }
+  MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForRun(ctx, a.dry_run, a.lock_wait));
+  Repository* repo = w.repo.get();
   MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*repo, a.id));
   MAESTRO_ASSIGN_OR_RETURN(Manifest m, repo->LoadManifest(id));
   MAESTRO_ASSIGN_OR_RETURN(auto selected, SelectStores(m, a.stores));
@@ -674,16 +674,8 @@ struct PruneArgs {
 Status RunPrune(CliContext& ctx, const PruneArgs& a) {
   // Refuse a policy-less prune before touching anything.
   if (a.policy.empty()) MAESTRO_RETURN_IF_ERROR(ApplyRetention({}, a.policy).status());
-  LockedRepo w;
-  std::unique_ptr<Repository> reader;
-  Repository* repo = nullptr;
-  if (a.dry_run) {
-    MAESTRO_ASSIGN_OR_RETURN(reader, OpenForReading(ctx));
-    repo = reader.get();
-  } else {
-    MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/false));
-    repo = w.repo.get();
-  }
+  MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForRun(ctx, a.dry_run, a.lock_wait));
+  Repository* repo = w.repo.get();
   MAESTRO_ASSIGN_OR_RETURN(auto snaps, repo->List());
   MAESTRO_ASSIGN_OR_RETURN(RetentionDecision d, ApplyRetention(snaps, a.policy));
   std::vector<std::string> remove_ids;
