@@ -33,16 +33,7 @@ using testing::TempDir;
 
 const char* kNow = "2025-08-08T12:00:00Z";
 
-std::string Sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
+using testing::Sh;
 
 struct Outcome {
   std::map<std::string, std::string> digest;

@@ -24,16 +24,7 @@ using testing::StoreDigest;
 using testing::TempDir;
 using testing::WriteFile;
 
-std::string Sh(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
-}
+using testing::Sh;
 
 // Two migrations for main (changing data), one for ai: a run touches both stores.
 void WriteUserMigrations(const std::string& dir) {

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -124,6 +125,17 @@ void Walk(const std::string& root, const std::string& rel, bool include_mtime, s
 std::map<std::string, std::string> TreeDigest(const std::string& root, bool include_mtime) {
   std::map<std::string, std::string> out;
   Walk(root, "", include_mtime, &out);
+  return out;
+}
+
+std::string Sh(const std::string& cmd) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+  pclose(p);
   return out;
 }
 

@@ -36,6 +36,9 @@ CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::st
 // (type, size, mode, mtime_ns, content hash). Two equal maps = an unchanged tree.
 std::map<std::string, std::string> TreeDigest(const std::string& root, bool include_mtime = true);
 
+// Runs cmd with /bin/sh and returns its standard output ("" if it cannot start).
+std::string Sh(const std::string& cmd);
+
 // Writes a file, creating parent directories.
 void WriteFile(const std::string& path, const std::string& content);
 std::string ReadFile(const std::string& path);
