@@ -200,13 +200,16 @@ Status RunCreate(CliContext& ctx, const CreateArgs& a) {
   line.Finish();
   if (!info.ok()) return info.status().Annotate("snap create in " + w.repo->dir());
   if (ctx.json()) {
-    ctx.PrintJson(InfoJson(*info));
+    nlohmann::json j = InfoJson(*info);
+    j["read_bytes"] = info->read_bytes;  // what this run read; the rest was reused unread
+    ctx.PrintJson(j);
   } else if (ctx.quiet()) {
     std::cout << info->id << "\n";  // the result itself is never silenced
   } else {
     std::cout << info->id << "\n";
     ctx.Detail(std::to_string(info->files) + " files, " + FormatBytes(info->logical_bytes) + " logical, " +
-               FormatBytes(info->stored_bytes) + " newly stored; stores: " + Join(info->stores, ","));
+               FormatBytes(info->stored_bytes) + " newly stored, " + FormatBytes(info->read_bytes) +
+               " read (the rest unchanged since the previous snapshot); stores: " + Join(info->stores, ","));
   }
   return Status::OK();
 }

@@ -79,16 +79,16 @@ constexpr char kIndexMagic[8] = {'M', 'D', 'B', 'I', 'N', 'D', 'X', '\0'};
 // Checks magic, version and trailing checksum of a "magic u32 version ... u64
 // xxh3" file; returns the body between the 12-byte header and the trailer.
 Result<std::string_view> OpenEnvelope(std::string_view bytes, const char* magic, const std::string& what,
-                                      uint32_t* version) {
+                                      uint32_t* version, uint32_t max_version = kRepoFormatVersion) {
   if (bytes.size() < 20) return Status::Corruption(what + ": file is truncated (" + std::to_string(bytes.size()) + " bytes)");
   uint64_t want = GetU64(bytes.data() + bytes.size() - 8);
   if (Xxh64(bytes.substr(0, bytes.size() - 8)) != want)
     return Status::Corruption(what + ": checksum mismatch (the file is damaged)");
   if (std::memcmp(bytes.data(), magic, 8) != 0) return Status::Corruption(what + ": bad magic");
   *version = GetU32(bytes.data() + 8);
-  if (*version != kRepoFormatVersion)
+  if (*version < 1 || *version > max_version)
     return Status::Corruption(what + ": format version " + std::to_string(*version) + " is not supported (this build reads " +
-                              std::to_string(kRepoFormatVersion) + ")");
+                              (max_version == 1 ? std::string("1") : "1 to " + std::to_string(max_version)) + ")");
   return bytes.substr(12, bytes.size() - 20);
 }
 
@@ -174,6 +174,7 @@ std::string EncodeManifest(const Manifest& m) {
       PutU64(&s, f.size);
       PutU64(&s, static_cast<uint64_t>(f.mtime_ns));
       PutU64(&s, f.inode);
+      if (m.format_version >= 2 && f.sqlite_backup) PutStr(&s, f.source_fingerprint);
       if (f.type == ManifestFile::Type::kFile) {
         PutHash(&s, f.hash);
         PutU32(&s, static_cast<uint32_t>(f.chunks.size()));
@@ -189,7 +190,7 @@ std::string EncodeManifest(const Manifest& m) {
 
 Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what) {
   Manifest m;
-  MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(bytes, kManifestMagic, what, &m.format_version));
+  MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(bytes, kManifestMagic, what, &m.format_version, kManifestFormatVersion));
   Reader r(body);
   SnapshotInfo& i = m.info;
   i.id = r.Str();
@@ -222,6 +223,7 @@ Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what)
       f.size = r.U64();
       f.mtime_ns = static_cast<int64_t>(r.U64());
       f.inode = r.U64();
+      if (m.format_version >= 2 && f.sqlite_backup) f.source_fingerprint = r.Str();
       if (f.type == ManifestFile::Type::kFile) {
         f.hash = r.H();
         uint32_t nc = r.Count(16);

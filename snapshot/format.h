@@ -18,7 +18,10 @@
 
 namespace maestro {
 
-constexpr uint32_t kRepoFormatVersion = 1;
+constexpr uint32_t kRepoFormatVersion = 1;  // config and index files
+// Manifests: version 2 adds ManifestFile::source_fingerprint for SQLite files.
+// Version 1 manifests are still read (their fingerprints are empty).
+constexpr uint32_t kManifestFormatVersion = 2;
 
 // ---- config: "<repo>/config", text, 0600.
 struct RepoConfig {

@@ -383,6 +383,7 @@ struct PlanItem {
   ManifestFile file;       // path, type, mode, mtime, inode (size from the plan stat)
   std::string source;      // absolute path in the install
   std::string read_path;   // what to read: source, or the SQLite backup in tmp/
+  bool reused = false;     // chunk list taken from the parent snapshot: not read
 };
 
 class RepositoryImpl final : public Repository {
@@ -704,8 +705,7 @@ Status RepositoryImpl::PlanStore(size_t store_no, const SnapshotSource& src, Man
 // but the copy is never fsynced (synchronous=OFF, no journal): it only lives in
 // tmp/ until its chunks are in packs, and packs are what is made durable. This
 // saves an fsync of the whole database per snapshot.
-Status BackupToScratch(const std::string& src_path, const std::string& dst_path) {
-  MAESTRO_ASSIGN_OR_RETURN(Db src, Db::OpenReadOnly(src_path, 10000));
+Status BackupToScratch(Db& src, const std::string& src_path, const std::string& dst_path) {
   MAESTRO_ASSIGN_OR_RETURN(Db dst, Db::OpenReadWrite(dst_path, true));
   MAESTRO_RETURN_IF_ERROR(dst.Exec("PRAGMA synchronous=OFF"));
   sqlite3_backup* b = sqlite3_backup_init(dst.raw(), "main", src.raw(), "main");
@@ -721,6 +721,49 @@ Status BackupToScratch(const std::string& src_path, const std::string& dst_path)
   // A restored copy must be one self-contained file: no WAL mode in its header.
   MAESTRO_RETURN_IF_ERROR(dst.Exec("PRAGMA journal_mode=DELETE"));
   return dst.Close();
+}
+
+// Opens the read transaction a backup copies from: after this, the source's
+// content is fixed for this connection (a SHARED lock in rollback mode, a WAL
+// read mark in WAL mode) until the connection is closed. Waits out writers.
+Status BeginRead(Db& db, const std::string& path) {
+  int64_t waited_ms = 0;
+  while (true) {
+    Status s = db.Exec("BEGIN");
+    if (s.ok()) s = db.QueryInt("SELECT count(*) FROM sqlite_master").status();
+    if (s.ok()) return s;
+    int rc = sqlite3_errcode(db.raw());
+    (void)db.Exec("ROLLBACK");
+    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited_ms >= 60000)
+      return s.Annotate("opening a read transaction on " + path);
+    sqlite3_sleep(20);
+    waited_ms += 20;
+  }
+}
+
+// The fingerprint of an SQLite source (see ManifestFile::source_fingerprint),
+// taken while the caller holds the read transaction it will copy: any commit
+// after that changes the -wal (WAL mode) or the database file (rollback mode,
+// checkpoints), so a later equal fingerprint means the same logical content.
+// The -shm is left out: readers write their read marks into it. Returns "" when
+// a timestamp is within racy_margin_ns of now (or in the future).
+Result<std::string> SqliteFingerprint(Env* env, const std::string& path, int64_t racy_margin_ns) {
+  std::string fp = "v1";
+  bool racy = false;
+  int64_t now_ns = env->NowMicros() * 1000;
+  for (const char* suffix : {"", "-wal", "-journal"}) {
+    FileInfo fi;
+    MAESTRO_RETURN_IF_ERROR(env->Stat(path + suffix, &fi));
+    fp += std::string(" ") + (*suffix ? suffix + 1 : "db") + "=";
+    if (!fi.exists) {
+      fp += "-";
+      continue;
+    }
+    fp += std::to_string(fi.dev) + ":" + std::to_string(fi.inode) + ":" + std::to_string(fi.size) + ":" +
+          std::to_string(fi.mtime_ns) + ":" + std::to_string(fi.ctime_ns);
+    if (now_ns - std::max(fi.mtime_ns, fi.ctime_ns) < racy_margin_ns) racy = true;
+  }
+  return racy ? std::string() : fp;
 }
 
 // Removes the files it names when destroyed (SQLite backups in tmp/).
@@ -743,6 +786,8 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
   // The newest snapshot is the parent: files with unchanged size, mtime and
   // inode reuse its chunk lists without being read.
   std::map<std::pair<std::string, std::string>, const ManifestFile*> parent_files;
+  // SQLite files with a fingerprint: reused when the fingerprint is unchanged.
+  std::map<std::pair<std::string, std::string>, const ManifestFile*> parent_sqlite;
   Manifest parent;
   {
     MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListIds());
@@ -761,6 +806,7 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
     for (const auto& st : parent.stores)
       for (const auto& f : st.files)
         if (f.type == ManifestFile::Type::kFile && !f.sqlite_backup) parent_files[{st.name, f.path}] = &f;
+        else if (f.type == ManifestFile::Type::kFile && !f.source_fingerprint.empty()) parent_sqlite[{st.name, f.path}] = &f;
   }
   parent_files_ = &parent_files;
   struct ClearParent {
@@ -770,7 +816,7 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
 
   int64_t now = env_->NowMicros();
   Manifest m;
-  m.format_version = kRepoFormatVersion;
+  m.format_version = kManifestFormatVersion;
   MAESTRO_ASSIGN_OR_RETURN(m.info.id, NewId(now));
   m.info.created_micros = now;
   m.info.label = opts.label;
@@ -791,12 +837,33 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
   }
   TempFiles temps{env_, {}};
   int n_backup = 0;
+  auto all_indexed = [&](const std::vector<Hash128>& chunks) {
+    return std::all_of(chunks.begin(), chunks.end(), [&](const Hash128& c) { return idx.count(c) > 0; });
+  };
   for (auto& it : items) {
     if (!it.file.sqlite_backup) continue;
+    const std::string& store_name = m.stores[it.store].name;
+    std::string what = "online backup of store " + store_name + " file " + it.source;
+    Result<Db> opened = Db::OpenReadOnly(it.source, 10000);
+    if (!opened.ok()) return opened.status().Annotate(what);
+    Db src = std::move(opened).value();
+    MAESTRO_RETURN_IF_ERROR(BeginRead(src, it.source).Annotate(what));
+    Result<std::string> fp = SqliteFingerprint(env_, it.source, opts.racy_margin_ms * 1000000);
+    if (!fp.ok()) return fp.status().Annotate(what);
+    it.file.source_fingerprint = std::move(fp).value();
+    auto pf = parent_sqlite.find({store_name, it.file.path});
+    if (!it.file.source_fingerprint.empty() && pf != parent_sqlite.end() &&
+        pf->second->source_fingerprint == it.file.source_fingerprint && all_indexed(pf->second->chunks)) {
+      // Same database content as the parent's backup: nothing to copy.
+      it.file.size = pf->second->size;
+      it.file.hash = pf->second->hash;
+      it.file.chunks = pf->second->chunks;
+      it.reused = true;
+      continue;
+    }
     std::string tmp = JoinPath(Sub("tmp"), m.info.id + "-" + std::to_string(n_backup++) + ".sqlite");
     temps.paths.push_back(tmp);
-    MAESTRO_RETURN_IF_ERROR(BackupToScratch(it.source, tmp)
-                                .Annotate("online backup of store " + m.stores[it.store].name + " file " + it.source));
+    MAESTRO_RETURN_IF_ERROR(BackupToScratch(src, it.source, tmp).Annotate(what));
     FileInfo bi;
     MAESTRO_RETURN_IF_ERROR(env_->Stat(tmp, &bi));
     it.read_path = tmp;
@@ -870,13 +937,19 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
       ManifestFile& f = it.file;
       if (f.type != ManifestFile::Type::kFile) continue;
       std::string where = m.stores[it.store].name + "/" + f.path;
+      if (it.reused) {
+        prog.files_done++;
+        prog.bytes_done += f.size;
+        throttle.Report(prog);
+        continue;
+      }
       auto pf = parent_files.find({m.stores[it.store].name, f.path});
       if (!f.sqlite_backup && pf != parent_files.end()) {
         const ManifestFile& p = *pf->second;
         FileInfo now_fi;
         failure = env_->Stat(it.source, &now_fi);
         if (!failure.ok()) break;
-        bool all_there = std::all_of(p.chunks.begin(), p.chunks.end(), [&](const Hash128& c) { return idx.count(c) > 0; });
+        bool all_there = all_indexed(p.chunks);
         if (now_fi.is_regular && now_fi.size == p.size && now_fi.mtime_ns == p.mtime_ns && now_fi.inode == p.inode &&
             p.inode != 0 && all_there) {
           f.size = p.size;
@@ -903,6 +976,7 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
         uint64_t done_before = prog.bytes_done;
         failure = read_once(it, &f, &got);
         if (!failure.ok()) break;
+        m.info.read_bytes += got;
         failure = env_->Stat(it.read_path, &after);
         if (!failure.ok()) break;
         consistent = after.exists && before.size == after.size && before.mtime_ns == after.mtime_ns &&

@@ -51,6 +51,9 @@ struct SnapshotInfo {
   uint64_t files = 0;
   uint64_t logical_bytes = 0;       // sum of file sizes
   uint64_t stored_bytes = 0;        // bytes this snapshot newly added to the repository
+  // Not persisted: bytes Create() actually read (files and SQLite databases it
+  // could not reuse from the previous snapshot unread). 0 when loaded from disk.
+  uint64_t read_bytes = 0;
   std::string hostname;
   // Files that kept changing while they were read (after a few re-reads): the
   // snapshot holds the last read, which may not be self-consistent, and says so
@@ -70,6 +73,12 @@ struct CreateOptions {
   std::string trigger = "manual";
   ProgressFn progress;   // may be null; called from the calling thread
   int threads = 0;       // 0 = number of cores
+  // An SQLite fingerprint is only recorded when the database and its -wal were
+  // last changed at least this long before they were examined: file timestamps
+  // come from a coarse clock (and are whole seconds on some file systems), so
+  // a write just after the snapshot could otherwise keep the same timestamp
+  // (git's "racily clean" problem). Tests set 0.
+  int64_t racy_margin_ms = 2000;
 };
 
 struct ManifestFile {
@@ -84,6 +93,12 @@ struct ManifestFile {
   bool sqlite_backup = false;  // captured with the SQLite online backup API
   uint64_t inode = 0;          // of the source file; with size+mtime lets the next
                                // snapshot reuse this chunk list without reading
+  // SQLite files only (manifest format 2): dev, inode, size, mtime and ctime of
+  // the database and of its -wal and -journal, taken inside the read transaction
+  // the backup copied. The next snapshot that sees the same fingerprint (inside
+  // its own read transaction) reuses this chunk list instead of a new backup.
+  // "" = never reuse (a file was modified too close to the stat to trust it).
+  std::string source_fingerprint;
 };
 
 struct ManifestStore {

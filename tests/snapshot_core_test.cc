@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -218,6 +219,71 @@ TEST_F(SnapshotCoreTest, SecondSnapshotOfUnchangedDataStoresAlmostNothing) {
   EXPECT_LT(b->stored_bytes, 16u * 1024) << b->stored_bytes;
   EXPECT_LT(DirBytes(repo_dir_) - before, 64u * 1024);
   EXPECT_EQ(a->logical_bytes, b->logical_bytes);
+}
+
+// An unchanged SQLite database (same fingerprint inside the read transaction)
+// is not backed up again; any commit changes the fingerprint and is captured.
+TEST_F(SnapshotCoreTest, UnchangedSqliteIsReusedUnreadAndEveryCommitIsCaptured) {
+  Install inst(tmp_.Sub("install"));
+  auto repo = OpenRepo(repo_dir_);
+  CreateOptions co;
+  co.racy_margin_ms = 0;
+  auto a = repo->Create(inst.Sources(), co);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_GT(a->read_bytes, 0u);
+  auto am = repo->LoadManifest(a->id);
+  ASSERT_TRUE(am.ok());
+  EXPECT_EQ(am->format_version, kManifestFormatVersion);
+  EXPECT_FALSE(am->stores[0].files[0].source_fingerprint.empty());
+
+  auto b = repo->Create(inst.Sources(), co);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->read_bytes, 0u) << "nothing changed: nothing should be read";
+  ASSERT_TRUE(repo->RestoreStore(b->id, "main", tmp_.Sub("b/main.db"), {}).ok());
+  EXPECT_EQ(CountRows(tmp_.Sub("b/main.db")), 200);
+  EXPECT_EQ(IntegrityCheck(tmp_.Sub("b/main.db")), "ok");
+
+  // A commit in WAL mode (the writer stays open: the row lives in the -wal)
+  // and one in rollback mode; 20 ms apart so even a coarse clock ticks.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto w = Db::OpenReadWrite(inst.root + "/main.db", false);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w->Exec("INSERT INTO t(v) VALUES ('new')").ok());
+  auto r = Db::OpenReadWrite(inst.root + "/ai.db", false);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->Exec("UPDATE t SET v = 'changed' WHERE id = 1").ok());
+  ASSERT_TRUE(r->Close().ok());
+  auto c = repo->Create(inst.Sources(), co);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_GT(c->read_bytes, 0u);
+  ASSERT_TRUE(repo->RestoreStore(c->id, "main", tmp_.Sub("c/main.db"), {}).ok());
+  EXPECT_EQ(CountRows(tmp_.Sub("c/main.db")), 201);
+  ASSERT_TRUE(repo->RestoreStore(c->id, "ai", tmp_.Sub("c/ai.db"), {}).ok());
+  auto ai = Db::OpenReadOnly(tmp_.Sub("c/ai.db"));
+  ASSERT_TRUE(ai.ok());
+  EXPECT_EQ(*ai->QueryInt("SELECT count(*) FROM t WHERE v = 'changed'"), 1);
+  auto report = repo->Verify({}, true);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok());
+}
+
+// A database changed just before it was examined gets no fingerprint (its
+// timestamps could still hide a later write), so the next snapshot reads it.
+TEST_F(SnapshotCoreTest, RacilyCleanSqliteIsReadAgainNextTime) {
+  Install inst(tmp_.Sub("install"));
+  auto repo = OpenRepo(repo_dir_);
+  CreateOptions co;
+  co.racy_margin_ms = 3600 * 1000;  // everything counts as "just changed"
+  auto a = repo->Create(inst.Sources(), co);
+  ASSERT_TRUE(a.ok());
+  auto am = repo->LoadManifest(a->id);
+  ASSERT_TRUE(am.ok());
+  EXPECT_TRUE(am->stores[0].files[0].source_fingerprint.empty());
+  auto b = repo->Create(inst.Sources(), co);
+  ASSERT_TRUE(b.ok());
+  FileInfo main_fi;
+  ASSERT_TRUE(Env::Default()->Stat(inst.root + "/main.db", &main_fi).ok());
+  EXPECT_GE(b->read_bytes, main_fi.size);
 }
 
 TEST_F(SnapshotCoreTest, SmallChangeInBigFileAddsOnlyChangedChunks) {
@@ -736,6 +802,34 @@ TEST(ManifestCodecTest, RoundTripsAndRejectsTruncation) {
   EXPECT_EQ(EncodeManifest(*d), enc);
   EXPECT_EQ(d->info.stores, std::vector<std::string>{"pdfs"});
   for (size_t n = 0; n < enc.size(); ++n) EXPECT_FALSE(DecodeManifest(enc.substr(0, n), "t").ok());
+}
+
+// Format 2 adds the SQLite source fingerprint; format 1 manifests still read.
+TEST(ManifestCodecTest, Version2CarriesSqliteFingerprintAndVersion1StillDecodes) {
+  Manifest m;
+  m.info.id = "20250808_143022";
+  ManifestStore st;
+  st.name = "main";
+  ManifestFile f;
+  f.sqlite_backup = true;
+  f.source_fingerprint = "v1 db=1:2:3:4:5 wal=- journal=-";
+  f.chunks = {Hash128{1, 2}};
+  st.files.push_back(f);
+  m.stores.push_back(st);
+  m.format_version = kManifestFormatVersion;
+  auto d2 = DecodeManifest(EncodeManifest(m), "t");
+  ASSERT_TRUE(d2.ok()) << d2.status().ToString();
+  EXPECT_EQ(d2->stores[0].files[0].source_fingerprint, f.source_fingerprint);
+  m.format_version = 1;
+  auto d1 = DecodeManifest(EncodeManifest(m), "t");
+  ASSERT_TRUE(d1.ok()) << d1.status().ToString();
+  EXPECT_EQ(d1->format_version, 1u);
+  EXPECT_TRUE(d1->stores[0].files[0].source_fingerprint.empty());
+  EXPECT_EQ(d1->stores[0].files[0].chunks, f.chunks);
+  m.format_version = kManifestFormatVersion + 1;
+  auto d3 = DecodeManifest(EncodeManifest(m), "t");
+  ASSERT_FALSE(d3.ok());
+  EXPECT_NE(d3.status().ToString().find("not supported"), std::string::npos) << d3.status().ToString();
 }
 
 }  // namespace

@@ -167,6 +167,7 @@ class PosixEnv final : public Env {
     info->size = static_cast<uint64_t>(st.st_size);
     info->mode = st.st_mode & 07777;
     info->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+    info->ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
     info->inode = st.st_ino;
     info->dev = st.st_dev;
     return Status::OK();

@@ -55,6 +55,7 @@ struct FileInfo {
   uint64_t size = 0;
   uint32_t mode = 0;       // permission bits
   int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;    // inode change time: cannot be set back by hand (unlike mtime)
   uint64_t inode = 0;
   uint64_t dev = 0;
 };
