@@ -1,6 +1,7 @@
 #include "engine/cleanup.h"
 
 #include <map>
+#include <memory>
 #include <set>
 
 #include "engine/chroma.h"
@@ -220,8 +221,18 @@ Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
   Env* env = svc->env;
   auto store = [&](const std::string& name) { return StoreRef::FromJson(Field(Field(a, "stores"), name)); };
   std::string snap = ctx.snapshot_id, txn = ctx.txn_id;
-  auto undo_from_snapshot = [svc, snap, txn](StoreRef s) {
-    return [svc, snap, txn, s]() { return RestoreStoreFromSnapshot(*svc, s, snap, txn); };
+  // Every undo puts its whole store back to the pre-image, so within one
+  // rollback a store already put back needs nothing more: the vector store,
+  // changed by two steps, is restored once, not twice. (After a crash the
+  // memo is empty and the restore may run once more, which is harmless.)
+  auto restored = std::make_shared<std::set<std::string>>();
+  auto undo_from_snapshot = [svc, snap, txn, restored](StoreRef s) {
+    return [svc, snap, txn, s, restored]() -> Status {
+      if (restored->count(s.path)) return Status::OK();
+      MAESTRO_RETURN_IF_ERROR(RestoreStoreFromSnapshot(*svc, s, snap, txn));
+      restored->insert(s.path);
+      return Status::OK();
+    };
   };
   TxnPlan plan;
 

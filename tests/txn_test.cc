@@ -3,10 +3,14 @@
 // every crash point (the child process SIGKILLs itself; the parent recovers).
 #include "engine/txn.h"
 
+#include "engine/cleanup.h"
+#include "engine/demo.h"
+
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/store_digest.h"
 #include "tests/test_util.h"
 #include "util/crash_point.h"
 
@@ -14,6 +18,7 @@ namespace maestro {
 namespace {
 
 using testing::ReadFile;
+using testing::StoreDigest;
 using testing::TempDir;
 using testing::TreeDigest;
 using testing::WriteFile;
@@ -258,6 +263,53 @@ TEST_F(TxnTest, RestoreStoreFromSnapshotIsIdempotent) {
   auto now = TreeDigest(tmp_.Sub("root"), false);
   EXPECT_EQ(ReadFile(tmp_.Sub("root/db.sqlite")), "old database");
   EXPECT_FALSE(Env::Default()->FileExists(tmp_.Sub("root/files/c.txt")));
+}
+
+// A failing cleanup rolls back with one restore per store, however many of its
+// steps changed that store (two steps change the vector store), and leaves
+// every store as it was.
+TEST(CleanupRollbackTest, EachStoreIsRestoredOnceAndEverythingIsAsBefore) {
+  TempDir tmp;
+  const std::string root = tmp.Sub("inst");
+  DemoOptions d;
+  d.documents = 30;
+  d.inconsistent = true;
+  d.now_micros = 1754654400000000;  // 2025-08-08T12:00:00Z
+  auto demo = CreateDemo(root, d);
+  ASSERT_TRUE(demo.ok()) << demo.status().ToString();
+  auto layout = Layout::Discover(root, nullptr);
+  ASSERT_TRUE(layout.ok()) << layout.status().ToString();
+  CleanupOptions co;
+  co.now_micros = d.now_micros;
+  auto plan = PlanCleanup(*layout, co);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  ASSERT_GT(plan->chunk_docs, 0) << "the demo must leave chunks to delete";
+  const auto before = StoreDigest(root);
+
+  FakeRepo repo;
+  repo.dir = tmp.Sub("snaps");
+  for (const auto& st : layout->stores()) repo.stores.push_back(StoreRef::FromStore(st));
+  auto j = Journal::Open(Env::Default(), JournalDir(tmp.Sub("repo")), true);
+  ASSERT_TRUE(j.ok());
+  TxnServices svc = repo.Services(*j);
+  std::map<std::string, int> restores;
+  auto inner = svc.restore_store;
+  svc.restore_store = [&](const std::string& snap, const std::string& store, const std::string& target) {
+    restores[store]++;
+    return inner(snap, store, target);
+  };
+  TxnBuilder failing = [](const TxnContext& ctx) -> Result<TxnPlan> {
+    MAESTRO_ASSIGN_OR_RETURN(TxnPlan p, BuildCleanupPlan(ctx));
+    p.steps.push_back(TxnStep{"test.fail", [] { return Status::IoError("injected ENOSPC"); }, nullptr});
+    return p;
+  };
+  TxnReport rep;
+  Status s = RunTransaction(svc, kCleanupKind, kCleanupTrigger, plan->args, failing, &rep);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(rep.outcome, "rolled_back");
+  EXPECT_EQ(restores["vector"], 1);
+  for (const auto& [store, n] : restores) EXPECT_EQ(n, 1) << store;
+  EXPECT_EQ(StoreDigest(root), before);
 }
 
 }  // namespace
