@@ -257,6 +257,10 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
     MigrateOptions o;
     auto layout = load(&o);
     if (!layout.ok()) return void(*exit_code = ctx.Fail(layout.status()));
+    // It writes history rows: one writer at a time, like every writing command
+    // (no snapshot: no schema or data row changes).
+    auto session = OpenTxnSession(*layout, Env::Default());
+    if (!session.ok()) return void(*exit_code = ctx.Fail(session.status()));
     auto adopted = BaselineMigrations(*layout, o, a->version);
     if (!adopted.ok()) return void(*exit_code = ctx.Fail(adopted.status()));
     nlohmann::json names = nlohmann::json::array();

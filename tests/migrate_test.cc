@@ -7,6 +7,8 @@
 
 #include "engine/schema.h"
 #include "journal/journal.h"
+#include "snapshot/repo_lock.h"
+#include "snapshot/repository.h"
 #include "tests/test_util.h"
 
 namespace maestro {
@@ -487,6 +489,25 @@ TEST(MigrateCli, BaselineThenStatus) {
   EXPECT_EQ(doc["stores"]["ai"]["current"], 1);
   auto again = RunCli({"--root", in.root, "migrate", "baseline", "--store", "ai", "--version", "1"});
   EXPECT_EQ(again.exit_code, 8) << again.err;
+}
+
+TEST(MigrateCli, BaselineWaitsForTheRepositoryLockLikeEveryWriter) {
+  Install in;
+  auto set = LoadMigrations(StoreId::kAi, "");
+  in.Exec(in.ai_path, set->front().up);
+  ASSERT_TRUE(Repository::Open(Env::Default(), in.root + "/backups", true).ok());
+  {
+    auto lock = RepoLock::Acquire(Env::Default(), in.root + "/backups");
+    ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+    auto r = RunCli({"--root", in.root, "migrate", "baseline", "--store", "ai", "--version", "1"});
+    EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
+    EXPECT_NE(r.err.find(std::to_string(getpid())), std::string::npos) << r.err;
+  }
+  auto s = RunCli({"--root", in.root, "--json", "migrate", "status", "--store", "ai"});
+  auto doc = nlohmann::json::parse(s.out);
+  EXPECT_NE(doc["stores"]["ai"]["current"], 1) << "nothing was written while the lock was held";
+  auto r = RunCli({"--root", in.root, "migrate", "baseline", "--store", "ai", "--version", "1"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 }  // namespace
