@@ -1,6 +1,7 @@
 // cli/snap_cmd.cc — the `snap` command group: create, list, show, diff,
 // restore, verify, delete, prune. Parsing and printing only; the work is
 // snapshot/repository.h (data), snapshot/retention.h (what prune keeps),
+// snapshot/prune.h (the prune sequence, shared with the scheduled prune),
 // snapshot/repo_lock.h (one writer at a time) and engine/snapshot_sources.h
 // (which files are the stores).
 //
@@ -23,6 +24,7 @@
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
 #include "engine/snapshot_sources.h"
+#include "snapshot/prune.h"
 #include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"
 #include "snapshot/retention.h"
@@ -678,20 +680,17 @@ Status RunPrune(CliContext& ctx, const PruneArgs& a) {
   // Refuse a policy-less prune before touching anything.
   if (a.policy.empty()) MAESTRO_RETURN_IF_ERROR(ApplyRetention({}, a.policy).status());
   MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForRun(ctx, a.dry_run, a.lock_wait));
-  Repository* repo = w.repo.get();
-  MAESTRO_ASSIGN_OR_RETURN(auto snaps, repo->List());
-  MAESTRO_ASSIGN_OR_RETURN(RetentionDecision d, ApplyRetention(snaps, a.policy));
-  std::vector<std::string> remove_ids;
-  for (const auto& s : d.remove) remove_ids.push_back(s.id);
-  if (!a.dry_run && !remove_ids.empty()) MAESTRO_RETURN_IF_ERROR(repo->DeleteSnapshots(remove_ids));
-  // A dry run can only count data that is unreferenced already; what the removed
-  // snapshots alone hold is freed by the real run.
-  auto gc = repo->RemoveUnreferencedData(a.dry_run);
-  if (!gc.ok() && !a.dry_run)
-    return gc.status().Annotate(std::to_string(remove_ids.size()) +
-                                " snapshots were deleted, but removing their data failed; run `maestro-db snap "
-                                "prune` again to retry");
-  if (!gc.ok()) return gc.status();
+  PruneOptions po;
+  po.dry_run = a.dry_run;
+  PruneResult pr;
+  Status st = Prune(*w.repo, a.policy, po, &pr);
+  if (!st.ok() && pr.gc_failed && !a.dry_run)
+    return st.Annotate(std::to_string(pr.remove_ids.size()) +
+                       " snapshots were deleted, but removing their data failed; run `maestro-db snap "
+                       "prune` again to retry");
+  if (!st.ok()) return st;
+  const RetentionDecision& d = pr.decision;
+  const GcStats& gc = pr.gc;
 
   if (ctx.json()) {
     nlohmann::json keep = nlohmann::json::array(), remove = nlohmann::json::array();
@@ -702,7 +701,7 @@ Status RunPrune(CliContext& ctx, const PruneArgs& a) {
                    {"dry_run", a.dry_run},
                    {"keep", keep},
                    {"remove", remove},
-                   {"gc", GcJson(*gc)}});
+                   {"gc", GcJson(gc)}});
     return Status::OK();
   }
   ctx.Info("policy: " + a.policy.Describe());
@@ -712,7 +711,7 @@ Status RunPrune(CliContext& ctx, const PruneArgs& a) {
   ctx.Info(std::string(a.dry_run ? "would remove " : "removed ") + std::to_string(d.remove.size()) + " snapshots" +
            (d.remove.empty() ? "" : ":"));
   for (const auto& r : d.remove) ctx.Info("  " + Pad(r.id, 18) + FormatIso8601(r.created_micros));
-  PrintGc(ctx, *gc, a.dry_run);
+  PrintGc(ctx, gc, a.dry_run);
   if (a.dry_run && !d.remove.empty())
     ctx.Info("(the data only the removed snapshots hold is counted by the real run)");
   return Status::OK();

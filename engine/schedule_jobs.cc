@@ -9,6 +9,7 @@
 #include "engine/live_check.h"
 #include "engine/recover.h"
 #include "engine/snapshot_sources.h"
+#include "snapshot/prune.h"
 #include "snapshot/repository.h"
 #include "snapshot/retention.h"
 
@@ -111,25 +112,22 @@ Status PruneJob(const Layout& layout, JobContext& ctx) {
   ctx.details["policy"] = policy.Describe();
   MAESTRO_ASSIGN_OR_RETURN(auto lock, LockRepositoryForJob(ctx, layout.repo(), "prune"));
   MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenRepo(ctx, layout));
-  // The same sequence as `snap prune` (cli/snap_cmd.cc): decide, drop the
-  // manifests, then the data only they referenced.
-  // Only the service's own snapshots are thinned: a pre-cleanup / pre-reset /
-  // manual snapshot is the user's safety net and stays until `snap prune`.
-  MAESTRO_ASSIGN_OR_RETURN(auto all, repo->List());
-  std::vector<SnapshotInfo> snaps;
-  for (const auto& s : all)
-    if (s.trigger == trigger::kScheduled) snaps.push_back(s);
-  MAESTRO_ASSIGN_OR_RETURN(RetentionDecision d, ApplyRetention(snaps, policy));
-  std::vector<std::string> remove_ids;
-  for (const auto& r : d.remove) remove_ids.push_back(r.id);
-  ctx.details["kept"] = d.keep.size();
-  ctx.details["removed"] = remove_ids;
-  if (!remove_ids.empty()) MAESTRO_RETURN_IF_ERROR(repo->DeleteSnapshots(remove_ids));
-  auto gc = repo->RemoveUnreferencedData(false);
-  if (!gc.ok())
-    return gc.status().Annotate(std::to_string(remove_ids.size()) +
-                                " snapshots were deleted but removing their data failed; the next prune retries it");
-  ctx.details["bytes_freed"] = gc->bytes_freed;
+  // The same sequence as `snap prune` (snapshot/prune.h), but only the
+  // service's own snapshots are thinned: a pre-cleanup / pre-reset / manual
+  // snapshot is the user's safety net and stays until `snap prune`.
+  PruneOptions po;
+  po.filter = [](const SnapshotInfo& s) { return s.trigger == trigger::kScheduled; };
+  PruneResult pr;
+  Status st = Prune(*repo, policy, po, &pr);
+  if (pr.decided) {
+    ctx.details["kept"] = pr.decision.keep.size();
+    ctx.details["removed"] = pr.remove_ids;
+  }
+  if (!st.ok() && pr.gc_failed)
+    return st.Annotate(std::to_string(pr.remove_ids.size()) +
+                       " snapshots were deleted but removing their data failed; the next prune retries it");
+  MAESTRO_RETURN_IF_ERROR(st);
+  ctx.details["bytes_freed"] = pr.gc.bytes_freed;
   return Status::OK();
 }
 
