@@ -128,10 +128,14 @@ struct LockedRepo {
 Result<LockedRepo> OpenForWriting(CliContext& ctx, double lock_wait, bool create) {
   MAESTRO_ASSIGN_OR_RETURN(std::string dir, RepoDir(ctx));
   Env* env = Env::Default();
-  if (!env->DirExists(dir)) {
-    if (!create)
-      return Status::NotFound("no snapshot repository at " + dir,
-                              "take a first snapshot with `maestro-db snap create`, or pass --repo DIR");
+  if (!env->DirExists(dir) && !create)
+    return Status::NotFound("no snapshot repository at " + dir,
+                            "take a first snapshot with `maestro-db snap create`, or pass --repo DIR");
+  // No config file: no repository yet, or the directory of one whose creation a
+  // failed or killed first `snap create` (or reset...) left unfinished. Open
+  // creates what is missing; without this a failed first create would leave a
+  // directory every later create refuses as "no snapshot repository".
+  if (create && !env->FileExists(JoinPath(dir, "config"))) {
     auto made = Repository::Open(env, dir, /*create_if_missing=*/true);
     if (!made.ok()) return made.status();
   }

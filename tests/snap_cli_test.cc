@@ -418,6 +418,20 @@ TEST(SnapCliTest, ReadersOnAMissingRepositorySayHowToStart) {
   EXPECT_FALSE(Env::Default()->DirExists(in.repo()));
 }
 
+// A first create that failed before writing the config (found with fiu-run,
+// tests/reliability_fiu_test.cc) leaves the repository directory without one;
+// the next create finishes the repository instead of refusing it as missing.
+TEST(SnapCliTest, CreateFinishesARepositoryWhoseFirstCreateFailedBeforeItsConfig) {
+  Install in;
+  ASSERT_TRUE(Env::Default()->CreateDirs(in.repo() + "/snapshots", 0700).ok());
+  CliResult list = in.Run({"snap", "list"});
+  EXPECT_EQ(list.exit_code, 3) << list.err;  // still no repository for readers
+  CliResult r = in.Run({"snap", "create", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(in.RunJson({"snap", "list"}).size(), 1u);
+  EXPECT_EQ(in.Run({"snap", "verify", "--read-data"}).exit_code, 0);
+}
+
 TEST(SnapCliTest, HelpExplainsEachCommandWithAnExample) {
   for (const char* cmd : {"create", "list", "show", "diff", "restore", "verify", "delete", "prune"}) {
     CliResult r = RunCli({"snap", cmd, "--help"});
