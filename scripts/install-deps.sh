@@ -6,7 +6,8 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libsqlite3-dev sqlite3 liblmdb-dev libzstd-dev zstd libxxhash-dev
       libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
-      clang libclang-rt-14-dev)   # clang + libFuzzer: the fuzz targets' replay in test.sh
+      clang libclang-rt-14-dev    # clang + libFuzzer: the fuzz targets' replay in test.sh
+      fiu-utils)                  # fiu-run: libfiu POSIX fault injection (tests/reliability_fiu_test.cc)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
