@@ -146,8 +146,32 @@ Result<RepoConfig> DecodeConfig(std::string_view bytes, const std::string& what)
 }
 
 // ---------------------------------------------------------------- manifest
+// The exact length EncodeManifest produces: reserved up front, so a manifest of
+// many files is not copied while it grows (nor held with up to twice its size).
+static size_t EncodedManifestSize(const Manifest& m) {
+  const SnapshotInfo& i = m.info;
+  size_t n = 8 + 4 + (4 + i.id.size()) + 8 + (4 + i.label.size()) + (4 + i.trigger.size()) + (4 + i.hostname.size()) + 3 * 8 + 4;
+  for (const auto& w : i.warnings) n += 4 + w.size();
+  n += 4;
+  for (const auto& st : m.stores) {
+    n += (4 + st.name.size()) + (4 + st.original_path.size()) + 1 + 4;
+    for (const auto& f : st.files) {
+      n += (4 + f.path.size()) + 1 + 1 + 4 + 8 + 8 + 8;
+      if (m.format_version >= 2 && f.sqlite_backup) n += 4 + f.source_fingerprint.size();
+      if (f.type == ManifestFile::Type::kFile) {
+        n += 16 + 4 + 16 * f.chunks.size();
+      } else if (f.type == ManifestFile::Type::kSymlink) {
+        n += 4 + f.link_target.size();
+      }
+    }
+  }
+  return n + 8;
+}
+
 std::string EncodeManifest(const Manifest& m) {
-  std::string s(kManifestMagic, 8);
+  std::string s;
+  s.reserve(EncodedManifestSize(m));
+  s.append(kManifestMagic, 8);
   PutU32(&s, m.format_version);
   const SnapshotInfo& i = m.info;
   PutStr(&s, i.id);
@@ -212,6 +236,7 @@ Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what)
     st.is_directory = fl & 1;
     st.present = fl & 2;
     uint32_t nf = r.Count(34);
+    st.files.reserve(nf);  // bounded by the bytes left (Count), so a damaged count cannot make this huge
     for (uint32_t j = 0; j < nf && r.ok(); ++j) {
       ManifestFile f;
       f.path = r.Str();
@@ -265,7 +290,9 @@ std::string EncodeIndex(const std::vector<IndexEntry>& entries) {
   // Grouped by pack so the pack id is written once per pack.
   std::map<Hash128, std::vector<const IndexEntry*>> by_pack;
   for (const auto& e : entries) by_pack[e.pack].push_back(&e);
-  std::string s(kIndexMagic, 8);
+  std::string s;
+  s.reserve(8 + 4 + 4 + by_pack.size() * (16 + 4) + entries.size() * (16 + 8 + 4 + 4 + 8) + 8);  // the exact length
+  s.append(kIndexMagic, 8);
   PutU32(&s, kRepoFormatVersion);
   PutU32(&s, static_cast<uint32_t>(by_pack.size()));
   for (const auto& [pack, list] : by_pack) {

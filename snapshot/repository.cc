@@ -11,12 +11,19 @@
 //
 // Create pipeline: the calling thread plans (walks, stats, SQLite backups), then
 // reads + chunks + hashes; N worker threads compress with zstd and append to
-// the current pack under a mutex. Queues are bounded, so memory is bounded by
-// (queue depth + workers) x max chunk size, whatever the data size.
+// the current pack under a mutex. Queues are bounded, so file data in flight is
+// bounded by (queue depth + workers) x max chunk size, whatever the data size.
+// What grows with the number of files is kept small: the plan is the new
+// manifest itself (no per-file source/read paths), the parent is held as
+// ParentFile (96 bytes a file, its paths and chunk lists moved, not copied),
+// and the stored blobs as a sorted id list: under 0.5 KiB a file at peak.
 #include "snapshot/repository.h"
 
 #include <unistd.h>
 #include <zstd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -88,6 +95,15 @@ unsigned DefaultThreads(int requested) {
 }
 
 std::string ZstdErrorText(size_t code) { return ZSTD_getErrorName(code); }
+
+// Hands freed heap pages back to the system. Create frees large transient
+// buffers (the decoded parent manifest, per-directory listings) whose pages
+// glibc would otherwise keep resident behind the long-lived file lists.
+void ReleaseFreedMemory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
 
 // Calls the user's progress callback at most every 100 ms (and once at the end).
 class ProgressThrottle {
@@ -199,6 +215,11 @@ class PackSink {
   std::vector<IndexEntry> entries() {
     std::lock_guard<std::mutex> l(mu_);
     return entries_;
+  }
+  // Moves the entries out (no copy; the sink is done).
+  std::vector<IndexEntry> TakeEntries() {
+    std::lock_guard<std::mutex> l(mu_);
+    return std::move(entries_);
   }
   uint64_t stored_bytes() {
     std::lock_guard<std::mutex> l(mu_);
@@ -377,13 +398,57 @@ class BlobReader {
   std::map<Hash128, std::unique_ptr<RandomAccessFile>> open_;
 };
 
-// One thing to capture, found by the planning walk.
-struct PlanItem {
-  size_t store = 0;        // index into Manifest::stores
-  ManifestFile file;       // path, type, mode, mtime, inode (size from the plan stat)
-  std::string source;      // absolute path in the install
-  std::string read_path;   // what to read: source, or the SQLite backup in tmp/
-  bool reused = false;     // chunk list taken from the parent snapshot: not read
+// Blob ids the repository already holds, sorted: Create only asks "is it
+// stored?", so 16 bytes a blob instead of a hash-map node with its IndexEntry.
+class StoredBlobs {
+ public:
+  explicit StoredBlobs(std::vector<Hash128> sorted_unique) : ids_(std::move(sorted_unique)) {}
+  bool count(const Hash128& h) const { return std::binary_search(ids_.begin(), ids_.end(), h); }
+  void clear() { std::vector<Hash128>().swap(ids_); }
+
+ private:
+  std::vector<Hash128> ids_;
+};
+
+// What Create needs to reuse a parent snapshot's (non-SQLite) file unread:
+// 96 bytes instead of a ManifestFile's 176 (no type, mode, link target or
+// fingerprint). Path and chunk list are moved out of the parent manifest.
+struct ParentFile {
+  std::string path;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+  Hash128 hash;
+  std::vector<Hash128> chunks;
+};
+
+// The parent snapshot's files of one kind by (store, path), sorted by path.
+// Several parent stores of one name are merged and the last of equal paths
+// wins, as with a map assigned in manifest order.
+template <typename T>
+class ParentFiles {
+ public:
+  void Reserve(const std::string& store, size_t n) {
+    auto& v = by_store_[store];
+    v.reserve(v.size() + n);
+  }
+  void Add(const std::string& store, T f) { by_store_[store].push_back(std::move(f)); }
+  void Sort() {
+    for (auto& [name, v] : by_store_)
+      std::stable_sort(v.begin(), v.end(), [](const T& a, const T& b) { return a.path < b.path; });
+  }
+  const T* Find(const std::string& store, std::string_view path) const {
+    auto st = by_store_.find(store);
+    if (st == by_store_.end()) return nullptr;
+    const auto& v = st->second;
+    auto it = std::upper_bound(v.begin(), v.end(), path, [](std::string_view p, const T& f) { return p < std::string_view(f.path); });
+    if (it == v.begin() || (it - 1)->path != path) return nullptr;
+    return &*(it - 1);
+  }
+  void clear() { by_store_.clear(); }
+
+ private:
+  std::map<std::string, std::vector<T>> by_store_;
 };
 
 class RepositoryImpl final : public Repository {
@@ -411,21 +476,26 @@ class RepositoryImpl final : public Repository {
   // damaged files are skipped and reported in *bad.
   Status LoadIndex(BlobIndex* idx, bool strict, std::vector<std::pair<std::string, Status>>* bad,
                    std::vector<std::string>* files);
+  // LoadIndex's walk: calls fn with the decoded entries of each index file, in name order.
+  Status ForEachIndexFile(bool strict, std::vector<std::pair<std::string, Status>>* bad, std::vector<std::string>* files,
+                          const std::function<void(std::vector<IndexEntry>&)>& fn);
   Result<std::vector<std::string>> ListIds();
   // Removes what an interrupted writer left: tmp/*, "*.tmp-*" files, and packs
   // that no index names. Writers only (under the repository lock).
-  Status CleanLeftovers(const BlobIndex& idx);
-  Status PlanStore(size_t store_no, const SnapshotSource& src, Manifest* m, std::vector<PlanItem>* items);
-  Status WalkDir(size_t store_no, const std::string& store_name, const std::string& root, const std::string& rel,
-                 std::vector<PlanItem>* items);
+  // used_packs: the packs the index names (for each blob, the entry LoadIndex would keep).
+  Status CleanLeftovers(const std::unordered_set<Hash128, HashKey>& used_packs);
+  // Plans straight into m->stores[store_no].files: path, type, mode, mtime,
+  // inode, size from the stat, link target, sqlite_backup.
+  Status PlanStore(size_t store_no, const SnapshotSource& src, Manifest* m);
+  Status WalkDir(const std::string& store_name, const std::string& root, const std::string& rel,
+                 std::vector<ManifestFile>* files);
   Result<std::string> NewId(int64_t now);
 
   Env* env_;
   std::string dir_;
   RepoConfig cfg_;
   // During Create: the parent snapshot's non-SQLite files by (store, path).
-  using ParentFiles = std::map<std::pair<std::string, std::string>, const ManifestFile*>;
-  const ParentFiles* parent_files_ = nullptr;
+  const ParentFiles<ParentFile>* parent_files_ = nullptr;
 };
 
 // ---------------------------------------------------------------- open
@@ -465,6 +535,14 @@ namespace {
 Status RepositoryImpl::LoadIndex(BlobIndex* idx, bool strict, std::vector<std::pair<std::string, Status>>* bad,
                                  std::vector<std::string>* files) {
   idx->clear();
+  return ForEachIndexFile(strict, bad, files, [&](std::vector<IndexEntry>& v) {
+    for (auto& ie : v) idx->emplace(ie.blob, ie);
+  });
+}
+
+Status RepositoryImpl::ForEachIndexFile(bool strict, std::vector<std::pair<std::string, Status>>* bad,
+                                        std::vector<std::string>* files,
+                                        const std::function<void(std::vector<IndexEntry>&)>& fn) {
   std::vector<DirEntry> entries;
   Status ls = env_->ListDir(Sub("index"), &entries);
   if (ls.IsNotFound()) return Status::OK();
@@ -483,7 +561,7 @@ Status RepositoryImpl::LoadIndex(BlobIndex* idx, bool strict, std::vector<std::p
       if (bad) bad->emplace_back(path, r.status());
       continue;
     }
-    for (auto& ie : *r) idx->emplace(ie.blob, ie);
+    fn(*r);
   }
   return Status::OK();
 }
@@ -570,7 +648,7 @@ Result<std::string> RepositoryImpl::NewId(int64_t now) {
   }
 }
 
-Status RepositoryImpl::CleanLeftovers(const BlobIndex& idx) {
+Status RepositoryImpl::CleanLeftovers(const std::unordered_set<Hash128, HashKey>& used) {
   std::vector<DirEntry> entries;
   MAESTRO_RETURN_IF_ERROR(env_->ListDir(Sub("tmp"), &entries));
   for (const auto& e : entries) MAESTRO_RETURN_IF_ERROR(env_->RemoveTree(JoinPath(Sub("tmp"), e.name)));
@@ -583,8 +661,6 @@ Status RepositoryImpl::CleanLeftovers(const BlobIndex& idx) {
   // Packs no index names were written by a run that died before its index
   // (crash between "snap.after_pack" and "snap.after_index"), or were replaced by
   // a GC that died before deleting them. Nothing can reach their blobs.
-  std::unordered_set<Hash128, HashKey> used;
-  for (const auto& [blob, e] : idx) used.insert(e.pack);
   MAESTRO_RETURN_IF_ERROR(env_->ListDir(Sub("packs"), &entries));
   for (const auto& e : entries) {
     Hash128 h;
@@ -607,63 +683,59 @@ bool IsSkippedCompanion(const std::string& name, const std::set<std::string>& sq
   return false;
 }
 
-Status RepositoryImpl::WalkDir(size_t store_no, const std::string& store_name, const std::string& root,
-                               const std::string& rel, std::vector<PlanItem>* items) {
+Status RepositoryImpl::WalkDir(const std::string& store_name, const std::string& root, const std::string& rel,
+                               std::vector<ManifestFile>* files) {
   std::string abs = rel.empty() ? root : JoinPath(root, rel);
-  std::vector<DirEntry> entries;
-  MAESTRO_RETURN_IF_ERROR(env_->ListDir(abs, &entries));
-  std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
   std::vector<std::pair<DirEntry, FileInfo>> stats;
+  {
+    std::vector<DirEntry> entries;
+    MAESTRO_RETURN_IF_ERROR(env_->ListDir(abs, &entries));
+    std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+    stats.reserve(entries.size());
+    for (auto& e : entries) {
+      FileInfo fi;
+      MAESTRO_RETURN_IF_ERROR(env_->Stat(JoinPath(abs, e.name), &fi));
+      if (!fi.exists) continue;  // removed since the listing
+      stats.emplace_back(std::move(e), fi);
+    }
+  }
   std::set<std::string> sqlite_names;
-  for (const auto& e : entries) {
-    FileInfo fi;
-    MAESTRO_RETURN_IF_ERROR(env_->Stat(JoinPath(abs, e.name), &fi));
-    if (!fi.exists) continue;  // removed since the listing
-    if (!fi.is_regular || fi.size < 512) {
-      stats.emplace_back(e, fi);
-      continue;
-    }
-    std::string rel_path = rel.empty() ? e.name : rel + "/" + e.name;
-    const ManifestFile* p = nullptr;
-    if (parent_files_) {
-      auto pf = parent_files_->find({store_name, rel_path});
-      if (pf != parent_files_->end()) p = pf->second;
-    }
+  std::string rel_path;
+  for (const auto& [e, fi] : stats) {
+    if (!fi.is_regular || fi.size < 512) continue;
+    rel_path = rel.empty() ? e.name : rel + "/" + e.name;
+    const ParentFile* p = parent_files_ ? parent_files_->Find(store_name, rel_path) : nullptr;
     bool unchanged = p && p->size == fi.size && p->mtime_ns == fi.mtime_ns && p->inode == fi.inode;
     if (!unchanged && LooksLikeSqlite(JoinPath(abs, e.name))) sqlite_names.insert(e.name);
-    stats.emplace_back(e, fi);
   }
   for (const auto& [e, fi] : stats) {
     if (e.name == "chroma.lock" || IsSkippedCompanion(e.name, sqlite_names)) continue;
-    PlanItem it;
-    it.store = store_no;
-    it.source = JoinPath(abs, e.name);
-    it.read_path = it.source;
-    it.file.path = rel.empty() ? e.name : rel + "/" + e.name;
-    it.file.mode = fi.mode;
-    it.file.mtime_ns = fi.mtime_ns;
-    it.file.inode = fi.inode;
+    if (!fi.is_symlink && !fi.is_dir && !fi.is_regular) continue;  // sockets, fifos and devices are not data
+    ManifestFile f;
+    f.path = rel.empty() ? e.name : rel + "/" + e.name;
+    f.mode = fi.mode;
+    f.mtime_ns = fi.mtime_ns;
+    f.inode = fi.inode;
     if (fi.is_symlink) {
-      it.file.type = ManifestFile::Type::kSymlink;
-      MAESTRO_RETURN_IF_ERROR(env_->ReadLink(it.source, &it.file.link_target));
-      items->push_back(std::move(it));
+      f.type = ManifestFile::Type::kSymlink;
+      MAESTRO_RETURN_IF_ERROR(env_->ReadLink(JoinPath(abs, e.name), &f.link_target));
+      files->push_back(std::move(f));
     } else if (fi.is_dir) {
-      it.file.type = ManifestFile::Type::kDir;
-      std::string sub = it.file.path;
-      items->push_back(std::move(it));
-      MAESTRO_RETURN_IF_ERROR(WalkDir(store_no, store_name, root, sub, items));
-    } else if (fi.is_regular) {
-      it.file.type = ManifestFile::Type::kFile;
-      it.file.size = fi.size;
-      it.file.sqlite_backup = sqlite_names.count(e.name) > 0;
-      items->push_back(std::move(it));
+      f.type = ManifestFile::Type::kDir;
+      std::string sub = f.path;
+      files->push_back(std::move(f));
+      MAESTRO_RETURN_IF_ERROR(WalkDir(store_name, root, sub, files));
+    } else {
+      f.type = ManifestFile::Type::kFile;
+      f.size = fi.size;
+      f.sqlite_backup = sqlite_names.count(e.name) > 0;
+      files->push_back(std::move(f));
     }
-    // sockets, fifos and devices are not data: skipped.
   }
   return Status::OK();
 }
 
-Status RepositoryImpl::PlanStore(size_t store_no, const SnapshotSource& src, Manifest* m, std::vector<PlanItem>* items) {
+Status RepositoryImpl::PlanStore(size_t store_no, const SnapshotSource& src, Manifest* m) {
   ManifestStore& st = m->stores[store_no];
   FileInfo fi;
   if (st.present) MAESTRO_RETURN_IF_ERROR(env_->Stat(src.path, &fi));
@@ -674,30 +746,25 @@ Status RepositoryImpl::PlanStore(size_t store_no, const SnapshotSource& src, Man
   if (src.is_directory) {
     if (!fi.is_dir && !(fi.is_symlink && env_->DirExists(src.path)))
       return Status::BadStore("store " + src.store + ": " + src.path + " is not a directory");
-    PlanItem root;
-    root.store = store_no;
-    root.file.type = ManifestFile::Type::kDir;
-    root.file.path = "";
-    root.file.mode = fi.is_symlink ? 0755 : fi.mode;
-    root.file.mtime_ns = fi.is_symlink ? 0 : fi.mtime_ns;
-    root.source = src.path;
-    items->push_back(root);
-    return WalkDir(store_no, src.store, src.path, "", items);
+    ManifestFile root;
+    root.type = ManifestFile::Type::kDir;
+    root.path = "";
+    root.mode = fi.is_symlink ? 0755 : fi.mode;
+    root.mtime_ns = fi.is_symlink ? 0 : fi.mtime_ns;
+    st.files.push_back(std::move(root));
+    return WalkDir(src.store, src.path, "", &st.files);
   }
   if (fi.is_dir) return Status::BadStore("store " + src.store + ": " + src.path + " is a directory, expected an SQLite file");
-  PlanItem it;
-  it.store = store_no;
-  it.source = src.path;
-  it.read_path = src.path;
-  it.file.type = ManifestFile::Type::kFile;
-  it.file.path = "";
-  it.file.mode = fi.mode;
-  it.file.mtime_ns = fi.mtime_ns;
-  it.file.inode = fi.inode;
-  it.file.size = fi.size;
+  ManifestFile f;
+  f.type = ManifestFile::Type::kFile;
+  f.path = "";
+  f.mode = fi.mode;
+  f.mtime_ns = fi.mtime_ns;
+  f.inode = fi.inode;
+  f.size = fi.size;
   // A file store that is not (yet) an SQLite database (empty, garbage) is kept as it is.
-  it.file.sqlite_backup = fi.size >= 512 && LooksLikeSqlite(src.path);
-  items->push_back(std::move(it));
+  f.sqlite_backup = fi.size >= 512 && LooksLikeSqlite(src.path);
+  st.files.push_back(std::move(f));
   return Status::OK();
 }
 
@@ -779,17 +846,40 @@ struct TempFiles {
 
 Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& sources, const CreateOptions& opts) {
   MAESTRO_RETURN_IF_ERROR(EnsureLayout());
-  BlobIndex idx;
-  MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/true, nullptr, nullptr));
-  MAESTRO_RETURN_IF_ERROR(CleanLeftovers(idx));
+  // Create only needs to know which blobs are stored (and CleanLeftovers which
+  // packs the index names): no BlobIndex with an IndexEntry per blob.
+  std::unique_ptr<StoredBlobs> stored_blobs;
+  {
+    std::vector<std::pair<Hash128, Hash128>> blob_pack;  // in index-file order, as LoadIndex sees them
+    MAESTRO_RETURN_IF_ERROR(ForEachIndexFile(/*strict=*/true, nullptr, nullptr, [&](std::vector<IndexEntry>& v) {
+      for (const auto& ie : v) blob_pack.emplace_back(ie.blob, ie.pack);
+    }));
+    // The first entry of a blob is the one LoadIndex keeps: only its pack counts as used.
+    std::stable_sort(blob_pack.begin(), blob_pack.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    blob_pack.erase(std::unique(blob_pack.begin(), blob_pack.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+                    blob_pack.end());
+    std::unordered_set<Hash128, HashKey> used_packs;
+    std::vector<Hash128> ids;
+    ids.reserve(blob_pack.size());
+    for (const auto& [blob, pack] : blob_pack) {
+      ids.push_back(blob);
+      used_packs.insert(pack);
+    }
+    std::vector<std::pair<Hash128, Hash128>>().swap(blob_pack);
+    MAESTRO_RETURN_IF_ERROR(CleanLeftovers(used_packs));
+    stored_blobs = std::make_unique<StoredBlobs>(std::move(ids));
+  }
+  const StoredBlobs& idx = *stored_blobs;
 
   // The newest snapshot is the parent: files with unchanged size, mtime and
   // inode reuse its chunk lists without being read.
-  std::map<std::pair<std::string, std::string>, const ManifestFile*> parent_files;
+  ParentFiles<ParentFile> parent_files;
   // SQLite files with a fingerprint: reused when the fingerprint is unchanged.
-  std::map<std::pair<std::string, std::string>, const ManifestFile*> parent_sqlite;
-  Manifest parent;
+  ParentFiles<ManifestFile> parent_sqlite;
+  // Files per store name in the parent: the size to reserve for this snapshot's lists.
+  std::map<std::string, size_t> parent_counts;
   {
+    Manifest parent;
     MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListIds());
     int64_t newest = INT64_MIN;
     // Ids start with their UTC second, so only ids of the newest second (the
@@ -803,14 +893,25 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
         parent = std::move(pm).value();
       }
     }
-    for (const auto& st : parent.stores)
-      for (const auto& f : st.files)
-        if (f.type == ManifestFile::Type::kFile && !f.sqlite_backup) parent_files[{st.name, f.path}] = &f;
-        else if (f.type == ManifestFile::Type::kFile && !f.source_fingerprint.empty()) parent_sqlite[{st.name, f.path}] = &f;
+    // Kept in the compact form only, store by store (each store's list is freed
+    // once converted): the parent is held through the whole snapshot.
+    for (auto& st : parent.stores) {
+      parent_counts[st.name] += st.files.size();
+      parent_files.Reserve(st.name, st.files.size());
+      for (auto& f : st.files)
+        if (f.type == ManifestFile::Type::kFile && !f.sqlite_backup)
+          parent_files.Add(st.name, ParentFile{std::move(f.path), f.size, f.mtime_ns, f.inode, f.hash, std::move(f.chunks)});
+        else if (f.type == ManifestFile::Type::kFile && !f.source_fingerprint.empty())
+          parent_sqlite.Add(st.name, std::move(f));
+      std::vector<ManifestFile>().swap(st.files);
+    }
+    parent_files.Sort();
+    parent_sqlite.Sort();
   }
+  ReleaseFreedMemory();  // the decoded parent manifest and its bytes
   parent_files_ = &parent_files;
   struct ClearParent {
-    const ParentFiles** p;
+    const ParentFiles<ParentFile>** p;
     ~ClearParent() { *p = nullptr; }
   } clear_parent{&parent_files_};
 
@@ -825,57 +926,78 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
 
   // Plan: walk every store (stat only), then take every SQLite backup back to
   // back so the databases are captured as close to one moment as possible.
-  std::vector<PlanItem> items;
+  // The plan is the new manifest itself (m.stores[k].files, in walk order); the
+  // source of a file is derived from its store root and relative path.
+  auto source_of = [&](size_t k, const ManifestFile& f) {
+    return f.path.empty() ? sources[k].path : JoinPath(sources[k].path, f.path);
+  };
+  // SQLite files (a few): what to read, or reused from the parent unread.
+  struct SqliteState {
+    bool reused = false;
+    std::string read_path;  // the backup in tmp/
+  };
+  std::map<std::pair<size_t, size_t>, SqliteState> sqlite_state;  // by (store, file)
   for (size_t k = 0; k < sources.size(); ++k) {
     ManifestStore st;
     st.name = sources[k].store;
     st.original_path = sources[k].path;
     st.is_directory = sources[k].is_directory;
     st.present = sources[k].present;
+    // The parent's file count (plus a little growth) is the best guess: no
+    // regrowth, with an old and a new array at once, while the parent is held.
+    auto pc = parent_counts.find(st.name);
+    size_t guess = pc == parent_counts.end() ? 0 : pc->second;
+    if (guess > 0) st.files.reserve(guess + guess / 64 + 16);
     m.stores.push_back(std::move(st));
-    MAESTRO_RETURN_IF_ERROR(PlanStore(k, sources[k], &m, &items).Annotate("snapshot of store " + sources[k].store));
+    MAESTRO_RETURN_IF_ERROR(PlanStore(k, sources[k], &m).Annotate("snapshot of store " + sources[k].store));
   }
+  ReleaseFreedMemory();  // the walk's directory listings
   TempFiles temps{env_, {}};
   int n_backup = 0;
   auto all_indexed = [&](const std::vector<Hash128>& chunks) {
     return std::all_of(chunks.begin(), chunks.end(), [&](const Hash128& c) { return idx.count(c) > 0; });
   };
-  for (auto& it : items) {
-    if (!it.file.sqlite_backup) continue;
-    const std::string& store_name = m.stores[it.store].name;
-    std::string what = "online backup of store " + store_name + " file " + it.source;
-    Result<Db> opened = Db::OpenReadOnly(it.source, 10000);
-    if (!opened.ok()) return opened.status().Annotate(what);
-    Db src = std::move(opened).value();
-    MAESTRO_RETURN_IF_ERROR(BeginRead(src, it.source).Annotate(what));
-    Result<std::string> fp = SqliteFingerprint(env_, it.source, opts.racy_margin_ms * 1000000);
-    if (!fp.ok()) return fp.status().Annotate(what);
-    it.file.source_fingerprint = std::move(fp).value();
-    auto pf = parent_sqlite.find({store_name, it.file.path});
-    if (!it.file.source_fingerprint.empty() && pf != parent_sqlite.end() &&
-        pf->second->source_fingerprint == it.file.source_fingerprint && all_indexed(pf->second->chunks)) {
-      // Same database content as the parent's backup: nothing to copy.
-      it.file.size = pf->second->size;
-      it.file.hash = pf->second->hash;
-      it.file.chunks = pf->second->chunks;
-      it.reused = true;
-      continue;
+  for (size_t k = 0; k < m.stores.size(); ++k)
+    for (size_t j = 0; j < m.stores[k].files.size(); ++j) {
+      ManifestFile& file = m.stores[k].files[j];
+      if (!file.sqlite_backup) continue;
+      SqliteState& state = sqlite_state[{k, j}];
+      const std::string& store_name = m.stores[k].name;
+      const std::string source = source_of(k, file);
+      std::string what = "online backup of store " + store_name + " file " + source;
+      Result<Db> opened = Db::OpenReadOnly(source, 10000);
+      if (!opened.ok()) return opened.status().Annotate(what);
+      Db src = std::move(opened).value();
+      MAESTRO_RETURN_IF_ERROR(BeginRead(src, source).Annotate(what));
+      Result<std::string> fp = SqliteFingerprint(env_, source, opts.racy_margin_ms * 1000000);
+      if (!fp.ok()) return fp.status().Annotate(what);
+      file.source_fingerprint = std::move(fp).value();
+      const ManifestFile* pf = parent_sqlite.Find(store_name, file.path);
+      if (!file.source_fingerprint.empty() && pf && pf->source_fingerprint == file.source_fingerprint &&
+          all_indexed(pf->chunks)) {
+        // Same database content as the parent's backup: nothing to copy.
+        file.size = pf->size;
+        file.hash = pf->hash;
+        file.chunks = pf->chunks;
+        state.reused = true;
+        continue;
+      }
+      std::string tmp = JoinPath(Sub("tmp"), m.info.id + "-" + std::to_string(n_backup++) + ".sqlite");
+      temps.paths.push_back(tmp);
+      MAESTRO_RETURN_IF_ERROR(BackupToScratch(src, source, tmp).Annotate(what));
+      FileInfo bi;
+      MAESTRO_RETURN_IF_ERROR(env_->Stat(tmp, &bi));
+      state.read_path = tmp;
+      file.size = bi.size;
     }
-    std::string tmp = JoinPath(Sub("tmp"), m.info.id + "-" + std::to_string(n_backup++) + ".sqlite");
-    temps.paths.push_back(tmp);
-    MAESTRO_RETURN_IF_ERROR(BackupToScratch(src, it.source, tmp).Annotate(what));
-    FileInfo bi;
-    MAESTRO_RETURN_IF_ERROR(env_->Stat(tmp, &bi));
-    it.read_path = tmp;
-    it.file.size = bi.size;
-  }
 
   Progress prog;
-  for (const auto& it : items)
-    if (it.file.type == ManifestFile::Type::kFile) {
-      prog.files_total++;
-      prog.bytes_total += it.file.size;
-    }
+  for (const auto& st : m.stores)
+    for (const auto& f : st.files)
+      if (f.type == ManifestFile::Type::kFile) {
+        prog.files_total++;
+        prog.bytes_total += f.size;
+      }
   ProgressThrottle throttle(env_, opts.progress);
 
   PackSink sink(env_, Sub("packs"), Sub("tmp"), "snap.after_pack");
@@ -885,13 +1007,13 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
     std::unordered_set<Hash128, HashKey> pending;
     Chunker chunker;
     const size_t max_chunk = chunker.params().max_size;
-    std::string buf;
-    buf.resize(2 * max_chunk);
+    std::string buf;  // allocated by the first read: a snapshot of unchanged data reads nothing
 
     // Reads one file once: chunks, hashes, queues new blobs. Fills *f.
-    auto read_once = [&](const PlanItem& it, ManifestFile* f, uint64_t* read_bytes) -> Status {
+    auto read_once = [&](size_t store, const std::string& read_path, ManifestFile* f, uint64_t* read_bytes) -> Status {
       std::unique_ptr<SequentialFile> in;
-      MAESTRO_RETURN_IF_ERROR(env_->NewSequentialFile(it.read_path, &in));
+      MAESTRO_RETURN_IF_ERROR(env_->NewSequentialFile(read_path, &in));
+      if (buf.empty()) buf.resize(2 * max_chunk);
       Hasher128 whole;
       f->chunks.clear();
       size_t start = 0, have = 0;  // unconsumed bytes: buf[start, start + have)
@@ -922,7 +1044,7 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
         }
         total += cut;
         prog.bytes_done += cut;
-        prog.current = m.stores[it.store].name + "/" + it.file.path;
+        prog.current = m.stores[store].name + "/" + f->path;
         throttle.Report(prog);
         start += cut;
         have -= cut;
@@ -933,69 +1055,77 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
       return Status::OK();
     };
 
-    for (auto& it : items) {
-      ManifestFile& f = it.file;
-      if (f.type != ManifestFile::Type::kFile) continue;
-      std::string where = m.stores[it.store].name + "/" + f.path;
-      if (it.reused) {
-        prog.files_done++;
-        prog.bytes_done += f.size;
-        throttle.Report(prog);
-        continue;
-      }
-      auto pf = parent_files.find({m.stores[it.store].name, f.path});
-      if (!f.sqlite_backup && pf != parent_files.end()) {
-        const ManifestFile& p = *pf->second;
-        FileInfo now_fi;
-        failure = env_->Stat(it.source, &now_fi);
-        if (!failure.ok()) break;
-        bool all_there = all_indexed(p.chunks);
-        if (now_fi.is_regular && now_fi.size == p.size && now_fi.mtime_ns == p.mtime_ns && now_fi.inode == p.inode &&
-            p.inode != 0 && all_there) {
-          f.size = p.size;
-          f.hash = p.hash;
-          f.chunks = p.chunks;
-          f.mode = now_fi.mode;
-          prog.files_done++;
-          prog.bytes_done += p.size;
-          throttle.Report(prog);
-          continue;
+    for (size_t k = 0; k < m.stores.size() && failure.ok(); ++k) {
+      for (size_t j = 0; j < m.stores[k].files.size(); ++j) {
+        ManifestFile& f = m.stores[k].files[j];
+        if (f.type != ManifestFile::Type::kFile) continue;
+        std::string where = m.stores[k].name + "/" + f.path;
+        const std::string source = source_of(k, f);
+        const std::string* read_path = &source;  // or the SQLite backup in tmp/
+        if (f.sqlite_backup) {
+          const SqliteState& state = sqlite_state.at({k, j});
+          if (state.reused) {
+            prog.files_done++;
+            prog.bytes_done += f.size;
+            throttle.Report(prog);
+            continue;
+          }
+          read_path = &state.read_path;
         }
-      }
-      bool consistent = false;
-      for (int attempt = 0; attempt < kMaxReadTries && !consistent; ++attempt) {
-        FileInfo before, after;
-        failure = env_->Stat(it.read_path, &before);
-        if (!failure.ok()) break;
-        if (!before.exists) {
-          failure = Status::NotFound("store " + where + ": " + it.source + " vanished while the snapshot was taken",
-                                     "run the snapshot again");
+        const ParentFile* pf = f.sqlite_backup ? nullptr : parent_files.Find(m.stores[k].name, f.path);
+        if (pf) {
+          const ParentFile& p = *pf;
+          FileInfo now_fi;
+          failure = env_->Stat(source, &now_fi);
+          if (!failure.ok()) break;
+          bool all_there = all_indexed(p.chunks);
+          if (now_fi.is_regular && now_fi.size == p.size && now_fi.mtime_ns == p.mtime_ns && now_fi.inode == p.inode &&
+              p.inode != 0 && all_there) {
+            f.size = p.size;
+            f.hash = p.hash;
+            f.chunks = p.chunks;
+            f.mode = now_fi.mode;
+            prog.files_done++;
+            prog.bytes_done += p.size;
+            throttle.Report(prog);
+            continue;
+          }
+        }
+        bool consistent = false;
+        for (int attempt = 0; attempt < kMaxReadTries && !consistent; ++attempt) {
+          FileInfo before, after;
+          failure = env_->Stat(*read_path, &before);
+          if (!failure.ok()) break;
+          if (!before.exists) {
+            failure = Status::NotFound("store " + where + ": " + source + " vanished while the snapshot was taken",
+                                       "run the snapshot again");
+            break;
+          }
+          uint64_t got = 0;
+          uint64_t done_before = prog.bytes_done;
+          failure = read_once(k, *read_path, &f, &got);
+          if (!failure.ok()) break;
+          m.info.read_bytes += got;
+          failure = env_->Stat(*read_path, &after);
+          if (!failure.ok()) break;
+          consistent = after.exists && before.size == after.size && before.mtime_ns == after.mtime_ns &&
+                       before.inode == after.inode && got == after.size;
+          f.mode = after.mode;
+          if (!f.sqlite_backup) {
+            f.mtime_ns = after.mtime_ns;
+            f.inode = after.inode;
+          }
+          if (!consistent && attempt + 1 < kMaxReadTries) prog.bytes_done = done_before;
+        }
+        if (!failure.ok()) {
+          failure = failure.Annotate("snapshot " + m.info.id + ", store " + where);
           break;
         }
-        uint64_t got = 0;
-        uint64_t done_before = prog.bytes_done;
-        failure = read_once(it, &f, &got);
-        if (!failure.ok()) break;
-        m.info.read_bytes += got;
-        failure = env_->Stat(it.read_path, &after);
-        if (!failure.ok()) break;
-        consistent = after.exists && before.size == after.size && before.mtime_ns == after.mtime_ns &&
-                     before.inode == after.inode && got == after.size;
-        f.mode = after.mode;
-        if (!f.sqlite_backup) {
-          f.mtime_ns = after.mtime_ns;
-          f.inode = after.inode;
-        }
-        if (!consistent && attempt + 1 < kMaxReadTries) prog.bytes_done = done_before;
+        if (!consistent) m.info.warnings.push_back(where + ": changed while being read (" + std::to_string(kMaxReadTries) +
+                                                   " tries); the snapshot holds the last read");
+        prog.files_done++;
+        throttle.Report(prog);
       }
-      if (!failure.ok()) {
-        failure = failure.Annotate("snapshot " + m.info.id + ", store " + where);
-        break;
-      }
-      if (!consistent) m.info.warnings.push_back(where + ": changed while being read (" + std::to_string(kMaxReadTries) +
-                                                 " tries); the snapshot holds the last read");
-      prog.files_done++;
-      throttle.Report(prog);
     }
     Status ps = pool.Finish();
     if (failure.ok()) failure = ps;
@@ -1004,20 +1134,26 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
   if (!failure.ok()) return failure;
   throttle.Report(prog, true);
 
+  // The parent and the stored-blob list are no longer needed: free them before
+  // the index and manifest are encoded (the peak of memory use).
+  parent_files.clear();
+  parent_sqlite.clear();
+  stored_blobs.reset();
+  ReleaseFreedMemory();
+
   // Index, then the manifest: the commit point.
-  std::vector<IndexEntry> fresh = sink.entries();
   uint64_t stored = sink.stored_bytes();
-  if (!fresh.empty()) {
-    std::string bytes = EncodeIndex(fresh);
-    stored += bytes.size();
-    MAESTRO_RETURN_IF_ERROR(
-        WriteFileDurably(env_, JoinPath(Sub("index"), Xxh128(bytes).Hex() + ".idx"), bytes, 0600));
+  {
+    std::vector<IndexEntry> fresh = sink.TakeEntries();
+    if (!fresh.empty()) {
+      std::string bytes = EncodeIndex(fresh);
+      stored += bytes.size();
+      MAESTRO_RETURN_IF_ERROR(
+          WriteFileDurably(env_, JoinPath(Sub("index"), Xxh128(bytes).Hex() + ".idx"), bytes, 0600));
+    }
   }
   MAESTRO_CRASH_POINT("snap.after_index");
 
-  for (auto& it : items) {
-    m.stores[it.store].files.push_back(std::move(it.file));
-  }
   for (const auto& st : m.stores) {
     if (!st.present) continue;
     m.info.stores.push_back(st.name);
@@ -1363,7 +1499,11 @@ Result<GcStats> RepositoryImpl::RemoveUnreferencedData(bool dry_run) {
   BlobIndex idx;
   std::vector<std::string> old_index_files;
   MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/true, nullptr, &old_index_files));
-  if (!dry_run) MAESTRO_RETURN_IF_ERROR(CleanLeftovers(idx));
+  if (!dry_run) {
+    std::unordered_set<Hash128, HashKey> used;
+    for (const auto& [blob, e] : idx) used.insert(e.pack);
+    MAESTRO_RETURN_IF_ERROR(CleanLeftovers(used));
+  }
 
   // Per pack: how many of its (chosen) index entries are still needed.
   struct PackUse {

@@ -221,6 +221,59 @@ TEST_F(SnapshotCoreTest, SecondSnapshotOfUnchangedDataStoresAlmostNothing) {
   EXPECT_EQ(a->logical_bytes, b->logical_bytes);
 }
 
+// The parent's files are looked up by (store, path) for every file of the next
+// snapshot. Walk order is not byte order ("a" and its children come before
+// "a-b" and "a.c", though '-' and '.' sort before '/'): every unchanged file,
+// in any directory and of any size, must still be found and reused unread, and
+// a changed one read again.
+TEST_F(SnapshotCoreTest, ReuseFindsEveryUnchangedFileWhateverThePathOrder) {
+  Install inst(tmp_.Sub("install"));
+  const std::string pdfs = inst.root + "/pdfs";
+  const std::vector<std::string> names = {"a/x", "a/y/z", "a-b", "a.c", "a-b.d/q", "a0", "B", "b", "\xc3\xa4/k", "a/y-1/m"};
+  uint32_t seed = 100;
+  for (const auto& n : names) {
+    WriteFile(pdfs + "/" + n, RandomBytes(seed % 2 ? 300 : 3000, seed));
+    ++seed;
+  }
+  auto repo = OpenRepo(repo_dir_);
+  CreateOptions co;
+  co.racy_margin_ms = 0;
+  auto a = repo->Create(inst.Sources(), co);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  auto b = repo->Create(inst.Sources(), co);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->read_bytes, 0u) << "nothing changed: nothing should be read";
+  auto am = repo->LoadManifest(a->id);
+  auto bm = repo->LoadManifest(b->id);
+  ASSERT_TRUE(am.ok() && bm.ok());
+  ASSERT_EQ(am->stores.size(), bm->stores.size());
+  for (size_t k = 0; k < am->stores.size(); ++k) {
+    ASSERT_EQ(am->stores[k].files.size(), bm->stores[k].files.size()) << am->stores[k].name;
+    for (size_t j = 0; j < am->stores[k].files.size(); ++j) {
+      const ManifestFile& x = am->stores[k].files[j];
+      const ManifestFile& y = bm->stores[k].files[j];
+      EXPECT_EQ(x.path, y.path);
+      EXPECT_EQ(x.size, y.size) << x.path;
+      EXPECT_EQ(x.hash, y.hash) << x.path;
+      EXPECT_EQ(x.chunks, y.chunks) << x.path;
+      EXPECT_EQ(x.inode, y.inode) << x.path;
+      EXPECT_EQ(x.mode, y.mode) << x.path;
+      EXPECT_EQ(x.source_fingerprint, y.source_fingerprint) << x.path;
+    }
+  }
+
+  // One changed file deep in the tree is read again (and only it).
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  const std::string changed = RandomBytes(4000, 7);
+  WriteFile(pdfs + "/a/y/z", changed);
+  auto c = repo->Create(inst.Sources(), co);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->read_bytes, changed.size());
+  ASSERT_TRUE(repo->RestoreStore(c->id, "pdfs", tmp_.Sub("c/pdfs"), {}).ok());
+  EXPECT_EQ(TreeDigest(tmp_.Sub("c/pdfs"), false), TreeDigest(pdfs, false));
+  EXPECT_EQ(ReadFile(tmp_.Sub("c/pdfs/a/y/z")), changed);
+}
+
 // An unchanged SQLite database (same fingerprint inside the read transaction)
 // is not backed up again; any commit changes the fingerprint and is captured.
 TEST_F(SnapshotCoreTest, UnchangedSqliteIsReusedUnreadAndEveryCommitIsCaptured) {
