@@ -554,6 +554,11 @@ Status RepositoryImpl::ForEachIndexFile(bool strict, std::vector<std::pair<std::
     if (files) files->push_back(path);
     std::string bytes;
     Status s = env_->ReadFileToString(path, &bytes);
+    if (!s.ok() && strict) {
+      // Could not read it (I/O error, vanished): nothing says it is damaged.
+      Status io = s.IsNotFound() ? Status::IoError(s.message()) : s;
+      return io.Annotate("reading index file " + path + " of the repository; nothing was changed, retry");
+    }
     Result<std::vector<IndexEntry>> r = s.ok() ? DecodeIndex(bytes, "index file " + path) : Result<std::vector<IndexEntry>>(s);
     if (!r.ok()) {
       if (strict)

@@ -442,6 +442,36 @@ class GrowingFileEnv : public FaultEnv {
   std::string path_;
 };
 
+// Index files that cannot be opened (EIO, ENOENT from a fault injector).
+class IndexUnreadableEnv : public FaultEnv {
+ public:
+  IndexUnreadableEnv() : FaultEnv(Env::Default()) {}
+  Status NewSequentialFile(const std::string& p, std::unique_ptr<SequentialFile>* out) override {
+    if (fail && p.find("/index/") != std::string::npos) return Status::NotFound("open " + p + ": injected ENOENT");
+    return FaultEnv::NewSequentialFile(p, out);
+  }
+  bool fail = false;
+};
+
+// An index file that cannot be read is an I/O problem to retry, not damage:
+// the message must not send the user to look for corruption.
+TEST_F(SnapshotCoreTest, UnreadableIndexIsReportedAsIoErrorNotAsDamage) {
+  Install inst(tmp_.Sub("install"));
+  IndexUnreadableEnv env;
+  auto repo = OpenRepo(repo_dir_, &env);
+  ASSERT_TRUE(repo->Create(inst.Sources(), {}).ok());
+  env.fail = true;
+  auto b = repo->Create(inst.Sources(), {});
+  ASSERT_FALSE(b.ok());
+  EXPECT_TRUE(b.status().IsIoError()) << b.status().ToString();
+  EXPECT_EQ(b.status().ToString().find("damaged"), std::string::npos) << b.status().ToString();
+  EXPECT_NE(b.status().ToString().find("reading index file"), std::string::npos) << b.status().ToString();
+  env.fail = false;
+  auto list = repo->List();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->size(), 1u);
+}
+
 TEST_F(SnapshotCoreTest, FileChangingWhileReadIsReadAgainThenRecordedAsWarning) {
   Install inst(tmp_.Sub("install"));
   std::string path = inst.root + "/pdfs/growing.log";
