@@ -15,19 +15,11 @@
 namespace maestro {
 namespace {
 
+using testing::RandomBytes;
 using testing::TempDir;
 using testing::TreeDigest;
 using testing::WriteFile;
 
-std::string RandomBytes(size_t n, uint32_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; i += 8) {
-    uint64_t v = rng();
-    std::memcpy(&s[i], &v, std::min<size_t>(8, n - i));
-  }
-  return s;
-}
 
 class PruneTest : public ::testing::Test {
  protected:

@@ -50,16 +50,6 @@ std::vector<std::string> CrashPoints(const std::vector<std::string>& prefixes) {
   return out;
 }
 
-std::vector<std::string> ListIds(const std::string& root) {
-  CliResult r = RunCli({"--root", root, "--json", "snap", "list"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> ids;
-  auto j = nlohmann::json::parse(r.out, nullptr, false);
-  if (j.is_array())
-    for (const auto& s : j)
-      if (s.is_object() && s.contains("id") && s["id"].is_string()) ids.push_back(s["id"].get<std::string>());
-  return ids;
-}
 
 class CrashExtensionTest : public ::testing::Test {
  protected:
@@ -125,7 +115,7 @@ TEST_F(CrashExtensionTest, SnapCreateKilledAtAnyPointLeavesStoresUntouchedAndOnl
   Sweep("snap create", CrashPoints({"snap.", "gc."}), {"snap", "create", "-q"},
         [](const std::string& root) { ASSERT_FALSE(reliability::SnapCreate(root).empty()); },
         [](const std::string& root, const std::map<std::string, std::string>& before) {
-          size_t n = ListIds(root).size();
+          size_t n = reliability::ListIds(root).size();
           return StoresDigest(root) == before && (n == 1 || n == 2);
         });
 }
@@ -143,7 +133,7 @@ TEST_F(CrashExtensionTest, SnapDeleteKilledAtAnyPointKeepsEveryOtherSnapshotInta
           }
         },
         [&](const std::string& root, const std::map<std::string, std::string>& before) {
-          auto now = ListIds(root);
+          auto now = reliability::ListIds(root);
           bool first_kept = !now.empty() && now[0] == ids[0];
           return StoresDigest(root) == before && first_kept && (now.size() == 1 || now.size() == 2);
         });
@@ -163,7 +153,7 @@ TEST_F(CrashExtensionTest, SnapPruneKilledAtAnyPointNeverLosesAKeptSnapshot) {
           }
         },
         [&](const std::string& root, const std::map<std::string, std::string>& before) {
-          auto now = ListIds(root);
+          auto now = reliability::ListIds(root);
           bool newest_kept = !now.empty() && now.back() == ids.back();
           return StoresDigest(root) == before && newest_kept;
         });

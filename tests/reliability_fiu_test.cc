@@ -98,19 +98,6 @@ std::map<std::string, std::string> StoresTree(const std::string& root) {
   return d;
 }
 
-// The listed snapshot ids; none when there is no repository (no config file:
-// a first create failed before writing it).
-std::vector<std::string> ListIds(const std::string& root) {
-  CliResult r = RunCli({"--root", root, "--json", "snap", "list"});
-  if (r.exit_code == 3 && !fs::exists(root + "/backups/config")) return {};
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::vector<std::string> ids;
-  auto j = nlohmann::json::parse(r.out, nullptr, false);
-  if (j.is_array())
-    for (const auto& s : j)
-      if (s.is_object() && s.contains("id") && s["id"].is_string()) ids.push_back(s["id"].get<std::string>());
-  return ids;
-}
 
 // Exited on purpose with a message: not killed, not an internal error (70), and
 // the error line printed.
@@ -187,7 +174,7 @@ TEST_F(FiuTest, SnapCreateUnderRandomPosixFaultsFailsCleanlyOrSucceedsWhole) {
       std::string root = tmp_.Sub("case" + std::to_string(++n));
       fs::copy(c.with_parent ? parent : pristine_, root, fs::copy_options::recursive | fs::copy_options::copy_symlinks);
       const auto stores = StoresTree(root);
-      const std::vector<std::string> ids = c.with_parent ? ListIds(root) : std::vector<std::string>{};
+      const std::vector<std::string> ids = c.with_parent ? reliability::ListIds(root, /*no_repo_is_empty=*/true) : std::vector<std::string>{};
       ASSERT_EQ(ids.size(), c.with_parent ? 1u : 0u);
 
       CliResult r = RunUnderFiu(c.fault, seed, {"--root", root, "snap", "create", "-q"}, scratch);
@@ -202,7 +189,7 @@ TEST_F(FiuTest, SnapCreateUnderRandomPosixFaultsFailsCleanlyOrSucceedsWhole) {
         EXPECT_TRUE(clean);
         ok = ok && clean;
       }
-      std::vector<std::string> now = ListIds(root);
+      std::vector<std::string> now = reliability::ListIds(root, /*no_repo_is_empty=*/true);
       EXPECT_EQ(now, want) << (r.exit_code == 0 ? "a successful create must list exactly its snapshot"
                                                 : "a failed create must list no new snapshot: " + r.err);
       ok = ok && now == want;

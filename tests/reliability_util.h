@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/test_util.h"
 #include "util/env.h"
 
@@ -40,6 +42,21 @@ inline std::string SnapCreate(const std::string& root, const std::vector<std::st
   std::string id = Trim(r.out);
   auto nl = id.rfind('\n');
   return nl == std::string::npos ? id : id.substr(nl + 1);
+}
+
+// The listed snapshot ids (`snap list --json`), oldest first. With
+// no_repo_is_empty, a root whose repository was never finished (no config: a
+// first create failed before writing it) lists none instead of failing.
+inline std::vector<std::string> ListIds(const std::string& root, bool no_repo_is_empty = false) {
+  CliResult r = RunCli({"--root", root, "--json", "snap", "list"});
+  if (no_repo_is_empty && r.exit_code == 3 && !Env::Default()->FileExists(root + "/backups/config")) return {};
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> ids;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  if (j.is_array())
+    for (const auto& s : j)
+      if (s.is_object() && s.contains("id") && s["id"].is_string()) ids.push_back(s["id"].get<std::string>());
+  return ids;
 }
 
 // Regular files of a repository that hold its data (config, manifests, indexes,

@@ -1,6 +1,8 @@
 // tests/test_util.h — helpers shared by the test suites.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -35,6 +37,9 @@ CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::st
 // Every file, directory and symlink below root: relative path -> digest of
 // (type, size, mode, mtime_ns, content hash). Two equal maps = an unchanged tree.
 std::map<std::string, std::string> TreeDigest(const std::string& root, bool include_mtime = true);
+
+// n deterministic pseudo-random (incompressible) bytes from seed.
+std::string RandomBytes(size_t n, uint32_t seed);
 
 // Runs cmd with /bin/sh and returns its standard output ("" if it cannot start).
 std::string Sh(const std::string& cmd);
