@@ -773,28 +773,6 @@ Status RepositoryImpl::PlanStore(size_t store_no, const SnapshotSource& src, Man
   return Status::OK();
 }
 
-// SqliteBackup (util/sqlite.h) for a scratch copy: the same online backup API,
-// but the copy is never fsynced (synchronous=OFF, no journal): it only lives in
-// tmp/ until its chunks are in packs, and packs are what is made durable. This
-// saves an fsync of the whole database per snapshot.
-Status BackupToScratch(Db& src, const std::string& src_path, const std::string& dst_path) {
-  MAESTRO_ASSIGN_OR_RETURN(Db dst, Db::OpenReadWrite(dst_path, true));
-  MAESTRO_RETURN_IF_ERROR(dst.Exec("PRAGMA synchronous=OFF"));
-  sqlite3_backup* b = sqlite3_backup_init(dst.raw(), "main", src.raw(), "main");
-  if (!b) return SqliteError("backup " + src_path + " -> " + dst_path, sqlite3_errcode(dst.raw()), dst.raw());
-  int rc;
-  do {  // one step of -1: one read transaction, so one consistent point in time
-    rc = sqlite3_backup_step(b, -1);
-    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) sqlite3_sleep(20);
-  } while (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED);
-  int frc = sqlite3_backup_finish(b);
-  if (rc != SQLITE_DONE) return SqliteError("backup " + src_path, rc, dst.raw());
-  if (frc != SQLITE_OK) return SqliteError("backup " + src_path, frc, dst.raw());
-  // A restored copy must be one self-contained file: no WAL mode in its header.
-  MAESTRO_RETURN_IF_ERROR(dst.Exec("PRAGMA journal_mode=DELETE"));
-  return dst.Close();
-}
-
 // Opens the read transaction a backup copies from: after this, the source's
 // content is fixed for this connection (a SHARED lock in rollback mode, a WAL
 // read mark in WAL mode) until the connection is closed. Waits out writers.
@@ -989,7 +967,9 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
       }
       std::string tmp = JoinPath(Sub("tmp"), m.info.id + "-" + std::to_string(n_backup++) + ".sqlite");
       temps.paths.push_back(tmp);
-      MAESTRO_RETURN_IF_ERROR(BackupToScratch(src, source, tmp).Annotate(what));
+      // Not fsynced: the copy only lives in tmp/ until its chunks are in packs,
+      // and packs are what is made durable (saves an fsync of the database).
+      MAESTRO_RETURN_IF_ERROR(SqliteBackup(src, tmp, /*durable=*/false).Annotate(what));
       FileInfo bi;
       MAESTRO_RETURN_IF_ERROR(env_->Stat(tmp, &bi));
       state.read_path = tmp;

@@ -194,7 +194,13 @@ Status SqliteBackup(const std::string& src_path, const std::string& dst_path) {
   // The source is opened read-only through the normal (non-immutable) path when a
   // live -shm exists, so the backup sees a consistent snapshot of the WAL.
   MAESTRO_ASSIGN_OR_RETURN(Db src, Db::OpenReadOnly(src_path, 10000));
+  return SqliteBackup(src, dst_path, /*durable=*/true);
+}
+
+Status SqliteBackup(Db& src, const std::string& dst_path, bool durable) {
+  const std::string& src_path = src.path();
   MAESTRO_ASSIGN_OR_RETURN(Db dst, Db::OpenReadWrite(dst_path, true));
+  if (!durable) MAESTRO_RETURN_IF_ERROR(dst.Exec("PRAGMA synchronous=OFF"));
   sqlite3_backup* b = sqlite3_backup_init(dst.raw(), "main", src.raw(), "main");
   if (!b) return SqliteError("backup " + src_path + " -> " + dst_path, sqlite3_errcode(dst.raw()), dst.raw());
   int rc;
@@ -207,6 +213,7 @@ Status SqliteBackup(const std::string& src_path, const std::string& dst_path) {
   int frc = sqlite3_backup_finish(b);
   if (rc != SQLITE_DONE) return SqliteError("backup " + src_path, rc, dst.raw());
   if (frc != SQLITE_OK) return SqliteError("backup " + src_path, frc, dst.raw());
+  // The copy must be one self-contained file: no WAL mode in its header.
   MAESTRO_RETURN_IF_ERROR(dst.Exec("PRAGMA journal_mode=DELETE"));
   return dst.Close();
 }

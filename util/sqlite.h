@@ -109,6 +109,10 @@ class Stmt {
 // another process writes. The copy is switched to journal_mode=DELETE so that it
 // is a single self-contained file. Never copies the file beside a hot -wal.
 Status SqliteBackup(const std::string& src_path, const std::string& dst_path);
+// The same from an open source connection (which may already hold the read
+// transaction to copy). durable=false: the copy is written with
+// synchronous=OFF, for scratch copies that are never the only copy.
+Status SqliteBackup(Db& src, const std::string& dst_path, bool durable);
 
 // True if the first 16 bytes are the SQLite header.
 bool LooksLikeSqlite(const std::string& path);
