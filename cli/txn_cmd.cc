@@ -2,9 +2,14 @@
 // crash-points, and the original tool's commands as thin aliases.
 // Parsing and printing only: the work is engine/reset, engine/cleanup,
 // engine/recover (all journaled transactions, engine/txn.h).
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <set>
@@ -69,6 +74,108 @@ Status RefuseWhileLive(CliContext& ctx, const Layout& layout, const std::vector<
 
 std::vector<StoreId> AllStoreIds() { return {AllStores().begin(), AllStores().end()}; }
 
+std::string MiB(int64_t bytes) {
+  char b[32];
+  snprintf(b, sizeof(b), "%.1f MiB", static_cast<double>(bytes) / 1048576.0);
+  return b;
+}
+
+// Starts `maestro-db [global options] -q purge-trash --background` detached: its
+// own session, stdio on /dev/null, no other inherited descriptor (the repository
+// lock stays ours). Returns its pid.
+Result<pid_t> SpawnPurger(const CliContext& ctx) {
+  std::vector<std::string> args = {"maestro-db"};
+  if (!ctx.opts.root.empty()) args.insert(args.end(), {"--root", ctx.opts.root});
+  if (!ctx.opts.config.empty()) args.insert(args.end(), {"--config", ctx.opts.config});
+  if (!ctx.opts.repo.empty()) args.insert(args.end(), {"--repo", ctx.opts.repo});
+  args.insert(args.end(), {"-q", "purge-trash", "--background"});
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return Status::IoError(std::string("could not start the background purge: ") + strerror(rc));
+  return pid;
+}
+
+// After a transaction: deletes what its finishing steps moved to trash
+// (engine/txn.h, "trash"), as MAESTRO_DB_PURGE says:
+//   background (default)  a detached, low-priority `purge-trash` deletes it, so the
+//                         command returns once the stores are changed;
+//   now                   deleted here, before the command returns;
+//   later                 left for `maestro-db purge-trash`.
+// Trash is garbage (the pre-image is in the verified snapshot), so a failure here
+// is a warning: nothing is lost, the space is freed by a later purge. Returns JSON
+// for the command's --json report.
+nlohmann::json PurgeAfterTransaction(CliContext& ctx, const Layout& layout) {
+  Env* env = Env::Default();
+  std::vector<std::string> trash = FindTrash(env, layout);
+  const char* m = std::getenv("MAESTRO_DB_PURGE");
+  std::string mode = m && *m ? m : "background";
+  nlohmann::json j = {{"mode", mode}, {"entries", trash}};
+  if (trash.empty()) return j;
+  if (mode == "now") {
+    PurgeStats ps;
+    Status st = PurgeTrash(env, trash, &ps);
+    j["files"] = ps.files;
+    j["bytes"] = ps.bytes;
+    if (!st.ok()) ctx.Warn(st.ToString() + "; nothing is lost: run `maestro-db purge-trash` to free the space");
+    else ctx.Detail("purged the old data: " + std::to_string(ps.files) + " files, " + MiB(ps.bytes));
+    return j;
+  }
+  if (mode != "later") {
+    if (mode != "background")
+      ctx.Warn("MAESTRO_DB_PURGE=" + mode + " is not one of background, now, later; using background");
+    auto pid = SpawnPurger(ctx);
+    if (pid.ok()) {
+      j["pid"] = *pid;
+      ctx.Detail("the old data (" + std::to_string(trash.size()) + " trash entries) is being deleted in the background, pid " +
+                 std::to_string(*pid));
+      return j;
+    }
+    ctx.Warn(pid.status().ToString());
+  }
+  ctx.Detail("the old data stays in " + std::to_string(trash.size()) + " trash entries until `maestro-db purge-trash`");
+  return j;
+}
+
+Status RunPurgeTrash(CliContext& ctx, bool dry_run, bool background) {
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  if (background) {
+    // Started by PurgeAfterTransaction: yield the CPU and the disk to real work.
+    (void)::setpriority(PRIO_PROCESS, 0, 10);
+    (void)::syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, 3 << 13 /* IOPRIO_CLASS_IDLE */);
+  }
+  Env* env = Env::Default();
+  std::vector<std::string> trash = FindTrash(env, layout);
+  PurgeStats ps;
+  Status st = dry_run ? MeasureTrash(env, trash, &ps) : PurgeTrash(env, trash, &ps);
+  if (ctx.json())
+    ctx.PrintJson({{"dry_run", dry_run}, {"entries", trash}, {"files", ps.files}, {"bytes", ps.bytes},
+                   {"error", st.ok() ? nlohmann::json(nullptr) : nlohmann::json(st.ToString())}});
+  MAESTRO_RETURN_IF_ERROR(st);
+  if (!ctx.json()) {
+    if (trash.empty()) ctx.Info("no trash: nothing to purge");
+    else
+      ctx.Info(std::string(dry_run ? "would delete " : "deleted ") + std::to_string(trash.size()) +
+               " trash entries: " + std::to_string(ps.files) + " files, " + MiB(ps.bytes));
+    if (ctx.opts.verbose > 0)
+      for (const auto& t : trash) ctx.Info("  " + t);
+  }
+  return Status::OK();
+}
+
 Status RunReset(CliContext& ctx, bool dry_run, bool force) {
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
   std::vector<std::string> plan = DescribeReset(layout);
@@ -95,8 +202,13 @@ Status RunReset(CliContext& ctx, bool dry_run, bool force) {
   TxnReport rep;
   Status st = RunTransaction(session->svc, kResetKind, kResetTrigger, ResetArgs(layout), BuildResetPlan, &rep);
   if (!st.ok()) return st;
-  if (ctx.json()) ctx.PrintJson(ReportJson(rep));
-  else {
+  session.reset();  // the lock: the purge needs none
+  nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
+  if (ctx.json()) {
+    nlohmann::json j = ReportJson(rep);
+    j["trash"] = trash;
+    ctx.PrintJson(j);
+  } else {
     PrintReport(ctx, rep);
     ctx.Info("every store is empty; restart the app (docker compose down && docker compose up -d)");
   }
@@ -159,8 +271,11 @@ Status RunCleanup(CliContext& ctx, const CleanupArgs& a) {
   MAESTRO_ASSIGN_OR_RETURN(auto session, OpenTxnSession(layout, Env::Default()));
   TxnReport rep;
   MAESTRO_RETURN_IF_ERROR(RunTransaction(session->svc, kCleanupKind, kCleanupTrigger, plan.args, BuildCleanupPlan, &rep));
+  session.reset();
+  nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
   if (ctx.json()) {
     nlohmann::json j = ReportJson(rep);
+    j["trash"] = trash;
     j["repaired"] = IssuesJson(plan.repaired);
     j["left"] = IssuesJson(plan.left);
     ctx.PrintJson(j);
@@ -181,9 +296,12 @@ Status RunRecover(CliContext& ctx, RecoverMode mode) {
     MAESTRO_ASSIGN_OR_RETURN(auto session, OpenTxnSession(layout, Env::Default()));
     MAESTRO_RETURN_IF_ERROR(RecoverTransactions(*session, mode, &rep));
   }
+  // Also what an earlier purge did not get to (killed, or MAESTRO_DB_PURGE=later).
+  nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
   std::vector<std::string> leftovers = FindTxnLeftovers(Env::Default(), layout);
   if (ctx.json()) {
     nlohmann::json j = ReportJson(rep);
+    j["trash"] = trash;
     j["leftovers"] = leftovers;
     ctx.PrintJson(j);
   } else if (!open) {
@@ -217,9 +335,11 @@ Status RunJournalStatus(CliContext& ctx) {
   const TxnSummary* unfinished = nullptr;
   for (auto it = txns.rbegin(); it != txns.rend() && !unfinished; ++it)
     if (!it->ended) unfinished = &*it;
+  std::vector<std::string> trash = FindTrash(Env::Default(), layout);
   if (ctx.json()) {
     ctx.PrintJson({{"journal", dir},
                    {"exists", true},
+                   {"trash", trash},
                    {"transactions", txns.size()},
                    {"map_bytes", j->map_size()},
                    {"unfinished", unfinished ? TxnJson(*unfinished) : nlohmann::json(nullptr)},
@@ -234,6 +354,9 @@ Status RunJournalStatus(CliContext& ctx) {
   } else if (!txns.empty()) {
     ctx.Info("last: " + txns.back().Describe());
   }
+  if (!trash.empty())
+    ctx.Info("trash: " + std::to_string(trash.size()) +
+             " entries of old store data not yet deleted (`maestro-db purge-trash` deletes them now)");
   return Status::OK();
 }
 
@@ -342,7 +465,7 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
 
   // Every command first looks at the journal (cheap: nothing is created).
   app.parse_complete_callback([&app, &ctx]() {
-    static const std::set<std::string> exempt = {"recover", "journal", "debug", "demo", "reset-db", "check-document",
+    static const std::set<std::string> exempt = {"recover", "journal", "purge-trash", "debug", "demo", "reset-db", "check-document",
                                                  "cleanup-document", "check-user", "cleanup-user", "system-status",
                                                  "cleanup-all"};
     for (const auto* sub : app.get_subcommands())
@@ -423,6 +546,22 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   log->add_option("--limit", *limit, "how many records (default 50)");
   log->callback([finish, limit, &ctx]() { finish(RunJournalLog(ctx, *limit)); });
 
+  // purge-trash
+  struct PurgeArgs {
+    bool dry_run = false, background = false;
+  };
+  auto pa = std::make_shared<PurgeArgs>();
+  auto* purge = app.add_subcommand(
+      "purge-trash",
+      "Delete the old store data that finished transactions (reset, cleanup, restore, recover) moved\n"
+      "to *.maestro-trash-* beside the stores. Each of them starts this by itself in the background\n"
+      "when it ends (MAESTRO_DB_PURGE=background, the default; `now` deletes before returning;\n"
+      "`later` leaves it for this command). Trash is never needed again: the transaction's\n"
+      "verified pre-image snapshot holds that data. Takes no lock; safe beside any command.");
+  purge->add_flag("--dry-run", pa->dry_run, "list the trash and its size, delete nothing");
+  purge->add_flag("--background", pa->background, "(internal) run at low CPU and I/O priority")->group("");
+  purge->callback([pa, finish, &ctx]() { finish(RunPurgeTrash(ctx, pa->dry_run, pa->background)); });
+
   // debug
   auto* debug = app.add_subcommand("debug", "Developer tools: `debug crash-points` lists the MAESTRO_DB_CRASH_AT names");
   debug->require_subcommand(1);
@@ -494,8 +633,10 @@ Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo
   TxnReport rep;
   MAESTRO_RETURN_IF_ERROR(RunTransaction(svc, kRestoreKind, kRestoreTrigger, RestoreArgs(layout, snapshot_id, ids),
                                          BuildRestorePlan, &rep));
+  nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
   if (ctx.json()) {
     nlohmann::json j = ReportJson(rep);
+    j["trash"] = trash;
     j["restored"] = snapshot_id;
     j["stores"] = store_names;
     ctx.PrintJson(j);

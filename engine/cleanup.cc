@@ -309,8 +309,9 @@ Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
                               MAESTRO_RETURN_IF_ERROR(RemoveStoreCopy(env, aside, false));
                               return Status::OK();
                             }});
-      plan.finish.push_back({"cleanup.drop_aside." + name, [env, aside]() { return RemoveStoreCopy(env, aside, false); },
-                             nullptr});
+      std::string trash = TrashPath(s.path, txn);
+      plan.finish.push_back({"cleanup.drop_aside." + name,
+                             [env, aside, trash]() { return MoveStoreAside(env, aside, trash, false); }, nullptr});
     }
   }
 

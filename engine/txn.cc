@@ -21,6 +21,7 @@ MAESTRO_DECLARE_CRASH_POINT(txn_after_finish_step, "txn.after_finish_step");
 MAESTRO_DECLARE_CRASH_POINT(txn_after_undo, "txn.after_undo");
 MAESTRO_DECLARE_CRASH_POINT(store_after_aside, "store.after_aside");
 MAESTRO_DECLARE_CRASH_POINT(store_after_stage, "store.after_stage");
+MAESTRO_DECLARE_CRASH_POINT(purge_after_entry, "purge.after_entry");
 
 namespace {
 
@@ -259,6 +260,7 @@ Status FinishTransaction(TxnServices& svc, const TxnSummary& txn, RecoverMode mo
 
 std::string AsidePath(const std::string& path, const std::string& txn_id) { return path + ".maestro-aside-" + txn_id; }
 std::string StagedPath(const std::string& path, const std::string& txn_id) { return path + ".maestro-new-" + txn_id; }
+std::string TrashPath(const std::string& path, const std::string& txn_id) { return path + ".maestro-trash-" + txn_id; }
 
 Status SyncFileAndDir(Env* env, const std::string& path) {
   std::unique_ptr<WritableFile> f;
@@ -374,9 +376,11 @@ void AddReplaceStoreSteps(TxnPlan* plan, Env* env, const std::string& prefix, co
         return PutStoreInPlace(env, staged, s.path, s.sqlite);
       },
       [env, s, aside]() { return MoveStoreBack(env, s.path, aside, s.sqlite, s.present); }});
+  std::string trash = TrashPath(store.path, txn_id);
   plan->finish.push_back(TxnStep{prefix + ".drop_aside." + s.name,
-                                 [env, s, staged, aside]() -> Status {
-                                   MAESTRO_RETURN_IF_ERROR(RemoveStoreCopy(env, aside, s.sqlite));
+                                 [env, s, staged, aside, trash]() -> Status {
+                                   // One rename however big the store: deleting it is PurgeTrash's job.
+                                   MAESTRO_RETURN_IF_ERROR(MoveStoreAside(env, aside, trash, s.sqlite));
                                    return RemoveStoreCopy(env, staged, s.sqlite);
                                  },
                                  nullptr});
@@ -418,6 +422,73 @@ std::vector<std::string> FindTxnLeftovers(Env* env, const Layout& layout) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+namespace {
+
+constexpr const char* kTrashMark = ".maestro-trash-";
+
+bool IsTrashName(const std::string& path) {
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  return base.find(kTrashMark) != std::string::npos;
+}
+
+// Walks a trash tree bottom-up; with `remove`, unlinks as it goes. Entries that
+// vanish underneath (a concurrent purge) are skipped, not errors.
+Status WalkTrash(Env* env, const std::string& path, bool remove, PurgeStats* stats) {
+  FileInfo fi;
+  MAESTRO_RETURN_IF_ERROR(env->Stat(path, &fi));
+  if (!fi.exists) return Status::OK();
+  if (!fi.is_dir || fi.is_symlink) {
+    if (remove) MAESTRO_RETURN_IF_ERROR(env->RemoveFile(path));
+    stats->files++;
+    stats->bytes += fi.is_symlink ? 0 : static_cast<int64_t>(fi.size);
+    return Status::OK();
+  }
+  std::vector<DirEntry> entries;
+  Status st = env->ListDir(path, &entries);
+  if (!st.ok()) return env->FileExists(path) ? st : Status::OK();
+  for (const auto& e : entries) MAESTRO_RETURN_IF_ERROR(WalkTrash(env, JoinPath(path, e.name), remove, stats));
+  return remove ? env->RemoveDir(path) : Status::OK();
+}
+
+Status OverTrash(Env* env, const std::vector<std::string>& entries, bool remove, PurgeStats* stats) {
+  for (const auto& e : entries) {
+    if (!IsTrashName(e))
+      return Status::InvalidArgument("refusing to purge " + e + ": not a *" + kTrashMark + "* entry");
+    MAESTRO_RETURN_IF_ERROR(WalkTrash(env, e, remove, stats).Annotate("purging trash " + e));
+    stats->entries++;
+    if (remove) MAESTRO_CRASH_POINT("purge.after_entry");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+std::vector<std::string> FindTrash(Env* env, const Layout& layout) {
+  std::set<std::string> dirs;
+  for (const auto& s : layout.stores()) dirs.insert(DirName(s.path));
+  return FindTrash(env, std::vector<std::string>(dirs.begin(), dirs.end()));
+}
+
+std::vector<std::string> FindTrash(Env* env, const std::vector<std::string>& dirs) {
+  std::vector<std::string> out;
+  for (const auto& d : dirs) {
+    std::vector<DirEntry> entries;
+    if (!env->ListDir(d, &entries).ok()) continue;
+    for (const auto& e : entries)
+      if (e.name.find(kTrashMark) != std::string::npos) out.push_back(JoinPath(d, e.name));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Status PurgeTrash(Env* env, const std::vector<std::string>& entries, PurgeStats* stats) {
+  return OverTrash(env, entries, true, stats);
+}
+
+Status MeasureTrash(Env* env, const std::vector<std::string>& entries, PurgeStats* stats) {
+  return OverTrash(env, entries, false, stats);
 }
 
 }  // namespace maestro

@@ -15,6 +15,13 @@
 //               atomic and cheap). Rollback before the commit renames it back.
 //   staged      "<store path>.maestro-new-<txn id>": new content built beside the
 //               store (a fresh schema, a restored snapshot) before it is renamed in.
+//   trash       "<store path>.maestro-trash-<txn id>": an aside after the commit.
+//               The finishing steps only rename asides to trash (cheap, however big
+//               the store); deleting trash is never part of a transaction: it is
+//               garbage from the moment it exists (the pre-image is in the verified
+//               snapshot), so PurgeTrash() runs after the end record, in the
+//               background or later (`maestro-db purge-trash`), and a crash or kill
+//               during it loses nothing.
 //   commit      the journal's commit record: the single durable fact that decides
 //               between rollback (absent) and roll-forward (present).
 //
@@ -113,6 +120,7 @@ Status FinishTransaction(TxnServices& svc, const TxnSummary& txn, RecoverMode mo
 // parent directory after renames.
 std::string AsidePath(const std::string& path, const std::string& txn_id);
 std::string StagedPath(const std::string& path, const std::string& txn_id);
+std::string TrashPath(const std::string& path, const std::string& txn_id);
 // Renames path (+sidecars) to aside unless aside already exists (then it is done).
 Status MoveStoreAside(Env* env, const std::string& path, const std::string& aside, bool sqlite);
 // Renames staged (+sidecars) to path when staged exists and path does not.
@@ -132,7 +140,8 @@ Status SyncFileAndDir(Env* env, const std::string& path);
 //                             means "the store is to be absent".
 //   "<prefix>.swap.<store>"   moves the store aside and the staged content into
 //                             place (undo: MoveStoreBack)
-//   finish "<prefix>.drop_aside.<store>" removes the aside and any staged leftover.
+//   finish "<prefix>.drop_aside.<store>" moves the aside to trash (TrashPath) and
+//                             removes any staged leftover.
 struct StoreRef {
   std::string name;
   std::string path;
@@ -152,5 +161,20 @@ Status RestoreStoreFromSnapshot(TxnServices& svc, const StoreRef& store, const s
 
 // Leftover "*.maestro-aside-*" / "*.maestro-new-*" / "*.maestro-undo-*" entries beside the stores.
 std::vector<std::string> FindTxnLeftovers(Env* env, const Layout& layout);
+
+// "*.maestro-trash-*" entries beside the stores (see "trash" above), or in `dirs`; sorted.
+std::vector<std::string> FindTrash(Env* env, const Layout& layout);
+std::vector<std::string> FindTrash(Env* env, const std::vector<std::string>& dirs);
+struct PurgeStats {
+  int64_t entries = 0;  // trash entries removed
+  int64_t files = 0;    // files (and symlinks) unlinked inside them
+  int64_t bytes = 0;    // their apparent size
+};
+// Deletes trash entries (files or trees). Safe to run concurrently with another
+// purge of the same entries: what vanishes underneath it counts as removed.
+// Refuses (InvalidArgument) a path that is not a trash name.
+Status PurgeTrash(Env* env, const std::vector<std::string>& entries, PurgeStats* stats);
+// Adds up what PurgeTrash would free, without deleting anything.
+Status MeasureTrash(Env* env, const std::vector<std::string>& entries, PurgeStats* stats);
 
 }  // namespace maestro

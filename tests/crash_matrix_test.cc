@@ -14,9 +14,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "tests/store_digest.h"
 #include "util/sqlite.h"
@@ -71,7 +73,7 @@ class CrashMatrix : public ::testing::Test {
   }
 
   static std::string Leftovers(const std::string& root) {
-    return Sh("find '" + root + "' -name '*.maestro-aside-*' -o -name '*.maestro-new-*' 2>/dev/null");
+    return Sh("find '" + root + "' -name '*.maestro-aside-*' -o -name '*.maestro-new-*' -o -name '*.maestro-trash-*' 2>/dev/null");
   }
 
   // Runs `cmd` crashing at each point; prepare(root) readies a copy first.
@@ -233,6 +235,99 @@ TEST_F(CrashMatrix, ResetRefusesWhileAnotherProcessHoldsAStoreOpen) {
   CliResult forced = RunCli({"--root", root, "-y", "reset", "--force"});
   EXPECT_EQ(forced.exit_code, 0) << forced.err;
   ::close(fd);
+}
+
+// Trash beside the stores of `root`, one path per line ("" when none).
+std::string Trash(const std::string& root) {
+  return Sh("find '" + root + "' -maxdepth 4 -name '*.maestro-trash-*' 2>/dev/null | sort");
+}
+
+bool WaitUntil(const std::function<bool()>& done, int timeout_s) {
+  for (int i = 0; i < timeout_s * 20; ++i) {
+    if (done()) return true;
+    ::usleep(50000);
+  }
+  return done();
+}
+
+// A process that is gone or a zombie (reparented, not reaped here) has ended.
+bool Ended(int pid) {
+  std::string stat = testing::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  return stat.empty() || (close != std::string::npos && stat.size() > close + 2 && stat[close + 2] == 'Z');
+}
+
+TEST_F(CrashMatrix, BackgroundPurgeDeletesTheOldDataAfterTheCommandReturns) {
+  std::string root = FreshInstall("purge");
+  ASSERT_EQ(RunCli({"--root", root, "-y", "cleanup", "--all", "--now", kNow}).exit_code, 0);
+  // Old trash that a killed purge left: 40,000 files, so the purge is still running
+  // when the command has returned.
+  ASSERT_EQ(Sh("cd '" + root + "/ai_researcher/data' && mkdir raw_pdfs.maestro-trash-old && cd raw_pdfs.maestro-trash-old"
+               " && seq 1 40000 | xargs touch && echo ok"),
+            "ok\n");
+  // In-place restore: the command that still holds the repository lock when it starts the purge.
+  CliResult r = RunCli({"--root", root, "-y", "--json", "snap", "restore", "latest"}, {"MAESTRO_DB_PURGE=background"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["trash"]["mode"], "background") << r.out;
+  const int pid = j["trash"]["pid"].get<int>();
+  EXPECT_GE(j["trash"]["entries"].size(), 7u) << "the six old stores and the old trash: " << r.out;
+
+  // The purger holds nothing of ours: stdio is /dev/null (RunCli got EOF), and
+  // nothing else is open but the trash it walks (not the lock, not the journal).
+  std::string fds = Sh("cd /proc/" + std::to_string(pid) + "/fd && for f in *; do [ $f -gt 2 ] && readlink $f; done; "
+                       "readlink 0 1 2");
+  ASSERT_FALSE(Ended(pid)) << "the purge ended before the command returned: it held the command's output open, "
+                              "or it was too quick to inspect and the test would prove nothing";
+  std::istringstream lines(fds);
+  int stdio = 0;
+  for (std::string l; std::getline(lines, l);) {
+    if (l == "/dev/null") ++stdio;
+    else EXPECT_NE(l.find(".maestro-trash-"), std::string::npos) << "the purger holds " << l;
+  }
+  EXPECT_EQ(stdio, 3) << fds;
+  auto stores = StoreDigest(root);
+  CliResult snap = RunCli({"--root", root, "-q", "snap", "create"});
+  EXPECT_EQ(snap.exit_code, 0) << "the repository lock is free while the purge runs: " << snap.err;
+  CliResult st = RunCli({"--root", root, "--json", "journal", "status"});
+  EXPECT_NE(st.out.find("maestro-trash-old"), std::string::npos) << "journal status lists the trash: " << st.out;
+
+  ASSERT_TRUE(WaitUntil([&] { return Ended(pid); }, 120)) << "the background purge did not end";
+  EXPECT_EQ(Trash(root), "");
+  EXPECT_EQ(StoreDigest(root), stores) << "the purge touched only trash";
+}
+
+TEST_F(CrashMatrix, KilledPurgeLosesNothingAndRecoverFinishesIt) {
+  std::string root = FreshInstall("purgekill");
+  Outcome before = Observe(root);
+  // The purger (not the reset) reaches purge.after_entry and is SIGKILLed there.
+  CliResult r = RunCli({"--root", root, "-y", "--json", "reset"},
+                       {"MAESTRO_DB_PURGE=background", "MAESTRO_DB_CRASH_AT=purge.after_entry:2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  const int pid = j["trash"]["pid"].get<int>();
+  const long entries = static_cast<long>(j["trash"]["entries"].size());
+  ASSERT_GE(entries, 6);
+  ASSERT_TRUE(WaitUntil([&] { return Ended(pid); }, 60));
+  Outcome after = Observe(root);
+  EXPECT_NE(after.digest, before.digest);
+  std::string left = Trash(root);
+  EXPECT_EQ(std::count(left.begin(), left.end(), '\n'), entries - 2) << "two entries purged before the kill: " << left;
+  CliResult js = RunCli({"--root", root, "journal", "status", "--json"});
+  EXPECT_NE(js.out.find("\"unfinished\": null"), std::string::npos) << "the transaction had ended: " << js.out;
+  // Any later purge finishes the job: recover (here), the next transaction, or purge-trash.
+  CliResult dry = RunCli({"--root", root, "--json", "purge-trash", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_EQ(static_cast<long>(nlohmann::json::parse(dry.out)["entries"].size()), entries - 2);
+  EXPECT_EQ(Trash(root), left) << "--dry-run deletes nothing";
+  CliResult rec = RunCli({"--root", root, "--json", "recover"});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  EXPECT_EQ(Trash(root), "");
+  EXPECT_EQ(Observe(root).digest, after.digest);
+  EXPECT_EQ(Leftovers(root), "");
+  CliResult none = RunCli({"--root", root, "purge-trash"});
+  EXPECT_EQ(none.exit_code, 0);
+  EXPECT_NE(none.out.find("nothing to purge"), std::string::npos) << none.out;
 }
 
 }  // namespace

@@ -75,7 +75,8 @@ struct Fault {
 // FIU_PRNG_SEED=seed. A signal shows as exit_code = -signal, as with RunCli.
 CliResult RunUnderFiu(const Fault& fault, unsigned seed, const std::vector<std::string>& args,
                       const std::string& scratch) {
-  std::string cmd = "FIU_PRNG_SEED=" + std::to_string(seed) + " fiu-run -x -f '' -c " + Quote(fault.Command()) + " " +
+  // MAESTRO_DB_PURGE=now: no background purge outliving the command (as RunCli).
+  std::string cmd = "MAESTRO_DB_PURGE=now FIU_PRNG_SEED=" + std::to_string(seed) + " fiu-run -x -f '' -c " + Quote(fault.Command()) + " " +
                     Quote(MAESTRO_DB_BINARY);
   for (const auto& a : args) cmd += " " + Quote(a);
   std::string out = scratch + "/fiu.out", err = scratch + "/fiu.err";
@@ -272,6 +273,10 @@ TEST_F(FiuTest, ResetUnderRandomPosixFaultsThenRecoverEndsBeforeOrAfter) {
       EXPECT_TRUE(is_after) << "reset reported success but the stores are not reset";
     }
     ok = ok && (is_before || is_after) && (r.exit_code != 0 || is_after);
+    // recover also deletes what a faulted purge left (trash) and nothing else is left beside the stores.
+    std::string left = Sh("find " + Quote(root) + " -name '*.maestro-*' 2>/dev/null");
+    EXPECT_EQ(left, "") << "left beside the stores after recover";
+    ok = ok && left.empty();
     ended_before += is_before;
     ended_after += is_after;
     std::printf("reset under %s: exit %d, stores %s after recover%s%s\n", fault.Describe(seed).c_str(), r.exit_code,

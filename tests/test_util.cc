@@ -53,6 +53,9 @@ CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::st
     close(in_pipe[1]);
     close(out_pipe[0]);
     close(err_pipe[0]);
+    // Deterministic: trash is deleted before the command returns (tests of the
+    // background purge pass MAESTRO_DB_PURGE=background themselves).
+    putenv(strdup("MAESTRO_DB_PURGE=now"));
     for (const auto& e : env) putenv(strdup(e.c_str()));
     std::vector<char*> argv;
     std::string bin = MAESTRO_DB_BINARY;

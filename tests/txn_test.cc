@@ -7,6 +7,8 @@
 #include "engine/demo.h"
 
 #include <gtest/gtest.h>
+
+#include <filesystem>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,7 +96,10 @@ class TxnTest : public ::testing::Test {
     m["db.sqlite"] = "new database";
     return m;
   }
+  // The new stores, with the old ones only as trash: purging it leaves exactly the new stores.
   bool IsAfterState() {
+    PurgeStats ps;
+    if (!PurgeTrash(Env::Default(), FindTrash(Env::Default(), {tmp_.Sub("root")}), &ps).ok()) return false;
     auto t = TreeDigest(tmp_.Sub("root"), false);
     return t.size() == 2 && t.count("db.sqlite") && t.count("files") &&
            ReadFile(tmp_.Sub("root/db.sqlite")) == "new database";
@@ -118,6 +123,49 @@ TEST_F(TxnTest, CommittedTransactionReplacesStoresAndLeavesNoLeftovers) {
   auto u = j->Unfinished();
   ASSERT_TRUE(u.ok());
   EXPECT_FALSE(u->has_value());
+}
+
+TEST_F(TxnTest, CommitMovesTheOldStoresToTrashAndPurgeDeletesOnlyTrash) {
+  auto j = OpenJournal();
+  TxnServices svc = repo_.Services(j);
+  TxnReport rep;
+  ASSERT_TRUE(RunTransaction(svc, "test", "pre-test", {}, Builder(), &rep).ok());
+  Env* env = Env::Default();
+  const std::string id = rep.txn_id;
+  // The finishing steps only renamed: the old content is intact, under trash names.
+  std::vector<std::string> trash = FindTrash(env, {tmp_.Sub("root")});
+  ASSERT_EQ(trash, (std::vector<std::string>{tmp_.Sub("root/db.sqlite.maestro-trash-" + id),
+                                             tmp_.Sub("root/db.sqlite.maestro-trash-" + id + "-wal"),
+                                             tmp_.Sub("root/files.maestro-trash-" + id)}));
+  EXPECT_EQ(ReadFile(trash[0]), "old database");
+  EXPECT_EQ(ReadFile(trash[1]), "old wal");
+  EXPECT_EQ(ReadFile(trash[2] + "/sub/b.txt"), "b");
+  for (const auto& e : std::filesystem::directory_iterator(tmp_.Sub("root"))) {
+    std::string name = e.path().filename();
+    EXPECT_TRUE(name == "db.sqlite" || name == "files" || name.find(".maestro-trash-") != std::string::npos) << name;
+  }
+
+  // Only trash names are purged; a store path is refused and left alone.
+  PurgeStats refused;
+  Status st = PurgeTrash(env, {tmp_.Sub("root/files")}, &refused);
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument) << st.ToString();
+  EXPECT_TRUE(env->DirExists(tmp_.Sub("root/files")));
+
+  PurgeStats measured, ps;
+  ASSERT_TRUE(MeasureTrash(env, trash, &measured).ok());
+  EXPECT_EQ(FindTrash(env, {tmp_.Sub("root")}).size(), 3u) << "measuring deletes nothing";
+  ASSERT_TRUE(PurgeTrash(env, trash, &ps).ok());
+  EXPECT_EQ(ps.entries, 3);
+  EXPECT_EQ(ps.files, 4);  // db, wal, a.txt, sub/b.txt
+  EXPECT_EQ(ps.bytes, static_cast<int64_t>(std::string("old database").size() + std::string("old wal").size() + 2));
+  EXPECT_EQ(measured.files, ps.files);
+  EXPECT_EQ(measured.bytes, ps.bytes);
+  EXPECT_TRUE(FindTrash(env, {tmp_.Sub("root")}).empty());
+  // What a concurrent purge already deleted counts as deleted, not as an error.
+  PurgeStats again;
+  EXPECT_TRUE(PurgeTrash(env, trash, &again).ok());
+  EXPECT_EQ(again.files, 0);
+  EXPECT_TRUE(IsAfterState());
 }
 
 TEST_F(TxnTest, FailingStepRollsBackEveryEarlierStep) {
