@@ -179,7 +179,8 @@ Status RunPurgeTrash(CliContext& ctx, bool dry_run, bool background) {
 Status RunReset(CliContext& ctx, bool dry_run, bool force) {
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
   std::vector<std::string> plan = DescribeReset(layout);
-  std::vector<std::string> summary = InstallSummary(layout);
+  // Stats and check read every store: only for a person reading the plan, not with --yes.
+  std::vector<std::string> summary = dry_run || !ctx.opts.yes ? InstallSummary(layout) : std::vector<std::string>{};
   if (dry_run) {
     if (ctx.json()) {
       ctx.PrintJson({{"dry_run", true}, {"kind", "reset"}, {"plan", plan}, {"summary", summary}});
