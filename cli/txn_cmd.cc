@@ -66,6 +66,7 @@ std::vector<std::string> InstallSummary(const Layout& layout) {
 }
 
 Status RefuseWhileLive(CliContext& ctx, const Layout& layout, const std::vector<StoreId>& stores, bool force) {
+  MAESTRO_RETURN_IF_ERROR(RefuseIfStoresAreMountPoints(layout, stores));
   std::vector<std::string> warnings;
   MAESTRO_RETURN_IF_ERROR(RefuseIfStoresInUse(layout, stores, force, &warnings));
   for (const auto& w : warnings) ctx.Warn(w + " (continuing because of --force)");

@@ -1,5 +1,9 @@
 #include "engine/live_check.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "util/env.h"
 #include "util/proc_scan.h"
 
 namespace maestro {
@@ -28,6 +32,38 @@ Status RefuseIfStoresInUse(const Layout& layout, const std::vector<StoreId>& sto
   if (force) return Status::OK();
   return Status::Busy("the MAESTRO app seems to be running: " + list,
                       "stop it first (e.g. `docker compose stop backend`), or pass --force if you are sure");
+}
+
+namespace {
+
+// True when path is the root of a mount: statx's STATX_ATTR_MOUNT_ROOT (Linux
+// 5.8+; it also sees a bind mount from the same filesystem), else a different
+// st_dev than the parent directory.
+bool IsMountRoot(const std::string& path) {
+  struct statx sx;
+  if (::statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, &sx) == 0 &&
+      (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+    return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+  struct stat self, parent;
+  if (::lstat(path.c_str(), &self) != 0 || ::stat(DirName(path).c_str(), &parent) != 0) return false;
+  return self.st_dev != parent.st_dev;
+}
+
+}  // namespace
+
+Status RefuseIfStoresAreMountPoints(const Layout& layout, const std::vector<StoreId>& stores) {
+  std::string list;
+  for (StoreId id : stores) {
+    const Store& s = layout.store(id);
+    if (s.present && IsMountRoot(s.path)) list += std::string(list.empty() ? "" : "; ") + s.name + " (" + s.path + ")";
+  }
+  if (list.empty()) return Status::OK();
+  return Status::BadStore(
+      "store(s) mounted on their own: " + list +
+          ". maestro-db changes a store by renaming it aside within its parent directory, which cannot move a "
+          "mount point; nothing was changed",
+      "mount the parent directory instead (as MAESTRO's Docker setup mounts the whole ai_researcher/data volume), "
+      "or run maestro-db where the stores are plain directories (e.g. on the host)");
 }
 
 }  // namespace maestro

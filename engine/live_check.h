@@ -10,6 +10,12 @@
 // as warnings instead. Processes we may not inspect are not seen (a
 // non-root maestro-db cannot see another user's app); the check is a guard, the
 // repository lock and the journal are the real protection.
+//
+// RefuseIfStoresAreMountPoints: a transaction moves a store (or, for cleanup,
+// files out of it) aside with rename(2) within the store's parent directory. A
+// store that is itself a mount point (a bind-mounted file or directory) cannot be
+// moved that way (EBUSY/EXDEV), so such a command is refused before its snapshot,
+// naming the store and what to do, instead of failing at its swap and rolling back.
 #pragma once
 
 #include <string>
@@ -24,5 +30,9 @@ namespace maestro {
 // holder when force is true (may be null).
 Status RefuseIfStoresInUse(const Layout& layout, const std::vector<StoreId>& stores, bool force,
                            std::vector<std::string>* warnings);
+
+// BadStore (exit code 8) naming each store among `stores` whose path is on
+// another filesystem than its parent directory.
+Status RefuseIfStoresAreMountPoints(const Layout& layout, const std::vector<StoreId>& stores);
 
 }  // namespace maestro

@@ -11,7 +11,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -328,6 +330,34 @@ TEST_F(CrashMatrix, KilledPurgeLosesNothingAndRecoverFinishesIt) {
   CliResult none = RunCli({"--root", root, "purge-trash"});
   EXPECT_EQ(none.exit_code, 0);
   EXPECT_NE(none.out.find("nothing to purge"), std::string::npos) << none.out;
+}
+
+TEST_F(CrashMatrix, StoreThatIsAMountPointIsRefusedBeforeAnythingChanges) {
+  std::string root = FreshInstall("mount");
+  std::string pdfs = root + "/ai_researcher/data/raw_pdfs", src = work_.Sub("pdfs-elsewhere");
+  ASSERT_EQ(Sh("cp -a '" + pdfs + "' '" + src + "' && echo ok"), "ok\n");
+  if (::mount(src.c_str(), pdfs.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    GTEST_SKIP() << "cannot bind-mount here (" << std::strerror(errno) << "): needs root or CAP_SYS_ADMIN";
+  struct Unmount {
+    std::string p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{pdfs};
+  ASSERT_EQ(RunCli({"--root", root, "-q", "snap", "create"}).exit_code, 0) << "snapshots of a mounted store work";
+  Outcome before = Observe(root);
+  CliResult snaps = RunCli({"--root", root, "--json", "snap", "list"});
+  for (const std::vector<std::string>& cmd : std::vector<std::vector<std::string>>{
+           {"reset"}, {"reset", "--force"}, {"cleanup", "--all", "--now", kNow}, {"snap", "restore", "latest"}}) {
+    std::vector<std::string> a = {"--root", root, "-y"};
+    a.insert(a.end(), cmd.begin(), cmd.end());
+    CliResult r = RunCli(a);
+    SCOPED_TRACE(cmd[0]);
+    EXPECT_EQ(r.exit_code, 8) << r.err;
+    EXPECT_NE(r.err.find("pdfs (" + pdfs + ")"), std::string::npos) << "names the store: " << r.err;
+    EXPECT_NE(r.err.find("mount the parent directory"), std::string::npos) << "says what to do: " << r.err;
+  }
+  EXPECT_EQ(Observe(root).digest, before.digest);
+  EXPECT_EQ(RunCli({"--root", root, "--json", "snap", "list"}).out, snaps.out) << "refused before any snapshot";
+  EXPECT_EQ(Leftovers(root), "");
 }
 
 }  // namespace
