@@ -66,4 +66,15 @@ int CliContext::Fail(const Status& s) const {
   return code;
 }
 
+void CliContext::MarkWriting(const CLI::App* sub, std::function<bool()> when) { writing_[sub] = std::move(when); }
+
+bool CliContext::SelectsWritingCommand(const CLI::App& app) const {
+  for (const CLI::App* sub : app.get_subcommands()) {
+    auto it = writing_.find(sub);
+    if (it != writing_.end() && (!it->second || it->second())) return true;
+    if (SelectsWritingCommand(*sub)) return true;
+  }
+  return false;
+}
+
 }  // namespace maestro

@@ -7,6 +7,8 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -51,9 +53,18 @@ class CliContext {
   // Reports a failure (stderr line, or {"error":...} with --json) and returns the exit code.
   int Fail(const Status& s) const;
 
+  // Marks a subcommand as one that changes stores or the repository: while a
+  // transaction is unfinished it is refused (exit 6) before it runs. `when`, if
+  // given, narrows it after parsing (`snap restore --to DIR` writes elsewhere).
+  // Every writing subcommand is marked where it is registered.
+  void MarkWriting(const CLI::App* sub, std::function<bool()> when = nullptr);
+  // True when the parsed command line selects a marked subcommand.
+  bool SelectsWritingCommand(const CLI::App& app) const;
+
  private:
   std::optional<Result<Layout>> layout_;
   Config config_;
+  std::map<const CLI::App*, std::function<bool()>> writing_;
 };
 
 // Each command group registers its subcommands. A subcommand's callback stores

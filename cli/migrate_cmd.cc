@@ -223,6 +223,7 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "up", "Apply pending migrations, each in its own transaction, after a pre-migrate snapshot;\n"
             "a failure rolls back the whole run");
   AddCommonOptions(up, a.get());
+  ctx.MarkWriting(up);
   up->add_option("--to", a->to, "last version to apply (default: newest)");
   up->add_flag("--dry-run", a->dry_run, "print the SQL it would run; change nothing");
   up->callback([&ctx, exit_code, load, a]() {
@@ -237,6 +238,7 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   auto* down = group->add_subcommand(
       "down", "Revert applied migrations above --to with their down parts, newest first, the same way");
   AddCommonOptions(down, a.get());
+  ctx.MarkWriting(down);
   down->add_option("--to", a->to, "version to return to (0 = before the first)")->required();
   down->add_flag("--dry-run", a->dry_run, "print the SQL it would run; change nothing");
   down->callback([&ctx, exit_code, load, a]() {
@@ -252,6 +254,7 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "baseline", "Adopt an install that has tables but no history: record versions 1..N as applied\n"
                   "(current checksums; no SQL is run)");
   AddCommonOptions(baseline, a.get());
+  ctx.MarkWriting(baseline);
   baseline->add_option("--version", a->version, "the version the store's schema matches")->required();
   baseline->callback([&ctx, exit_code, load, a]() {
     MigrateOptions o;

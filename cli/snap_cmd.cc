@@ -742,6 +742,7 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "SQLite stores are copied with the online backup API, so this is safe while the app runs.\n"
       "Example:\n  maestro-db --root /app snap create --label 'before upgrade'");
   create->callback(Command(ctx, exit_code, [&ctx, ca](int*) { return RunCreate(ctx, *ca); }));
+  ctx.MarkWriting(create);
 
   auto* list = snap->add_subcommand("list", "List the snapshots, oldest first (id, time, trigger, stores, sizes)");
   list->footer("Example:\n  maestro-db snap list --json | jq '.[].id'");
@@ -779,6 +780,8 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "  maestro-db snap restore latest --to /tmp/check\n"
       "  maestro-db snap restore 20250808_143022 --store main --to /tmp/main-only --dry-run");
   restore->callback(Command(ctx, exit_code, [&ctx, ra](int*) { return RunRestore(ctx, *ra); }));
+  // In place only: `--to DIR` writes outside the install (allowed with a warning).
+  ctx.MarkWriting(restore, [ra]() { return ra->to.empty(); });
 
   auto va = std::make_shared<VerifyArgs>();
   auto* verify = snap->add_subcommand(
@@ -798,6 +801,7 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   AddLockWait(del, &da->lock_wait);
   del->footer("Example:\n  maestro-db snap delete 20250801_020000 20250802_020000");
   del->callback(Command(ctx, exit_code, [&ctx, da](int*) { return RunDelete(ctx, *da); }));
+  ctx.MarkWriting(del);
 
   auto pa = std::make_shared<PruneArgs>();
   auto* prune = snap->add_subcommand(
@@ -821,6 +825,7 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "Each kept snapshot is listed with the rules that keep it.\n"
       "Example:\n  maestro-db snap prune --keep-last 3 --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run");
   prune->callback(Command(ctx, exit_code, [&ctx, pa](int*) { return RunPrune(ctx, *pa); }));
+  ctx.MarkWriting(prune);
 }
 
 }  // namespace maestro

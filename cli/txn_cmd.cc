@@ -435,28 +435,6 @@ Status RunJournalLog(CliContext& ctx, size_t limit) {
   std::_Exit(kExitInternal);
 }
 
-// Subcommands that change stores or the repository: refused while a transaction is unfinished.
-bool IsWritingCommand(const CLI::App& app) {
-  static const std::set<std::string> writing = {"reset", "cleanup"};
-  static const std::set<std::string> writing_sub = {"create", "restore", "delete", "forget", "prune", "gc",
-                                                    "run",    "up",      "down",   "apply",  "baseline"};
-  for (const auto* sub : app.get_subcommands()) {
-    if (writing.count(sub->get_name())) return true;
-    // `schedule run` is not checked here: the service recovers an unfinished transaction itself (logged).
-    if (sub->get_name() == "snap" || sub->get_name() == "migrate")
-      for (const auto* s2 : sub->get_subcommands())
-        if (writing_sub.count(s2->get_name())) {
-          if (sub->get_name() == "snap" && s2->get_name() == "restore") {
-            // `snap restore --to DIR` writes outside the install: allowed with a warning.
-            auto* to = s2->get_option_no_throw("--to");
-            return !(to && to->count() > 0);
-          }
-          return true;
-        }
-  }
-  return false;
-}
-
 }  // namespace
 
 void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
@@ -476,12 +454,12 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
     if (!layout.ok()) return;  // the command reports it
     auto open = FindUnfinishedTransaction(*layout, Env::Default());
     if (!open.ok()) {
-      if (IsWritingCommand(app)) std::exit(ctx.Fail(open.status()));
+      if (ctx.SelectsWritingCommand(app)) std::exit(ctx.Fail(open.status()));
       ctx.Warn(open.status().ToString());
       return;
     }
     if (!*open) return;
-    if (IsWritingCommand(app)) std::exit(ctx.Fail(UnfinishedError(**open)));
+    if (ctx.SelectsWritingCommand(app)) std::exit(ctx.Fail(UnfinishedError(**open)));
     ctx.Warn("an unfinished transaction: " + (*open)->Describe() +
              "; the stores may be half-changed. Run `maestro-db recover`.");
   });
@@ -501,6 +479,7 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   reset->add_flag("--dry-run", ra->dry_run, "print the plan and change nothing");
   reset->add_flag("--force", ra->force, "run even while another process holds a store file open");
   reset->callback([ra, finish, &ctx]() { finish(RunReset(ctx, ra->dry_run, ra->force)); });
+  ctx.MarkWriting(reset);
 
   // cleanup
   auto ca = std::make_shared<CleanupArgs>();
@@ -522,6 +501,7 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   cleanup->add_flag("--force", ca->force, "run even while another process holds a store file open");
   cleanup->add_option("--now", ca->now, "the time the age rules measure from (ISO-8601; default: now)");
   cleanup->callback([ca, finish, &ctx]() { finish(RunCleanup(ctx, *ca)); });
+  ctx.MarkWriting(cleanup);
 
   // recover
   struct RecoverArgs {

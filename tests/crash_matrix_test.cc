@@ -332,6 +332,46 @@ TEST_F(CrashMatrix, KilledPurgeLosesNothingAndRecoverFinishesIt) {
   EXPECT_NE(none.out.find("nothing to purge"), std::string::npos) << none.out;
 }
 
+TEST_F(CrashMatrix, EveryWritingCommandIsRefusedWhileATransactionIsUnfinished) {
+  std::string root = FreshInstall("refuse");
+  ASSERT_EQ(RunCli({"--root", root, "-q", "snap", "create"}).exit_code, 0);
+  ASSERT_EQ(RunCli({"--root", root, "-y", "reset"}, {"MAESTRO_DB_CRASH_AT=txn.after_step:3"}).exit_code, -9);
+  Outcome before = Observe(root);
+  const std::vector<std::vector<std::string>> writing = {
+      {"reset"},
+      {"reset", "--dry-run"},
+      {"cleanup", "--all"},
+      {"snap", "create"},
+      {"snap", "restore", "latest"},
+      {"snap", "delete", "latest"},
+      {"snap", "prune", "--keep-last", "1"},
+      {"migrate", "up"},
+      {"migrate", "down", "--to", "0"},
+      {"migrate", "baseline", "--version", "1"},
+      {"reset-db", "--force"},
+      {"cleanup-all"},
+      {"cleanup-user", "1"},
+  };
+  for (const auto& cmd : writing) {
+    std::vector<std::string> a = {"--root", root, "-y"};
+    a.insert(a.end(), cmd.begin(), cmd.end());
+    CliResult r = RunCli(a);
+    EXPECT_EQ(r.exit_code, 6) << cmd[0] << " " << (cmd.size() > 1 ? cmd[1] : "") << ": " << r.err;
+    EXPECT_NE(r.err.find("maestro-db recover"), std::string::npos) << r.err;
+  }
+  const std::vector<std::vector<std::string>> reading = {
+      {"stats"}, {"snap", "list"}, {"snap", "verify"}, {"journal", "status"}, {"migrate", "status"},
+      {"snap", "restore", "latest", "--to", work_.Sub("refuse-out")}, {"purge-trash", "--dry-run"}};
+  for (const auto& cmd : reading) {
+    std::vector<std::string> a = {"--root", root};
+    a.insert(a.end(), cmd.begin(), cmd.end());
+    CliResult r = RunCli(a);
+    EXPECT_NE(r.exit_code, 6) << cmd[0] << " " << (cmd.size() > 1 ? cmd[1] : "") << " is not refused: " << r.err;
+  }
+  EXPECT_EQ(Observe(root).digest, before.digest);
+  ASSERT_EQ(RunCli({"--root", root, "recover"}).exit_code, 0);
+}
+
 TEST_F(CrashMatrix, StoreThatIsAMountPointIsRefusedBeforeAnythingChanges) {
   std::string root = FreshInstall("mount");
   std::string pdfs = root + "/ai_researcher/data/raw_pdfs", src = work_.Sub("pdfs-elsewhere");
