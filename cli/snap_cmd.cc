@@ -637,6 +637,12 @@ Status RunVerify(CliContext& ctx, const VerifyArgs& a, int* code) {
   }
   std::cerr << "maestro-db: corruption: " << rep.problems.size() << " problems in " << repo->dir() << " (" << summary
             << "); the snapshots named above cannot be restored in full\n";
+  bool unindexed = std::any_of(rep.problems.begin(), rep.problems.end(), [](const VerifyProblem& p) {
+    return p.detail.find("missing from the repository index") != std::string::npos;
+  });
+  if (unindexed)
+    std::cerr << "maestro-db: hint: if an index file was lost but the packs are intact, the next writing command "
+                 "(e.g. `maestro-db snap create`) indexes their blobs again from the packs' headers; then verify again\n";
   return Status::OK();
 }
 

@@ -285,6 +285,33 @@ std::string EncodeBlobHeader(const Hash128& id, uint32_t raw_len, uint32_t store
   return s;
 }
 
+Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what) {
+  if (bytes.size() < kPackHeaderSize || std::memcmp(bytes.data(), kPackMagic, 8) != 0)
+    return Status::Corruption(what + ": not a pack (bad magic)");
+  uint32_t version = GetU32(bytes.data() + 8);
+  if (version != kRepoFormatVersion)
+    return Status::Corruption(what + ": pack format version " + std::to_string(version) + " is not readable");
+  std::vector<IndexEntry> out;
+  size_t pos = kPackHeaderSize;
+  while (pos < bytes.size()) {
+    if (bytes.size() - pos < kBlobHeaderSize)
+      return Status::Corruption(what + ": blob header at offset " + std::to_string(pos) + " is cut short");
+    IndexEntry e;
+    e.pack = pack;
+    e.blob = GetHash(bytes.data() + pos);
+    e.raw_len = GetU32(bytes.data() + pos + 16);
+    e.stored_len = GetU32(bytes.data() + pos + 20);
+    e.offset = pos + kBlobHeaderSize;
+    if (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen || e.stored_len == 0 ||
+        bytes.size() - e.offset < e.stored_len)
+      return Status::Corruption(what + ": blob at offset " + std::to_string(pos) + " has impossible lengths");
+    e.stored_check = Xxh64(bytes.substr(e.offset, e.stored_len));
+    out.push_back(e);
+    pos = e.offset + e.stored_len;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------- index
 std::string EncodeIndex(const std::vector<IndexEntry>& entries) {
   // Grouped by pack so the pack id is written once per pack.

@@ -61,6 +61,12 @@ constexpr uint32_t kMaxBlobStoredLen = kMaxBlobRawLen + kMaxBlobRawLen / 64 + 40
 std::string EncodeIndex(const std::vector<IndexEntry>& entries);
 Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what);
 
+// Index entries for every blob of a whole pack file, read from its blob headers
+// (a pack is self-describing). Corruption when the bytes are not a well-formed
+// pack: bad magic or version, a header or frame past the end, a length over the
+// format limits. The caller checks the file hash against the pack id.
+Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what);
+
 // Little-endian helpers shared by the codecs.
 void PutU32(std::string* s, uint32_t v);
 void PutU64(std::string* s, uint64_t v);

@@ -480,10 +480,25 @@ class RepositoryImpl final : public Repository {
   Status ForEachIndexFile(bool strict, std::vector<std::pair<std::string, Status>>* bad, std::vector<std::string>* files,
                           const std::function<void(std::vector<IndexEntry>&)>& fn);
   Result<std::vector<std::string>> ListIds();
+  // Packs no index names: written by a create that died between its pack and
+  // its index ("snap.after_pack"), left by a GC that died before deleting the
+  // packs it replaced, or orphaned by a lost index file. Their blobs that no
+  // index holds (known() false) are indexed again from the packs' own blob
+  // headers, in one new index file, so no blob a manifest may need is ever
+  // deleted for want of an index entry. A damaged pack (its name is not the
+  // hash of its bytes, or its headers do not parse) is left where it is and
+  // named in *damaged; `snap verify` reports what it cannot reach. Writers only.
+  // named: every pack some index entry names; *adopted receives the new entries.
+  Status AdoptUnindexedPacks(const std::unordered_set<Hash128, HashKey>& named,
+                             const std::function<bool(const Hash128&)>& known, std::vector<IndexEntry>* adopted,
+                             std::set<std::string>* damaged);
   // Removes what an interrupted writer left: tmp/*, "*.tmp-*" files, and packs
-  // that no index names. Writers only (under the repository lock).
-  // used_packs: the packs the index names (for each blob, the entry LoadIndex would keep).
-  Status CleanLeftovers(const std::unordered_set<Hash128, HashKey>& used_packs);
+  // no blob's chosen index entry uses (after AdoptUnindexedPacks, packs whose
+  // blobs are all indexed elsewhere). Writers only (under the repository lock).
+  // used_packs: for each blob, the pack of the entry LoadIndex would keep;
+  // keep: pack file names never to delete (damaged ones, left for verify).
+  Status CleanLeftovers(const std::unordered_set<Hash128, HashKey>& used_packs,
+                        const std::set<std::string>& keep = {});
   // Plans straight into m->stores[store_no].files: path, type, mode, mtime,
   // inode, size from the stat, link target, sqlite_backup.
   Status PlanStore(size_t store_no, const SnapshotSource& src, Manifest* m);
@@ -653,7 +668,39 @@ Result<std::string> RepositoryImpl::NewId(int64_t now) {
   }
 }
 
-Status RepositoryImpl::CleanLeftovers(const std::unordered_set<Hash128, HashKey>& used) {
+Status RepositoryImpl::AdoptUnindexedPacks(const std::unordered_set<Hash128, HashKey>& named,
+                                           const std::function<bool(const Hash128&)>& known,
+                                           std::vector<IndexEntry>* adopted, std::set<std::string>* damaged) {
+  std::vector<DirEntry> entries;
+  Status ls = env_->ListDir(Sub("packs"), &entries);
+  if (ls.IsNotFound()) return Status::OK();
+  MAESTRO_RETURN_IF_ERROR(ls);
+  std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  std::unordered_set<Hash128, HashKey> seen;  // a blob in two unindexed packs is adopted once
+  for (const auto& e : entries) {
+    Hash128 h;
+    if (IsTempName(e.name) || !EndsWith(e.name, ".pack") || !Hash128::FromHex(e.name.substr(0, e.name.size() - 5), &h) ||
+        named.count(h))
+      continue;
+    std::string path = JoinPath(Sub("packs"), e.name), bytes;
+    MAESTRO_RETURN_IF_ERROR(env_->ReadFileToString(path, &bytes).Annotate("reading unindexed pack " + path));
+    Result<std::vector<IndexEntry>> blobs = Status::Corruption("pack " + path + ": its name is not the hash of its bytes");
+    if (Xxh128(bytes) == h) blobs = DecodePack(bytes, h, "pack " + path);
+    if (!blobs.ok()) {
+      damaged->insert(e.name);
+      continue;
+    }
+    for (const auto& ie : *blobs)
+      if (!known(ie.blob) && seen.insert(ie.blob).second) adopted->push_back(ie);
+  }
+  if (adopted->empty()) return Status::OK();
+  std::string bytes = EncodeIndex(*adopted);
+  return WriteFileDurably(env_, JoinPath(Sub("index"), Xxh128(bytes).Hex() + ".idx"), bytes, 0600)
+      .Annotate("indexing the blobs of unindexed packs");
+}
+
+Status RepositoryImpl::CleanLeftovers(const std::unordered_set<Hash128, HashKey>& used,
+                                      const std::set<std::string>& keep) {
   std::vector<DirEntry> entries;
   MAESTRO_RETURN_IF_ERROR(env_->ListDir(Sub("tmp"), &entries));
   for (const auto& e : entries) MAESTRO_RETURN_IF_ERROR(env_->RemoveTree(JoinPath(Sub("tmp"), e.name)));
@@ -663,16 +710,16 @@ Status RepositoryImpl::CleanLeftovers(const std::unordered_set<Hash128, HashKey>
     for (const auto& e : entries)
       if (IsTempName(e.name) && !e.is_dir && e.name.rfind("lock", 0) != 0) MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(dir, e.name)));
   }
-  // Packs no index names were written by a run that died before its index
-  // (crash between "snap.after_pack" and "snap.after_index"), or were replaced by
-  // a GC that died before deleting them. Nothing can reach their blobs.
+  // After AdoptUnindexedPacks, a pack no chosen entry uses holds only blobs that
+  // are indexed in other packs (or is damaged, and kept).
   MAESTRO_RETURN_IF_ERROR(env_->ListDir(Sub("packs"), &entries));
   for (const auto& e : entries) {
     Hash128 h;
     std::string path = JoinPath(Sub("packs"), e.name);
     if (IsTempName(e.name)) {
       MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(path));
-    } else if (EndsWith(e.name, ".pack") && Hash128::FromHex(e.name.substr(0, e.name.size() - 5), &h) && !used.count(h)) {
+    } else if (EndsWith(e.name, ".pack") && Hash128::FromHex(e.name.substr(0, e.name.size() - 5), &h) && !used.count(h) &&
+               !keep.count(e.name)) {
       MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(path));
     }
   }
@@ -834,13 +881,27 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
   std::unique_ptr<StoredBlobs> stored_blobs;
   {
     std::vector<std::pair<Hash128, Hash128>> blob_pack;  // in index-file order, as LoadIndex sees them
+    std::unordered_set<Hash128, HashKey> named;
     MAESTRO_RETURN_IF_ERROR(ForEachIndexFile(/*strict=*/true, nullptr, nullptr, [&](std::vector<IndexEntry>& v) {
-      for (const auto& ie : v) blob_pack.emplace_back(ie.blob, ie.pack);
+      for (const auto& ie : v) blob_pack.emplace_back(ie.blob, ie.pack), named.insert(ie.pack);
     }));
     // The first entry of a blob is the one LoadIndex keeps: only its pack counts as used.
     std::stable_sort(blob_pack.begin(), blob_pack.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     blob_pack.erase(std::unique(blob_pack.begin(), blob_pack.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
                     blob_pack.end());
+    std::vector<IndexEntry> adopted;
+    std::set<std::string> damaged;
+    MAESTRO_RETURN_IF_ERROR(AdoptUnindexedPacks(
+        named,
+        [&](const Hash128& b) {
+          return std::binary_search(blob_pack.begin(), blob_pack.end(), std::make_pair(b, Hash128()),
+                                    [](const auto& x, const auto& y) { return x.first < y.first; });
+        },
+        &adopted, &damaged));
+    if (!adopted.empty()) {
+      for (const auto& ie : adopted) blob_pack.emplace_back(ie.blob, ie.pack);
+      std::sort(blob_pack.begin(), blob_pack.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    }
     std::unordered_set<Hash128, HashKey> used_packs;
     std::vector<Hash128> ids;
     ids.reserve(blob_pack.size());
@@ -849,7 +910,7 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
       used_packs.insert(pack);
     }
     std::vector<std::pair<Hash128, Hash128>>().swap(blob_pack);
-    MAESTRO_RETURN_IF_ERROR(CleanLeftovers(used_packs));
+    MAESTRO_RETURN_IF_ERROR(CleanLeftovers(used_packs, damaged));
     stored_blobs = std::make_unique<StoredBlobs>(std::move(ids));
   }
   const StoredBlobs& idx = *stored_blobs;
@@ -1481,13 +1542,24 @@ Result<GcStats> RepositoryImpl::RemoveUnreferencedData(bool dry_run) {
       for (const auto& f : st.files)
         for (const auto& c : f.chunks) needed.insert(c);
   }
+  std::set<std::string> damaged;
+  if (!dry_run) {
+    // Index again what unindexed packs hold before deciding what is unreferenced.
+    std::unordered_set<Hash128, HashKey> named, known;
+    MAESTRO_RETURN_IF_ERROR(ForEachIndexFile(/*strict=*/true, nullptr, nullptr, [&](std::vector<IndexEntry>& v) {
+      for (const auto& ie : v) named.insert(ie.pack), known.insert(ie.blob);
+    }));
+    std::vector<IndexEntry> adopted;
+    MAESTRO_RETURN_IF_ERROR(
+        AdoptUnindexedPacks(named, [&](const Hash128& b) { return known.count(b) > 0; }, &adopted, &damaged));
+  }
   BlobIndex idx;
   std::vector<std::string> old_index_files;
   MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/true, nullptr, &old_index_files));
   if (!dry_run) {
     std::unordered_set<Hash128, HashKey> used;
     for (const auto& [blob, e] : idx) used.insert(e.pack);
-    MAESTRO_RETURN_IF_ERROR(CleanLeftovers(used));
+    MAESTRO_RETURN_IF_ERROR(CleanLeftovers(used, damaged));
   }
 
   // Per pack: how many of its (chosen) index entries are still needed.

@@ -592,6 +592,64 @@ TEST_F(SnapshotCoreTest, VerifyWithoutReadDataFindsMissingPack) {
   EXPECT_FALSE(rep->ok());
 }
 
+// A lost index file must not make the next writer delete the packs it named: their
+// blobs are indexed again from the packs' own headers, and every snapshot verifies
+// and restores. (Before, CleanLeftovers deleted every pack no index named.)
+TEST_F(SnapshotCoreTest, LostIndexIsRebuiltFromThePacksNotDeleted) {
+  Install inst(tmp_.Sub("install"));
+  auto repo = OpenRepo(repo_dir_);
+  auto a = repo->Create(inst.Sources(), {});
+  ASSERT_TRUE(a.ok());
+  auto digest_a = TreeDigest(inst.root + "/pdfs");
+  WriteFile(inst.root + "/pdfs/7fafabb4_paper.pdf", RandomBytes(9000, 77));  // only in b
+  auto b = repo->Create(inst.Sources(), {});
+  ASSERT_TRUE(b.ok());
+  auto digest_b = TreeDigest(inst.root + "/pdfs");
+  const auto packs_before = TreeDigest(repo_dir_ + "/packs");
+  ASSERT_TRUE(Env::Default()->RemoveTree(repo_dir_ + "/index").ok());
+  ASSERT_TRUE(Env::Default()->CreateDir(repo_dir_ + "/index").ok());
+  ASSERT_FALSE(repo->Verify({}, false)->ok()) << "without an index the snapshots cannot be read";
+
+  // The next writer: content changed again, so nothing of a or b is written anew.
+  WriteFile(inst.root + "/pdfs/7fafabb4_paper.pdf", RandomBytes(9000, 78));
+  auto c = repo->Create(inst.Sources(), {});
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  for (const auto& [p, d] : packs_before) EXPECT_TRUE(Env::Default()->FileExists(repo_dir_ + "/packs/" + p)) << p;
+  auto v = repo->Verify({}, true);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok()) << (v->problems.empty() ? "" : v->problems[0].detail);
+  ASSERT_TRUE(repo->RestoreStore(a->id, "pdfs", tmp_.Sub("out-a"), {}).ok());
+  ASSERT_TRUE(repo->RestoreStore(b->id, "pdfs", tmp_.Sub("out-b"), {}).ok());
+  EXPECT_EQ(TreeDigest(tmp_.Sub("out-a")), digest_a);
+  EXPECT_EQ(TreeDigest(tmp_.Sub("out-b")), digest_b);
+  // GC afterwards keeps what a, b and c need and nothing is left unindexed.
+  auto gc = repo->RemoveUnreferencedData(false);
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_TRUE(repo->Verify({}, true)->ok());
+}
+
+// An unindexed pack whose bytes do not match its name is left for verify to
+// report, not deleted and not indexed; GC also leaves it.
+TEST_F(SnapshotCoreTest, DamagedUnindexedPackIsKeptNotDeletedOrIndexed) {
+  Install inst(tmp_.Sub("install"));
+  auto repo = OpenRepo(repo_dir_);
+  auto a = repo->Create(inst.Sources(), {});
+  ASSERT_TRUE(a.ok());
+  auto packs = TreeDigest(repo_dir_ + "/packs");
+  ASSERT_EQ(packs.size(), 1u);
+  std::string pack = repo_dir_ + "/packs/" + packs.begin()->first;
+  std::string bytes = ReadFile(pack);
+  bytes[bytes.size() / 2] ^= 0x40;
+  WriteFile(pack, bytes);
+  ASSERT_TRUE(Env::Default()->RemoveTree(repo_dir_ + "/index").ok());
+  ASSERT_TRUE(Env::Default()->CreateDir(repo_dir_ + "/index").ok());
+  WriteFile(inst.root + "/pdfs/new.pdf", RandomBytes(3000, 5));
+  ASSERT_TRUE(repo->Create(inst.Sources(), {}).ok());
+  ASSERT_TRUE(repo->RemoveUnreferencedData(false).ok());
+  EXPECT_TRUE(Env::Default()->FileExists(pack)) << "the damaged pack may hold the only copy of something";
+  EXPECT_EQ(ReadFile(pack), bytes);
+}
+
 // A hand-made manifest must not make restore write outside the target.
 TEST_F(SnapshotCoreTest, RestoreRefusesPathTraversalInManifest) {
   std::string src = tmp_.Sub("src");
@@ -727,19 +785,34 @@ TEST_F(SnapshotCoreTest, DiskFullAtAnyWriteLeavesNoListedSnapshot) {
   }
   int writes = probe.Count(FaultEnv::Op::kWrite);
   ASSERT_GT(writes, 2);
+  // A fresh repository each time, so write n is the same write in every run (a
+  // failed run's complete packs are indexed again by the next one and not
+  // rewritten, which would shift the count). The last run goes into repo_dir_
+  // after all of them have failed there too, in order.
+  bool shared_done = false;
   for (int n = 1; n <= writes; ++n) {
-    FaultEnv env(Env::Default());
-    env.FailAt(FaultEnv::Op::kWrite, n, ENOSPC, true);
-    auto r = Repository::Open(&env, repo_dir_, false);
-    ASSERT_TRUE(r.ok());
-    auto info = (*r)->Create(inst.Sources(), {});
-    ASSERT_FALSE(info.ok()) << "write " << n;
-    EXPECT_EQ(info.status().err_no(), ENOSPC) << info.status().ToString();
-    auto repo = OpenRepo(repo_dir_);
-    EXPECT_TRUE(repo->List()->empty()) << "write " << n;
+    TempDir t;
+    for (const std::string& dir : {t.Sub("repo"), repo_dir_}) {
+      if (dir == repo_dir_ && shared_done) continue;
+      FaultEnv env(Env::Default());
+      env.FailAt(FaultEnv::Op::kWrite, n, ENOSPC, true);
+      ASSERT_TRUE(Repository::Open(Env::Default(), dir, true).ok());
+      auto r = Repository::Open(&env, dir, false);
+      ASSERT_TRUE(r.ok());
+      auto info = (*r)->Create(inst.Sources(), {});
+      if (dir == repo_dir_ && info.ok()) {  // earlier runs' packs made this one need fewer writes
+        shared_done = true;
+        continue;
+      }
+      ASSERT_FALSE(info.ok()) << "write " << n;
+      EXPECT_EQ(info.status().err_no(), ENOSPC) << info.status().ToString();
+      auto repo = OpenRepo(dir);
+      EXPECT_TRUE(repo->List()->empty()) << "write " << n;
+    }
   }
   auto repo = OpenRepo(repo_dir_);
-  ASSERT_TRUE(repo->Create(inst.Sources(), {}).ok());
+  if (!shared_done) ASSERT_TRUE(repo->Create(inst.Sources(), {}).ok());
+  EXPECT_EQ(repo->List()->size(), 1u);
   EXPECT_TRUE(repo->Verify({}, true)->ok());
 }
 

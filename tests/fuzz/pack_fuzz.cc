@@ -1,8 +1,9 @@
 // Fuzz target: the pack and blob-header reader of the repository
 // (snapshot/repository.cc BlobReader and Verify, through the public API).
 //
-// There is no standalone pack decoder: a pack is read through the index entries
-// that point into it. So each input becomes a tiny repository: a pack file (the
+// DecodePack (the standalone decoder that indexes unindexed packs again) gets the
+// pack bytes first. Otherwise a pack is read through the index entries that point
+// into it. So each input becomes a tiny repository: a pack file (the
 // tail of the input, named by its XXH3-128 as the repository names packs), an
 // index describing up to four blobs in it (offsets and lengths from the input;
 // when the offset lands inside the pack, the blob header found there supplies
@@ -72,6 +73,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int k = 0; k < nblobs; ++k) raw[k] = {in.U64(), in.U32(), in.U32()};
   std::string pack(reinterpret_cast<const char*>(in.p), in.n);
   Hash128 pack_id = Xxh128(pack);
+  // The standalone decoder that re-indexes unindexed packs (AdoptUnindexedPacks):
+  // every entry it returns must lie inside the pack.
+  if (auto entries = DecodePack(pack, pack_id, "fuzz pack"); entries.ok())
+    for (const auto& e : *entries)
+      if (e.offset < kPackHeaderSize + kBlobHeaderSize || e.offset + e.stored_len > pack.size()) std::abort();
 
   Manifest m;
   m.info.id = "20250101_000000";
