@@ -50,10 +50,25 @@ Result<std::unique_ptr<Repository>> OpenRepo(JobContext& ctx, const Layout& layo
   return repo;
 }
 
+// Deletes the trash of finished transactions (engine/txn.h) in this process: the
+// service is background work already. A failure is logged, not a job failure:
+// trash is garbage, and the next run tries again.
+void PurgeTrashOf(const Layout& layout, JobContext& ctx, const char* job) {
+  std::vector<std::string> trash = FindTrash(ctx.env, layout);
+  if (trash.empty()) return;
+  PurgeStats ps;
+  Status st = PurgeTrash(ctx.env, trash, &ps);
+  if (st.ok())
+    ctx.log.Emit("trash_purged", {{"job", job}, {"entries", ps.entries}, {"files", ps.files}, {"bytes", ps.bytes}});
+  else
+    ctx.log.Emit("warning", {{"job", job}, {"message", st.ToString() + "; `maestro-db purge-trash` retries it"}});
+}
+
 Status RecoverJob(const Layout& layout, JobContext& ctx) {
   MAESTRO_ASSIGN_OR_RETURN(auto open, FindUnfinishedTransaction(layout, ctx.env));
   if (!open) {
     ctx.details["unfinished"] = false;
+    PurgeTrashOf(layout, ctx, "recover");  // what a killed purge left
     return Status::OK();
   }
   ctx.details["unfinished"] = true;
@@ -71,6 +86,7 @@ Status RecoverJob(const Layout& layout, JobContext& ctx) {
   if (!st.ok())
     return st.Annotate("recovering transaction " + open->txn_id + " (" + open->kind +
                        "); `maestro-db recover` shows and retries it");
+  PurgeTrashOf(layout, ctx, "recover");
   return Status::OK();
 }
 
@@ -186,6 +202,7 @@ Status MonitorJob(const Layout& layout, JobContext& ctx) {
   ctx.log.Emit("issues_repaired", {{"job", "monitor"}, {"count", plan.repaired.size()},
                                    {"by_kind", IssueCounts(plan.repaired)}, {"txn_id", rep.txn_id},
                                    {"pre_cleanup_snapshot", rep.snapshot_id}});
+  PurgeTrashOf(layout, ctx, "monitor");
   return Status::OK();
 }
 

@@ -458,6 +458,9 @@ TEST_F(ScheduleTest, RealMonitorRepairsPlantedOrphansOnItsInterval) {
   ASSERT_TRUE(sched.Run(stop, t0 + 61 * kMin).ok());
   EXPECT_EQ(CountEvents(log, "job_end", "monitor", "ok"), 3);  // t0, +30m, +60m
   EXPECT_EQ(CountEvents(log, "issues_repaired"), 1);           // the later runs find nothing to repair
+  // The service deletes the repair's trash itself (no CLI starts a purge for it).
+  EXPECT_EQ(CountEvents(log, "trash_purged"), 1);
+  EXPECT_TRUE(FindTrash(Env::Default(), layout).empty());
 
   auto after = RunCheck(layout, CheckOptions{std::nullopt, "", t0 + 61 * kMin});
   ASSERT_TRUE(after.ok());
