@@ -75,12 +75,6 @@ Status RefuseWhileLive(CliContext& ctx, const Layout& layout, const std::vector<
 
 std::vector<StoreId> AllStoreIds() { return {AllStores().begin(), AllStores().end()}; }
 
-std::string MiB(int64_t bytes) {
-  char b[32];
-  snprintf(b, sizeof(b), "%.1f MiB", static_cast<double>(bytes) / 1048576.0);
-  return b;
-}
-
 // Starts `maestro-db [global options] -q purge-trash --background` detached: its
 // own session, stdio on /dev/null, no other inherited descriptor (the repository
 // lock stays ours). Returns its pid.
@@ -132,7 +126,7 @@ nlohmann::json PurgeAfterTransaction(CliContext& ctx, const Layout& layout) {
     j["files"] = ps.files;
     j["bytes"] = ps.bytes;
     if (!st.ok()) ctx.Warn(st.ToString() + "; nothing is lost: run `maestro-db purge-trash` to free the space");
-    else ctx.Detail("purged the old data: " + std::to_string(ps.files) + " files, " + MiB(ps.bytes));
+    else ctx.Detail("purged the old data: " + std::to_string(ps.files) + " files, " + FormatBytes(static_cast<uint64_t>(ps.bytes)));
     return j;
   }
   if (mode != "later") {
@@ -170,7 +164,7 @@ Status RunPurgeTrash(CliContext& ctx, bool dry_run, bool background) {
     if (trash.empty()) ctx.Info("no trash: nothing to purge");
     else
       ctx.Info(std::string(dry_run ? "would delete " : "deleted ") + std::to_string(trash.size()) +
-               " trash entries: " + std::to_string(ps.files) + " files, " + MiB(ps.bytes));
+               " trash entries: " + std::to_string(ps.files) + " files, " + FormatBytes(static_cast<uint64_t>(ps.bytes)));
     if (ctx.opts.verbose > 0)
       for (const auto& t : trash) ctx.Info("  " + t);
   }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <set>
 
 #include "util/crash_point.h"
@@ -409,19 +410,37 @@ Status RestoreStoreFromSnapshot(TxnServices& svc, const StoreRef& s, const std::
   return RemoveStoreCopy(env, staged, s.sqlite);
 }
 
-std::vector<std::string> FindTxnLeftovers(Env* env, const Layout& layout) {
-  std::vector<std::string> out;
+namespace {
+
+// The directories that hold the stores: where asides, staged copies and trash live.
+std::vector<std::string> StoreParents(const Layout& layout) {
   std::set<std::string> dirs;
   for (const auto& s : layout.stores()) dirs.insert(DirName(s.path));
+  return {dirs.begin(), dirs.end()};
+}
+
+// Entries of `dirs` whose name contains one of `marks`, sorted.
+std::vector<std::string> EntriesMarked(Env* env, const std::vector<std::string>& dirs,
+                                       std::initializer_list<const char*> marks) {
+  std::vector<std::string> out;
   for (const auto& d : dirs) {
     std::vector<DirEntry> entries;
     if (!env->ListDir(d, &entries).ok()) continue;
     for (const auto& e : entries)
-      if (e.name.find(".maestro-aside-") != std::string::npos || e.name.find(".maestro-new-") != std::string::npos)
-        out.push_back(JoinPath(d, e.name));
+      for (const char* m : marks)
+        if (e.name.find(m) != std::string::npos) {
+          out.push_back(JoinPath(d, e.name));
+          break;
+        }
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> FindTxnLeftovers(Env* env, const Layout& layout) {
+  return EntriesMarked(env, StoreParents(layout), {".maestro-aside-", ".maestro-new-"});
 }
 
 namespace {
@@ -465,22 +484,10 @@ Status OverTrash(Env* env, const std::vector<std::string>& entries, bool remove,
 
 }  // namespace
 
-std::vector<std::string> FindTrash(Env* env, const Layout& layout) {
-  std::set<std::string> dirs;
-  for (const auto& s : layout.stores()) dirs.insert(DirName(s.path));
-  return FindTrash(env, std::vector<std::string>(dirs.begin(), dirs.end()));
-}
+std::vector<std::string> FindTrash(Env* env, const Layout& layout) { return FindTrash(env, StoreParents(layout)); }
 
 std::vector<std::string> FindTrash(Env* env, const std::vector<std::string>& dirs) {
-  std::vector<std::string> out;
-  for (const auto& d : dirs) {
-    std::vector<DirEntry> entries;
-    if (!env->ListDir(d, &entries).ok()) continue;
-    for (const auto& e : entries)
-      if (e.name.find(kTrashMark) != std::string::npos) out.push_back(JoinPath(d, e.name));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return EntriesMarked(env, dirs, {kTrashMark});
 }
 
 Status PurgeTrash(Env* env, const std::vector<std::string>& entries, PurgeStats* stats) {
