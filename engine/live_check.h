@@ -31,8 +31,9 @@ namespace maestro {
 Status RefuseIfStoresInUse(const Layout& layout, const std::vector<StoreId>& stores, bool force,
                            std::vector<std::string>* warnings);
 
-// BadStore (exit code 8) naming each store among `stores` whose path is on
-// another filesystem than its parent directory.
+// BadStore (exit code 8) naming each present store among `stores` whose path is
+// the root of a mount (statx STATX_ATTR_MOUNT_ROOT, which also sees a bind mount
+// from the same filesystem; else a different st_dev than its parent).
 Status RefuseIfStoresAreMountPoints(const Layout& layout, const std::vector<StoreId>& stores);
 
 }  // namespace maestro

@@ -437,14 +437,6 @@ std::vector<std::string> EntriesMarked(Env* env, const std::vector<std::string>&
   return out;
 }
 
-}  // namespace
-
-std::vector<std::string> FindTxnLeftovers(Env* env, const Layout& layout) {
-  return EntriesMarked(env, StoreParents(layout), {".maestro-aside-", ".maestro-new-"});
-}
-
-namespace {
-
 constexpr const char* kTrashMark = ".maestro-trash-";
 
 bool IsTrashName(const std::string& path) {
@@ -452,8 +444,9 @@ bool IsTrashName(const std::string& path) {
   return base.find(kTrashMark) != std::string::npos;
 }
 
-// Walks a trash tree bottom-up; with `remove`, unlinks as it goes. Entries that
-// vanish underneath (a concurrent purge) are skipped, not errors.
+// Walks a trash tree bottom-up; with `remove`, unlinks as it goes. Env::RemoveTree
+// plus what the purge needs: counts, and entries that vanish underneath (a
+// concurrent purge) are skipped, not errors.
 Status WalkTrash(Env* env, const std::string& path, bool remove, PurgeStats* stats) {
   FileInfo fi;
   MAESTRO_RETURN_IF_ERROR(env->Stat(path, &fi));
@@ -483,6 +476,10 @@ Status OverTrash(Env* env, const std::vector<std::string>& entries, bool remove,
 }
 
 }  // namespace
+
+std::vector<std::string> FindTxnLeftovers(Env* env, const Layout& layout) {
+  return EntriesMarked(env, StoreParents(layout), {".maestro-aside-", ".maestro-new-"});
+}
 
 std::vector<std::string> FindTrash(Env* env, const Layout& layout) { return FindTrash(env, StoreParents(layout)); }
 

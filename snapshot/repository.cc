@@ -1542,20 +1542,25 @@ Result<GcStats> RepositoryImpl::RemoveUnreferencedData(bool dry_run) {
       for (const auto& f : st.files)
         for (const auto& c : f.chunks) needed.insert(c);
   }
-  std::set<std::string> damaged;
-  if (!dry_run) {
-    // Index again what unindexed packs hold before deciding what is unreferenced.
-    std::unordered_set<Hash128, HashKey> named, known;
-    MAESTRO_RETURN_IF_ERROR(ForEachIndexFile(/*strict=*/true, nullptr, nullptr, [&](std::vector<IndexEntry>& v) {
-      for (const auto& ie : v) named.insert(ie.pack), known.insert(ie.blob);
-    }));
-    std::vector<IndexEntry> adopted;
-    MAESTRO_RETURN_IF_ERROR(
-        AdoptUnindexedPacks(named, [&](const Hash128& b) { return known.count(b) > 0; }, &adopted, &damaged));
-  }
   BlobIndex idx;
   std::vector<std::string> old_index_files;
   MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/true, nullptr, &old_index_files));
+  std::set<std::string> damaged;
+  if (!dry_run) {
+    // Index again what unindexed packs hold before deciding what is unreferenced.
+    // (A pack named only by duplicate entries LoadIndex dropped counts as unnamed
+    // here: it is read, found to add nothing, and deleted below as before.)
+    std::unordered_set<Hash128, HashKey> named;
+    for (const auto& [blob, e] : idx) named.insert(e.pack);
+    std::vector<IndexEntry> adopted;
+    MAESTRO_RETURN_IF_ERROR(
+        AdoptUnindexedPacks(named, [&](const Hash128& b) { return idx.count(b) > 0; }, &adopted, &damaged));
+    if (!adopted.empty()) {  // rare: load again, the new index file included
+      idx.clear();
+      old_index_files.clear();
+      MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/true, nullptr, &old_index_files));
+    }
+  }
   if (!dry_run) {
     std::unordered_set<Hash128, HashKey> used;
     for (const auto& [blob, e] : idx) used.insert(e.pack);
