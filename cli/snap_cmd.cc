@@ -564,7 +564,7 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
     if (!s.ok()) {
       line.Finish();
       // Leave DIR as it was: take back the stores this command already wrote.
-      for (const auto& t : written) (void)env->RemoveTree(t);
+      for (const auto& t : written) env->RemoveTree(t).IgnoreError("best effort; the restore error is returned");
       return s.Annotate("restoring store " + p.store->name + " of snapshot " + id + " to " + p.target +
                         " (the stores restored before it were removed again)");
     }

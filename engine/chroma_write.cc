@@ -57,7 +57,7 @@ Result<ChromaDeleteStats> DeleteDocumentChunks(Db& db, const std::string& collec
 
   MAESTRO_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   auto fail = [&](const Status& st) {
-    (void)db.Exec("ROLLBACK");
+    db.Exec("ROLLBACK").IgnoreError("ends the failed batch; its first error is returned");
     return st.Annotate(ctx("deleting chunks"));
   };
 

@@ -57,7 +57,7 @@ Status ExecBatch(const std::string& path, const std::function<Status(Db&)>& body
   Status st = body(db);
   if (st.ok()) st = db.Exec("COMMIT");
   if (!st.ok()) {
-    (void)db.Exec("ROLLBACK");
+    db.Exec("ROLLBACK").IgnoreError("ends the failed batch; its first error is returned");
     return st.Annotate(path);
   }
   return db.Close();

@@ -272,7 +272,8 @@ Status ApplyMigrationStep(Db& db, const Migration& m, bool down, const std::stri
   if (s.ok()) s = db.Exec(HistorySql(m, down, applied_at)).Annotate(what + ": recording history");
   if (s.ok()) MAESTRO_CRASH_POINT("migrate.before_sql_commit");
   if (s.ok()) s = db.Exec("COMMIT").Annotate(what);
-  if (!s.ok() && !sqlite3_get_autocommit(db.raw())) db.Exec("ROLLBACK");
+  if (!s.ok() && !sqlite3_get_autocommit(db.raw()))
+    db.Exec("ROLLBACK").IgnoreError("ends the failed transaction; its first error is returned");
   return s;
 }
 
@@ -286,7 +287,8 @@ Status ApplyMigrationsAtomically(Db& db, const std::vector<Migration>& set, cons
     if (s.ok()) s = db.Exec(HistorySql(m, false, applied_at)).Annotate(what + ": recording history");
   }
   if (s.ok()) s = db.Exec("COMMIT");
-  if (!s.ok() && !sqlite3_get_autocommit(db.raw())) db.Exec("ROLLBACK");
+  if (!s.ok() && !sqlite3_get_autocommit(db.raw()))
+    db.Exec("ROLLBACK").IgnoreError("ends the failed transaction; its first error is returned");
   return s;
 }
 
@@ -502,7 +504,8 @@ Result<std::vector<StoreId>> BaselineMigrations(const Layout& layout, const Migr
     }
     if (s.ok()) s = db.Exec("COMMIT");
     if (!s.ok()) {
-      if (!sqlite3_get_autocommit(db.raw())) db.Exec("ROLLBACK");
+      if (!sqlite3_get_autocommit(db.raw()))
+        db.Exec("ROLLBACK").IgnoreError("ends the failed transaction; its first error is returned");
       return s.Annotate("baseline of store " + st.store + " (" + st.path + "); nothing was recorded in it");
     }
     MAESTRO_RETURN_IF_ERROR(db.Close());

@@ -328,7 +328,7 @@ Status Scheduler::Start() {
   if (config_.test_time_scale != 1.0) start["test_time_scale"] = config_.test_time_scale;
   if (snapshot_due(now)) start["catch_up"] = "snapshot";
   log_->Emit("start", start);
-  (void)TryRecover(never_stop_);
+  TryRecover(never_stop_).IgnoreError("RunJob logged the failure; every tick retries recovery before any job");
   return Status::OK();
 }
 

@@ -167,6 +167,6 @@ Status RepoLock::Release() {
   return s;
 }
 
-RepoLock::~RepoLock() { (void)Release(); }
+RepoLock::~RepoLock() { Release().IgnoreError("the flock goes with the file anyway; a stale record is taken over"); }
 
 }  // namespace maestro

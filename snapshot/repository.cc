@@ -830,7 +830,7 @@ Status BeginRead(Db& db, const std::string& path) {
     if (s.ok()) s = db.QueryInt("SELECT count(*) FROM sqlite_master").status();
     if (s.ok()) return s;
     int rc = sqlite3_errcode(db.raw());
-    (void)db.Exec("ROLLBACK");
+    db.Exec("ROLLBACK").IgnoreError("ends a failed BEGIN, if it began; the BEGIN's error is returned");
     if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited_ms >= 60000)
       return s.Annotate("opening a read transaction on " + path);
     sqlite3_sleep(20);
@@ -868,7 +868,7 @@ struct TempFiles {
   Env* env;
   std::vector<std::string> paths;
   ~TempFiles() {
-    for (const auto& p : paths) env->RemoveFile(p);
+    for (const auto& p : paths) env->RemoveFile(p).IgnoreError("temporary SQLite backups; tmp/ is cleaned by the next writer");
   }
 };
 
@@ -1218,7 +1218,7 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
     // The rename may have happened before the directory fsync failed: a
     // snapshot reported as failed must not be listed (the id is new, so this
     // removes nothing else).
-    (void)env_->RemoveFile(mpath);
+    env_->RemoveFile(mpath).IgnoreError("best effort; the write error is returned and the id is new");
     return published;
   }
   MAESTRO_CRASH_POINT("snap.after_manifest");
@@ -1399,7 +1399,7 @@ Status RepositoryImpl::RestoreStore(const std::string& id, const std::string& st
   if (s.ok()) s = env_->Rename(stage, target);
   if (s.ok() && opts.sync && !parent.empty()) s = env_->SyncDir(parent);
   if (!s.ok()) {
-    env_->RemoveTree(stage);
+    env_->RemoveTree(stage).IgnoreError("best-effort cleanup of the staged copy; the error returned is the restore's");
     return s;
   }
   return Status::OK();

@@ -91,7 +91,7 @@ class CorruptionTest : public ::testing::Test {
       if (Env::Default()->DirExists(dir))
         for (const auto& [p, d] : TreeDigest(dir, false)) {
           FileInfo fi;
-          Env::Default()->Stat(dir + "/" + p, &fi);
+          EXPECT_TRUE(Env::Default()->Stat(dir + "/" + p, &fi).ok());
           if (fi.is_regular) ++regular;
         }
       good &= regular == 0;

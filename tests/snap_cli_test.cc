@@ -75,7 +75,7 @@ std::string IntegrityCheck(const std::string& path) {
 // A small install: main and ai with their schema and rows, a Chroma directory
 // (chroma.sqlite3 + one HNSW segment directory) and a few raw files.
 void MakeInstall(const std::string& root) {
-  Env::Default()->CreateDirs(DirName(root + "/" + kMainRel));
+  ASSERT_TRUE(Env::Default()->CreateDirs(DirName(root + "/" + kMainRel)).ok());
   {
     auto db = Db::OpenReadWrite(root + "/" + kMainRel, true);
     ASSERT_TRUE(db.ok());
@@ -85,7 +85,7 @@ void MakeInstall(const std::string& root) {
                          "('7fafabb4',1,'a.pdf','completed'),('0badc0de',2,'b.pdf','failed');")
                     .ok());
   }
-  Env::Default()->CreateDirs(DirName(root + "/" + kAiRel));
+  ASSERT_TRUE(Env::Default()->CreateDirs(DirName(root + "/" + kAiRel)).ok());
   {
     auto db = Db::OpenReadWrite(root + "/" + kAiRel, true);
     ASSERT_TRUE(db.ok());
@@ -93,7 +93,7 @@ void MakeInstall(const std::string& root) {
     ASSERT_TRUE(db->Exec("INSERT INTO processed_documents(doc_id, original_filename) VALUES ('7fafabb4','a.pdf')").ok());
   }
   std::string vec = root + "/" + kVectorRel;
-  Env::Default()->CreateDirs(vec);
+  ASSERT_TRUE(Env::Default()->CreateDirs(vec).ok());
   Sql(vec + "/chroma.sqlite3",
       "CREATE TABLE embeddings(id INTEGER PRIMARY KEY, segment_id TEXT, embedding_id TEXT);"
       "INSERT INTO embeddings(segment_id, embedding_id) VALUES ('s','7fafabb4_0'),('s','7fafabb4_1');");

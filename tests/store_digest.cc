@@ -30,7 +30,7 @@ void Walk(Env* env, const std::string& dir, const std::string& prefix, std::map<
       (*out)[key] = "sqlite:" + SqliteRowDigest(path);
     } else {
       std::string data;
-      (void)env->ReadFileToString(path, &data);
+      if (!env->ReadFileToString(path, &data).ok()) data = "\0unreadable";
       (*out)[key] = Xxh128(data).Hex();
     }
   }

@@ -83,7 +83,7 @@ class PosixRandomAccessFile final : public RandomAccessFile {
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  ~PosixWritableFile() override { Close(); }
+  ~PosixWritableFile() override { Close().IgnoreError("a destructor cannot report; callers that care Close() first"); }
   Status Append(std::string_view data) override {
     const char* p = data.data();
     size_t left = data.size();
@@ -348,7 +348,7 @@ Status WriteFileDurably(Env* env, const std::string& path, std::string_view data
   if (s.ok()) s = env->Rename(tmp, path);
   if (!s.ok()) {
     f.reset();
-    env->RemoveFile(tmp);  // best effort; the original file is untouched
+    env->RemoveFile(tmp).IgnoreError("best-effort cleanup of the temp file; the original file is untouched");
     return s;
   }
   return env->SyncDir(DirName(path));

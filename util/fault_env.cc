@@ -219,8 +219,9 @@ Status FaultEnv::DropUnsyncedData() {
   // Undo non-durable renames, newest first.
   for (auto it = renames_.rbegin(); it != renames_.rend(); ++it) {
     if (base_->FileExists(it->to) && !base_->FileExists(it->from)) {
-      base_->Rename(it->to, it->from);
-      if (!it->saved.empty()) base_->Rename(it->saved, it->to);
+      base_->Rename(it->to, it->from).IgnoreError("simulated power cut: best-effort undo of a non-durable rename");
+      if (!it->saved.empty())
+        base_->Rename(it->saved, it->to).IgnoreError("simulated power cut: best-effort undo of a non-durable rename");
       auto f = files_.find(it->to);
       if (f != files_.end()) {
         files_[it->from] = f->second;
@@ -231,14 +232,15 @@ Status FaultEnv::DropUnsyncedData() {
   renames_.clear();
   for (auto& [path, st] : files_) {
     if (st.new_entry) {
-      base_->RemoveFile(path);
+      base_->RemoveFile(path).IgnoreError("simulated power cut: a file never made durable vanishes if it can");
     } else if (st.written > st.synced) {
       if (::truncate(path.c_str(), static_cast<off_t>(st.synced)) != 0 && errno != ENOENT)
         return PosixError("truncate " + path, errno);
     }
   }
   files_.clear();
-  for (auto it = new_dirs_.rbegin(); it != new_dirs_.rend(); ++it) base_->RemoveTree(*it);
+  for (auto it = new_dirs_.rbegin(); it != new_dirs_.rend(); ++it)
+    base_->RemoveTree(*it).IgnoreError("simulated power cut: a directory never made durable vanishes if it can");
   new_dirs_.clear();
   frozen_ = false;
   faults_.clear();

@@ -73,11 +73,11 @@ bool LooksLikeSqlite(const std::string& path) {
   return std::memcmp(hdr, "SQLite format 3\0", 16) == 0;
 }
 
-Db::~Db() { Close(); }
+Db::~Db() { Close().IgnoreError("a destructor cannot report; callers that care Close() first"); }
 
 Db& Db::operator=(Db&& o) noexcept {
   if (this != &o) {
-    Close();
+    Close().IgnoreError("replaced by a move; callers that care Close() first");
     db_ = o.db_;
     path_ = std::move(o.path_);
     o.db_ = nullptr;

@@ -18,7 +18,7 @@
 
 namespace maestro {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,
@@ -63,6 +63,11 @@ class Status {
   // Prefix more context: st.Annotate("snapshot 20250101_000000") -> "snapshot ...: <old>".
   Status Annotate(const std::string& context) const;
 
+  // Drops this status on purpose. Status is [[nodiscard]]: a result is checked,
+  // or dropped through this call, whose argument says why ignoring it is right
+  // (e.g. "best-effort cleanup on an error path: the first error is returned").
+  void IgnoreError(const char* why) const { (void)why; }
+
  private:
   Status(Code c, std::string m) : code_(c), msg_(std::move(m)) {}
   static std::string Join(std::string a, const std::string& b) { return b.empty() ? a : a + ": " + b; }
@@ -72,12 +77,14 @@ class Status {
 };
 
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T v) : value_(std::move(v)) {}                  // NOLINT: implicit by design
   Result(Status s) : status_(std::move(s)) { assert(!status_.ok()); }  // NOLINT
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
+  // Drops this result on purpose; `why` says why that is right (see Status).
+  void IgnoreError(const char* why) const { status_.IgnoreError(why); }
   T& value() & { assert(ok()); return *value_; }
   const T& value() const& { assert(ok()); return *value_; }
   T&& value() && { assert(ok()); return std::move(*value_); }

@@ -43,7 +43,7 @@ std::string Dir() {
 void Clear(Env* env, const std::string& sub) {
   std::vector<DirEntry> es;
   if (env->ListDir(sub, &es).ok())
-    for (const auto& e : es) (void)env->RemoveTree(JoinPath(sub, e.name));
+    for (const auto& e : es) env->RemoveTree(JoinPath(sub, e.name)).IgnoreError("scratch space; the next input clears it again");
 }
 
 struct Input {
@@ -65,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return std::move(r).value();
   }();
   for (const char* sub : {"packs", "index", "snapshots", "tmp"}) Clear(env, JoinPath(repo_dir, sub));
-  (void)env->RemoveTree(Dir() + "/out");
+  env->RemoveTree(Dir() + "/out").IgnoreError("scratch space; the next input clears it again");
 
   Input in{data, size};
   int nblobs = 1 + in.U8() % 4;
