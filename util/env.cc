@@ -170,6 +170,8 @@ class PosixEnv final : public Env {
     info->ctime_ns = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000LL + st.st_ctim.tv_nsec;
     info->inode = st.st_ino;
     info->dev = st.st_dev;
+    info->uid = st.st_uid;
+    info->gid = st.st_gid;
     return Status::OK();
   }
   Status ListDir(const std::string& dir, std::vector<DirEntry>* entries) override {
@@ -252,6 +254,11 @@ class PosixEnv final : public Env {
   }
   Status Chmod(const std::string& path, uint32_t mode) override {
     if (::chmod(path.c_str(), mode) != 0) return PosixError("chmod " + path, errno);
+    return Status::OK();
+  }
+  Status Chown(const std::string& path, uint32_t uid, uint32_t gid) override {
+    if (::lchown(path.c_str(), uid, gid) != 0)
+      return PosixError("chown " + path + " to " + std::to_string(uid) + ":" + std::to_string(gid), errno);
     return Status::OK();
   }
   Status TryLockFile(const std::string& path, std::unique_ptr<FileLock>* lock) override {

@@ -58,6 +58,8 @@ struct FileInfo {
   int64_t ctime_ns = 0;    // inode change time: cannot be set back by hand (unlike mtime)
   uint64_t inode = 0;
   uint64_t dev = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
 };
 
 struct DirEntry {
@@ -98,6 +100,8 @@ class Env {
   virtual Status Symlink(const std::string& target, const std::string& path) = 0;
   virtual Status SetMtime(const std::string& path, int64_t mtime_ns) = 0;
   virtual Status Chmod(const std::string& path, uint32_t mode) = 0;
+  // lchown: sets the owner of path itself (a symlink is not followed).
+  virtual Status Chown(const std::string& path, uint32_t uid, uint32_t gid) = 0;
 
   // Non-blocking exclusive lock; Busy if held elsewhere.
   virtual Status TryLockFile(const std::string& path, std::unique_ptr<FileLock>* lock) = 0;

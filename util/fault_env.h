@@ -56,6 +56,7 @@ class FaultEnv : public Env {
   Status Symlink(const std::string& t, const std::string& p) override;
   Status SetMtime(const std::string& p, int64_t ns) override { return base_->SetMtime(p, ns); }
   Status Chmod(const std::string& p, uint32_t m) override { return base_->Chmod(p, m); }
+  Status Chown(const std::string& p, uint32_t u, uint32_t g) override { return base_->Chown(p, u, g); }
   Status TryLockFile(const std::string& p, std::unique_ptr<FileLock>* l) override;
   int64_t NowMicros() override { return base_->NowMicros(); }
   void SleepMicros(int64_t us) override { base_->SleepMicros(us); }
