@@ -158,6 +158,7 @@ static size_t EncodedManifestSize(const Manifest& m) {
     for (const auto& f : st.files) {
       n += (4 + f.path.size()) + 1 + 1 + 4 + 8 + 8 + 8;
       if (m.format_version >= 2 && f.sqlite_backup) n += 4 + f.source_fingerprint.size();
+      if (m.format_version >= 3) n += 4 + 4;
       if (f.type == ManifestFile::Type::kFile) {
         n += 16 + 4 + 16 * f.chunks.size();
       } else if (f.type == ManifestFile::Type::kSymlink) {
@@ -198,6 +199,10 @@ std::string EncodeManifest(const Manifest& m) {
       PutU64(&s, f.size);
       PutU64(&s, static_cast<uint64_t>(f.mtime_ns));
       PutU64(&s, f.inode);
+      if (m.format_version >= 3) {
+        PutU32(&s, f.uid);
+        PutU32(&s, f.gid);
+      }
       if (m.format_version >= 2 && f.sqlite_backup) PutStr(&s, f.source_fingerprint);
       if (f.type == ManifestFile::Type::kFile) {
         PutHash(&s, f.hash);
@@ -248,6 +253,10 @@ Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what)
       f.size = r.U64();
       f.mtime_ns = static_cast<int64_t>(r.U64());
       f.inode = r.U64();
+      if (m.format_version >= 3) {
+        f.uid = r.U32();
+        f.gid = r.U32();
+      }
       if (m.format_version >= 2 && f.sqlite_backup) f.source_fingerprint = r.Str();
       if (f.type == ManifestFile::Type::kFile) {
         f.hash = r.H();

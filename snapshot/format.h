@@ -19,9 +19,10 @@
 namespace maestro {
 
 constexpr uint32_t kRepoFormatVersion = 1;  // config and index files
-// Manifests: version 2 adds ManifestFile::source_fingerprint for SQLite files.
-// Version 1 manifests are still read (their fingerprints are empty).
-constexpr uint32_t kManifestFormatVersion = 2;
+// Manifests: version 2 adds ManifestFile::source_fingerprint for SQLite files;
+// version 3 adds every entry's uid and gid. Versions 1 and 2 are still read
+// (their fingerprints are empty, their owners kUnknownOwner: not restored).
+constexpr uint32_t kManifestFormatVersion = 3;
 
 // ---- config: "<repo>/config", text, 0600.
 struct RepoConfig {

@@ -766,6 +766,8 @@ Status RepositoryImpl::WalkDir(const std::string& store_name, const std::string&
     ManifestFile f;
     f.path = rel.empty() ? e.name : rel + "/" + e.name;
     f.mode = fi.mode;
+    f.uid = fi.uid;
+    f.gid = fi.gid;
     f.mtime_ns = fi.mtime_ns;
     f.inode = fi.inode;
     if (fi.is_symlink) {
@@ -803,6 +805,7 @@ Status RepositoryImpl::PlanStore(size_t store_no, const SnapshotSource& src, Man
     root.path = "";
     root.mode = fi.is_symlink ? 0755 : fi.mode;
     root.mtime_ns = fi.is_symlink ? 0 : fi.mtime_ns;
+    if (!fi.is_symlink) root.uid = fi.uid, root.gid = fi.gid;
     st.files.push_back(std::move(root));
     return WalkDir(src.store, src.path, "", &st.files);
   }
@@ -810,7 +813,9 @@ Status RepositoryImpl::PlanStore(size_t store_no, const SnapshotSource& src, Man
   ManifestFile f;
   f.type = ManifestFile::Type::kFile;
   f.path = "";
-  f.mode = fi.mode;
+  f.mode = fi.mode;  // the live file's: an SQLite backup's read of its copy keeps these
+  f.uid = fi.uid;
+  f.gid = fi.gid;
   f.mtime_ns = fi.mtime_ns;
   f.inode = fi.inode;
   f.size = fi.size;
@@ -1131,6 +1136,8 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
             f.hash = p.hash;
             f.chunks = p.chunks;
             f.mode = now_fi.mode;
+            f.uid = now_fi.uid;
+            f.gid = now_fi.gid;
             prog.files_done++;
             prog.bytes_done += p.size;
             throttle.Report(prog);
@@ -1156,8 +1163,12 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
           if (!failure.ok()) break;
           consistent = after.exists && before.size == after.size && before.mtime_ns == after.mtime_ns &&
                        before.inode == after.inode && got == after.size;
-          f.mode = after.mode;
+          // An SQLite read is of the backup copy in tmp/: its mode, owner and
+          // mtime are the copy's, so the live file's from the plan are kept.
           if (!f.sqlite_backup) {
+            f.mode = after.mode;
+            f.uid = after.uid;
+            f.gid = after.gid;
             f.mtime_ns = after.mtime_ns;
             f.inode = after.inode;
           }
@@ -1227,6 +1238,15 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
 
 // ---------------------------------------------------------------- restore
 
+// Gives a restored entry its recorded owner, permission bits and mtime, in that
+// order: chown may clear mode bits, and neither changes the mtime. A symlink's
+// mode is not set (chmod would follow it).
+Status GiveBackMetadata(Env* env, const std::string& path, const ManifestFile& f, MetadataReport* report) {
+  MAESTRO_RETURN_IF_ERROR(RestoreOwner(env, path, f.uid, f.gid, report));
+  if (f.type != ManifestFile::Type::kSymlink) MAESTRO_RETURN_IF_ERROR(env->Chmod(path, RestorableMode(f.mode, report)));
+  return env->SetMtime(path, f.mtime_ns);
+}
+
 // Writes one store into a fresh staging path beside target, then renames it
 // into place; the staging path is removed on any failure.
 class StoreRestorer {
@@ -1259,9 +1279,7 @@ class StoreRestorer {
                                 ": restored content does not match the whole-file hash in the manifest");
     if (opts_.sync) MAESTRO_RETURN_IF_ERROR(out->Sync());
     MAESTRO_RETURN_IF_ERROR(out->Close());
-    MAESTRO_RETURN_IF_ERROR(env_->Chmod(path, f.mode & 07777));
-    MAESTRO_RETURN_IF_ERROR(env_->SetMtime(path, f.mtime_ns));
-    return Status::OK();
+    return GiveBackMetadata(env_, path, f, opts_.metadata);
   }
 
   std::string Describe(const ManifestFile& f) const { return f.path.empty() ? "the store file" : "file " + f.path; }
@@ -1349,7 +1367,7 @@ Status RestoreInto(Env* env, BlobReader* reader, const Manifest& m, const Manife
         MAESTRO_RETURN_IF_ERROR(env->Stat(path, &fi));
         if (fi.exists) return refuse(f, "it is listed twice");
         MAESTRO_RETURN_IF_ERROR(env->Symlink(f.link_target, path));
-        MAESTRO_RETURN_IF_ERROR(env->SetMtime(path, f.mtime_ns));  // lutimes: never follows the link
+        MAESTRO_RETURN_IF_ERROR(GiveBackMetadata(env, path, f, opts.metadata));  // lchown, lutimes
         break;
       }
       case ManifestFile::Type::kFile:
@@ -1363,14 +1381,10 @@ Status RestoreInto(Env* env, BlobReader* reader, const Manifest& m, const Manife
   for (auto it = dir_entries.rbegin(); it != dir_entries.rend(); ++it) {
     std::string path = JoinPath(stage, (*it)->path);
     if (opts.sync) MAESTRO_RETURN_IF_ERROR(env->SyncDir(path));
-    MAESTRO_RETURN_IF_ERROR(env->Chmod(path, (*it)->mode & 07777));
-    MAESTRO_RETURN_IF_ERROR(env->SetMtime(path, (*it)->mtime_ns));
+    MAESTRO_RETURN_IF_ERROR(GiveBackMetadata(env, path, **it, opts.metadata));
   }
   if (opts.sync) MAESTRO_RETURN_IF_ERROR(env->SyncDir(stage));
-  if (root_entry) {
-    MAESTRO_RETURN_IF_ERROR(env->Chmod(stage, root_entry->mode & 07777));
-    MAESTRO_RETURN_IF_ERROR(env->SetMtime(stage, root_entry->mtime_ns));
-  }
+  if (root_entry) MAESTRO_RETURN_IF_ERROR(GiveBackMetadata(env, stage, *root_entry, opts.metadata));
   throttle.Report(prog, true);
   return Status::OK();
 }
@@ -1395,13 +1409,18 @@ Status RepositoryImpl::RestoreStore(const std::string& id, const std::string& st
   BlobReader reader(env_, Sub("packs"), &idx);
   std::string stage = target + ".restore-tmp-" + std::to_string(getpid());
   MAESTRO_RETURN_IF_ERROR(env_->RemoveTree(stage));
-  Status s = RestoreInto(env_, &reader, m, *st, stage, opts);
+  // What could not be given back is reported only for a store that was restored.
+  MetadataReport not_given_back;
+  RestoreOptions o = opts;
+  o.metadata = &not_given_back;
+  Status s = RestoreInto(env_, &reader, m, *st, stage, o);
   if (s.ok()) s = env_->Rename(stage, target);
   if (s.ok() && opts.sync && !parent.empty()) s = env_->SyncDir(parent);
   if (!s.ok()) {
     env_->RemoveTree(stage).IgnoreError("best-effort cleanup of the staged copy; the error returned is the restore's");
     return s;
   }
+  if (opts.metadata) opts.metadata->Merge(not_given_back);
   return Status::OK();
 }
 

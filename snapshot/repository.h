@@ -5,7 +5,7 @@
 //             its uncompressed bytes; stored once however many files hold it
 //   pack      a file holding many blobs back to back (one fsync per pack, not per blob)
 //   index     maps blob id -> (pack, offset, length); written with each snapshot
-//   manifest  one snapshot: stores, paths, modes, sizes, mtimes, chunk lists,
+//   manifest  one snapshot: stores, paths, modes, owners, sizes, mtimes, chunk lists,
 //             whole-file XXH3-128; checksummed; written last (the commit point)
 //   snapshot  id = UTC creation time "YYYYmmdd_HHMMSS" (suffix "_2", "_3"... when
 //             two share a second)
@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "snapshot/file_meta.h"
 #include "util/env.h"
 #include "util/hash.h"
 #include "util/status.h"
@@ -84,7 +85,10 @@ struct CreateOptions {
 struct ManifestFile {
   std::string path;            // relative to the store root; "" for a single-file store
   enum class Type { kFile, kDir, kSymlink } type = Type::kFile;
-  uint32_t mode = 0644;
+  uint32_t mode = 0644;        // as stat'ed (setuid/setgid/sticky included; never restored)
+  // Owner (manifest format 3); kUnknownOwner when the manifest is older.
+  uint32_t uid = kUnknownOwner;
+  uint32_t gid = kUnknownOwner;
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   Hash128 hash;                // whole-file XXH3-128 (files only)
@@ -121,6 +125,9 @@ struct RestoreOptions {
   // fsync every restored file and directory before the final rename (needed
   // before an in-place swap). false is faster for `restore --to` scratch copies.
   bool sync = true;
+  // May be null. Receives what could not be given back (owners when not root,
+  // setuid/setgid bits): the restore itself still succeeds (snapshot/file_meta.h).
+  MetadataReport* metadata = nullptr;
 };
 
 struct VerifyProblem {
