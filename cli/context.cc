@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/exit_codes.h"
+#include "snapshot/file_meta.h"
 
 namespace maestro {
 
@@ -38,6 +39,12 @@ void CliContext::Info(const std::string& line) const {
 }
 
 void CliContext::Warn(const std::string& line) const { std::cerr << "warning: " << line << "\n"; }
+
+void ReportMetadataNotes(const CliContext& ctx, const MetadataReport& report, nlohmann::json* json) {
+  std::vector<std::string> notes = report.Notes();
+  for (const auto& n : notes) ctx.Warn(n);
+  if (json) (*json)["metadata_notes"] = notes;
+}
 
 void CliContext::Detail(const std::string& line) const {
   if (opts.verbose > 0) std::cerr << line << "\n";

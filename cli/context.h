@@ -79,5 +79,9 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 class Repository;
 Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo, const std::string& snapshot_id,
                          const std::vector<std::string>& store_names, bool force);
+// What a restore or reset could not give back (owners when not root, setuid bits;
+// snapshot/file_meta.h): one warning each on stderr, and "metadata_notes" in *json.
+struct MetadataReport;
+void ReportMetadataNotes(const CliContext& ctx, const MetadataReport& report, nlohmann::json* json);
 
 }  // namespace maestro

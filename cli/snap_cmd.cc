@@ -553,6 +553,8 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   RestoreOptions ro;
   ro.progress = line.Callback();
   ro.sync = false;  // a scratch copy under --to: no fsync per file (the stores are never swapped in)
+  MetadataReport not_given_back;
+  ro.metadata = &not_given_back;
   std::vector<std::string> written;
   std::vector<bool> restored(plan.size(), false);
   for (size_t i = 0; i < plan.size(); ++i) {
@@ -575,9 +577,12 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   if (ctx.json()) {
     nlohmann::json stores = nlohmann::json::array();
     for (size_t i = 0; i < plan.size(); ++i) stores.push_back(PlanJson(plan[i], restored[i]));
-    ctx.PrintJson({{"snapshot", id}, {"dry_run", false}, {"mode", "to"}, {"to", to}, {"stores", stores}});
+    nlohmann::json j = {{"snapshot", id}, {"dry_run", false}, {"mode", "to"}, {"to", to}, {"stores", stores}};
+    ReportMetadataNotes(ctx, not_given_back, &j);
+    ctx.PrintJson(j);
     return Status::OK();
   }
+  ReportMetadataNotes(ctx, not_given_back, nullptr);
   for (size_t i = 0; i < plan.size(); ++i) {
     const auto& p = plan[i];
     if (!p.store->present) {

@@ -198,13 +198,16 @@ Status RunReset(CliContext& ctx, bool dry_run, bool force) {
   TxnReport rep;
   Status st = RunTransaction(session->svc, kResetKind, kResetTrigger, ResetArgs(layout), BuildResetPlan, &rep);
   if (!st.ok()) return st;
+  std::shared_ptr<MetadataReport> not_given_back = session->svc.metadata;
   session.reset();  // the lock: the purge needs none
   nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
   if (ctx.json()) {
     nlohmann::json j = ReportJson(rep);
     j["trash"] = trash;
+    ReportMetadataNotes(ctx, *not_given_back, &j);
     ctx.PrintJson(j);
   } else {
+    ReportMetadataNotes(ctx, *not_given_back, nullptr);
     PrintReport(ctx, rep);
     ctx.Info("every store is empty; restart the app (docker compose down && docker compose up -d)");
   }
@@ -615,8 +618,10 @@ Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo
     j["trash"] = trash;
     j["restored"] = snapshot_id;
     j["stores"] = store_names;
+    ReportMetadataNotes(ctx, *svc.metadata, &j);
     ctx.PrintJson(j);
   } else {
+    ReportMetadataNotes(ctx, *svc.metadata, nullptr);
     PrintReport(ctx, rep);
     ctx.Info("restored snapshot " + snapshot_id + " in place; to undo: maestro-db snap restore " + rep.snapshot_id);
   }

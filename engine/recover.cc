@@ -27,8 +27,11 @@ Result<TxnServices> ServicesOn(Repository* repo, const Layout& layout, Env* env)
                                 "nothing was changed; run `maestro-db snap verify` and check the disk");
     return info.id;
   };
-  svc.restore_store = [repo](const std::string& snap, const std::string& store, const std::string& target) {
-    return repo->RestoreStore(snap, store, target, RestoreOptions{});
+  svc.restore_store = [repo, report = svc.metadata](const std::string& snap, const std::string& store,
+                                                     const std::string& target) {
+    RestoreOptions ro;
+    ro.metadata = report.get();
+    return repo->RestoreStore(snap, store, target, ro);
   };
   return svc;
 }

@@ -11,33 +11,41 @@ nlohmann::json ResetArgs(const Layout& layout) {
   return {{"stores", stores}};
 }
 
+namespace {
+
+// An empty store at staged: a folder, or a database with the newest schema.
+Status CreateFreshStore(Env* env, const StoreRef& s, StoreId id, const std::string& staged) {
+  MAESTRO_RETURN_IF_ERROR(env->CreateDirs(DirName(staged)));
+  if (!s.sqlite) return env->CreateDir(staged, 0755);
+  MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(staged, true));
+  Status st = CreateFreshSchema(db, id);
+  if (!st.ok()) return st.Annotate("creating the fresh " + s.name + " schema at " + staged);
+  return db.Close();
+}
+
+}  // namespace
+
 Result<TxnPlan> BuildResetPlan(const TxnContext& ctx) {
   TxnPlan plan;
   Env* env = ctx.svc->env;
+  std::shared_ptr<MetadataReport> report = ctx.svc->metadata;
   if (!ctx.args.contains("stores") || !ctx.args["stores"].is_array())
     return Status::Corruption("reset transaction " + ctx.txn_id + " has no store list in its journal record");
   for (const auto& j : ctx.args["stores"]) {
     StoreRef s = StoreRef::FromJson(j);
     MAESTRO_ASSIGN_OR_RETURN(StoreId id, ParseStoreName(s.name));
-    uint32_t mode = 0755;
-    if (!s.sqlite) {
-      FileInfo fi;
-      if (env->Stat(s.path, &fi).ok() && fi.exists && fi.is_dir) mode = fi.mode & 07777;
-    }
-    AddReplaceStoreSteps(&plan, env, "reset", s, ctx.txn_id, [env, s, id, mode](const std::string& staged) -> Status {
-      if (!s.sqlite) {
-        MAESTRO_RETURN_IF_ERROR(env->CreateDirs(DirName(staged)));
-        MAESTRO_RETURN_IF_ERROR(env->CreateDir(staged, mode));
-        return env->SyncDir(DirName(staged));
-      }
-      MAESTRO_RETURN_IF_ERROR(env->CreateDirs(DirName(staged)));
-      {
-        MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(staged, true));
-        Status st = CreateFreshSchema(db, id);
-        if (!st.ok()) return st.Annotate("creating the fresh " + s.name + " schema at " + staged);
-        MAESTRO_RETURN_IF_ERROR(db.Close());
-      }
-      return SyncFileAndDir(env, staged);
+    AddReplaceStoreSteps(&plan, env, "reset", s, ctx.txn_id, [env, s, id, report](const std::string& staged) -> Status {
+      // The stage step never runs after its swap: what is at s.path now is the
+      // old store, whose mode and owner the fresh one keeps (snapshot/file_meta.h).
+      FileInfo was;
+      MAESTRO_RETURN_IF_ERROR(env->Stat(s.path, &was));
+      bool replaces = was.exists && (s.sqlite ? was.is_regular : was.is_dir);
+      MAESTRO_RETURN_IF_ERROR(CreateFreshStore(env, s, id, staged));
+      MAESTRO_RETURN_IF_ERROR(replaces ? ApplyMetadataOf(env, staged, was, report.get())
+                                       : ApplyNewEntryPolicy(env, staged, report.get()));
+      if (s.sqlite) return SyncFileAndDir(env, staged);
+      MAESTRO_RETURN_IF_ERROR(env->SyncDir(staged));
+      return env->SyncDir(DirName(staged));
     });
   }
   return plan;

@@ -51,6 +51,7 @@
 
 #include "engine/layout.h"
 #include "journal/journal.h"
+#include "snapshot/file_meta.h"
 #include "util/env.h"
 #include "util/status.h"
 
@@ -77,6 +78,9 @@ struct TxnServices {
   // Writes store `store` of snapshot `snap` to target (which must not exist).
   // NotFound when the store was absent in that snapshot.
   std::function<Status(const std::string& snap, const std::string& store, const std::string& target)> restore_store;
+  // What restore_store and reset's fresh stores could not give back (owners when
+  // not root...), for the command to print; shared by copies of these services.
+  std::shared_ptr<MetadataReport> metadata = std::make_shared<MetadataReport>();
 };
 
 // Inputs of a plan builder.
