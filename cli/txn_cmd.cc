@@ -290,10 +290,12 @@ Status RunRecover(CliContext& ctx, RecoverMode mode) {
   MAESTRO_ASSIGN_OR_RETURN(auto open, FindUnfinishedTransaction(layout, Env::Default()));
   TxnReport rep;
   rep.outcome = "nothing";
+  MetadataReport not_given_back;
   if (open) {
     ctx.Detail("recovering: " + open->Describe());
     MAESTRO_ASSIGN_OR_RETURN(auto session, OpenTxnSession(layout, Env::Default()));
     MAESTRO_RETURN_IF_ERROR(RecoverTransactions(*session, mode, &rep));
+    not_given_back = *session->svc.metadata;
   }
   // Also what an earlier purge did not get to (killed, or MAESTRO_DB_PURGE=later).
   nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
@@ -302,10 +304,12 @@ Status RunRecover(CliContext& ctx, RecoverMode mode) {
     nlohmann::json j = ReportJson(rep);
     j["trash"] = trash;
     j["leftovers"] = leftovers;
+    ReportMetadataNotes(ctx, not_given_back, &j);
     ctx.PrintJson(j);
   } else if (!open) {
     ctx.Info("nothing to recover: no unfinished transaction in " + JournalDir(layout.repo()));
   } else {
+    ReportMetadataNotes(ctx, not_given_back, nullptr);
     PrintReport(ctx, rep);
   }
   for (const auto& l : leftovers)
