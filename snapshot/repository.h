@@ -172,6 +172,8 @@ class Repository {
   // whole-file hash is checked before anything is reported done; on any failure
   // what was written is removed and target does not exist. A store recorded as
   // absent returns NotFound("store X was absent in snapshot Y") and writes nothing.
+  // Every entry gets back its owner, permission bits and mtime by the rules of
+  // snapshot/file_meta.h; what could not be given back goes to opts.metadata.
   virtual Status RestoreStore(const std::string& id, const std::string& store, const std::string& target,
                               const RestoreOptions& opts) = 0;
 
