@@ -1,5 +1,8 @@
 #include "util/status.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace maestro {
 
 const char* Status::CodeName(Code c) {
@@ -28,6 +31,12 @@ Status Status::Annotate(const std::string& context) const {
   Status s(code_, context + ": " + msg_);
   s.errno_ = errno_;
   return s;
+}
+
+void DieOnValueOfError(const Status& s) {
+  std::fprintf(stderr, "maestro-db: internal error: value() of an error Result: %s\n", s.ToString().c_str());
+  std::fflush(stderr);
+  std::abort();
 }
 
 }  // namespace maestro

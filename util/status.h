@@ -11,7 +11,6 @@
 // are not thread-safe to share mutably (like any value type).
 #pragma once
 
-#include <cassert>
 #include <optional>
 #include <string>
 #include <utility>
@@ -76,24 +75,36 @@ class [[nodiscard]] Status {
   int errno_ = 0;
 };
 
+// Prints "maestro-db: internal error: value() of an error Result: <status>" to
+// stderr and aborts: reading an error as a value is a bug, in every build type.
+[[noreturn]] void DieOnValueOfError(const Status& s);
+
+// value() (and -> and *) of an error Result aborts through DieOnValueOfError,
+// in every build type (not an assert: release builds define NDEBUG). A Result
+// built from an OK Status holds no value: it becomes an Internal error.
 template <typename T>
 class [[nodiscard]] Result {
  public:
   Result(T v) : value_(std::move(v)) {}                  // NOLINT: implicit by design
-  Result(Status s) : status_(std::move(s)) { assert(!status_.ok()); }  // NOLINT
+  Result(Status s) : status_(std::move(s)) {             // NOLINT
+    if (status_.ok()) status_ = Status::Internal("a Result was made from an OK Status without a value");
+  }
   bool ok() const { return status_.ok(); }
   const Status& status() const { return status_; }
   // Drops this result on purpose; `why` says why that is right (see Status).
   void IgnoreError(const char* why) const { status_.IgnoreError(why); }
-  T& value() & { assert(ok()); return *value_; }
-  const T& value() const& { assert(ok()); return *value_; }
-  T&& value() && { assert(ok()); return std::move(*value_); }
+  T& value() & { CheckOk(); return *value_; }
+  const T& value() const& { CheckOk(); return *value_; }
+  T&& value() && { CheckOk(); return std::move(*value_); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
  private:
+  void CheckOk() const {
+    if (!ok()) DieOnValueOfError(status_);
+  }
   Status status_;
   std::optional<T> value_;
 };
