@@ -1,9 +1,15 @@
 #include "util/config.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "util/env.h"
+#include "util/text.h"
 
 namespace maestro {
 
@@ -55,10 +61,60 @@ Result<Config> Config::Parse(const std::string& text, const std::string& origin)
   return c;
 }
 
+namespace {
+
+// What `path` is, for a refusal: "a directory", "a character device"...
+const char* KindOfNonRegular(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a regular file";
+}
+
+// Reads at most kMaxConfigBytes + 1 bytes: enough to tell "too large" without
+// ever holding more (`--config /dev/zero` must not read 2 GiB first).
+Status ReadBounded(const std::string& path, std::string* text) {
+  std::unique_ptr<SequentialFile> f;
+  MAESTRO_RETURN_IF_ERROR(Env::Default()->NewSequentialFile(path, &f));
+  text->clear();
+  char buf[64 * 1024];
+  while (text->size() <= Config::kMaxBytes) {
+    size_t got = 0;
+    MAESTRO_RETURN_IF_ERROR(f->Read(std::min(sizeof buf, Config::kMaxBytes + 1 - text->size()), buf, &got));
+    if (got == 0) break;
+    text->append(buf, got);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Result<Config> Config::Load(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    int e = errno;
+    if (e == ENOENT || e == ENOTDIR)
+      return Status::NotFound("config file " + path + " does not exist", "check the --config path");
+    return Status::IoError("config file " + path + ": " + std::strerror(e)).WithErrno(e);
+  }
+  // Regular files and pipes (`--config /dev/stdin` fed by a pipe) are read;
+  // a directory or device is refused before a byte of it is read.
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+    return Status::InvalidArgument("config file " + path + " is " + KindOfNonRegular(st.st_mode) + ", not a text file",
+                                   "pass a config file (INI text, see docs/config.md)");
   std::string text;
-  Status s = Env::Default()->ReadFileToString(path, &text);
+  Status s = ReadBounded(path, &text);
   if (!s.ok()) return s.Annotate("config file");
+  if (text.size() > kMaxBytes)
+    return Status::InvalidArgument("config file " + path + " is larger than 1 MiB; it was not read",
+                                   "a maestro-db config is a few lines of INI text (docs/config.md)");
+  if (auto nul = text.find('\0'); nul != std::string::npos)
+    return Status::InvalidArgument("config file " + path + " is not text: NUL byte at offset " + std::to_string(nul),
+                                   "a maestro-db config is UTF-8 INI text (docs/config.md)");
+  if (!IsValidUtf8(text))
+    return Status::InvalidArgument("config file " + path + " is not text: it is not valid UTF-8",
+                                   "a maestro-db config is UTF-8 INI text (docs/config.md)");
   return Parse(text, path);
 }
 

@@ -10,6 +10,12 @@
 // the text after '=', trimmed; surrounding double quotes are removed. Unknown
 // keys are kept (callers warn about them). A malformed line is InvalidArgument
 // naming the file and line number. The decoder is fuzzed (tests/fuzz).
+//
+// Load refuses, before parsing, with InvalidArgument naming the file: a file
+// over kMaxBytes (1 MiB; at most kMaxBytes + 1 bytes are ever read), bytes that
+// are not text (a NUL byte, invalid UTF-8), and anything but a regular file or
+// a pipe (a directory, a device such as /dev/zero, a socket). A missing file is
+// NotFound.
 #pragma once
 
 #include <map>
@@ -22,6 +28,7 @@ namespace maestro {
 
 class Config {
  public:
+  static constexpr size_t kMaxBytes = 1u << 20;
   static Result<Config> Parse(const std::string& text, const std::string& origin = "<config>");
   static Result<Config> Load(const std::string& path);
 
