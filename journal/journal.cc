@@ -17,7 +17,8 @@ namespace maestro {
 namespace {
 
 constexpr size_t kHeaderSize = 1 + 1 + 8 + 8 + 4;
-constexpr size_t kInitialMapSize = 1 << 20;  // 1 MiB, doubled on MDB_MAP_FULL
+constexpr size_t kInitialMapSize = 1 << 20;
+constexpr int64_t kMaxStepIndex = 1 << 20;  // far above any plan's step count  // 1 MiB, doubled on MDB_MAP_FULL
 
 void PutU64(std::string* s, uint64_t v) {
   for (int i = 0; i < 8; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
@@ -151,7 +152,13 @@ Result<JournalRecord> DecodeRecord(std::string_view b, uint64_t key_seq) {
     if (p.contains("kind")) r.kind = p["kind"].get<std::string>();
     if (p.contains("args")) r.args = p["args"];
     if (p.contains("snapshot")) r.snapshot_id = p["snapshot"].get<std::string>();
-    if (p.contains("step")) r.step = p["step"].get<int>();
+    if (p.contains("step")) {
+      // Bounded: a step index sizes the step-name table when records are folded.
+      const auto& s = p["step"];
+      if (!s.is_number_integer() || s.get<int64_t>() < 0 || s.get<int64_t>() >= kMaxStepIndex)
+        return bad("step index " + s.dump() + " is not in 0.." + std::to_string(kMaxStepIndex - 1));
+      r.step = s.get<int>();
+    }
     if (p.contains("step_name")) r.step_name = p["step_name"].get<std::string>();
     if (p.contains("outcome")) r.outcome = p["outcome"].get<std::string>();
     if (p.contains("detail")) r.detail = p["detail"].get<std::string>();

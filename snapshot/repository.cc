@@ -350,7 +350,14 @@ class BlobReader {
     std::string pack_path = JoinPath(packs_dir_, e.pack.Hex() + ".pack");
     RandomAccessFile* f = nullptr;
     MAESTRO_RETURN_IF_ERROR(OpenPack(e.pack, pack_path, &f));
-    if (e.offset < kBlobHeaderSize) return Status::Corruption("index entry for blob " + e.blob.Hex() + " has a bad offset");
+    uint64_t pack_size = 0;
+    MAESTRO_RETURN_IF_ERROR(PackSize(e.pack, pack_path, &pack_size));
+    // Checked against the pack's size before any read or allocation, without
+    // adding (an offset near 2^63 or 2^64 must neither wrap nor reach pread).
+    if (e.offset < kPackHeaderSize + kBlobHeaderSize || e.offset > pack_size || e.stored_len > pack_size - e.offset)
+      return Status::Corruption("index entry for blob " + e.blob.Hex() + " points outside pack " + pack_path +
+                                " (offset " + std::to_string(e.offset) + ", " + std::to_string(e.stored_len) +
+                                " bytes; the pack has " + std::to_string(pack_size) + ")");
     buf_.resize(kBlobHeaderSize + e.stored_len);
     size_t got = 0;
     MAESTRO_RETURN_IF_ERROR(f->ReadAt(e.offset - kBlobHeaderSize, buf_.size(), buf_.data(), &got));
@@ -390,12 +397,26 @@ class BlobReader {
     return Status::OK();
   }
 
+  // The pack's size, looked up once per pack (packs are immutable once named).
+  Status PackSize(const Hash128& pack, const std::string& path, uint64_t* size) {
+    auto it = sizes_.find(pack);
+    if (it == sizes_.end()) {
+      FileInfo fi;
+      MAESTRO_RETURN_IF_ERROR(env_->Stat(path, &fi));
+      if (!fi.exists) return Status::Corruption("pack " + path + " is missing");
+      it = sizes_.emplace(pack, fi.size).first;
+    }
+    *size = it->second;
+    return Status::OK();
+  }
+
   Env* env_;
   std::string packs_dir_;
   const BlobIndex* index_;
   ZSTD_DCtx* dctx_;
   std::string buf_;
   std::map<Hash128, std::unique_ptr<RandomAccessFile>> open_;
+  std::map<Hash128, uint64_t> sizes_;
 };
 
 // Blob ids the repository already holds, sorted: Create only asks "is it
