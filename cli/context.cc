@@ -7,6 +7,7 @@
 
 #include "cli/exit_codes.h"
 #include "snapshot/file_meta.h"
+#include "util/text.h"
 
 namespace maestro {
 
@@ -38,7 +39,9 @@ void CliContext::Info(const std::string& line) const {
   std::cout << line << "\n";
 }
 
-void CliContext::Warn(const std::string& line) const { std::cerr << "warning: " << line << "\n"; }
+// Warnings and errors name paths, labels and hosts: printed with control
+// characters escaped (util/text.h), so a crafted name cannot drive the terminal.
+void CliContext::Warn(const std::string& line) const { std::cerr << "warning: " << EscapeForTerminal(line) << "\n"; }
 
 void ReportMetadataNotes(const CliContext& ctx, const MetadataReport& report, nlohmann::json* json) {
   std::vector<std::string> notes = report.Notes();
@@ -69,7 +72,7 @@ int CliContext::Fail(const Status& s) const {
     nlohmann::json err = {{"error", {{"kind", Status::CodeName(s.code())}, {"message", s.message()}, {"exit_code", code}}}};
     std::cout << err.dump(2) << "\n";
   }
-  std::cerr << "maestro-db: " << s.ToString() << "\n";
+  std::cerr << "maestro-db: " << EscapeForTerminal(s.ToString()) << "\n";
   return code;
 }
 

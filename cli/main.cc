@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/context.h"
+#include "cli/env_vars.h"
 #include "cli/exit_codes.h"
 
 using namespace maestro;
@@ -36,6 +37,11 @@ int main(int argc, char** argv) {
   RegisterScheduleCommands(app, ctx, &exit_code);
   RegisterMigrateCommands(app, ctx, &exit_code);
   RegisterTxnCommands(app, ctx, &exit_code);
+
+  std::vector<std::string> env_warnings;
+  Status env_ok = CheckMaestroEnvironment(&env_warnings);
+  for (const auto& w : env_warnings) ctx.Warn(w);
+  if (!env_ok.ok()) return ctx.Fail(env_ok);
 
   try {
     app.parse(argc, argv);

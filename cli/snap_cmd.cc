@@ -29,6 +29,7 @@
 #include "snapshot/repository.h"
 #include "snapshot/retention.h"
 #include "util/proc_scan.h"
+#include "util/text.h"
 #include "util/time_util.h"
 
 namespace maestro {
@@ -238,9 +239,10 @@ Status RunList(CliContext& ctx) {
   ctx.Info(Pad("ID", 18) + Pad("TIME", 21) + Pad("TRIGGER", 12) + Pad("STORES", 34) + PadLeft("FILES", 7) +
            PadLeft("SIZE", 11) + PadLeft("NEW", 11) + "LABEL");
   for (const auto& s : snaps)
-    ctx.Info(Pad(s.id, 18) + Pad(FormatIso8601(s.created_micros), 21) + Pad(s.trigger, 12) +
-             Pad(Join(s.stores, ","), 34) + PadLeft(std::to_string(s.files), 7) +
-             PadLeft(FormatBytes(s.logical_bytes), 11) + PadLeft(FormatBytes(s.stored_bytes), 11) + s.label);
+    ctx.Info(Pad(EscapeForTerminal(s.id), 18) + Pad(FormatIso8601(s.created_micros), 21) +
+             Pad(EscapeForTerminal(s.trigger), 12) + Pad(EscapeForTerminal(Join(s.stores, ",")), 34) +
+             PadLeft(std::to_string(s.files), 7) + PadLeft(FormatBytes(s.logical_bytes), 11) +
+             PadLeft(FormatBytes(s.stored_bytes), 11) + EscapeForTerminal(s.label));
   ctx.Info(std::to_string(snaps.size()) + " snapshots");
   return Status::OK();
 }
@@ -280,20 +282,21 @@ Status RunShow(CliContext& ctx, const std::string& spec) {
     return Status::OK();
   }
   const SnapshotInfo& s = m.info;
-  ctx.Info("snapshot " + s.id + "  " + FormatIso8601(s.created_micros) + "  trigger " + s.trigger +
-           (s.label.empty() ? "" : "  label \"" + s.label + "\"") +
-           (s.hostname.empty() ? "" : "  host " + s.hostname));
+  ctx.Info("snapshot " + EscapeForTerminal(s.id) + "  " + FormatIso8601(s.created_micros) + "  trigger " +
+           EscapeForTerminal(s.trigger) + (s.label.empty() ? "" : "  label \"" + EscapeForTerminal(s.label) + "\"") +
+           (s.hostname.empty() ? "" : "  host " + EscapeForTerminal(s.hostname)));
   ctx.Info(std::to_string(s.files) + " files, " + FormatBytes(s.logical_bytes) + " logical, " +
            FormatBytes(s.stored_bytes) + " newly stored");
   for (const auto& st : m.stores) {
     ctx.Info("");
     if (!st.present) {
-      ctx.Info("store " + st.name + ": absent (" + st.original_path + ")");
+      ctx.Info("store " + EscapeForTerminal(st.name) + ": absent (" + EscapeForTerminal(st.original_path) + ")");
       continue;
     }
     uint64_t bytes = 0;
     for (const auto& f : st.files) bytes += f.size;
-    ctx.Info("store " + st.name + ": " + (st.is_directory ? "directory " : "SQLite file ") + st.original_path + ", " +
+    ctx.Info("store " + EscapeForTerminal(st.name) + ": " + (st.is_directory ? "directory " : "SQLite file ") +
+             EscapeForTerminal(st.original_path) + ", " +
              std::to_string(st.files.size()) + " entries, " + FormatBytes(bytes));
     for (const auto& f : st.files) {
       std::string name = f.path.empty() ? BaseName(st.original_path) : f.path;
@@ -301,7 +304,7 @@ Status RunShow(CliContext& ctx, const std::string& spec) {
       if (f.type == ManifestFile::Type::kSymlink) name += " -> " + f.link_target;
       if (f.sqlite_backup) name += "  (SQLite online backup)";
       ctx.Info("  " + ModeString(f.type, f.mode) + PadLeft(std::to_string(f.size), 13) +
-               Pad(FormatIso8601(f.mtime_ns / 1000), 21) + name);
+               Pad(FormatIso8601(f.mtime_ns / 1000), 21) + EscapeForTerminal(name));
     }
   }
   return Status::OK();
@@ -393,9 +396,10 @@ Status RunDiff(CliContext& ctx, const std::string& spec_a, const std::string& sp
   }
   ctx.Info("diff " + ida + " -> " + idb);
   for (const auto& [name, d] : diff) {
-    for (const auto& p : d.added) ctx.Info("+ " + DisplayPath(name, p));
-    for (const auto& p : d.removed) ctx.Info("- " + DisplayPath(name, p));
-    for (const auto& [p, what] : d.changed) ctx.Info("M " + DisplayPath(name, p) + "  (" + what + ")");
+    for (const auto& p : d.added) ctx.Info("+ " + EscapeForTerminal(DisplayPath(name, p)));
+    for (const auto& p : d.removed) ctx.Info("- " + EscapeForTerminal(DisplayPath(name, p)));
+    for (const auto& [p, what] : d.changed)
+      ctx.Info("M " + EscapeForTerminal(DisplayPath(name, p)) + "  (" + EscapeForTerminal(what) + ")");
   }
   ctx.Info(std::to_string(added) + " added, " + std::to_string(removed) + " removed, " + std::to_string(changed) +
            " changed");
@@ -632,7 +636,8 @@ Status RunVerify(CliContext& ctx, const VerifyArgs& a, int* code) {
     std::string where = p.snapshot_id.empty() ? "repository" : "snapshot " + p.snapshot_id;
     if (!p.store.empty()) where += " store " + p.store;
     // Problems are the command's result: printed even with -q.
-    std::cout << where << ": " << (p.path.empty() ? "" : p.path + ": ") << p.detail << "\n";
+    std::cout << EscapeForTerminal(where) << ": " << (p.path.empty() ? "" : EscapeForTerminal(p.path) + ": ")
+              << EscapeForTerminal(p.detail) << "\n";
   }
   std::string summary = std::to_string(rep.snapshots_checked) + " snapshots, " + std::to_string(rep.blobs_checked) +
                         " blobs checked" + (a.read_data ? ", " + FormatBytes(rep.bytes_read) + " read" : "");

@@ -63,6 +63,21 @@ void SetCrashPointForTesting(const std::string& spec) {
   LoadSpec(r, spec);
 }
 
+bool IsValidCrashPointSpec(const std::string& spec) {
+  std::string name = spec;
+  auto colon = spec.rfind(':');
+  if (colon != std::string::npos) {
+    name = spec.substr(0, colon);
+    std::string nth = spec.substr(colon + 1);
+    if (nth.empty() || nth.size() > 9 || nth.find_first_not_of("0123456789") != std::string::npos ||
+        std::atoi(nth.c_str()) < 1)
+      return false;
+  }
+  Registry& r = Reg();
+  std::lock_guard<std::mutex> l(r.mu);
+  return r.names.count(name) > 0;
+}
+
 void MaybeCrash(const char* name) {
   Registry& r = Reg();
   std::lock_guard<std::mutex> l(r.mu);

@@ -23,6 +23,9 @@ std::vector<std::string> CrashPointNames();
 void MaybeCrash(const char* name);
 // For tests in-process: override the env var ("" disables).
 void SetCrashPointForTesting(const std::string& spec);
+// True when spec ("<name>[:<nth>]", the form of MAESTRO_DB_CRASH_AT) names a
+// registered crash point and nth, if given, is a whole number >= 1.
+bool IsValidCrashPointSpec(const std::string& spec);
 
 }  // namespace maestro
 

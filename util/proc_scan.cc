@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
 namespace maestro {
 
@@ -35,6 +36,7 @@ std::vector<OpenFileHolder> FindOpenFileHolders(const std::vector<std::string>& 
     std::string fd_dir = std::string("/proc/") + e->d_name + "/fd";
     DIR* fds = ::opendir(fd_dir.c_str());
     if (!fds) continue;
+    std::set<std::string> held;  // a process holding one file through several fds is one holder of it
     while (struct dirent* f = ::readdir(fds)) {
       if (f->d_name[0] == '.') continue;
       char target[PATH_MAX];
@@ -44,6 +46,7 @@ std::vector<OpenFileHolder> FindOpenFileHolders(const std::vector<std::string>& 
       std::string t = target;
       for (const auto& r : roots) {
         if (Covers(r, t)) {
+          if (!held.insert(t).second) break;
           OpenFileHolder h;
           h.pid = static_cast<int>(pid);
           h.path = t;

@@ -16,7 +16,8 @@ struct OpenFileHolder {
   std::string path;     // the file it holds
 };
 
-// Returns holders of any file equal to, or below (for directories), one of paths.
+// Returns holders of any file equal to, or below (for directories), one of paths:
+// one entry per (pid, file), however many descriptors the process has on it.
 std::vector<OpenFileHolder> FindOpenFileHolders(const std::vector<std::string>& paths);
 
 }  // namespace maestro

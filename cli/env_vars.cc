@@ -1,0 +1,46 @@
+#include "cli/env_vars.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+#include "util/crash_point.h"
+
+extern char** environ;
+
+namespace maestro {
+
+namespace {
+
+Status CheckCrashAt(const std::string& v) {
+  if (v.empty() || v == "list" || IsValidCrashPointSpec(v)) return Status::OK();
+  return Status::InvalidArgument("MAESTRO_DB_CRASH_AT='" + v + "' is not a crash point (form: <name>[:<nth>], nth >= 1)",
+                                 "list the valid names with `maestro-db debug crash-points`, or unset it");
+}
+
+Status CheckPurge(const std::string& v) {
+  if (v.empty() || v == "background" || v == "now" || v == "later") return Status::OK();
+  return Status::InvalidArgument("MAESTRO_DB_PURGE='" + v + "' is not one of background, now, later",
+                                 "nothing was changed; set one of those, or unset it for background");
+}
+
+}  // namespace
+
+Status CheckMaestroEnvironment(std::vector<std::string>* warnings) {
+  // LONG_TESTS and BIN are read by the test suites and scripts, not by the binary.
+  static const std::set<std::string> kKnown = {"MAESTRO_DB_CRASH_AT", "MAESTRO_DB_PURGE", "MAESTRO_DB_LONG_TESTS",
+                                               "MAESTRO_DB_BIN"};
+  for (char** e = environ; e && *e; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (std::strncmp(*e, "MAESTRO_DB_", 11) != 0 || !eq) continue;
+    std::string name(*e, static_cast<size_t>(eq - *e));
+    if (!kKnown.count(name) && warnings)
+      warnings->push_back(name + " is not a variable this maestro-db reads; it is ignored (known: "
+                          "MAESTRO_DB_CRASH_AT, MAESTRO_DB_PURGE)");
+  }
+  if (const char* v = std::getenv("MAESTRO_DB_CRASH_AT")) MAESTRO_RETURN_IF_ERROR(CheckCrashAt(v));
+  if (const char* v = std::getenv("MAESTRO_DB_PURGE")) MAESTRO_RETURN_IF_ERROR(CheckPurge(v));
+  return Status::OK();
+}
+
+}  // namespace maestro
