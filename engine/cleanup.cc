@@ -7,6 +7,7 @@
 #include "engine/chroma.h"
 #include "engine/chroma_write.h"
 #include "engine/inventory.h"
+#include "engine/txn_args.h"
 #include "util/crash_point.h"
 #include "util/sqlite.h"
 #include "util/time_util.h"
@@ -27,28 +28,6 @@ std::string SqlStamp(int64_t micros) {
     iso.resize(19);
   }
   return iso;
-}
-
-// Const lookups that never insert and never throw.
-const nlohmann::json& Field(const nlohmann::json& j, const std::string& key) {
-  static const nlohmann::json* const kNull = new nlohmann::json();
-  if (!j.is_object()) return *kNull;
-  auto it = j.find(key);
-  return it == j.end() ? *kNull : *it;
-}
-
-std::string Str(const nlohmann::json& j, const std::string& key) {
-  const auto& v = Field(j, key);
-  return v.is_string() ? v.get<std::string>() : std::string();
-}
-
-std::vector<std::string> Strings(const nlohmann::json& j, const std::string& key) {
-  std::vector<std::string> out;
-  const auto& arr = Field(j, key);
-  if (arr.is_array())
-    for (const auto& v : arr)
-      if (v.is_string()) out.push_back(v.get<std::string>());
-  return out;
 }
 
 Status ExecBatch(const std::string& path, const std::function<Status(Db&)>& body) {
@@ -214,12 +193,11 @@ Result<CleanupPlan> PlanCleanup(const Layout& layout, const CleanupOptions& opts
 }
 
 Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
-  const nlohmann::json& a = ctx.args;
-  if (!Field(a, "stores").is_object())
-    return Status::Corruption("cleanup transaction " + ctx.txn_id + " has no store list in its journal record");
+  auto decoded = DecodeCleanupArgs(ctx.args);
+  if (!decoded.ok()) return decoded.status().Annotate("cleanup transaction " + ctx.txn_id);
+  const CleanupTxnArgs& a = *decoded;
   TxnServices* svc = ctx.svc;
   Env* env = svc->env;
-  auto store = [&](const std::string& name) { return StoreRef::FromJson(Field(Field(a, "stores"), name)); };
   std::string snap = ctx.snapshot_id, txn = ctx.txn_id;
   // Every undo puts its whole store back to the pre-image, so within one
   // rollback a store already put back needs nothing more: the vector store,
@@ -236,9 +214,9 @@ Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
   };
   TxnPlan plan;
 
-  std::vector<std::string> ai = Strings(a, "ai");
+  const std::vector<std::string>& ai = a.ai;
   if (!ai.empty()) {
-    StoreRef s = store("ai");
+    MAESTRO_ASSIGN_OR_RETURN(StoreRef s, a.Store("ai"));
     plan.steps.push_back({"cleanup.ai",
                           [s, ai]() {
                             return ExecBatch(s.path, [&](Db& db) {
@@ -248,12 +226,12 @@ Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
                           undo_from_snapshot(s)});
   }
 
-  std::vector<std::string> chunks = Strings(a, "chunks");
+  const std::vector<std::string>& chunks = a.chunks;
   if (!chunks.empty()) {
-    StoreRef s = store("vector");
+    MAESTRO_ASSIGN_OR_RETURN(StoreRef s, a.Store("vector"));
     std::string db_path = JoinPath(s.path, kChromaDbFile);
-    std::string stamp = Str(a, "stamp_sql");
-    for (const std::string& coll : Strings(a, "collections")) {
+    std::string stamp = a.stamp_sql;
+    for (const std::string& coll : a.collections) {
       plan.steps.push_back({"cleanup.vector." + coll,
                             [db_path, coll, chunks, stamp]() -> Status {
                               MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(db_path, false));
@@ -265,12 +243,13 @@ Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
     }
   }
 
-  if (Field(a, "files").is_object()) {
+  {
     for (StoreId id : kFileStores) {
       std::string name = StoreName(id);
-      std::vector<std::string> rels = Strings(Field(a, "files"), name);
-      if (rels.empty()) continue;
-      StoreRef s = store(name);
+      auto listed = a.files.find(name);
+      if (listed == a.files.end() || listed->second.empty()) continue;
+      const std::vector<std::string>& rels = listed->second;
+      MAESTRO_ASSIGN_OR_RETURN(StoreRef s, a.Store(name));
       std::string aside = AsidePath(s.path, txn);
       for (const auto& r : rels)
         if (!IsSafeRelativePath(r))
@@ -315,15 +294,11 @@ Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
     }
   }
 
-  std::vector<std::string> del = Strings(a, "delete_main");
-  std::vector<std::pair<std::string, std::string>> mark;
-  if (Field(a, "mark_failed").is_array())
-    for (const auto& m : Field(a, "mark_failed"))
-      if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string())
-        mark.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+  const std::vector<std::string>& del = a.delete_main;
+  const std::vector<std::pair<std::string, std::string>>& mark = a.mark_failed;
   if (!del.empty() || !mark.empty()) {
-    StoreRef s = store("main");
-    std::string stamp = Str(a, "stamp");
+    MAESTRO_ASSIGN_OR_RETURN(StoreRef s, a.Store("main"));
+    std::string stamp = a.stamp;
     plan.steps.push_back(
         {"cleanup.main",
          [s, del, mark, stamp]() {

@@ -1,5 +1,7 @@
 #include "engine/migrate.h"
 
+#include "engine/txn_args.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -562,48 +564,29 @@ Status RunMigrateStep(const MigrationStep& step, const std::string& applied_at) 
 }  // namespace
 
 Result<TxnPlan> BuildMigrateTxnPlan(const TxnContext& ctx) {
-  const auto& args = ctx.args;
-  if (!args.is_object() || !args.contains("steps") || !args["steps"].is_array())
-    return Status::Corruption("migrate transaction " + ctx.txn_id + ": journaled args have no step list");
+  auto args = DecodeMigrateArgs(ctx.args);
+  if (!args.ok()) return args.status().Annotate("migrate transaction " + ctx.txn_id);
   // applied_at: the time the transaction began (its id starts with the UTC stamp).
   std::string applied_at = FormatIso8601(ctx.svc && ctx.svc->env ? ctx.svc->env->NowMicros()
                                                                   : Env::Default()->NowMicros());
   TxnPlan plan;
   std::set<std::string> seen_store;
-  try {
-    for (const auto& j : args["steps"]) {
-      MigrationStep step;
-      MAESTRO_ASSIGN_OR_RETURN(step.store, ParseStoreName(j.at("store").get<std::string>()));
-      step.store_path = j.at("path").get<std::string>();
-      step.down = j.at("down").get<bool>();
-      Migration& m = step.migration;
-      m.store = StoreName(step.store);
-      m.file = j.at("file").get<std::string>();
-      m.origin = j.value("origin", m.file);
-      m.version = j.at("version").get<int64_t>();
-      m.name = j.at("name").get<std::string>();
-      m.checksum = j.at("checksum").get<std::string>();
-      (step.down ? m.down : m.up) = j.at("sql").get<std::string>();
-      m.has_down = step.down;
-
-      TxnStep ts;
-      ts.name = "migrate." + m.store + "." + std::to_string(m.version) + (step.down ? ".down" : ".up");
-      ts.run = [step, applied_at]() { return RunMigrateStep(step, applied_at); };
-      if (seen_store.insert(m.store).second) {
-        StoreRef ref;
-        ref.name = m.store;
-        ref.path = step.store_path;
-        ref.sqlite = true;
-        ref.present = true;
-        TxnServices* svc = ctx.svc;
-        std::string snap = ctx.snapshot_id, txn_id = ctx.txn_id;
-        ts.undo = [svc, ref, snap, txn_id]() { return RestoreStoreFromSnapshot(*svc, ref, snap, txn_id); };
-      }
-      plan.steps.push_back(std::move(ts));
+  for (const MigrationStep& step : args->steps) {
+    const Migration& m = step.migration;
+    TxnStep ts;
+    ts.name = "migrate." + m.store + "." + std::to_string(m.version) + (step.down ? ".down" : ".up");
+    ts.run = [step, applied_at]() { return RunMigrateStep(step, applied_at); };
+    if (seen_store.insert(m.store).second) {
+      StoreRef ref;
+      ref.name = m.store;
+      ref.path = step.store_path;
+      ref.sqlite = true;
+      ref.present = true;
+      TxnServices* svc = ctx.svc;
+      std::string snap = ctx.snapshot_id, txn_id = ctx.txn_id;
+      ts.undo = [svc, ref, snap, txn_id]() { return RestoreStoreFromSnapshot(*svc, ref, snap, txn_id); };
     }
-  } catch (const nlohmann::json::exception& e) {
-    return Status::Corruption("migrate transaction " + ctx.txn_id + ": journaled step list does not decode: " +
-                              e.what());
+    plan.steps.push_back(std::move(ts));
   }
   return plan;
 }

@@ -1,6 +1,7 @@
 #include "engine/reset.h"
 
 #include "engine/schema.h"
+#include "engine/txn_args.h"
 #include "util/sqlite.h"
 
 namespace maestro {
@@ -29,10 +30,9 @@ Result<TxnPlan> BuildResetPlan(const TxnContext& ctx) {
   TxnPlan plan;
   Env* env = ctx.svc->env;
   std::shared_ptr<MetadataReport> report = ctx.svc->metadata;
-  if (!ctx.args.contains("stores") || !ctx.args["stores"].is_array())
-    return Status::Corruption("reset transaction " + ctx.txn_id + " has no store list in its journal record");
-  for (const auto& j : ctx.args["stores"]) {
-    StoreRef s = StoreRef::FromJson(j);
+  auto args = DecodeResetArgs(ctx.args);
+  if (!args.ok()) return args.status().Annotate("reset transaction " + ctx.txn_id);
+  for (const StoreRef& s : args->stores) {
     MAESTRO_ASSIGN_OR_RETURN(StoreId id, ParseStoreName(s.name));
     AddReplaceStoreSteps(&plan, env, "reset", s, ctx.txn_id, [env, s, id, report](const std::string& staged) -> Status {
       // The stage step never runs after its swap: what is at s.path now is the

@@ -1,5 +1,7 @@
 #include "engine/restore_txn.h"
 
+#include "engine/txn_args.h"
+
 namespace maestro {
 
 nlohmann::json RestoreArgs(const Layout& layout, const std::string& source_snapshot, const std::vector<StoreId>& stores) {
@@ -9,14 +11,12 @@ nlohmann::json RestoreArgs(const Layout& layout, const std::string& source_snaps
 }
 
 Result<TxnPlan> BuildRestorePlan(const TxnContext& ctx) {
-  if (!ctx.args.contains("stores") || !ctx.args["stores"].is_array() || !ctx.args.contains("source") ||
-      !ctx.args["source"].is_string())
-    return Status::Corruption("restore transaction " + ctx.txn_id + " lacks its source snapshot or store list");
-  std::string source = ctx.args["source"].get<std::string>();
+  auto args = DecodeRestoreArgs(ctx.args);
+  if (!args.ok()) return args.status().Annotate("restore transaction " + ctx.txn_id);
+  std::string source = args->source;
   TxnServices* svc = ctx.svc;
   TxnPlan plan;
-  for (const auto& j : ctx.args["stores"]) {
-    StoreRef s = StoreRef::FromJson(j);
+  for (const StoreRef& s : args->stores) {
     AddReplaceStoreSteps(&plan, svc->env, "restore", s, ctx.txn_id, [svc, source, s](const std::string& staged) {
       MAESTRO_RETURN_IF_ERROR(svc->env->CreateDirs(DirName(staged)));
       return svc->restore_store(source, s.name, staged);

@@ -331,17 +331,6 @@ nlohmann::json StoreRef::ToJson() const {
   return {{"name", name}, {"path", path}, {"sqlite", sqlite}, {"present", present}};
 }
 
-StoreRef StoreRef::FromJson(const nlohmann::json& j) {
-  StoreRef r;
-  if (!j.is_object()) return r;
-  for (const auto& [k, v] : j.items()) {
-    if (k == "name" && v.is_string()) r.name = v.get<std::string>();
-    else if (k == "path" && v.is_string()) r.path = v.get<std::string>();
-    else if (k == "sqlite" && v.is_boolean()) r.sqlite = v.get<bool>();
-    else if (k == "present" && v.is_boolean()) r.present = v.get<bool>();
-  }
-  return r;
-}
 
 StoreRef StoreRef::FromStore(const Store& s) {
   StoreRef r;

@@ -151,8 +151,7 @@ struct StoreRef {
   std::string path;
   bool sqlite = false;
   bool present = false;
-  nlohmann::json ToJson() const;
-  static StoreRef FromJson(const nlohmann::json& j);
+  nlohmann::json ToJson() const;  // decoded, checked, by DecodeStoreRef (engine/txn_args.h)
   static StoreRef FromStore(const Store& s);
 };
 void AddReplaceStoreSteps(TxnPlan* plan, Env* env, const std::string& prefix, const StoreRef& store,
