@@ -25,6 +25,7 @@
 #include "cli/progress.h"
 #include "engine/snapshot_sources.h"
 #include "snapshot/prune.h"
+#include "snapshot/open_writer.h"
 #include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"
 #include "snapshot/retention.h"
@@ -119,41 +120,25 @@ Result<std::unique_ptr<Repository>> OpenForReading(CliContext& ctx) {
 }
 
 // A repository opened by a writer, with its lock held for as long as it lives.
-struct LockedRepo {
-  std::unique_ptr<RepoLock> lock;
-  std::unique_ptr<Repository> repo;
-};
+using LockedRepo = WriterSession;
 
-// Takes the lock first and opens the repository under it, so Open never sees
-// another writer's half-written files. create: make the repository if missing.
+// OpenWriter (snapshot/open_writer.h): the lock first, then the repository is
+// opened (or, with create, made or finished) under it. create: make the
+// repository if missing.
 Result<LockedRepo> OpenForWriting(CliContext& ctx, double lock_wait, bool create) {
   MAESTRO_ASSIGN_OR_RETURN(std::string dir, RepoDir(ctx));
-  Env* env = Env::Default();
-  if (!env->DirExists(dir) && !create)
-    return Status::NotFound("no snapshot repository at " + dir,
-                            "take a first snapshot with `maestro-db snap create`, or pass --repo DIR");
-  // No config file: no repository yet, or the directory of one whose creation a
-  // failed or killed first `snap create` (or reset...) left unfinished. Open
-  // creates what is missing; without this a failed first create would leave a
-  // directory every later create refuses as "no snapshot repository".
-  if (create && !env->FileExists(JoinPath(dir, "config"))) {
-    auto made = Repository::Open(env, dir, /*create_if_missing=*/true);
-    if (!made.ok()) return made.status();
-  }
-  RepoLockOptions lo;
-  lo.wait_seconds = lock_wait;
+  WriterOptions wo;
+  wo.create = create;
+  wo.lock.wait_seconds = lock_wait;
   const CliContext* c = &ctx;
-  lo.log = [c](const std::string& line) {
+  wo.lock.log = [c](const std::string& line) {
     if (line.rfind("waiting", 0) == 0) {
       if (!c->quiet()) std::cerr << line << "\n";
     } else {
       c->Detail(line);
     }
   };
-  LockedRepo out;
-  MAESTRO_ASSIGN_OR_RETURN(out.lock, RepoLock::Acquire(env, dir, lo));
-  MAESTRO_ASSIGN_OR_RETURN(out.repo, Repository::Open(env, dir, /*create_if_missing=*/false));
-  return out;
+  return OpenWriter(Env::Default(), dir, wo);
 }
 
 // A dry run only reads (no lock, never blocks); a real run takes the writer lock first.

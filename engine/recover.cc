@@ -5,6 +5,7 @@
 #include "engine/reset.h"
 #include "engine/restore_txn.h"
 #include "engine/snapshot_sources.h"
+#include "snapshot/open_writer.h"
 
 namespace maestro {
 
@@ -38,8 +39,11 @@ Result<TxnServices> ServicesOn(Repository* repo, const Layout& layout, Env* env)
 
 Result<std::unique_ptr<TxnSession>> OpenTxnSession(const Layout& layout, Env* env) {
   auto session = std::make_unique<TxnSession>();
-  MAESTRO_ASSIGN_OR_RETURN(session->repo, Repository::Open(env, layout.repo(), true));
-  MAESTRO_ASSIGN_OR_RETURN(session->lock, RepoLock::Acquire(env, layout.repo()));
+  WriterOptions wo;
+  wo.create = true;
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriter(env, layout.repo(), wo));
+  session->lock = std::move(w.lock);
+  session->repo = std::move(w.repo);
   MAESTRO_ASSIGN_OR_RETURN(session->svc, ServicesOn(session->repo.get(), layout, env));
   return session;
 }

@@ -31,8 +31,8 @@ struct TxnSession {
   TxnServices svc;
 };
 
-// Takes the repository lock (Busy naming the holder), opens or creates the
-// repository and the journal.
+// Takes the repository lock (Busy naming the holder), then opens or creates the
+// repository (OpenWriter, snapshot/open_writer.h) and the journal.
 Result<std::unique_ptr<TxnSession>> OpenTxnSession(const Layout& layout, Env* env);
 
 // TxnServices on an already open repository whose lock the caller holds

@@ -43,13 +43,6 @@ nlohmann::json IssueCounts(const std::vector<Issue>& issues) {
   return by_kind;
 }
 
-// The repository, opened (created on first use) under the lock the caller holds.
-Result<std::unique_ptr<Repository>> OpenRepo(JobContext& ctx, const Layout& layout) {
-  auto repo = Repository::Open(ctx.env, layout.repo(), true);
-  if (!repo.ok()) return repo.status().Annotate("opening the repository " + layout.repo());
-  return repo;
-}
-
 // Deletes the trash of finished transactions (engine/txn.h) in this process: the
 // service is background work already. A failure is logged, not a job failure:
 // trash is garbage, and the next run tries again.
@@ -77,8 +70,9 @@ Status RecoverJob(const Layout& layout, JobContext& ctx) {
   ctx.log.Emit("unfinished_transaction", {{"txn_id", open->txn_id}, {"kind", open->kind},
                                           {"committed", open->committed}, {"action", "recovering before any job"}});
   TxnSession session;
-  MAESTRO_ASSIGN_OR_RETURN(session.lock, LockRepositoryForJob(ctx, layout.repo(), "recover"));
-  MAESTRO_ASSIGN_OR_RETURN(session.repo, OpenRepo(ctx, layout));
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout.repo(), "recover"));
+  session.lock = std::move(w.lock);
+  session.repo = std::move(w.repo);
   MAESTRO_ASSIGN_OR_RETURN(session.svc, ServicesOn(session.repo.get(), layout, ctx.env));
   TxnReport rep;
   Status st = RecoverTransactions(session, RecoverMode::kAuto, &rep);
@@ -91,8 +85,8 @@ Status RecoverJob(const Layout& layout, JobContext& ctx) {
 }
 
 Status SnapshotJob(const Layout& layout, JobContext& ctx) {
-  MAESTRO_ASSIGN_OR_RETURN(auto lock, LockRepositoryForJob(ctx, layout.repo(), "snapshot"));
-  MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenRepo(ctx, layout));
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout.repo(), "snapshot"));
+  Repository* repo = w.repo.get();
   CreateOptions co;
   co.trigger = trigger::kScheduled;
   co.label = "nightly";
@@ -126,8 +120,8 @@ Status PruneJob(const Layout& layout, JobContext& ctx) {
   policy.keep_monthly = ctx.config.keep_monthly;
   policy.keep_yearly = ctx.config.keep_yearly;
   ctx.details["policy"] = policy.Describe();
-  MAESTRO_ASSIGN_OR_RETURN(auto lock, LockRepositoryForJob(ctx, layout.repo(), "prune"));
-  MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenRepo(ctx, layout));
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout.repo(), "prune"));
+  Repository* repo = w.repo.get();
   // The same sequence as `snap prune` (snapshot/prune.h), but only the
   // service's own snapshots are thinned: a pre-cleanup / pre-reset / manual
   // snapshot is the user's safety net and stays until `snap prune`.
@@ -186,8 +180,9 @@ Status MonitorJob(const Layout& layout, JobContext& ctx) {
   for (const auto& w : warnings) ctx.log.Emit("warning", {{"job", "monitor"}, {"message", w}});
 
   TxnSession session;
-  MAESTRO_ASSIGN_OR_RETURN(session.lock, LockRepositoryForJob(ctx, layout.repo(), "monitor"));
-  MAESTRO_ASSIGN_OR_RETURN(session.repo, OpenRepo(ctx, layout));
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout.repo(), "monitor"));
+  session.lock = std::move(w.lock);
+  session.repo = std::move(w.repo);
   MAESTRO_ASSIGN_OR_RETURN(session.svc, ServicesOn(session.repo.get(), layout, ctx.env));
   TestDelay(ctx);
   // Runs to its end even if stop is set meanwhile: RunTransaction commits, or
@@ -208,49 +203,50 @@ Status MonitorJob(const Layout& layout, JobContext& ctx) {
 
 }  // namespace
 
-Result<std::unique_ptr<RepoLock>> LockRepositoryForJob(JobContext& ctx, const std::string& repo_dir,
-                                                       const char* job) {
-  RepoLockOptions lo;
-  lo.wait_seconds = 0;
-  lo.command = std::string("maestro-db schedule (") + job + ")";
-  lo.log = [&ctx, job](const std::string& notice) {
-    ctx.log.Emit("lock_notice", {{"job", job}, {"notice", notice}});
-  };
-  auto first = RepoLock::Acquire(ctx.env, repo_dir, lo);
-  if (first.ok() || !first.status().IsBusy()) return first;
-
-  std::string holder = first.status().message();
-  if (ctx.config.lock_wait_s <= 0 || ctx.stop) {
-    ctx.log.Emit("lock_busy", {{"job", job}, {"action", "skip"}, {"holder", holder}});
-    return Status::Busy("skipped " + std::string(job) + ": the repository " + repo_dir + " is locked",
-                        holder);
-  }
-  ctx.log.Emit("lock_busy", {{"job", job}, {"action", "wait"}, {"wait_s", ctx.config.lock_wait_s}, {"holder", holder}});
-  // Our own wait loop (not RepoLockOptions::wait_seconds) so a stop request ends it.
-  int64_t deadline = ctx.env->NowMicros() + ctx.config.lock_wait_s * kMicros;
-  int64_t poll = std::max<int64_t>(1, static_cast<int64_t>(200000.0 * ctx.config.test_time_scale));
-  while (!ctx.stop && ctx.env->NowMicros() < deadline) {
-    ctx.env->SleepMicros(std::min(poll, std::max<int64_t>(1, deadline - ctx.env->NowMicros())));
-    auto again = RepoLock::Acquire(ctx.env, repo_dir, lo);
-    if (again.ok()) {
-      ctx.log.Emit("lock_acquired", {{"job", job}, {"waited_ms", (ctx.env->NowMicros() - ctx.started_micros) / 1000}});
-      return again;
+Result<WriterSession> OpenWriterForJob(JobContext& ctx, const std::string& repo_dir, const char* job) {
+  WriterOptions wo;
+  wo.create = true;
+  wo.lock.wait_seconds = ctx.stop ? 0 : static_cast<double>(std::max<int64_t>(0, ctx.config.lock_wait_s));
+  wo.lock.poll_micros = std::max<int64_t>(1, static_cast<int64_t>(200000.0 * ctx.config.test_time_scale));
+  wo.lock.command = std::string("maestro-db schedule (") + job + ")";
+  wo.lock.stop = [&ctx]() { return ctx.stop.load(); };
+  bool waited = false;
+  wo.lock.log = [&ctx, &waited, job](const std::string& notice) {
+    if (notice.rfind("waiting", 0) == 0) {
+      waited = true;
+      ctx.log.Emit("lock_busy", {{"job", job}, {"action", "wait"}, {"wait_s", ctx.config.lock_wait_s}, {"holder", notice}});
+    } else {
+      ctx.log.Emit("lock_notice", {{"job", job}, {"notice", notice}});
     }
-    if (!again.status().IsBusy()) return again;
-    holder = again.status().message();
+  };
+  auto w = OpenWriter(ctx.env, repo_dir, wo);
+  if (w.ok()) {
+    if (waited)
+      ctx.log.Emit("lock_acquired", {{"job", job}, {"waited_ms", (ctx.env->NowMicros() - ctx.started_micros) / 1000}});
+    return w;
   }
-  ctx.log.Emit("lock_busy", {{"job", job}, {"action", "skip"}, {"holder", holder},
-                             {"reason", ctx.stop ? "stop requested" : "lock_wait ran out"}});
+  if (!w.status().IsBusy()) return w.status().Annotate("opening the repository " + repo_dir);
+  std::string holder = w.status().message();
+  nlohmann::json skip = {{"job", job}, {"action", "skip"}, {"holder", holder}};
+  if (waited) skip["reason"] = ctx.stop ? "stop requested" : "lock_wait ran out";
+  ctx.log.Emit("lock_busy", skip);
+  if (!waited)
+    return Status::Busy("skipped " + std::string(job) + ": the repository " + repo_dir + " is locked", holder);
   return Status::Busy("skipped " + std::string(job) + ": the repository " + repo_dir + " stayed locked for " +
                           std::to_string(ctx.config.lock_wait_s) + "s (schedule.lock_wait)",
                       holder);
 }
 
 Status PrepareScheduleRepository(Env* env, const Layout& layout) {
-  auto repo = Repository::Open(env, layout.repo(), true);
-  if (!repo.ok())
-    return repo.status().Annotate("cannot open or create the repository " + layout.repo() +
-                                  "; check --repo or [repo] path in the config");
+  // Made or finished under the lock; a writer holding it proves the
+  // repository exists already, which is all the service needs here.
+  WriterOptions wo;
+  wo.create = true;
+  wo.lock.command = "maestro-db schedule (start)";
+  auto w = OpenWriter(env, layout.repo(), wo);
+  if (!w.ok() && !w.status().IsBusy())
+    return w.status().Annotate("cannot open or create the repository " + layout.repo() +
+                               "; check --repo or [repo] path in the config");
   return Status::OK();
 }
 

@@ -30,6 +30,7 @@
 
 #include "engine/layout.h"
 #include "engine/schedule.h"
+#include "snapshot/open_writer.h"
 #include "snapshot/repo_lock.h"
 #include "util/env.h"
 #include "util/status.h"
@@ -44,9 +45,10 @@ Jobs MakeScheduleJobs(const Layout& layout);
 // directory and says to check --repo / [repo] path.
 Status PrepareScheduleRepository(Env* env, const Layout& layout);
 
-// Takes the repository lock for job `job`, waiting up to ctx.config.lock_wait_s
-// and logging what it does (see above). Busy when it gives up.
-Result<std::unique_ptr<RepoLock>> LockRepositoryForJob(JobContext& ctx, const std::string& repo_dir,
-                                                       const char* job);
+// OpenWriter (snapshot/open_writer.h) for job `job`: takes the repository lock,
+// waiting up to ctx.config.lock_wait_s (a stop request ends the wait) and
+// logging what it does (see above), then opens or creates the repository under
+// it. Busy when it gives up.
+Result<WriterSession> OpenWriterForJob(JobContext& ctx, const std::string& repo_dir, const char* job);
 
 }  // namespace maestro

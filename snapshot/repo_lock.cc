@@ -141,7 +141,7 @@ Result<std::unique_ptr<RepoLock>> RepoLock::Acquire(Env* env, const std::string&
         who += " [that pid is gone; a child process it started may still hold the lock]";
     }
     int64_t now = env->NowMicros();
-    if (now >= deadline) {
+    if (now >= deadline || (opts.stop && opts.stop())) {
       std::string waited = opts.wait_seconds > 0
                                ? "after waiting " + FormatDuration(static_cast<int64_t>(opts.wait_seconds)) + ", "
                                : "";

@@ -61,6 +61,9 @@ struct RepoLockOptions {
   std::string command;            // "" = this process's /proc/self/cmdline
   // Receives takeover and waiting notices ("taking over the lock of ..."); may be null.
   std::function<void(const std::string&)> log;
+  // Asked before each wait (may be null): true ends the wait at once with Busy
+  // (the scheduled service's stop request).
+  std::function<bool()> stop;
 };
 
 class RepoLock {

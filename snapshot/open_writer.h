@@ -1,0 +1,43 @@
+// snapshot/open_writer.h — the one way a writer opens a snapshot repository.
+//
+// Every writer (snap create/restore/delete/prune, reset, cleanup, migrate,
+// recover and the scheduled jobs) calls OpenWriter, which takes the repository
+// lock (snapshot/repo_lock.h) BEFORE anything in the repository is read, made
+// or cleaned: a second writer waits (opts.lock.wait_seconds) or is refused
+// (Busy naming the holder) while the first one's files are untouched. Only then
+// is the repository opened, or created when opts.create and it has no config
+// file yet (also the way to finish a creation a killed first writer left).
+//
+// Before the lock, at most the repository directory itself is made (mkdir,
+// mode 0700, when opts.create and it does not exist): the lock file needs a
+// home, and an empty directory is nothing another writer can lose.
+//
+// Failure: NotFound when the directory does not exist and !opts.create (or it
+// holds no repository); Busy when the lock stays held (opts.lock.stop ends the
+// wait early); whatever Repository::Open reports otherwise. The lock is
+// released when the returned session (or its `lock`) is destroyed.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "snapshot/repo_lock.h"
+#include "snapshot/repository.h"
+#include "util/env.h"
+#include "util/status.h"
+
+namespace maestro {
+
+struct WriterOptions {
+  RepoLockOptions lock;  // wait, poll, stop, command and log of the lock
+  bool create = false;   // make the repository when the directory holds none
+};
+
+struct WriterSession {
+  std::unique_ptr<RepoLock> lock;        // held for as long as the session lives
+  std::unique_ptr<Repository> repo;
+};
+
+Result<WriterSession> OpenWriter(Env* env, const std::string& dir, const WriterOptions& opts);
+
+}  // namespace maestro
