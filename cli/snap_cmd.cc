@@ -23,6 +23,7 @@
 #include "cli/context.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
+#include "engine/legacy_import.h"
 #include "engine/snapshot_sources.h"
 #include "snapshot/prune.h"
 #include "snapshot/open_writer.h"
@@ -96,13 +97,15 @@ nlohmann::json InfoJson(const SnapshotInfo& s) {
 }
 
 nlohmann::json GcJson(const GcStats& g) {
-  return {{"blobs_removed", g.blobs_removed},
-          {"packs_removed", g.packs_removed},
-          {"packs_rewritten", g.packs_rewritten},
-          {"bytes_freed", g.bytes_freed}};
+  nlohmann::json j = {{"blobs_removed", g.blobs_removed},
+                      {"packs_removed", g.packs_removed},
+                      {"packs_rewritten", g.packs_rewritten},
+                      {"bytes_freed", g.bytes_freed}};
+  if (!g.skipped.empty()) j["skipped"] = g.skipped;
+  return j;
 }
 
-// The repository directory: --repo, else the config's repo.path, else <root>/backups.
+// The repository directory: --repo, else the config's repo.path, else DefaultRepo (engine/layout.h).
 Result<std::string> RepoDir(CliContext& ctx) {
   auto layout = ctx.LoadLayout();
   if (layout.ok()) return layout->repo();
@@ -151,6 +154,16 @@ Result<LockedRepo> OpenForRun(CliContext& ctx, bool dry_run, double lock_wait) {
 
 // The repository's messages already name the spec and what to do next.
 Result<std::string> Resolve(Repository& repo, const std::string& spec) { return repo.ResolveId(spec); }
+
+// Resolves spec and loads its manifest. A reader beside a writer: when the
+// snapshot was deleted between the two (a prune, `delete latest`), resolves again.
+Result<Manifest> LoadResolved(Repository& repo, const std::string& spec) {
+  for (int attempt = 1;; ++attempt) {
+    MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(repo, spec));
+    Result<Manifest> m = repo.LoadManifest(id);
+    if (m.ok() || !m.status().IsNotFound() || attempt == 3) return m;
+  }
+}
 
 void AddLockWait(CLI::App* cmd, double* wait) {
   cmd->add_option("--lock-wait", *wait,
@@ -208,16 +221,30 @@ Status RunCreate(CliContext& ctx, const CreateArgs& a) {
 
 // ---------------------------------------------------------------- list
 
+// Foreign files are ignored by every command: shown as a warning (stderr).
+void WarnForeign(CliContext& ctx, const std::vector<std::string>& foreign) {
+  for (const auto& f : foreign) ctx.Warn(f + ": not a file this repository writes; ignored");
+}
+
 Status RunList(CliContext& ctx) {
   MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenForReading(ctx));
-  MAESTRO_ASSIGN_OR_RETURN(auto snaps, repo->List());
+  MAESTRO_ASSIGN_OR_RETURN(RepoScan scan, repo->Scan());
+  const auto& snaps = scan.snapshots;
+  WarnForeign(ctx, scan.foreign);
   if (ctx.json()) {
+    // One array: readable snapshots (status "ok") oldest first, then damaged ones.
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& s : snaps) arr.push_back(InfoJson(s));
+    for (const auto& s : snaps) {
+      nlohmann::json j = InfoJson(s);
+      j["status"] = "ok";
+      arr.push_back(std::move(j));
+    }
+    for (const auto& d : scan.damaged)
+      arr.push_back({{"id", d.id}, {"status", "damaged"}, {"path", d.path}, {"reason", d.reason}});
     ctx.PrintJson(arr);
     return Status::OK();
   }
-  if (snaps.empty()) {
+  if (snaps.empty() && scan.damaged.empty()) {
     ctx.Info("no snapshots in " + repo->dir());
     return Status::OK();
   }
@@ -228,7 +255,12 @@ Status RunList(CliContext& ctx) {
              Pad(EscapeForTerminal(s.trigger), 12) + Pad(EscapeForTerminal(Join(s.stores, ",")), 34) +
              PadLeft(std::to_string(s.files), 7) + PadLeft(FormatBytes(s.logical_bytes), 11) +
              PadLeft(FormatBytes(s.stored_bytes), 11) + EscapeForTerminal(s.label));
-  ctx.Info(std::to_string(snaps.size()) + " snapshots");
+  for (const auto& d : scan.damaged) ctx.Info(Pad(EscapeForTerminal(d.id), 18) + "DAMAGED: " + EscapeForTerminal(d.reason));
+  ctx.Info(std::to_string(snaps.size()) + " snapshots" +
+           (scan.damaged.empty() ? ""
+                                 : ", " + std::to_string(scan.damaged.size()) +
+                                       " damaged (`maestro-db snap verify` names them; `snap repair` moves them "
+                                       "aside, `snap delete ID` removes one)"));
   return Status::OK();
 }
 
@@ -236,8 +268,7 @@ Status RunList(CliContext& ctx) {
 
 Status RunShow(CliContext& ctx, const std::string& spec) {
   MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenForReading(ctx));
-  MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*repo, spec));
-  MAESTRO_ASSIGN_OR_RETURN(Manifest m, repo->LoadManifest(id));
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, LoadResolved(*repo, spec));
   if (ctx.json()) {
     nlohmann::json stores = nlohmann::json::array();
     for (const auto& st : m.stores) {
@@ -609,7 +640,9 @@ Status RunVerify(CliContext& ctx, const VerifyArgs& a, int* code) {
     nlohmann::json problems = nlohmann::json::array();
     for (const auto& p : rep.problems)
       problems.push_back({{"snapshot", p.snapshot_id}, {"store", p.store}, {"path", p.path}, {"detail", p.detail}});
+    for (const auto& w : rep.warnings) ctx.Warn(w);
     ctx.PrintJson({{"ok", rep.ok()},
+                   {"warnings", rep.warnings},
                    {"read_data", a.read_data},
                    {"snapshots_checked", rep.snapshots_checked},
                    {"blobs_checked", rep.blobs_checked},
@@ -617,6 +650,7 @@ Status RunVerify(CliContext& ctx, const VerifyArgs& a, int* code) {
                    {"problems", problems}});
     return Status::OK();
   }
+  for (const auto& w : rep.warnings) ctx.Warn(w);
   for (const auto& p : rep.problems) {
     std::string where = p.snapshot_id.empty() ? "repository" : "snapshot " + p.snapshot_id;
     if (!p.store.empty()) where += " store " + p.store;
@@ -636,17 +670,25 @@ Status RunVerify(CliContext& ctx, const VerifyArgs& a, int* code) {
     return p.detail.find("missing from the repository index") != std::string::npos;
   });
   if (unindexed)
-    std::cerr << "maestro-db: hint: if an index file was lost but the packs are intact, the next writing command "
-                 "(e.g. `maestro-db snap create`) indexes their blobs again from the packs' headers; then verify again\n";
+    std::cerr << "maestro-db: hint: if an index file was lost or damaged but the packs are intact, `maestro-db snap "
+                 "repair` indexes their blobs again from the packs' headers; then verify again\n";
+  std::cerr << "maestro-db: hint: `maestro-db snap repair` moves damaged manifests and index files to "
+            << JoinPath(repo->dir(), "damaged") << "; the other snapshots stay usable meanwhile\n";
   return Status::OK();
 }
 
 // ---------------------------------------------------------------- delete / prune
 
 void PrintGc(CliContext& ctx, const GcStats& g, bool dry_run) {
+  if (!g.skipped.empty()) return;  // warned by WarnGcSkipped
   ctx.Info(std::string(dry_run ? "would free " : "freed ") + FormatBytes(g.bytes_freed) + " (" +
            std::to_string(g.blobs_removed) + " blobs, " + std::to_string(g.packs_removed) + " packs removed, " +
            std::to_string(g.packs_rewritten) + " rewritten)");
+}
+
+// GC did not run (a damaged manifest or index file): said on stderr, text and JSON alike.
+void WarnGcSkipped(CliContext& ctx, const GcStats& g) {
+  if (!g.skipped.empty()) ctx.Warn(g.skipped);
 }
 
 struct DeleteArgs {
@@ -666,6 +708,7 @@ Status RunDelete(CliContext& ctx, const DeleteArgs& a) {
   if (!gc.ok())
     return gc.status().Annotate("snapshots " + Join(ids, ", ") +
                                 " were deleted, but removing their data failed; `maestro-db snap prune` retries it");
+  WarnGcSkipped(ctx, *gc);
   if (ctx.json()) {
     ctx.PrintJson({{"deleted", ids}, {"gc", GcJson(*gc)}});
     return Status::OK();
@@ -696,6 +739,7 @@ Status RunPrune(CliContext& ctx, const PruneArgs& a) {
   if (!st.ok()) return st;
   const RetentionDecision& d = pr.decision;
   const GcStats& gc = pr.gc;
+  WarnGcSkipped(ctx, gc);
 
   if (ctx.json()) {
     nlohmann::json keep = nlohmann::json::array(), remove = nlohmann::json::array();
@@ -722,13 +766,91 @@ Status RunPrune(CliContext& ctx, const PruneArgs& a) {
   return Status::OK();
 }
 
+// ---------------------------------------------------------------- repair
+
+struct RepairArgs {
+  bool dry_run = false;
+  double lock_wait = 0;
+};
+
+Status RunRepair(CliContext& ctx, const RepairArgs& a) {
+  MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForRun(ctx, a.dry_run, a.lock_wait));
+  MAESTRO_ASSIGN_OR_RETURN(RepairReport rep, w.repo->Repair(a.dry_run));
+  WarnForeign(ctx, rep.foreign);
+  const std::string aside = JoinPath(w.repo->dir(), "damaged");
+  if (ctx.json()) {
+    nlohmann::json q = nlohmann::json::array();
+    for (const auto& d : rep.quarantined)
+      q.push_back({{"snapshot", d.id}, {"path", d.path}, {"reason", d.reason}});
+    ctx.PrintJson({{"dry_run", a.dry_run},
+                   {"quarantine", aside},
+                   {"quarantined", q},
+                   {"blobs_reindexed", rep.blobs_reindexed},
+                   {"packs_reindexed", rep.packs_reindexed},
+                   {"damaged_packs", rep.damaged_packs},
+                   {"foreign", rep.foreign}});
+    return Status::OK();
+  }
+  const char* verb = a.dry_run ? "would move " : "moved ";
+  for (const auto& d : rep.quarantined)
+    ctx.Info(verb + d.path + " to " + aside + (d.id.empty() ? " (index file): " : " (snapshot " + d.id + "): ") + d.reason);
+  ctx.Info(std::string(a.dry_run ? "would index " : "indexed ") + std::to_string(rep.blobs_reindexed) +
+           " blobs again from the headers of " + std::to_string(rep.packs_reindexed) + " packs");
+  for (const auto& p : rep.damaged_packs)
+    ctx.Warn(p + " is damaged and was left where it is; `maestro-db snap verify` names what it affects");
+  if (rep.quarantined.empty() && rep.blobs_reindexed == 0 && rep.damaged_packs.empty())
+    ctx.Info("nothing to repair in " + w.repo->dir());
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------- import-legacy
+
+struct ImportLegacyArgs {
+  std::string dir;
+  bool dry_run = false;
+  double lock_wait = 0;
+};
+
+Status RunImportLegacy(CliContext& ctx, const ImportLegacyArgs& a, int* code) {
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  const std::string dir = a.dir.empty() ? JoinPath(layout.root(), "backups") : AbsolutePath(a.dir);
+  LockedRepo w;
+  if (!a.dry_run) {
+    MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
+  } else if (Env::Default()->DirExists(layout.repo())) {
+    MAESTRO_ASSIGN_OR_RETURN(w.repo, OpenForReading(ctx));
+  }
+  std::vector<LegacyImportItem> items;
+  MAESTRO_RETURN_IF_ERROR(ImportLegacyBackups(Env::Default(), w.repo.get(), layout, dir, a.dry_run, &items));
+  bool refused = std::any_of(items.begin(), items.end(), [](const LegacyImportItem& i) { return i.action == "refused"; });
+  if (refused) *code = kExitBadStore;
+  if (ctx.json()) {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& i : items)
+      arr.push_back({{"stamp", i.stamp}, {"stores", i.stores}, {"files", i.files}, {"action", i.action},
+                     {"snapshot", i.snapshot_id}, {"reason", i.reason}});
+    ctx.PrintJson({{"dir", dir}, {"dry_run", a.dry_run}, {"stamps", arr}});
+    return Status::OK();
+  }
+  for (const auto& i : items) {
+    std::string line = i.stamp + "  " + Pad(i.action, 17) + Pad(Join(i.stores, ","), 16) + i.snapshot_id;
+    if (i.action == "refused") {
+      std::cerr << "maestro-db: refused stamp " << i.stamp << ": " << i.reason << "\n";
+    } else {
+      ctx.Info(line);
+    }
+  }
+  if (items.empty()) ctx.Info("no backups of the original tool (maestro.db.<stamp>.backup ...) in " + dir);
+  return Status::OK();
+}
+
 }  // namespace
 
 void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   auto* snap = app.add_subcommand(
       "snap",
       "Snapshots of all six stores at one moment, kept compressed and deduplicated in the repository\n"
-      "(--repo, default <root>/backups). An ID is a full id (20250808_143022), a unique prefix,\n"
+      "(--repo, default <root>/backups/maestro-db). An ID is a full id (20250808_143022), a unique prefix,\n"
       "`latest`, or an ISO-8601 time (the newest snapshot at or before it).");
   snap->require_subcommand(1);
   snap->footer(
@@ -827,6 +949,35 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "Example:\n  maestro-db snap prune --keep-last 3 --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run");
   prune->callback(Command(ctx, exit_code, [&ctx, pa](int*) { return RunPrune(ctx, *pa); }));
   ctx.MarkWriting(prune);
+
+  auto rpa = std::make_shared<RepairArgs>();
+  auto* repair = snap->add_subcommand(
+      "repair",
+      "Move damaged manifests and index files to <repo>/damaged/ (kept, never deleted) after indexing\n"
+      "again, from their blob headers, the packs no readable index names");
+  repair->add_flag("--dry-run", rpa->dry_run, "show what would be moved and indexed; change nothing");
+  AddLockWait(repair, &rpa->lock_wait);
+  repair->footer(
+      "A snapshot whose manifest was moved aside is no longer listed; the next prune or delete frees\n"
+      "the data only it held. Example:\n  maestro-db snap repair --dry-run");
+  repair->callback(Command(ctx, exit_code, [&ctx, rpa](int*) { return RunRepair(ctx, *rpa); }));
+  ctx.MarkWriting(repair, [rpa]() { return !rpa->dry_run; });
+
+  auto ila = std::make_shared<ImportLegacyArgs>();
+  auto* imp = snap->add_subcommand(
+      "import-legacy",
+      "Turn the original tool's copies (maestro.db.<stamp>.backup, metadata.db.<stamp>.backup,\n"
+      "vector_store_<stamp>_backup/) into snapshots: one per stamp, trigger `legacy`");
+  imp->add_option("DIR", ila->dir, "the folder holding the copies (default <root>/backups)");
+  imp->add_flag("--dry-run", ila->dry_run, "check the copies and show what would be imported; change nothing");
+  AddLockWait(imp, &ila->lock_wait);
+  imp->footer(
+      "Each SQLite copy must pass PRAGMA integrity_check (a failing stamp is refused and skipped: exit 8).\n"
+      "A snapshot holds only the stores its stamp has; restoring it leaves the other stores alone.\n"
+      "Stamps already imported are skipped. The copies are only read. Example:\n"
+      "  maestro-db snap import-legacy --dry-run");
+  imp->callback(Command(ctx, exit_code, [&ctx, ila](int* code) { return RunImportLegacy(ctx, *ila, code); }));
+  ctx.MarkWriting(imp, [ila]() { return !ila->dry_run; });
 }
 
 }  // namespace maestro

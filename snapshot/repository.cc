@@ -73,6 +73,17 @@ bool EndsWith(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
 bool IsTempName(const std::string& name) { return name.find(".tmp-") != std::string::npos; }
+// "YYYYmmdd_HHMMSS" with an optional "_N" (N >= 2): the names NewId gives.
+bool IsSnapshotIdName(const std::string& name) {
+  if (name.size() < 15 || name[8] != '_') return false;
+  for (size_t i = 0; i < 15; ++i)
+    if (i != 8 && !isdigit(static_cast<unsigned char>(name[i]))) return false;
+  if (name.size() == 15) return true;
+  if (name.size() < 17 || name[15] != '_') return false;
+  for (size_t i = 16; i < name.size(); ++i)
+    if (!isdigit(static_cast<unsigned char>(name[i]))) return false;
+  return true;
+}
 
 std::string HostName() {
   char buf[256] = {};
@@ -480,27 +491,39 @@ class RepositoryImpl final : public Repository {
 
   Result<SnapshotInfo> Create(const std::vector<SnapshotSource>& sources, const CreateOptions& opts) override;
   Result<std::vector<SnapshotInfo>> List() override;
+  Result<RepoScan> Scan() override;
   Result<Manifest> LoadManifest(const std::string& id) override;
   Result<std::string> ResolveId(const std::string& spec) override;
   Status RestoreStore(const std::string& id, const std::string& store, const std::string& target,
                       const RestoreOptions& opts) override;
-  Result<VerifyReport> Verify(const std::vector<std::string>& ids, bool read_data) override;
+  Result<VerifyReport> Verify(const std::vector<std::string>& ids, bool read_data) override;  // retries VerifyOnce
   Status DeleteSnapshots(const std::vector<std::string>& ids) override;
   Result<GcStats> RemoveUnreferencedData(bool dry_run) override;
+  Result<RepairReport> Repair(bool dry_run) override;
 
  private:
   std::string Sub(const char* name) const { return JoinPath(dir_, name); }
   std::string PackPath(const Hash128& p) const { return JoinPath(Sub("packs"), p.Hex() + ".pack"); }
 
   Status EnsureLayout();
-  // Loads every index file. strict: the first damaged file is an error; else
-  // damaged files are skipped and reported in *bad.
+  // Loads every index file. Damaged (undecodable) files are skipped and
+  // reported in *bad; without bad, strict makes the first one an error.
+  // strict: a file that cannot be read is an I/O error; else it is in *bad too.
   Status LoadIndex(BlobIndex* idx, bool strict, std::vector<std::pair<std::string, Status>>* bad,
                    std::vector<std::string>* files);
   // LoadIndex's walk: calls fn with the decoded entries of each index file, in name order.
   Status ForEachIndexFile(bool strict, std::vector<std::pair<std::string, Status>>* bad, std::vector<std::string>* files,
                           const std::function<void(std::vector<IndexEntry>&)>& fn);
-  Result<std::vector<std::string>> ListIds();
+  // Snapshot ids in snapshots/ (names of the id form); other names go to *foreign.
+  Result<std::vector<std::string>> ListIds(std::vector<std::string>* foreign = nullptr);
+  // Appends to *foreign the files of index/ and packs/ the repository never writes.
+  Status ListForeignData(std::vector<std::string>* foreign);
+  // The names in snapshots/, index/ and packs/, hashed: changes whenever a
+  // writer publishes or removes a file (names are ids or content hashes).
+  Result<Hash128> Generation();
+  Result<VerifyReport> VerifyOnce(const std::vector<std::string>& ids, bool read_data);
+  // GC's inputs: the blobs readable manifests need; *skipped says why GC must not run.
+  Status NeededBlobs(std::unordered_set<Hash128, HashKey>* needed, std::string* skipped);
   // Packs no index names: written by a create that died between its pack and
   // its index ("snap.after_pack"), left by a GC that died before deleting the
   // packs it replaced, or orphaned by a lost index file. Their blobs that no
@@ -512,7 +535,9 @@ class RepositoryImpl final : public Repository {
   // named: every pack some index entry names; *adopted receives the new entries.
   Status AdoptUnindexedPacks(const std::unordered_set<Hash128, HashKey>& named,
                              const std::function<bool(const Hash128&)>& known, std::vector<IndexEntry>* adopted,
-                             std::set<std::string>* damaged);
+                             std::set<std::string>* damaged, bool write = true);
+  // Moves a damaged file into <repo>/damaged/<sub>/ under a name not taken yet.
+  Status Quarantine(const std::string& path, const char* sub);
   // Removes what an interrupted writer left: tmp/*, "*.tmp-*" files, and packs
   // no blob's chosen index entry uses (after AdoptUnindexedPacks, packs whose
   // blobs are all indexed elsewhere). Writers only (under the repository lock).
@@ -543,6 +568,33 @@ Status RepositoryImpl::EnsureLayout() {
 
 }  // namespace
 
+// A repository is only made in a folder that is missing, empty, or holds
+// nothing but what a repository's own first writers leave before its config
+// (its folders, in creation order; the lock; the journal; the schedule's
+// files; temporary files): any other file would be mixed with the repository
+// and its tmp/ and *.tmp-* files deleted by the next writer.
+static Status CheckFolderForNewRepository(Env* env, const std::string& dir) {
+  FileInfo fi;
+  MAESTRO_RETURN_IF_ERROR(env->Stat(dir, &fi));
+  if (!fi.exists) return Status::OK();
+  const std::string hint = "a repository must be made in an empty folder (or be a maestro-db repository): pass "
+                           "--repo with a new or empty folder; nothing in " + dir + " was changed";
+  if (!fi.is_dir) return Status::BadStore("--repo " + dir + " exists and is not a folder", hint);
+  std::vector<DirEntry> entries;
+  MAESTRO_RETURN_IF_ERROR(env->ListDir(dir, &entries));
+  static const std::set<std::string> ours = {"snapshots", "index", "packs", "tmp", "lock", "lock.holder",
+                                             "journal", "schedule.log", "schedule-state.json"};
+  std::set<std::string> names;
+  for (const auto& e : entries) names.insert(e.name);
+  for (const auto& n : names) {
+    bool own = ours.count(n) && !(n == "tmp" && !names.count("snapshots"));
+    if (!own && !IsTempName(n))
+      return Status::BadStore("--repo " + dir + " is not empty and is not a maestro-db repository (it holds '" + n +
+                                  "' and no repository config)", hint);
+  }
+  return Status::OK();
+}
+
 Result<std::unique_ptr<Repository>> Repository::Open(Env* env, const std::string& dir, bool create_if_missing) {
   std::string cfg_path = JoinPath(dir, "config");
   FileInfo fi;
@@ -551,6 +603,7 @@ Result<std::unique_ptr<Repository>> Repository::Open(Env* env, const std::string
     if (!create_if_missing)
       return Status::NotFound("no snapshot repository at " + dir + " (no config file)",
                               "pass --repo DIR, or run `maestro-db snap create` to make one");
+    MAESTRO_RETURN_IF_ERROR(CheckFolderForNewRepository(env, dir));
     MAESTRO_RETURN_IF_ERROR(env->CreateDirs(dir, 0700));
     for (const char* d : {"snapshots", "index", "packs", "tmp"}) MAESTRO_RETURN_IF_ERROR(env->CreateDir(JoinPath(dir, d), 0700));
     RepoConfig c;
@@ -597,7 +650,7 @@ Status RepositoryImpl::ForEachIndexFile(bool strict, std::vector<std::pair<std::
     }
     Result<std::vector<IndexEntry>> r = s.ok() ? DecodeIndex(bytes, "index file " + path) : Result<std::vector<IndexEntry>>(s);
     if (!r.ok()) {
-      if (strict)
+      if (strict && !bad)
         return r.status().Annotate("the repository index is damaged; run `maestro-db snap verify` to see what it affects");
       if (bad) bad->emplace_back(path, r.status());
       continue;
@@ -607,16 +660,54 @@ Status RepositoryImpl::ForEachIndexFile(bool strict, std::vector<std::pair<std::
   return Status::OK();
 }
 
-Result<std::vector<std::string>> RepositoryImpl::ListIds() {
+Result<std::vector<std::string>> RepositoryImpl::ListIds(std::vector<std::string>* foreign) {
   std::vector<DirEntry> entries;
   Status ls = env_->ListDir(Sub("snapshots"), &entries);
   std::vector<std::string> ids;
   if (ls.IsNotFound()) return ids;
   MAESTRO_RETURN_IF_ERROR(ls);
-  for (const auto& e : entries)
-    if (!IsTempName(e.name) && !e.is_dir) ids.push_back(e.name);
+  for (const auto& e : entries) {
+    if (IsTempName(e.name)) continue;
+    if (!e.is_dir && IsSnapshotIdName(e.name)) {
+      ids.push_back(e.name);
+    } else if (foreign) {
+      foreign->push_back(JoinPath(Sub("snapshots"), e.name));
+    }
+  }
   std::sort(ids.begin(), ids.end());
   return ids;
+}
+
+Status RepositoryImpl::ListForeignData(std::vector<std::string>* foreign) {
+  for (const char* d : {"index", "packs"}) {
+    const std::string ext = std::string(".") + (d[0] == 'i' ? "idx" : "pack");
+    std::vector<DirEntry> entries;
+    Status ls = env_->ListDir(Sub(d), &entries);
+    if (ls.IsNotFound()) continue;
+    MAESTRO_RETURN_IF_ERROR(ls);
+    for (const auto& e : entries) {
+      Hash128 h;
+      bool ours = !e.is_dir && EndsWith(e.name, ext) && Hash128::FromHex(e.name.substr(0, e.name.size() - ext.size()), &h);
+      if (!ours && !IsTempName(e.name)) foreign->push_back(JoinPath(Sub(d), e.name));
+    }
+  }
+  std::sort(foreign->begin(), foreign->end());
+  return Status::OK();
+}
+
+Result<Hash128> RepositoryImpl::Generation() {
+  Hasher128 h;
+  for (const char* d : {"snapshots", "index", "packs"}) {
+    std::vector<DirEntry> entries;
+    Status ls = env_->ListDir(Sub(d), &entries);
+    if (!ls.IsNotFound()) MAESTRO_RETURN_IF_ERROR(ls);
+    std::vector<std::string> names;
+    for (const auto& e : entries) names.push_back(e.name);
+    std::sort(names.begin(), names.end());
+    h.Update(d);
+    for (const auto& n : names) h.Update(std::string_view(n.c_str(), n.size() + 1));
+  }
+  return h.Digest();
 }
 
 Result<Manifest> RepositoryImpl::LoadManifest(const std::string& id) {
@@ -633,26 +724,47 @@ Result<Manifest> RepositoryImpl::LoadManifest(const std::string& id) {
 }
 
 Result<std::vector<SnapshotInfo>> RepositoryImpl::List() {
-  MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListIds());
-  std::vector<SnapshotInfo> out;
+  MAESTRO_ASSIGN_OR_RETURN(RepoScan scan, Scan());
+  return std::move(scan.snapshots);
+}
+
+Result<RepoScan> RepositoryImpl::Scan() {
+  RepoScan out;
+  MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListIds(&out.foreign));
   for (const auto& id : ids) {
-    MAESTRO_ASSIGN_OR_RETURN(Manifest m, LoadManifest(id));
-    out.push_back(std::move(m.info));
+    Result<Manifest> m = LoadManifest(id);
+    if (m.ok()) {
+      out.snapshots.push_back(std::move(m->info));
+    } else if (m.status().IsCorruption()) {
+      out.damaged.push_back({id, JoinPath(Sub("snapshots"), id), m.status().message()});
+    } else if (!m.status().IsNotFound()) {  // NotFound: deleted since listed
+      return m.status();
+    }
   }
-  std::stable_sort(out.begin(), out.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
+  std::stable_sort(out.snapshots.begin(), out.snapshots.end(), [](const SnapshotInfo& a, const SnapshotInfo& b) {
     return a.created_micros != b.created_micros ? a.created_micros < b.created_micros : a.id < b.id;
   });
+  MAESTRO_RETURN_IF_ERROR(ListForeignData(&out.foreign));
   return out;
 }
 
 Result<std::string> RepositoryImpl::ResolveId(const std::string& spec) {
-  MAESTRO_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> all, List());
-  if (all.empty()) return Status::NotFound("the repository " + dir_ + " holds no snapshots", "create one with `maestro-db snap create`");
-  if (spec == "latest") return all.back().id;
+  MAESTRO_ASSIGN_OR_RETURN(RepoScan scan, Scan());
+  const std::vector<SnapshotInfo>& all = scan.snapshots;
+  std::vector<std::string> ids;  // readable then damaged
+  for (const auto& i : all) ids.push_back(i.id);
+  for (const auto& d : scan.damaged) ids.push_back(d.id);
+  if (ids.empty()) return Status::NotFound("the repository " + dir_ + " holds no snapshots", "create one with `maestro-db snap create`");
+  if (spec == "latest") {
+    // A damaged newest is named (loading it fails), never silently replaced by an older one.
+    std::string best = all.empty() ? "" : all.back().id;
+    for (const auto& d : scan.damaged) best = std::max(best, d.id);
+    return best;
+  }
   std::vector<std::string> matches;
-  for (const auto& i : all) {
-    if (i.id == spec) return i.id;
-    if (!spec.empty() && i.id.compare(0, spec.size(), spec) == 0) matches.push_back(i.id);
+  for (const auto& id : ids) {
+    if (id == spec) return id;
+    if (!spec.empty() && id.compare(0, spec.size(), spec) == 0) matches.push_back(id);
   }
   if (matches.size() == 1) return matches[0];
   if (matches.size() > 1) {
@@ -673,8 +785,8 @@ Result<std::string> RepositoryImpl::ResolveId(const std::string& spec) {
   for (const auto& i : all)
     if (i.created_micros <= end_of_second) best = &i;
   if (!best)
-    return Status::NotFound("no snapshot was taken at or before " + FormatIso8601(*t),
-                            "the oldest is " + all.front().id);
+    return Status::NotFound("no readable snapshot was taken at or before " + FormatIso8601(*t),
+                            all.empty() ? "see `maestro-db snap list`" : "the oldest is " + all.front().id);
   return best->id;
 }
 
@@ -691,7 +803,8 @@ Result<std::string> RepositoryImpl::NewId(int64_t now) {
 
 Status RepositoryImpl::AdoptUnindexedPacks(const std::unordered_set<Hash128, HashKey>& named,
                                            const std::function<bool(const Hash128&)>& known,
-                                           std::vector<IndexEntry>* adopted, std::set<std::string>* damaged) {
+                                           std::vector<IndexEntry>* adopted, std::set<std::string>* damaged,
+                                           bool write) {
   std::vector<DirEntry> entries;
   Status ls = env_->ListDir(Sub("packs"), &entries);
   if (ls.IsNotFound()) return Status::OK();
@@ -714,7 +827,7 @@ Status RepositoryImpl::AdoptUnindexedPacks(const std::unordered_set<Hash128, Has
     for (const auto& ie : *blobs)
       if (!known(ie.blob) && seen.insert(ie.blob).second) adopted->push_back(ie);
   }
-  if (adopted->empty()) return Status::OK();
+  if (adopted->empty() || !write) return Status::OK();
   std::string bytes = EncodeIndex(*adopted);
   return WriteFileDurably(env_, JoinPath(Sub("index"), Xxh128(bytes).Hex() + ".idx"), bytes, 0600)
       .Annotate("indexing the blobs of unindexed packs");
@@ -841,7 +954,7 @@ Status RepositoryImpl::PlanStore(size_t store_no, const SnapshotSource& src, Man
   f.inode = fi.inode;
   f.size = fi.size;
   // A file store that is not (yet) an SQLite database (empty, garbage) is kept as it is.
-  f.sqlite_backup = fi.size >= 512 && LooksLikeSqlite(src.path);
+  f.sqlite_backup = !src.plain_copy && fi.size >= 512 && LooksLikeSqlite(src.path);
   st.files.push_back(std::move(f));
   return Status::OK();
 }
@@ -908,7 +1021,9 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
   {
     std::vector<std::pair<Hash128, Hash128>> blob_pack;  // in index-file order, as LoadIndex sees them
     std::unordered_set<Hash128, HashKey> named;
-    MAESTRO_RETURN_IF_ERROR(ForEachIndexFile(/*strict=*/true, nullptr, nullptr, [&](std::vector<IndexEntry>& v) {
+    // A damaged index file is skipped: the packs only it names are indexed again below.
+    std::vector<std::pair<std::string, Status>> bad_index;
+    MAESTRO_RETURN_IF_ERROR(ForEachIndexFile(/*strict=*/true, &bad_index, nullptr, [&](std::vector<IndexEntry>& v) {
       for (const auto& ie : v) blob_pack.emplace_back(ie.blob, ie.pack), named.insert(ie.pack);
     }));
     // The first entry of a blob is the one LoadIndex keeps: only its pack counts as used.
@@ -985,7 +1100,7 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
     ~ClearParent() { *p = nullptr; }
   } clear_parent{&parent_files_};
 
-  int64_t now = env_->NowMicros();
+  int64_t now = opts.created_micros != 0 ? opts.created_micros : env_->NowMicros();
   Manifest m;
   m.format_version = kManifestFormatVersion;
   MAESTRO_ASSIGN_OR_RETURN(m.info.id, NewId(now));
@@ -1010,7 +1125,7 @@ Result<SnapshotInfo> RepositoryImpl::Create(const std::vector<SnapshotSource>& s
   for (size_t k = 0; k < sources.size(); ++k) {
     ManifestStore st;
     st.name = sources[k].store;
-    st.original_path = sources[k].path;
+    st.original_path = sources[k].recorded_path.empty() ? sources[k].path : sources[k].recorded_path;
     st.is_directory = sources[k].is_directory;
     st.present = sources[k].present;
     // The parent's file count (plus a little growth) is the best guess: no
@@ -1447,11 +1562,31 @@ Status RepositoryImpl::RestoreStore(const std::string& id, const std::string& st
 
 // ---------------------------------------------------------------- verify
 
-Result<VerifyReport> RepositoryImpl::Verify(const std::vector<std::string>& ids_in, bool read_data) {
+Result<VerifyReport> RepositoryImpl::Verify(const std::vector<std::string>& ids, bool read_data) {
+  constexpr int kTries = 6;
+  Result<VerifyReport> rep = VerifyReport();
+  for (int attempt = 1; attempt <= kTries; ++attempt) {
+    MAESTRO_ASSIGN_OR_RETURN(Hash128 before, Generation());
+    rep = VerifyOnce(ids, read_data);
+    // A manifest deleted since the ids were resolved is NotFound: changed, too.
+    if (rep.ok() && rep->ok()) return rep;
+    MAESTRO_ASSIGN_OR_RETURN(Hash128 after, Generation());
+    if (before == after) return rep;  // nothing changed while it ran: what it found is there
+    env_->SleepMicros(20000 * attempt);
+  }
+  if (rep.ok())
+    rep->warnings.push_back("the repository kept changing while it was verified (" + std::to_string(kTries) +
+                            " tries, a writer is running): run `maestro-db snap verify` again when it is quiet");
+  return rep;
+}
+
+Result<VerifyReport> RepositoryImpl::VerifyOnce(const std::vector<std::string>& ids_in, bool read_data) {
   VerifyReport rep;
   std::vector<std::string> ids;
   if (ids_in.empty()) {
-    MAESTRO_ASSIGN_OR_RETURN(ids, ListIds());
+    MAESTRO_ASSIGN_OR_RETURN(ids, ListIds(&rep.warnings));
+    MAESTRO_RETURN_IF_ERROR(ListForeignData(&rep.warnings));
+    for (auto& w : rep.warnings) w += ": not a file this repository writes; ignored";
   } else {
     for (const auto& spec : ids_in) {
       MAESTRO_ASSIGN_OR_RETURN(std::string id, ResolveId(spec));
@@ -1567,24 +1702,39 @@ Status RepositoryImpl::DeleteSnapshots(const std::vector<std::string>& ids) {
   return Status::OK();
 }
 
-Result<GcStats> RepositoryImpl::RemoveUnreferencedData(bool dry_run) {
-  GcStats stats;
-  if (!dry_run) MAESTRO_RETURN_IF_ERROR(EnsureLayout());
-  // Every manifest must decode: a blob is only removable when we know for sure
-  // that no listed snapshot needs it.
-  std::unordered_set<Hash128, HashKey> needed;
+// A blob is only removable when we know for sure that no snapshot needs it: a
+// damaged manifest may reference any blob, so while one is there, GC skips.
+Status RepositoryImpl::NeededBlobs(std::unordered_set<Hash128, HashKey>* needed, std::string* skipped) {
   MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, ListIds());
   for (const auto& id : ids) {
     Result<Manifest> m = LoadManifest(id);
-    if (!m.ok())
-      return m.status().Annotate("not removing any data while a manifest is unreadable; run `maestro-db snap verify`");
+    if (m.status().IsCorruption()) {
+      *skipped = "the manifest of snapshot " + id + " is damaged (" + m.status().message() +
+                 "): it may reference any blob, so no data was removed; run `maestro-db snap repair` (or `snap delete " +
+                 id + "`), then `maestro-db snap prune` frees what only deleted snapshots held";
+      return Status::OK();
+    }
+    if (!m.ok()) return m.status().Annotate("not removing any data while a manifest is unreadable");
     for (const auto& st : m->stores)
       for (const auto& f : st.files)
-        for (const auto& c : f.chunks) needed.insert(c);
+        for (const auto& c : f.chunks) needed->insert(c);
   }
+  return Status::OK();
+}
+
+Result<GcStats> RepositoryImpl::RemoveUnreferencedData(bool dry_run) {
+  GcStats stats;
+  if (!dry_run) MAESTRO_RETURN_IF_ERROR(EnsureLayout());
+  std::unordered_set<Hash128, HashKey> needed;
+  MAESTRO_RETURN_IF_ERROR(NeededBlobs(&needed, &stats.skipped));
   BlobIndex idx;
   std::vector<std::string> old_index_files;
-  MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/true, nullptr, &old_index_files));
+  std::vector<std::pair<std::string, Status>> bad_index;
+  MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/true, &bad_index, &old_index_files));
+  if (!bad_index.empty() && stats.skipped.empty())
+    stats.skipped = "index file " + bad_index.front().first + " is damaged (" + bad_index.front().second.message() +
+                    "): it may be the only one naming some blobs, so no data was removed; run `maestro-db snap repair`";
+  if (!stats.skipped.empty()) return stats;
   std::set<std::string> damaged;
   if (!dry_run) {
     // Index again what unindexed packs hold before deciding what is unreferenced.
@@ -1679,6 +1829,48 @@ Result<GcStats> RepositoryImpl::RemoveUnreferencedData(bool dry_run) {
   MAESTRO_RETURN_IF_ERROR(env_->SyncDir(Sub("packs")));
   MAESTRO_CRASH_POINT("gc.after_delete_packs");
   return stats;
+}
+
+// ---------------------------------------------------------------- repair
+
+Status RepositoryImpl::Quarantine(const std::string& path, const char* sub) {
+  std::string dir = JoinPath(JoinPath(dir_, "damaged"), sub);
+  MAESTRO_RETURN_IF_ERROR(env_->CreateDirs(dir, 0700));
+  std::string to = JoinPath(dir, BaseName(path));
+  for (int n = 2; env_->FileExists(to); ++n) to = JoinPath(dir, BaseName(path) + "." + std::to_string(n));
+  MAESTRO_RETURN_IF_ERROR(env_->Rename(path, to).Annotate("moving damaged " + path + " to " + dir));
+  MAESTRO_RETURN_IF_ERROR(env_->SyncDir(dir));
+  return env_->SyncDir(DirName(path));
+}
+
+Result<RepairReport> RepositoryImpl::Repair(bool dry_run) {
+  RepairReport rep;
+  if (!dry_run) MAESTRO_RETURN_IF_ERROR(EnsureLayout());
+  MAESTRO_ASSIGN_OR_RETURN(RepoScan scan, Scan());
+  rep.foreign = std::move(scan.foreign);
+  rep.quarantined = std::move(scan.damaged);
+  BlobIndex idx;
+  std::vector<std::pair<std::string, Status>> bad;
+  MAESTRO_RETURN_IF_ERROR(LoadIndex(&idx, /*strict=*/true, &bad, nullptr));
+  for (const auto& [path, st] : bad) rep.quarantined.push_back({"", path, st.message()});
+  // Damaged files aside first: an index made again from a pack can have the
+  // very bytes (and so the name) the damaged file had before its damage. A
+  // kill before the new index is published leaves packs no index names, which
+  // every writer indexes again (AdoptUnindexedPacks) before it deletes anything.
+  if (!dry_run)
+    for (const auto& d : rep.quarantined) MAESTRO_RETURN_IF_ERROR(Quarantine(d.path, d.id.empty() ? "index" : "snapshots"));
+  std::unordered_set<Hash128, HashKey> named;
+  for (const auto& [blob, e] : idx) named.insert(e.pack);
+  std::vector<IndexEntry> adopted;
+  std::set<std::string> damaged_packs;
+  MAESTRO_RETURN_IF_ERROR(AdoptUnindexedPacks(
+      named, [&](const Hash128& b) { return idx.count(b) > 0; }, &adopted, &damaged_packs, !dry_run));
+  std::set<Hash128> packs;
+  for (const auto& e : adopted) packs.insert(e.pack);
+  rep.blobs_reindexed = adopted.size();
+  rep.packs_reindexed = packs.size();
+  for (const auto& p : damaged_packs) rep.damaged_packs.push_back(JoinPath(Sub("packs"), p));
+  return rep;
 }
 
 }  // namespace

@@ -41,6 +41,12 @@ struct SnapshotSource {
   std::string path;    // absolute path of the SQLite file or the directory
   bool is_directory = false;
   bool present = true;
+  // The path the manifest records as the store's original_path (where restore
+  // puts it back); "" = path. `snap import-legacy` reads a copy, records the store.
+  std::string recorded_path;
+  // A file store nobody writes (a copy): read as plain bytes, so it restores
+  // byte for byte, instead of through the SQLite online backup API.
+  bool plain_copy = false;
 };
 
 struct SnapshotInfo {
@@ -80,6 +86,9 @@ struct CreateOptions {
   // a write just after the snapshot could otherwise keep the same timestamp
   // (git's "racily clean" problem). Tests set 0.
   int64_t racy_margin_ms = 2000;
+  // The snapshot's creation time (and so its id); 0 = now. `snap import-legacy`
+  // gives the time of the copy's stamp.
+  int64_t created_micros = 0;
 };
 
 struct ManifestFile {
@@ -139,11 +148,40 @@ struct VerifyProblem {
 struct VerifyReport {
   uint64_t snapshots_checked = 0, blobs_checked = 0, bytes_read = 0;
   std::vector<VerifyProblem> problems;
+  std::vector<std::string> warnings;  // foreign files; a repository that kept changing
   bool ok() const { return problems.empty(); }
 };
 
 struct GcStats {
   uint64_t blobs_removed = 0, packs_removed = 0, packs_rewritten = 0, bytes_freed = 0;
+  // Non-empty: nothing was removed, and why (a damaged manifest may reference
+  // any blob, a damaged index file may be the only one naming some): the
+  // caller shows it as a warning; `snap repair` clears the cause.
+  std::string skipped;
+};
+
+// A repository file that does not decode: a manifest (id set) or an index file.
+struct DamagedFile {
+  std::string id;      // snapshot id for a manifest, "" for an index file
+  std::string path;
+  std::string reason;
+};
+
+// What the repository's folders hold: readable snapshots, damaged manifests,
+// and files the repository never writes (names that are neither a snapshot id
+// in snapshots/, nor <hash>.idx in index/, nor <hash>.pack in packs/, nor a
+// temporary file): those are ignored everywhere and shown as warnings.
+struct RepoScan {
+  std::vector<SnapshotInfo> snapshots;  // oldest first
+  std::vector<DamagedFile> damaged;     // manifests only (index files: Verify, Repair)
+  std::vector<std::string> foreign;
+};
+
+struct RepairReport {
+  std::vector<DamagedFile> quarantined;  // moved (or, dry run, to move) to <repo>/damaged/
+  uint64_t blobs_reindexed = 0, packs_reindexed = 0;
+  std::vector<std::string> damaged_packs;  // left where they are; verify reports what they affect
+  std::vector<std::string> foreign;
 };
 
 class Repository {
@@ -161,10 +199,17 @@ class Repository {
   // online backup API. Returns the published snapshot's info.
   virtual Result<SnapshotInfo> Create(const std::vector<SnapshotSource>& sources, const CreateOptions& opts) = 0;
 
-  // Complete snapshots, oldest first.
+  // Complete, readable snapshots, oldest first. A damaged manifest is left out
+  // (Scan names it); a foreign file in snapshots/ is ignored.
   virtual Result<std::vector<SnapshotInfo>> List() = 0;
+  // List plus the damaged manifests and the foreign files. A manifest that
+  // vanishes while being read (a concurrent delete) is left out, not damaged.
+  virtual Result<RepoScan> Scan() = 0;
   virtual Result<Manifest> LoadManifest(const std::string& id) = 0;
   // A full id, a unique prefix, "latest", or an ISO-8601 time (newest at or before it).
+  // Ids and prefixes match damaged manifests too (so they can be deleted; loading
+  // them is Corruption); "latest" is the newest id, damaged or not; a time only
+  // matches readable snapshots.
   virtual Result<std::string> ResolveId(const std::string& spec) = 0;
 
   // Writes one store of snapshot id to target, which must not exist (a file path for
@@ -177,13 +222,21 @@ class Repository {
   virtual Status RestoreStore(const std::string& id, const std::string& store, const std::string& target,
                               const RestoreOptions& opts) = 0;
 
+  // Readers run beside writers: when problems are found and the repository's
+  // file names changed during the run, it is run again (a few times), so a
+  // concurrent prune/delete/create is never reported as damage.
   virtual Result<VerifyReport> Verify(const std::vector<std::string>& ids, bool read_data) = 0;
 
   // Removes manifests (the snapshot disappears from List at once), then nothing else.
   virtual Status DeleteSnapshots(const std::vector<std::string>& ids) = 0;
   // Removes data no listed snapshot references (rewriting partly-used packs into new
   // packs first). A kill at any moment never loses data a listed snapshot needs.
+  // While a manifest or an index file is damaged nothing is removed (GcStats::skipped).
   virtual Result<GcStats> RemoveUnreferencedData(bool dry_run) = 0;
+  // Writers only. Moves damaged manifests and index files to <repo>/damaged/
+  // (snapshots/<id>, index/<name>: kept, never deleted), then indexes again
+  // from their blob headers the packs no readable index names. dry_run: report only.
+  virtual Result<RepairReport> Repair(bool dry_run) = 0;
 };
 
 }  // namespace maestro
