@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   CliContext ctx;
   app.add_option("--root", ctx.opts.root, "MAESTRO install root (default: $MAESTRO_ROOT, else the current directory)");
   app.add_option("--config", ctx.opts.config, "config file (INI: [stores] main = PATH ...; see docs/config.md)");
-  app.add_option("--repo", ctx.opts.repo, "snapshot repository and journal (default: <root>/backups)");
+  app.add_option("--repo", ctx.opts.repo, "snapshot repository and journal (default: <root>/backups/maestro-db, or <root>/backups if a repository is there already)");
   app.add_flag("--json", ctx.opts.json, "machine-readable output: one JSON document on stdout");
   app.add_flag("-y,--yes", ctx.opts.yes, "answer yes to confirmations");
   app.add_flag("-q,--quiet", ctx.opts.quiet, "print only results and errors");

@@ -61,6 +61,17 @@ std::vector<std::string> CandidatePaths(StoreId id) {
   return {};
 }
 
+// <root>/backups is where the original tool wrote its copies
+// (maestro.db.<stamp>.backup ...): the repository is a folder of its own
+// inside it, unless one is there already (its config, or a journal a first
+// reset left before the repository was made: never lose sight of it).
+std::string DefaultRepo(const std::string& root) {
+  std::string legacy = JoinPath(root, "backups");
+  Env* env = Env::Default();
+  if (env->FileExists(JoinPath(legacy, "config")) || env->DirExists(JoinPath(legacy, "journal"))) return legacy;
+  return JoinPath(legacy, "maestro-db");
+}
+
 Result<Layout> Layout::Discover(const std::string& root_in, const Config* config, const std::string& repo) {
   Env* env = Env::Default();
   Layout l;
@@ -70,7 +81,7 @@ Result<Layout> Layout::Discover(const std::string& root_in, const Config* config
   if (!fi.exists)
     return Status::NotFound("install root " + l.root_ + " does not exist (pass --root DIR or set MAESTRO_ROOT)");
   if (!fi.is_dir) return Status::InvalidArgument("install root " + l.root_ + " is not a directory");
-  l.repo_ = repo.empty() ? JoinPath(l.root_, "backups") : Absolute(repo);
+  l.repo_ = repo.empty() ? DefaultRepo(l.root_) : Absolute(repo);
   if (config) l.config_ = *config;
 
   for (const auto& spec : kSpecs) {

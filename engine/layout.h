@@ -7,7 +7,8 @@
 //            (see ../shared/maestro-layout.md; table in docs/stores.md)
 //   present  the store's file or directory exists; a missing store is a state
 //            (a fresh install), never an error
-//   repo     the snapshot repository + journal (--repo, default <root>/backups)
+//   repo     the snapshot repository + journal (--repo, default <root>/backups/maestro-db,
+//            or <root>/backups when a repository is there already: DefaultRepo)
 //
 // Layout::Discover resolves each store to the first candidate path that exists
 // (config file [stores] entries override); a store found nowhere gets its first
@@ -42,10 +43,15 @@ struct Store {
   std::string rel_path;
 };
 
+// The repository when neither --repo nor repo.path names one: <root>/backups
+// if it holds a repository (config) or a journal already, else
+// <root>/backups/maestro-db (so it never mixes with the original tool's copies).
+std::string DefaultRepo(const std::string& root);
+
 class Layout {
  public:
   // root must exist and be a directory (NotFound / InvalidArgument otherwise).
-  // config may be null. repo empty = <root>/backups.
+  // config may be null. repo empty = DefaultRepo(root).
   static Result<Layout> Discover(const std::string& root, const Config* config, const std::string& repo = "");
 
   const std::string& root() const { return root_; }

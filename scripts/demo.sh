@@ -25,4 +25,4 @@ step --root "$DEMO" check
 step --root "$DEMO" snap list
 step --root "$DEMO" snap verify --all --read-data
 step --root "$DEMO" journal status
-printf '\nDemo install: %s (snapshots and journal in %s/backups)\n' "$DEMO" "$DEMO"
+printf '\nDemo install: %s (snapshots and journal in %s/backups/maestro-db)\n' "$DEMO" "$DEMO"

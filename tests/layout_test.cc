@@ -14,7 +14,7 @@ TEST(LayoutTest, MissingStoresAreReportedNotErrors) {
   ASSERT_TRUE(l.ok());
   for (const auto& s : l->stores()) EXPECT_FALSE(s.present) << s.name;
   EXPECT_EQ(l->store(StoreId::kMain).path, d.path() + "/maestro_backend/data/maestro.db");
-  EXPECT_EQ(l->repo(), d.path() + "/backups");
+  EXPECT_EQ(l->repo(), d.path() + "/backups/maestro-db");
 }
 
 TEST(LayoutTest, FirstExistingCandidateWins) {

@@ -495,9 +495,9 @@ TEST(MigrateCli, BaselineWaitsForTheRepositoryLockLikeEveryWriter) {
   Install in;
   auto set = LoadMigrations(StoreId::kAi, "");
   in.Exec(in.ai_path, set->front().up);
-  ASSERT_TRUE(Repository::Open(Env::Default(), in.root + "/backups", true).ok());
+  ASSERT_TRUE(Repository::Open(Env::Default(), in.root + "/backups/maestro-db", true).ok());
   {
-    auto lock = RepoLock::Acquire(Env::Default(), in.root + "/backups");
+    auto lock = RepoLock::Acquire(Env::Default(), in.root + "/backups/maestro-db");
     ASSERT_TRUE(lock.ok()) << lock.status().ToString();
     auto r = RunCli({"--root", in.root, "migrate", "baseline", "--store", "ai", "--version", "1"});
     EXPECT_EQ(r.exit_code, 5) << r.out << r.err;

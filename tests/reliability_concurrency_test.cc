@@ -35,7 +35,7 @@ TEST(ConcurrencyTest, SecondWriterExitsFiveNamingTheHolderOrWaitsWithLockWait) {
   ASSERT_FALSE(reliability::SnapCreate(root).empty());  // the repository exists
   CaseCounter counter("concurrency (lock held by another process)", "passed");
   {
-    auto lock = RepoLock::Acquire(Env::Default(), root + "/backups");
+    auto lock = RepoLock::Acquire(Env::Default(), root + "/backups/maestro-db");
     ASSERT_TRUE(lock.ok()) << lock.status().ToString();
     for (const std::vector<std::string>& cmd :
          {std::vector<std::string>{"snap", "create", "-q"}, std::vector<std::string>{"snap", "delete", "latest"},

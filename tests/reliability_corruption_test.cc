@@ -35,7 +35,7 @@ class CorruptionTest : public ::testing::Test {
  protected:
   void SetUp() override {
     root_ = tmp_.Sub("root");
-    repo_ = root_ + "/backups";
+    repo_ = root_ + "/backups/maestro-db";
     reliability::MakeSmallDemo(root_);
     id1_ = reliability::SnapCreate(root_);
     ASSERT_FALSE(id1_.empty());

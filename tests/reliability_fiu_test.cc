@@ -196,7 +196,7 @@ TEST_F(FiuTest, SnapCreateUnderRandomPosixFaultsFailsCleanlyOrSucceedsWhole) {
       ok = ok && now == want;
       // A first create that failed before writing the repository's config leaves
       // no repository (and no snapshot: checked above) to verify.
-      if (fs::exists(root + "/backups/config")) {
+      if (fs::exists(root + "/backups/maestro-db/config")) {
         CliResult v = RunCli({"--root", root, "snap", "verify", "--all", "--read-data"});
         EXPECT_EQ(v.exit_code, 0) << "verify after: " << v.out << v.err << "\ncreate said: " << r.err;
         ok = ok && v.exit_code == 0;
@@ -282,7 +282,7 @@ TEST_F(FiuTest, ResetUnderRandomPosixFaultsThenRecoverEndsBeforeOrAfter) {
     std::printf("reset under %s: exit %d, stores %s after recover%s%s\n", fault.Describe(seed).c_str(), r.exit_code,
                 is_before ? "before" : is_after ? "after" : "NEITHER", r.err.empty() ? "" : ": ",
                 reliability::Trim(r.err).c_str());
-    if (fs::exists(root + "/backups/config")) {  // else the reset failed before making a repository
+    if (fs::exists(root + "/backups/maestro-db/config")) {  // else the reset failed before making a repository
       CliResult v = RunCli({"--root", root, "snap", "verify", "--all", "--read-data"});
       EXPECT_EQ(v.exit_code, 0) << "verify after recover: " << v.out << v.err;
       ok = ok && v.exit_code == 0;

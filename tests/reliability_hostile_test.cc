@@ -32,12 +32,12 @@ class HostileTest : public ::testing::Test {
     reliability::MakeSmallDemo(root_, 4);
     id_ = reliability::SnapCreate(root_);
     ASSERT_FALSE(id_.empty());
-    auto r = Repository::Open(Env::Default(), root_ + "/backups", false);
+    auto r = Repository::Open(Env::Default(), root_ + "/backups/maestro-db", false);
     ASSERT_TRUE(r.ok());
     auto m = (*r)->LoadManifest(id_);
     ASSERT_TRUE(m.ok());
     manifest_ = *m;
-    original_ = testing::ReadFile(root_ + "/backups/snapshots/" + id_);
+    original_ = testing::ReadFile(root_ + "/backups/maestro-db/snapshots/" + id_);
   }
   // A directory store holding a non-empty file (whose chunks a crafted entry can reuse).
   ManifestStore* DirStore() {
@@ -48,7 +48,7 @@ class HostileTest : public ::testing::Test {
     return nullptr;
   }
   void WriteManifest(const Manifest& m) {
-    testing::WriteFile(root_ + "/backups/snapshots/" + id_, EncodeManifest(m));
+    testing::WriteFile(root_ + "/backups/maestro-db/snapshots/" + id_, EncodeManifest(m));
   }
   // Restores the crafted snapshot under a fresh target; true when refused and
   // nothing appeared outside the target (the `outside` directory is unchanged).
@@ -99,7 +99,7 @@ TEST_F(HostileTest, RestoreRefusesManifestPathsThatLeaveTheTarget) {
     counter.Add(RestoreIsRefused("path '" + bad + "'"));
   }
   // Store paths are not trusted either: an original_path of "/etc" restores under the target, or is refused.
-  testing::WriteFile(root_ + "/backups/snapshots/" + id_, original_);
+  testing::WriteFile(root_ + "/backups/maestro-db/snapshots/" + id_, original_);
 }
 
 TEST_F(HostileTest, RestoreNeverFollowsASymlinkOutOfTheTarget) {
@@ -130,7 +130,7 @@ TEST_F(HostileTest, RestoreNeverFollowsASymlinkOutOfTheTarget) {
     EXPECT_FALSE(fs::exists(outside + "/pwned.txt"));
     EXPECT_FALSE(fs::exists("/pwned.txt"));
   }
-  testing::WriteFile(root_ + "/backups/snapshots/" + id_, original_);
+  testing::WriteFile(root_ + "/backups/maestro-db/snapshots/" + id_, original_);
 }
 
 TEST_F(HostileTest, RepositoryFilesAre0600AndDirectories0700AfterEveryWritingCommand) {
@@ -146,7 +146,7 @@ TEST_F(HostileTest, RepositoryFilesAre0600AndDirectories0700AfterEveryWritingCom
     CliResult r = RunCli(args);
     ASSERT_EQ(r.exit_code, 0) << cmd[0] << ": " << r.out << r.err;
   }
-  std::string repo = root_ + "/backups";
+  std::string repo = root_ + "/backups/maestro-db";
   for (const auto& entry : fs::recursive_directory_iterator(repo)) {
     struct stat sb;
     ASSERT_EQ(::lstat(entry.path().c_str(), &sb), 0);
@@ -166,14 +166,14 @@ TEST_F(HostileTest, RepositoryFilesAre0600AndDirectories0700AfterEveryWritingCom
 // offset lies just below 2^64 wrapped the sum and the blob was read from 4 GiB
 // before the pack buffer.
 TEST_F(HostileTest, VerifyRejectsIndexEntryWhoseOffsetWrapsAround) {
-  auto r = Repository::Open(Env::Default(), root_ + "/backups", false);
+  auto r = Repository::Open(Env::Default(), root_ + "/backups/maestro-db", false);
   ASSERT_TRUE(r.ok());
   ManifestStore* st = DirStore();
   ASSERT_NE(st, nullptr);
   Hash128 blob;
   for (const auto& f : st->files)
     if (f.type == ManifestFile::Type::kFile && !f.chunks.empty()) blob = f.chunks[0];
-  auto packs = reliability::FilesUnder(root_ + "/backups", "packs");
+  auto packs = reliability::FilesUnder(root_ + "/backups/maestro-db", "packs");
   ASSERT_FALSE(packs.empty());
   Hash128 pack;
   ASSERT_TRUE(Hash128::FromHex(BaseName(packs[0]).substr(0, 32), &pack));
@@ -184,7 +184,7 @@ TEST_F(HostileTest, VerifyRejectsIndexEntryWhoseOffsetWrapsAround) {
   e.stored_len = 0xffffffffu;
   e.raw_len = 5;
   // Sorts before the real index files, so its entry is the one used for blob.
-  testing::WriteFile(root_ + "/backups/index/00000000000000000000000000000000.idx", EncodeIndex({e}));
+  testing::WriteFile(root_ + "/backups/maestro-db/index/00000000000000000000000000000000.idx", EncodeIndex({e}));
   auto rep = (*r)->Verify({}, true);
   ASSERT_TRUE(rep.ok()) << rep.status().ToString();
   EXPECT_FALSE(rep->ok()) << "an index entry pointing outside its pack went unnoticed";

@@ -49,7 +49,7 @@ inline std::string SnapCreate(const std::string& root, const std::vector<std::st
 // first create failed before writing it) lists none instead of failing.
 inline std::vector<std::string> ListIds(const std::string& root, bool no_repo_is_empty = false) {
   CliResult r = RunCli({"--root", root, "--json", "snap", "list"});
-  if (no_repo_is_empty && r.exit_code == 3 && !Env::Default()->FileExists(root + "/backups/config")) return {};
+  if (no_repo_is_empty && r.exit_code == 3 && !Env::Default()->FileExists(root + "/backups/maestro-db/config")) return {};
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> ids;
   auto j = nlohmann::json::parse(r.out, nullptr, false);

@@ -772,7 +772,7 @@ TEST_F(ScheduleTest, InstallWritesUserUnitsIntoDest) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string service = testing::ReadFile(dest + "/maestro-db-schedule.service");
   std::string timer = testing::ReadFile(dest + "/maestro-db-schedule.timer");
-  EXPECT_NE(service.find("\"--repo\" \"" + inst.root + "/backups\""), std::string::npos) << service;
+  EXPECT_NE(service.find("\"--repo\" \"" + inst.root + "/backups/maestro-db\""), std::string::npos) << service;
   EXPECT_NE(timer.find("OnCalendar=*-*-* 02:30:00"), std::string::npos);
   EXPECT_NE(r.out.find("systemctl --user daemon-reload"), std::string::npos) << r.out;
 }

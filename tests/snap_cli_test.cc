@@ -111,7 +111,7 @@ void MakeInstall(const std::string& root) {
 struct Install {
   TempDir dir;
   std::string root() const { return dir.Sub("app"); }
-  std::string repo() const { return dir.Sub("app/backups"); }
+  std::string repo() const { return dir.Sub("app/backups/maestro-db"); }
   Install() { MakeInstall(root()); }
   CliResult Run(std::vector<std::string> args) const {
     args.insert(args.begin(), {"--root", root()});
