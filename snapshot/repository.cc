@@ -573,7 +573,7 @@ Status RepositoryImpl::EnsureLayout() {
 // (its folders, in creation order; the lock; the journal; the schedule's
 // files; temporary files): any other file would be mixed with the repository
 // and its tmp/ and *.tmp-* files deleted by the next writer.
-static Status CheckFolderForNewRepository(Env* env, const std::string& dir) {
+Status CheckFolderForNewRepository(Env* env, const std::string& dir) {
   FileInfo fi;
   MAESTRO_RETURN_IF_ERROR(env->Stat(dir, &fi));
   if (!fi.exists) return Status::OK();

@@ -184,6 +184,12 @@ struct RepairReport {
   std::vector<std::string> foreign;
 };
 
+// BadStore unless dir is missing, empty, or holds only what a repository's own
+// first writers leave before its config (its folders, lock, journal, schedule
+// files, temporary files). Called before a repository is created in dir, and
+// by OpenWriter before it takes the lock, so a refused folder gets no lock file.
+Status CheckFolderForNewRepository(Env* env, const std::string& dir);
+
 class Repository {
  public:
   virtual ~Repository() = default;

@@ -176,7 +176,7 @@ TEST_F(MetadataTest, SetuidBitIsRecordedButNeverRestored) {
   ASSERT_EQ(::chmod(Pdfs().c_str(), 02775), 0);
   std::string id = SnapCreate(root_);
   ASSERT_FALSE(id.empty());
-  auto repo = Repository::Open(Env::Default(), root_ + "/backups", false);
+  auto repo = Repository::Open(Env::Default(), root_ + "/backups/maestro-db", false);
   ASSERT_TRUE(repo.ok()) << repo.status().ToString();
   auto m = (*repo)->LoadManifest(id);
   ASSERT_TRUE(m.ok());
@@ -200,7 +200,7 @@ TEST_F(MetadataTest, Format2ManifestStillRestoresWithoutOwners) {
   Chown(Pdfs(), "1000:1000");
   std::string id = SnapCreate(root_);
   ASSERT_FALSE(id.empty());
-  std::string repo_dir = root_ + "/backups";
+  std::string repo_dir = root_ + "/backups/maestro-db";
   auto repo = Repository::Open(Env::Default(), repo_dir, false);
   ASSERT_TRUE(repo.ok());
   auto m = (*repo)->LoadManifest(id);
@@ -233,7 +233,8 @@ TEST_F(MetadataTest, RestoreAsAnOrdinaryUserSaysWhichOwnersItCouldNotSet) {
   Chown(Pdfs(), "1000:1000");
   std::string id = SnapCreate(root_);
   ASSERT_FALSE(id.empty());
-  Chown(root_ + "/backups", "65534:65534");
+  Chown(root_ + "/backups", "65534:65534");  // the default repository's parent, 0700
+  Chown(root_ + "/backups/maestro-db", "65534:65534");
   ASSERT_EQ(::chmod(tmp_.path().c_str(), 0755), 0);
   ASSERT_EQ(::mkdir(Out().c_str(), 0755), 0);
   Chown(Out(), "65534:65534");

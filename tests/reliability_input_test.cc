@@ -93,7 +93,7 @@ class DecoderInputTest : public ::testing::Test {
   // Appends hand-made records to the install's journal, as a damaged or
   // crafted journal would hold them (each record's seq and time are assigned).
   void AppendToJournal(std::vector<JournalRecord> records) {
-    auto j = Journal::Open(Env::Default(), JournalDir(root_ + "/backups"), true);
+    auto j = Journal::Open(Env::Default(), JournalDir(root_ + "/backups/maestro-db"), true);
     ASSERT_TRUE(j.ok()) << j.status().ToString();
     for (auto& r : records) {
       r.txn_id = kTxn;
@@ -113,7 +113,7 @@ class DecoderInputTest : public ::testing::Test {
 // Regression: an index offset of 2^63 reached pread, whose EINVAL was reported
 // as an I/O error (exit 7), not as the damage it is.
 TEST_F(DecoderInputTest, RestoreReportsAnIndexOffsetOf2To63AsCorruption) {
-  std::string repo = root_ + "/backups";
+  std::string repo = root_ + "/backups/maestro-db";
   auto idx_files = reliability::FilesUnder(repo, "index");
   ASSERT_FALSE(idx_files.empty());
   std::string bytes = testing::ReadFile(idx_files[0]);
@@ -358,7 +358,8 @@ TEST(OpenWriterTest, WriterRefusedByAHeldLockHasNotTouchedTheRepository) {
   std::string root = tmp.Sub("root");
   reliability::MakeSmallDemo(root, 2);
   std::string repo = tmp.Sub("repo");
-  fs::create_directories(repo);
+  // A first writer mid-creation: its folders (made in this order), no config yet.
+  for (const char* d : {"snapshots", "index", "packs", "tmp"}) fs::create_directories(repo + "/" + d);
   testing::WriteFile(repo + "/tmp/pack-1.tmp-pack", "a half-written pack of the holder");
   auto lock = RepoLock::Acquire(Env::Default(), repo);
   ASSERT_TRUE(lock.ok()) << lock.status().ToString();
