@@ -23,6 +23,7 @@
 #include "engine/reset.h"
 #include "engine/restore_txn.h"
 #include "engine/stats.h"
+#include "engine/store_paths.h"
 #include "util/crash_point.h"
 #include "util/time_util.h"
 
@@ -147,6 +148,7 @@ nlohmann::json PurgeAfterTransaction(CliContext& ctx, const Layout& layout) {
 
 Status RunPurgeTrash(CliContext& ctx, bool dry_run, bool background) {
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  if (!dry_run) MAESTRO_RETURN_IF_ERROR(CheckStorePaths(layout));
   if (background) {
     // Started by PurgeAfterTransaction: yield the CPU and the disk to real work.
     (void)::setpriority(PRIO_PROCESS, 0, 10);
@@ -287,6 +289,7 @@ Status RunCleanup(CliContext& ctx, const CleanupArgs& a) {
 
 Status RunRecover(CliContext& ctx, RecoverMode mode) {
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  MAESTRO_RETURN_IF_ERROR(CheckStorePaths(layout));  // recover writes too (exempt from the gate)
   MAESTRO_ASSIGN_OR_RETURN(auto open, FindUnfinishedTransaction(layout, Env::Default()));
   TxnReport rep;
   rep.outcome = "nothing";
@@ -453,6 +456,9 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       if (exempt.count(sub->get_name())) return;
     auto layout = ctx.LoadLayout();
     if (!layout.ok()) return;  // the command reports it
+    // Overlapping paths (a repository inside a store...) are refused before anything is written.
+    if (ctx.SelectsWritingCommand(app))
+      if (Status paths = CheckStorePaths(*layout); !paths.ok()) std::exit(ctx.Fail(paths));
     auto open = FindUnfinishedTransaction(*layout, Env::Default());
     if (!open.ok()) {
       if (ctx.SelectsWritingCommand(app)) std::exit(ctx.Fail(open.status()));

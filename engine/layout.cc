@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <unistd.h>
 
+#include "engine/store_paths.h"
 #include "util/env.h"
 
 namespace maestro {
@@ -108,6 +109,15 @@ Result<Layout> Layout::Discover(const std::string& root_in, const Config* config
     }
     const std::string prefix = l.root_ + "/";
     if (s.path.compare(0, prefix.size(), prefix) == 0) s.rel_path = s.path.substr(prefix.size());
+    MAESTRO_ASSIGN_OR_RETURN(std::string target, ResolveStoreLink(s.path));
+    if (target != s.path) {
+      s.link = s.path;
+      s.path = target;
+      s.present = env->FileExists(target);
+    }
+    // A FIFO, socket or device is never opened (readers would block or read without end):
+    // readers see the store as missing; writing commands refuse it (CheckStorePaths).
+    if (s.present && !SpecialFileKind(s.path).empty()) s.present = false;
   }
   return l;
 }

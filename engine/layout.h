@@ -12,7 +12,11 @@
 //
 // Layout::Discover resolves each store to the first candidate path that exists
 // (config file [stores] entries override); a store found nowhere gets its first
-// candidate as the path it would be created at. Discover does no writes.
+// candidate as the path it would be created at. A store that is a symlink is
+// resolved once, here: its path is the target (read, backed up and restored
+// there; the link itself is kept). A FIFO, socket or device where a store should
+// be counts as not present (never opened); writing commands refuse it
+// (CheckStorePaths in engine/store_paths.h). Discover does no writes.
 #pragma once
 
 #include <array>
@@ -36,7 +40,8 @@ const std::array<StoreId, kNumStores>& AllStores();
 struct Store {
   StoreId id = StoreId::kMain;
   std::string name;
-  std::string path;     // absolute
+  std::string path;     // absolute; a symlinked store is its target (engine/store_paths.h)
+  std::string link;     // the symlink the store was found through ("" if none): kept as it is
   bool present = false;
   bool from_config = false;
   // The relative path inside root when the store lies under root ("" otherwise).

@@ -5,6 +5,7 @@
 #include "engine/reset.h"
 #include "engine/restore_txn.h"
 #include "engine/snapshot_sources.h"
+#include "engine/store_paths.h"
 #include "snapshot/open_writer.h"
 
 namespace maestro {
@@ -38,6 +39,7 @@ Result<TxnServices> ServicesOn(Repository* repo, const Layout& layout, Env* env)
 }
 
 Result<std::unique_ptr<TxnSession>> OpenTxnSession(const Layout& layout, Env* env) {
+  MAESTRO_RETURN_IF_ERROR(CheckStorePaths(layout));  // before the repository is created or the journal opened
   auto session = std::make_unique<TxnSession>();
   WriterOptions wo;
   wo.create = true;

@@ -9,6 +9,7 @@
 #include "engine/live_check.h"
 #include "engine/recover.h"
 #include "engine/snapshot_sources.h"
+#include "engine/store_paths.h"
 #include "snapshot/prune.h"
 #include "snapshot/repository.h"
 #include "snapshot/retention.h"
@@ -70,7 +71,7 @@ Status RecoverJob(const Layout& layout, JobContext& ctx) {
   ctx.log.Emit("unfinished_transaction", {{"txn_id", open->txn_id}, {"kind", open->kind},
                                           {"committed", open->committed}, {"action", "recovering before any job"}});
   TxnSession session;
-  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout.repo(), "recover"));
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout, "recover"));
   session.lock = std::move(w.lock);
   session.repo = std::move(w.repo);
   MAESTRO_ASSIGN_OR_RETURN(session.svc, ServicesOn(session.repo.get(), layout, ctx.env));
@@ -85,7 +86,7 @@ Status RecoverJob(const Layout& layout, JobContext& ctx) {
 }
 
 Status SnapshotJob(const Layout& layout, JobContext& ctx) {
-  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout.repo(), "snapshot"));
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout, "snapshot"));
   Repository* repo = w.repo.get();
   CreateOptions co;
   co.trigger = trigger::kScheduled;
@@ -120,7 +121,7 @@ Status PruneJob(const Layout& layout, JobContext& ctx) {
   policy.keep_monthly = ctx.config.keep_monthly;
   policy.keep_yearly = ctx.config.keep_yearly;
   ctx.details["policy"] = policy.Describe();
-  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout.repo(), "prune"));
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout, "prune"));
   Repository* repo = w.repo.get();
   // The same sequence as `snap prune` (snapshot/prune.h), but only the
   // service's own snapshots are thinned: a pre-cleanup / pre-reset / manual
@@ -181,7 +182,7 @@ Status MonitorJob(const Layout& layout, JobContext& ctx) {
   for (const auto& w : warnings) ctx.log.Emit("warning", {{"job", "monitor"}, {"message", w}});
 
   TxnSession session;
-  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout.repo(), "monitor"));
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriterForJob(ctx, layout, "monitor"));
   session.lock = std::move(w.lock);
   session.repo = std::move(w.repo);
   MAESTRO_ASSIGN_OR_RETURN(session.svc, ServicesOn(session.repo.get(), layout, ctx.env));
@@ -204,7 +205,9 @@ Status MonitorJob(const Layout& layout, JobContext& ctx) {
 
 }  // namespace
 
-Result<WriterSession> OpenWriterForJob(JobContext& ctx, const std::string& repo_dir, const char* job) {
+Result<WriterSession> OpenWriterForJob(JobContext& ctx, const Layout& layout, const char* job) {
+  MAESTRO_RETURN_IF_ERROR(CheckStorePaths(layout));  // before the repository is created or locked
+  const std::string& repo_dir = layout.repo();
   WriterOptions wo;
   wo.create = true;
   wo.lock.wait_seconds = ctx.stop ? 0 : static_cast<double>(std::max<int64_t>(0, ctx.config.lock_wait_s));
@@ -239,6 +242,7 @@ Result<WriterSession> OpenWriterForJob(JobContext& ctx, const std::string& repo_
 }
 
 Status PrepareScheduleRepository(Env* env, const Layout& layout) {
+  MAESTRO_RETURN_IF_ERROR(CheckStorePaths(layout));
   // Made or finished under the lock; a writer holding it proves the
   // repository exists already, which is all the service needs here.
   WriterOptions wo;

@@ -45,10 +45,11 @@ Jobs MakeScheduleJobs(const Layout& layout);
 // directory and says to check --repo / [repo] path.
 Status PrepareScheduleRepository(Env* env, const Layout& layout);
 
-// OpenWriter (snapshot/open_writer.h) for job `job`: takes the repository lock,
+// CheckStorePaths (engine/store_paths.h), then OpenWriter (snapshot/open_writer.h)
+// for job `job`: takes the repository lock,
 // waiting up to ctx.config.lock_wait_s (a stop request ends the wait) and
 // logging what it does (see above), then opens or creates the repository under
 // it. Busy when it gives up.
-Result<WriterSession> OpenWriterForJob(JobContext& ctx, const std::string& repo_dir, const char* job);
+Result<WriterSession> OpenWriterForJob(JobContext& ctx, const Layout& layout, const char* job);
 
 }  // namespace maestro

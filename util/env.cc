@@ -164,6 +164,8 @@ class PosixEnv final : public Env {
     info->is_dir = S_ISDIR(st.st_mode);
     info->is_regular = S_ISREG(st.st_mode);
     info->is_symlink = S_ISLNK(st.st_mode);
+    info->special = S_ISFIFO(st.st_mode) ? "FIFO" : S_ISSOCK(st.st_mode) ? "socket" : S_ISCHR(st.st_mode) ? "character device"
+                    : S_ISBLK(st.st_mode) ? "block device" : nullptr;
     info->size = static_cast<uint64_t>(st.st_size);
     info->mode = st.st_mode & 07777;
     info->mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;

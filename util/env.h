@@ -52,6 +52,7 @@ struct FileInfo {
   bool is_dir = false;
   bool is_regular = false;
   bool is_symlink = false;
+  const char* special = nullptr;  // "FIFO", "socket", "character device", "block device"; else null
   uint64_t size = 0;
   uint32_t mode = 0;       // permission bits
   int64_t mtime_ns = 0;

@@ -1,0 +1,137 @@
+#include "engine/store_paths.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <utility>
+#include <vector>
+
+#include "journal/journal.h"
+#include "util/env.h"
+
+namespace maestro {
+
+namespace {
+
+const char* const kSidecars[] = {"-wal", "-shm", "-journal"};
+constexpr int kMaxLinkHops = 16;
+
+// p is dir or lies below it.
+bool Within(const std::string& dir, const std::string& p) {
+  if (dir == "/") return true;
+  return p == dir || (p.size() > dir.size() && p.compare(0, dir.size(), dir) == 0 && p[dir.size()] == '/');
+}
+
+// p is the store, lies inside it, or lies in one of the names a transaction gives
+// the store beside it (<store>.maestro-aside-*, -trash-*, -new-*; SQLite sidecars):
+// whatever is there moves (or is removed) with the store.
+bool InStoreFamily(const std::string& store, bool sqlite, const std::string& p) {
+  if (Within(store, p)) return true;
+  const std::string parent = DirName(store);
+  if (p == parent || !Within(parent, p)) return false;
+  std::string rest = p.substr(parent == "/" ? 1 : parent.size() + 1);
+  std::string first = rest.substr(0, rest.find('/'));
+  std::string base = BaseName(store);
+  if (first.rfind(base + ".maestro-", 0) == 0) return true;
+  if (sqlite)
+    for (const char* sfx : kSidecars)
+      if (first == base + sfx) return true;
+  return false;
+}
+
+std::string Shown(const std::string& given, const std::string& resolved) {
+  return given == resolved ? given : given + " (resolves to " + resolved + ")";
+}
+
+struct Resolved {
+  std::string name;   // "the repository", "store pdfs"
+  std::string given;  // as configured
+  std::string real;   // ResolvePath(given)
+  bool sqlite = false;
+  std::string Describe() const { return name + " " + Shown(given, real); }
+};
+
+Status Overlap(const Resolved& inner, const char* relation, const Resolved& outer) {
+  return Status::BadStore(inner.Describe() + " " + relation + " " + outer.Describe(),
+                          "nothing was changed; a transaction would move or empty one with the other. Give the "
+                          "repository its own folder outside every store (--repo DIR or [repo] path) and keep the "
+                          "[stores] paths apart (docs/stores.md, \"Paths that are refused\")");
+}
+
+// The store s against the repository, its journal and the install root.
+Status CheckAgainstRepository(const Resolved& s, const Resolved& repo, const Resolved& journal, const Resolved& root) {
+  std::string kind = SpecialFileKind(s.real);
+  if (!kind.empty())
+    return Status::BadStore(s.Describe() + " is a " + kind + ", not " + (s.sqlite ? "an SQLite file" : "a folder"),
+                            "nothing was read or changed; remove it or point [stores] at the real store");
+  if (InStoreFamily(s.real, s.sqlite, repo.real)) return Overlap(repo, "lies inside", s);
+  if (InStoreFamily(s.real, s.sqlite, journal.real)) return Overlap(journal, "lies inside", s);
+  if (Within(repo.real, s.real)) return Overlap(s, "lies inside", repo);
+  if (Within(s.real, root.real)) return Overlap(s, "is (or contains) the install root", root);
+  return Status::OK();
+}
+
+Status CheckNotNested(const Resolved& s, const Resolved& t) {
+  if (InStoreFamily(s.real, s.sqlite, t.real)) return Overlap(t, "lies inside (or is)", s);
+  if (InStoreFamily(t.real, t.sqlite, s.real)) return Overlap(s, "lies inside", t);
+  return Status::OK();
+}
+
+}  // namespace
+
+std::string ResolvePath(const std::string& path) {
+  std::string head = NormalizePath(path);
+  std::string rest;
+  for (int i = 0; i < 4096; ++i) {
+    char buf[PATH_MAX];
+    if (::realpath(head.c_str(), buf)) return NormalizePath(rest.empty() ? std::string(buf) : JoinPath(buf, rest));
+    if (head == "/" || head == "." || head.empty()) break;
+    rest = rest.empty() ? BaseName(head) : JoinPath(BaseName(head), rest);
+    head = DirName(head);
+  }
+  return NormalizePath(path);
+}
+
+Result<std::string> ResolveStoreLink(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
+  char buf[PATH_MAX];
+  if (::realpath(path.c_str(), buf)) return std::string(buf);
+  // A dangling link: follow it by hand to where the store would be created.
+  std::string p = path;
+  for (int hops = 0; hops < kMaxLinkHops; ++hops) {
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return ResolvePath(p);
+    std::string target;
+    MAESTRO_RETURN_IF_ERROR(Env::Default()->ReadLink(p, &target));
+    p = JoinPath(ResolvePath(DirName(p)), target);
+  }
+  return Status::BadStore("store path " + path + " is a chain of more than " + std::to_string(kMaxLinkHops) +
+                              " symlinks (a loop?)",
+                          "point [stores] at the real file or folder");
+}
+
+std::string SpecialFileKind(const std::string& path) {
+  FileInfo fi;
+  if (!Env::Default()->Stat(path, &fi).ok() || !fi.special) return "";
+  return fi.special;
+}
+
+Status CheckStorePaths(const Layout& layout) {
+  auto resolved = [](std::string name, const std::string& p, bool sqlite = false, const std::string& shown = "") {
+    return Resolved{std::move(name), shown.empty() ? p : shown, ResolvePath(p), sqlite};
+  };
+  const Resolved repo = resolved("the repository", layout.repo());
+  const Resolved journal = resolved("the journal", JournalDir(layout.repo()));
+  const Resolved root = resolved("the install root", layout.root());
+  std::vector<Resolved> stores;
+  for (const auto& s : layout.stores())
+    stores.push_back(resolved("store " + s.name, s.path, KindOf(s.id) == StoreKind::kSqliteFile, s.link));
+  for (const auto& s : stores) MAESTRO_RETURN_IF_ERROR(CheckAgainstRepository(s, repo, journal, root));
+  for (size_t i = 0; i < stores.size(); ++i)
+    for (size_t j = i + 1; j < stores.size(); ++j) MAESTRO_RETURN_IF_ERROR(CheckNotNested(stores[i], stores[j]));
+  return Status::OK();
+}
+
+}  // namespace maestro

@@ -1,0 +1,38 @@
+// engine/store_paths.h — the paths a writing command touches, checked against
+// each other before anything is written (issue 13, points 1 and 5).
+//
+// Contract:
+//   ResolvePath        the path as the kernel sees it: realpath() of the longest
+//                      part that exists, the rest normalised lexically. No writes.
+//   ResolveStoreLink   a store path whose last component is a symlink becomes the
+//                      (resolved) path it points to, so the store is read, backed up
+//                      and restored at its target and the link is kept; a store
+//                      that is not a link is returned as given. BadStore on a loop.
+//   SpecialFileKind    "FIFO", "socket", "character device", "block device" when
+//                      lstat() says path is one, else "" (never opens the path).
+//   CheckStorePaths    BadStore (exit 8) naming both paths when the repository or
+//                      its journal lies inside a store (or beside it as one of the
+//                      store's -wal/.maestro-* names, which transactions move to
+//                      trash), a store lies inside the repository, two stores are
+//                      nested or equal, or a store is the install root or above
+//                      it; and BadStore naming the file when a store is a FIFO,
+//                      socket or device. Reads only (lstat/realpath): callers run it
+//                      before creating the repository or opening the journal for
+//                      writing (the CLI's writing-command gate, OpenTxnSession, the
+//                      schedule).
+// Thread-safe; no state.
+#pragma once
+
+#include <string>
+
+#include "engine/layout.h"
+#include "util/status.h"
+
+namespace maestro {
+
+std::string ResolvePath(const std::string& path);
+Result<std::string> ResolveStoreLink(const std::string& path);
+std::string SpecialFileKind(const std::string& path);
+Status CheckStorePaths(const Layout& layout);
+
+}  // namespace maestro
