@@ -604,13 +604,27 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
 
 namespace maestro {
 
-Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo, const std::string& snapshot_id,
+// The layout with absent stores where the snapshot found them (one of their candidate paths).
+static Layout WhereTheSnapshotFoundThem(const Layout& layout, Repository& repo, const std::string& snapshot_id,
+                                        const std::vector<StoreId>& ids) {
+  Layout out = layout;
+  auto m = repo.LoadManifest(snapshot_id);
+  if (!m.ok()) return out;  // the restore itself reports it
+  for (const auto& st : m->stores)
+    for (StoreId id : ids)
+      if (st.name == StoreName(id)) out = out.WithAbsentStoreAt(id, st.original_path);
+  return out;
+}
+
+Status RunRestoreInPlace(CliContext& ctx, const Layout& live, Repository& repo, const std::string& snapshot_id,
                          const std::vector<std::string>& store_names, bool force) {
   std::vector<StoreId> ids;
   for (const auto& n : store_names) {
     MAESTRO_ASSIGN_OR_RETURN(StoreId id, ParseStoreName(n));
     ids.push_back(id);
   }
+  const Layout layout = WhereTheSnapshotFoundThem(live, repo, snapshot_id, ids);
+  MAESTRO_RETURN_IF_ERROR(CheckStorePaths(layout));
   MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, ids, force));
   if (!ctx.opts.yes) {
     std::string q = "restore snapshot " + snapshot_id + " in place over the live store(s):";

@@ -124,6 +124,18 @@ Result<Layout> Layout::Discover(const std::string& root_in, const Config* config
 
 Result<Layout> Layout::Rediscover() const { return Discover(root_, &config_, repo_); }
 
+Layout Layout::WithAbsentStoreAt(StoreId id, const std::string& path) const {
+  Layout l = *this;
+  Store& s = l.stores_[static_cast<int>(id)];
+  if (s.present || s.from_config || !s.link.empty()) return l;
+  for (const auto& c : CandidatePaths(id))
+    if (NormalizePath(path) == JoinPath(root_, c)) {
+      s.path = JoinPath(root_, c);
+      s.rel_path = c;
+    }
+  return l;
+}
+
 std::string Layout::ChromaDbPath() const { return JoinPath(store(StoreId::kVector).path, "chroma.sqlite3"); }
 
 }  // namespace maestro

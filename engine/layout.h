@@ -69,6 +69,11 @@ class Layout {
   // have appeared or vanished since): use this, not Discover(root, nullptr, ...),
   // so [stores] overrides from the config file are kept.
   Result<Layout> Rediscover() const;
+  // A copy in which the absent store `id` (not set by the config, not a link) is at
+  // `path` instead of its first candidate, when `path` is one of its candidate paths
+  // under root: an in-place restore puts a store back where the snapshot found it
+  // (data/maestro.db stays data/maestro.db). Otherwise an unchanged copy.
+  Layout WithAbsentStoreAt(StoreId id, const std::string& path) const;
 
  private:
   Config config_;  // the overrides this layout was discovered with (empty if none)

@@ -297,6 +297,8 @@ Status PutStoreInPlace(Env* env, const std::string& staged, const std::string& p
 }
 
 Status RemoveStoreCopy(Env* env, const std::string& path, bool sqlite) {
+  // A parent folder that is gone (a user's rm, a fresh install) holds nothing to remove.
+  if (!env->FileExists(DirName(path))) return Status::OK();
   if (sqlite) {
     for (const char* sfx : kSidecars) MAESTRO_RETURN_IF_ERROR(env->RemoveFile(path + sfx));
     MAESTRO_RETURN_IF_ERROR(env->RemoveFile(path));
@@ -384,6 +386,7 @@ Status RestoreStoreFromSnapshot(TxnServices& svc, const StoreRef& s, const std::
   std::string aside = AsidePath(s.path, txn_id) + "-undo";
   if (!Exists(env, aside)) {
     MAESTRO_RETURN_IF_ERROR(RemoveStoreCopy(env, staged, s.sqlite));
+    MAESTRO_RETURN_IF_ERROR(env->CreateDirs(DirName(staged)));  // its parent may have been removed
     Status st = svc.restore_store(snap, s.name, staged);
     if (!st.ok() && !st.IsNotFound())
       return st.Annotate("restoring store " + s.name + " from snapshot " + snap);
