@@ -204,8 +204,10 @@ Status RunCreate(CliContext& ctx, const CreateArgs& a) {
   auto info = w.repo->Create(sources, co);
   line.Finish();
   if (!info.ok()) return info.status().Annotate("snap create in " + w.repo->dir());
+  for (const auto& warning : info->warnings) ctx.Warn("snapshot " + info->id + ": " + warning);
   if (ctx.json()) {
     nlohmann::json j = InfoJson(*info);
+    j["warnings"] = info->warnings;
     j["read_bytes"] = info->read_bytes;  // what this run read; the rest was reused unread
     ctx.PrintJson(j);
   } else if (ctx.quiet()) {

@@ -604,6 +604,22 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
 
 namespace maestro {
 
+// The snapshot's warnings about the given stores ("pdfs/x.sock: a socket, not captured ..."): a
+// restore says what it could not give back.
+static std::vector<std::string> SnapshotWarningsFor(Repository& repo, const std::string& snapshot_id,
+                                                    const std::vector<std::string>& store_names) {
+  std::vector<std::string> out;
+  auto m = repo.LoadManifest(snapshot_id);
+  if (!m.ok()) return out;
+  for (const auto& w : m->info.warnings)
+    for (const auto& n : store_names)
+      if (w.rfind(n + "/", 0) == 0 || w.rfind(n + ":", 0) == 0) {
+        out.push_back(w);
+        break;
+      }
+  return out;
+}
+
 // The layout with absent stores where the snapshot found them (one of their candidate paths).
 static Layout WhereTheSnapshotFoundThem(const Layout& layout, Repository& repo, const std::string& snapshot_id,
                                         const std::vector<StoreId>& ids) {
@@ -637,9 +653,12 @@ Status RunRestoreInPlace(CliContext& ctx, const Layout& live, Repository& repo, 
   MAESTRO_RETURN_IF_ERROR(RunTransaction(svc, kRestoreKind, kRestoreTrigger, RestoreArgs(layout, snapshot_id, ids),
                                          BuildRestorePlan, &rep));
   nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
+  std::vector<std::string> not_restored = SnapshotWarningsFor(repo, snapshot_id, store_names);
+  for (const auto& w : not_restored) ctx.Warn("snapshot " + snapshot_id + " recorded: " + w);
   if (ctx.json()) {
     nlohmann::json j = ReportJson(rep);
     j["trash"] = trash;
+    j["warnings"] = not_restored;
     j["restored"] = snapshot_id;
     j["stores"] = store_names;
     ReportMetadataNotes(ctx, *svc.metadata, &j);

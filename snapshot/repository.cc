@@ -548,8 +548,9 @@ class RepositoryImpl final : public Repository {
   // Plans straight into m->stores[store_no].files: path, type, mode, mtime,
   // inode, size from the stat, link target, sqlite_backup.
   Status PlanStore(size_t store_no, const SnapshotSource& src, Manifest* m);
+  // Special files (FIFO, socket, device) are not data: never opened, named in *warnings.
   Status WalkDir(const std::string& store_name, const std::string& root, const std::string& rel,
-                 std::vector<ManifestFile>* files);
+                 std::vector<ManifestFile>* files, std::vector<std::string>* warnings);
   Result<std::string> NewId(int64_t now);
 
   Env* env_;
@@ -870,7 +871,7 @@ bool IsSkippedCompanion(const std::string& name, const std::set<std::string>& sq
 }
 
 Status RepositoryImpl::WalkDir(const std::string& store_name, const std::string& root, const std::string& rel,
-                               std::vector<ManifestFile>* files) {
+                               std::vector<ManifestFile>* files, std::vector<std::string>* warnings) {
   std::string abs = rel.empty() ? root : JoinPath(root, rel);
   std::vector<std::pair<DirEntry, FileInfo>> stats;
   {
@@ -896,7 +897,11 @@ Status RepositoryImpl::WalkDir(const std::string& store_name, const std::string&
   }
   for (const auto& [e, fi] : stats) {
     if (e.name == "chroma.lock" || IsSkippedCompanion(e.name, sqlite_names)) continue;
-    if (!fi.is_symlink && !fi.is_dir && !fi.is_regular) continue;  // sockets, fifos and devices are not data
+    if (!fi.is_symlink && !fi.is_dir && !fi.is_regular) {
+      warnings->push_back(store_name + "/" + (rel.empty() ? e.name : rel + "/" + e.name) + ": a " +
+                          (fi.special ? fi.special : "special file") + ", not captured (a restore does not recreate it)");
+      continue;
+    }
     ManifestFile f;
     f.path = rel.empty() ? e.name : rel + "/" + e.name;
     f.mode = fi.mode;
@@ -912,7 +917,7 @@ Status RepositoryImpl::WalkDir(const std::string& store_name, const std::string&
       f.type = ManifestFile::Type::kDir;
       std::string sub = f.path;
       files->push_back(std::move(f));
-      MAESTRO_RETURN_IF_ERROR(WalkDir(store_name, root, sub, files));
+      MAESTRO_RETURN_IF_ERROR(WalkDir(store_name, root, sub, files, warnings));
     } else {
       f.type = ManifestFile::Type::kFile;
       f.size = fi.size;
@@ -941,9 +946,12 @@ Status RepositoryImpl::PlanStore(size_t store_no, const SnapshotSource& src, Man
     root.mtime_ns = fi.is_symlink ? 0 : fi.mtime_ns;
     if (!fi.is_symlink) root.uid = fi.uid, root.gid = fi.gid;
     st.files.push_back(std::move(root));
-    return WalkDir(src.store, src.path, "", &st.files);
+    return WalkDir(src.store, src.path, "", &st.files, &m->info.warnings);
   }
   if (fi.is_dir) return Status::BadStore("store " + src.store + ": " + src.path + " is a directory, expected an SQLite file");
+  if (fi.special)  // never opened: a FIFO would block the read, a device never ends
+    return Status::BadStore("store " + src.store + ": " + src.path + " is a " + fi.special + ", not an SQLite file",
+                            "nothing was read; remove it or point [stores] " + src.store + " at the real database");
   ManifestFile f;
   f.type = ManifestFile::Type::kFile;
   f.path = "";

@@ -64,7 +64,9 @@ struct SnapshotInfo {
   std::string hostname;
   // Files that kept changing while they were read (after a few re-reads): the
   // snapshot holds the last read, which may not be self-consistent, and says so
-  // here as "store/path: changed while being read". Persisted in the manifest.
+  // here as "store/path: changed while being read"; FIFOs, sockets and devices
+  // inside a store folder (not captured) as "store/path: a FIFO, not captured ...".
+  // Persisted in the manifest.
   std::vector<std::string> warnings;
 };
 
