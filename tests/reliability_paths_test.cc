@@ -344,7 +344,7 @@ TEST_F(PathsTest, StoreSymlinkToDevUrandomIsRefusedQuickly) {
   CliResult r = RunBounded(Args({"snap", "create"}), 20);
   EXPECT_EQ(r.exit_code, 8) << r.err;
   EXPECT_TRUE(Has(r.err, "/dev/urandom") && Has(r.err, "character device")) << r.err;
-  std::string repo = root_ + "/backups";
+  std::string repo = root_ + "/backups/maestro-db";
   EXPECT_LT(std::atoll(Sh("du -sk '" + repo + "' 2>/dev/null | cut -f1").c_str()), 1024) << "the repository grew";
 }
 
@@ -373,7 +373,7 @@ TEST_F(PathsTest, SpecialFilesInsideAStoreFolderAreListedInTheSnapshotWarnings) 
     EXPECT_TRUE(Has(warnings, s)) << s << " missing from --json warnings: " << warnings;
     EXPECT_TRUE(Has(r.err, s)) << s << " missing from the printed warnings: " << r.err;
   }
-  auto repo = Repository::Open(Env::Default(), root_ + "/backups", false);
+  auto repo = Repository::Open(Env::Default(), root_ + "/backups/maestro-db", false);
   ASSERT_TRUE(repo.ok());
   auto m = (*repo)->LoadManifest(id);
   ASSERT_TRUE(m.ok());
