@@ -17,6 +17,7 @@ enum ExitCode : int {
   kExitIoError = 7,        // the OS refused (disk full, EIO, permission)
   kExitBadStore = 8,       // a store is not what it should be (garbage, missing tables)
   kExitAborted = 9,        // the user said no, or a signal stopped the work (rolled back)
+  kExitWrongPassword = 10, // an encrypted repository: no key opens with the password given
   kExitInternal = 70,      // a bug: please report it
 };
 
@@ -32,6 +33,7 @@ inline int ExitCodeFor(const Status& s) {
     case Status::Code::kBadStore: return kExitBadStore;
     case Status::Code::kAborted: return kExitAborted;
     case Status::Code::kInternal: return kExitInternal;
+    case Status::Code::kWrongPassword: return kExitWrongPassword;
   }
   return kExitInternal;
 }

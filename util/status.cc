@@ -17,6 +17,7 @@ const char* Status::CodeName(Code c) {
     case Code::kBadStore: return "bad store";
     case Code::kAborted: return "aborted";
     case Code::kInternal: return "internal error";
+    case Code::kWrongPassword: return "wrong password";
   }
   return "unknown";
 }

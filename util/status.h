@@ -30,6 +30,7 @@ class [[nodiscard]] Status {
     kBadStore,         // a store exists but is not what it should be (garbage, missing tables)
     kAborted,          // the user declined a confirmation or a signal stopped the work
     kInternal,         // a bug: an invariant did not hold
+    kWrongPassword,    // no key of an encrypted repository opens with the password given
   };
 
   Status() = default;
@@ -43,6 +44,7 @@ class [[nodiscard]] Status {
   static Status BadStore(std::string m, const std::string& m2 = "") { return Status(Code::kBadStore, Join(std::move(m), m2)); }
   static Status Aborted(std::string m, const std::string& m2 = "") { return Status(Code::kAborted, Join(std::move(m), m2)); }
   static Status Internal(std::string m, const std::string& m2 = "") { return Status(Code::kInternal, Join(std::move(m), m2)); }
+  static Status WrongPassword(std::string m, const std::string& m2 = "") { return Status(Code::kWrongPassword, Join(std::move(m), m2)); }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

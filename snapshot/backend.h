@@ -1,0 +1,91 @@
+// snapshot/backend.h — where a repository's objects are kept: the one seam
+// between the repository's logic (packs, index, manifests) and the storage
+// (a folder on this machine today: LocalBackend; a remote through rclone later).
+//
+// Words:
+//   object   one named, immutable file of the repository: the config, a pack,
+//            an index file, a manifest, a key file, a lock file
+//   kind     which folder an object lives in (ObjectKind); names within a kind
+//            are flat (no '/'), e.g. "<32 hex>.pack", "20261201_020000"
+//
+// Contract (what every backend must give, and what the repository may assume):
+//   - Put publishes an object whole or not at all: after a crash, a kill or a
+//     lost connection the name either does not exist or holds every byte that
+//     was put. A reader never sees a partial object under its final name.
+//   - Objects are written once: packs, index files and keys are named by their
+//     content, manifests by a unique snapshot id, so a second Put of a name
+//     carries the same bytes (a retry after a lost reply). A backend may then
+//     overwrite or keep what is there. Only kLock objects are replaced; an
+//     append-only target may refuse that, and the caller must cope.
+//   - After Put returns OK the object is durable (local: fsynced file and
+//     directory; remote: the server acknowledged it).
+//   - List returns complete objects only (no temporary names), in no order.
+//   - Remove of a missing object is OK. A backend that refuses deletes (an
+//     append-only target) returns IoError naming the refused operation
+//     ("the server refused to delete packs/…: append-only target?"), and leaves
+//     the object as it was.
+//   - Errors name the backend location and the object.
+//
+// Thread safety: every method may be called from several threads at once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/env.h"
+#include "util/status.h"
+
+namespace maestro {
+
+enum class ObjectKind { kConfig, kKey, kPack, kIndex, kManifest, kLock };
+
+// The folder name of a kind in a repository ("config" is a single file at the
+// top: its name is ignored). Used by every backend so local and remote
+// repositories have the same layout and can be copied with plain tools.
+const char* ObjectKindFolder(ObjectKind kind);
+
+struct ObjectInfo {
+  std::string name;
+  uint64_t size = 0;
+};
+
+// A large object (a pack) written in pieces: nothing is visible under the
+// final name until Commit returns OK. Destroying an uncommitted writer
+// abandons it (what was sent is removed, or left as a temporary name that the
+// next writer cleans).
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  virtual Status Append(std::string_view data) = 0;
+  virtual Status Commit() = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // For messages: a local path, or "rclone:remote:path".
+  virtual std::string Location() const = 0;
+
+  virtual Status Put(ObjectKind kind, const std::string& name, std::string_view data) = 0;
+  virtual Status NewWriter(ObjectKind kind, const std::string& name, std::unique_ptr<ObjectWriter>* out) = 0;
+
+  // NotFound if the object does not exist.
+  virtual Status Get(ObjectKind kind, const std::string& name, std::string* out) = 0;
+  // Reads n bytes at offset; fewer only at the end of the object.
+  virtual Status ReadAt(ObjectKind kind, const std::string& name, uint64_t offset, size_t n,
+                        std::string* out) = 0;
+  virtual Status Stat(ObjectKind kind, const std::string& name, ObjectInfo* info) = 0;  // NotFound
+  virtual Status List(ObjectKind kind, std::vector<ObjectInfo>* out) = 0;
+  virtual Status Remove(ObjectKind kind, const std::string& name) = 0;
+};
+
+// The repository folder on this machine, through env (so FaultEnv can fail or
+// power-cut every call). Objects are written with WriteFileDurably-style
+// temp+fsync+rename+dir-fsync, files 0600, folders 0700.
+std::unique_ptr<Backend> NewLocalBackend(Env* env, const std::string& dir);
+
+}  // namespace maestro
