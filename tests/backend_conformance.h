@@ -1,0 +1,134 @@
+// tests/backend_conformance.h — the Backend contract (snapshot/backend.h) as a
+// typed test any backend instantiates: local folder, rclone remote.
+//
+// Use: a fixture gives `std::unique_ptr<Backend> MakeBackend()`; then
+//   INSTANTIATE_BACKEND_CONFORMANCE(Prefix, FixtureClass);
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "snapshot/backend.h"
+#include "tests/test_util.h"
+
+namespace maestro::testing {
+
+inline std::set<std::string> Names(Backend* b, ObjectKind kind) {
+  std::vector<ObjectInfo> list;
+  EXPECT_TRUE(b->List(kind, &list).ok());
+  std::set<std::string> out;
+  for (const ObjectInfo& o : list) out.insert(o.name);
+  return out;
+}
+
+template <class Fixture>
+class BackendConformance : public Fixture {};
+TYPED_TEST_SUITE_P(BackendConformance);
+
+TYPED_TEST_P(BackendConformance, PutThenGetReturnsTheSameBytes) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  std::string data = RandomBytes(100000, 1);
+  ASSERT_TRUE(b->Put(ObjectKind::kIndex, "0123abcd.idx", data).ok());
+  std::string got;
+  ASSERT_TRUE(b->Get(ObjectKind::kIndex, "0123abcd.idx", &got).ok());
+  EXPECT_EQ(got, data);
+  ObjectInfo info;
+  ASSERT_TRUE(b->Stat(ObjectKind::kIndex, "0123abcd.idx", &info).ok());
+  EXPECT_EQ(info.size, data.size());
+}
+
+TYPED_TEST_P(BackendConformance, MissingObjectIsNotFound) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  std::string got;
+  EXPECT_TRUE(b->Get(ObjectKind::kManifest, "20260101_000000", &got).IsNotFound());
+  ObjectInfo info;
+  EXPECT_TRUE(b->Stat(ObjectKind::kManifest, "20260101_000000", &info).IsNotFound());
+  EXPECT_TRUE(b->Remove(ObjectKind::kManifest, "20260101_000000").ok());
+}
+
+TYPED_TEST_P(BackendConformance, ReadAtReturnsTheRangeAndStopsAtTheEnd) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  std::string data = RandomBytes(70000, 2);
+  ASSERT_TRUE(b->Put(ObjectKind::kPack, "aa.pack", data).ok());
+  std::string got;
+  ASSERT_TRUE(b->ReadAt(ObjectKind::kPack, "aa.pack", 1000, 5000, &got).ok());
+  EXPECT_EQ(got, data.substr(1000, 5000));
+  ASSERT_TRUE(b->ReadAt(ObjectKind::kPack, "aa.pack", 69000, 5000, &got).ok());
+  EXPECT_EQ(got, data.substr(69000));
+}
+
+TYPED_TEST_P(BackendConformance, ListNamesEveryObjectOfItsKindOnly) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  ASSERT_TRUE(b->Put(ObjectKind::kManifest, "20260101_000000", "m1").ok());
+  ASSERT_TRUE(b->Put(ObjectKind::kManifest, "20260102_000000", "m2").ok());
+  ASSERT_TRUE(b->Put(ObjectKind::kKey, "k1", "key").ok());
+  EXPECT_EQ(Names(b.get(), ObjectKind::kManifest),
+            (std::set<std::string>{"20260101_000000", "20260102_000000"}));
+  EXPECT_EQ(Names(b.get(), ObjectKind::kKey), (std::set<std::string>{"k1"}));
+  EXPECT_TRUE(Names(b.get(), ObjectKind::kLock).empty());
+}
+
+TYPED_TEST_P(BackendConformance, RemoveMakesTheObjectGone) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  ASSERT_TRUE(b->Put(ObjectKind::kLock, "l1", "holder").ok());
+  ASSERT_TRUE(b->Remove(ObjectKind::kLock, "l1").ok());
+  EXPECT_TRUE(Names(b.get(), ObjectKind::kLock).empty());
+}
+
+TYPED_TEST_P(BackendConformance, WriterPublishesOnlyOnCommit) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  std::string data = RandomBytes(3 << 20, 3);
+  {
+    std::unique_ptr<ObjectWriter> w;
+    ASSERT_TRUE(b->NewWriter(ObjectKind::kPack, "abandoned.pack", &w).ok());
+    ASSERT_TRUE(w->Append(data.substr(0, 1000)).ok());
+  }  // destroyed uncommitted
+  EXPECT_TRUE(Names(b.get(), ObjectKind::kPack).empty());
+  std::unique_ptr<ObjectWriter> w;
+  ASSERT_TRUE(b->NewWriter(ObjectKind::kPack, "big.pack", &w).ok());
+  for (size_t off = 0; off < data.size(); off += 1 << 20) ASSERT_TRUE(w->Append(data.substr(off, 1 << 20)).ok());
+  EXPECT_TRUE(Names(b.get(), ObjectKind::kPack).empty()) << "visible before Commit";
+  ASSERT_TRUE(w->Commit().ok());
+  std::string got;
+  ASSERT_TRUE(b->Get(ObjectKind::kPack, "big.pack", &got).ok());
+  EXPECT_EQ(got, data);
+}
+
+TYPED_TEST_P(BackendConformance, ConcurrentPutsAllLand) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&b, t] {
+      for (int i = 0; i < 8; ++i) {
+        std::string name = "p" + std::to_string(t) + "_" + std::to_string(i) + ".pack";
+        EXPECT_TRUE(b->Put(ObjectKind::kPack, name, RandomBytes(4096, t * 100 + i)).ok());
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(Names(b.get(), ObjectKind::kPack).size(), 32u);
+}
+
+TYPED_TEST_P(BackendConformance, NamesThatLeaveTheirFolderAreRefused) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  for (const char* bad : {"", ".", "..", "../config", "a/b", "x.tmp-1-2"}) {
+    Status s = b->Put(ObjectKind::kManifest, bad, "x");
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << bad << ": " << s.ToString();
+  }
+}
+
+REGISTER_TYPED_TEST_SUITE_P(BackendConformance, PutThenGetReturnsTheSameBytes, MissingObjectIsNotFound,
+                            ReadAtReturnsTheRangeAndStopsAtTheEnd, ListNamesEveryObjectOfItsKindOnly,
+                            RemoveMakesTheObjectGone, WriterPublishesOnlyOnCommit, ConcurrentPutsAllLand,
+                            NamesThatLeaveTheirFolderAreRefused);
+
+#define INSTANTIATE_BACKEND_CONFORMANCE(Prefix, Fixture) \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, BackendConformance, ::testing::Types<Fixture>)
+
+}  // namespace maestro::testing

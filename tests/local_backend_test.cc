@@ -1,0 +1,90 @@
+// tests/local_backend_test.cc — the Backend contract on a local folder, and
+// what a power cut or a failing disk leaves of an object being published.
+#include <gtest/gtest.h>
+
+#include "snapshot/backend.h"
+#include "tests/backend_conformance.h"
+#include "tests/test_util.h"
+#include "util/fault_env.h"
+
+namespace maestro::testing {
+namespace {
+
+class LocalBackendFixture : public ::testing::Test {
+ protected:
+  std::unique_ptr<Backend> MakeBackend() {
+    EXPECT_TRUE(Env::Default()->CreateDir(tmp_.Sub("repo"), 0700).ok());
+    return NewLocalBackend(Env::Default(), tmp_.Sub("repo"));
+  }
+  TempDir tmp_;
+};
+INSTANTIATE_BACKEND_CONFORMANCE(Local, LocalBackendFixture);
+
+TEST(LocalBackendTest, ObjectsLandInTheDocumentedFolders) {
+  TempDir tmp;
+  std::unique_ptr<Backend> b = NewLocalBackend(Env::Default(), tmp.path());
+  ASSERT_TRUE(b->Put(ObjectKind::kConfig, "", "cfg").ok());
+  ASSERT_TRUE(b->Put(ObjectKind::kManifest, "20260101_000000", "m").ok());
+  ASSERT_TRUE(b->Put(ObjectKind::kKey, "k", "k").ok());
+  EXPECT_EQ(ReadFile(tmp.Sub("config")), "cfg");
+  EXPECT_EQ(ReadFile(tmp.Sub("snapshots/20260101_000000")), "m");
+  EXPECT_EQ(ReadFile(tmp.Sub("keys/k")), "k");
+  EXPECT_EQ(Sh("stat -c %a " + tmp.Sub("keys/k")), "600\n");
+  EXPECT_EQ(Sh("stat -c %a " + tmp.Sub("keys")), "700\n");
+}
+
+TEST(LocalBackendTest, PutIntoAMissingRepositoryFolderIsNotFoundAndCreatesNothing) {
+  TempDir tmp;
+  std::unique_ptr<Backend> b = NewLocalBackend(Env::Default(), tmp.Sub("gone"));
+  EXPECT_TRUE(b->Put(ObjectKind::kManifest, "20260101_000000", "m").IsNotFound());
+  EXPECT_FALSE(Env::Default()->DirExists(tmp.Sub("gone")));
+}
+
+TEST(LocalBackendTest, ListSkipsTemporaryNamesAndFolders) {
+  TempDir tmp;
+  std::unique_ptr<Backend> b = NewLocalBackend(Env::Default(), tmp.path());
+  ASSERT_TRUE(b->Put(ObjectKind::kIndex, "a.idx", "x").ok());
+  WriteFile(tmp.Sub("index/b.idx.tmp-12-3"), "partial");
+  WriteFile(tmp.Sub("index/sub/c.idx"), "nested");
+  EXPECT_EQ(Names(b.get(), ObjectKind::kIndex), (std::set<std::string>{"a.idx"}));
+}
+
+TEST(LocalBackendTest, PowerCutDuringPutLeavesNothingOrTheWholeObject) {
+  for (FaultEnv::Op op : {FaultEnv::Op::kWrite, FaultEnv::Op::kSync, FaultEnv::Op::kRename, FaultEnv::Op::kSyncDir}) {
+    TempDir tmp;
+    FaultEnv env(Env::Default());
+    std::unique_ptr<Backend> b = NewLocalBackend(&env, tmp.path());
+    ASSERT_TRUE(b->Put(ObjectKind::kPack, "before.pack", "old").ok());
+    env.ResetCounts();
+    env.PowerCutAt(op, 1);
+    b->Put(ObjectKind::kPack, "new.pack", RandomBytes(50000, 9))
+        .IgnoreError("the cut may fail the Put or not; what it leaves is checked below");
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+    std::unique_ptr<Backend> after = NewLocalBackend(Env::Default(), tmp.path());
+    std::set<std::string> names = Names(after.get(), ObjectKind::kPack);
+    EXPECT_TRUE(names.count("before.pack")) << FaultEnv::OpName(op);
+    if (names.count("new.pack")) {
+      std::string got;
+      ASSERT_TRUE(after->Get(ObjectKind::kPack, "new.pack", &got).ok());
+      EXPECT_EQ(got, RandomBytes(50000, 9)) << "a partial object under its final name after a cut at "
+                                            << FaultEnv::OpName(op);
+    }
+  }
+}
+
+TEST(LocalBackendTest, FailedCommitLeavesNoObjectAndNoTemporaryFile) {
+  TempDir tmp;
+  FaultEnv env(Env::Default());
+  std::unique_ptr<Backend> b = NewLocalBackend(&env, tmp.path());
+  std::unique_ptr<ObjectWriter> w;
+  ASSERT_TRUE(b->NewWriter(ObjectKind::kPack, "p.pack", &w).ok());
+  ASSERT_TRUE(w->Append("data").ok());
+  env.FailAt(FaultEnv::Op::kSync, 1, ENOSPC);
+  EXPECT_FALSE(w->Commit().ok());
+  w.reset();
+  EXPECT_TRUE(Names(b.get(), ObjectKind::kPack).empty());
+  EXPECT_EQ(Sh("ls -A " + tmp.Sub("tmp")), "");
+}
+
+}  // namespace
+}  // namespace maestro::testing
