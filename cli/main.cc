@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", ctx.opts.verbose, "more detail on stderr (repeatable)");
   app.footer(
       "Exit codes: 0 ok, 1 issues found, 2 usage, 3 not found, 4 corruption, 5 busy/locked,\n"
-      "6 unfinished transaction (run `maestro-db recover`), 7 I/O error, 8 bad store, 9 aborted, 70 internal.");
+      "6 unfinished transaction (run `maestro-db recover`), 7 I/O error, 8 bad store, 9 aborted, 10 wrong password, 70 internal.");
 
   int exit_code = 0;
   RegisterInspectCommands(app, ctx, &exit_code);
