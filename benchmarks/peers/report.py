@@ -102,7 +102,31 @@ def goals(res):
     add("peak memory below both peers in every scenario",
         "; ".join(worst) if worst else (f"max {top / 1024:.0f} MiB" if compared else None),
         (not worst) if compared else None)
+    goals_issue14(g, add)
     return out
+
+
+def goals_issue14(g, add):
+    """Issue 14's goals (repository at scale), on either profile."""
+    m, tz, rs, bg = (g("snap_full", t, "median_seconds") for t in ("maestro", "tarzstd", "restic", "borg"))
+    add("[14] first snapshot at most 0.7x of tar|zstd", None if m is None else f"{m:.2f} s vs {tz} s",
+        None if None in (m, tz) else m <= 0.7 * tz)
+    add("[14] first snapshot at least 3.5x faster than restic and borg",
+        None if m is None else f"{m:.2f} s vs restic {rs} s, borg {bg} s",
+        None if None in (m, rs, bg) else 3.5 * m <= min(rs, bg))
+    mb, tb = g("snap_full", "maestro", "median_bytes"), g("snap_full", "tarzstd", "median_bytes")
+    add("[14] first repository no more than 2% larger than tar|zstd's",
+        None if mb is None else f"{fmt_bytes(mb)} vs {fmt_bytes(tb)}", None if None in (mb, tb) else mb <= 1.02 * tb)
+    m, tz = g("restore_full", "maestro", "median_seconds"), g("restore_full", "tarzstd", "median_seconds")
+    add("[14] full restore at most 1.1x of zstd -d | tar -x", None if m is None else f"{m:.2f} s vs {tz} s",
+        None if None in (m, tz) else m <= 1.1 * tz)
+    u = g("snap_unchanged", "maestro", "median_bytes")
+    add("[14] an unchanged snapshot adds under 1 KiB", None if u is None else fmt_bytes(u),
+        None if u is None else u < 1024)
+    top = [g(sc, "maestro", "median_rss_kib") for sc, _, _ in SCENARIOS]
+    top = [t for t in top if t is not None]
+    add("[14] peak memory under 64 MiB in every scenario", f"max {max(top) / 1024:.0f} MiB" if top else None,
+        (max(top) < 64 * 1024) if top else None)
 
 
 def main():
@@ -110,6 +134,7 @@ def main():
     for a in ("tsv", "header", "machine", "check", "command", "md", "json", "cache"):
         ap.add_argument("--" + a, required=True)
     ap.add_argument("--size-mib", type=int, required=True)
+    ap.add_argument("--profile", default="size")
     ap.add_argument("--runs", type=int, required=True)
     a = ap.parse_args()
     rows = load(a.tsv)
@@ -119,7 +144,8 @@ def main():
     check = open(a.check).read().strip()
     gl = goals(res)
 
-    md = [f"### Peer comparison: {a.size_mib} MiB demo install, {a.runs} runs, {a.cache} page cache", ""]
+    what = f"{a.size_mib} MiB demo install" if a.profile == "size" else f"{a.size_mib} MiB demo install ({a.profile})"
+    md = [f"### Peer comparison: {what}, {a.runs} runs, {a.cache} page cache", ""]
     md += ["Command: `" + a.command + "`", ""]
     md += ["```", header, "```", "", "Machine:", "", "```", machine, "```", ""]
     md += ["Medians over the runs that succeeded. In parentheses: the peer's value divided by maestro-db's "
@@ -150,7 +176,7 @@ def main():
     md += ["", "`check` on 100,000 documents / 1,000,000 chunks (benchmarks/check_vs_sqlite3.sh):", "", "```", check, "```", ""]
     text = "\n".join(md)
     open(a.md, "w").write(text)
-    doc = {"size_mib": a.size_mib, "runs": a.runs, "page_cache": a.cache, "command": a.command,
+    doc = {"profile": a.profile, "size_mib": a.size_mib, "runs": a.runs, "page_cache": a.cache, "command": a.command,
            "header": header, "machine": machine, "check": check, "ratio_convention": "peer / maestro-db",
            "results": [{"scenario": s, "tool": t, **{k: v for k, v in r.items()}} for (s, t), r in sorted(res.items())],
            "goals": gl}

@@ -5,9 +5,14 @@
 #
 #   SIZE_MIB=1024 RUNS=3 benchmarks/peers/run.sh          # defaults shown
 #   benchmarks/peers/run.sh --size-mib 256 --runs 3 --work-dir /tmp/x
+#   PROFILE=many-files DOCS=30000 benchmarks/peers/run.sh  # the many-files profile
 #
 # Environment / flags:
-#   SIZE_MIB   (--size-mib)  demo install size, MiB                    [1024]
+#   PROFILE    (--profile)   "size": an install of SIZE_MIB, big raw PDFs  [size]
+#                            "many-files": DOCS documents with small files (3 files each
+#                            + the vector store), to measure per-file cost and metadata
+#   DOCS       (--documents) documents in the many-files profile       [30000]
+#   SIZE_MIB   (--size-mib)  demo install size, MiB (size profile)     [1024]
 #   RUNS       (--runs)      runs per tool and scenario (median kept)  [3]
 #   WORK_DIR   (--work-dir)  demo installs, repositories, scratch      [/tmp/maestro-peerbench]
 #   TOOLS      (--tools)     subset of "maestro restic borg tarzstd"
@@ -27,6 +32,8 @@ SRC=$(cd "$HERE/../.." && pwd)
 PY=/usr/bin/python3   # Debian's stock python3: no pip packages are used
 
 SIZE_MIB=${SIZE_MIB:-1024}
+PROFILE=${PROFILE:-size}
+DOCS=${DOCS:-30000}
 RUNS=${RUNS:-3}
 WORK=${WORK_DIR:-/tmp/maestro-peerbench}
 TOOLS=${TOOLS:-"maestro restic borg tarzstd"}
@@ -41,16 +48,23 @@ SMALL_FRACTION=0.001 # the small change between the daily snapshots of the prune
 while [[ $# -gt 0 ]]; do
   case $1 in
     --size-mib) SIZE_MIB=$2; shift 2 ;;
+    --profile) PROFILE=$2; shift 2 ;;
+    --documents) DOCS=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --work-dir) WORK=$2; shift 2 ;;
     --tools) TOOLS=$2; shift 2 ;;
     --skip-check) SKIP_CHECK=1; shift ;;
     --no-install) NO_INSTALL=1; shift ;;
     --prepare-only) PREPARE_ONLY=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
+case $PROFILE in
+  size|many-files) ;;
+  *) echo "run.sh: --profile must be size or many-files, not \"$PROFILE\"" >&2; exit 2 ;;
+esac
+[[ $DOCS =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --documents must be a positive number, not \"$DOCS\"" >&2; exit 2; }
 
 log() { printf '[peerbench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
@@ -104,7 +118,23 @@ maestro_has() {  # maestro_has "snap create" — does this build have the comman
 # ---------------------------------------------------------------- demo install
 DATA0=
 DEMO_GENERATOR=
+# The many-files profile: 30,000 documents give ~78,000 files and ~1.2 GiB (about
+# 385 MiB of raw PDFs, 220 MiB Markdown/JSON, 595 MiB vector store); 100,000 give
+# ~260,000 files. Small raw files and 2 chunks per document and collection keep
+# the per-file work (stat, open, metadata) the dominant cost.
+ensure_demo_many_files() {
+  DATA0=$WORK/demo-${DOCS}docs
+  if [[ -f $DATA0.done ]]; then DEMO_GENERATOR=$(cat "$DATA0.done"); log "reusing demo install $DATA0 ($DEMO_GENERATOR)"; return 0; fi
+  rm -rf "$DATA0"
+  local args=(--users 5 --documents "$DOCS" --chunks-per-doc 2 --pdf-kib 12 --seed 42 --now 2025-06-01T00:00:00Z)
+  DEMO_GENERATOR="maestro-db demo create ${args[*]}"
+  log "creating demo install: $DEMO_GENERATOR"
+  "$MAESTRO_DB" -q demo create "$DATA0" "${args[@]}" >/dev/null
+  echo "$DEMO_GENERATOR" >"$DATA0.done"
+}
+
 ensure_demo() {
+  if [[ $PROFILE == many-files ]]; then ensure_demo_many_files; return; fi
   DATA0=$WORK/demo-${SIZE_MIB}mib
   if [[ -f $DATA0.done ]]; then DEMO_GENERATOR=$(cat "$DATA0.done"); log "reusing demo install $DATA0 ($DEMO_GENERATOR)"; return 0; fi
   rm -rf "$DATA0"
@@ -258,7 +288,8 @@ done
 read -r -a TOOL_LIST <<<"$TOOLS"
 {
   echo "# maestro-db peer benchmark $STAMP"
-  echo "size: $SIZE_MIB MiB demo install ($(du -sb "$DATA0" | cut -f1) bytes, $(find "$DATA0" -type f | wc -l) files), runs: $RUNS, page cache: $CACHE_MODE"
+  echo "profile: $PROFILE$([[ $PROFILE == many-files ]] && echo " ($DOCS documents)")"
+  echo "size: $(( $(du -sb "$DATA0" | cut -f1) / 1048576 )) MiB demo install ($(du -sb "$DATA0" | cut -f1) bytes, $(find "$DATA0" -type f | wc -l) files), runs: $RUNS, page cache: $CACHE_MODE"
   echo "demo: $DEMO_GENERATOR"
   echo "settings:"; printf '  - %s\n' "${SETTINGS[@]}"
 } | tee "$WORK/header.txt" >&2
@@ -344,8 +375,15 @@ fi
 } >"$WORK/machine.txt"
 
 OUT=$RESULTS_DIR/peers-$STAMP
+if [[ $PROFILE == many-files ]]; then
+  PROFILE_CMD="PROFILE=many-files DOCS=$DOCS"
+  PROFILE_LABEL="many files: $DOCS documents, $(find "$DATA0" -type f | wc -l) files"
+else
+  PROFILE_CMD="SIZE_MIB=$SIZE_MIB"
+  PROFILE_LABEL="size"
+fi
 "$PY" "$HERE/report.py" --tsv "$TSV" --header "$WORK/header.txt" --machine "$WORK/machine.txt" \
-  --check "$CHECK_OUT" --command "SIZE_MIB=$SIZE_MIB RUNS=$RUNS TOOLS='$TOOLS' benchmarks/peers/run.sh" \
-  --size-mib "$SIZE_MIB" --runs "$RUNS" --cache "$CACHE_MODE" --md "$OUT.md" --json "$OUT.json"
+  --check "$CHECK_OUT" --command "$PROFILE_CMD RUNS=$RUNS TOOLS='$TOOLS' benchmarks/peers/run.sh" \
+  --profile "$PROFILE_LABEL" --size-mib "$(( $(du -sb "$DATA0" | cut -f1) / 1048576 ))" --runs "$RUNS" --cache "$CACHE_MODE" --md "$OUT.md" --json "$OUT.json"
 cat "$OUT.md"
 log "wrote $OUT.md and $OUT.json"
