@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "util/coding.h"
 #include "util/hash.h"
 #include "util/time_util.h"
 
@@ -20,34 +21,11 @@ constexpr size_t kHeaderSize = 1 + 1 + 8 + 8 + 4;
 constexpr size_t kInitialMapSize = 1 << 20;
 constexpr int64_t kMaxStepIndex = 1 << 20;  // far above any plan's step count  // 1 MiB, doubled on MDB_MAP_FULL
 
-void PutU64(std::string* s, uint64_t v) {
-  for (int i = 0; i < 8; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-void PutU32(std::string* s, uint32_t v) {
-  for (int i = 0; i < 4; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
 // Keys are big-endian so LMDB's byte order is sequence order.
-std::string KeyOf(uint64_t seq) {
-  std::string k(8, '\0');
-  for (int i = 0; i < 8; ++i) k[i] = static_cast<char>((seq >> (8 * (7 - i))) & 0xff);
-  return k;
-}
+std::string KeyOf(uint64_t seq) { return EncodeBigEndian64(seq); }
 uint64_t SeqOfKey(const MDB_val& k) {
   if (k.mv_size != 8) return 0;
-  const auto* p = static_cast<const uint8_t*>(k.mv_data);
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
-  return v;
+  return DecodeBigEndian64(static_cast<const char*>(k.mv_data));
 }
 
 std::mutex& RegistryMu() {
@@ -117,11 +95,11 @@ std::string EncodeRecord(const JournalRecord& r) {
   out.reserve(kHeaderSize + payload.size() + 8);
   out.push_back(static_cast<char>(r.version));
   out.push_back(static_cast<char>(r.type));
-  PutU64(&out, r.seq);
-  PutU64(&out, static_cast<uint64_t>(r.time_micros));
-  PutU32(&out, static_cast<uint32_t>(payload.size()));
+  PutFixed64(&out, r.seq);
+  PutFixed64(&out, static_cast<uint64_t>(r.time_micros));
+  PutFixed32(&out, static_cast<uint32_t>(payload.size()));
   out += payload;
-  PutU64(&out, Xxh64(out));
+  PutFixed64(&out, Xxh64(out));
   return out;
 }
 
@@ -131,7 +109,7 @@ Result<JournalRecord> DecodeRecord(std::string_view b, uint64_t key_seq) {
                               "nothing was replayed; see docs/journal-format.md");
   };
   if (b.size() < kHeaderSize + 8) return bad("too short (" + std::to_string(b.size()) + " bytes)");
-  uint64_t want = GetU64(b.data() + b.size() - 8);
+  uint64_t want = DecodeFixed64(b.data() + b.size() - 8);
   if (Xxh64(b.substr(0, b.size() - 8)) != want) return bad("checksum mismatch");
   JournalRecord r;
   r.version = static_cast<uint8_t>(b[0]);
@@ -139,10 +117,10 @@ Result<JournalRecord> DecodeRecord(std::string_view b, uint64_t key_seq) {
   uint8_t t = static_cast<uint8_t>(b[1]);
   if (t < 1 || t > 7) return bad("unknown record type " + std::to_string(t));
   r.type = static_cast<RecordType>(t);
-  r.seq = GetU64(b.data() + 2);
+  r.seq = DecodeFixed64(b.data() + 2);
   if (r.seq != key_seq) return bad("sequence number " + std::to_string(r.seq) + " under key " + std::to_string(key_seq));
-  r.time_micros = static_cast<int64_t>(GetU64(b.data() + 10));
-  uint32_t n = GetU32(b.data() + 18);
+  r.time_micros = static_cast<int64_t>(DecodeFixed64(b.data() + 10));
+  uint32_t n = DecodeFixed32(b.data() + 18);
   if (static_cast<size_t>(n) != b.size() - kHeaderSize - 8) return bad("payload length mismatch");
   nlohmann::json p = nlohmann::json::parse(b.substr(kHeaderSize, n), nullptr, false);
   if (p.is_discarded() || !p.is_object() || !p.contains("txn") || !p["txn"].is_string())

@@ -3,75 +3,11 @@
 #include <cstring>
 #include <map>
 
+#include "util/coding.h"
+
 namespace maestro {
 
-void PutU32(std::string* s, uint32_t v) {
-  char b[4];
-  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  s->append(b, 4);
-}
-void PutU64(std::string* s, uint64_t v) {
-  char b[8];
-  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-  s->append(b, 8);
-}
-void PutHash(std::string* s, const Hash128& h) {
-  PutU64(s, h.hi);
-  PutU64(s, h.lo);
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-Hash128 GetHash(const char* p) { return Hash128{GetU64(p), GetU64(p + 8)}; }
-
 namespace {
-
-void PutStr(std::string* s, std::string_view v) {
-  PutU32(s, static_cast<uint32_t>(v.size()));
-  s->append(v.data(), v.size());
-}
-
-// Bounds-checked reader over untrusted bytes; the first failure sticks.
-class Reader {
- public:
-  explicit Reader(std::string_view b) : b_(b) {}
-  bool ok() const { return ok_; }
-  size_t left() const { return b_.size() - pos_; }
-  bool Need(size_t n) {
-    if (!ok_ || left() < n) ok_ = false;
-    return ok_;
-  }
-  uint8_t U8() { if (!Need(1)) return 0; return static_cast<uint8_t>(b_[pos_++]); }
-  uint32_t U32() { if (!Need(4)) return 0; uint32_t v = GetU32(b_.data() + pos_); pos_ += 4; return v; }
-  uint64_t U64() { if (!Need(8)) return 0; uint64_t v = GetU64(b_.data() + pos_); pos_ += 8; return v; }
-  Hash128 H() { if (!Need(16)) return {}; Hash128 v = GetHash(b_.data() + pos_); pos_ += 16; return v; }
-  std::string Str() {
-    uint32_t n = U32();
-    if (!Need(n)) return {};
-    std::string v(b_.data() + pos_, n);
-    pos_ += n;
-    return v;
-  }
-  // A count of items each at least min_item bytes long: rejects counts the
-  // remaining bytes cannot hold, so a flipped count cannot make us allocate.
-  uint32_t Count(size_t min_item) {
-    uint32_t n = U32();
-    if (ok_ && min_item > 0 && n > left() / min_item) ok_ = false;
-    return ok_ ? n : 0;
-  }
-
- private:
-  std::string_view b_;
-  size_t pos_ = 0;
-  bool ok_ = true;
-};
 
 constexpr char kManifestMagic[8] = {'M', 'D', 'B', 'S', 'N', 'A', 'P', '\0'};
 constexpr char kIndexMagic[8] = {'M', 'D', 'B', 'I', 'N', 'D', 'X', '\0'};
@@ -81,18 +17,18 @@ constexpr char kIndexMagic[8] = {'M', 'D', 'B', 'I', 'N', 'D', 'X', '\0'};
 Result<std::string_view> OpenEnvelope(std::string_view bytes, const char* magic, const std::string& what,
                                       uint32_t* version, uint32_t max_version = kRepoFormatVersion) {
   if (bytes.size() < 20) return Status::Corruption(what + ": file is truncated (" + std::to_string(bytes.size()) + " bytes)");
-  uint64_t want = GetU64(bytes.data() + bytes.size() - 8);
+  uint64_t want = DecodeFixed64(bytes.data() + bytes.size() - 8);
   if (Xxh64(bytes.substr(0, bytes.size() - 8)) != want)
     return Status::Corruption(what + ": checksum mismatch (the file is damaged)");
   if (std::memcmp(bytes.data(), magic, 8) != 0) return Status::Corruption(what + ": bad magic");
-  *version = GetU32(bytes.data() + 8);
+  *version = DecodeFixed32(bytes.data() + 8);
   if (*version < 1 || *version > max_version)
     return Status::Corruption(what + ": format version " + std::to_string(*version) + " is not supported (this build reads " +
                               (max_version == 1 ? std::string("1") : "1 to " + std::to_string(max_version)) + ")");
   return bytes.substr(12, bytes.size() - 20);
 }
 
-void SealEnvelope(std::string* s) { PutU64(s, Xxh64(*s)); }
+void SealEnvelope(std::string* s) { PutFixed64(s, Xxh64(*s)); }
 
 }  // namespace
 
@@ -173,43 +109,43 @@ std::string EncodeManifest(const Manifest& m) {
   std::string s;
   s.reserve(EncodedManifestSize(m));
   s.append(kManifestMagic, 8);
-  PutU32(&s, m.format_version);
+  PutFixed32(&s, m.format_version);
   const SnapshotInfo& i = m.info;
-  PutStr(&s, i.id);
-  PutU64(&s, static_cast<uint64_t>(i.created_micros));
-  PutStr(&s, i.label);
-  PutStr(&s, i.trigger);
-  PutStr(&s, i.hostname);
-  PutU64(&s, i.files);
-  PutU64(&s, i.logical_bytes);
-  PutU64(&s, i.stored_bytes);
-  PutU32(&s, static_cast<uint32_t>(i.warnings.size()));
-  for (const auto& w : i.warnings) PutStr(&s, w);
-  PutU32(&s, static_cast<uint32_t>(m.stores.size()));
+  PutLengthPrefixed(&s, i.id);
+  PutFixed64(&s, static_cast<uint64_t>(i.created_micros));
+  PutLengthPrefixed(&s, i.label);
+  PutLengthPrefixed(&s, i.trigger);
+  PutLengthPrefixed(&s, i.hostname);
+  PutFixed64(&s, i.files);
+  PutFixed64(&s, i.logical_bytes);
+  PutFixed64(&s, i.stored_bytes);
+  PutFixed32(&s, static_cast<uint32_t>(i.warnings.size()));
+  for (const auto& w : i.warnings) PutLengthPrefixed(&s, w);
+  PutFixed32(&s, static_cast<uint32_t>(m.stores.size()));
   for (const auto& st : m.stores) {
-    PutStr(&s, st.name);
-    PutStr(&s, st.original_path);
+    PutLengthPrefixed(&s, st.name);
+    PutLengthPrefixed(&s, st.original_path);
     s.push_back(static_cast<char>((st.is_directory ? 1 : 0) | (st.present ? 2 : 0)));
-    PutU32(&s, static_cast<uint32_t>(st.files.size()));
+    PutFixed32(&s, static_cast<uint32_t>(st.files.size()));
     for (const auto& f : st.files) {
-      PutStr(&s, f.path);
+      PutLengthPrefixed(&s, f.path);
       s.push_back(static_cast<char>(f.type));
       s.push_back(static_cast<char>(f.sqlite_backup ? 1 : 0));
-      PutU32(&s, f.mode);
-      PutU64(&s, f.size);
-      PutU64(&s, static_cast<uint64_t>(f.mtime_ns));
-      PutU64(&s, f.inode);
+      PutFixed32(&s, f.mode);
+      PutFixed64(&s, f.size);
+      PutFixed64(&s, static_cast<uint64_t>(f.mtime_ns));
+      PutFixed64(&s, f.inode);
       if (m.format_version >= 3) {
-        PutU32(&s, f.uid);
-        PutU32(&s, f.gid);
+        PutFixed32(&s, f.uid);
+        PutFixed32(&s, f.gid);
       }
-      if (m.format_version >= 2 && f.sqlite_backup) PutStr(&s, f.source_fingerprint);
+      if (m.format_version >= 2 && f.sqlite_backup) PutLengthPrefixed(&s, f.source_fingerprint);
       if (f.type == ManifestFile::Type::kFile) {
-        PutHash(&s, f.hash);
-        PutU32(&s, static_cast<uint32_t>(f.chunks.size()));
-        for (const auto& c : f.chunks) PutHash(&s, c);
+        PutHash128(&s, f.hash);
+        PutFixed32(&s, static_cast<uint32_t>(f.chunks.size()));
+        for (const auto& c : f.chunks) PutHash128(&s, c);
       } else if (f.type == ManifestFile::Type::kSymlink) {
-        PutStr(&s, f.link_target);
+        PutLengthPrefixed(&s, f.link_target);
       }
     }
   }
@@ -220,23 +156,23 @@ std::string EncodeManifest(const Manifest& m) {
 Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what) {
   Manifest m;
   MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(bytes, kManifestMagic, what, &m.format_version, kManifestFormatVersion));
-  Reader r(body);
+  ByteReader r(body);
   SnapshotInfo& i = m.info;
-  i.id = r.Str();
-  i.created_micros = static_cast<int64_t>(r.U64());
-  i.label = r.Str();
-  i.trigger = r.Str();
-  i.hostname = r.Str();
-  i.files = r.U64();
-  i.logical_bytes = r.U64();
-  i.stored_bytes = r.U64();
+  i.id = r.LengthPrefixed();
+  i.created_micros = static_cast<int64_t>(r.Fixed64());
+  i.label = r.LengthPrefixed();
+  i.trigger = r.LengthPrefixed();
+  i.hostname = r.LengthPrefixed();
+  i.files = r.Fixed64();
+  i.logical_bytes = r.Fixed64();
+  i.stored_bytes = r.Fixed64();
   uint32_t nw = r.Count(4);
-  for (uint32_t k = 0; k < nw && r.ok(); ++k) i.warnings.push_back(r.Str());
+  for (uint32_t k = 0; k < nw && r.ok(); ++k) i.warnings.push_back(r.LengthPrefixed());
   uint32_t ns = r.Count(13);
   for (uint32_t k = 0; k < ns && r.ok(); ++k) {
     ManifestStore st;
-    st.name = r.Str();
-    st.original_path = r.Str();
+    st.name = r.LengthPrefixed();
+    st.original_path = r.LengthPrefixed();
     uint8_t fl = r.U8();
     st.is_directory = fl & 1;
     st.present = fl & 2;
@@ -244,27 +180,27 @@ Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what)
     st.files.reserve(nf);  // bounded by the bytes left (Count), so a damaged count cannot make this huge
     for (uint32_t j = 0; j < nf && r.ok(); ++j) {
       ManifestFile f;
-      f.path = r.Str();
+      f.path = r.LengthPrefixed();
       uint8_t t = r.U8();
       if (t > 2) return Status::Corruption(what + ": bad file type " + std::to_string(t));
       f.type = static_cast<ManifestFile::Type>(t);
       f.sqlite_backup = r.U8() & 1;
-      f.mode = r.U32();
-      f.size = r.U64();
-      f.mtime_ns = static_cast<int64_t>(r.U64());
-      f.inode = r.U64();
+      f.mode = r.Fixed32();
+      f.size = r.Fixed64();
+      f.mtime_ns = static_cast<int64_t>(r.Fixed64());
+      f.inode = r.Fixed64();
       if (m.format_version >= 3) {
-        f.uid = r.U32();
-        f.gid = r.U32();
+        f.uid = r.Fixed32();
+        f.gid = r.Fixed32();
       }
-      if (m.format_version >= 2 && f.sqlite_backup) f.source_fingerprint = r.Str();
+      if (m.format_version >= 2 && f.sqlite_backup) f.source_fingerprint = r.LengthPrefixed();
       if (f.type == ManifestFile::Type::kFile) {
-        f.hash = r.H();
+        f.hash = r.Hash();
         uint32_t nc = r.Count(16);
         f.chunks.reserve(nc);
-        for (uint32_t c = 0; c < nc && r.ok(); ++c) f.chunks.push_back(r.H());
+        for (uint32_t c = 0; c < nc && r.ok(); ++c) f.chunks.push_back(r.Hash());
       } else if (f.type == ManifestFile::Type::kSymlink) {
-        f.link_target = r.Str();
+        f.link_target = r.LengthPrefixed();
       }
       st.files.push_back(std::move(f));
     }
@@ -280,24 +216,28 @@ Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what)
 // ---------------------------------------------------------------- pack
 std::string EncodePackHeader() {
   std::string s(kPackMagic, 8);
-  PutU32(&s, kRepoFormatVersion);
-  PutU32(&s, 0);
+  PutFixed32(&s, kRepoFormatVersion);
+  PutFixed32(&s, 0);
   return s;
 }
 
 std::string EncodeBlobHeader(const Hash128& id, uint32_t raw_len, uint32_t stored_len) {
   std::string s;
   s.reserve(kBlobHeaderSize);
-  PutHash(&s, id);
-  PutU32(&s, raw_len);
-  PutU32(&s, stored_len);
+  PutHash128(&s, id);
+  PutFixed32(&s, raw_len);
+  PutFixed32(&s, stored_len);
   return s;
+}
+
+bool BlobHeaderMatches(const char* h, const IndexEntry& e) {
+  return DecodeHash128(h) == e.blob && DecodeFixed32(h + 16) == e.raw_len && DecodeFixed32(h + 20) == e.stored_len;
 }
 
 Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what) {
   if (bytes.size() < kPackHeaderSize || std::memcmp(bytes.data(), kPackMagic, 8) != 0)
     return Status::Corruption(what + ": not a pack (bad magic)");
-  uint32_t version = GetU32(bytes.data() + 8);
+  uint32_t version = DecodeFixed32(bytes.data() + 8);
   if (version != kRepoFormatVersion)
     return Status::Corruption(what + ": pack format version " + std::to_string(version) + " is not readable");
   std::vector<IndexEntry> out;
@@ -307,9 +247,9 @@ Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128
       return Status::Corruption(what + ": blob header at offset " + std::to_string(pos) + " is cut short");
     IndexEntry e;
     e.pack = pack;
-    e.blob = GetHash(bytes.data() + pos);
-    e.raw_len = GetU32(bytes.data() + pos + 16);
-    e.stored_len = GetU32(bytes.data() + pos + 20);
+    e.blob = DecodeHash128(bytes.data() + pos);
+    e.raw_len = DecodeFixed32(bytes.data() + pos + 16);
+    e.stored_len = DecodeFixed32(bytes.data() + pos + 20);
     e.offset = pos + kBlobHeaderSize;
     if (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen || e.stored_len == 0 ||
         bytes.size() - e.offset < e.stored_len)
@@ -329,17 +269,17 @@ std::string EncodeIndex(const std::vector<IndexEntry>& entries) {
   std::string s;
   s.reserve(8 + 4 + 4 + by_pack.size() * (16 + 4) + entries.size() * (16 + 8 + 4 + 4 + 8) + 8);  // the exact length
   s.append(kIndexMagic, 8);
-  PutU32(&s, kRepoFormatVersion);
-  PutU32(&s, static_cast<uint32_t>(by_pack.size()));
+  PutFixed32(&s, kRepoFormatVersion);
+  PutFixed32(&s, static_cast<uint32_t>(by_pack.size()));
   for (const auto& [pack, list] : by_pack) {
-    PutHash(&s, pack);
-    PutU32(&s, static_cast<uint32_t>(list.size()));
+    PutHash128(&s, pack);
+    PutFixed32(&s, static_cast<uint32_t>(list.size()));
     for (const IndexEntry* e : list) {
-      PutHash(&s, e->blob);
-      PutU64(&s, e->offset);
-      PutU32(&s, e->stored_len);
-      PutU32(&s, e->raw_len);
-      PutU64(&s, e->stored_check);
+      PutHash128(&s, e->blob);
+      PutFixed64(&s, e->offset);
+      PutFixed32(&s, e->stored_len);
+      PutFixed32(&s, e->raw_len);
+      PutFixed64(&s, e->stored_check);
     }
   }
   SealEnvelope(&s);
@@ -349,20 +289,20 @@ std::string EncodeIndex(const std::vector<IndexEntry>& entries) {
 Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what) {
   uint32_t version = 0;
   MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(bytes, kIndexMagic, what, &version));
-  Reader r(body);
+  ByteReader r(body);
   std::vector<IndexEntry> out;
   uint32_t np = r.Count(20);
   for (uint32_t p = 0; p < np && r.ok(); ++p) {
-    Hash128 pack = r.H();
+    Hash128 pack = r.Hash();
     uint32_t n = r.Count(40);
     for (uint32_t k = 0; k < n && r.ok(); ++k) {
       IndexEntry e;
       e.pack = pack;
-      e.blob = r.H();
-      e.offset = r.U64();
-      e.stored_len = r.U32();
-      e.raw_len = r.U32();
-      e.stored_check = r.U64();
+      e.blob = r.Hash();
+      e.offset = r.Fixed64();
+      e.stored_len = r.Fixed32();
+      e.raw_len = r.Fixed32();
+      e.stored_check = r.Fixed64();
       if (r.ok() && (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen))
         return Status::Corruption(what + ": index entry for blob " + e.blob.Hex() + " claims " +
                                   std::to_string(e.raw_len) + " bytes, over the format's blob limit");

@@ -3,7 +3,8 @@
 // Every decoder here takes untrusted bytes from disk: it checks bounds and the
 // trailing XXH3-64 checksum and returns Corruption naming `what` (the file) on
 // any mismatch; it never reads out of bounds and never allocates more than the
-// input could describe. Encoders are deterministic. All integers little-endian.
+// input could describe. Encoders are deterministic. All integers little-endian
+// (the byte coding is util/coding.h).
 // Pure functions, thread-safe.
 #pragma once
 
@@ -45,6 +46,9 @@ constexpr size_t kPackHeaderSize = 16;
 constexpr size_t kBlobHeaderSize = 24;
 std::string EncodePackHeader();
 std::string EncodeBlobHeader(const Hash128& id, uint32_t raw_len, uint32_t stored_len);
+struct IndexEntry;
+// True when the kBlobHeaderSize bytes at header name e's blob and lengths.
+bool BlobHeaderMatches(const char* header, const IndexEntry& e);
 
 // ---- index: "<repo>/index/<xxh128 of the whole file>.idx".
 struct IndexEntry {
@@ -67,13 +71,5 @@ Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::s
 // pack: bad magic or version, a header or frame past the end, a length over the
 // format limits. The caller checks the file hash against the pack id.
 Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what);
-
-// Little-endian helpers shared by the codecs.
-void PutU32(std::string* s, uint32_t v);
-void PutU64(std::string* s, uint64_t v);
-void PutHash(std::string* s, const Hash128& h);
-uint32_t GetU32(const char* p);
-uint64_t GetU64(const char* p);
-Hash128 GetHash(const char* p);
 
 }  // namespace maestro

@@ -374,7 +374,7 @@ class BlobReader {
     MAESTRO_RETURN_IF_ERROR(f->ReadAt(e.offset - kBlobHeaderSize, buf_.size(), buf_.data(), &got));
     if (got != buf_.size())
       return Status::Corruption("pack " + pack_path + " is truncated: blob " + e.blob.Hex() + " runs past its end");
-    if (GetHash(buf_.data()) != e.blob || GetU32(buf_.data() + 16) != e.raw_len || GetU32(buf_.data() + 20) != e.stored_len)
+    if (!BlobHeaderMatches(buf_.data(), e))
       return Status::Corruption("pack " + pack_path + ": blob header of " + e.blob.Hex() + " does not match the index");
     std::string_view stored(buf_.data() + kBlobHeaderSize, e.stored_len);
     if (Xxh64(stored) != e.stored_check)
@@ -1677,7 +1677,7 @@ Result<VerifyReport> RepositoryImpl::VerifyOnce(const std::vector<std::string>& 
         continue;
       }
       const char* h = pack_bytes.data() + e->offset - kBlobHeaderSize;
-      if (GetHash(h) != e->blob || GetU32(h + 16) != e->raw_len || GetU32(h + 20) != e->stored_len) {
+      if (!BlobHeaderMatches(h, *e)) {
         report_blob(e->blob, "pack " + path + ": header of blob " + e->blob.Hex() + " does not match the index");
         continue;
       }

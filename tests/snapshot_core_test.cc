@@ -18,6 +18,7 @@
 #include "snapshot/format.h"
 #include "snapshot/repository.h"
 #include "tests/test_util.h"
+#include "util/coding.h"
 #include "util/crash_point.h"
 #include "util/fault_env.h"
 #include "util/sqlite.h"
@@ -553,7 +554,7 @@ TEST_F(SnapshotCoreTest, VerifyNamesSnapshotsAndPathsADamagedPackAffects) {
     (void)d;
     std::string bytes = ReadFile(repo_dir_ + "/packs/" + p);
     std::string id;
-    PutHash(&id, chunk);
+    PutHash128(&id, chunk);
     auto pos = bytes.find(id);
     if (pos != std::string::npos) {
       pack = repo_dir_ + "/packs/" + p;

@@ -10,6 +10,7 @@
 
 #include "snapshot/format.h"
 #include "tests/fuzz/fuzz_util.h"
+#include "util/coding.h"
 
 namespace {
 
@@ -38,8 +39,8 @@ void Check(const std::string& bytes) {
   for (const auto& e : a) {
     std::string h = maestro::EncodeBlobHeader(e.blob, e.raw_len, e.stored_len);
     maestro::fuzz::Require(h.size() == maestro::kBlobHeaderSize, "blob header size");
-    maestro::fuzz::Require(maestro::GetHash(h.data()) == e.blob && maestro::GetU32(h.data() + 16) == e.raw_len &&
-                               maestro::GetU32(h.data() + 20) == e.stored_len,
+    maestro::fuzz::Require(maestro::DecodeHash128(h.data()) == e.blob && maestro::DecodeFixed32(h.data() + 16) == e.raw_len &&
+                               maestro::DecodeFixed32(h.data() + 20) == e.stored_len,
                            "blob header round trip");
   }
 }

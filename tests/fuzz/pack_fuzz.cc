@@ -21,6 +21,7 @@
 #include "snapshot/format.h"
 #include "snapshot/repository.h"
 #include "tests/fuzz/fuzz_util.h"
+#include "util/coding.h"
 #include "util/env.h"
 
 namespace {
@@ -98,9 +99,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     e.blob = Xxh128(std::string(1, static_cast<char>(k)));
     if (e.offset >= kBlobHeaderSize && e.offset <= pack.size()) {
       const char* h = pack.data() + e.offset - kBlobHeaderSize;
-      e.blob = GetHash(h);
-      e.raw_len = GetU32(h + 16);
-      e.stored_len = GetU32(h + 20);
+      e.blob = DecodeHash128(h);
+      e.raw_len = DecodeFixed32(h + 16);
+      e.stored_len = DecodeFixed32(h + 20);
       if (e.stored_len <= pack.size() - e.offset) e.stored_check = Xxh64(std::string_view(pack).substr(e.offset, e.stored_len));
     }
     entries.push_back(e);
