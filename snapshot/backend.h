@@ -72,6 +72,13 @@ class Backend {
 
   virtual Status Put(ObjectKind kind, const std::string& name, std::string_view data) = 0;
   virtual Status NewWriter(ObjectKind kind, const std::string& name, std::unique_ptr<ObjectWriter>* out) = 0;
+  // Publishes a finished local file (written and fsynced through env, e.g. a
+  // pack built in the repository's tmp/ before its content hash, and so its
+  // name, is known) as an object, with Put's guarantees. On OK the object is
+  // durable and local_path is gone; on failure local_path may remain (the
+  // caller's scratch). This default streams the file through NewWriter and
+  // removes it; the local backend renames it into place instead.
+  virtual Status PutFile(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path);
 
   // NotFound if the object does not exist.
   virtual Status Get(ObjectKind kind, const std::string& name, std::string* out) = 0;

@@ -11,6 +11,23 @@
 //             two share a second)
 // The on-disk format is documented in docs/repository-format.md.
 //
+// Files of snapshot/ (one job each; the internal headers say their contracts):
+//   repository.h/.cc   this interface; the .cc only wires the parts below
+//   backend.h          where objects are kept (local_backend.cc: a folder)
+//   repo_files.h       object names and paths; local scratch (tmp/) through Env
+//   format.h           byte layouts of config, manifest, pack and index
+//   catalog.h          manifests: list, scan, load, resolve, publish, delete
+//   blob_index.h       the index: blob id -> pack, offset, lengths
+//   leftovers.h        what an interrupted writer leaves, put right by the next
+//   archiver.h         Create, in steps: archive_walk.h (plan), parent_files.h,
+//                      sqlite_capture.h, file_saver.h + chunker.h (chunk),
+//                      compress_pool.h + pack_writer.h (store), then publish
+//   blob_reader.h      reads blobs back, every check made
+//   restorer.h         RestoreStore          checker.h   Verify
+//   gc.h               RemoveUnreferencedData   repair.h   Repair
+//   repo_lock.h, open_writer.h, retention.h, prune.h, file_meta.h: the writer
+//   lock, opening for writing, retention policy, prune, entry metadata
+//
 // Crash safety: every file is published with WriteFileDurably-style temp+fsync+
 // rename+dir fsync; packs and index first, the manifest last. A snapshot whose
 // manifest is not published is never listed; its packs are reused or removed by
@@ -27,6 +44,7 @@
 #include <string>
 #include <vector>
 
+#include "snapshot/backend.h"
 #include "snapshot/file_meta.h"
 #include "util/env.h"
 #include "util/hash.h"
@@ -198,8 +216,18 @@ class Repository {
 
   // Opens dir (creating it 0700 with its layout when create_if_missing).
   // NotFound if missing and !create_if_missing; Corruption if the config file is damaged.
+  // The repository's objects are kept in dir through NewLocalBackend(env, dir).
   static Result<std::unique_ptr<Repository>> Open(Env* env, const std::string& dir, bool create_if_missing);
+  // The repository whose objects backend keeps (config, packs, index,
+  // manifests); local_dir holds its local scratch through env (tmp/: packs
+  // being written, SQLite backups; damaged/ for Repair) and is what dir()
+  // returns. Creating writes the config only (no folder check: the backend's
+  // location is its owner's business). NotFound if the backend holds no config
+  // and !create_if_missing; Corruption if the config is damaged.
+  static Result<std::unique_ptr<Repository>> Open(Env* env, std::unique_ptr<Backend> backend,
+                                                  const std::string& local_dir, bool create_if_missing);
 
+  // The local folder (for a local repository: the repository folder).
   virtual const std::string& dir() const = 0;
 
   // Captures every source at one moment; SQLite files (the store file of main/ai

@@ -1,5 +1,5 @@
 // Fuzz target: the pack and blob-header reader of the repository
-// (snapshot/repository.cc BlobReader and Verify, through the public API).
+// (snapshot/blob_reader.cc and checker.cc, through the public API).
 //
 // DecodePack (the standalone decoder that indexes unindexed packs again) gets the
 // pack bytes first. Otherwise a pack is read through the index entries that point

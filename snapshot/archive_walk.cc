@@ -1,0 +1,122 @@
+#include "snapshot/archive_walk.h"
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "snapshot/repo_files.h"
+#include "util/sqlite.h"
+
+namespace maestro {
+
+namespace {
+
+bool IsSkippedCompanion(const std::string& name, const std::set<std::string>& sqlite_names) {
+  for (const char* suf : {"-wal", "-shm", "-journal"}) {
+    if (EndsWith(name, suf) && sqlite_names.count(name.substr(0, name.size() - std::strlen(suf)))) return true;
+  }
+  return false;
+}
+
+ManifestFile EntryOf(const std::string& path, const FileInfo& fi) {
+  ManifestFile f;
+  f.path = path;
+  f.mode = fi.mode;
+  f.uid = fi.uid;
+  f.gid = fi.gid;
+  f.mtime_ns = fi.mtime_ns;
+  f.inode = fi.inode;
+  return f;
+}
+
+}  // namespace
+
+Status StoreWalker::StatEntries(const std::string& abs, std::vector<std::pair<DirEntry, FileInfo>>* stats) {
+  std::vector<DirEntry> entries;
+  MAESTRO_RETURN_IF_ERROR(env_->ListDir(abs, &entries));
+  std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  stats->reserve(entries.size());
+  for (auto& e : entries) {
+    FileInfo fi;
+    MAESTRO_RETURN_IF_ERROR(env_->Stat(JoinPath(abs, e.name), &fi));
+    if (!fi.exists) continue;  // removed since the listing
+    stats->emplace_back(std::move(e), fi);
+  }
+  return Status::OK();
+}
+
+Status StoreWalker::WalkDir(const std::string& store_name, const std::string& root, const std::string& rel,
+                            std::vector<ManifestFile>* files, std::vector<std::string>* warnings) {
+  std::string abs = rel.empty() ? root : JoinPath(root, rel);
+  std::vector<std::pair<DirEntry, FileInfo>> stats;
+  MAESTRO_RETURN_IF_ERROR(StatEntries(abs, &stats));
+  std::set<std::string> sqlite_names;
+  for (const auto& [e, fi] : stats) {
+    if (!fi.is_regular || fi.size < 512) continue;
+    const ParentFile* p = parent_ ? parent_->Find(store_name, rel.empty() ? e.name : rel + "/" + e.name) : nullptr;
+    bool unchanged = p && p->size == fi.size && p->mtime_ns == fi.mtime_ns && p->inode == fi.inode;
+    if (!unchanged && LooksLikeSqlite(JoinPath(abs, e.name))) sqlite_names.insert(e.name);
+  }
+  for (const auto& [e, fi] : stats) {
+    if (e.name == "chroma.lock" || IsSkippedCompanion(e.name, sqlite_names)) continue;
+    std::string path = rel.empty() ? e.name : rel + "/" + e.name;
+    if (!fi.is_symlink && !fi.is_dir && !fi.is_regular) {
+      warnings->push_back(store_name + "/" + path + ": a " + (fi.special ? fi.special : "special file") +
+                          ", not captured (a restore does not recreate it)");
+      continue;
+    }
+    ManifestFile f = EntryOf(path, fi);
+    if (fi.is_symlink) {
+      f.type = ManifestFile::Type::kSymlink;
+      MAESTRO_RETURN_IF_ERROR(env_->ReadLink(JoinPath(abs, e.name), &f.link_target));
+      files->push_back(std::move(f));
+    } else if (fi.is_dir) {
+      f.type = ManifestFile::Type::kDir;
+      files->push_back(std::move(f));
+      MAESTRO_RETURN_IF_ERROR(WalkDir(store_name, root, path, files, warnings));
+    } else {
+      f.type = ManifestFile::Type::kFile;
+      f.size = fi.size;
+      f.sqlite_backup = sqlite_names.count(e.name) > 0;
+      files->push_back(std::move(f));
+    }
+  }
+  return Status::OK();
+}
+
+Status StoreWalker::PlanStore(const SnapshotSource& src, ManifestStore* st, std::vector<std::string>* warnings) {
+  FileInfo fi;
+  if (st->present) MAESTRO_RETURN_IF_ERROR(env_->Stat(src.path, &fi));
+  if (!st->present || !fi.exists) {
+    st->present = false;  // a store that vanished is recorded as absent: restoring it makes it absent
+    return Status::OK();
+  }
+  if (!src.is_directory) return PlanFileStore(src, fi, st);
+  if (!fi.is_dir && !(fi.is_symlink && env_->DirExists(src.path)))
+    return Status::BadStore("store " + src.store + ": " + src.path + " is not a directory");
+  ManifestFile root;
+  root.type = ManifestFile::Type::kDir;
+  root.path = "";
+  root.mode = fi.is_symlink ? 0755 : fi.mode;
+  root.mtime_ns = fi.is_symlink ? 0 : fi.mtime_ns;
+  if (!fi.is_symlink) root.uid = fi.uid, root.gid = fi.gid;
+  st->files.push_back(std::move(root));
+  return WalkDir(src.store, src.path, "", &st->files, warnings);
+}
+
+Status StoreWalker::PlanFileStore(const SnapshotSource& src, const FileInfo& fi, ManifestStore* st) {
+  if (fi.is_dir) return Status::BadStore("store " + src.store + ": " + src.path + " is a directory, expected an SQLite file");
+  if (fi.special)  // never opened: a FIFO would block the read, a device never ends
+    return Status::BadStore("store " + src.store + ": " + src.path + " is a " + fi.special + ", not an SQLite file",
+                            "nothing was read; remove it or point [stores] " + src.store + " at the real database");
+  // The live file's mode, owner and mtime: an SQLite backup's read of its copy keeps these.
+  ManifestFile f = EntryOf("", fi);
+  f.type = ManifestFile::Type::kFile;
+  f.size = fi.size;
+  // A file store that is not (yet) an SQLite database (empty, garbage) is kept as it is.
+  f.sqlite_backup = !src.plain_copy && fi.size >= 512 && LooksLikeSqlite(src.path);
+  st->files.push_back(std::move(f));
+  return Status::OK();
+}
+
+}  // namespace maestro

@@ -1,0 +1,276 @@
+#include "snapshot/archiver.h"
+
+#include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include <algorithm>
+#include <memory>
+#include <set>
+
+#include "snapshot/archive_walk.h"
+#include "snapshot/blob_index.h"
+#include "snapshot/catalog.h"
+#include "snapshot/compress_pool.h"
+#include "snapshot/file_saver.h"
+#include "snapshot/leftovers.h"
+#include "snapshot/pack_writer.h"
+#include "snapshot/parent_files.h"
+#include "snapshot/progress_throttle.h"
+#include "snapshot/sqlite_capture.h"
+#include "util/crash_point.h"
+
+namespace maestro {
+
+MAESTRO_DECLARE_CRASH_POINT(snap_after_pack, "snap.after_pack");
+MAESTRO_DECLARE_CRASH_POINT(snap_after_index, "snap.after_index");
+
+namespace {
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+// Hands freed heap pages back to the system. Create frees large transient
+// buffers (the decoded parent manifest, per-directory listings) whose pages
+// glibc would otherwise keep resident behind the long-lived file lists.
+void ReleaseFreedMemory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
+
+// Step 1: CleanLeftovers needs which packs the index names and Create only
+// which blobs are stored: no BlobIndex with an IndexEntry per blob.
+Status PrepareStoredBlobs(const RepoFiles& files, std::unique_ptr<StoredBlobs>* out) {
+  std::vector<std::pair<Hash128, Hash128>> blob_pack;  // in index-file order, as LoadIndex sees them
+  HashSet named;
+  // A damaged index file is skipped: the packs only it names are indexed again below.
+  BadIndexFiles bad_index;
+  MAESTRO_RETURN_IF_ERROR(ForEachIndexFile(files, /*strict=*/true, &bad_index, nullptr, [&](std::vector<IndexEntry>& v) {
+    for (const auto& ie : v) blob_pack.emplace_back(ie.blob, ie.pack), named.insert(ie.pack);
+  }));
+  auto by_blob = [](const auto& a, const auto& b) { return a.first < b.first; };
+  // The first entry of a blob is the one LoadIndex keeps: only its pack counts as used.
+  std::stable_sort(blob_pack.begin(), blob_pack.end(), by_blob);
+  blob_pack.erase(std::unique(blob_pack.begin(), blob_pack.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
+                  blob_pack.end());
+  std::vector<IndexEntry> adopted;
+  std::set<std::string> damaged;
+  auto known = [&](const Hash128& b) {
+    return std::binary_search(blob_pack.begin(), blob_pack.end(), std::make_pair(b, Hash128()), by_blob);
+  };
+  MAESTRO_RETURN_IF_ERROR(AdoptUnindexedPacks(files, named, known, &adopted, &damaged));
+  if (!adopted.empty()) {
+    for (const auto& ie : adopted) blob_pack.emplace_back(ie.blob, ie.pack);
+    std::sort(blob_pack.begin(), blob_pack.end(), by_blob);
+  }
+  HashSet used_packs;
+  std::vector<Hash128> ids;
+  ids.reserve(blob_pack.size());
+  for (const auto& [blob, pack] : blob_pack) {
+    ids.push_back(blob);
+    used_packs.insert(pack);
+  }
+  std::vector<std::pair<Hash128, Hash128>>().swap(blob_pack);
+  MAESTRO_RETURN_IF_ERROR(CleanLeftovers(files, used_packs, damaged));
+  *out = std::make_unique<StoredBlobs>(std::move(ids));
+  return Status::OK();
+}
+
+class Archiver {
+ public:
+  Archiver(const RepoFiles& files, const std::vector<SnapshotSource>& sources, const CreateOptions& opts)
+      : files_(files), env_(files.env()), sources_(sources), opts_(opts), throttle_(env_, opts.progress) {}
+
+  Result<SnapshotInfo> Run() {
+    MAESTRO_RETURN_IF_ERROR(files_.EnsureScratch());
+    MAESTRO_RETURN_IF_ERROR(PrepareStoredBlobs(files_, &stored_));
+    MAESTRO_RETURN_IF_ERROR(LoadParentSnapshot(files_, &parent_));
+    ReleaseFreedMemory();  // the decoded parent manifest and its bytes
+    MAESTRO_RETURN_IF_ERROR(StartManifest());
+    MAESTRO_RETURN_IF_ERROR(Plan());
+    ReleaseFreedMemory();  // the walk's directory listings
+    TempFiles temps{env_, {}};
+    SqliteCapture capture(env_, files_.TmpDir(), sources_, parent_.sqlite, *stored_, opts_.racy_margin_ms * 1000000);
+    MAESTRO_RETURN_IF_ERROR(capture.CaptureAll(&m_, &sqlite_, &temps));
+    CountTotals();
+    PackWriter sink(files_, "snap.after_pack");
+    MAESTRO_RETURN_IF_ERROR(ChunkAndStore(&sink));
+    throttle_.Report(prog_, true);
+    // The parent and the stored-blob list are no longer needed: free them before
+    // the index and manifest are encoded (the peak of memory use).
+    parent_.clear();
+    stored_.reset();
+    ReleaseFreedMemory();
+    MAESTRO_RETURN_IF_ERROR(Publish(&sink));
+    return m_.info;
+  }
+
+ private:
+  std::string SourceOf(size_t k, const ManifestFile& f) const {
+    return f.path.empty() ? sources_[k].path : JoinPath(sources_[k].path, f.path);
+  }
+
+  Status StartManifest() {
+    int64_t now = opts_.created_micros != 0 ? opts_.created_micros : env_->NowMicros();
+    m_.format_version = kManifestFormatVersion;
+    MAESTRO_ASSIGN_OR_RETURN(m_.info.id, NewSnapshotId(files_, now));
+    m_.info.created_micros = now;
+    m_.info.label = opts_.label;
+    m_.info.trigger = opts_.trigger.empty() ? "manual" : opts_.trigger;
+    m_.info.hostname = HostName();
+    return Status::OK();
+  }
+
+  // Step 3. The plan is the new manifest itself (m_.stores[k].files, in walk
+  // order); the source of a file is derived from its store root and path.
+  Status Plan() {
+    StoreWalker walker(env_, &parent_.files);
+    for (const SnapshotSource& src : sources_) {
+      ManifestStore st;
+      st.name = src.store;
+      st.original_path = src.recorded_path.empty() ? src.path : src.recorded_path;
+      st.is_directory = src.is_directory;
+      st.present = src.present;
+      // The parent's file count (plus a little growth) is the best guess: no
+      // regrowth, with an old and a new array at once, while the parent is held.
+      auto pc = parent_.counts.find(st.name);
+      size_t guess = pc == parent_.counts.end() ? 0 : pc->second;
+      if (guess > 0) st.files.reserve(guess + guess / 64 + 16);
+      m_.stores.push_back(std::move(st));
+      MAESTRO_RETURN_IF_ERROR(
+          walker.PlanStore(src, &m_.stores.back(), &m_.info.warnings).Annotate("snapshot of store " + src.store));
+    }
+    return Status::OK();
+  }
+
+  // After the SQLite capture: a backup's size is its copy's.
+  void CountTotals() {
+    for (const auto& st : m_.stores)
+      for (const auto& f : st.files)
+        if (f.type == ManifestFile::Type::kFile) {
+          prog_.files_total++;
+          prog_.bytes_total += f.size;
+        }
+  }
+
+  // Step 5 (with the pool's threads): every file of the plan.
+  Status ChunkAndStore(PackWriter* sink) {
+    Status failure;
+    {
+      CompressPool pool(sink, DefaultThreads(opts_.threads));
+      FileSaver saver(env_, *stored_, &pool, &prog_, &throttle_);
+      for (size_t k = 0; k < m_.stores.size() && failure.ok(); ++k)
+        for (size_t j = 0; j < m_.stores[k].files.size() && failure.ok(); ++j)
+          if (m_.stores[k].files[j].type == ManifestFile::Type::kFile) failure = StoreFile(k, j, &saver);
+      Status ps = pool.Finish();
+      if (failure.ok()) failure = ps;
+    }
+    if (failure.ok()) failure = sink->Finish();
+    return failure;
+  }
+
+  void FileDone(uint64_t unread_bytes) {
+    prog_.files_done++;
+    prog_.bytes_done += unread_bytes;
+    throttle_.Report(prog_);
+  }
+
+  // One regular file: reused from the parent or the SQLite capture, else read.
+  Status StoreFile(size_t k, size_t j, FileSaver* saver) {
+    ManifestFile& f = m_.stores[k].files[j];
+    const std::string where = m_.stores[k].name + "/" + f.path;
+    const std::string source = SourceOf(k, f);
+    const std::string* read_path = &source;  // or the SQLite backup in tmp/
+    if (f.sqlite_backup) {
+      const SqliteState& state = sqlite_.at({k, j});
+      if (state.reused) {
+        FileDone(f.size);
+        return Status::OK();
+      }
+      read_path = &state.read_path;
+    } else {
+      bool reused = false;
+      MAESTRO_RETURN_IF_ERROR(ReuseFromParent(m_.stores[k].name, source, &f, &reused));
+      if (reused) {
+        FileDone(f.size);
+        return Status::OK();
+      }
+    }
+    bool consistent = false;
+    Status s = saver->Save(where, source, *read_path, &f, &m_.info.read_bytes, &consistent);
+    if (!s.ok()) return s.Annotate("snapshot " + m_.info.id + ", store " + where);
+    if (!consistent)
+      m_.info.warnings.push_back(where + ": changed while being read (" + std::to_string(kMaxReadTries) +
+                                 " tries); the snapshot holds the last read");
+    FileDone(0);
+    return Status::OK();
+  }
+
+  // A file with the parent's size, mtime and inode, all of whose chunks are
+  // stored, takes the parent's chunk list unread (and today's mode and owner).
+  Status ReuseFromParent(const std::string& store, const std::string& source, ManifestFile* f, bool* reused) {
+    const ParentFile* p = parent_.files.Find(store, f->path);
+    if (!p) return Status::OK();
+    FileInfo now_fi;
+    MAESTRO_RETURN_IF_ERROR(env_->Stat(source, &now_fi));
+    if (!now_fi.is_regular || now_fi.size != p->size || now_fi.mtime_ns != p->mtime_ns || now_fi.inode != p->inode ||
+        p->inode == 0 || !stored_->HasAll(p->chunks))
+      return Status::OK();
+    f->size = p->size;
+    f->hash = p->hash;
+    f->chunks = p->chunks;
+    f->mode = now_fi.mode;
+    f->uid = now_fi.uid;
+    f->gid = now_fi.gid;
+    *reused = true;
+    return Status::OK();
+  }
+
+  // Step 6: the index, then the manifest: the commit point.
+  Status Publish(PackWriter* sink) {
+    uint64_t stored = sink->stored_bytes();
+    {
+      std::vector<IndexEntry> fresh = sink->TakeEntries();
+      uint64_t index_bytes = 0;
+      if (!fresh.empty()) MAESTRO_RETURN_IF_ERROR(WriteIndexFile(files_, fresh, nullptr, &index_bytes));
+      stored += index_bytes;
+    }
+    MAESTRO_CRASH_POINT("snap.after_index");
+    for (const auto& st : m_.stores) {
+      if (!st.present) continue;
+      m_.info.stores.push_back(st.name);
+      for (const auto& f : st.files)
+        if (f.type == ManifestFile::Type::kFile) {
+          m_.info.files++;
+          m_.info.logical_bytes += f.size;
+        }
+    }
+    m_.info.stored_bytes = stored;
+    return PublishManifest(files_, m_);
+  }
+
+  const RepoFiles& files_;
+  Env* env_;
+  const std::vector<SnapshotSource>& sources_;
+  const CreateOptions& opts_;
+  std::unique_ptr<StoredBlobs> stored_;
+  ParentSnapshot parent_;
+  Manifest m_;
+  SqliteStates sqlite_;  // SQLite files (a few): what to read, or reused unread
+  Progress prog_;
+  ProgressThrottle throttle_;
+};
+
+}  // namespace
+
+Result<SnapshotInfo> CreateSnapshot(const RepoFiles& files, const std::vector<SnapshotSource>& sources,
+                                    const CreateOptions& opts) {
+  return Archiver(files, sources, opts).Run();
+}
+
+}  // namespace maestro

@@ -1,0 +1,55 @@
+#include "snapshot/blob_index.h"
+
+namespace maestro {
+
+Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad, std::vector<std::string>* names,
+                        const std::function<void(std::vector<IndexEntry>&)>& fn) {
+  std::vector<std::string> all;
+  MAESTRO_RETURN_IF_ERROR(files.ListNames(ObjectKind::kIndex, &all));
+  for (const auto& name : all) {
+    if (!EndsWith(name, ".idx")) continue;
+    std::string path = files.ObjectPath(ObjectKind::kIndex, name);
+    if (names) names->push_back(name);
+    std::string bytes;
+    Status s = files.backend()->Get(ObjectKind::kIndex, name, &bytes);
+    if (!s.ok() && strict) {
+      // Could not read it (I/O error, vanished): nothing says it is damaged.
+      Status io = s.IsNotFound() ? Status::IoError(s.message()) : s;
+      return io.Annotate("reading index file " + path + " of the repository; nothing was changed, retry");
+    }
+    Result<std::vector<IndexEntry>> r = s.ok() ? DecodeIndex(bytes, "index file " + path) : Result<std::vector<IndexEntry>>(s);
+    if (!r.ok()) {
+      if (strict && !bad)
+        return r.status().Annotate("the repository index is damaged; run `maestro-db snap verify` to see what it affects");
+      if (bad) bad->emplace_back(path, r.status());
+      continue;
+    }
+    fn(*r);
+  }
+  return Status::OK();
+}
+
+Status LoadIndex(const RepoFiles& files, BlobIndex* idx, bool strict, BadIndexFiles* bad, std::vector<std::string>* names) {
+  idx->clear();
+  return ForEachIndexFile(files, strict, bad, names, [&](std::vector<IndexEntry>& v) {
+    for (auto& ie : v) idx->emplace(ie.blob, ie);
+  });
+}
+
+Status WriteIndexFile(const RepoFiles& files, const std::vector<IndexEntry>& entries, std::string* name,
+                      uint64_t* bytes_written) {
+  std::string bytes = EncodeIndex(entries);
+  std::string n = IndexName(Xxh128(bytes));
+  MAESTRO_RETURN_IF_ERROR(files.backend()->Put(ObjectKind::kIndex, n, bytes));
+  if (name) *name = std::move(n);
+  if (bytes_written) *bytes_written = bytes.size();
+  return Status::OK();
+}
+
+HashSet PacksOf(const BlobIndex& idx) {
+  HashSet packs;
+  for (const auto& [blob, e] : idx) packs.insert(e.pack);
+  return packs;
+}
+
+}  // namespace maestro

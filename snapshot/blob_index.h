@@ -1,0 +1,66 @@
+// snapshot/blob_index.h — the repository index: which pack holds each blob
+// (index/<hash>.idx files, one per create, GC or repair; docs/repository-format.md).
+//
+// A blob named by several index files keeps the first entry in index-file name
+// order (LoadIndex's choice; every reader and writer makes the same one).
+// Index files are immutable: a new one is published (Backend::Put, durable) and
+// old ones are removed only by GC after their replacement is durable.
+// Functions here are called by one thread at a time per repository.
+#pragma once
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "snapshot/format.h"
+#include "snapshot/repo_files.h"
+#include "util/hash.h"
+#include "util/status.h"
+
+namespace maestro {
+
+struct HashKey {
+  size_t operator()(const Hash128& h) const { return static_cast<size_t>(h.lo ^ (h.hi * 0x9e3779b97f4a7c15ULL)); }
+};
+using HashSet = std::unordered_set<Hash128, HashKey>;
+using BlobIndex = std::unordered_map<Hash128, IndexEntry, HashKey>;
+// Index files that do not decode (or, not strict, cannot be read): path and why.
+using BadIndexFiles = std::vector<std::pair<std::string, Status>>;
+
+// Calls fn with the decoded entries of each index file, in name order. A file
+// that does not decode is skipped and added to *bad; without bad, strict makes
+// it an error. strict: a file that cannot be read is an I/O error (nothing says
+// it is damaged); else it is in *bad too. *names (may be null) receives the
+// name of every index file visited.
+Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad, std::vector<std::string>* names,
+                        const std::function<void(std::vector<IndexEntry>&)>& fn);
+// Every index file's entries, the first of a blob kept.
+Status LoadIndex(const RepoFiles& files, BlobIndex* idx, bool strict, BadIndexFiles* bad,
+                 std::vector<std::string>* names);
+// Publishes entries as one new index file, named by its hash; *name and
+// *bytes_written (either may be null) receive its name and size.
+Status WriteIndexFile(const RepoFiles& files, const std::vector<IndexEntry>& entries, std::string* name = nullptr,
+                      uint64_t* bytes_written = nullptr);
+// The pack of every blob's chosen entry.
+HashSet PacksOf(const BlobIndex& idx);
+
+// Blob ids the repository already holds, sorted: Create only asks "is it
+// stored?", so 16 bytes a blob instead of a hash-map node with its IndexEntry.
+class StoredBlobs {
+ public:
+  explicit StoredBlobs(std::vector<Hash128> sorted_unique) : ids_(std::move(sorted_unique)) {}
+  bool count(const Hash128& h) const { return std::binary_search(ids_.begin(), ids_.end(), h); }
+  bool HasAll(const std::vector<Hash128>& blobs) const {
+    return std::all_of(blobs.begin(), blobs.end(), [&](const Hash128& b) { return count(b); });
+  }
+  void clear() { std::vector<Hash128>().swap(ids_); }
+
+ private:
+  std::vector<Hash128> ids_;
+};
+
+}  // namespace maestro

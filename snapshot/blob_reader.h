@@ -1,0 +1,51 @@
+// snapshot/blob_reader.h — reads blobs back from packs and proves them whole.
+//
+// Every read checks, in order: the index entry lies inside the pack (before
+// any allocation: an offset near 2^64 must not wrap), the blob header matches
+// the index, the stored bytes' XXH3-64, the decompressed length and the
+// XXH3-128 of the result (the blob id). Any mismatch is Corruption naming the
+// pack and the blob; a missing pack is Corruption too ("pack ... is missing").
+//
+// Thread safety: one thread at a time (it keeps a decompression context and
+// a cache of pack sizes). The index it is given must outlive it.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "snapshot/blob_index.h"
+#include "snapshot/repo_files.h"
+
+typedef struct ZSTD_DCtx_s ZSTD_DCtx;
+
+namespace maestro {
+
+class BlobReader {
+ public:
+  BlobReader(const RepoFiles& files, const BlobIndex* index);
+  ~BlobReader();
+  BlobReader(const BlobReader&) = delete;
+  BlobReader& operator=(const BlobReader&) = delete;
+
+  // The blob's content; Corruption when the index has no entry for it.
+  Status Read(const Hash128& id, std::string* out);
+  // Reads the blob e names. *stored (may be null) receives its stored
+  // (compressed) bytes, checked against e.stored_check.
+  Status ReadEntry(const IndexEntry& e, std::string* out, std::string* stored = nullptr);
+  // Decompresses stored (the bytes of e, already checked) into *out and checks
+  // its length and hash; pack_path is for messages.
+  Status Decode(const IndexEntry& e, std::string_view stored, std::string* out, const std::string& pack_path);
+
+ private:
+  // The pack's size, looked up once per pack (packs are immutable once named).
+  Status PackSize(const Hash128& pack, const std::string& path, uint64_t* size);
+
+  const RepoFiles& files_;
+  const BlobIndex* index_;
+  ZSTD_DCtx* dctx_;
+  std::string buf_;
+  std::map<Hash128, uint64_t> sizes_;
+};
+
+}  // namespace maestro

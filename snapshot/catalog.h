@@ -1,0 +1,34 @@
+// snapshot/catalog.h — the snapshots a repository holds: its manifests
+// (snapshots/<id>), listed, loaded, resolved from what a user types,
+// published and deleted.
+//
+// A manifest is published last by Create (the commit point: a snapshot exists
+// once its manifest does) and removed first by delete (the snapshot is gone at
+// once; its data goes at the next GC). Readers need no lock: a manifest that
+// vanishes while listed is left out, not reported as damage.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "snapshot/repo_files.h"
+#include "snapshot/repository.h"
+
+namespace maestro {
+
+// NotFound when there is no such snapshot; Corruption when its manifest does
+// not decode or names another id.
+Result<Manifest> LoadManifest(const RepoFiles& files, const std::string& id);
+// Readable snapshots (oldest first), damaged manifests, foreign files.
+Result<RepoScan> ScanSnapshots(const RepoFiles& files);
+// A full id, a unique prefix, "latest", or an ISO-8601 time (Repository::ResolveId).
+Result<std::string> ResolveSnapshotId(const RepoFiles& files, const std::string& spec);
+// The id for a snapshot taken at now: its UTC second, "_2", "_3"... when taken.
+Result<std::string> NewSnapshotId(const RepoFiles& files, int64_t now);
+// Publishes m's manifest durably. On failure no manifest of that id is left
+// (the id is new), so a snapshot reported as failed is never listed.
+Status PublishManifest(const RepoFiles& files, const Manifest& m);
+// Checks every id exists, then removes the manifests one by one (durably).
+Status DeleteManifests(const RepoFiles& files, const std::vector<std::string>& ids);
+
+}  // namespace maestro

@@ -1,0 +1,86 @@
+#include "snapshot/file_saver.h"
+
+#include <cstring>
+
+namespace maestro {
+
+Status FileSaver::Refill(SequentialFile* in, bool* eof) {
+  // Compact only when refilling: at most one move per max chunk consumed.
+  if (start_ > 0) {
+    std::memmove(buf_.data(), buf_.data() + start_, have_);
+    start_ = 0;
+  }
+  while (!*eof && have_ < buf_.size()) {
+    size_t got = 0;
+    MAESTRO_RETURN_IF_ERROR(in->Read(buf_.size() - have_, buf_.data() + have_, &got));
+    if (got == 0) *eof = true;
+    have_ += got;
+  }
+  return Status::OK();
+}
+
+Status FileSaver::ReadOnce(const std::string& where, const std::string& read_path, ManifestFile* f, uint64_t* read_bytes) {
+  std::unique_ptr<SequentialFile> in;
+  MAESTRO_RETURN_IF_ERROR(env_->NewSequentialFile(read_path, &in));
+  const size_t max_chunk = chunker_.params().max_size;
+  if (buf_.empty()) buf_.resize(2 * max_chunk);
+  start_ = have_ = 0;
+  Hasher128 whole;
+  f->chunks.clear();
+  bool eof = false;
+  uint64_t total = 0;
+  while (true) {
+    if (!eof && have_ < max_chunk) MAESTRO_RETURN_IF_ERROR(Refill(in.get(), &eof));
+    if (have_ == 0) break;
+    size_t cut = chunker_.FindCut(reinterpret_cast<const uint8_t*>(buf_.data() + start_), have_);
+    std::string_view chunk(buf_.data() + start_, cut);
+    Hash128 h = Xxh128(chunk);
+    whole.Update(chunk);
+    f->chunks.push_back(h);
+    if (!stored_.count(h) && pending_.insert(h).second) {
+      if (!pool_->Submit(h, std::string(chunk))) return pool_->status();
+    }
+    total += cut;
+    prog_->bytes_done += cut;
+    prog_->current = where;
+    throttle_->Report(*prog_);
+    start_ += cut;
+    have_ -= cut;
+  }
+  f->hash = whole.Digest();
+  f->size = total;
+  *read_bytes = total;
+  return Status::OK();
+}
+
+Status FileSaver::Save(const std::string& where, const std::string& source, const std::string& read_path,
+                       ManifestFile* f, uint64_t* read_bytes, bool* consistent) {
+  *consistent = false;
+  for (int attempt = 0; attempt < kMaxReadTries && !*consistent; ++attempt) {
+    FileInfo before, after;
+    MAESTRO_RETURN_IF_ERROR(env_->Stat(read_path, &before));
+    if (!before.exists)
+      return Status::NotFound("store " + where + ": " + source + " vanished while the snapshot was taken",
+                              "run the snapshot again");
+    uint64_t got = 0;
+    uint64_t done_before = prog_->bytes_done;
+    MAESTRO_RETURN_IF_ERROR(ReadOnce(where, read_path, f, &got));
+    *read_bytes += got;
+    MAESTRO_RETURN_IF_ERROR(env_->Stat(read_path, &after));
+    *consistent = after.exists && before.size == after.size && before.mtime_ns == after.mtime_ns &&
+                  before.inode == after.inode && got == after.size;
+    // An SQLite read is of the backup copy in tmp/: its mode, owner and
+    // mtime are the copy's, so the live file's from the plan are kept.
+    if (!f->sqlite_backup) {
+      f->mode = after.mode;
+      f->uid = after.uid;
+      f->gid = after.gid;
+      f->mtime_ns = after.mtime_ns;
+      f->inode = after.inode;
+    }
+    if (!*consistent && attempt + 1 < kMaxReadTries) prog_->bytes_done = done_before;
+  }
+  return Status::OK();
+}
+
+}  // namespace maestro

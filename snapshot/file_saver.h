@@ -1,0 +1,55 @@
+// snapshot/file_saver.h — the third step of Create: reads a file, cuts it into
+// content-defined chunks (snapshot/chunker.h), hashes each chunk and the whole
+// file, and submits the chunks the repository does not hold yet to the
+// compressor pool (restic's FileSaver).
+//
+// A file that changes while it is read (size, mtime or inode differ before and
+// after, or fewer bytes were read than it has) is read again, up to
+// kMaxReadTries times; the last read is kept and *consistent says whether it
+// is self-consistent. One buffer of 2 x the largest chunk is allocated on the
+// first read and reused, so file data in memory does not grow with file size.
+// One thread (the caller's); the pool does the compressing.
+#pragma once
+
+#include <string>
+
+#include "snapshot/blob_index.h"
+#include "snapshot/chunker.h"
+#include "snapshot/compress_pool.h"
+#include "snapshot/progress_throttle.h"
+#include "snapshot/repository.h"
+
+namespace maestro {
+
+constexpr int kMaxReadTries = 3;
+
+class FileSaver {
+ public:
+  // stored, pool, prog and throttle must outlive the saver.
+  FileSaver(Env* env, const StoredBlobs& stored, CompressPool* pool, Progress* prog, ProgressThrottle* throttle)
+      : env_(env), stored_(stored), pool_(pool), prog_(prog), throttle_(throttle) {}
+
+  // Reads read_path (source, or the SQLite backup of it in tmp/) into f:
+  // chunks, hash, size; and, for a file that is not an SQLite backup, the
+  // mode, owner, mtime and inode it had after the read. where ("store/path")
+  // names it in progress and messages. *read_bytes: the bytes read, re-reads included.
+  Status Save(const std::string& where, const std::string& source, const std::string& read_path, ManifestFile* f,
+              uint64_t* read_bytes, bool* consistent);
+
+ private:
+  Status ReadOnce(const std::string& where, const std::string& read_path, ManifestFile* f, uint64_t* read_bytes);
+  // Fills buf_[start_, start_ + have_) up to its size (or to the end of the file).
+  Status Refill(SequentialFile* in, bool* eof);
+
+  Env* env_;
+  const StoredBlobs& stored_;
+  CompressPool* pool_;
+  Progress* prog_;
+  ProgressThrottle* throttle_;
+  Chunker chunker_;
+  HashSet pending_;  // submitted in this snapshot, not yet in stored_
+  std::string buf_;  // allocated by the first read: a snapshot of unchanged data reads nothing
+  size_t start_ = 0, have_ = 0;  // unconsumed bytes: buf_[start_, start_ + have_)
+};
+
+}  // namespace maestro

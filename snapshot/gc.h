@@ -1,0 +1,21 @@
+// snapshot/gc.h — removes data no listed snapshot references (restic's prune
+// of packs; `snap prune` and `snap delete` call it after removing manifests).
+//
+// Order, each step durable before the next: (1) the needed blobs of
+// partly-used packs are copied into new packs; (2) one new index file holding
+// every kept entry is published; (3) the old index files, then the packs
+// nothing names any more, are removed. A kill at any moment never loses data
+// a listed snapshot needs: at worst a pack no index names is left, indexed
+// again by the next writer (snapshot/leftovers.h). While a manifest or an
+// index file is damaged nothing is removed (GcStats::skipped says why).
+// Writers only (under the repository lock).
+#pragma once
+
+#include "snapshot/repo_files.h"
+#include "snapshot/repository.h"
+
+namespace maestro {
+
+Result<GcStats> RemoveUnreferencedData(const RepoFiles& files, bool dry_run);
+
+}  // namespace maestro

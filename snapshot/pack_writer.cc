@@ -1,0 +1,102 @@
+#include "snapshot/pack_writer.h"
+
+#include <unistd.h>
+
+#include "util/crash_point.h"
+
+namespace maestro {
+
+namespace {
+constexpr uint64_t kPackTargetSize = 16u << 20;
+}  // namespace
+
+struct PackWriter::OpenPack {
+  std::unique_ptr<WritableFile> file;
+  std::string tmp_path;
+  Hasher128 hasher;
+  uint64_t size = 0;
+  std::vector<IndexEntry> entries;
+};
+
+PackWriter::PackWriter(const RepoFiles& files, std::string crash_point)
+    : files_(files), crash_point_(std::move(crash_point)) {}
+
+PackWriter::~PackWriter() = default;
+
+Status PackWriter::StartPack() {
+  auto p = std::make_unique<OpenPack>();
+  p->tmp_path = JoinPath(files_.TmpDir(), "pack-" + std::to_string(getpid()) + "-" + std::to_string(seq_++) + ".tmp-pack");
+  MAESTRO_RETURN_IF_ERROR(files_.env()->NewWritableFile(p->tmp_path, &p->file, 0600));
+  std::string hdr = EncodePackHeader();
+  MAESTRO_RETURN_IF_ERROR(p->file->Append(hdr));
+  p->hasher.Update(hdr);
+  p->size = hdr.size();
+  cur_ = std::move(p);
+  return Status::OK();
+}
+
+Status PackWriter::Add(const Hash128& id, uint32_t raw_len, std::string_view stored) {
+  std::unique_ptr<OpenPack> full;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!cur_) MAESTRO_RETURN_IF_ERROR(StartPack());
+    std::string hdr = EncodeBlobHeader(id, raw_len, static_cast<uint32_t>(stored.size()));
+    MAESTRO_RETURN_IF_ERROR(cur_->file->Append(hdr));
+    MAESTRO_RETURN_IF_ERROR(cur_->file->Append(stored));
+    cur_->hasher.Update(hdr);
+    cur_->hasher.Update(stored);
+    IndexEntry e;
+    e.blob = id;
+    e.offset = cur_->size + kBlobHeaderSize;
+    e.stored_len = static_cast<uint32_t>(stored.size());
+    e.raw_len = raw_len;
+    e.stored_check = Xxh64(stored);
+    cur_->entries.push_back(e);
+    cur_->size += hdr.size() + stored.size();
+    if (cur_->size >= kPackTargetSize) full = std::move(cur_);
+  }
+  if (full) return Seal(std::move(full));
+  return Status::OK();
+}
+
+Status PackWriter::Finish() {
+  std::unique_ptr<OpenPack> last;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    last = std::move(cur_);
+  }
+  if (last) return Seal(std::move(last));
+  return Status::OK();
+}
+
+std::vector<IndexEntry> PackWriter::entries() {
+  std::lock_guard<std::mutex> l(mu_);
+  return entries_;
+}
+
+std::vector<IndexEntry> PackWriter::TakeEntries() {
+  std::lock_guard<std::mutex> l(mu_);
+  return std::move(entries_);
+}
+
+uint64_t PackWriter::stored_bytes() {
+  std::lock_guard<std::mutex> l(mu_);
+  return stored_bytes_;
+}
+
+Status PackWriter::Seal(std::unique_ptr<OpenPack> p) {
+  MAESTRO_RETURN_IF_ERROR(p->file->Sync());
+  MAESTRO_RETURN_IF_ERROR(p->file->Close());
+  Hash128 name = p->hasher.Digest();
+  MAESTRO_RETURN_IF_ERROR(files_.PublishPack(p->tmp_path, name));
+  MaybeCrash(crash_point_.c_str());
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& e : p->entries) {
+    e.pack = name;
+    entries_.push_back(e);
+  }
+  stored_bytes_ += p->size;
+  return Status::OK();
+}
+
+}  // namespace maestro

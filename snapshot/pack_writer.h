@@ -1,0 +1,59 @@
+// snapshot/pack_writer.h — appends compressed blobs to pack files.
+//
+// A pack is built in the local tmp/ (through Env) and published once it
+// reaches the target size or at Finish: fsync, then RepoFiles::PublishPack
+// (the local backend renames it into packs/ and fsyncs the folder). Entries
+// become visible through entries() only for published packs, so an index
+// never names a pack that is not durable. A crash leaves at most a pack file
+// in tmp/ (removed by the next writer) or a published pack no index names
+// (indexed again by the next writer: snapshot/leftovers.h).
+//
+// Thread safety: Add, Finish and the accessors may be called from several
+// threads at once (the compressor pool's workers).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "snapshot/format.h"
+#include "snapshot/repo_files.h"
+
+namespace maestro {
+
+class PackWriter {
+ public:
+  // crash_point: the named crash point passed after each pack is published.
+  PackWriter(const RepoFiles& files, std::string crash_point);
+  // An unpublished pack is abandoned in tmp/ (cleared by the next writer).
+  ~PackWriter();
+  PackWriter(const PackWriter&) = delete;
+  PackWriter& operator=(const PackWriter&) = delete;
+
+  // Appends one blob (its stored, compressed bytes; raw_len uncompressed).
+  Status Add(const Hash128& id, uint32_t raw_len, std::string_view stored);
+  // Publishes the last, partly filled pack.
+  Status Finish();
+
+  std::vector<IndexEntry> entries();
+  // Moves the entries out (no copy; the writer is done).
+  std::vector<IndexEntry> TakeEntries();
+  uint64_t stored_bytes();  // bytes of the published packs
+
+ private:
+  struct OpenPack;
+  Status StartPack();                 // mu_ held
+  Status Seal(std::unique_ptr<OpenPack> p);
+
+  const RepoFiles& files_;
+  std::string crash_point_;
+  std::mutex mu_;
+  std::unique_ptr<OpenPack> cur_;
+  uint64_t seq_ = 0;
+  std::vector<IndexEntry> entries_;
+  uint64_t stored_bytes_ = 0;
+};
+
+}  // namespace maestro

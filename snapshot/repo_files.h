@@ -1,0 +1,76 @@
+// snapshot/repo_files.h — where a repository's files are kept and how they are
+// named (internal to snapshot/; the layout is docs/repository-format.md).
+//
+//   objects, through Backend (snapshot/backend.h):
+//     config               format version + repository id
+//     snapshots/<id>       one manifest per snapshot: the commit point
+//     index/<hash>.idx     blob id -> pack, offset, lengths
+//     packs/<hash>.pack    blobs back to back
+//   local scratch, through Env, under the local folder dir():
+//     tmp/                 packs being written, SQLite backups (cleared by writers)
+//     lock, lock.holder    the writer lock (snapshot/repo_lock.h); journal/
+// For a local repository the local folder is the repository folder itself.
+//
+// Thread safety: RepoFiles is a const view (pointers it does not own); its
+// methods may be called from several threads, as Backend's and Env's.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "snapshot/backend.h"
+#include "util/env.h"
+#include "util/hash.h"
+#include "util/status.h"
+
+namespace maestro {
+
+bool EndsWith(const std::string& s, const std::string& suffix);
+// A name WriteFileDurably or an interrupted writer leaves: "*.tmp-*".
+bool IsTempName(const std::string& name);
+// "YYYYmmdd_HHMMSS" with an optional "_N" (N >= 2): the names NewSnapshotId gives.
+bool IsSnapshotIdName(const std::string& name);
+// InvalidArgument unless id can name a manifest (not empty, no '/', no leading '.').
+Status CheckSnapshotIdSyntax(const std::string& id);
+// "<32 hex>.pack" and "<32 hex>.idx": ParseObjectName is false for any other name.
+std::string PackName(const Hash128& pack);
+std::string IndexName(const Hash128& index);
+bool ParseObjectName(const std::string& name, const char* ext, Hash128* out);
+
+class RepoFiles {
+ public:
+  RepoFiles(Env* env, Backend* backend, std::string dir) : env_(env), backend_(backend), dir_(std::move(dir)) {}
+
+  Env* env() const { return env_; }
+  Backend* backend() const { return backend_; }
+  const std::string& dir() const { return dir_; }
+  std::string TmpDir() const { return JoinPath(dir_, "tmp"); }
+  // Makes tmp/ (and the local folder): writers call it before anything else.
+  Status EnsureScratch() const;
+
+  // The path messages and reports name for an object: <location>/<folder>/<name>.
+  std::string ObjectPath(ObjectKind kind, const std::string& name) const;
+  std::string PackPath(const Hash128& pack) const { return ObjectPath(ObjectKind::kPack, PackName(pack)); }
+
+  // The names of kind's objects, sorted.
+  Status ListNames(ObjectKind kind, std::vector<std::string>* names) const;
+  // Snapshot ids in snapshots/ (names of the id form), sorted; other names'
+  // paths go to *foreign.
+  Result<std::vector<std::string>> ListSnapshotIds(std::vector<std::string>* foreign = nullptr) const;
+  // Appends the paths of index/ and packs/ objects the repository never writes; sorts *foreign.
+  Status ListForeignData(std::vector<std::string>* foreign) const;
+  // The names in snapshots/, index/ and packs/, hashed: changes whenever a
+  // writer publishes or removes an object (names are ids or content hashes).
+  Result<Hash128> Generation() const;
+
+  // Publishes a finished, fsynced pack file of tmp/ as packs/<name>.pack (the
+  // file is moved or uploaded; on OK it is durable and gone from tmp/).
+  Status PublishPack(const std::string& tmp_path, const Hash128& name) const;
+
+ private:
+  Env* env_;
+  Backend* backend_;
+  std::string dir_;
+};
+
+}  // namespace maestro

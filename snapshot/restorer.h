@@ -1,0 +1,24 @@
+// snapshot/restorer.h — writes one store of a snapshot back (restic's restorer).
+//
+// The store is written into a fresh staging path beside the target
+// ("<target>.restore-tmp-<pid>"), every chunk and whole-file hash checked as it
+// goes, then renamed into place (and, with opts.sync, every file and folder
+// fsynced first). On any failure the staging path is removed and the target
+// does not exist. Manifest paths are untrusted: an entry that is not a plain
+// relative path, or whose parent is not a folder this restore made, is refused
+// (Corruption), so nothing is written outside the staging path.
+// Reads the repository only; needs no lock (the caller holds it for an
+// in-place swap). One thread.
+#pragma once
+
+#include <string>
+
+#include "snapshot/repo_files.h"
+#include "snapshot/repository.h"
+
+namespace maestro {
+
+Status RestoreStore(const RepoFiles& files, const std::string& id, const std::string& store, const std::string& target,
+                    const RestoreOptions& opts);
+
+}  // namespace maestro
