@@ -95,6 +95,17 @@ class LocalBackend : public Backend {
     return Status::OK();
   }
 
+  // The scratch file is in the repository's own tmp/ (same file system): a
+  // rename publishes it, as Put's own temp file is.
+  Status PutFile(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path) override {
+    if (env != env_) return Backend::PutFile(kind, name, env, local_path);
+    MAESTRO_RETURN_IF_ERROR(CheckName(kind, name));
+    MAESTRO_RETURN_IF_ERROR(EnsureFolder(kind));
+    std::string path = PathOf(kind, name);
+    MAESTRO_RETURN_IF_ERROR(env_->Rename(local_path, path));
+    return env_->SyncDir(DirName(path));
+  }
+
   Status Get(ObjectKind kind, const std::string& name, std::string* out) override {
     MAESTRO_RETURN_IF_ERROR(CheckName(kind, name));
     return env_->ReadFileToString(PathOf(kind, name), out);

@@ -100,6 +100,22 @@ TYPED_TEST_P(BackendConformance, WriterPublishesOnlyOnCommit) {
   EXPECT_EQ(got, data);
 }
 
+// The repository builds a pack in its local tmp/ before its name (its hash) is
+// known, then hands the finished file over.
+TYPED_TEST_P(BackendConformance, PutFilePublishesALocalFileWholeAndConsumesIt) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  TempDir scratch;
+  std::string data = RandomBytes((2 << 20) + 123, 4);
+  std::string local = scratch.Sub("pack-1.tmp-pack");
+  WriteFile(local, data);
+  ASSERT_TRUE(b->PutFile(ObjectKind::kPack, "ff.pack", Env::Default(), local).ok());
+  std::string got;
+  ASSERT_TRUE(b->Get(ObjectKind::kPack, "ff.pack", &got).ok());
+  EXPECT_EQ(got, data);
+  EXPECT_FALSE(Env::Default()->FileExists(local)) << "the local file was left behind";
+  EXPECT_EQ(Names(b.get(), ObjectKind::kPack), (std::set<std::string>{"ff.pack"}));
+}
+
 TYPED_TEST_P(BackendConformance, ConcurrentPutsAllLand) {
   std::unique_ptr<Backend> b = this->MakeBackend();
   std::vector<std::thread> threads;
@@ -125,7 +141,8 @@ TYPED_TEST_P(BackendConformance, NamesThatLeaveTheirFolderAreRefused) {
 
 REGISTER_TYPED_TEST_SUITE_P(BackendConformance, PutThenGetReturnsTheSameBytes, MissingObjectIsNotFound,
                             ReadAtReturnsTheRangeAndStopsAtTheEnd, ListNamesEveryObjectOfItsKindOnly,
-                            RemoveMakesTheObjectGone, WriterPublishesOnlyOnCommit, ConcurrentPutsAllLand,
+                            RemoveMakesTheObjectGone, WriterPublishesOnlyOnCommit,
+                            PutFilePublishesALocalFileWholeAndConsumesIt, ConcurrentPutsAllLand,
                             NamesThatLeaveTheirFolderAreRefused);
 
 #define INSTANTIATE_BACKEND_CONFORMANCE(Prefix, Fixture) \
