@@ -1,0 +1,182 @@
+// tests/crypto_test.cc — snapshot/crypto.h: sealed objects, keyed blob ids,
+// master keys (issue 15 point 4). Fast: no password derivation here.
+#include "snapshot/crypto.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "tests/test_util.h"
+
+namespace maestro {
+namespace {
+
+MasterKey NewKey() {
+  auto k = MasterKey::Generate();
+  EXPECT_TRUE(k.ok()) << k.status().ToString();
+  return k.value();
+}
+
+TEST(Crypto, SealThenOpenRoundTripsEverySize) {
+  MasterKey key = NewKey();
+  for (size_t n : {0u, 1u, 15u, 16u, 17u, 4096u, 1u << 20}) {
+    std::string plain = testing::RandomBytes(n, static_cast<uint32_t>(n));
+    auto sealed = Seal(key, ObjectKind::kManifest, "20261201_020000", plain);
+    ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
+    EXPECT_EQ(sealed->size(), n + kSealOverhead);
+    std::string back;
+    ASSERT_TRUE(Open(key, ObjectKind::kManifest, "20261201_020000", *sealed, &back).ok());
+    EXPECT_EQ(back, plain);
+  }
+}
+
+TEST(Crypto, SealedObjectStartsWithTheDocumentedHeader) {
+  MasterKey key = NewKey();
+  auto sealed = Seal(key, ObjectKind::kIndex, "x.idx", "abc");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(sealed->substr(0, 4), "MDBE");
+  EXPECT_EQ((*sealed)[4], 1);  // envelope version
+  EXPECT_EQ((*sealed)[5], 1);  // XChaCha20-Poly1305-IETF
+  EXPECT_EQ(sealed->substr(6, 2), std::string(2, '\0'));
+  // The plaintext is nowhere in the sealed bytes.
+  auto big = Seal(key, ObjectKind::kIndex, "x.idx", std::string(1000, 'A'));
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ(big->find("AAAAAAAA"), std::string::npos);
+}
+
+TEST(Crypto, SealingTheSameBytesTwiceGivesDifferentObjects) {
+  MasterKey key = NewKey();
+  auto a = Seal(key, ObjectKind::kManifest, "m", "same bytes");
+  auto b = Seal(key, ObjectKind::kManifest, "m", "same bytes");
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->substr(8, 24), b->substr(8, 24)) << "the nonce must be fresh";
+  EXPECT_NE(*a, *b);
+}
+
+TEST(Crypto, OpenRefusesAFlippedBitInEveryByte) {
+  MasterKey key = NewKey();
+  auto sealed = Seal(key, ObjectKind::kManifest, "20261201_020000", "the manifest body");
+  ASSERT_TRUE(sealed.ok());
+  for (size_t i = 0; i < sealed->size(); ++i) {
+    std::string bad = *sealed;
+    bad[i] = static_cast<char>(bad[i] ^ 0x01);
+    std::string out = "untouched";
+    Status st = Open(key, ObjectKind::kManifest, "20261201_020000", bad, &out);
+    EXPECT_TRUE(st.IsCorruption()) << "byte " << i << ": " << st.ToString();
+    EXPECT_EQ(out, "untouched") << "byte " << i;
+  }
+}
+
+TEST(Crypto, OpenRefusesTruncatedAndExtendedObjects) {
+  MasterKey key = NewKey();
+  auto sealed = Seal(key, ObjectKind::kPack, "p.pack", "0123456789");
+  ASSERT_TRUE(sealed.ok());
+  std::string out;
+  for (size_t n = 0; n < sealed->size(); ++n)
+    EXPECT_TRUE(Open(key, ObjectKind::kPack, "p.pack", sealed->substr(0, n), &out).IsCorruption()) << n;
+  EXPECT_TRUE(Open(key, ObjectKind::kPack, "p.pack", *sealed + "x", &out).IsCorruption());
+}
+
+TEST(Crypto, OpenRefusesAValidObjectMovedToAnotherName) {
+  MasterKey key = NewKey();
+  auto sealed = Seal(key, ObjectKind::kManifest, "20261201_020000", "snapshot A");
+  ASSERT_TRUE(sealed.ok());
+  std::string out;
+  Status st = Open(key, ObjectKind::kManifest, "20261202_020000", *sealed, &out);
+  EXPECT_TRUE(st.IsCorruption()) << st.ToString();
+  EXPECT_NE(st.message().find("authentication failed"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("20261202_020000"), std::string::npos) << "names the object: " << st.message();
+  // A name that is a prefix or extension of the real one is another name too.
+  EXPECT_TRUE(Open(key, ObjectKind::kManifest, "20261201_02000", *sealed, &out).IsCorruption());
+  EXPECT_TRUE(Open(key, ObjectKind::kManifest, "20261201_020000_2", *sealed, &out).IsCorruption());
+}
+
+TEST(Crypto, OpenRefusesAValidObjectMovedToAnotherKind) {
+  MasterKey key = NewKey();
+  auto sealed = Seal(key, ObjectKind::kIndex, "abcd", "index bytes");
+  ASSERT_TRUE(sealed.ok());
+  std::string out;
+  for (ObjectKind k : {ObjectKind::kConfig, ObjectKind::kKey, ObjectKind::kPack, ObjectKind::kManifest,
+                       ObjectKind::kLock})
+    EXPECT_TRUE(Open(key, k, "abcd", *sealed, &out).IsCorruption());
+  EXPECT_TRUE(Open(key, ObjectKind::kIndex, "abcd", *sealed, &out).ok());
+}
+
+TEST(Crypto, OpenRefusesAnotherRepositorysKey) {
+  MasterKey a = NewKey(), b = NewKey();
+  EXPECT_NE(a, b);
+  auto sealed = Seal(a, ObjectKind::kManifest, "m", "secret");
+  ASSERT_TRUE(sealed.ok());
+  std::string out;
+  EXPECT_TRUE(Open(b, ObjectKind::kManifest, "m", *sealed, &out).IsCorruption());
+}
+
+TEST(Crypto, OpenRefusesAPlaintextObject) {
+  MasterKey key = NewKey();
+  std::string out;
+  Status st = Open(key, ObjectKind::kManifest, "m", std::string("MDBSNAP\0", 8) + std::string(100, 'x'), &out);
+  EXPECT_TRUE(st.IsCorruption());
+  EXPECT_NE(st.message().find("not a sealed object"), std::string::npos) << st.message();
+}
+
+TEST(Crypto, OpenBlobRefusesBytesOfAnotherBlobId) {
+  MasterKey key = NewKey();
+  Hash128 id1 = KeyedBlobId(key, "chunk one"), id2 = KeyedBlobId(key, "chunk two");
+  auto sealed = SealBlob(key, id1, "chunk one");
+  ASSERT_TRUE(sealed.ok());
+  std::string out;
+  ASSERT_TRUE(OpenBlob(key, id1, *sealed, &out).ok());
+  EXPECT_EQ(out, "chunk one");
+  EXPECT_TRUE(OpenBlob(key, id2, *sealed, &out).IsCorruption());
+  // A blob is not an object of any kind, even under its id's bytes as a name.
+  EXPECT_TRUE(Open(key, ObjectKind::kPack, id1.Hex(), *sealed, &out).IsCorruption());
+}
+
+TEST(Crypto, KeyedBlobIdsDeduplicateWithinARepositoryAndRevealNothingAcross) {
+  MasterKey a = NewKey(), b = NewKey();
+  std::string chunk = testing::RandomBytes(10000, 7);
+  EXPECT_EQ(KeyedBlobId(a, chunk), KeyedBlobId(a, chunk));
+  EXPECT_NE(KeyedBlobId(a, chunk), KeyedBlobId(b, chunk));
+  EXPECT_NE(KeyedBlobId(a, chunk), ContentId(chunk)) << "an unkeyed hash would let storage test guesses";
+  EXPECT_NE(KeyedBlobId(a, chunk), Xxh128(chunk));
+  EXPECT_NE(KeyedBlobId(a, chunk), KeyedBlobId(a, chunk + "x"));
+}
+
+TEST(Crypto, MasterKeysAreRandomAndRoundTripThroughBytes) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 50; ++i) {
+    MasterKey k = NewKey();
+    seen.insert(std::string(reinterpret_cast<const char*>(k.data()), kMasterKeyBytes));
+    auto back = MasterKey::FromBytes(std::string_view(reinterpret_cast<const char*>(k.data()), kMasterKeyBytes));
+    ASSERT_TRUE(back.ok());
+    EXPECT_EQ(*back, k);
+  }
+  EXPECT_EQ(seen.size(), 50u);
+  MasterKey k = NewKey();
+  EXPECT_NE(std::string(reinterpret_cast<const char*>(k.encryption_key()), kKeyBytes),
+            std::string(reinterpret_cast<const char*>(k.id_key()), kKeyBytes));
+  EXPECT_FALSE(MasterKey::FromBytes("short").ok());
+}
+
+TEST(Crypto, SecretStringKeepsItsBytesWhileGrowingAndCompares) {
+  SecretString s;
+  std::string expect;
+  for (int i = 0; i < 10000; ++i) {
+    char c = static_cast<char>('a' + i % 26);
+    s.Append(c);
+    expect.push_back(c);
+  }
+  EXPECT_EQ(s.view(), expect);
+  SecretString t(expect);
+  EXPECT_TRUE(s == t);
+  t.Append('x');
+  EXPECT_FALSE(s == t);
+  SecretString u;
+  u = t;
+  EXPECT_TRUE(u == t);
+  u.Clear();
+  EXPECT_TRUE(u.empty());
+}
+
+}  // namespace
+}  // namespace maestro

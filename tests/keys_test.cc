@@ -1,0 +1,349 @@
+// tests/keys_test.cc — snapshot/keys.h: key files wrapping one master key
+// under several passwords (issue 15 point 4). Argon2id runs with the lowest
+// limits (1 pass, 8 KiB) except in the one test that checks the defaults.
+#include "snapshot/keys.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/memory_backend.h"
+
+namespace maestro {
+namespace {
+
+using testing::MemoryBackend;
+
+KdfParams Fast() {
+  KdfParams p;
+  p.opslimit = KdfParams::kMinOps;
+  p.memlimit = KdfParams::kMinMem;
+  return p;
+}
+
+KeyMeta Meta() {
+  KeyMeta m;
+  m.created_micros = 1764547200000000;  // 2025-12-01T00:00:00Z
+  m.host = "testhost";
+  m.user = "tester";
+  return m;
+}
+
+OpenedKeys First(MemoryBackend* b, const std::string& pw = "correct horse") {
+  auto k = CreateFirstKey(b, pw, Fast(), Meta());
+  EXPECT_TRUE(k.ok()) << k.status().ToString();
+  return k.value();
+}
+
+void FlipByte(std::string* s, size_t at) { (*s)[at] = static_cast<char>((*s)[at] ^ 0x40); }
+
+TEST(Keys, FirstKeyOpensWithItsPasswordToTheSameMasterKey) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b);
+  EXPECT_EQ(b.Count(ObjectKind::kKey), 1u);
+  auto opened = OpenKeys(&b, "correct horse");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(opened->master, made.master);
+  EXPECT_EQ(opened->key_id, made.key_id);
+  EXPECT_TRUE(opened->warnings.empty());
+}
+
+TEST(Keys, KeyFileIsNamedByItsContentAndHoldsNoSecretInClear) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b);
+  const std::string& bytes = b.Raw(ObjectKind::kKey, made.key_id);
+  EXPECT_EQ(ContentId(bytes).Hex(), made.key_id);
+  EXPECT_EQ(bytes.substr(0, 8), std::string("MDBKEY\0\0", 8));
+  std::string master(reinterpret_cast<const char*>(made.master.data()), kMasterKeyBytes);
+  EXPECT_EQ(bytes.find(master.substr(0, 8)), std::string::npos);
+  EXPECT_EQ(bytes.find("correct horse"), std::string::npos);
+  KeyInfo info;
+  ASSERT_TRUE(DecodeKeyFile(made.key_id, bytes, &info).ok());
+  EXPECT_EQ(info.meta.host, "testhost");
+  EXPECT_EQ(info.meta.user, "tester");
+  EXPECT_EQ(info.meta.created_micros, Meta().created_micros);
+  EXPECT_EQ(info.kdf.opslimit, Fast().opslimit);
+  EXPECT_EQ(info.kdf.memlimit, Fast().memlimit);
+}
+
+TEST(Keys, WrongPasswordIsWrongPasswordNotCorruption) {
+  MemoryBackend b;
+  First(&b);
+  auto opened = OpenKeys(&b, "Correct horse");
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), Status::Code::kWrongPassword) << opened.status().ToString();
+  EXPECT_NE(opened.status().message().find("MAESTRO_DB_PASSWORD"), std::string::npos);
+  EXPECT_FALSE(OpenKeys(&b, "").ok());
+}
+
+TEST(Keys, TwoPasswordsOpenTheSameMasterKey) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b, "first");
+  auto id = AddKey(&b, made.master, "second", Fast(), Meta());
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_NE(*id, made.key_id);
+  auto one = OpenKeys(&b, "first");
+  auto two = OpenKeys(&b, "second");
+  ASSERT_TRUE(one.ok() && two.ok());
+  EXPECT_EQ(one->master, two->master);
+  EXPECT_EQ(one->key_id, made.key_id);
+  EXPECT_EQ(two->key_id, *id);
+  EXPECT_EQ(OpenKeys(&b, "third").status().code(), Status::Code::kWrongPassword);
+}
+
+TEST(Keys, SamePasswordTwiceGivesTwoDifferentKeyFiles) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b, "pw");
+  auto id = AddKey(&b, made.master, "pw", Fast(), Meta());
+  ASSERT_TRUE(id.ok());
+  EXPECT_NE(*id, made.key_id) << "a fresh salt and nonce every time";
+}
+
+TEST(Keys, FlippedByteAnywhereInTheOnlyKeyFileIsCorruption) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b);
+  const std::string good = b.Raw(ObjectKind::kKey, made.key_id);
+  for (size_t i = 0; i < good.size(); ++i) {
+    std::string bad = good;
+    FlipByte(&bad, i);
+    b.Raw(ObjectKind::kKey, made.key_id) = bad;
+    auto opened = OpenKeys(&b, "correct horse");
+    ASSERT_FALSE(opened.ok()) << "byte " << i;
+    EXPECT_TRUE(opened.status().IsCorruption()) << "byte " << i << ": " << opened.status().ToString();
+  }
+}
+
+TEST(Keys, ForgedKeyFileWithItsNameRecomputedIsCorruptionWhenThePasswordMatches) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b);
+  std::string forged = b.Raw(ObjectKind::kKey, made.key_id);
+  FlipByte(&forged, forged.size() - 20);  // inside the sealed master key
+  b.Rename(ObjectKind::kKey, made.key_id, ContentId(forged).Hex());
+  b.Raw(ObjectKind::kKey, ContentId(forged).Hex()) = forged;
+  auto opened = OpenKeys(&b, "correct horse");
+  ASSERT_FALSE(opened.ok());
+  EXPECT_TRUE(opened.status().IsCorruption()) << opened.status().ToString();
+  EXPECT_NE(opened.status().message().find("fails authentication"), std::string::npos) << opened.status().message();
+}
+
+TEST(Keys, ForgedKeyFileMetadataWithItsNameRecomputedIsCorruption) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b);
+  std::string forged = b.Raw(ObjectKind::kKey, made.key_id);
+  size_t host_at = forged.find("testhost");
+  ASSERT_NE(host_at, std::string::npos);
+  forged[host_at] = 'X';  // the header is the sealed master key's associated data
+  b.Rename(ObjectKind::kKey, made.key_id, ContentId(forged).Hex());
+  b.Raw(ObjectKind::kKey, ContentId(forged).Hex()) = forged;
+  auto opened = OpenKeys(&b, "correct horse");
+  EXPECT_TRUE(opened.status().IsCorruption()) << opened.status().ToString();
+}
+
+TEST(Keys, KeyFileClaimingHugeArgon2LimitsIsRefusedBeforeRunning) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b);
+  std::string forged = b.Raw(ObjectKind::kKey, made.key_id);
+  forged[16 + 7] = '\x7f';  // opslimit's top byte: about 9e18 passes
+  std::string name = ContentId(forged).Hex();
+  b.Rename(ObjectKind::kKey, made.key_id, name);
+  b.Raw(ObjectKind::kKey, name) = forged;
+  auto opened = OpenKeys(&b, "correct horse");
+  ASSERT_FALSE(opened.ok());
+  EXPECT_TRUE(opened.status().IsCorruption()) << opened.status().ToString();
+  EXPECT_NE(opened.status().message().find("out of range"), std::string::npos) << opened.status().message();
+}
+
+TEST(Keys, KeyFileMovedToAnotherNameIsCorruption) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b);
+  b.Rename(ObjectKind::kKey, made.key_id, std::string(32, 'a'));
+  auto opened = OpenKeys(&b, "correct horse");
+  EXPECT_TRUE(opened.status().IsCorruption()) << opened.status().ToString();
+}
+
+TEST(Keys, DamagedKeyFileDoesNotStopAnotherFromOpening) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b, "first");
+  auto second = AddKey(&b, made.master, "second", Fast(), Meta());
+  ASSERT_TRUE(second.ok());
+  FlipByte(&b.Raw(ObjectKind::kKey, made.key_id), 40);
+  auto opened = OpenKeys(&b, "second");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(opened->master, made.master);
+  // The damaged one was tried first only if it sorts first; either way the result is the master key.
+  auto with_first = OpenKeys(&b, "first");
+  EXPECT_TRUE(with_first.status().IsCorruption()) << "its own key is the damaged one: " << with_first.status().ToString();
+}
+
+TEST(Keys, ForeignNamesInKeysAreIgnoredWithAWarning) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b);
+  ASSERT_TRUE(b.Put(ObjectKind::kKey, "README", "not a key").ok());
+  auto opened = OpenKeys(&b, "correct horse");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  ASSERT_EQ(opened->warnings.size(), 1u);
+  EXPECT_NE(opened->warnings[0].find("README"), std::string::npos);
+}
+
+TEST(Keys, NoKeyFilesIsNotFound) {
+  MemoryBackend b;
+  auto opened = OpenKeys(&b, "pw");
+  EXPECT_TRUE(opened.status().IsNotFound()) << opened.status().ToString();
+}
+
+TEST(Keys, CreateFirstKeyRefusesWhenKeysExist) {
+  MemoryBackend b;
+  First(&b);
+  auto again = CreateFirstKey(&b, "other", Fast(), Meta());
+  EXPECT_EQ(again.status().code(), Status::Code::kInvalidArgument) << again.status().ToString();
+  EXPECT_EQ(b.Count(ObjectKind::kKey), 1u);
+}
+
+TEST(Keys, ListKeysShowsEachFileMarksTheCurrentAndTheDamaged) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b, "first");
+  KeyMeta later = Meta();
+  later.created_micros += 1000000;
+  later.user = "second-user";
+  auto second = AddKey(&b, made.master, "second", Fast(), later);
+  ASSERT_TRUE(second.ok());
+  std::vector<std::string> warnings;
+  auto keys = ListKeys(&b, made.key_id, &warnings);
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].id, made.key_id);
+  EXPECT_TRUE((*keys)[0].current);
+  EXPECT_EQ((*keys)[1].meta.user, "second-user");
+  EXPECT_FALSE((*keys)[1].current);
+  FlipByte(&b.Raw(ObjectKind::kKey, made.key_id), 50);
+  keys = ListKeys(&b, "", &warnings);
+  ASSERT_TRUE(keys.ok());
+  EXPECT_TRUE((*keys)[0].damaged.empty());
+  EXPECT_FALSE((*keys)[1].damaged.empty()) << "damaged ones are listed last";
+}
+
+TEST(Keys, RemovingTheLastKeyIsRefused) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b);
+  std::string removed;
+  Status st = RemoveKey(&b, made, made.key_id, &removed);
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument) << st.ToString();
+  EXPECT_NE(st.message().find("snap key add"), std::string::npos);
+  EXPECT_EQ(b.Count(ObjectKind::kKey), 1u);
+  EXPECT_TRUE(OpenKeys(&b, "correct horse").ok());
+}
+
+TEST(Keys, RemovingTheKeyInUseIsRefusedWhenTheOnlyOtherIsDamaged) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b, "first");
+  auto second = AddKey(&b, made.master, "second", Fast(), Meta());
+  ASSERT_TRUE(second.ok());
+  FlipByte(&b.Raw(ObjectKind::kKey, *second), 40);
+  std::string removed;
+  EXPECT_EQ(RemoveKey(&b, made, made.key_id, &removed).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(b.Count(ObjectKind::kKey), 2u);
+  // The damaged one may go: the current key remains.
+  EXPECT_TRUE(RemoveKey(&b, made, *second, &removed).ok());
+  EXPECT_EQ(removed, *second);
+}
+
+TEST(Keys, RemovingAKeyByPrefixLeavesTheOthersWorking) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b, "first");
+  auto second = AddKey(&b, made.master, "second", Fast(), Meta());
+  ASSERT_TRUE(second.ok());
+  std::string removed;
+  ASSERT_TRUE(RemoveKey(&b, made, second->substr(0, 8), &removed).ok());
+  EXPECT_EQ(removed, *second);
+  EXPECT_EQ(OpenKeys(&b, "second").status().code(), Status::Code::kWrongPassword);
+  EXPECT_TRUE(OpenKeys(&b, "first").ok());
+  EXPECT_TRUE(RemoveKey(&b, made, "zz", &removed).code() == Status::Code::kInvalidArgument);
+  EXPECT_TRUE(RemoveKey(&b, made, "0000000000", &removed).IsNotFound() ||
+              made.key_id.rfind("0000000000", 0) == 0);
+}
+
+TEST(Keys, RemovingTheKeyInUseIsAllowedWhenAnotherRemains) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b, "first");
+  ASSERT_TRUE(AddKey(&b, made.master, "second", Fast(), Meta()).ok());
+  std::string removed;
+  ASSERT_TRUE(RemoveKey(&b, made, made.key_id, &removed).ok());
+  EXPECT_EQ(OpenKeys(&b, "first").status().code(), Status::Code::kWrongPassword);
+  auto two = OpenKeys(&b, "second");
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->master, made.master);
+}
+
+TEST(Keys, ChangePasswordReplacesTheKeyFile) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b, "old");
+  std::string old_id = made.key_id;
+  ASSERT_TRUE(ChangePassword(&b, &made, "new", Fast(), Meta()).ok());
+  EXPECT_NE(made.key_id, old_id);
+  EXPECT_EQ(b.Count(ObjectKind::kKey), 1u);
+  EXPECT_EQ(OpenKeys(&b, "old").status().code(), Status::Code::kWrongPassword);
+  auto opened = OpenKeys(&b, "new");
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(opened->master, made.master);
+  EXPECT_EQ(opened->key_id, made.key_id);
+}
+
+TEST(Keys, ChangePasswordThatCannotRemoveTheOldKeyLeavesBothWorking) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b, "old");
+  b.FailRemoves(true);  // an append-only target, or a crash after the add
+  Status st = ChangePassword(&b, &made, "new", Fast(), Meta());
+  EXPECT_TRUE(st.IsIoError()) << st.ToString();
+  EXPECT_NE(st.message().find("the new password works"), std::string::npos) << st.message();
+  EXPECT_EQ(b.Count(ObjectKind::kKey), 2u);
+  EXPECT_TRUE(OpenKeys(&b, "old").ok());
+  EXPECT_TRUE(OpenKeys(&b, "new").ok());
+}
+
+TEST(Keys, ChangePasswordThatCannotAddLeavesTheOldKeyAlone) {
+  MemoryBackend b;
+  OpenedKeys made = First(&b, "old");
+  std::string old_id = made.key_id;
+  b.FailPuts(true);
+  EXPECT_FALSE(ChangePassword(&b, &made, "new", Fast(), Meta()).ok());
+  EXPECT_EQ(made.key_id, old_id);
+  b.FailPuts(false);
+  EXPECT_TRUE(OpenKeys(&b, "old").ok());
+  EXPECT_EQ(b.Count(ObjectKind::kKey), 1u);
+}
+
+TEST(Keys, KdfLimitsOutOfRangeAreRefusedWhenAsked) {
+  MemoryBackend b;
+  KdfParams p = Fast();
+  p.opslimit = 0;
+  EXPECT_EQ(CreateFirstKey(&b, "pw", p, Meta()).status().code(), Status::Code::kInvalidArgument);
+  p = Fast();
+  p.memlimit = 1024;
+  EXPECT_EQ(CreateFirstKey(&b, "pw", p, Meta()).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(CreateFirstKey(&b, "", Fast(), Meta()).status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(b.Count(ObjectKind::kKey), 0u);
+}
+
+TEST(Keys, DefaultLimitsAreArgon2idThreePassesOver64MiBAndAreStored) {
+  KdfParams d;
+  EXPECT_EQ(d.opslimit, 3u);
+  EXPECT_EQ(d.memlimit, 64ull << 20);
+  EXPECT_FALSE(d.WeakerThanDefault());
+  EXPECT_TRUE(Fast().WeakerThanDefault());
+  MemoryBackend b;
+  auto made = CreateFirstKey(&b, "pw", d, Meta());  // one real-cost run
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  std::vector<std::string> w;
+  auto keys = ListKeys(&b, made->key_id, &w);
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ((*keys)[0].kdf.opslimit, 3u);
+  EXPECT_EQ((*keys)[0].kdf.memlimit, 64ull << 20);
+}
+
+TEST(Keys, CurrentKeyMetaNamesThisHostAndUser) {
+  KeyMeta m = CurrentKeyMeta(Env::Default());
+  EXPECT_FALSE(m.host.empty());
+  EXPECT_FALSE(m.user.empty());
+  EXPECT_GT(m.created_micros, 0);
+}
+
+}  // namespace
+}  // namespace maestro
