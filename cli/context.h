@@ -23,6 +23,7 @@ struct GlobalOptions {
   std::string root;    // --root, else $MAESTRO_ROOT, else "."
   std::string config;  // --config
   std::string repo;    // --repo, else <root>/backups
+  std::string password_file;  // --password-file: an encrypted repository's password (cli/password.h)
   bool json = false;
   bool yes = false;
   bool quiet = false;
@@ -75,6 +76,8 @@ void RegisterDemoCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterScheduleCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code);
+// `snap key ...` under the `snap` group (cli/key_cmd.cc).
+void RegisterKeyCommands(CLI::App& snap, CliContext& ctx, int* exit_code);
 // `snap restore ID` in place, as a journaled transaction (cli/txn_cmd.cc; repository locked by the caller).
 class Repository;
 Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo, const std::string& snapshot_id,

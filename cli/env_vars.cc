@@ -24,22 +24,35 @@ Status CheckPurge(const std::string& v) {
                                  "nothing was changed; set one of those, or unset it for background");
 }
 
+// Set but empty is a mistake (an unset variable in a script): refuse it rather
+// than fall through to the next source or a prompt.
+Status CheckNotEmpty(const char* name, const std::string& v) {
+  if (!v.empty()) return Status::OK();
+  return Status::InvalidArgument(std::string(name) + " is set but empty",
+                                 "set it (see docs/encryption.md, \"Where the password comes from\"), or unset it");
+}
+
 }  // namespace
 
 Status CheckMaestroEnvironment(std::vector<std::string>* warnings) {
   // LONG_TESTS and BIN are read by the test suites and scripts, not by the binary.
   static const std::set<std::string> kKnown = {"MAESTRO_DB_CRASH_AT", "MAESTRO_DB_PURGE", "MAESTRO_DB_LONG_TESTS",
-                                               "MAESTRO_DB_BIN"};
+                                               "MAESTRO_DB_BIN", "MAESTRO_DB_PASSWORD", "MAESTRO_DB_PASSWORD_FILE"};
   for (char** e = environ; e && *e; ++e) {
     const char* eq = std::strchr(*e, '=');
     if (std::strncmp(*e, "MAESTRO_DB_", 11) != 0 || !eq) continue;
     std::string name(*e, static_cast<size_t>(eq - *e));
     if (!kKnown.count(name) && warnings)
       warnings->push_back(name + " is not a variable this maestro-db reads; it is ignored (known: "
-                          "MAESTRO_DB_CRASH_AT, MAESTRO_DB_PURGE)");
+                          "MAESTRO_DB_CRASH_AT, MAESTRO_DB_PURGE, MAESTRO_DB_PASSWORD, MAESTRO_DB_PASSWORD_FILE)");
   }
   if (const char* v = std::getenv("MAESTRO_DB_CRASH_AT")) MAESTRO_RETURN_IF_ERROR(CheckCrashAt(v));
   if (const char* v = std::getenv("MAESTRO_DB_PURGE")) MAESTRO_RETURN_IF_ERROR(CheckPurge(v));
+  // The password's value is never printed; only that it is set is checked here
+  // (the file itself is read when a command needs it: cli/password.h).
+  if (const char* v = std::getenv("MAESTRO_DB_PASSWORD_FILE"))
+    MAESTRO_RETURN_IF_ERROR(CheckNotEmpty("MAESTRO_DB_PASSWORD_FILE", v));
+  if (const char* v = std::getenv("MAESTRO_DB_PASSWORD")) MAESTRO_RETURN_IF_ERROR(CheckNotEmpty("MAESTRO_DB_PASSWORD", v));
   return Status::OK();
 }
 

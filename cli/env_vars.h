@@ -5,6 +5,9 @@
 //   MAESTRO_DB_CRASH_AT  "" (off), "list", or "<crash point>[:<nth>]" with a
 //                        registered name (`maestro-db debug crash-points`)
 //   MAESTRO_DB_PURGE     "" or background (default), now, later
+//   MAESTRO_DB_PASSWORD_FILE, MAESTRO_DB_PASSWORD
+//                        an encrypted repository's password (cli/password.h has
+//                        the precedence): not empty when set
 // A bad value is InvalidArgument (exit 2) naming the variable and what it
 // accepts. A MAESTRO_DB_* name the binary does not know gets a warning on
 // stderr (it may be meant for another version, or for the test suites:

@@ -23,7 +23,9 @@ bool IsKeyName(const std::string& name) {
   return Hash128::FromHex(name, &h);
 }
 
-std::string Where(Backend* b, const std::string& name) { return b->Location() + "/keys/" + name; }
+std::string Where(Backend* b, const std::string& name) {
+  return b->Location() + "/" + ObjectKindFolder(ObjectKind::kKey) + "/" + name;
+}
 
 // The names in keys/ that look like key files, sorted; foreign names go to *warnings.
 Status KeyNames(Backend* backend, std::vector<std::string>* names, std::vector<std::string>* warnings) {

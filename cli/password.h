@@ -1,0 +1,47 @@
+// cli/password.h — where the password of an encrypted repository comes from.
+//
+// The repository password, first source that is set wins (documented in
+// docs/encryption.md and `maestro-db --help`):
+//   1. --password-file FILE          (a global option)
+//   2. MAESTRO_DB_PASSWORD_FILE=FILE
+//   3. MAESTRO_DB_PASSWORD=TEXT      (visible to other users in /proc on some
+//                                     systems: prefer a file)
+//   4. a prompt on the terminal (standard input is a terminal), without echo
+// None of these and standard input not a terminal: InvalidArgument (exit 2)
+// naming the three ways to give one. A lower source is never consulted when a
+// higher one is set, even if the higher one fails (a missing file is an error,
+// not a fallback to the prompt).
+//
+// A new password (snap key add, snap key passwd) comes from --new-password-file
+// FILE, else a prompt on the terminal asked twice (the two must match).
+//
+// Password files: the whole file, less one trailing "\n" or "\r\n"; empty is
+// refused, over 64 KiB is refused; a file readable by group or others gets a
+// warning. Every password is held in a SecretString (wiped when destroyed).
+//
+// Not thread-safe (touches the terminal's settings); called once per command.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "snapshot/crypto.h"
+#include "util/status.h"
+
+namespace maestro {
+
+// The repository password by the precedence above. prompt: e.g.
+// "password for /app/backups/maestro-db: ". *warnings gets notes (file mode).
+Result<SecretString> ReadRepositoryPassword(const std::string& password_file_flag, const std::string& prompt,
+                                            std::vector<std::string>* warnings);
+
+// A new password: new_password_file_flag, else the terminal, asked twice.
+Result<SecretString> ReadNewPassword(const std::string& new_password_file_flag, const std::string& prompt,
+                                     std::vector<std::string>* warnings);
+
+// The password in `path`; `origin` names where the path came from in errors
+// ("--password-file", "MAESTRO_DB_PASSWORD_FILE").
+Result<SecretString> ReadPasswordFile(const std::string& path, const std::string& origin,
+                                      std::vector<std::string>* warnings);
+
+}  // namespace maestro
