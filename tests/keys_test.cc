@@ -338,6 +338,30 @@ TEST(Keys, DefaultLimitsAreArgon2idThreePassesOver64MiBAndAreStored) {
   EXPECT_EQ((*keys)[0].kdf.memlimit, 64ull << 20);
 }
 
+// A key file made once by this build (1 pass, 8 KiB, password "test vector
+// password", master key bytes 0..63): a later build must still open it.
+TEST(Keys, VersionOneKeyFileStillOpens) {
+  const std::string hex =
+      "4d44424b45590000010000000100000001000000000000000020000000000000c5b39b7a59e39f27b58cd34562cf051200a00ba9d844"
+      "060008006b61742d686f737408006b61742d75736572c56a4e5027d9a8a45367a89d6235ea5744d329024654d8a7e832d227d273383c"
+      "76951537242cdf5847556d47301dcf4f646ddb2391960b85ecd2dc42aa1f98d0bfc07de5bb416c60302d2075ee42d83d0199495468e6"
+      "5c6abb382770442c61f66220aba7273dc3fca645f5937f9d070bd7a525d762883944";
+  std::string bytes;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+  const std::string name = "f880ca084badbc9894826bd925930521";
+  KeyInfo info;
+  ASSERT_TRUE(DecodeKeyFile(name, bytes, &info).ok());
+  EXPECT_EQ(info.meta.host, "kat-host");
+  EXPECT_EQ(info.meta.user, "kat-user");
+  EXPECT_EQ(info.meta.created_micros, 1764547200000000);
+  EXPECT_EQ(info.kdf.opslimit, 1u);
+  EXPECT_EQ(info.kdf.memlimit, 8192u);
+  auto key = UnwrapKeyFile(name, bytes, "test vector password");
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  for (size_t i = 0; i < kMasterKeyBytes; ++i) EXPECT_EQ(key->data()[i], i);
+  EXPECT_EQ(UnwrapKeyFile(name, bytes, "test vector passwore").status().code(), Status::Code::kWrongPassword);
+}
+
 TEST(Keys, CurrentKeyMetaNamesThisHostAndUser) {
   KeyMeta m = CurrentKeyMeta(Env::Default());
   EXPECT_FALSE(m.host.empty());
