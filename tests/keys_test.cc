@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "tests/memory_backend.h"
+#include "tests/test_util.h"
+#include "util/fault_env.h"
 
 namespace maestro {
 namespace {
@@ -360,6 +362,56 @@ TEST(Keys, VersionOneKeyFileStillOpens) {
   ASSERT_TRUE(key.ok()) << key.status().ToString();
   for (size_t i = 0; i < kMasterKeyBytes; ++i) EXPECT_EQ(key->data()[i], i);
   EXPECT_EQ(UnwrapKeyFile(name, bytes, "test vector passwore").status().code(), Status::Code::kWrongPassword);
+}
+
+// A power cut at every write, sync, rename, remove and directory sync of
+// `passwd` on a real folder (LocalBackend over FaultEnv): afterwards the old
+// or the new password opens the same master key, and no key file is damaged.
+TEST(Keys, PowerCutAtAnyStepOfChangePasswordLeavesAPasswordThatOpens) {
+  using Op = FaultEnv::Op;
+  auto run = [](Op op, int nth, int* counts) {
+    testing::TempDir dir;
+    MasterKey master;
+    {
+      auto plain = NewLocalBackend(Env::Default(), dir.path());
+      auto made = CreateFirstKey(plain.get(), "old", Fast(), Meta());
+      EXPECT_TRUE(made.ok());
+      master = made->master;
+    }
+    FaultEnv fenv(Env::Default());
+    if (nth > 0) fenv.PowerCutAt(op, nth);
+    {
+      auto backend = NewLocalBackend(&fenv, dir.path());
+      auto opened = OpenKeys(backend.get(), "old");
+      EXPECT_TRUE(opened.ok());
+      OpenedKeys cur = opened.value();
+      ChangePassword(backend.get(), &cur, "new", Fast(), Meta()).IgnoreError("a power cut may fail it: checked below");
+    }
+    if (counts)
+      for (int k = 0; k < static_cast<int>(Op::kCount); ++k) counts[k] = fenv.Count(static_cast<Op>(k));
+    EXPECT_TRUE(fenv.DropUnsyncedData().ok());
+    auto backend = NewLocalBackend(Env::Default(), dir.path());
+    auto old_pw = OpenKeys(backend.get(), "old");
+    auto new_pw = OpenKeys(backend.get(), "new");
+    EXPECT_TRUE(old_pw.ok() || new_pw.ok()) << FaultEnv::OpName(op) << " #" << nth << ": " << old_pw.status().ToString()
+                                            << " / " << new_pw.status().ToString();
+    if (old_pw.ok()) {
+      EXPECT_EQ(old_pw->master, master);
+    }
+    if (new_pw.ok()) {
+      EXPECT_EQ(new_pw->master, master);
+    }
+    std::vector<std::string> w;
+    auto keys = ListKeys(backend.get(), "", &w);
+    ASSERT_TRUE(keys.ok());
+    for (const auto& k : *keys) EXPECT_TRUE(k.damaged.empty()) << FaultEnv::OpName(op) << " #" << nth << ": " << k.damaged;
+  };
+  int counts[static_cast<int>(Op::kCount)] = {0};
+  run(Op::kWrite, 0, counts);  // no fault: how many calls of each kind a passwd makes
+  int cuts = 0;
+  for (Op op : {Op::kCreate, Op::kWrite, Op::kSync, Op::kRename, Op::kRemove, Op::kMkdir, Op::kSyncDir})
+    for (int n = 1; n <= counts[static_cast<int>(op)]; ++n, ++cuts) run(op, n, nullptr);
+  EXPECT_GE(cuts, 5) << "passwd writes, syncs, renames and removes";
 }
 
 TEST(Keys, CurrentKeyMetaNamesThisHostAndUser) {
