@@ -412,6 +412,7 @@ TEST(Keys, PowerCutAtAnyStepOfChangePasswordLeavesAPasswordThatOpens) {
   for (Op op : {Op::kCreate, Op::kWrite, Op::kSync, Op::kRename, Op::kRemove, Op::kMkdir, Op::kSyncDir})
     for (int n = 1; n <= counts[static_cast<int>(op)]; ++n, ++cuts) run(op, n, nullptr);
   EXPECT_GE(cuts, 5) << "passwd writes, syncs, renames and removes";
+  ::testing::Test::RecordProperty("power_cuts", cuts);
 }
 
 TEST(Keys, CurrentKeyMetaNamesThisHostAndUser) {
