@@ -205,13 +205,16 @@ std::function<void()> Command(CliContext& ctx, int* exit_code, Fn fn) {
 void AddWriterOptions(CLI::App* cmd, KeyArgs* a, bool new_password) {
   cmd->add_option("--lock-wait", a->lock_wait,
                   "seconds to wait for another writer to release the repository lock (default 0: fail at once)")
+      ->type_name("SECONDS")
       ->check(CLI::NonNegativeNumber);
   if (!new_password) return;
   cmd->add_option("--new-password-file", a->new_password_file,
-                  "read the new password from FILE (default: ask twice on the terminal)");
-  cmd->add_option("--kdf-ops", a->kdf_ops, "Argon2id passes for the new key file (default 3; 1..32)");
+                  "read the new password from FILE (default: ask twice on the terminal)")
+      ->type_name("FILE");
+  cmd->add_option("--kdf-ops", a->kdf_ops, "Argon2id passes for the new key file (default 3; 1..32)")->type_name("N");
   cmd->add_option("--kdf-mem-kib", a->kdf_mem_kib,
-                  "Argon2id memory for the new key file in KiB (default 65536 = 64 MiB; 8..4194304)");
+                  "Argon2id memory for the new key file in KiB (default 65536 = 64 MiB; 8..4194304)")
+      ->type_name("KIB");
 }
 
 }  // namespace

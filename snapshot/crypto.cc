@@ -231,13 +231,6 @@ Hash128 KeyedBlobId(const MasterKey& key, std::string_view chunk) {
   return HashToId(out);
 }
 
-Hash128 ContentId(std::string_view data) {
-  InitCrypto().IgnoreError("BLAKE2b needs no entropy: sodium_init only picks the fastest implementation");
-  unsigned char out[16];
-  crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(data.data()), data.size(), nullptr, 0);
-  return HashToId(out);
-}
-
 Result<std::string> RandomBytes(size_t n) {
   MAESTRO_RETURN_IF_ERROR(InitCrypto());
   std::string s(n, '\0');

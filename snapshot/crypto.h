@@ -126,8 +126,6 @@ Status OpenBlob(const MasterKey& key, const Hash128& blob_id, std::string_view s
 Hash128 KeyedBlobId(const MasterKey& key, std::string_view chunk);
 
 // ---- helpers for key files (snapshot/keys.cc)
-// Unkeyed BLAKE2b-128 of data: key files are named by it.
-Hash128 ContentId(std::string_view data);
 // n random bytes (randombytes_buf); Internal if libsodium cannot start.
 Result<std::string> RandomBytes(size_t n);
 

@@ -1,16 +1,26 @@
 // snapshot/key_file.cc — one key file's bytes (docs/encryption.md "Key files"):
 // EncodeKeyFile, DecodeKeyFile, UnwrapKeyFile of snapshot/keys.h.
+//
+// The file is JSON (readable with `cat`, as docs/format-4.md has it); what is
+// authenticated is not the JSON text but a fixed binary encoding of its
+// fields (Header below), so the check does not depend on how JSON is spelled.
+// The text itself is covered by the file's name (XXH3-128 of its bytes).
 #include <sodium.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "snapshot/keys.h"
+#include "util/time_util.h"
 
 namespace maestro {
 
 namespace {
 
-constexpr char kKeyMagic[8] = {'M', 'D', 'B', 'K', 'E', 'Y', '\0', '\0'};
+using Json = nlohmann::json;
+
+constexpr char kHeaderMagic[8] = {'M', 'D', 'B', 'K', 'E', 'Y', '\0', '\0'};
 constexpr uint32_t kKeyFileVersion = 1;
 constexpr uint8_t kKdfArgon2id13 = 1;
 constexpr size_t kSaltBytes = crypto_pwhash_SALTBYTES;  // 16
@@ -18,6 +28,7 @@ constexpr size_t kCheckBytes = 16;
 constexpr size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;  // 24
 constexpr size_t kWrappedBytes = kMasterKeyBytes + crypto_aead_xchacha20poly1305_ietf_ABYTES;  // 80
 constexpr size_t kMaxMetaString = 255;
+constexpr size_t kMaxKeyFile = 4096;
 constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES] = {'M', 'D', 'B', 'K', 'E', 'Y', '0', '1'};
 constexpr uint64_t kSubkeyWrap = 1, kSubkeyCheck = 2;
 
@@ -34,30 +45,48 @@ void PutU64(std::string* s, uint64_t v) {
   for (int i = 0; i < 8; ++i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 
-// Bounds-checked little-endian reader: every read past the end sets bad.
-struct Reader {
-  std::string_view in;
-  size_t pos = 0;
-  bool bad = false;
-  std::string_view Bytes(size_t n) {
-    if (bad || in.size() - pos < n) {
-      bad = true;
-      return {};
-    }
-    std::string_view v = in.substr(pos, n);
-    pos += n;
-    return v;
-  }
-  uint64_t Uint(size_t n) {
-    std::string_view b = Bytes(n);
-    uint64_t v = 0;
-    for (size_t i = b.size(); i-- > 0;) v = (v << 8) | static_cast<uint8_t>(b[i]);
-    return v;
-  }
-  std::string Str16() { return std::string(Bytes(static_cast<size_t>(Uint(2)))); }
+std::string ToHex(std::string_view bin) {
+  std::string out(bin.size() * 2 + 1, '\0');
+  sodium_bin2hex(&out[0], out.size(), reinterpret_cast<const unsigned char*>(bin.data()), bin.size());
+  out.pop_back();
+  return out;
+}
+
+// Exactly n bytes from 2n lowercase-or-uppercase hex digits; false otherwise.
+bool FromHex(const std::string& hex, size_t n, std::string* out) {
+  if (hex.size() != 2 * n) return false;
+  out->assign(n, '\0');
+  size_t got = 0;
+  return sodium_hex2bin(reinterpret_cast<unsigned char*>(&(*out)[0]), n, hex.data(), hex.size(), nullptr, &got,
+                        nullptr) == 0 &&
+         got == n;
+}
+
+// The fields of a key file, decoded.
+struct Fields {
+  KeyInfo info;
+  std::string salt, check, nonce, wrapped;
 };
 
-// The 32-byte key Argon2id derives from the password, and its two subkeys.
+// The associated data of the sealed master key: every field but the nonce
+// and the sealed key itself, in a fixed binary form.
+std::string Header(const Fields& f) {
+  std::string s(kHeaderMagic, sizeof kHeaderMagic);
+  PutU32(&s, kKeyFileVersion);
+  s.push_back(static_cast<char>(kKdfArgon2id13));
+  PutU64(&s, f.info.kdf.opslimit);
+  PutU64(&s, f.info.kdf.memlimit);
+  s.append(f.salt);
+  PutU64(&s, static_cast<uint64_t>(f.info.meta.created_micros));
+  PutU16(&s, static_cast<uint16_t>(f.info.meta.host.size()));
+  s.append(f.info.meta.host);
+  PutU16(&s, static_cast<uint16_t>(f.info.meta.user.size()));
+  s.append(f.info.meta.user);
+  s.append(f.check);
+  return s;
+}
+
+// The 32-byte key Argon2id derives from the password, split in two subkeys.
 struct DerivedKeys {
   unsigned char wrap[kKeyBytes];
   unsigned char check[kCheckBytes];
@@ -82,65 +111,85 @@ Status Derive(std::string_view password, std::string_view salt, const KdfParams&
   return Status::OK();
 }
 
-// Everything before the nonce: the associated data of the sealed master key.
-std::string EncodeHeader(const KdfParams& kdf, std::string_view salt, const KeyMeta& meta,
-                         const unsigned char* check) {
-  std::string s(kKeyMagic, sizeof kKeyMagic);
-  PutU32(&s, kKeyFileVersion);
-  s.push_back(static_cast<char>(kKdfArgon2id13));
-  s.append(3, '\0');
-  PutU64(&s, kdf.opslimit);
-  PutU64(&s, kdf.memlimit);
-  s.append(salt);
-  PutU64(&s, static_cast<uint64_t>(meta.created_micros));
-  PutU16(&s, static_cast<uint16_t>(meta.host.size()));
-  s.append(meta.host);
-  PutU16(&s, static_cast<uint16_t>(meta.user.size()));
-  s.append(meta.user);
-  s.append(reinterpret_cast<const char*>(check), kCheckBytes);
-  return s;
+// Host and user names are informational: printable ASCII, at most 255 bytes
+// (so the JSON is always valid UTF-8 and the header's u16 lengths hold).
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (char c : s.substr(0, kMaxMetaString)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+  return out;
 }
 
-std::string Clip(const std::string& s) { return s.size() > kMaxMetaString ? s.substr(0, kMaxMetaString) : s; }
+std::string EncodeJson(const Fields& f) {
+  Json j = {{"maestro_db_key", kKeyFileVersion},
+            {"kdf", "argon2id"},
+            {"opslimit", f.info.kdf.opslimit},
+            {"memlimit", f.info.kdf.memlimit},
+            {"salt", ToHex(f.salt)},
+            {"created", FormatIso8601(f.info.meta.created_micros)},
+            {"host", f.info.meta.host},
+            {"user", f.info.meta.user},
+            {"check", ToHex(f.check)},
+            {"cipher", "xchacha20poly1305"},
+            {"nonce", ToHex(f.nonce)},
+            {"master_key", ToHex(f.wrapped)}};
+  return j.dump(2) + "\n";
+}
 
-// A decoded file: its header (associated data), nonce and sealed master key.
-struct ParsedKeyFile {
-  KeyInfo info;
-  std::string_view header, salt, check, nonce, wrapped;
-};
+// The string field `key` of j, or "" with *ok cleared.
+std::string Str(const Json& j, const char* key, bool* ok) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) {
+    *ok = false;
+    return "";
+  }
+  return it->get<std::string>();
+}
+uint64_t Uint(const Json& j, const char* key, bool* ok) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_unsigned()) {
+    *ok = false;
+    return 0;
+  }
+  return it->get<uint64_t>();
+}
 
-Status Parse(std::string_view name, std::string_view bytes, ParsedKeyFile* p) {
+Status Parse(std::string_view name, std::string_view bytes, Fields* f) {
   const std::string what = "key file keys/" + std::string(name);
   Hash128 named;
   if (!Hash128::FromHex(name, &named)) return Status::Corruption(what + ": not a key file name (32 hex)");
-  if (ContentId(bytes) != named)
+  if (Xxh128(bytes) != named)
     return Status::Corruption(what + ": its bytes do not match its name (damaged, or changed by someone)",
                               "another key file may still open the repository; `snap key list` shows them");
-  Reader r{bytes};
-  if (r.Bytes(8) != std::string_view(kKeyMagic, 8)) return Status::Corruption(what + ": not a key file (bad magic)");
-  uint32_t version = static_cast<uint32_t>(r.Uint(4));
-  uint8_t kdf_alg = static_cast<uint8_t>(r.Uint(1));
-  std::string_view reserved = r.Bytes(3);
-  if (version != kKeyFileVersion || kdf_alg != kKdfArgon2id13 || reserved != std::string_view("\0\0\0", 3))
-    return Status::Corruption(what + ": key file version " + std::to_string(version) + ", kdf " +
-                              std::to_string(kdf_alg) + " is not one this build reads (1, 1 = Argon2id)");
-  p->info.kdf.opslimit = r.Uint(8);
-  p->info.kdf.memlimit = r.Uint(8);
-  p->salt = r.Bytes(kSaltBytes);
-  p->info.meta.created_micros = static_cast<int64_t>(r.Uint(8));
-  p->info.meta.host = r.Str16();
-  p->info.meta.user = r.Str16();
-  p->check = r.Bytes(kCheckBytes);
-  p->header = bytes.substr(0, r.pos);
-  p->nonce = r.Bytes(kNonceBytes);
-  p->wrapped = r.Bytes(kWrappedBytes);
-  if (r.bad || r.pos != bytes.size())
-    return Status::Corruption(what + ": " + std::to_string(bytes.size()) + " bytes do not hold a key file");
-  if (p->info.meta.host.size() > kMaxMetaString || p->info.meta.user.size() > kMaxMetaString)
-    return Status::Corruption(what + ": host or user name over " + std::to_string(kMaxMetaString) + " bytes");
-  Status bounds = p->info.kdf.Validate();
+  if (bytes.size() > kMaxKeyFile) return Status::Corruption(what + ": over 4 KiB, not a key file");
+  Json j = Json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return Status::Corruption(what + ": not a key file (not a JSON object)");
+  static const std::set<std::string> kFields = {"maestro_db_key", "kdf",  "opslimit", "memlimit", "salt",   "created",
+                                                "host",           "user", "check",    "cipher",   "nonce", "master_key"};
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (!kFields.count(it.key())) return Status::Corruption(what + ": unknown field \"" + it.key() + "\"");
+  bool ok = true;
+  uint64_t version = Uint(j, "maestro_db_key", &ok);
+  std::string kdf = Str(j, "kdf", &ok), cipher = Str(j, "cipher", &ok);
+  if (!ok || version != kKeyFileVersion || kdf != "argon2id" || cipher != "xchacha20poly1305")
+    return Status::Corruption(what + ": not a key file this build reads (version 1, argon2id, xchacha20poly1305)");
+  f->info.kdf.opslimit = Uint(j, "opslimit", &ok);
+  f->info.kdf.memlimit = Uint(j, "memlimit", &ok);
+  f->info.meta.host = Str(j, "host", &ok);
+  f->info.meta.user = Str(j, "user", &ok);
+  std::string created = Str(j, "created", &ok);
+  if (!ok) return Status::Corruption(what + ": a field is missing or of the wrong type");
+  if (!FromHex(Str(j, "salt", &ok), kSaltBytes, &f->salt) || !FromHex(Str(j, "check", &ok), kCheckBytes, &f->check) ||
+      !FromHex(Str(j, "nonce", &ok), kNonceBytes, &f->nonce) ||
+      !FromHex(Str(j, "master_key", &ok), kWrappedBytes, &f->wrapped))
+    return Status::Corruption(what + ": salt, check, nonce or master_key is not hex of the right length");
+  auto when = ParseTime(created);
+  if (!when.ok() || FormatIso8601(*when) != created) return Status::Corruption(what + ": bad created time");
+  f->info.meta.created_micros = *when;
+  if (f->info.meta.host != Printable(f->info.meta.host) || f->info.meta.user != Printable(f->info.meta.user))
+    return Status::Corruption(what + ": host or user is not printable ASCII of at most 255 bytes");
+  Status bounds = f->info.kdf.Validate();
   if (!bounds.ok()) return Status::Corruption(what + ": Argon2id limits out of range", bounds.message());
-  p->info.id = std::string(name);
+  f->info.id = std::string(name);
   return Status::OK();
 }
 
@@ -162,51 +211,52 @@ bool KdfParams::WeakerThanDefault() const {
 }
 
 Result<std::string> EncodeKeyFile(const MasterKey& master, std::string_view password, const KdfParams& kdf,
-                                  const KeyMeta& meta_in) {
+                                  const KeyMeta& meta) {
   if (password.empty()) return Status::InvalidArgument("an empty password cannot protect a repository key");
   MAESTRO_RETURN_IF_ERROR(kdf.Validate());
-  KeyMeta meta = meta_in;
-  meta.host = Clip(meta.host);
-  meta.user = Clip(meta.user);
-  MAESTRO_ASSIGN_OR_RETURN(std::string salt, RandomBytes(kSaltBytes));
-  MAESTRO_ASSIGN_OR_RETURN(std::string nonce, RandomBytes(kNonceBytes));
+  Fields f;
+  f.info.kdf = kdf;
+  f.info.meta.created_micros = meta.created_micros / 1000000 * 1000000;  // the file keeps whole seconds
+  f.info.meta.host = Printable(meta.host);
+  f.info.meta.user = Printable(meta.user);
+  MAESTRO_ASSIGN_OR_RETURN(f.salt, RandomBytes(kSaltBytes));
+  MAESTRO_ASSIGN_OR_RETURN(f.nonce, RandomBytes(kNonceBytes));
   DerivedKeys dk;
-  MAESTRO_RETURN_IF_ERROR(Derive(password, salt, kdf, &dk));
-  std::string out = EncodeHeader(kdf, salt, meta, dk.check);
-  const std::string header = out;
-  out.append(nonce);
-  size_t at = out.size();
-  out.resize(at + kWrappedBytes);
+  MAESTRO_RETURN_IF_ERROR(Derive(password, f.salt, kdf, &dk));
+  f.check.assign(reinterpret_cast<const char*>(dk.check), kCheckBytes);
+  const std::string ad = Header(f);
+  f.wrapped.assign(kWrappedBytes, '\0');
   unsigned long long clen = 0;
   if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-          reinterpret_cast<unsigned char*>(&out[at]), &clen, master.data(), kMasterKeyBytes,
-          reinterpret_cast<const unsigned char*>(header.data()), header.size(), nullptr,
-          reinterpret_cast<const unsigned char*>(nonce.data()), dk.wrap) != 0 ||
+          reinterpret_cast<unsigned char*>(&f.wrapped[0]), &clen, master.data(), kMasterKeyBytes,
+          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
+          reinterpret_cast<const unsigned char*>(f.nonce.data()), dk.wrap) != 0 ||
       clen != kWrappedBytes)
     return Status::Internal("crypto_aead_xchacha20poly1305_ietf_encrypt failed on a key file");
-  return out;
+  return EncodeJson(f);
 }
 
 Status DecodeKeyFile(std::string_view name, std::string_view bytes, KeyInfo* info) {
-  ParsedKeyFile p;
-  MAESTRO_RETURN_IF_ERROR(Parse(name, bytes, &p));
-  *info = p.info;
+  Fields f;
+  MAESTRO_RETURN_IF_ERROR(Parse(name, bytes, &f));
+  *info = f.info;
   return Status::OK();
 }
 
 Result<MasterKey> UnwrapKeyFile(std::string_view name, std::string_view bytes, std::string_view password) {
-  ParsedKeyFile p;
-  MAESTRO_RETURN_IF_ERROR(Parse(name, bytes, &p));
+  Fields f;
+  MAESTRO_RETURN_IF_ERROR(Parse(name, bytes, &f));
   DerivedKeys dk;
-  MAESTRO_RETURN_IF_ERROR(Derive(password, p.salt, p.info.kdf, &dk));
-  if (sodium_memcmp(dk.check, p.check.data(), kCheckBytes) != 0)
+  MAESTRO_RETURN_IF_ERROR(Derive(password, f.salt, f.info.kdf, &dk));
+  if (sodium_memcmp(dk.check, f.check.data(), kCheckBytes) != 0)
     return Status::WrongPassword("key file keys/" + std::string(name) + " does not open with this password");
+  const std::string ad = Header(f);
   unsigned char plain[kMasterKeyBytes];
   unsigned long long mlen = 0;
   int rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
-      plain, &mlen, nullptr, reinterpret_cast<const unsigned char*>(p.wrapped.data()), p.wrapped.size(),
-      reinterpret_cast<const unsigned char*>(p.header.data()), p.header.size(),
-      reinterpret_cast<const unsigned char*>(p.nonce.data()), dk.wrap);
+      plain, &mlen, nullptr, reinterpret_cast<const unsigned char*>(f.wrapped.data()), f.wrapped.size(),
+      reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
+      reinterpret_cast<const unsigned char*>(f.nonce.data()), dk.wrap);
   if (rc != 0 || mlen != kMasterKeyBytes) {
     sodium_memzero(plain, sizeof plain);
     return Status::Corruption("key file keys/" + std::string(name) +

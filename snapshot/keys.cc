@@ -44,7 +44,7 @@ Status KeyNames(Backend* backend, std::vector<std::string>* names, std::vector<s
 Result<std::string> PutKeyFile(Backend* backend, const MasterKey& master, std::string_view password,
                                const KdfParams& kdf, const KeyMeta& meta) {
   MAESTRO_ASSIGN_OR_RETURN(std::string bytes, EncodeKeyFile(master, password, kdf, meta));
-  std::string id = ContentId(bytes).Hex();
+  std::string id = Xxh128(bytes).Hex();
   Status st = backend->Put(ObjectKind::kKey, id, bytes);
   if (!st.ok()) return st.Annotate("writing key file " + Where(backend, id));
   return id;

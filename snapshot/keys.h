@@ -2,12 +2,13 @@
 // passwords, one master key (docs/encryption.md "Key files").
 //
 // Words:
-//   key file   an ObjectKind::kKey object, "keys/<id>": the master key
-//              (snapshot/crypto.h) sealed with a key derived from one password
-//              by Argon2id, with the derivation's salt and limits, a password
-//              check value, and who made it (time, host, user: in clear).
-//   key id     the key file's name: 32 hex of the unkeyed BLAKE2b-128 of its
-//              bytes, so a file whose bytes no longer match its name (a flipped
+//   key file   an ObjectKind::kKey object, "keys/<id>", a small JSON object:
+//              the master key (snapshot/crypto.h) sealed with a key derived
+//              from one password by Argon2id, with the derivation's salt and
+//              limits, a password check value, and who made it (time, host,
+//              user: in clear).
+//   key id     the key file's name: 32 hex of the XXH3-128 of its bytes (as
+//              packs and index files, docs/format-4.md), so a file whose bytes no longer match its name (a flipped
 //              byte, a rename) is detected before any password is tried.
 //   current    the key file that opened the repository in this process.
 //

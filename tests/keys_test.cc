@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
 #include "tests/memory_backend.h"
 #include "tests/test_util.h"
 #include "util/fault_env.h"
@@ -37,6 +40,29 @@ OpenedKeys First(MemoryBackend* b, const std::string& pw = "correct horse") {
 
 void FlipByte(std::string* s, size_t at) { (*s)[at] = static_cast<char>((*s)[at] ^ 0x40); }
 
+// What someone without the key can do: edit the JSON and rename the file to
+// the hash of its new bytes. Returns the new name.
+std::string Forge(MemoryBackend* b, const std::string& id, const std::string& from, const std::string& to) {
+  std::string bytes = b->Raw(ObjectKind::kKey, id);
+  size_t at = bytes.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  bytes.replace(at, from.size(), to);
+  std::string name = Xxh128(bytes).Hex();
+  EXPECT_TRUE(b->Remove(ObjectKind::kKey, id).ok());
+  EXPECT_TRUE(b->Put(ObjectKind::kKey, name, bytes).ok());
+  return name;
+}
+
+// The first hex digit of the JSON string field `field`, changed.
+std::string HexFieldEdit(const std::string& bytes, const std::string& field, std::string* from) {
+  size_t at = bytes.find("\"" + field + "\": \"");
+  EXPECT_NE(at, std::string::npos);
+  *from = bytes.substr(at, field.size() + 6);
+  std::string to = *from;
+  to.back() = to.back() == '0' ? '1' : '0';
+  return to;
+}
+
 TEST(Keys, FirstKeyOpensWithItsPasswordToTheSameMasterKey) {
   MemoryBackend b;
   OpenedKeys made = First(&b);
@@ -48,14 +74,25 @@ TEST(Keys, FirstKeyOpensWithItsPasswordToTheSameMasterKey) {
   EXPECT_TRUE(opened->warnings.empty());
 }
 
-TEST(Keys, KeyFileIsNamedByItsContentAndHoldsNoSecretInClear) {
+TEST(Keys, KeyFileIsJsonNamedByItsContentAndHoldsNoSecretInClear) {
   MemoryBackend b;
   OpenedKeys made = First(&b);
-  const std::string& bytes = b.Raw(ObjectKind::kKey, made.key_id);
-  EXPECT_EQ(ContentId(bytes).Hex(), made.key_id);
-  EXPECT_EQ(bytes.substr(0, 8), std::string("MDBKEY\0\0", 8));
-  std::string master(reinterpret_cast<const char*>(made.master.data()), kMasterKeyBytes);
-  EXPECT_EQ(bytes.find(master.substr(0, 8)), std::string::npos);
+  const std::string bytes = b.Raw(ObjectKind::kKey, made.key_id);
+  EXPECT_EQ(Xxh128(bytes).Hex(), made.key_id);
+  auto j = nlohmann::json::parse(bytes);
+  EXPECT_EQ(j["maestro_db_key"], 1);
+  EXPECT_EQ(j["kdf"], "argon2id");
+  EXPECT_EQ(j["cipher"], "xchacha20poly1305");
+  EXPECT_EQ(j["host"], "testhost");
+  EXPECT_EQ(j["created"], "2025-12-01T00:00:00Z");
+  EXPECT_EQ(j["master_key"].get<std::string>().size(), 160u);
+  std::string master_hex;
+  for (size_t i = 0; i < 8; ++i) {
+    char h[3];
+    std::snprintf(h, sizeof h, "%02x", made.master.data()[i]);
+    master_hex += h;
+  }
+  EXPECT_EQ(bytes.find(master_hex), std::string::npos);
   EXPECT_EQ(bytes.find("correct horse"), std::string::npos);
   KeyInfo info;
   ASSERT_TRUE(DecodeKeyFile(made.key_id, bytes, &info).ok());
@@ -116,10 +153,9 @@ TEST(Keys, FlippedByteAnywhereInTheOnlyKeyFileIsCorruption) {
 TEST(Keys, ForgedKeyFileWithItsNameRecomputedIsCorruptionWhenThePasswordMatches) {
   MemoryBackend b;
   OpenedKeys made = First(&b);
-  std::string forged = b.Raw(ObjectKind::kKey, made.key_id);
-  FlipByte(&forged, forged.size() - 20);  // inside the sealed master key
-  b.Rename(ObjectKind::kKey, made.key_id, ContentId(forged).Hex());
-  b.Raw(ObjectKind::kKey, ContentId(forged).Hex()) = forged;
+  std::string from;
+  std::string to = HexFieldEdit(b.Raw(ObjectKind::kKey, made.key_id), "master_key", &from);
+  Forge(&b, made.key_id, from, to);
   auto opened = OpenKeys(&b, "correct horse");
   ASSERT_FALSE(opened.ok());
   EXPECT_TRUE(opened.status().IsCorruption()) << opened.status().ToString();
@@ -127,30 +163,39 @@ TEST(Keys, ForgedKeyFileWithItsNameRecomputedIsCorruptionWhenThePasswordMatches)
 }
 
 TEST(Keys, ForgedKeyFileMetadataWithItsNameRecomputedIsCorruption) {
-  MemoryBackend b;
-  OpenedKeys made = First(&b);
-  std::string forged = b.Raw(ObjectKind::kKey, made.key_id);
-  size_t host_at = forged.find("testhost");
-  ASSERT_NE(host_at, std::string::npos);
-  forged[host_at] = 'X';  // the header is the sealed master key's associated data
-  b.Rename(ObjectKind::kKey, made.key_id, ContentId(forged).Hex());
-  b.Raw(ObjectKind::kKey, ContentId(forged).Hex()) = forged;
-  auto opened = OpenKeys(&b, "correct horse");
-  EXPECT_TRUE(opened.status().IsCorruption()) << opened.status().ToString();
+  for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"testhost", "evilhost"}, {"tester", "victim"}, {"2025-12-01T00:00:00Z", "2025-12-02T00:00:00Z"}}) {
+    MemoryBackend b;
+    OpenedKeys made = First(&b);
+    Forge(&b, made.key_id, from, to);
+    auto opened = OpenKeys(&b, "correct horse");
+    EXPECT_TRUE(opened.status().IsCorruption()) << from << ": " << opened.status().ToString();
+    EXPECT_NE(opened.status().message().find("fails authentication"), std::string::npos) << opened.status().message();
+  }
 }
 
 TEST(Keys, KeyFileClaimingHugeArgon2LimitsIsRefusedBeforeRunning) {
   MemoryBackend b;
   OpenedKeys made = First(&b);
-  std::string forged = b.Raw(ObjectKind::kKey, made.key_id);
-  forged[16 + 7] = '\x7f';  // opslimit's top byte: about 9e18 passes
-  std::string name = ContentId(forged).Hex();
-  b.Rename(ObjectKind::kKey, made.key_id, name);
-  b.Raw(ObjectKind::kKey, name) = forged;
+  Forge(&b, made.key_id, "\"opslimit\": 1", "\"opslimit\": 100000000000");
   auto opened = OpenKeys(&b, "correct horse");
   ASSERT_FALSE(opened.ok());
   EXPECT_TRUE(opened.status().IsCorruption()) << opened.status().ToString();
   EXPECT_NE(opened.status().message().find("out of range"), std::string::npos) << opened.status().message();
+}
+
+TEST(Keys, KeyFileWithAnUnknownFieldOrVersionIsCorruption) {
+  for (auto [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"\"maestro_db_key\": 1", "\"maestro_db_key\": 2"},
+           {"\"kdf\": \"argon2id\"", "\"kdf\": \"scrypt\""},
+           {"\"host\":", "\"extra\": 1, \"host\":"},
+           {"\"salt\": \"", "\"salt\": \"00"}}) {
+    MemoryBackend b;
+    OpenedKeys made = First(&b);
+    Forge(&b, made.key_id, from, to);
+    auto opened = OpenKeys(&b, "correct horse");
+    EXPECT_TRUE(opened.status().IsCorruption()) << to << ": " << opened.status().ToString();
+  }
 }
 
 TEST(Keys, KeyFileMovedToAnotherNameIsCorruption) {
@@ -343,14 +388,22 @@ TEST(Keys, DefaultLimitsAreArgon2idThreePassesOver64MiBAndAreStored) {
 // A key file made once by this build (1 pass, 8 KiB, password "test vector
 // password", master key bytes 0..63): a later build must still open it.
 TEST(Keys, VersionOneKeyFileStillOpens) {
-  const std::string hex =
-      "4d44424b45590000010000000100000001000000000000000020000000000000c5b39b7a59e39f27b58cd34562cf051200a00ba9d844"
-      "060008006b61742d686f737408006b61742d75736572c56a4e5027d9a8a45367a89d6235ea5744d329024654d8a7e832d227d273383c"
-      "76951537242cdf5847556d47301dcf4f646ddb2391960b85ecd2dc42aa1f98d0bfc07de5bb416c60302d2075ee42d83d0199495468e6"
-      "5c6abb382770442c61f66220aba7273dc3fca645f5937f9d070bd7a525d762883944";
-  std::string bytes;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  const std::string name = "f880ca084badbc9894826bd925930521";
+  const std::string bytes = R"({
+  "check": "2bff306d7c9c4ab9e04c17015f7eff2b",
+  "cipher": "xchacha20poly1305",
+  "created": "2025-12-01T00:00:00Z",
+  "host": "kat-host",
+  "kdf": "argon2id",
+  "maestro_db_key": 1,
+  "master_key": "de6122d6d9479322934b96bbf28989910d7a17ad8d08eea14906107887f27e0a66690d8370cfb1d217e3e0da607fffff9614772c899aa6ce77b785b0cd9d4b9c8fa4a2cd03f6d9f398454807d258587c",
+  "memlimit": 8192,
+  "nonce": "984efd5b862e013d02095973c7ee8e976decb4767e928842",
+  "opslimit": 1,
+  "salt": "232b18ff16c1a0d7bbf5288dc8ce63bd",
+  "user": "kat-user"
+}
+)";
+  const std::string name = "07af2c475e2ff7419d0fb1bc175c9590";
   KeyInfo info;
   ASSERT_TRUE(DecodeKeyFile(name, bytes, &info).ok());
   EXPECT_EQ(info.meta.host, "kat-host");
