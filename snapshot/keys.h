@@ -32,7 +32,7 @@
 // key" is checked and then acted on.
 //
 // Cost: each key file tried costs one Argon2id run with that file's limits
-// (the default: 3 passes over 64 MiB, about a quarter of a second).
+// (the default: 3 passes over 64 MiB, under a second on one core).
 #pragma once
 
 #include <cstdint>
