@@ -97,6 +97,12 @@ nlohmann::json IssueJson(const Issue& i) {
           {"repair", i.repair()}};
 }
 
+nlohmann::json HnswFindingJson(const HnswFinding& f) {
+  return {{"doc_id", nullptr},     {"user_id", nullptr},     {"store", "vector"},
+          {"kind", kHnswDamagedKind}, {"collection", f.collection}, {"segment", f.segment},
+          {"file", f.file},        {"detail", f.detail},     {"repair", kHnswDamagedRepair}};
+}
+
 }  // namespace
 
 void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
@@ -168,6 +174,7 @@ void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
     if (ctx.json()) {
       nlohmann::json issues = nlohmann::json::array();
       for (const auto& i : rep->issues) issues.push_back(IssueJson(i));
+      for (const auto& f : rep->hnsw) issues.push_back(HnswFindingJson(f));
       nlohmann::json by_kind = nlohmann::json::object(), by_store = nlohmann::json::object();
       for (const auto& [k, v] : rep->issues_by_kind) by_kind[k] = v;
       for (const auto& [k, v] : rep->issues_by_store) by_store[k] = v;
@@ -181,7 +188,8 @@ void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
                        {"documents_checked", rep->documents_checked},
                        {"orphans_checked", rep->orphans_checked},
                        {"orphan_ids", rep->orphan_ids},
-                       {"issues", rep->issues.size()},
+                       {"issues", rep->issues.size() + rep->hnsw.size()},
+                       {"hnsw_checked", rep->hnsw_checked},
                        {"issues_by_kind", by_kind},
                        {"issues_by_store", by_store}}}});
       return;
@@ -191,6 +199,10 @@ void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
                Pad(StoreName(i.store), 9) + Pad(IssueKindName(i.kind), 28) + i.detail);
       if (ctx.opts.verbose > 0) ctx.Info("          repair: " + i.repair());
     }
+    for (const auto& f : rep->hnsw)
+      ctx.Info("-         user ?  " + Pad("vector", 9) + Pad(kHnswDamagedKind, 28) + "segment " + f.segment + " (" +
+               f.collection + ") " + (f.file.empty() ? "folder" : f.file) + ": " + f.detail);
+    if (!rep->hnsw.empty()) ctx.Info(std::string("The vector index is damaged; repair: ") + kHnswDamagedRepair);
     std::string summary = std::to_string(rep->documents_checked) + " documents checked";
     if (rep->orphans_checked) summary += ", " + std::to_string(rep->orphan_ids) + " orphan ids";
     if (rep->consistent()) {
@@ -199,7 +211,7 @@ void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       std::string kinds;
       for (const auto& [k, v] : rep->issues_by_kind)
         if (v) kinds += (kinds.empty() ? "" : ", ") + k + " " + std::to_string(v);
-      ctx.Info(std::to_string(rep->issues.size()) + " issues (" + kinds + "); " + summary +
+      ctx.Info(std::to_string(rep->issues.size() + rep->hnsw.size()) + " issues (" + kinds + "); " + summary +
                ". Run with -v to see each repair; `maestro-db cleanup` applies them.");
     }
   });

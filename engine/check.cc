@@ -210,7 +210,16 @@ Result<CheckReport> RunCheck(const Layout& layout, const CheckOptions& opts) {
     if (!d && inv.OrphanIds().empty())
       return Status::NotFound("document " + opts.doc_id + " is in no store (not in main, ai, vector or files)");
   }
-  return CheckInventory(inv, opts);
+  CheckReport rep = CheckInventory(inv, opts);
+  const Store& vector = layout.store(StoreId::kVector);
+  if (vector.present) {
+    MAESTRO_ASSIGN_OR_RETURN(HnswCheckReport hnsw, CheckHnswStore(vector.path));
+    rep.hnsw_checked = true;
+    rep.hnsw = std::move(hnsw.findings);
+    rep.issues_by_kind[kHnswDamagedKind] = static_cast<int64_t>(rep.hnsw.size());
+    if (!rep.hnsw.empty()) rep.issues_by_store[StoreName(StoreId::kVector)] += static_cast<int64_t>(rep.hnsw.size());
+  }
+  return rep;
 }
 
 }  // namespace maestro

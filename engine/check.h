@@ -36,6 +36,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/hnsw_check.h"
 #include "engine/inventory.h"
 #include "engine/layout.h"
 #include "util/status.h"
@@ -87,13 +88,19 @@ struct CheckReport {
   bool orphans_checked = false;
   std::map<std::string, int64_t> issues_by_kind;   // every kind, 0 included
   std::map<std::string, int64_t> issues_by_store;  // stores with issues
-  bool consistent() const { return issues.empty(); }
+  // The vector store's HNSW segments (engine/hnsw_check.h), read by RunCheck
+  // when the vector store is present; each finding is one `hnsw_damaged` issue
+  // in the CLI's output and counts in issues_by_kind / issues_by_store.
+  std::vector<HnswFinding> hnsw;
+  bool hnsw_checked = false;
+  bool consistent() const { return issues.empty() && hnsw.empty(); }
 };
 
 // Pure: applies the rules to inv (read with the same scope as opts).
 CheckReport CheckInventory(const Inventory& inv, const CheckOptions& opts);
 
-// Reads the inventory for opts' scope and applies the rules.
+// Reads the inventory for opts' scope and applies the rules, then checks the
+// vector store's HNSW segments (whatever the scope: they serve every user).
 // --document: NotFound when the id is in no store, or when its main row
 // belongs to another user than opts.user_id. Store errors as Inventory::Read.
 Result<CheckReport> RunCheck(const Layout& layout, const CheckOptions& opts);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "engine/chroma.h"
+#include "engine/hnsw_format.h"
 #include "engine/inventory.h"
 #include "engine/layout.h"
 #include "engine/schema.h"
@@ -160,7 +161,6 @@ class DemoWriter {
   Status WriteProcessedFiles();
   Status WriteRawFiles();
   Status WriteFile(const std::string& rel, const std::string& data, int64_t mtime);
-  Status WriteRandomFile(const std::string& path, uint64_t size, Rng& r);
   Status FixMtimes(const std::string& dir);
   std::string MetadataJson(const Doc& d) const;
 
@@ -306,20 +306,6 @@ Status DemoWriter::WriteFile(const std::string& rel, const std::string& data, in
   MAESTRO_RETURN_IF_ERROR(Env::Default()->WriteStringToFile(path, data));
   bytes_ += data.size();
   return Env::Default()->SetMtime(path, mtime * 1000);
-}
-
-Status DemoWriter::WriteRandomFile(const std::string& path, uint64_t size, Rng& r) {
-  std::unique_ptr<WritableFile> f;
-  MAESTRO_RETURN_IF_ERROR(Env::Default()->NewWritableFile(path, &f));
-  std::string buf(1 << 20, '\0');
-  for (uint64_t left = size; left > 0;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
-    r.Fill(buf.data(), n);
-    MAESTRO_RETURN_IF_ERROR(f->Append(std::string_view(buf.data(), n)));
-    left -= n;
-  }
-  bytes_ += size;
-  return f->Close();
 }
 
 std::string DemoWriter::MetadataJson(const Doc& d) const {
@@ -682,31 +668,43 @@ Status DemoWriter::WriteHnsw(const std::string& seg_id, int dim, int per_chunk, 
   const std::string dir = P("ai_researcher/data/vector_store/" + seg_id);
   MAESTRO_RETURN_IF_ERROR(Env::Default()->CreateDir(dir));
   const uint64_t n = ids.size();
-  // hnswlib's header: offsets and sizes of its level-0 layout.
-  struct {
-    uint64_t offset_level0 = 0, max_elements, cur_count, size_per_element, label_offset, offset_data;
-    int32_t max_level = 1, enterpoint = 0;
-    uint64_t max_m = 16, max_m0 = 32, m = 16;
-    double mult = 0.36067376022224085;
-    uint64_t ef_construction = 100;
-  } h;
-  h.max_elements = std::max<uint64_t>(n, 1000);
-  h.cur_count = n;
-  h.size_per_element = static_cast<uint64_t>(per_chunk);
-  h.offset_data = 132;
-  h.label_offset = h.size_per_element >= 8 ? h.size_per_element - 8 : 0;
-  std::string header(reinterpret_cast<const char*>(&h), sizeof(h));
-  header.resize(100, '\0');
+  // A valid hnswlib segment (engine/hnsw_format.h), so that `check` finds it whole:
+  // records of per_chunk bytes (at least hnswlib's 140 for M 16), no level-0
+  // links, every 16th element one level up; vector bytes random (incompressible).
+  const uint64_t min_per = MakeHnswHeader(0, 1).size_data_per_element;
+  HnswHeader h = MakeHnswHeader(0, std::max<uint64_t>(n, 1000));
+  h.size_data_per_element = std::max<uint64_t>(static_cast<uint64_t>(per_chunk), min_per);
+  h.label_offset = h.size_data_per_element - 8;
+  h.cur_element_count = n;
+  h.max_level = n > 0 ? 1 : -1;
+  h.enterpoint_node = n > 0 ? 0 : 0xFFFFFFFFu;
   (void)dim;
   const int64_t mt = now_ - 5 * kMin;
-  MAESTRO_RETURN_IF_ERROR(WriteFile(JoinPath(dir, "header.bin").substr(root_.size() + 1), header, mt));
+  MAESTRO_RETURN_IF_ERROR(WriteFile(JoinPath(dir, "header.bin").substr(root_.size() + 1), EncodeHnswHeader(h), mt));
   Rng r(Xxh64(seg_id) ^ o_.seed);
-  MAESTRO_RETURN_IF_ERROR(WriteRandomFile(JoinPath(dir, "data_level0.bin"), n * h.size_per_element, r));
+  std::unique_ptr<WritableFile> data;
+  MAESTRO_RETURN_IF_ERROR(Env::Default()->NewWritableFile(JoinPath(dir, "data_level0.bin"), &data));
+  std::string buf, lengths, links;
+  for (uint64_t i = 0; i < n; ++i) {
+    const size_t at = buf.size();
+    buf.resize(at + h.size_data_per_element);
+    r.Fill(buf.data() + at, buf.size() - at);
+    std::memset(buf.data() + at, 0, 4);  // level-0 link count 0, not deleted
+    if (buf.size() >= (1 << 20) || i + 1 == n) {
+      MAESTRO_RETURN_IF_ERROR(data->Append(buf));
+      bytes_ += buf.size();
+      buf.clear();
+    }
+    const float len = 1.0f + static_cast<float>(i % 7) / 8.0f;
+    lengths.append(reinterpret_cast<const char*>(&len), sizeof(len));
+    const uint32_t list = i % 16 == 0 ? static_cast<uint32_t>(h.links_per_level_bytes()) : 0;
+    links.append(reinterpret_cast<const char*>(&list), sizeof(list));
+    links.append(list, '\0');
+  }
+  MAESTRO_RETURN_IF_ERROR(data->Close());
   MAESTRO_RETURN_IF_ERROR(Env::Default()->SetMtime(JoinPath(dir, "data_level0.bin"), mt * 1000));
-  MAESTRO_RETURN_IF_ERROR(WriteRandomFile(JoinPath(dir, "length.bin"), n * 4, r));
-  MAESTRO_RETURN_IF_ERROR(Env::Default()->SetMtime(JoinPath(dir, "length.bin"), mt * 1000));
-  MAESTRO_RETURN_IF_ERROR(WriteRandomFile(JoinPath(dir, "link_lists.bin"), (n / 16) * (16 * 4 + 4), r));
-  MAESTRO_RETURN_IF_ERROR(Env::Default()->SetMtime(JoinPath(dir, "link_lists.bin"), mt * 1000));
+  MAESTRO_RETURN_IF_ERROR(WriteFile(JoinPath(dir, "length.bin").substr(root_.size() + 1), lengths, mt));
+  MAESTRO_RETURN_IF_ERROR(WriteFile(JoinPath(dir, "link_lists.bin").substr(root_.size() + 1), links, mt));
   return WriteFile(JoinPath(dir, "index_metadata.pickle").substr(root_.size() + 1), HnswPickle(dim, ids), mt);
 }
 
