@@ -331,7 +331,7 @@ int ShowStatus(CliContext& ctx) {
   }
   ctx.Info("state: " + path + " (service first started " + FormatIso8601(state->first_start) + ")");
   for (auto [name, js] : {std::pair<const char*, const JobState*>{"snapshot", &state->snapshot},
-                          {"prune", &state->prune}, {"monitor", &state->monitor}}) {
+                          {"prune", &state->prune}, {"monitor", &state->monitor}, {"drill", &state->drill}}) {
     std::string line = std::string(name) + ": last success " +
                        (js->last_success ? FormatIso8601(*js->last_success) : std::string("never"));
     if (!js->last_outcome.empty() && js->last_outcome != "ok")
@@ -353,8 +353,8 @@ void RegisterScheduleCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "run in the foreground until SIGTERM/SIGINT: nightly snapshot at schedule.snapshot_time, then prune;\n"
       "the consistency monitor every schedule.monitor_interval minutes. One JSON line per event.");
   run->add_flag("--once", run_args->once, "run whatever is due now and exit (for cron / a systemd timer)");
-  run->add_option("--now", run_args->now, "run this job now and exit: snapshot (then prune), prune or monitor")
-      ->check(CLI::IsMember({"snapshot", "prune", "monitor"}));
+  run->add_option("--now", run_args->now, "run this job now and exit: snapshot (then prune), prune, monitor or drill")
+      ->check(CLI::IsMember({"snapshot", "prune", "monitor", "drill"}));
   run->add_option("--log", run_args->log, "append the JSON event lines to FILE (default: schedule.log, else stdout)");
   run->callback([&ctx, exit_code, run_args] { *exit_code = RunService(ctx, *run_args); });
 

@@ -27,6 +27,7 @@
 #include "engine/snapshot_sources.h"
 #include "snapshot/prune.h"
 #include "snapshot/open_writer.h"
+#include "cli/drill_cmd.h"
 #include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"
 #include "snapshot/retention.h"
@@ -624,10 +625,12 @@ struct VerifyArgs {
   std::vector<std::string> ids;
   bool all = false;
   bool read_data = false;
+  DrillCliArgs drill;  // --drill ID: cli/drill_cmd.h
 };
 
 Status RunVerify(CliContext& ctx, const VerifyArgs& a, int* code) {
   MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenForReading(ctx));
+  if (!a.drill.id.empty()) return RunDrillCommand(ctx, *repo, a.drill, code);
   std::vector<std::string> ids;
   if (!a.all) {
     for (const auto& spec : a.ids) {
@@ -916,7 +919,8 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   verify->add_option("ID", va->ids, "snapshots to check (default: all)");
   verify->add_flag("--all", va->all, "check every snapshot (the default when no ID is given)");
   verify->add_flag("--read-data", va->read_data, "read and hash every blob (slow, thorough)");
-  verify->footer("Example:\n  maestro-db snap verify --all --read-data");
+  AddDrillFlags(verify, &va->drill);
+  verify->footer("Examples:\n  maestro-db snap verify --all --read-data\n  maestro-db snap verify --drill latest");
   verify->callback(Command(ctx, exit_code, [&ctx, va](int* code) { return RunVerify(ctx, *va, code); }));
 
   auto da = std::make_shared<DeleteArgs>();

@@ -97,7 +97,8 @@ const std::vector<std::string>& ScheduleConfig::Keys() {
       "schedule.keep_last",    "schedule.keep_hourly",      "schedule.keep_daily",
       "schedule.keep_weekly",  "schedule.keep_monthly",     "schedule.keep_yearly",
       "schedule.monitor",      "schedule.monitor_interval", "schedule.monitor_repair",
-      "schedule.monitor_repair_while_live",
+      "schedule.monitor_repair_while_live", "schedule.drill", "schedule.drill_interval",
+      "schedule.drill_scratch",
       "schedule.failed_after", "schedule.stuck_after",      "schedule.lock_wait",
       "schedule.tick",         "schedule.log",              "schedule.test_time_scale",
       "schedule.test_start",   "schedule.test_job_delay_ms"};
@@ -146,6 +147,9 @@ Result<ScheduleConfig> ScheduleConfig::FromConfig(const Config& c) {
   }
   MAESTRO_RETURN_IF_ERROR(GetFlag(c, "schedule.monitor_repair", &s.monitor_repair));
   MAESTRO_RETURN_IF_ERROR(GetFlag(c, "schedule.monitor_repair_while_live", &s.monitor_repair_while_live));
+  MAESTRO_RETURN_IF_ERROR(GetFlag(c, "schedule.drill", &s.drill_enabled));
+  MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "schedule.drill_interval", &s.drill_interval_s));
+  if (c.Has("schedule.drill_scratch")) s.drill_scratch = c.Get("schedule.drill_scratch");
   MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "schedule.failed_after", &s.failed_stale_after_s));
   MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "schedule.stuck_after", &s.stuck_processing_after_s));
   MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "schedule.lock_wait", &s.lock_wait_s));
@@ -232,14 +236,15 @@ const char* JobName(JobKind k) {
     case JobKind::kSnapshot: return "snapshot";
     case JobKind::kPrune: return "prune";
     case JobKind::kMonitor: return "monitor";
+    case JobKind::kDrill: return "drill";
   }
   return "?";
 }
 
 Result<JobKind> ParseJobName(const std::string& name) {
-  for (JobKind k : {JobKind::kRecover, JobKind::kSnapshot, JobKind::kPrune, JobKind::kMonitor})
+  for (JobKind k : {JobKind::kRecover, JobKind::kSnapshot, JobKind::kPrune, JobKind::kMonitor, JobKind::kDrill})
     if (name == JobName(k)) return k;
-  return Status::InvalidArgument("unknown job '" + name + "': use snapshot, prune, monitor or recover");
+  return Status::InvalidArgument("unknown job '" + name + "': use snapshot, prune, monitor, drill or recover");
 }
 
 nlohmann::json ScheduleState::ToJson() const {
@@ -248,7 +253,8 @@ nlohmann::json ScheduleState::ToJson() const {
           {"first_start_iso", FormatIso8601(first_start)},
           {"snapshot", JobStateJson(snapshot)},
           {"prune", JobStateJson(prune)},
-          {"monitor", JobStateJson(monitor)}};
+          {"monitor", JobStateJson(monitor)},
+          {"drill", JobStateJson(drill)}};
 }
 
 Result<ScheduleState> ScheduleState::FromJson(const nlohmann::json& j) {
@@ -257,7 +263,7 @@ Result<ScheduleState> ScheduleState::FromJson(const nlohmann::json& j) {
   ScheduleState s;
   s.first_start = *ReadOptTime(j, "first_start");
   for (auto [key, js] : {std::pair<const char*, JobState*>{"snapshot", &s.snapshot},
-                         {"prune", &s.prune}, {"monitor", &s.monitor}}) {
+                         {"prune", &s.prune}, {"monitor", &s.monitor}, {"drill", &s.drill}}) {
     auto it = j.find(key);
     if (it != j.end()) *js = JobStateFromJson(*it);
   }
@@ -323,6 +329,8 @@ Status Scheduler::Start() {
       {"monitor", config_.monitor_enabled},
       {"monitor_interval_s", config_.monitor_interval_s},
       {"monitor_repair", config_.monitor_repair},
+      {"drill", config_.drill_enabled},
+      {"drill_interval_s", config_.drill_interval_s},
       {"lock_wait_s", config_.lock_wait_s},
       {"tick_s", config_.tick_s}};
   if (config_.test_time_scale != 1.0) start["test_time_scale"] = config_.test_time_scale;
@@ -364,6 +372,11 @@ bool Scheduler::monitor_due(int64_t now) const {
          now >= *state_.monitor.last_success + config_.monitor_interval_s * kMicros;
 }
 
+bool Scheduler::drill_due(int64_t now) const {
+  if (!config_.drill_enabled || !jobs_.drill || !state_.snapshot.last_success) return false;
+  return !state_.drill.last_attempt || now >= *state_.drill.last_attempt + config_.drill_interval_s * kMicros;
+}
+
 int64_t Scheduler::NextDueMicros(int64_t now) const {
   int64_t next = INT64_MAX;
   if (config_.snapshot_enabled && jobs_.snapshot)
@@ -373,6 +386,10 @@ int64_t Scheduler::NextDueMicros(int64_t now) const {
                                             : now;
     next = std::min(next, std::max(m, now));
   }
+  if (config_.drill_enabled && jobs_.drill && state_.snapshot.last_success)
+    next = std::min(next, state_.drill.last_attempt
+                              ? std::max(now, *state_.drill.last_attempt + config_.drill_interval_s * kMicros)
+                              : now);
   if (prune_due()) next = now;
   return next;
 }
@@ -431,6 +448,7 @@ Status Scheduler::RunDueUntil(const std::atomic<bool>& stop) {
   if (!stop && snapshot_due(env_->NowMicros())) note(RunJob(JobKind::kSnapshot, jobs_.snapshot, &state_.snapshot, stop));
   if (!stop && prune_due()) note(RunJob(JobKind::kPrune, jobs_.prune, &state_.prune, stop));
   if (!stop && monitor_due(env_->NowMicros())) note(RunJob(JobKind::kMonitor, jobs_.monitor, &state_.monitor, stop));
+  if (!stop && drill_due(env_->NowMicros())) note(RunJob(JobKind::kDrill, jobs_.drill, &state_.drill, stop));
   return first;
 }
 
@@ -452,6 +470,9 @@ Status Scheduler::RunNow(JobKind kind, const std::atomic<bool>* stop_flag) {
     case JobKind::kMonitor:
       if (!jobs_.monitor) return Status::InvalidArgument("no monitor job configured");
       return RunJob(kind, jobs_.monitor, &state_.monitor, stop);
+    case JobKind::kDrill:
+      if (!jobs_.drill) return Status::InvalidArgument("no drill job configured");
+      return RunJob(kind, jobs_.drill, &state_.drill, stop);
   }
   return Status::Internal("unknown job kind");
 }

@@ -23,6 +23,8 @@
 //   prune      due when a snapshot succeeded after the last successful prune.
 //   monitor    due when now >= last successful run + monitor_interval (and at
 //              once on the first start).
+//   drill      (off by default) due drill_interval after the last attempt, once
+//              a scheduled snapshot exists; restores `latest` into scratch.
 //   recover    runs first at start; until it succeeds no other job runs (it is
 //              retried every tick and the failure is logged each time).
 //
@@ -71,6 +73,9 @@ struct ScheduleConfig {
   int64_t monitor_interval_s = 3600;   // schedule.monitor_interval (minutes, or "90m", "2h")
   bool monitor_repair = true;          // schedule.monitor_repair: run cleanup --all
   bool monitor_repair_while_live = false;  // schedule.monitor_repair_while_live
+  bool drill_enabled = false;          // schedule.drill: a restore drill (engine/drill.h) of the latest snapshot
+  int64_t drill_interval_s = 7 * 86400;  // schedule.drill_interval (a duration: 7d, 168h)
+  std::string drill_scratch;           // schedule.drill_scratch ("" = $TMPDIR or /tmp)
   int64_t failed_stale_after_s = 24 * 3600;     // schedule.failed_after
   int64_t stuck_processing_after_s = 2 * 3600;  // schedule.stuck_after
   int64_t lock_wait_s = 600;           // schedule.lock_wait: wait for the repo lock, then skip
@@ -114,7 +119,7 @@ class EventLog {
   std::vector<nlohmann::json> lines_;
 };
 
-enum class JobKind { kRecover = 0, kSnapshot, kPrune, kMonitor };
+enum class JobKind { kRecover = 0, kSnapshot, kPrune, kMonitor, kDrill };
 const char* JobName(JobKind k);
 Result<JobKind> ParseJobName(const std::string& name);
 
@@ -133,7 +138,7 @@ struct JobContext {
 using JobFn = std::function<Status(JobContext&)>;
 
 struct Jobs {
-  JobFn recover, snapshot, prune, monitor;  // a null function counts as "nothing to do"
+  JobFn recover, snapshot, prune, monitor, drill;  // a null function counts as "nothing to do"
 };
 
 struct JobState {
@@ -146,7 +151,7 @@ struct JobState {
 
 struct ScheduleState {
   int64_t first_start = 0;  // the first time a service ran on this repository
-  JobState snapshot, prune, monitor;
+  JobState snapshot, prune, monitor, drill;
   nlohmann::json ToJson() const;
   static Result<ScheduleState> FromJson(const nlohmann::json& j);
 };
@@ -186,6 +191,10 @@ class Scheduler {
   bool snapshot_due(int64_t now) const;
   bool prune_due() const;
   bool monitor_due(int64_t now) const;
+  // drill: enabled, a scheduled snapshot succeeded, and drill_interval passed
+  // since the last ATTEMPT (a drill restores a full copy: a failed one waits
+  // for the next interval instead of every tick).
+  bool drill_due(int64_t now) const;
   // When the loop next has something to do (not counting retries).
   int64_t NextDueMicros(int64_t now) const;
   const ScheduleState& state() const { return state_; }

@@ -8,6 +8,7 @@
 #include "engine/cleanup.h"
 #include "engine/live_check.h"
 #include "engine/recover.h"
+#include "engine/schedule_drill.h"
 #include "engine/snapshot_sources.h"
 #include "engine/store_paths.h"
 #include "snapshot/prune.h"
@@ -261,6 +262,7 @@ Jobs MakeScheduleJobs(const Layout& layout) {
   jobs.snapshot = [layout](JobContext& ctx) { return SnapshotJob(layout, ctx); };
   jobs.prune = [layout](JobContext& ctx) { return PruneJob(layout, ctx); };
   jobs.monitor = [layout](JobContext& ctx) { return MonitorJob(layout, ctx); };
+  jobs.drill = [layout](JobContext& ctx) { return DrillJob(layout, ctx); };  // engine/schedule_drill.h
   return jobs;
 }
 

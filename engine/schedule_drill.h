@@ -1,0 +1,18 @@
+// engine/schedule_drill.h — the scheduled restore drill (schedule.drill = on):
+// engine/drill.h's RunDrill on the repository's latest snapshot, in
+// schedule.drill_scratch. Reads the repository only (no lock: readers run
+// beside writers). The job's details carry the snapshot id, the counts and
+// each problem; problems end the job with Corruption (logged as failed, shown
+// by `schedule status`) and a "drill_problems" event line. The scheduler runs
+// it again after schedule.drill_interval (Scheduler::drill_due).
+#pragma once
+
+#include "engine/layout.h"
+#include "engine/schedule.h"
+#include "util/status.h"
+
+namespace maestro {
+
+Status DrillJob(const Layout& layout, JobContext& ctx);
+
+}  // namespace maestro
