@@ -3,7 +3,8 @@
 // configured or downloaded (embeddingFunction: null).
 //
 //   node maestro_chroma.mjs write PORT DIM DOC_ID:CHUNKS ...   adds chunks "{doc}_{n}"
-//        to research_papers_dense and research_papers_sparse (both hnsw:space=cosine)
+//        to research_papers_dense and research_papers_sparse (both hnsw:space=cosine);
+//        prints {"written": {collection: chunks}}
 //   node maestro_chroma.mjs dump PORT DIM                      prints one JSON line:
 //        {collection: {count, ids (sorted), query: {probe doc: [top ids]}}}
 //
@@ -39,6 +40,7 @@ async function collection(client, name) {
 }
 
 async function write(client, dim, specs) {
+  const written = {};
   for (const name of COLLECTIONS) {
     const col = await collection(client, name);
     const ids = [], embeddings = [], metadatas = [], documents = [];
@@ -58,7 +60,9 @@ async function write(client, dim, specs) {
       await col.add({ ids: ids.slice(at, end), embeddings: embeddings.slice(at, end),
                       metadatas: metadatas.slice(at, end), documents: documents.slice(at, end) });
     }
+    written[name] = ids.length;
   }
+  console.log(JSON.stringify({ written }));
 }
 
 async function dump(client, dim) {
