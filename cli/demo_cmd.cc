@@ -33,7 +33,7 @@ void RegisterDemoCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
                      "scale raw file sizes so the install totals about this many bytes (overrides --pdf-kib)");
   create->add_option("--chunk-bytes", a->o.chunk_bytes, "text bytes per chunk (default 400)");
   create->add_option("--hnsw-bytes-per-chunk", a->o.hnsw_bytes_per_chunk,
-                     "bytes per chunk in data_level0.bin (default: as Chroma, 4236 dense / 1164 sparse)");
+                     "bytes per chunk in data_level0.bin, at least 140 (default: as Chroma, 4236 dense / 1164 sparse)");
   create->add_option("--now", a->now, "the install's current time (ISO-8601; default: now)");
   create->callback([&ctx, exit_code, a]() {
     if (!a->now.empty()) {

@@ -62,7 +62,7 @@ std::vector<std::string> InstallSummary(const Layout& layout) {
   auto rep = RunCheck(layout, CheckOptions{});
   if (rep.ok())
     out.push_back(rep->consistent() ? "check: consistent"
-                                    : "check: " + std::to_string(rep->issues.size()) + " issue(s)");
+                                    : "check: " + std::to_string(rep->issues.size() + rep->hnsw.size()) + " issue(s)");
   return out;
 }
 

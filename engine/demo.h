@@ -45,7 +45,8 @@ struct DemoOptions {
   // bytes (overrides pdf_kib; other stores keep their natural sizes).
   uint64_t target_bytes = 0;
   int chunk_bytes = 400;      // text per chunk
-  // Bytes per chunk in each HNSW data_level0.bin; -1 = like Chroma
+  // Bytes per chunk in each HNSW data_level0.bin (at least 140, hnswlib's record for
+  // M 16 with no vector); -1 = like Chroma
   // (dense: 1024*4 + links + label = 4236; sparse: sized as 256-d = 1164).
   int hnsw_bytes_per_chunk = -1;
 };

@@ -151,10 +151,10 @@ Status MonitorJob(const Layout& layout, JobContext& ctx) {
   opts.stuck_processing_after_s = ctx.config.stuck_processing_after_s;
   MAESTRO_ASSIGN_OR_RETURN(CheckReport report, RunCheck(layout, opts));
   ctx.details["documents_checked"] = report.documents_checked;
-  ctx.details["issues_found"] = report.issues.size();
+  ctx.details["issues_found"] = report.issues.size() + report.hnsw.size();
   ctx.details["issues_repaired"] = 0;
   if (!report.consistent())
-    ctx.log.Emit("issues_found", {{"job", "monitor"}, {"count", report.issues.size()}, {"by_kind", CountsByKind(report)}});
+    ctx.log.Emit("issues_found", {{"job", "monitor"}, {"count", report.issues.size() + report.hnsw.size()}, {"by_kind", CountsByKind(report)}});
   if (!ctx.config.monitor_repair || report.consistent()) return Status::OK();
 
   // Repair as the original monitor did: orphans, failed documents older than
