@@ -23,8 +23,12 @@ for tool in node npm; do
     exit 77
   fi
 done
-if ! ping_out=$(timeout 30 npm ping 2>&1); then
-  echo "chroma-setup: the npm registry cannot be reached ($(echo "$ping_out" | tail -1))"
+ping_out=$(timeout 30 npm ping 2>&1)
+ping_rc=$?
+if [ $ping_rc -ne 0 ]; then
+  why=$(echo "$ping_out" | grep -iE "err|fail|refused|timed? ?out" | tail -1)
+  [ $ping_rc -eq 124 ] && why="no answer within 30 s"
+  echo "chroma-setup: the npm registry ($(npm config get registry 2>/dev/null)) cannot be reached: ${why:-$(echo "$ping_out" | tail -1)}"
   exit 77
 fi
 mkdir -p "$DIR"
