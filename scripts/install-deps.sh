@@ -8,7 +8,9 @@ PKGS=(build-essential cmake pkg-config
       libsodium-dev               # encryption at rest: XChaCha20-Poly1305, Argon2id, BLAKE2b (snapshot/crypto.h)
       libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
       clang libclang-rt-14-dev    # clang + libFuzzer: the fuzz targets' replay in test.sh
-      fiu-utils)                  # fiu-run: libfiu POSIX fault injection (tests/reliability_fiu_test.cc)
+      fiu-utils                   # fiu-run: libfiu POSIX fault injection (tests/reliability_fiu_test.cc)
+      rclone                      # rclone:REMOTE:PATH repositories (snapshot/rclone_backend.h)
+      openssh-server openssh-client)  # sshd + ssh-keygen: the SFTP servers of the remote suites (tests/sftp_server.h)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

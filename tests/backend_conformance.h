@@ -139,11 +139,54 @@ TYPED_TEST_P(BackendConformance, NamesThatLeaveTheirFolderAreRefused) {
   }
 }
 
+TYPED_TEST_P(BackendConformance, ReadAtTheEndOrPastItIsEmptyAndAMissingObjectIsNotFound) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  ASSERT_TRUE(b->Put(ObjectKind::kPack, "end.pack", std::string(100, 'x')).ok());
+  std::string got = "stale";
+  ASSERT_TRUE(b->ReadAt(ObjectKind::kPack, "end.pack", 100, 10, &got).ok());
+  EXPECT_EQ(got, "");
+  ASSERT_TRUE(b->ReadAt(ObjectKind::kPack, "end.pack", 150, 10, &got).ok());
+  EXPECT_EQ(got, "");
+  EXPECT_TRUE(b->ReadAt(ObjectKind::kPack, "missing.pack", 0, 10, &got).IsNotFound());
+}
+
+// A retry after a lost reply puts the same bytes again: one whole object remains.
+TYPED_TEST_P(BackendConformance, SecondPutOfTheSameNameLeavesOneWholeObject) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  std::string data = RandomBytes(50000, 4);
+  ASSERT_TRUE(b->Put(ObjectKind::kIndex, "again.idx", data).ok());
+  ASSERT_TRUE(b->Put(ObjectKind::kIndex, "again.idx", data).ok());
+  std::vector<ObjectInfo> list;
+  ASSERT_TRUE(b->List(ObjectKind::kIndex, &list).ok());
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].name, "again.idx");
+  EXPECT_EQ(list[0].size, data.size());
+  std::string got;
+  ASSERT_TRUE(b->Get(ObjectKind::kIndex, "again.idx", &got).ok());
+  EXPECT_EQ(got, data);
+}
+
+TYPED_TEST_P(BackendConformance, ConfigIsOneObjectWithAFixedName) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  EXPECT_TRUE(Names(b.get(), ObjectKind::kConfig).empty());
+  ASSERT_TRUE(b->Put(ObjectKind::kConfig, "", "cfg").ok());
+  std::vector<ObjectInfo> list;
+  ASSERT_TRUE(b->List(ObjectKind::kConfig, &list).ok());
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].name, "config");
+  EXPECT_EQ(list[0].size, 3u);
+  std::string got;
+  ASSERT_TRUE(b->Get(ObjectKind::kConfig, "", &got).ok());
+  EXPECT_EQ(got, "cfg");
+}
+
 REGISTER_TYPED_TEST_SUITE_P(BackendConformance, PutThenGetReturnsTheSameBytes, MissingObjectIsNotFound,
                             ReadAtReturnsTheRangeAndStopsAtTheEnd, ListNamesEveryObjectOfItsKindOnly,
                             RemoveMakesTheObjectGone, WriterPublishesOnlyOnCommit,
                             PutFilePublishesALocalFileWholeAndConsumesIt, ConcurrentPutsAllLand,
-                            NamesThatLeaveTheirFolderAreRefused);
+                            NamesThatLeaveTheirFolderAreRefused,
+                            ReadAtTheEndOrPastItIsEmptyAndAMissingObjectIsNotFound,
+                            SecondPutOfTheSameNameLeavesOneWholeObject, ConfigIsOneObjectWithAFixedName);
 
 #define INSTANTIATE_BACKEND_CONFORMANCE(Prefix, Fixture) \
   INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, BackendConformance, ::testing::Types<Fixture>)
