@@ -22,7 +22,8 @@ Status CheckObjectName(ObjectKind kind, const std::string& name) {
 }
 
 bool NamePromisedHash(ObjectKind kind, const std::string& name, Hash128* h) {
-  const char* ext = kind == ObjectKind::kPack ? ".pack" : kind == ObjectKind::kIndex ? ".idx" : nullptr;
+  const char* ext = kind == ObjectKind::kPack ? ".pack" : kind == ObjectKind::kIndex ? ".idx"
+                    : kind == ObjectKind::kKey ? "" : nullptr;
   if (ext == nullptr || !EndsWith(name, ext) || name.size() != 32 + std::string_view(ext).size()) return false;
   return Hash128::FromHex(name.substr(0, 32), h);
 }

@@ -8,10 +8,11 @@
 // can promise something:
 //   packs  "<32 hex>.pack"  the XXH3-128 of the whole object is the hex
 //   index  "<32 hex>.idx"   same
-// Manifests, the config, keys and locks are named by something else (an id, a
-// fixed name, a holder) and carry their own checksum inside instead
+//   keys   "<32 hex>"       same (docs/format-4.md)
+// Manifests, the config and locks are named by something else (an id, a
+// fixed name, a time) and carry their own checksum inside instead
 // (snapshot/format.h, snapshot/remote_lock.h): their decoders find a partial
-// object. Other pack and index names (tests, foreign files) promise nothing.
+// object. Other names (tests, foreign files) promise nothing.
 //
 // Pure functions, thread-safe.
 #pragma once
