@@ -26,8 +26,24 @@ Result<Layout> CliContext::LoadLayout() {
     }
     config_ = std::move(c).value();
   }
-  layout_ = Layout::Discover(root, opts.config.empty() ? nullptr : &config_, opts.repo.empty() ? config_.Get("repo.path") : opts.repo);
+  std::string repo = opts.repo.empty() ? config_.Get("repo.path") : opts.repo;
+  std::string refused = RefuseUnwiredRemoteRepo(repo);
+  if (!refused.empty()) {
+    layout_ = Result<Layout>(Status::InvalidArgument(refused));
+    return *layout_;
+  }
+  layout_ = Layout::Discover(root, opts.config.empty() ? nullptr : &config_, repo);
   return *layout_;
+}
+
+// Until the commands route repositories through snapshot/backend.h, an
+// rclone: spec would be taken for a local folder named "rclone:…": a user
+// would believe in an off-site copy that is on the same disk. Refused instead.
+std::string RefuseUnwiredRemoteRepo(const std::string& repo) {
+  if (repo.rfind("rclone:", 0) != 0) return "";
+  return repo +
+         ": remote repositories (rclone:REMOTE:PATH) are not yet available in the commands of this build "
+         "(the backend is snapshot/rclone_backend.h, docs/remote.md); use a local folder";
 }
 
 const Config& CliContext::config() { return config_; }

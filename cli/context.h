@@ -68,6 +68,11 @@ class CliContext {
   std::map<const CLI::App*, std::function<bool()>> writing_;
 };
 
+// "" for a repository spec the commands can open; else why not (an
+// rclone:REMOTE:PATH spec, until the commands go through snapshot/backend.h).
+// Used as the --repo validator (exit 2) and for the config's repo.path.
+std::string RefuseUnwiredRemoteRepo(const std::string& repo);
+
 // Each command group registers its subcommands. A subcommand's callback stores
 // its exit code in *exit_code.
 void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code);

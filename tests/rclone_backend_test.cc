@@ -295,6 +295,19 @@ TEST_F(RcloneFaultTest, RestartsAreBoundedThenEveryCallFails) {
   }
 }
 
+// Until the commands open repositories through Backend, an rclone: spec must not
+// be taken for a local folder called "rclone:…" (a copy the user thinks is off-site).
+TEST(RcloneBackendTest, CommandsRefuseARemoteRepoUntilTheyCanOpenIt) {
+  TempDir d;
+  CliResult r = RunCli({"--root", d.path(), "--repo", "rclone:b2:bucket/maestro", "snap", "list"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("not yet available"), std::string::npos) << r.err;
+  WriteFile(d.Sub("c.ini"), "[repo]\npath = rclone:b2:bucket/maestro\n");
+  r = RunCli({"--root", d.path(), "--config", d.Sub("c.ini"), "snap", "create"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(Sh("ls -A " + d.path()), "c.ini\n") << "nothing may be created for it";
+}
+
 TEST(RcloneBackendTest, MalformedSpecIsRefusedWithTheForm) {
   auto b = NewRcloneBackend("rclone:nocolon");
   ASSERT_FALSE(b.ok());
