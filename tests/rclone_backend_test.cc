@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "snapshot/object_check.h"
+#include "snapshot/open_backend.h"
 #include "snapshot/rclone_backend.h"
 #include "tests/backend_conformance.h"
 #include "tests/sftp_server.h"
@@ -90,6 +91,11 @@ class RcloneFaultTest : public ::testing::Test {
     RcloneBackendOptions o = TestOptions(server_->RcloneEnv("t"));
     o.extra_args.insert(o.extra_args.end(), extra_args.begin(), extra_args.end());
     auto b = NewRcloneBackend("rclone:t:" + repo, o);
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    return b.ok() ? std::move(b).value() : nullptr;
+  }
+  std::unique_ptr<Backend> OpenBackendThroughTheFactory(const std::string& repo) {
+    auto b = OpenBackend(Env::Default(), "rclone:t:" + repo, TestOptions(server_->RcloneEnv("t")));
     EXPECT_TRUE(b.ok()) << b.status().ToString();
     return b.ok() ? std::move(b).value() : nullptr;
   }
@@ -188,6 +194,28 @@ TEST_F(RcloneFaultTest, RcloneKilledMidUploadFailsThePutAndTheRetrySucceeds) {
   EXPECT_TRUE(get.IsNotFound() || get.IsCorruption()) << get.ToString();
   ASSERT_TRUE(b->Put(ObjectKind::kIndex, name, data).ok());
   ASSERT_TRUE(b->Get(ObjectKind::kIndex, name, &got).ok());
+  EXPECT_EQ(got, data);
+}
+
+// A writer bigger than the 8 MiB kept in memory spills to $TMPDIR and still
+// arrives whole, under a name nothing shows before Commit.
+TEST_F(RcloneFaultTest, LargeWriterSpillsToDiskAndArrivesWhole) {
+  StartServer(false);
+  if (server_ == nullptr) return;
+  auto b = OpenBackendThroughTheFactory(dir_.Sub("repo"));
+  ASSERT_NE(b, nullptr);
+  std::string data = RandomBytes(20 << 20, 17);
+  std::string name = HashName(data, ".pack");
+  std::unique_ptr<ObjectWriter> w;
+  ASSERT_TRUE(b->NewWriter(ObjectKind::kPack, name, &w).ok());
+  for (size_t off = 0; off < data.size(); off += 3 << 20) ASSERT_TRUE(w->Append(data.substr(off, 3 << 20)).ok());
+  ObjectInfo info;
+  EXPECT_TRUE(b->Stat(ObjectKind::kPack, name, &info).IsNotFound()) << "visible before Commit";
+  ASSERT_TRUE(w->Commit().ok());
+  ASSERT_TRUE(b->Stat(ObjectKind::kPack, name, &info).ok());
+  EXPECT_EQ(info.size, data.size());
+  std::string got;
+  ASSERT_TRUE(b->Get(ObjectKind::kPack, name, &got).ok());  // checks the name's hash too
   EXPECT_EQ(got, data);
 }
 

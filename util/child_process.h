@@ -15,6 +15,9 @@
 //     period (SIGTERM, then SIGKILL), the reader thread by a poll interval.
 //   - The destructor stops the child (Stop with a 2 s grace).
 //
+// Precondition: the process neither ignores SIGCHLD nor reaps children with
+// waitpid(-1): either would make the child look dead at once.
+//
 // Thread safety: every method may be called from several threads at once.
 #pragma once
 

@@ -1,0 +1,23 @@
+// snapshot/open_backend.h — the Backend a --repo spec names: `rclone:REMOTE:PATH`
+// (snapshot/rclone_backend.h, docs/remote.md) or a folder on this machine
+// (NewLocalBackend). The one place the commands turn a spec into storage.
+//
+// Failure: InvalidArgument for a malformed rclone spec; IoError when rclone
+// cannot start or serve the remote. A local folder is not checked here (the
+// repository's Open does that). Thread-safe (no shared state).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "snapshot/backend.h"
+#include "snapshot/rclone_backend.h"
+#include "util/env.h"
+#include "util/status.h"
+
+namespace maestro {
+
+Result<std::unique_ptr<Backend>> OpenBackend(Env* env, const std::string& spec,
+                                             const RcloneBackendOptions& rclone = {});
+
+}  // namespace maestro
