@@ -197,6 +197,34 @@ TEST_F(RcloneFaultTest, RcloneKilledMidUploadFailsThePutAndTheRetrySucceeds) {
   EXPECT_EQ(got, data);
 }
 
+// rclone's own configuration reaches the child: a config file named by
+// RCLONE_CONFIG, and RCLONE_CONFIG_* variables of this process's environment.
+TEST_F(RcloneFaultTest, RclonesConfigFileAndInheritedVariablesReachTheChild) {
+  StartServer(false);
+  if (server_ == nullptr) return;
+  std::string conf = "[viafile]\n";
+  for (const std::string& kv : server_->RcloneEnv("x")) {
+    std::string key = kv.substr(std::string("RCLONE_CONFIG_X_").size(), kv.find('=') - 16);
+    for (char& c : key) c = static_cast<char>(::tolower(static_cast<unsigned char>(c)));
+    conf += key + " = " + kv.substr(kv.find('=') + 1) + "\n";
+  }
+  WriteFile(dir_.Sub("rclone.conf"), conf);
+  RcloneBackendOptions o = TestOptions({"RCLONE_CONFIG=" + dir_.Sub("rclone.conf")});
+  auto by_file = NewRcloneBackend("rclone:viafile:" + dir_.Sub("repo"), o);
+  ASSERT_TRUE(by_file.ok()) << by_file.status().ToString();
+  ASSERT_TRUE((*by_file)->Put(ObjectKind::kManifest, "20260101_000000", "via file").ok());
+
+  ::setenv("RCLONE_CONFIG_VIAENV_TYPE", "alias", 1);  // an alias remote of the file's remote
+  ::setenv("RCLONE_CONFIG_VIAENV_REMOTE", ("viafile:" + dir_.Sub("repo")).c_str(), 1);
+  auto by_env = NewRcloneBackend("rclone:viaenv:", o);
+  ::unsetenv("RCLONE_CONFIG_VIAENV_TYPE");
+  ::unsetenv("RCLONE_CONFIG_VIAENV_REMOTE");
+  ASSERT_TRUE(by_env.ok()) << by_env.status().ToString();
+  std::string got;
+  ASSERT_TRUE((*by_env)->Get(ObjectKind::kManifest, "20260101_000000", &got).ok());
+  EXPECT_EQ(got, "via file");
+}
+
 // A writer bigger than the 8 MiB kept in memory spills to $TMPDIR and still
 // arrives whole, under a name nothing shows before Commit.
 TEST_F(RcloneFaultTest, LargeWriterSpillsToDiskAndArrivesWhole) {
