@@ -153,6 +153,7 @@ class RcloneBackendImpl : public RcloneBackend {
       ObjectInfo info;
       return Stat(kind, name, &info);
     }
+    n = std::min<size_t>(n, size_t{1} << 30);  // the client's body limit; no object read is larger
     HttpHeaders h = {{"Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + n - 1)}};
     Answer r;
     MAESTRO_RETURN_IF_ERROR(Call("read", kind, name, "GET", TargetOf(kind, name), h, 0, nullptr, &r));

@@ -72,10 +72,17 @@ Status RcloneServerPool::Start(int generation, std::shared_ptr<RcloneServer>* ou
                         : (env_program != nullptr && *env_program != '\0') ? env_program : "rclone";
   ChildOptions co;
   // --cache-objects=false: another host may change the remote; never answer from a stale cache.
-  co.argv = {program, "serve", "restic", remote_, "--addr", "127.0.0.1:0", "--cache-objects=false"};
+  // Every serve setting the protocol depends on is given explicitly, so an
+  // RCLONE_* variable meant for other rclone uses (RCLONE_CERT, RCLONE_HTPASSWD,
+  // RCLONE_LOG_FILE, RCLONE_APPEND_ONLY...) cannot change it behind our back.
+  co.argv = {program, "serve", "restic", remote_, "--addr", "127.0.0.1:0", "--cache-objects=false",
+             "--cert=", "--key=", "--client-ca=", "--htpasswd=", "--baseurl=", "--append-only=false",
+             "--private-repos=false", "--stdio=false", "--log-level", "NOTICE", "--log-file=",
+             "--use-json-log=false", "--syslog=false"};
   for (const std::string& a : SplitSpaces(::getenv("MAESTRO_DB_RCLONE_ARGS"))) co.argv.push_back(a);
   co.argv.insert(co.argv.end(), opts_.extra_args.begin(), opts_.extra_args.end());
   co.extra_env = opts_.extra_env;
+  co.extra_env.push_back("RCLONE_VERBOSE=0");  // -v in the environment would clash with --log-level
   co.extra_env.push_back("RCLONE_USER=" + user);
   co.extra_env.push_back("RCLONE_PASS=" + pass);
   auto child = ChildProcess::Start(co);

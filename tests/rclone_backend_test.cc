@@ -394,6 +394,28 @@ TEST(RcloneBackendTest, MissingRcloneProgramSaysWhatToInstall) {
   EXPECT_NE(b.status().message().find("rclone package"), std::string::npos) << b.status().ToString();
 }
 
+// RCLONE_* variables meant for other uses of rclone must not change how the
+// child serves us (TLS, other credentials, logs elsewhere, append-only...).
+TEST(RcloneBackendTest, UnrelatedRcloneVariablesDoNotChangeTheProtocol) {
+  std::string why;
+  if (!HaveRclone(&why)) GTEST_SKIP() << why;
+  TempDir d;
+  const std::vector<std::pair<const char*, const char*>> hostile = {
+      {"RCLONE_LOG_LEVEL", "ERROR"}, {"RCLONE_VERBOSE", "2"}, {"RCLONE_LOG_FILE", "/nonexistent/log"},
+      {"RCLONE_CERT", "/nonexistent/cert"}, {"RCLONE_KEY", "/nonexistent/key"},
+      {"RCLONE_HTPASSWD", "/nonexistent/htpasswd"}, {"RCLONE_BASEURL", "/elsewhere"},
+      {"RCLONE_APPEND_ONLY", "true"}, {"RCLONE_USE_JSON_LOG", "true"}, {"RCLONE_USER", "someone"}};
+  for (const auto& [k, v] : hostile) ::setenv(k, v, 1);
+  auto b = NewRcloneBackend("rclone:" + d.Sub("repo"));
+  for (const auto& kv : hostile) ::unsetenv(kv.first);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_TRUE((*b)->Put(ObjectKind::kPack, "a.pack", "data").ok());
+  std::string got;
+  ASSERT_TRUE((*b)->Get(ObjectKind::kPack, "a.pack", &got).ok());
+  EXPECT_EQ(got, "data");
+  EXPECT_TRUE((*b)->Remove(ObjectKind::kPack, "a.pack").ok());
+}
+
 TEST(RcloneBackendTest, DestroyingTheBackendStopsTheChild) {
   std::string why;
   if (!HaveRclone(&why)) GTEST_SKIP() << why;

@@ -22,16 +22,21 @@ namespace {
 
 std::string EnvKey(const std::string& entry) { return entry.substr(0, entry.find('=')); }
 
-// The child's environment: ours, with extra entries replacing same-named ones.
+// The child's environment: ours, then each extra entry replacing any earlier
+// one of the same name (one entry per name: programs disagree on which of two wins).
 std::vector<std::string> MergedEnvironment(const std::vector<std::string>& extra) {
   std::vector<std::string> out;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string entry(*e);
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) out.emplace_back(*e);
+  for (const std::string& x : extra) {
     bool replaced = false;
-    for (const std::string& x : extra) replaced = replaced || EnvKey(x) == EnvKey(entry);
-    if (!replaced) out.push_back(std::move(entry));
+    for (std::string& entry : out) {
+      if (EnvKey(entry) == EnvKey(x)) {
+        entry = x;
+        replaced = true;
+      }
+    }
+    if (!replaced) out.push_back(x);
   }
-  out.insert(out.end(), extra.begin(), extra.end());
   return out;
 }
 
@@ -43,7 +48,7 @@ std::vector<char*> CPointers(std::vector<std::string>& v) {
 }
 
 // Runs in the forked child: only async-signal-safe calls until exec.
-[[noreturn]] void ExecChild(int stderr_w, pid_t parent, char** argv, char** envp) {
+[[noreturn]] void ExecChild(int stderr_w, pid_t parent, const char* program, char** argv, char** envp) {
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (::getppid() != parent) ::_exit(126);  // the parent died before prctl took effect
@@ -54,7 +59,7 @@ std::vector<char*> CPointers(std::vector<std::string>& v) {
   }
   ::dup2(stderr_w, 2);
   ::closefrom(3);  // no descriptor of ours (databases, locks, sockets) leaks into the helper
-  ::execvpe(argv[0], argv, envp);
+  ::execve(program, argv, envp);
   ::_exit(127);  // Start checked the program first: this is a race with its removal
 }
 
@@ -66,10 +71,12 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ChildOptions& op
   std::vector<std::string> env = MergedEnvironment(opts.extra_env);
   std::vector<char*> argv = CPointers(args);
   std::vector<char*> envp = CPointers(env);
+  std::string program = opts.argv[0];  // made absolute below: no PATH search after fork
   // Resolve the program before forking, so a missing program is a clear error
   // from Start rather than a child that exits 127.
   if (opts.argv[0].find('/') == std::string::npos) {
     bool found = false;
+    std::string resolved;
     const char* path = ::getenv("PATH");
     std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
     size_t start = 0;
@@ -77,10 +84,14 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ChildOptions& op
       size_t end = dirs.find(':', start);
       if (end == std::string::npos) end = dirs.size();
       std::string dir = dirs.substr(start, end - start);
-      if (!dir.empty() && ::access((dir + "/" + opts.argv[0]).c_str(), X_OK) == 0) found = true;
+      if (!dir.empty() && ::access((dir + "/" + opts.argv[0]).c_str(), X_OK) == 0) {
+        found = true;
+        resolved = dir + "/" + opts.argv[0];
+      }
       start = end + 1;
     }
     if (!found) return Status::IoError("cannot run " + opts.argv[0] + ": not found in PATH");
+    program = resolved;
   } else if (::access(opts.argv[0].c_str(), X_OK) != 0) {
     int e = errno;
     return Status::IoError("cannot run " + opts.argv[0] + ": " + std::strerror(e)).WithErrno(e);
@@ -95,7 +106,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ChildOptions& op
     ::close(pipe_fds[1]);
     return PosixError("fork for " + opts.argv[0], e);
   }
-  if (pid == 0) ExecChild(pipe_fds[1], parent, argv.data(), envp.data());
+  if (pid == 0) ExecChild(pipe_fds[1], parent, program.c_str(), argv.data(), envp.data());
   ::close(pipe_fds[1]);
   ::setpgid(pid, pid);  // also done in the child; whichever runs first wins, both are fine
   return std::unique_ptr<ChildProcess>(new ChildProcess(pid, pipe_fds[0], opts.keep_lines));
