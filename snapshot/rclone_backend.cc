@@ -140,6 +140,7 @@ class RcloneBackendImpl : public RcloneBackend {
     MAESTRO_RETURN_IF_ERROR(CheckObjectName(kind, name));
     Answer r;
     MAESTRO_RETURN_IF_ERROR(Call("read", kind, name, "GET", TargetOf(kind, name), {}, 0, nullptr, &r));
+    if (r.status == 404) return MissingOrUnreadable(kind, name, r, nullptr);
     if (r.status != 200) return NotFoundOr("read", kind, name, r);
     MAESTRO_RETURN_IF_ERROR(CheckObjectBytes(kind, name, r.body, Location()));
     *out = std::move(r.body);
@@ -162,6 +163,7 @@ class RcloneBackendImpl : public RcloneBackend {
       if (offset < r.body.size()) *out = r.body.substr(offset, n);
       return Status::OK();
     }
+    if (r.status == 404) return MissingOrUnreadable(kind, name, r, &offset);
     if (r.status != 206) return NotFoundOr("read", kind, name, r);
     if (r.body.size() > n) return Status::IoError(Location() + ": " + ObjectPath(kind, name) + ": rclone sent more bytes than asked");
     *out = std::move(r.body);
@@ -216,6 +218,20 @@ class RcloneBackendImpl : public RcloneBackend {
     std::string what = std::string(op) + " " + (name.empty() ? std::string(ObjectKindFolder(kind)) + "/" : ObjectPath(kind, name));
     if (!st.ok()) return pool_.Explain(*s, st, what);
     return Status::OK();
+  }
+
+  // rclone answers 404 to a GET whenever it cannot open the object (serve.Object),
+  // a transient remote error included, and for a range past the end on some
+  // remotes: only a HEAD that also says 404 makes it NotFound.
+  Status MissingOrUnreadable(ObjectKind kind, const std::string& name, const Answer& r, const uint64_t* offset) {
+    ObjectInfo info;
+    Status st = Stat(kind, name, &info);
+    if (!st.ok()) return st;  // NotFound, or the stat's own error
+    if (offset != nullptr && *offset >= info.size) return Status::OK();  // a read at or past the end: empty
+    std::string reason = r.server != nullptr ? pool_.ReasonFor(*r.server, ObjectPath(kind, name)) : "";
+    return Status::IoError(Location() + ": rclone could not open " + ObjectPath(kind, name) + " (it exists, " +
+                           std::to_string(info.size) + " bytes" + (reason.empty() ? "" : "; rclone: " + reason) +
+                           "): try again; if it persists, check the remote with `rclone lsl`");
   }
 
   Status NotFoundOr(const char* op, ObjectKind kind, const std::string& name, const Answer& r) {

@@ -143,7 +143,8 @@ TYPED_TEST_P(BackendConformance, ReadAtTheEndOrPastItIsEmptyAndAMissingObjectIsN
   std::unique_ptr<Backend> b = this->MakeBackend();
   ASSERT_TRUE(b->Put(ObjectKind::kPack, "end.pack", std::string(100, 'x')).ok());
   std::string got = "stale";
-  ASSERT_TRUE(b->ReadAt(ObjectKind::kPack, "end.pack", 100, 10, &got).ok());
+  Status at_end = b->ReadAt(ObjectKind::kPack, "end.pack", 100, 10, &got);
+  ASSERT_TRUE(at_end.ok()) << at_end.ToString();
   EXPECT_EQ(got, "");
   ASSERT_TRUE(b->ReadAt(ObjectKind::kPack, "end.pack", 150, 10, &got).ok());
   EXPECT_EQ(got, "");

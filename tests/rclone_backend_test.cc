@@ -24,6 +24,7 @@
 #include "tests/backend_conformance.h"
 #include "tests/sftp_server.h"
 #include "tests/test_util.h"
+#include "tests/webdav_server.h"
 #include "util/hash.h"
 
 namespace maestro::testing {
@@ -77,6 +78,41 @@ std::string RcloneSftpFixture::skip_;
 int RcloneSftpFixture::counter_ = 0;
 
 INSTANTIATE_BACKEND_CONFORMANCE(RcloneSftp, RcloneSftpFixture);
+
+// The same contract through a second kind of server: rclone serve webdav.
+class RcloneWebDavFixture : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    server_ = WebDavServer::Start(dir_->path() + "/served", &skip_).release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+  void SetUp() override {
+    if (server_ == nullptr) GTEST_SKIP() << "no WebDAV server for the rclone suite: " << skip_;
+  }
+  std::unique_ptr<Backend> MakeBackend() {
+    auto b = NewRcloneBackend("rclone:w:repo" + std::to_string(counter_++), TestOptions(server_->RcloneEnv("w")));
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    return b.ok() ? std::unique_ptr<Backend>(std::move(b).value()) : nullptr;
+  }
+
+ private:
+  static TempDir* dir_;
+  static WebDavServer* server_;
+  static std::string skip_;
+  static int counter_;
+};
+TempDir* RcloneWebDavFixture::dir_ = nullptr;
+WebDavServer* RcloneWebDavFixture::server_ = nullptr;
+std::string RcloneWebDavFixture::skip_;
+int RcloneWebDavFixture::counter_ = 0;
+
+INSTANTIATE_BACKEND_CONFORMANCE(RcloneWebDav, RcloneWebDavFixture);
 
 // Each fault case gets its own server (they kill it).
 class RcloneFaultTest : public ::testing::Test {
