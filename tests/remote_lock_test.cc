@@ -220,7 +220,7 @@ TEST(RemoteLockRecordTest, DecodeRefusesATruncatedOrReChecksummedRecord) {
 
 // Append-only SFTP through rclone: the remote refuses deletes, so Release
 // leaves a tombstone and the next writer still gets the lock at once.
-TEST(RemoteLockSftpTest, AppendOnlyRemoteReleasesByTombstone) {
+TEST(RemoteLockSftpTest, AppendOnlyRemoteExcludesARivalAndReleasesByTombstone) {
   TempDir dir;
   ::mkdir(dir.Sub("ssh").c_str(), 0700);
   std::string why;
@@ -234,6 +234,10 @@ TEST(RemoteLockSftpTest, AppendOnlyRemoteReleasesByTombstone) {
   {
     auto lock = RemoteLock::Acquire(backend, Env::Default(), Quick());
     ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+    auto rival = RemoteLock::Acquire(backend, Env::Default(), Quick());
+    ASSERT_FALSE(rival.ok());
+    EXPECT_TRUE(rival.status().IsBusy()) << rival.status().ToString();
+    EXPECT_NE(rival.status().message().find("rclone:t:"), std::string::npos) << rival.status().ToString();
     ASSERT_TRUE((*lock)->Release().ok());
   }
   std::set<std::string> names = Names(backend, ObjectKind::kLock);
