@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <mutex>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -123,7 +125,19 @@ class RcloneBackendImpl : public RcloneBackend {
     return Upload(kind, name, data.size(), reader);
   }
 
+  // The first upload into a folder runs alone: rclone creates the folder then,
+  // and several creations at once fail on some remotes (WebDAV: "mkParentDir
+  // failed: 423 Locked").
   Status Upload(ObjectKind kind, const std::string& name, uint64_t size, const HttpBodyReader& reader) {
+    size_t k = static_cast<size_t>(kind);
+    if (folder_ready_[k].load()) return UploadOnce(kind, name, size, reader);
+    std::lock_guard<std::mutex> l(folder_mu_[k]);
+    Status st = UploadOnce(kind, name, size, reader);
+    if (st.ok()) folder_ready_[k] = true;
+    return st;
+  }
+
+  Status UploadOnce(ObjectKind kind, const std::string& name, uint64_t size, const HttpBodyReader& reader) {
     Answer r;
     MAESTRO_RETURN_IF_ERROR(Call("upload", kind, name, "POST", TargetOf(kind, name), {}, size, reader, &r));
     if (r.status == 200) return Status::OK();
@@ -264,6 +278,9 @@ class RcloneBackendImpl : public RcloneBackend {
   }
 
   RcloneServerPool pool_;
+  static constexpr size_t kKinds = static_cast<size_t>(ObjectKind::kLock) + 1;
+  std::mutex folder_mu_[kKinds];
+  std::atomic<bool> folder_ready_[kKinds] = {};
 
   friend class RcloneWriter;
 };

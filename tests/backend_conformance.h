@@ -123,7 +123,8 @@ TYPED_TEST_P(BackendConformance, ConcurrentPutsAllLand) {
     threads.emplace_back([&b, t] {
       for (int i = 0; i < 8; ++i) {
         std::string name = "p" + std::to_string(t) + "_" + std::to_string(i) + ".pack";
-        EXPECT_TRUE(b->Put(ObjectKind::kPack, name, RandomBytes(4096, t * 100 + i)).ok());
+        Status st = b->Put(ObjectKind::kPack, name, RandomBytes(4096, t * 100 + i));
+        EXPECT_TRUE(st.ok()) << st.ToString();
       }
     });
   }

@@ -152,17 +152,27 @@ class HttpClient::Conn {
     return Status::OK();
   }
 
+  // Reads n body bytes straight into *out (no second copy of a large body).
   Status ReadExactly(uint64_t n, std::string* out) {
-    while (buf_.size() < n) {
-      bool eof;
-      MAESTRO_RETURN_IF_ERROR(Fill(&eof));
-      if (eof && buf_.size() < n) {
-        return Status::IoError(where_ + ": the server closed the connection after " + std::to_string(buf_.size()) +
+    size_t take = static_cast<size_t>(std::min<uint64_t>(n, buf_.size()));
+    out->append(buf_, 0, take);
+    buf_.erase(0, take);
+    size_t start = out->size();
+    size_t want = static_cast<size_t>(n - take);
+    out->resize(start + want);
+    size_t got = 0;
+    while (got < want) {
+      MAESTRO_RETURN_IF_ERROR(WaitFor(POLLIN));
+      ssize_t r = ::recv(fd_, out->data() + start + got, want - got, 0);
+      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (r < 0) return PosixError(where_ + ": recv", errno);
+      if (r == 0) {
+        out->resize(start + got);
+        return Status::IoError(where_ + ": the server closed the connection after " + std::to_string(take + got) +
                                " of " + std::to_string(n) + " body bytes");
       }
+      got += static_cast<size_t>(r);
     }
-    out->append(buf_, 0, n);
-    buf_.erase(0, n);
     return Status::OK();
   }
 
