@@ -238,7 +238,10 @@ void ChildProcess::Stop(int64_t grace_ms) {
     std::unique_lock<std::mutex> l(mu_);
     TryReap(false);
     if (!reaped_) {
-      ::kill(pid_, SIGTERM);
+      // The whole process group: helpers the child started (an ssh for an
+      // sftp remote, a shell's commands) go with it. The group id is still
+      // ours: its leader is not reaped yet.
+      if (::kill(-pid_, SIGTERM) != 0) ::kill(pid_, SIGTERM);
       auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
       while (!reaped_ && std::chrono::steady_clock::now() < deadline) {
         l.unlock();
@@ -247,7 +250,7 @@ void ChildProcess::Stop(int64_t grace_ms) {
         TryReap(false);
       }
       if (!reaped_) {
-        ::kill(pid_, SIGKILL);
+        if (::kill(-pid_, SIGKILL) != 0) ::kill(pid_, SIGKILL);
         TryReap(true);
       }
     }

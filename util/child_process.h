@@ -70,7 +70,8 @@ class ChildProcess {
   // The newest kept stderr line that contains needle, "" if none.
   std::string LastLineContaining(const std::string& needle) const;
 
-  // SIGTERM, wait up to grace_ms, then SIGKILL and reap. Idempotent.
+  // SIGTERM to the child's process group, wait up to grace_ms for the child,
+  // then SIGKILL to the group, and reap. Idempotent.
   void Stop(int64_t grace_ms);
 
  private:
