@@ -42,8 +42,8 @@ Result<Layout> CliContext::LoadLayout() {
 std::string RefuseUnwiredRemoteRepo(const std::string& repo) {
   if (repo.rfind("rclone:", 0) != 0) return "";
   return repo +
-         ": remote repositories (rclone:REMOTE:PATH) are not yet available in the commands of this build "
-         "(the backend is snapshot/rclone_backend.h, docs/remote.md); use a local folder";
+         ": this command cannot use a remote repository (rclone:REMOTE:PATH) in this build; the readers can "
+         "(snap list, show, diff, verify: docs/remote.md); use a local folder here";
 }
 
 const Config& CliContext::config() { return config_; }

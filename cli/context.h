@@ -68,9 +68,9 @@ class CliContext {
   std::map<const CLI::App*, std::function<bool()>> writing_;
 };
 
-// "" for a repository spec the commands can open; else why not (an
-// rclone:REMOTE:PATH spec, until the commands go through snapshot/backend.h).
-// Used as the --repo validator (exit 2) and for the config's repo.path.
+// "" for a repository spec a command may load the layout with; else why not
+// (an rclone:REMOTE:PATH spec: only the snapshot readers open those, through
+// OpenForReading; every layout user — writers, transactions — is refused, exit 2).
 std::string RefuseUnwiredRemoteRepo(const std::string& repo);
 
 // Each command group registers its subcommands. A subcommand's callback stores

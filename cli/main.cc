@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
       ->type_name("FILE");
   app.add_option("--repo", ctx.opts.repo, "snapshot repository and journal (default: <root>/backups/maestro-db, or <root>/backups if a repository is there already)")
       ->check(RefuseUnwiredRemoteRepo);
+  app.add_option("--repo", ctx.opts.repo, "snapshot repository and journal (default: <root>/backups/maestro-db, or <root>/backups if a repository is there already; rclone:REMOTE:PATH for a remote one, read-only in this build)");
   app.add_flag("--json", ctx.opts.json, "machine-readable output: one JSON document on stdout");
   app.add_flag("-y,--yes", ctx.opts.yes, "answer yes to confirmations");
   app.add_flag("-q,--quiet", ctx.opts.quiet, "print only results and errors");

@@ -26,6 +26,7 @@
 #include "engine/legacy_import.h"
 #include "engine/snapshot_sources.h"
 #include "snapshot/prune.h"
+#include "snapshot/open_backend.h"
 #include "snapshot/open_writer.h"
 #include "cli/drill_cmd.h"
 #include "snapshot/repo_lock.h"
@@ -115,7 +116,16 @@ Result<std::string> RepoDir(CliContext& ctx) {
   return layout.status();
 }
 
+// An rclone:REMOTE:PATH spec from --repo or the config's repo.path, "" if none.
+std::string RemoteRepoSpec(CliContext& ctx) {
+  ctx.LoadLayout().IgnoreError("only the config is wanted here; the caller reports a bad layout");
+  std::string spec = ctx.opts.repo.empty() ? ctx.config().Get("repo.path") : ctx.opts.repo;
+  return IsRcloneSpec(spec) ? spec : "";
+}
+
 Result<std::unique_ptr<Repository>> OpenForReading(CliContext& ctx) {
+  std::string remote = RemoteRepoSpec(ctx);
+  if (!remote.empty()) return OpenRemoteRepositoryForReading(Env::Default(), remote);
   MAESTRO_ASSIGN_OR_RETURN(std::string dir, RepoDir(ctx));
   if (!Env::Default()->DirExists(dir))
     return Status::NotFound("no snapshot repository at " + dir,
@@ -130,6 +140,12 @@ using LockedRepo = WriterSession;
 // opened (or, with create, made or finished) under it. create: make the
 // repository if missing.
 Result<LockedRepo> OpenForWriting(CliContext& ctx, double lock_wait, bool create) {
+  std::string remote = RemoteRepoSpec(ctx);
+  if (!remote.empty()) {
+    return Status::InvalidArgument(
+        remote + ": this build reads remote repositories (snap list, show, diff, verify) but does not write "
+                 "them yet", "to put one there, `rclone copy` a local repository folder to the remote (same layout)");
+  }
   MAESTRO_ASSIGN_OR_RETURN(std::string dir, RepoDir(ctx));
   WriterOptions wo;
   wo.create = create;

@@ -387,17 +387,59 @@ TEST_F(RcloneFaultTest, RestartsAreBoundedThenEveryCallFails) {
   }
 }
 
-// Until the commands open repositories through Backend, an rclone: spec must not
-// be taken for a local folder called "rclone:…" (a copy the user thinks is off-site).
-TEST(RcloneBackendTest, CommandsRefuseARemoteRepoUntilTheyCanOpenIt) {
+// The writers and transactions do not take a remote repository yet: an
+// rclone: spec must be refused, never taken for a local folder called "rclone:…"
+// (a copy the user would think is off-site).
+TEST(RcloneBackendTest, WritersRefuseARemoteRepoAndCreateNothing) {
   TempDir d;
-  CliResult r = RunCli({"--root", d.path(), "--repo", "rclone:b2:bucket/maestro", "snap", "list"});
+  CliResult r = RunCli({"--root", d.path(), "--repo", "rclone:b2:bucket/maestro", "snap", "create"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("not yet available"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot use a remote repository"), std::string::npos) << r.err;
   WriteFile(d.Sub("c.ini"), "[repo]\npath = rclone:b2:bucket/maestro\n");
   r = RunCli({"--root", d.path(), "--config", d.Sub("c.ini"), "snap", "create"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
+  r = RunCli({"--root", d.path(), "--repo", "rclone:b2:bucket/maestro", "--yes", "reset"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_EQ(Sh("ls -A " + d.path()), "c.ini\n") << "nothing may be created for it";
+}
+
+// The readers through a real SFTP server: a repository made locally and
+// reached as rclone:t:PATH lists, shows and verifies the same; a flipped byte
+// on the server fails verify --read-data with exit 4.
+TEST_F(RcloneFaultTest, SnapshotReadersWorkOnARemoteRepository) {
+  StartServer(false);
+  if (server_ == nullptr) return;
+  std::string root = dir_.Sub("root");
+  ASSERT_EQ(RunCli({"demo", "create", root, "--documents", "20"}).exit_code, 0);
+  CliResult made = RunCli({"--root", root, "-q", "snap", "create"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  std::string local = root + "/backups/maestro-db";
+  std::string remote = "rclone:t:" + local;
+  std::vector<std::string> env = server_->RcloneEnv("t");
+  CliResult here = RunCli({"--repo", local, "--json", "snap", "list"});
+  CliResult there = RunCli({"--repo", remote, "--json", "snap", "list"}, env);
+  ASSERT_EQ(there.exit_code, 0) << there.err;
+  EXPECT_EQ(there.out, here.out);
+  CliResult show = RunCli({"--repo", remote, "snap", "show", "latest"}, env);
+  EXPECT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_NE(show.out.find("maestro.db"), std::string::npos) << show.out;
+  CliResult verify = RunCli({"--repo", remote, "snap", "verify", "--read-data"}, env);
+  EXPECT_EQ(verify.exit_code, 0) << verify.err << verify.out;
+
+  std::string pack = Sh("ls " + local + "/packs | head -1");
+  ASSERT_FALSE(pack.empty());
+  pack.pop_back();
+  {
+    std::fstream f(local + "/packs/" + pack, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(100);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x01);
+    f.seekp(100);
+    f.write(&c, 1);
+  }
+  verify = RunCli({"--repo", remote, "snap", "verify", "--read-data"}, env);
+  EXPECT_EQ(verify.exit_code, 4) << verify.err << verify.out;
 }
 
 TEST(RcloneBackendTest, MalformedSpecIsRefusedWithTheForm) {
