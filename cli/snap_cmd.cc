@@ -510,7 +510,10 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   if (a.to.empty() && !layout.ok()) return layout.status();
   const std::string root = layout.ok() ? layout->root() : "";
 
-  MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForRun(ctx, a.dry_run, a.lock_wait));
+  // From a remote repository only --to is wired (disaster recovery onto a new
+  // machine): it reads, and nothing in this build writes a remote, so no lock.
+  bool remote_to = !a.to.empty() && !RemoteRepoSpec(ctx).empty();
+  MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForRun(ctx, a.dry_run || remote_to, a.lock_wait));
   Repository* repo = w.repo.get();
   MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*repo, a.id));
   MAESTRO_ASSIGN_OR_RETURN(Manifest m, repo->LoadManifest(id));
