@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -202,7 +203,14 @@ Status ChildProcess::WaitForLine(const std::function<bool(const std::string&)>& 
     }
     checked_from_seen = lines_seen_;
     TryReap(false);
-    if (eof_ || reaped_) break;
+    if (eof_) break;
+    if (reaped_) {
+      // Exited: its last lines may still be in the pipe. Read on until EOF, for
+      // at most 500 ms (a helper it left behind may hold the pipe open).
+      auto grace = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+      if (!cv_.wait_until(l, grace, [this] { return eof_; })) break;
+      continue;  // EOF came: check the lines that came with it
+    }
     if (cv_.wait_until(l, deadline) == std::cv_status::timeout && lines_seen_ == checked_from_seen) {
       l.unlock();
       return Status::IoError("no answer within " + std::to_string(timeout_ms / 1000.0).substr(0, 4) +
@@ -210,6 +218,8 @@ Status ChildProcess::WaitForLine(const std::function<bool(const std::string&)>& 
     }
   }
   l.unlock();
+  // EOF usually means it is exiting: give waitpid a moment to see it (bounded).
+  for (int i = 0; i < 50 && Alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   return Status::IoError("it " + ExitDescription() + "; its output: " + RecentOutput());
 }
 
