@@ -18,6 +18,10 @@ Status RefuseIfStoresInUse(const Layout& layout, const std::vector<StoreId>& sto
     if (KindOf(id) == StoreKind::kSqliteFile)
       for (const char* sfx : {"-wal", "-shm", "-journal"}) paths.push_back(s.path + sfx);
   }
+  return RefuseIfPathsInUse(paths, force, warnings);
+}
+
+Status RefuseIfPathsInUse(const std::vector<std::string>& paths, bool force, std::vector<std::string>* warnings) {
   if (paths.empty()) return Status::OK();
   std::vector<OpenFileHolder> holders = FindOpenFileHolders(paths);
   if (holders.empty()) return Status::OK();
@@ -31,7 +35,8 @@ Status RefuseIfStoresInUse(const Layout& layout, const std::vector<StoreId>& sto
   if (holders.size() > 5) list += "; and " + std::to_string(holders.size() - 5) + " more";
   if (force) return Status::OK();
   return Status::Busy("the MAESTRO app seems to be running: " + list,
-                      "stop it first (e.g. `docker compose stop backend`), or pass --force if you are sure");
+                      "stop it first (e.g. `docker compose stop backend`, or pass --stop-app), or pass --force if you "
+                      "are sure");
 }
 
 namespace {

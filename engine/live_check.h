@@ -30,6 +30,9 @@ namespace maestro {
 // holder when force is true (may be null).
 Status RefuseIfStoresInUse(const Layout& layout, const std::vector<StoreId>& stores, bool force,
                            std::vector<std::string>* warnings);
+// The same guard over explicit paths (files, or directories: anything below them).
+Status RefuseIfPathsInUse(const std::vector<std::string>& paths, bool force = false,
+                          std::vector<std::string>* warnings = nullptr);
 
 // BadStore (exit code 8) naming each present store among `stores` whose path is
 // the root of a mount (statx STATX_ATTR_MOUNT_ROOT, which also sees a bind mount

@@ -80,11 +80,47 @@ Status RollBack(TxnServices& svc, const TxnSummary& txn, const TxnPlan& plan, Tx
   return Status::OK();
 }
 
+// Runs the steps [0, end) of plan not yet done, each intent (durable), do, done.
+// A failing step's error goes to *step_error (and OK is returned); journal errors are returned.
+Status RunSteps(TxnServices& svc, TxnSummary* txn, const TxnPlan& plan, size_t end, TxnReport* report,
+                Status* step_error) {
+  for (int i = 0; i < static_cast<int>(std::min(end, plan.steps.size())); ++i) {
+    if (txn->IsDone(i)) continue;
+    const TxnStep& step = plan.steps[i];
+    if (!txn->HasIntent(i)) {
+      MAESTRO_RETURN_IF_ERROR(Record(svc, RecordType::kIntent, txn->txn_id, i, step.name));
+      txn->intents.push_back(i);
+      MAESTRO_CRASH_POINT("txn.after_intent");
+    }
+    Status st = step.run();
+    if (!st.ok()) {
+      *step_error = st.Annotate("step " + step.name + " of " + txn->kind + " transaction " + txn->txn_id);
+      return Status::OK();
+    }
+    MAESTRO_RETURN_IF_ERROR(Record(svc, RecordType::kDone, txn->txn_id, i, step.name));
+    txn->done.push_back(i);
+    if (report) report->steps_run.push_back(step.name);
+    MAESTRO_CRASH_POINT("txn.after_step");
+  }
+  return Status::OK();
+}
+
+// The plan's before_snapshot steps (stopping the app), built without a snapshot id.
+// A builder error is left to surface where it always did (after the snapshot).
+Status RunBeforeSnapshot(TxnServices& svc, TxnSummary* txn, const TxnBuilder& builder, TxnReport* report,
+                         Status* step_error) {
+  auto plan = builder(TxnContext{&svc, txn->txn_id, txn->kind, txn->args, ""});
+  if (!plan.ok() || plan->before_snapshot == 0) return Status::OK();
+  return RunSteps(svc, txn, *plan, plan->before_snapshot, report, step_error);
+}
+
 // Runs (or repeats) everything not yet done, from the snapshot to the end record.
 Status RollForward(TxnServices& svc, TxnSummary txn, const TxnBuilder& builder, const std::string& trigger,
                    TxnReport* report, Status* step_error) {
   if (txn.snapshot_id.empty()) {
     // No snapshot record: no step has touched a store yet, so a snapshot now is the pre-image.
+    MAESTRO_RETURN_IF_ERROR(RunBeforeSnapshot(svc, &txn, builder, report, step_error));
+    if (!step_error->ok()) return Status::OK();
     MAESTRO_ASSIGN_OR_RETURN(std::string snap, svc.snapshot(trigger));
     JournalRecord r;
     r.type = RecordType::kSnapshot;
@@ -98,24 +134,8 @@ Status RollForward(TxnServices& svc, TxnSummary txn, const TxnBuilder& builder, 
   TxnContext ctx{&svc, txn.txn_id, txn.kind, txn.args, txn.snapshot_id};
   MAESTRO_ASSIGN_OR_RETURN(TxnPlan plan, builder(ctx));
   if (!txn.committed) {
-    for (int i = 0; i < static_cast<int>(plan.steps.size()); ++i) {
-      if (txn.IsDone(i)) continue;
-      const TxnStep& step = plan.steps[i];
-      if (!txn.HasIntent(i)) {
-        MAESTRO_RETURN_IF_ERROR(Record(svc, RecordType::kIntent, txn.txn_id, i, step.name));
-        txn.intents.push_back(i);
-        MAESTRO_CRASH_POINT("txn.after_intent");
-      }
-      Status st = step.run();
-      if (!st.ok()) {
-        *step_error = st.Annotate("step " + step.name + " of " + txn.kind + " transaction " + txn.txn_id);
-        return Status::OK();
-      }
-      MAESTRO_RETURN_IF_ERROR(Record(svc, RecordType::kDone, txn.txn_id, i, step.name));
-      txn.done.push_back(i);
-      if (report) report->steps_run.push_back(step.name);
-      MAESTRO_CRASH_POINT("txn.after_step");
-    }
+    MAESTRO_RETURN_IF_ERROR(RunSteps(svc, &txn, plan, plan.steps.size(), report, step_error));
+    if (!step_error->ok()) return Status::OK();
     MAESTRO_RETURN_IF_ERROR(Record(svc, RecordType::kCommit, txn.txn_id));
     txn.committed = true;
     MAESTRO_CRASH_POINT("txn.after_commit");
@@ -198,8 +218,20 @@ Status RunTransaction(TxnServices& svc, const std::string& kind, const std::stri
   MAESTRO_RETURN_IF_ERROR(svc.journal->Append(&begin));
   MAESTRO_CRASH_POINT("txn.after_begin");
 
-  // Nothing destructive has happened yet: if the snapshot fails, end the transaction cleanly.
+  Status pre_error;
+  Status pre = RunBeforeSnapshot(svc, &txn, builder, report, &pre_error);
+  if (!pre.ok()) {
+    if (report) report->outcome = "unfinished";
+    return Status::Unfinished("transaction " + txn.txn_id + " stopped: " + pre.ToString(),
+                              "run `maestro-db recover` once the cause is fixed");
+  }
+  if (!pre_error.ok()) return RollBackAfterError(svc, txn.txn_id, builder, pre_error, report);
+  // Nothing destructive has happened yet: if the snapshot fails, end the transaction cleanly
+  // (undoing the steps before it, if any: the app is started again).
   auto snap = svc.snapshot(trigger);
+  if (!snap.ok() && !txn.intents.empty())
+    return RollBackAfterError(svc, txn.txn_id, builder,
+                              snap.status().Annotate("the " + trigger + " snapshot failed; no store was changed"), report);
   if (!snap.ok()) {
     JournalRecord end;
     end.type = RecordType::kEnd;

@@ -25,7 +25,8 @@
 //   commit      the journal's commit record: the single durable fact that decides
 //               between rollback (absent) and roll-forward (present).
 //
-// Sequence of Run(): begin record (kind, args) -> snapshot with the kind's trigger,
+// Sequence of Run(): begin record (kind, args) -> [the plan's before_snapshot steps,
+// each intent/do/done] -> snapshot with the kind's trigger,
 // verified -> snapshot record -> for each step: intent record (durable), do, done
 // record -> commit record -> finishing steps -> end record. A crash point sits
 // between every pair of durable actions (names: CrashPointNames(), "txn.*",
@@ -66,6 +67,10 @@ struct TxnStep {
 struct TxnPlan {
   std::vector<TxnStep> steps;   // before the commit, in order
   std::vector<TxnStep> finish;  // after the commit (never undone), idempotent
+  // The first before_snapshot steps run (journaled like the others) after the
+  // begin record and before the snapshot: stopping the app (engine/app_control.h),
+  // so the pre-image is taken at rest. A failing snapshot undoes them.
+  size_t before_snapshot = 0;
 };
 
 // What transactions need from the snapshot repository, injectable for tests.
