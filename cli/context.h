@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 
+#include "cli/app_flags.h"
+#include "cli/install_discovery.h"
 #include "engine/layout.h"
 #include "util/config.h"
 #include "util/status.h"
@@ -24,6 +26,7 @@ struct GlobalOptions {
   std::string config;  // --config
   std::string repo;    // --repo, else <root>/backups
   std::string password_file;  // --password-file: an encrypted repository's password (cli/password.h)
+  InstallOptions install;  // --compose DIR, --no-compose (cli/install_discovery.h)
   bool json = false;
   bool yes = false;
   bool quiet = false;
@@ -33,10 +36,13 @@ struct GlobalOptions {
 class CliContext {
  public:
   GlobalOptions opts;
+  AppFlags app;  // --stop-app / --no-stop-app of the command that runs (cli/app_flags.h)
 
   // Loads config (if any) and discovers the layout once; errors are cached.
   Result<Layout> LoadLayout();
   const Config& config();  // empty config when none given; call after LoadLayout
+  // Where each store and the repository were found and why (compose, container); after LoadLayout.
+  const InstallInfo& install() const { return install_; }
 
   bool json() const { return opts.json; }
   bool quiet() const { return opts.quiet; }
@@ -65,6 +71,7 @@ class CliContext {
  private:
   std::optional<Result<Layout>> layout_;
   Config config_;
+  InstallInfo install_;
   std::map<const CLI::App*, std::function<bool()>> writing_;
 };
 

@@ -37,14 +37,15 @@ Status CheckNotEmpty(const char* name, const std::string& v) {
 Status CheckMaestroEnvironment(std::vector<std::string>* warnings) {
   // LONG_TESTS and BIN are read by the test suites and scripts, not by the binary.
   static const std::set<std::string> kKnown = {"MAESTRO_DB_CRASH_AT", "MAESTRO_DB_PURGE", "MAESTRO_DB_LONG_TESTS",
-                                               "MAESTRO_DB_BIN", "MAESTRO_DB_PASSWORD", "MAESTRO_DB_PASSWORD_FILE"};
+                                               "MAESTRO_DB_BIN", "MAESTRO_DB_PASSWORD", "MAESTRO_DB_PASSWORD_FILE",
+                                               "MAESTRO_DB_DOCKER_ROOT", "MAESTRO_DB_DOCKERENV", "MAESTRO_DB_MOUNTINFO"};
   for (char** e = environ; e && *e; ++e) {
     const char* eq = std::strchr(*e, '=');
     if (std::strncmp(*e, "MAESTRO_DB_", 11) != 0 || !eq) continue;
     std::string name(*e, static_cast<size_t>(eq - *e));
     if (!kKnown.count(name) && warnings)
       warnings->push_back(name + " is not a variable this maestro-db reads; it is ignored (known: "
-                          "MAESTRO_DB_CRASH_AT, MAESTRO_DB_PURGE, MAESTRO_DB_PASSWORD, MAESTRO_DB_PASSWORD_FILE)");
+                          "MAESTRO_DB_CRASH_AT, MAESTRO_DB_PURGE, MAESTRO_DB_PASSWORD, MAESTRO_DB_PASSWORD_FILE, MAESTRO_DB_DOCKER_ROOT)");
   }
   if (const char* v = std::getenv("MAESTRO_DB_CRASH_AT")) MAESTRO_RETURN_IF_ERROR(CheckCrashAt(v));
   if (const char* v = std::getenv("MAESTRO_DB_PURGE")) MAESTRO_RETURN_IF_ERROR(CheckPurge(v));
@@ -53,6 +54,9 @@ Status CheckMaestroEnvironment(std::vector<std::string>* warnings) {
   if (const char* v = std::getenv("MAESTRO_DB_PASSWORD_FILE"))
     MAESTRO_RETURN_IF_ERROR(CheckNotEmpty("MAESTRO_DB_PASSWORD_FILE", v));
   if (const char* v = std::getenv("MAESTRO_DB_PASSWORD")) MAESTRO_RETURN_IF_ERROR(CheckNotEmpty("MAESTRO_DB_PASSWORD", v));
+  if (const char* v = std::getenv("MAESTRO_DB_DOCKER_ROOT"); v && *v && v[0] != '/')
+    return Status::InvalidArgument(std::string("MAESTRO_DB_DOCKER_ROOT='") + v + "' is not an absolute path",
+                                   "nothing was changed; set it to Docker's root (e.g. /var/lib/docker), or unset it");
   return Status::OK();
 }
 

@@ -121,9 +121,11 @@ void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
     if (ctx.json()) {
       nlohmann::json doc = StatsJson(*st);
       doc["root"] = layout->root();
+      AddInstallJson(ctx.install(), *layout, &doc);
       ctx.PrintJson(doc);
     } else {
       PrintStatsText(ctx, *st);
+      for (const auto& l : DescribeInstall(ctx.install(), *layout)) ctx.Info(l);
     }
     *exit_code = kExitOk;
   });

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
                  "an encrypted repository's password, read from FILE (else MAESTRO_DB_PASSWORD_FILE, else "
                  "MAESTRO_DB_PASSWORD, else a prompt on the terminal; docs/encryption.md)")
       ->type_name("FILE");
+  AddInstallOptions(app, &ctx.opts.install);
   app.add_flag("--json", ctx.opts.json, "machine-readable output: one JSON document on stdout");
   app.add_flag("-y,--yes", ctx.opts.yes, "answer yes to confirmations");
   app.add_flag("-q,--quiet", ctx.opts.quiet, "print only results and errors");

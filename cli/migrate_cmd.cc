@@ -148,7 +148,7 @@ int RunPlan(CliContext& ctx, const Layout& layout, const MigrationPlan& plan, bo
   auto services = OpenServices(layout, plan);
   if (!services.ok()) return ctx.Fail(services.status());
   TxnReport report;
-  Status s = RunMigrateTransaction((*services)->svc, plan, &report);
+  Status s = RunMigrateWithApp(ctx, (*services)->svc, plan, &report);
   if (!s.ok()) return ctx.Fail(s);
   nlohmann::json stores = nlohmann::json::object();
   for (size_t i = 0; i < plan.stores.size(); ++i) {
@@ -224,6 +224,7 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
             "a failure rolls back the whole run");
   AddCommonOptions(up, a.get());
   ctx.MarkWriting(up);
+  AddAppFlags(up, &ctx.app);
   up->add_option("--to", a->to, "last version to apply (default: newest)");
   up->add_flag("--dry-run", a->dry_run, "print the SQL it would run; change nothing");
   up->callback([&ctx, exit_code, load, a]() {
@@ -239,6 +240,7 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "down", "Revert applied migrations above --to with their down parts, newest first, the same way");
   AddCommonOptions(down, a.get());
   ctx.MarkWriting(down);
+  AddAppFlags(down, &ctx.app);
   down->add_option("--to", a->to, "version to return to (0 = before the first)")->required();
   down->add_flag("--dry-run", a->dry_run, "print the SQL it would run; change nothing");
   down->callback([&ctx, exit_code, load, a]() {

@@ -16,6 +16,7 @@
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
+#include "engine/app_control.h"
 #include "engine/check.h"
 #include "engine/cleanup.h"
 #include "engine/live_check.h"
@@ -66,8 +67,10 @@ std::vector<std::string> InstallSummary(const Layout& layout) {
   return out;
 }
 
-Status RefuseWhileLive(CliContext& ctx, const Layout& layout, const std::vector<StoreId>& stores, bool force) {
+Status RefuseWhileLive(CliContext& ctx, const Layout& layout, const std::vector<StoreId>& stores, bool force,
+                       const AppRun& app = {}) {
   MAESTRO_RETURN_IF_ERROR(RefuseIfStoresAreMountPoints(layout, stores));
+  if (app.stops()) return Status::OK();  // the app.stop step waits for the holders instead
   std::vector<std::string> warnings;
   MAESTRO_RETURN_IF_ERROR(RefuseIfStoresInUse(layout, stores, force, &warnings));
   for (const auto& w : warnings) ctx.Warn(w + " (continuing because of --force)");
@@ -188,17 +191,20 @@ Status RunReset(CliContext& ctx, bool dry_run, bool force) {
     for (const auto& l : summary) ctx.Info(l);
     return Status::OK();
   }
-  MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, AllStoreIds(), force));
+  MAESTRO_ASSIGN_OR_RETURN(AppRun app, ResolveAppRun(ctx, WatchedStoreFiles(layout, AllStoreIds())));
+  MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, AllStoreIds(), force, app));
   if (!ctx.opts.yes) {
     std::string q = "maestro-db reset empties ALL six stores of " + layout.root() +
                     " (a pre-reset snapshot is taken first):";
+    if (app.stops()) q += "\n" + DescribeAppRun(app);
     for (const auto& l : plan) q += "\n  " + l;
     for (const auto& l : summary) q += "\n" + l;
     MAESTRO_RETURN_IF_ERROR(ctx.Confirm(q));
   }
   MAESTRO_ASSIGN_OR_RETURN(auto session, OpenTxnSession(layout, Env::Default()));
   TxnReport rep;
-  Status st = RunTransaction(session->svc, kResetKind, kResetTrigger, ResetArgs(layout), BuildResetPlan, &rep);
+  Status st = RunTransaction(session->svc, kResetKind, kResetTrigger, app.Args(ResetArgs(layout)),
+                             app.Builder(BuildResetPlan), &rep);
   if (!st.ok()) return st;
   std::shared_ptr<MetadataReport> not_given_back = session->svc.metadata;
   session.reset();  // the lock: the purge needs none
@@ -211,7 +217,8 @@ Status RunReset(CliContext& ctx, bool dry_run, bool force) {
   } else {
     ReportMetadataNotes(ctx, *not_given_back, nullptr);
     PrintReport(ctx, rep);
-    ctx.Info("every store is empty; restart the app (docker compose down && docker compose up -d)");
+    ctx.Info(app.stops() ? "every store is empty; the app was started again"
+                         : "every store is empty; restart the app (docker compose down && docker compose up -d)");
   }
   return Status::OK();
 }
@@ -268,10 +275,13 @@ Status RunCleanup(CliContext& ctx, const CleanupArgs& a) {
     print_plan(false);
     return Status::OK();
   }
-  MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, plan.StoresTouched(), a.force));
+  MAESTRO_ASSIGN_OR_RETURN(AppRun app, ResolveAppRun(ctx, WatchedStoreFiles(layout, plan.StoresTouched())));
+  MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, plan.StoresTouched(), a.force, app));
   MAESTRO_ASSIGN_OR_RETURN(auto session, OpenTxnSession(layout, Env::Default()));
   TxnReport rep;
-  MAESTRO_RETURN_IF_ERROR(RunTransaction(session->svc, kCleanupKind, kCleanupTrigger, plan.args, BuildCleanupPlan, &rep));
+  if (app.stops()) ctx.Info(DescribeAppRun(app));
+  MAESTRO_RETURN_IF_ERROR(RunTransaction(session->svc, kCleanupKind, kCleanupTrigger, app.Args(plan.args),
+                                         app.Builder(BuildCleanupPlan), &rep));
   session.reset();
   nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
   if (ctx.json()) {
@@ -485,6 +495,7 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "Asks for the word `yes` unless --yes.");
   reset->add_flag("--dry-run", ra->dry_run, "print the plan and change nothing");
   reset->add_flag("--force", ra->force, "run even while another process holds a store file open");
+  AddAppFlags(reset, &ctx.app);
   reset->callback([ra, finish, &ctx]() { finish(RunReset(ctx, ra->dry_run, ra->force)); });
   ctx.MarkWriting(reset);
 
@@ -506,6 +517,7 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
                     "mark completed documents that lost a part failed (and remove their remains)");
   cleanup->add_flag("--dry-run", ca->dry_run, "print the plan and change nothing");
   cleanup->add_flag("--force", ca->force, "run even while another process holds a store file open");
+  AddAppFlags(cleanup, &ctx.app);
   cleanup->add_option("--now", ca->now, "the time the age rules measure from (ISO-8601; default: now)");
   cleanup->callback([ca, finish, &ctx]() { finish(RunCleanup(ctx, *ca)); });
   ctx.MarkWriting(cleanup);
@@ -641,17 +653,20 @@ Status RunRestoreInPlace(CliContext& ctx, const Layout& live, Repository& repo, 
   }
   const Layout layout = WhereTheSnapshotFoundThem(live, repo, snapshot_id, ids);
   MAESTRO_RETURN_IF_ERROR(CheckStorePaths(layout));
-  MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, ids, force));
+  MAESTRO_ASSIGN_OR_RETURN(AppRun app, ResolveAppRun(ctx, WatchedStoreFiles(layout, ids)));
+  MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, ids, force, app));
   if (!ctx.opts.yes) {
     std::string q = "restore snapshot " + snapshot_id + " in place over the live store(s):";
+    if (app.stops()) q += "\n" + DescribeAppRun(app);
     for (StoreId id : ids) q += "\n  " + std::string(StoreName(id)) + " (" + layout.store(id).path + ")";
     q += "\n(a pre-restore snapshot of the current state is taken first)";
     MAESTRO_RETURN_IF_ERROR(ctx.Confirm(q));
   }
   MAESTRO_ASSIGN_OR_RETURN(TxnServices svc, ServicesOn(&repo, layout, Env::Default()));
   TxnReport rep;
-  MAESTRO_RETURN_IF_ERROR(RunTransaction(svc, kRestoreKind, kRestoreTrigger, RestoreArgs(layout, snapshot_id, ids),
-                                         BuildRestorePlan, &rep));
+  MAESTRO_RETURN_IF_ERROR(RunTransaction(svc, kRestoreKind, kRestoreTrigger,
+                                         app.Args(RestoreArgs(layout, snapshot_id, ids)), app.Builder(BuildRestorePlan),
+                                         &rep));
   nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
   std::vector<std::string> not_restored = SnapshotWarningsFor(repo, snapshot_id, store_names);
   for (const auto& w : not_restored) ctx.Warn("snapshot " + snapshot_id + " recorded: " + w);

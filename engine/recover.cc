@@ -1,5 +1,6 @@
 #include "engine/recover.h"
 
+#include "engine/app_control.h"
 #include "engine/cleanup.h"
 #include "engine/migrate.h"
 #include "engine/reset.h"
@@ -87,7 +88,8 @@ Status RecoverTransactions(TxnSession& session, RecoverMode mode, TxnReport* rep
     return Status::OK();
   }
   MAESTRO_ASSIGN_OR_RETURN(TxnBuilder builder, BuilderForKind(open->kind));
-  return FinishTransaction(session.svc, *open, mode, builder, TriggerForKind(open->kind), report);
+  // A transaction that stopped the app starts it again, whichever way it ends.
+  return FinishTransaction(session.svc, *open, mode, WithAppControl(builder), TriggerForKind(open->kind), report);
 }
 
 }  // namespace maestro

@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
       libsqlite3-dev sqlite3 liblmdb-dev libzstd-dev zstd libxxhash-dev
       libsodium-dev               # encryption at rest: XChaCha20-Poly1305, Argon2id, BLAKE2b (snapshot/crypto.h)
-      libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+      libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
       clang libclang-rt-14-dev    # clang + libFuzzer: the fuzz targets' replay in test.sh
       fiu-utils                   # fiu-run: libfiu POSIX fault injection (tests/reliability_fiu_test.cc)
       rclone                      # rclone:REMOTE:PATH repositories (snapshot/rclone_backend.h)
