@@ -121,6 +121,20 @@ nlohmann::json InstallInfo::ToJson() const {
   return j;
 }
 
+Status RefuseMissingComposeVolumes(const InstallInfo& info, const std::vector<StoreId>& ids) {
+  if (!info.compose) return Status::OK();
+  for (StoreId id : ids) {
+    auto it = info.compose->stores.find(id);
+    if (it == info.compose->stores.end() || it->second.missing_volume.empty()) continue;
+    return Status::NotFound("store " + std::string(StoreName(id)) + " lies in the Docker volume " +
+                                it->second.missing_volume + ", which does not exist (" + it->second.path + ")",
+                            "nothing was changed; check the project name (COMPOSE_PROJECT_NAME, " +
+                                info.compose->project_from + "), or run `docker compose up -d` once so Docker "
+                                "creates the volume");
+  }
+  return Status::OK();
+}
+
 std::vector<std::string> DescribeInstall(const InstallInfo& info, const Layout& layout) {
   std::vector<std::string> out = {"", "where:"};
   if (info.compose)

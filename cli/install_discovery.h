@@ -54,6 +54,11 @@ void AddInstallOptions(CLI::App& app, InstallOptions* opts);
 Result<Layout> DiscoverInstall(const InstallOptions& opts, const std::string& root, Config* config,
                                const std::string& repo_flag, InstallInfo* info);
 
+// Reset and in-place restore create absent stores: refused (NotFound, exit 3) for
+// stores of `ids` that lie in a named volume that does not exist (a wrong project
+// name would otherwise fill a folder Docker never mounts).
+Status RefuseMissingComposeVolumes(const InstallInfo& info, const std::vector<StoreId>& ids);
+
 // For `stats`: a "where" section, one line per store and one for the repository
 // (and the compose project when there is one).
 std::vector<std::string> DescribeInstall(const InstallInfo& info, const Layout& layout);

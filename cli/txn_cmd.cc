@@ -191,6 +191,7 @@ Status RunReset(CliContext& ctx, bool dry_run, bool force) {
     for (const auto& l : summary) ctx.Info(l);
     return Status::OK();
   }
+  MAESTRO_RETURN_IF_ERROR(RefuseMissingComposeVolumes(ctx.install(), AllStoreIds()));
   MAESTRO_ASSIGN_OR_RETURN(AppRun app, ResolveAppRun(ctx, WatchedStoreFiles(layout, AllStoreIds())));
   MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, AllStoreIds(), force, app));
   if (!ctx.opts.yes) {
@@ -653,6 +654,7 @@ Status RunRestoreInPlace(CliContext& ctx, const Layout& live, Repository& repo, 
   }
   const Layout layout = WhereTheSnapshotFoundThem(live, repo, snapshot_id, ids);
   MAESTRO_RETURN_IF_ERROR(CheckStorePaths(layout));
+  MAESTRO_RETURN_IF_ERROR(RefuseMissingComposeVolumes(ctx.install(), ids));
   MAESTRO_ASSIGN_OR_RETURN(AppRun app, ResolveAppRun(ctx, WatchedStoreFiles(layout, ids)));
   MAESTRO_RETURN_IF_ERROR(RefuseWhileLive(ctx, layout, ids, force, app));
   if (!ctx.opts.yes) {

@@ -90,17 +90,22 @@ class DockerProbe {
   ComposeStore Where(const std::string& name) {
     Init();
     std::string computed = JoinPath(JoinPath(JoinPath(root_, "volumes"), name), "_data");
-    if (!daemon_)
-      return {computed, "no Docker daemon answered `docker info`, so its place under the docker root " + root_ +
-                            " (" + root_from_ + ")" +
-                            (Env::Default()->DirExists(DirName(computed)) ? "" : "; the volume does not exist there")};
+    if (!daemon_) {
+      bool exists = Env::Default()->DirExists(DirName(computed));
+      return {computed,
+              "no Docker daemon answered `docker info`, so its place under the docker root " + root_ + " (" +
+                  root_from_ + ")" + (exists ? "" : "; the volume does not exist there"),
+              exists ? "" : name};
+    }
     ProcessOptions o;
     o.timeout_ms = env_.docker_timeout_ms;
     auto r = RunProcess({env_.docker, "volume", "inspect", "--format", "{{.Mountpoint}}", name}, o);
     std::string mp = r.ok() && r->ok() ? Trim(r->out) : "";
-    if (!mp.empty() && mp[0] == '/') return {NormalizePath(mp), "`docker volume inspect " + name + "`"};
-    return {computed, "the volume does not exist (`docker volume inspect " + name + "`: " +
-                          (r.ok() ? r->Describe() : r.status().ToString()) + ")"};
+    if (!mp.empty() && mp[0] == '/') return {NormalizePath(mp), "`docker volume inspect " + name + "`", ""};
+    return {computed,
+            "the volume does not exist (`docker volume inspect " + name + "`: " +
+                (r.ok() ? r->Describe() : r.status().ToString()) + ")",
+            name};
   }
 
   bool daemon() const { return daemon_; }
@@ -158,13 +163,15 @@ Mapped HostPathOf(const Covering& c, const ComposeFile& f, const ComposeInstall&
     if (src[0] == '~') src = Get(env, "HOME") + src.substr(1);
     std::string host = src[0] == '/' ? NormalizePath(src) : NormalizePath(JoinPath(inst.dir, src));
     return {{c.rest.empty() ? host : JoinPath(host, c.rest),
-             "service " + c.service->name + " bind-mounts " + mounted + " (relative to " + inst.dir + ")"},
+             "service " + c.service->name + " bind-mounts " + mounted + " (relative to " + inst.dir + ")", ""},
             true};
   }
   if (m.type != "volume" || m.source.empty())
-    return {{"", "service " + c.service->name + " keeps " + m.target + " in " +
-                     (m.type == "volume" ? "an anonymous volume" : "a " + m.type + " mount") +
-                     ", which the host cannot reach"},
+    return {{"",
+             "service " + c.service->name + " keeps " + m.target + " in " +
+                 (m.type == "volume" ? "an anonymous volume" : "a " + m.type + " mount") +
+                 ", which the host cannot reach",
+             ""},
             false};
   auto decl = f.volumes.find(m.source);
   std::string name = decl != f.volumes.end() && !decl->second.name.empty() ? decl->second.name
@@ -174,7 +181,8 @@ Mapped HostPathOf(const Covering& c, const ComposeFile& f, const ComposeInstall&
   std::string host = w.path;
   return {{c.rest.empty() ? host : JoinPath(host, c.rest),
            "service " + c.service->name + " mounts volume " + m.source + " (" + name + ") at " + m.target +
-               "; found through " + w.why},
+               "; found through " + w.why,
+           w.missing_volume},
           true};
 }
 

@@ -52,6 +52,7 @@ struct ComposeEnv {
 struct ComposeStore {
   std::string path;  // on the host
   std::string why;   // "service backend mounts ./maestro_backend/data at /app/data (bind mount)"
+  std::string missing_volume;  // the named volume it lies in when that volume does not exist ("" otherwise)
 };
 
 struct ComposeInstall {

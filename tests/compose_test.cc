@@ -125,6 +125,12 @@ TEST(ComposeTest, MissingVolumeMakesItsStoresMissing) {
   for (const char* s : {"ai", "vector", "pdfs", "markdown", "metadata"})
     EXPECT_FALSE(j["stores"][s]["present"].get<bool>()) << s;
   EXPECT_TRUE(Has(j["stores"]["ai"]["found"], "the volume does not exist")) << j["stores"]["ai"];
+  // A reset would create the stores in a folder Docker never mounts: refused, nothing written.
+  CliResult r = RunCli({"--compose", f.checkout(), "--yes", "reset"}, f.Env());
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_TRUE(Has(r.err, "maestrocheckout_2_maestro-data, which does not exist")) << r.err;
+  EXPECT_FALSE(fs::exists(f.docker_root() + "/volumes"));
+  EXPECT_FALSE(fs::exists(f.checkout() + "/backups")) << "not even the repository is created";
 }
 
 TEST(ComposeTest, DaemonAnsweringVolumeInspectIsBelieved) {
