@@ -28,14 +28,14 @@ Result<AppRun> ResolveAppRun(CliContext& ctx, const std::vector<std::string>& wa
   const Config& c = ctx.config();
   MAESTRO_ASSIGN_OR_RETURN(bool by_config, c.GetBool("app.stop_app", false));
   AppRun run;
-  if (ctx.app.no_stop || !(ctx.app.stop || by_config)) return run;
+  if (ctx.app_flags.no_stop || !(ctx.app_flags.stop || by_config)) return run;
   AppControl app;
   const auto& compose = ctx.install().compose;
   app.stop = c.Get("app.stop", compose ? compose->AppCommand("stop") : "");
   app.start = c.Get("app.start", compose ? compose->AppCommand("start") : "");
   if (app.stop.empty() || app.start.empty())
     return Status::InvalidArgument(
-        std::string(ctx.app.stop ? "--stop-app" : "[app] stop_app = true") +
+        std::string(ctx.app_flags.stop ? "--stop-app" : "[app] stop_app = true") +
             " needs the commands that stop and start the app, and none is known",
         "nothing was changed; set [app] stop = ... and start = ... in the config (docs/config.md), or point "
         "maestro-db at the compose install (--compose DIR)");

@@ -16,7 +16,7 @@ Result<Layout> CliContext::LoadLayout() {
   std::string root = opts.root;
   if (root.empty()) {
     const char* env = std::getenv("MAESTRO_ROOT");
-    root = env && *env ? env : ".";
+    root = env && *env ? env : DefaultRoot(opts.install);
   }
   if (!opts.config.empty()) {
     auto c = Config::Load(opts.config);

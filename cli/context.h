@@ -36,7 +36,7 @@ struct GlobalOptions {
 class CliContext {
  public:
   GlobalOptions opts;
-  AppFlags app;  // --stop-app / --no-stop-app of the command that runs (cli/app_flags.h)
+  AppFlags app_flags;  // --stop-app / --no-stop-app of the command that runs (cli/app_flags.h)
 
   // Loads config (if any) and discovers the layout once; errors are cached.
   Result<Layout> LoadLayout();

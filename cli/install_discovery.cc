@@ -104,6 +104,13 @@ std::string ContainerRepo(const Layout& layout, bool chosen, InstallInfo* info) 
 
 }  // namespace
 
+std::string DefaultRoot(const InstallOptions& opts) {
+  if (opts.no_compose) return ".";
+  if (!opts.compose.empty()) return opts.compose;
+  const char* e = std::getenv("MAESTRO_COMPOSE_DIR");
+  return e && *e ? e : ".";
+}
+
 void AddInstallOptions(CLI::App& app, InstallOptions* opts) {
   auto* c = app.add_option("--compose", opts->compose,
                            "a Docker Compose checkout: read its compose file for where the stores are on this host "

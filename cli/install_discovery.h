@@ -49,6 +49,10 @@ struct InstallOptions {
 // Registers --compose DIR and --no-compose on the main app.
 void AddInstallOptions(CLI::App& app, InstallOptions* opts);
 
+// The root when neither --root nor $MAESTRO_ROOT gives one: the compose folder of
+// --compose or $MAESTRO_COMPOSE_DIR, else the current directory.
+std::string DefaultRoot(const InstallOptions& opts);
+
 // Resolves root, config (whose [stores] it completes from the compose file) and
 // the repository (--repo as given, "" if none) into a layout, filling *info.
 Result<Layout> DiscoverInstall(const InstallOptions& opts, const std::string& root, Config* config,

@@ -224,7 +224,7 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
             "a failure rolls back the whole run");
   AddCommonOptions(up, a.get());
   ctx.MarkWriting(up);
-  AddAppFlags(up, &ctx.app);
+  AddAppFlags(up, &ctx.app_flags);
   up->add_option("--to", a->to, "last version to apply (default: newest)");
   up->add_flag("--dry-run", a->dry_run, "print the SQL it would run; change nothing");
   up->callback([&ctx, exit_code, load, a]() {
@@ -240,7 +240,7 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "down", "Revert applied migrations above --to with their down parts, newest first, the same way");
   AddCommonOptions(down, a.get());
   ctx.MarkWriting(down);
-  AddAppFlags(down, &ctx.app);
+  AddAppFlags(down, &ctx.app_flags);
   down->add_option("--to", a->to, "version to return to (0 = before the first)")->required();
   down->add_flag("--dry-run", a->dry_run, "print the SQL it would run; change nothing");
   down->callback([&ctx, exit_code, load, a]() {

@@ -921,7 +921,7 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   restore->add_flag("--dry-run", ra->dry_run, "show what would be written; change nothing");
   restore->add_flag("--force", ra->force, "in place: restore even while another process has a store file open");
   AddLockWait(restore, &ra->lock_wait);
-  AddAppFlags(restore, &ctx.app);  // in place only
+  AddAppFlags(restore, &ctx.app_flags);  // in place only
   restore->footer(
       "Every chunk and file hash is checked while writing; a damaged snapshot is refused.\n"
       "Examples:\n"

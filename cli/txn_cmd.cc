@@ -87,6 +87,9 @@ Result<pid_t> SpawnPurger(const CliContext& ctx) {
   if (!ctx.opts.root.empty()) args.insert(args.end(), {"--root", ctx.opts.root});
   if (!ctx.opts.config.empty()) args.insert(args.end(), {"--config", ctx.opts.config});
   if (!ctx.opts.repo.empty()) args.insert(args.end(), {"--repo", ctx.opts.repo});
+  // The same install: a compose install's stores (and their trash) are outside --root.
+  if (!ctx.opts.install.compose.empty()) args.insert(args.end(), {"--compose", ctx.opts.install.compose});
+  if (ctx.opts.install.no_compose) args.push_back("--no-compose");
   args.insert(args.end(), {"-q", "purge-trash", "--background"});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -496,7 +499,7 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "Asks for the word `yes` unless --yes.");
   reset->add_flag("--dry-run", ra->dry_run, "print the plan and change nothing");
   reset->add_flag("--force", ra->force, "run even while another process holds a store file open");
-  AddAppFlags(reset, &ctx.app);
+  AddAppFlags(reset, &ctx.app_flags);
   reset->callback([ra, finish, &ctx]() { finish(RunReset(ctx, ra->dry_run, ra->force)); });
   ctx.MarkWriting(reset);
 
@@ -518,7 +521,7 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
                     "mark completed documents that lost a part failed (and remove their remains)");
   cleanup->add_flag("--dry-run", ca->dry_run, "print the plan and change nothing");
   cleanup->add_flag("--force", ca->force, "run even while another process holds a store file open");
-  AddAppFlags(cleanup, &ctx.app);
+  AddAppFlags(cleanup, &ctx.app_flags);
   cleanup->add_option("--now", ca->now, "the time the age rules measure from (ISO-8601; default: now)");
   cleanup->callback([ca, finish, &ctx]() { finish(RunCleanup(ctx, *ca)); });
   ctx.MarkWriting(cleanup);

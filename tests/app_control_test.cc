@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "tests/compose_util.h"
@@ -185,6 +186,62 @@ TEST_F(AppControlTest, FailingStartLeavesTheTransactionForRecover) {
   CliResult rec = Run({"recover"});
   EXPECT_EQ(rec.exit_code, 0) << rec.err;
   EXPECT_EQ(ComposeCalls(f_.DockerLog()), (std::vector<std::string>{"stop", "start", "start"})) << f_.DockerLog();
+}
+
+// Killed at every crash point of a transaction, `recover` always leaves the app started.
+TEST_F(AppControlTest, ResetWithStopAppKilledAnywhereEndsWithTheAppStartedByRecover) {
+  CliResult list = RunCli({"debug", "crash-points"});
+  std::vector<std::string> points;
+  std::istringstream in(list.out);
+  for (std::string p; std::getline(in, p);)
+    if (p.rfind("txn.", 0) == 0 || p.rfind("app.", 0) == 0 || p.rfind("store.", 0) == 0) points.push_back(p);
+  ASSERT_FALSE(points.empty());
+  int reached = 0;
+  for (const auto& point : points) {
+    SCOPED_TRACE("killed at " + point);
+    // A fresh install each time.
+    ComposeInstallFixture f;
+    f.WriteCompose(MaestroComposeYaml());
+    f.PopulateVolume("maestrocheckout_2");
+    auto run = [&](std::vector<std::string> a, std::vector<std::string> env = {}) {
+      a.insert(a.begin(), {"--compose", f.checkout()});
+      return RunCli(a, f.Env(env));
+    };
+    CliResult k = run({"--yes", "reset", "--stop-app"}, {"MAESTRO_DB_CRASH_AT=" + point});
+    if (k.exit_code >= 0) continue;  // not reached by a reset
+    ++reached;
+    CliResult rec = run({"recover"});
+    EXPECT_EQ(rec.exit_code, 0) << rec.out << rec.err;
+    // Killed before app.stop's intent, the app was never stopped and nothing runs; otherwise
+    // the last command is a start (the undo of app.stop, or app.start).
+    std::vector<std::string> calls = ComposeCalls(f.DockerLog());
+    if (point == "txn.after_begin") {
+      EXPECT_TRUE(calls.empty()) << "killed before app.stop: the app was never touched: " << f.DockerLog();
+    } else {
+      ASSERT_FALSE(calls.empty()) << f.DockerLog();
+      EXPECT_EQ(calls.back(), "start") << "the app must be running after recover: " << f.DockerLog();
+    }
+    CliResult again = run({"--yes", "reset", "--stop-app"});
+    EXPECT_EQ(again.exit_code, 0) << again.err;
+  }
+  EXPECT_GE(reached, 5) << "the sweep reached too few crash points to mean anything";
+}
+
+// The detached purge after a transaction is started with the same --compose, so it
+// finds the trash beside stores that lie outside --root.
+TEST_F(AppControlTest, BackgroundPurgeFindsTheComposeStoresTrash) {
+  CliResult r = Run({"--yes", "reset"}, {"MAESTRO_DB_PURGE=background"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto trash = [&]() {
+    int n = 0;
+    for (const std::string& dir : {f_.checkout() + "/maestro_backend/data", f_.VolumeData("maestrocheckout_2"),
+                                  f_.VolumeData("maestrocheckout_2") + "/processed"})
+      for (const auto& e : fs::directory_iterator(dir))
+        if (Has(e.path().filename().string(), ".maestro-trash-")) ++n;
+    return n;
+  };
+  for (int i = 0; i < 200 && trash() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(trash(), 0) << "the background purge did not find the trash";
 }
 
 TEST_F(AppControlTest, ConfigCommandsAndStopAppTrueWithoutCompose) {

@@ -5,6 +5,9 @@
 // /.dockerenv and /proc/self/mountinfo files (MAESTRO_DB_DOCKERENV, _MOUNTINFO).
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +15,7 @@
 #include "engine/container.h"
 #include "engine/store_paths.h"
 #include "tests/compose_util.h"
+#include "util/subprocess.h"
 
 namespace maestro {
 namespace {
@@ -34,6 +38,34 @@ nlohmann::json StatsJson(const ComposeInstallFixture& f, std::vector<std::string
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   EXPECT_FALSE(j.is_discarded()) << r.out;
   return j;
+}
+
+TEST(SubprocessTest, CapturesOutputAndExitStatus) {
+  ProcessOptions o;
+  auto r = RunShellCommand("echo out; echo err >&2; exit 3", o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->exit_code, 3);
+  EXPECT_EQ(r->out, "out\n");
+  EXPECT_TRUE(Has(r->Describe(), "exit status 3 (err)")) << r->Describe();
+  auto missing = RunProcess({"no-such-program-maestro"}, o);
+  EXPECT_TRUE(missing.status().IsNotFound()) << missing.status().ToString();
+}
+
+TEST(SubprocessTest, TimeoutKillsTheCommandAndADaemonItLeavesIsNotWaitedFor) {
+  ProcessOptions o;
+  o.timeout_ms = 300;
+  auto start = std::chrono::steady_clock::now();
+  auto slow = RunShellCommand("sleep 30", o);
+  ASSERT_TRUE(slow.ok());
+  EXPECT_TRUE(slow->timed_out);
+  // A start command that leaves a daemon holding our pipes returns when the shell exits.
+  o.timeout_ms = 20000;
+  auto daemon = RunShellCommand("sleep 30 & echo $!", o);
+  ASSERT_TRUE(daemon.ok());
+  EXPECT_EQ(daemon->exit_code, 0);
+  EXPECT_FALSE(daemon->timed_out);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  if (int pid = std::atoi(daemon->out.c_str()); pid > 0) ::kill(pid, SIGKILL);
 }
 
 TEST(ComposeProjectNameTest, FolderNamesAreNormalisedAsComposeDoes) {

@@ -40,26 +40,32 @@ struct Pipes {
   }
 };
 
-// Reads both pipes until they close or the deadline passes; then kills the group.
-void Drain(pid_t pid, Pipes& p, const ProcessOptions& opts, ProcessResult* r) {
+// Reads both pipes until the child has exited and they are drained (a grandchild
+// left running, e.g. a daemon a start command launched, may keep them open: it is
+// not waited for), or the deadline passes; then kills the group. Returns the
+// child's wait status.
+int Drain(pid_t pid, Pipes& p, const ProcessOptions& opts, ProcessResult* r) {
   const int64_t deadline = MonotonicMs() + opts.timeout_ms;
   int64_t kill_at = -1;
+  int status = 0;
+  bool exited = false;
+  int reads_after_exit = 0;
   char buf[8192];
-  while (p.out[0] >= 0 || p.err[0] >= 0) {
+  for (;;) {
+    if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) exited = true;
+    if (exited && p.out[0] < 0 && p.err[0] < 0) break;
     int64_t now = MonotonicMs();
-    if (!r->timed_out && now >= deadline) {
+    if (!exited && !r->timed_out && now >= deadline) {
       r->timed_out = true;
       ::kill(-pid, SIGTERM);
       kill_at = now + 2000;
     }
-    if (kill_at >= 0 && now >= kill_at) {
-      ::kill(-pid, SIGKILL);
-      break;  // a grandchild may keep a pipe open: stop reading
-    }
+    if (!exited && kill_at >= 0 && now >= kill_at) ::kill(-pid, SIGKILL);  // repeated until it is gone
     struct pollfd fds[2] = {{p.out[0], POLLIN, 0}, {p.err[0], POLLIN, 0}};
-    int wait_ms = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(200, (kill_at >= 0 ? kill_at : deadline) - now)));
+    int wait_ms = exited ? 0 : static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(100, (kill_at >= 0 ? kill_at : deadline) - now)));
     int n = ::poll(fds, 2, wait_ms);
     if (n < 0 && errno != EINTR) break;
+    if (exited && (n == 0 || ++reads_after_exit > 64)) break;  // the child is gone: take what waits, no more
     for (int i = 0; i < 2; ++i) {
       if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       ssize_t got = ::read(fds[i].fd, buf, sizeof(buf));
@@ -77,6 +83,10 @@ void Drain(pid_t pid, Pipes& p, const ProcessOptions& opts, ProcessResult* r) {
       }
     }
   }
+  if (!exited)
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  return status;
 }
 
 }  // namespace
@@ -125,10 +135,7 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const Pro
   ::close(p.err[1]);
   p.out[1] = p.err[1] = -1;
   ProcessResult r;
-  Drain(pid, p, opts, &r);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  int status = Drain(pid, p, opts, &r);
   if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
   return r;
