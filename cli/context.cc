@@ -32,7 +32,6 @@ Result<Layout> CliContext::LoadLayout() {
     layout_ = Result<Layout>(Status::InvalidArgument(refused));
     return *layout_;
   }
-  layout_ = Layout::Discover(root, opts.config.empty() ? nullptr : &config_, repo);
   layout_ = DiscoverInstall(opts.install, root, &config_, opts.repo, &install_);
   for (const auto& w : install_.warnings) Warn(w);
   return *layout_;
