@@ -2,7 +2,6 @@
 // the first key, open by trying every key file, add, remove, change password.
 #include "snapshot/keys.h"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,6 +49,26 @@ Result<std::string> PutKeyFile(Backend* backend, const MasterKey& master, std::s
   return id;
 }
 
+// The user's name from /etc/passwd, read by hand: getpwuid would need glibc's
+// NSS libraries at run time, which the static binary for the app's container
+// (scripts/build-static.sh) must not. "" when the uid has no line there.
+std::string UserNameFromPasswd(Env* env, uid_t uid) {
+  std::string passwd;
+  if (!env->ReadFileToString("/etc/passwd", &passwd).ok()) return "";
+  size_t pos = 0;
+  while (pos < passwd.size()) {
+    size_t end = passwd.find('\n', pos);
+    if (end == std::string::npos) end = passwd.size();
+    std::string line = passwd.substr(pos, end - pos);
+    pos = end + 1;
+    size_t c1 = line.find(':'), c2 = c1 == std::string::npos ? c1 : line.find(':', c1 + 1);
+    size_t c3 = c2 == std::string::npos ? c2 : line.find(':', c2 + 1);
+    if (c3 == std::string::npos) continue;
+    if (line.substr(c2 + 1, c3 - c2 - 1) == std::to_string(uid)) return line.substr(0, c1);
+  }
+  return "";
+}
+
 }  // namespace
 
 KeyMeta CurrentKeyMeta(Env* env) {
@@ -57,7 +76,7 @@ KeyMeta CurrentKeyMeta(Env* env) {
   m.created_micros = env->NowMicros();
   char host[HOST_NAME_MAX + 1] = {0};
   if (::gethostname(host, sizeof host - 1) == 0) m.host = host;
-  if (const struct passwd* pw = ::getpwuid(::geteuid())) m.user = pw->pw_name;
+  m.user = UserNameFromPasswd(env, ::geteuid());
   if (m.user.empty()) {
     const char* u = std::getenv("USER");
     m.user = u ? u : std::to_string(::geteuid());
