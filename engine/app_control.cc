@@ -73,18 +73,6 @@ Result<std::optional<AppControl>> DecodeAppControl(const json& args) {
   return std::optional<AppControl>(app);
 }
 
-std::vector<std::string> WatchedStoreFiles(const Layout& layout, const std::vector<StoreId>& stores) {
-  std::vector<std::string> paths;
-  for (StoreId id : stores) {
-    const Store& s = layout.store(id);
-    if (!s.present) continue;
-    paths.push_back(s.path);
-    if (KindOf(id) == StoreKind::kSqliteFile)
-      for (const char* sfx : {"-wal", "-shm", "-journal"}) paths.push_back(s.path + sfx);
-  }
-  return paths;
-}
-
 Status StopAppAndWait(const AppControl& app) {
   MAESTRO_RETURN_IF_ERROR(RunAppCommand("stop", app.stop, app.command_seconds));
   // `docker compose stop` returns when the containers are down; a process outside

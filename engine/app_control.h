@@ -37,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/layout.h"
+#include "engine/live_check.h"
 #include "engine/txn.h"
 #include "util/status.h"
 
@@ -62,9 +63,7 @@ Result<std::optional<AppControl>> DecodeAppControl(const nlohmann::json& args);
 // The builder with the app steps added when the args ask for them (see above).
 TxnBuilder WithAppControl(TxnBuilder inner);
 
-// The files of `stores` the app may hold: a SQLite store with its -wal/-shm/-journal,
-// a directory store as a whole (present stores only).
-std::vector<std::string> WatchedStoreFiles(const Layout& layout, const std::vector<StoreId>& stores);
+// WatchedStoreFiles (the files the app may hold): engine/live_check.h.
 
 // The steps' work, exposed for tests.
 Status StopAppAndWait(const AppControl& app);

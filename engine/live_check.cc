@@ -8,8 +8,7 @@
 
 namespace maestro {
 
-Status RefuseIfStoresInUse(const Layout& layout, const std::vector<StoreId>& stores, bool force,
-                           std::vector<std::string>* warnings) {
+std::vector<std::string> WatchedStoreFiles(const Layout& layout, const std::vector<StoreId>& stores) {
   std::vector<std::string> paths;
   for (StoreId id : stores) {
     const Store& s = layout.store(id);
@@ -18,7 +17,12 @@ Status RefuseIfStoresInUse(const Layout& layout, const std::vector<StoreId>& sto
     if (KindOf(id) == StoreKind::kSqliteFile)
       for (const char* sfx : {"-wal", "-shm", "-journal"}) paths.push_back(s.path + sfx);
   }
-  return RefuseIfPathsInUse(paths, force, warnings);
+  return paths;
+}
+
+Status RefuseIfStoresInUse(const Layout& layout, const std::vector<StoreId>& stores, bool force,
+                           std::vector<std::string>* warnings) {
+  return RefuseIfPathsInUse(WatchedStoreFiles(layout, stores), force, warnings);
 }
 
 Status RefuseIfPathsInUse(const std::vector<std::string>& paths, bool force, std::vector<std::string>* warnings) {

@@ -26,6 +26,10 @@
 
 namespace maestro {
 
+// The files of `stores` the app may hold: a SQLite store with its -wal/-shm/-journal,
+// a directory store as a whole (present stores only).
+std::vector<std::string> WatchedStoreFiles(const Layout& layout, const std::vector<StoreId>& stores);
+
 // stores: the stores the command will change. warnings receives one line per
 // holder when force is true (may be null).
 Status RefuseIfStoresInUse(const Layout& layout, const std::vector<StoreId>& stores, bool force,
