@@ -5,6 +5,9 @@
 // writer's pieces go to <dir>/tmp/ and are renamed into place on Commit.
 // Temporary names hold ".tmp-" or live in tmp/, and List never returns them.
 #include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
 #include <unistd.h>
 
 #include "snapshot/backend.h"
@@ -114,8 +117,8 @@ class LocalBackend : public Backend {
   Status ReadAt(ObjectKind kind, const std::string& name, uint64_t offset, size_t n,
                 std::string* out) override {
     MAESTRO_RETURN_IF_ERROR(CheckName(kind, name));
-    std::unique_ptr<RandomAccessFile> f;
-    MAESTRO_RETURN_IF_ERROR(env_->NewRandomAccessFile(PathOf(kind, name), &f));
+    std::shared_ptr<RandomAccessFile> f;
+    MAESTRO_RETURN_IF_ERROR(OpenForReading(kind, name, &f));
     out->resize(n);
     size_t got = 0;
     MAESTRO_RETURN_IF_ERROR(f->ReadAt(offset, n, out->data(), &got));
@@ -158,11 +161,48 @@ class LocalBackend : public Backend {
     FileInfo fi;
     MAESTRO_RETURN_IF_ERROR(env_->Stat(path, &fi));
     if (!fi.exists) return Status::OK();
+    ForgetOpenFile(kind, name);
     MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(path));
     return env_->SyncDir(DirName(path));
   }
 
  private:
+  // Restore and verify read a pack blob by blob: its file stays open (up to
+  // kOpenPacks of them) instead of one open() per blob. Packs are immutable
+  // under their names; Remove drops the handle first.
+  static constexpr size_t kOpenPacks = 32;
+  Status OpenForReading(ObjectKind kind, const std::string& name, std::shared_ptr<RandomAccessFile>* out) {
+    if (kind == ObjectKind::kPack) {
+      std::lock_guard<std::mutex> l(mu_);
+      auto it = open_packs_.find(name);
+      if (it != open_packs_.end()) {
+        *out = it->second;
+        return Status::OK();
+      }
+    }
+    std::unique_ptr<RandomAccessFile> f;
+    MAESTRO_RETURN_IF_ERROR(env_->NewRandomAccessFile(PathOf(kind, name), &f));
+    *out = std::move(f);
+    if (kind != ObjectKind::kPack) return Status::OK();
+    std::lock_guard<std::mutex> l(mu_);
+    if (open_packs_.emplace(name, *out).second) open_order_.push_back(name);
+    while (open_order_.size() > kOpenPacks) {
+      open_packs_.erase(open_order_.front());
+      open_order_.pop_front();
+    }
+    return Status::OK();
+  }
+  void ForgetOpenFile(ObjectKind kind, const std::string& name) {
+    if (kind != ObjectKind::kPack) return;
+    std::lock_guard<std::mutex> l(mu_);
+    if (open_packs_.erase(name) == 0) return;
+    for (auto it = open_order_.begin(); it != open_order_.end(); ++it)
+      if (*it == name) {
+        open_order_.erase(it);
+        break;
+      }
+  }
+
   std::string PathOf(ObjectKind kind, const std::string& name) const {
     if (kind == ObjectKind::kConfig) return JoinPath(dir_, "config");
     return JoinPath(JoinPath(dir_, ObjectKindFolder(kind)), name);
@@ -188,6 +228,9 @@ class LocalBackend : public Backend {
 
   Env* env_;
   std::string dir_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<RandomAccessFile>> open_packs_;
+  std::deque<std::string> open_order_;  // oldest first
 };
 
 }  // namespace

@@ -72,6 +72,33 @@ TEST(LocalBackendTest, PowerCutDuringPutLeavesNothingOrTheWholeObject) {
   }
 }
 
+// Counts opens for reading; everything else goes to the POSIX Env.
+class OpenCountingEnv : public FaultEnv {
+ public:
+  OpenCountingEnv() : FaultEnv(Env::Default()) {}
+  Status NewRandomAccessFile(const std::string& p, std::unique_ptr<RandomAccessFile>* out) override {
+    ++opens;
+    return FaultEnv::NewRandomAccessFile(p, out);
+  }
+  int opens = 0;
+};
+
+TEST(LocalBackendTest, ReadingAPackBlobByBlobOpensItOnceAndARemovedPackIsGone) {
+  TempDir tmp;
+  OpenCountingEnv env;
+  std::unique_ptr<Backend> b = NewLocalBackend(&env, tmp.path());
+  std::string data = RandomBytes(64 * 1024, 5);
+  ASSERT_TRUE(b->Put(ObjectKind::kPack, "p.pack", data).ok());
+  std::string got;
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_TRUE(b->ReadAt(ObjectKind::kPack, "p.pack", i * 1024, 1024, &got).ok());
+    ASSERT_EQ(got, data.substr(i * 1024, 1024));
+  }
+  EXPECT_EQ(env.opens, 1);
+  ASSERT_TRUE(b->Remove(ObjectKind::kPack, "p.pack").ok());
+  EXPECT_TRUE(b->ReadAt(ObjectKind::kPack, "p.pack", 0, 10, &got).IsNotFound());
+}
+
 TEST(LocalBackendTest, FailedCommitLeavesNoObjectAndNoTemporaryFile) {
   TempDir tmp;
   FaultEnv env(Env::Default());
