@@ -1,0 +1,56 @@
+// snapshot/copier.h — `snap copy`: snapshots from one repository into another.
+//
+// Interface agreed before the code (issue 15 point 3; docs/format-4.md
+// "Copies between repositories"). Contract:
+//   - Each copied snapshot keeps its id, creation time, label, trigger, host
+//     and warnings. A snapshot the target already lists (same id) is skipped.
+//   - Only the blobs the target lacks are sent. When the two repositories name
+//     blobs alike (Sealer::Scheme equal and, encrypted, the same id key) a blob
+//     the target's index holds is not read at all; otherwise every chunk is
+//     re-hashed under the target's scheme and the listing re-encoded.
+//   - Nothing on the target is deleted or overwritten (append-only targets
+//     work). The target's manifest is written last, after every blob it needs
+//     is in a published pack and index, and after the target's copy of every
+//     blob was checked against its id from the bytes received.
+//   - A copy killed at any point leaves the target listing the snapshots it had
+//     before; the next copy reuses the packs that were uploaded.
+//   - The caller holds the target's writer lock; the source needs none.
+// Thread safety: one call at a time per target.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "snapshot/repository.h"
+#include "util/status.h"
+
+namespace maestro {
+
+struct CopyProgress {
+  uint64_t snapshots_done = 0, snapshots_total = 0;
+  uint64_t files_done = 0, files_total = 0;
+  uint64_t bytes_sent = 0;     // stored bytes uploaded to the target so far
+  uint64_t bytes_skipped = 0;  // blob bytes the target had already
+  std::string current;         // snapshot id being copied
+};
+
+struct CopyOptions {
+  std::function<void(const CopyProgress&)> progress;  // may be null; calling thread
+  int threads = 0;                                    // 0 = number of cores
+};
+
+struct CopyResult {
+  std::vector<std::string> copied;   // ids, in the order copied
+  std::vector<std::string> skipped;  // ids the target already listed
+  uint64_t blobs_sent = 0, bytes_sent = 0, blobs_skipped = 0, bytes_skipped = 0;
+};
+
+// Copies snapshots `ids` (resolved full ids of `from`) into `to`.
+// NotFound for an id `from` does not list; Corruption when a source blob
+// fails its checks (nothing of that snapshot is published on the target).
+Result<CopyResult> CopySnapshots(Repository* from, Repository* to, const std::vector<std::string>& ids,
+                                 const CopyOptions& opts);
+
+}  // namespace maestro
