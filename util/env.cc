@@ -115,6 +115,64 @@ class PosixWritableFile final : public WritableFile {
   int fd_;
 };
 
+class PosixRandomRWFile final : public RandomRWFile {
+ public:
+  PosixRandomRWFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixRandomRWFile() override { Close().IgnoreError("a destructor cannot report; callers that care Close() first"); }
+  Status ReadAt(uint64_t offset, size_t n, char* scratch, size_t* got) override {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t r = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        *got = done;
+        return PosixError("read " + path_, errno);
+      }
+      if (r == 0) break;
+      done += static_cast<size_t>(r);
+    }
+    *got = done;
+    return Status::OK();
+  }
+  Status WriteAt(uint64_t offset, std::string_view data) override {
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t w = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return PosixError("write " + path_, errno);
+      }
+      done += static_cast<size_t>(w);
+    }
+    return Status::OK();
+  }
+  Status Truncate(uint64_t size) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return PosixError("truncate " + path_, errno);
+    return Status::OK();
+  }
+  Status Sync() override {
+    if (::fdatasync(fd_) != 0) return PosixError("fsync " + path_, errno);
+    return Status::OK();
+  }
+  Status Size(uint64_t* size) override {
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) return PosixError("stat " + path_, errno);
+    *size = static_cast<uint64_t>(st.st_size);
+    return Status::OK();
+  }
+  Status Close() override {
+    if (fd_ < 0) return Status::OK();
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return PosixError("close " + path_, errno);
+    return Status::OK();
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
 class PosixFileLock final : public FileLock {
  public:
   explicit PosixFileLock(int fd) : fd_(fd) {}
@@ -151,6 +209,16 @@ class PosixEnv final : public Env {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, mode);
     if (fd < 0) return PosixError("open " + path, errno);
     out->reset(new PosixWritableFile(path, fd));
+    return Status::OK();
+  }
+  Status NewRandomRWFile(const std::string& path, std::unique_ptr<RandomRWFile>* out, bool create,
+                         uint32_t mode) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), mode);
+    if (fd < 0) {
+      if (errno == ENOENT) return Status::NotFound("open " + path + ": no such file");
+      return PosixError("open " + path, errno);
+    }
+    out->reset(new PosixRandomRWFile(path, fd));
     return Status::OK();
   }
   Status Stat(const std::string& path, FileInfo* info) override {
@@ -284,6 +352,10 @@ class PosixEnv final : public Env {
 };
 
 }  // namespace
+
+Status Env::NewRandomRWFile(const std::string& path, std::unique_ptr<RandomRWFile>*, bool, uint32_t) {
+  return Status::Internal("open " + path + ": this Env has no read-write files at any offset");
+}
 
 Env* Env::Default() {
   static PosixEnv* env = new PosixEnv();

@@ -47,6 +47,19 @@ class WritableFile {
   virtual Status Close() = 0;  // idempotent
 };
 
+// Reads and writes at any offset: what SQLite's VFS over Env needs
+// (util/sqlite_env_vfs.h). One thread at a time, like WritableFile.
+class RandomRWFile {
+ public:
+  virtual ~RandomRWFile() = default;
+  virtual Status ReadAt(uint64_t offset, size_t n, char* scratch, size_t* got) = 0;  // short at end of file
+  virtual Status WriteAt(uint64_t offset, std::string_view data) = 0;
+  virtual Status Truncate(uint64_t size) = 0;
+  virtual Status Sync() = 0;  // fdatasync: data and size durable (not the directory entry)
+  virtual Status Size(uint64_t* size) = 0;
+  virtual Status Close() = 0;  // idempotent
+};
+
 struct FileInfo {
   bool exists = false;
   bool is_dir = false;
@@ -87,6 +100,12 @@ class Env {
                                  uint32_t mode = 0644) = 0;
   virtual Status NewAppendableFile(const std::string& path, std::unique_ptr<WritableFile>* out,
                                    uint32_t mode = 0644) = 0;
+
+  // Opens for reading and writing at any offset, never truncating; a missing
+  // file is created (with mode) only when create is true, else NotFound.
+  // The default implementation refuses (an Env that has no such files).
+  virtual Status NewRandomRWFile(const std::string& path, std::unique_ptr<RandomRWFile>* out, bool create,
+                                 uint32_t mode = 0644);
 
   virtual Status Stat(const std::string& path, FileInfo* info) = 0;  // lstat; !exists is OK
   virtual Status ListDir(const std::string& dir, std::vector<DirEntry>* entries) = 0;

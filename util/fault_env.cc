@@ -1,8 +1,11 @@
 #include "util/fault_env.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstdio>
 
 namespace maestro {
 
@@ -34,6 +37,66 @@ class FaultWritableFile final : public WritableFile {
   uint64_t size_;
 };
 
+// Writes at any offset; every overwrite of synced bytes is recorded first.
+class FaultRandomRWFile final : public RandomRWFile {
+ public:
+  FaultRandomRWFile(FaultEnv* env, std::string path, std::unique_ptr<RandomRWFile> base)
+      : env_(env), path_(std::move(path)), base_(std::move(base)) {}
+  Status ReadAt(uint64_t offset, size_t n, char* scratch, size_t* got) override {
+    return base_->ReadAt(offset, n, scratch, got);
+  }
+  Status WriteAt(uint64_t offset, std::string_view data) override {
+    MAESTRO_RETURN_IF_ERROR(env_->Before(FaultEnv::Op::kWrite, path_));
+    MAESTRO_RETURN_IF_ERROR(env_->SaveUndo(path_, base_.get(), offset, data.size()));
+    MAESTRO_RETURN_IF_ERROR(base_->WriteAt(offset, data));
+    return NoteSize();
+  }
+  Status Truncate(uint64_t size) override {
+    MAESTRO_RETURN_IF_ERROR(env_->Before(FaultEnv::Op::kWrite, path_));
+    MAESTRO_RETURN_IF_ERROR(env_->SaveUndo(path_, base_.get(), size, UINT64_MAX - size));
+    MAESTRO_RETURN_IF_ERROR(base_->Truncate(size));
+    return NoteSize();
+  }
+  Status Sync() override {
+    MAESTRO_RETURN_IF_ERROR(env_->Before(FaultEnv::Op::kSync, path_));
+    MAESTRO_RETURN_IF_ERROR(base_->Sync());
+    uint64_t size = 0;
+    MAESTRO_RETURN_IF_ERROR(base_->Size(&size));
+    env_->NoteSynced(path_, size);
+    return Status::OK();
+  }
+  Status Size(uint64_t* size) override { return base_->Size(size); }
+  Status Close() override { return base_->Close(); }
+
+ private:
+  Status NoteSize() {
+    uint64_t size = 0;
+    MAESTRO_RETURN_IF_ERROR(base_->Size(&size));
+    env_->NoteWritten(path_, size);
+    return Status::OK();
+  }
+  FaultEnv* env_;
+  std::string path_;
+  std::unique_ptr<RandomRWFile> base_;
+};
+
+// Replays an undo log backwards, so the oldest saved bytes (the synced ones) win.
+Status PutBackSyncedBytes(const std::string& path, const std::vector<std::pair<uint64_t, std::string>>& undo) {
+  if (undo.empty()) return Status::OK();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? Status::OK() : PosixError("open " + path, errno);
+  for (auto it = undo.rbegin(); it != undo.rend(); ++it) {
+    if (::pwrite(fd, it->second.data(), it->second.size(), static_cast<off_t>(it->first)) !=
+        static_cast<ssize_t>(it->second.size())) {
+      int e = errno;
+      ::close(fd);
+      return PosixError("simulated power cut: put back synced bytes of " + path, e);
+    }
+  }
+  ::close(fd);
+  return Status::OK();
+}
+
 }  // namespace
 
 const char* FaultEnv::OpName(Op op) {
@@ -49,6 +112,11 @@ void FaultEnv::FailAt(Op op, int nth, int err, bool sticky) {
 void FaultEnv::PowerCutAt(Op op, int nth) {
   std::lock_guard<std::mutex> l(mu_);
   faults_.push_back({op, nth, EIO, true, true});
+}
+
+void FaultEnv::ExitOnPowerCut(int code) {
+  std::lock_guard<std::mutex> l(mu_);
+  exit_code_ = code;
 }
 
 bool FaultEnv::frozen() const {
@@ -81,6 +149,12 @@ Status FaultEnv::Before(Op op, const std::string& path) {
     if (n == f.nth || (f.sticky && n > f.nth)) {
       if (f.power_cut) {
         frozen_ = true;
+        if (exit_code_ >= 0) {
+          // The machine stops here: what was not durable is gone, nothing more runs.
+          Status dropped = DropLocked();
+          std::fflush(nullptr);
+          ::_exit(dropped.ok() ? exit_code_ : 1);
+        }
         return PosixError(std::string("power cut (") + OpName(op) + ") " + path, EIO);
       }
       return PosixError(std::string("injected fault (") + OpName(op) + ") " + path, f.err);
@@ -91,8 +165,23 @@ Status FaultEnv::Before(Op op, const std::string& path) {
 
 void FaultEnv::NoteSynced(const std::string& path, uint64_t size) {
   std::lock_guard<std::mutex> l(mu_);
-  files_[path].synced = size;
-  files_[path].written = size;
+  FileState& st = files_[path];
+  st.synced = size;
+  st.written = size;
+  st.undo.clear();
+}
+
+Status FaultEnv::SaveUndo(const std::string& path, RandomRWFile* file, uint64_t offset, uint64_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  FileState& st = files_[path];
+  if (offset >= st.synced || n == 0) return Status::OK();
+  uint64_t end = n > st.synced - offset ? st.synced : offset + n;
+  std::string old(static_cast<size_t>(end - offset), '\0');
+  size_t got = 0;
+  MAESTRO_RETURN_IF_ERROR(file->ReadAt(offset, old.size(), old.data(), &got));
+  old.resize(got);  // a file shorter than its synced size (truncated before): nothing more to keep
+  if (!old.empty()) st.undo.emplace_back(offset, std::move(old));
+  return Status::OK();
 }
 
 void FaultEnv::NoteWritten(const std::string& path, uint64_t size) {
@@ -110,6 +199,7 @@ Status FaultEnv::NewWritableFile(const std::string& p, std::unique_ptr<WritableF
     FileState& st = files_[p];
     st.synced = 0;  // truncated: old content is gone only once synced, but we model the harsh case
     st.written = 0;
+    st.undo.clear();
     st.new_entry = st.new_entry || !existed;
   }
   out->reset(new FaultWritableFile(this, p, std::move(f), 0));
@@ -134,6 +224,28 @@ Status FaultEnv::NewAppendableFile(const std::string& p, std::unique_ptr<Writabl
     }
   }
   out->reset(new FaultWritableFile(this, p, std::move(f), fi.size));
+  return Status::OK();
+}
+
+Status FaultEnv::NewRandomRWFile(const std::string& p, std::unique_ptr<RandomRWFile>* out, bool create,
+                                 uint32_t mode) {
+  FileInfo fi;
+  MAESTRO_RETURN_IF_ERROR(base_->Stat(p, &fi));
+  // Opening an existing file changes nothing; creating one is a mutation.
+  if (!fi.exists && create) MAESTRO_RETURN_IF_ERROR(Before(Op::kCreate, p));
+  std::unique_ptr<RandomRWFile> f;
+  MAESTRO_RETURN_IF_ERROR(base_->NewRandomRWFile(p, &f, create, mode));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (files_.find(p) == files_.end()) {
+      FileState st;
+      st.synced = fi.size;
+      st.written = fi.size;
+      st.new_entry = !fi.exists;
+      files_[p] = st;
+    }
+  }
+  out->reset(new FaultRandomRWFile(this, p, std::move(f)));
   return Status::OK();
 }
 
@@ -216,6 +328,10 @@ Status FaultEnv::TryLockFile(const std::string& p, std::unique_ptr<FileLock>* l)
 
 Status FaultEnv::DropUnsyncedData() {
   std::lock_guard<std::mutex> l(mu_);
+  return DropLocked();
+}
+
+Status FaultEnv::DropLocked() {
   // Undo non-durable renames, newest first.
   for (auto it = renames_.rbegin(); it != renames_.rend(); ++it) {
     if (base_->FileExists(it->to) && !base_->FileExists(it->from)) {
@@ -233,7 +349,8 @@ Status FaultEnv::DropUnsyncedData() {
   for (auto& [path, st] : files_) {
     if (st.new_entry) {
       base_->RemoveFile(path).IgnoreError("simulated power cut: a file never made durable vanishes if it can");
-    } else if (st.written > st.synced) {
+    } else if (st.written != st.synced || !st.undo.empty()) {
+      MAESTRO_RETURN_IF_ERROR(PutBackSyncedBytes(path, st.undo));
       if (::truncate(path.c_str(), static_cast<off_t>(st.synced)) != 0 && errno != ENOENT)
         return PosixError("truncate " + path, errno);
     }

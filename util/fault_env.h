@@ -8,7 +8,13 @@
 //     a kind it "freezes" — that call and every later mutating call fail with EIO
 //     and do nothing — and DropUnsyncedData() then throws away every byte written
 //     since the file's last Sync, every file whose directory entry was not made
-//     durable by SyncDir, and undoes every rename not yet made durable.
+//     durable by SyncDir, and undoes every rename not yet made durable. A file
+//     written at any offset (NewRandomRWFile: SQLite's, through
+//     util/sqlite_env_vfs.h) gets back the bytes it held at its last Sync: each
+//     overwrite of synced bytes is recorded (an undo log) and replayed backwards;
+//   * ExitOnPowerCut(code): at the cut, drop the unsynced data at once and
+//     _exit(code), so nothing the process would do after the cut (LMDB's own
+//     writes, which no Env sees) happens — a power cut, not an error.
 //
 // Tracking covers files opened for writing through this Env only. Thread-safe.
 #pragma once
@@ -34,6 +40,9 @@ class FaultEnv : public Env {
   // At the nth call of op, the machine "loses power" (see above).
   void PowerCutAt(Op op, int nth);
   bool frozen() const;
+  // From now on a power cut drops the unsynced data and ends the process with
+  // _exit(code) (for a test that runs the work in a forked child).
+  void ExitOnPowerCut(int code);
   // Drop all non-durable state, then thaw; call after the engine has stopped.
   Status DropUnsyncedData();
   void ClearFaults();
@@ -45,6 +54,7 @@ class FaultEnv : public Env {
   Status NewRandomAccessFile(const std::string& p, std::unique_ptr<RandomAccessFile>* out) override { return base_->NewRandomAccessFile(p, out); }
   Status NewWritableFile(const std::string& p, std::unique_ptr<WritableFile>* out, uint32_t mode) override;
   Status NewAppendableFile(const std::string& p, std::unique_ptr<WritableFile>* out, uint32_t mode) override;
+  Status NewRandomRWFile(const std::string& p, std::unique_ptr<RandomRWFile>* out, bool create, uint32_t mode) override;
   Status Stat(const std::string& p, FileInfo* i) override { return base_->Stat(p, i); }
   Status ListDir(const std::string& d, std::vector<DirEntry>* e) override { return base_->ListDir(d, e); }
   Status CreateDir(const std::string& d, uint32_t mode) override;
@@ -65,6 +75,8 @@ class FaultEnv : public Env {
   Status Before(Op op, const std::string& path);
   void NoteSynced(const std::string& path, uint64_t size);
   void NoteWritten(const std::string& path, uint64_t size);
+  // Before `file` (at path) is overwritten in [offset, offset+n): keeps the synced bytes there.
+  Status SaveUndo(const std::string& path, RandomRWFile* file, uint64_t offset, uint64_t n);
 
  private:
   struct Fault {
@@ -78,7 +90,9 @@ class FaultEnv : public Env {
     uint64_t synced = 0;
     uint64_t written = 0;
     bool new_entry = false;  // created, directory entry not yet durable
+    std::vector<std::pair<uint64_t, std::string>> undo;  // synced bytes overwritten since the last Sync
   };
+  Status DropLocked();
   struct PendingRename {
     std::string from, to;
     std::string saved;  // hard link to the file `to` replaced, if any
@@ -88,6 +102,7 @@ class FaultEnv : public Env {
   int counts_[static_cast<int>(Op::kCount)] = {};
   std::vector<Fault> faults_;
   bool frozen_ = false;
+  int exit_code_ = -1;
   std::map<std::string, FileState> files_;
   std::vector<PendingRename> renames_;
   std::vector<std::string> new_dirs_;

@@ -3,13 +3,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
+#include "util/sqlite_env_vfs.h"
+
 namespace maestro {
 
-Status SqliteError(const std::string& context, int rc, sqlite3* db) {
-  std::string msg = context + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+namespace {
+
+// An SQLite return code as a Status kind, with what the user can do next.
+Status SqliteStatus(const std::string& msg, int rc) {
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -32,6 +37,21 @@ Status SqliteError(const std::string& context, int rc, sqlite3* db) {
     default:
       return Status::Internal(msg);
   }
+}
+
+}  // namespace
+
+Status SqliteError(const std::string& context, int rc, sqlite3* db) {
+  std::string msg = context + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  // The OS error behind an I/O failure, as the VFS reported it: named in the
+  // message and kept as err_no(), so ENOSPC and EIO can be told apart.
+  int sys = 0;
+  if ((rc & 0xff) == SQLITE_FULL) sys = ENOSPC;
+  else if (db && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN)) sys = sqlite3_system_errno(db);
+  if (sys > 0 && (rc & 0xff) != SQLITE_FULL) msg += std::string(" (") + std::strerror(sys) + ")";
+  Status s = SqliteStatus(msg, rc);
+  if (sys > 0) s.WithErrno(sys);
+  return s;
 }
 
 namespace {
@@ -119,10 +139,15 @@ Result<Db> Db::OpenReadOnly(const std::string& path, int busy_timeout_ms) {
 }
 
 Result<Db> Db::OpenReadWrite(const std::string& path, bool create, int busy_timeout_ms) {
+  return OpenReadWrite(nullptr, path, create, busy_timeout_ms);
+}
+
+Result<Db> Db::OpenReadWrite(Env* env, const std::string& path, bool create, int busy_timeout_ms) {
+  MAESTRO_ASSIGN_OR_RETURN(const char* vfs, SqliteVfsFor(env));
   Db db;
   db.path_ = path;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db.db_, flags, vfs);
   if (rc != SQLITE_OK) return SqliteError("open " + path, rc, db.db_);
   sqlite3_busy_timeout(db.db_, busy_timeout_ms);
   auto n = db.QueryInt("SELECT count(*) FROM sqlite_master");
@@ -137,7 +162,12 @@ Status Db::Exec(const std::string& sql) {
     std::string m = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
     Status s = SqliteError(path_, rc, nullptr);
-    return Status(s).Annotate(m).Annotate("exec");
+    // The OS error behind an I/O failure (the message already has SQLite's words).
+    int sys = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ? sqlite3_system_errno(db_) : 0;
+    if (sys > 0) m += std::string(" (") + std::strerror(sys) + ")";
+    Status out = Status(s).Annotate(m).Annotate("exec");
+    if (sys > 0) out.WithErrno(sys);
+    return out;
   }
   return Status::OK();
 }

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "util/env.h"
 #include "util/status.h"
 
 namespace maestro {
@@ -44,6 +45,11 @@ class Db {
   static Result<Db> OpenReadOnly(const std::string& path, int busy_timeout_ms = 2000);
   // Read-write; creates the file when create is true.
   static Result<Db> OpenReadWrite(const std::string& path, bool create, int busy_timeout_ms = 5000);
+  // The same with every file operation of SQLite under env: SQLite's own unix
+  // VFS when env is null or Env::Default() (production: its locking is the one
+  // the live app shares), the Env VFS (util/sqlite_env_vfs.h) under any other
+  // Env, so a test's FaultEnv sees the store's writes and fsyncs.
+  static Result<Db> OpenReadWrite(Env* env, const std::string& path, bool create, int busy_timeout_ms = 5000);
 
   Status Exec(const std::string& sql);  // one or more statements, no results
   Result<Stmt> Prepare(const std::string& sql);
