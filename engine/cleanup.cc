@@ -30,8 +30,9 @@ std::string SqlStamp(int64_t micros) {
   return iso;
 }
 
-Status ExecBatch(const std::string& path, const std::function<Status(Db&)>& body) {
-  MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(path, false));
+// One SQLite transaction on the store at path, its file I/O under env.
+Status ExecBatch(Env* env, const std::string& path, const std::function<Status(Db&)>& body) {
+  MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(env, path, false));
   MAESTRO_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
   Status st = body(db);
   if (st.ok()) st = db.Exec("COMMIT");
@@ -218,8 +219,8 @@ Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
   if (!ai.empty()) {
     MAESTRO_ASSIGN_OR_RETURN(StoreRef s, a.Store("ai"));
     plan.steps.push_back({"cleanup.ai",
-                          [s, ai]() {
-                            return ExecBatch(s.path, [&](Db& db) {
+                          [env, s, ai]() {
+                            return ExecBatch(env, s.path, [&](Db& db) {
                               return RunEach(db, "DELETE FROM processed_documents WHERE doc_id = ?", ai);
                             });
                           },
@@ -233,8 +234,8 @@ Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
     std::string stamp = a.stamp_sql;
     for (const std::string& coll : a.collections) {
       plan.steps.push_back({"cleanup.vector." + coll,
-                            [db_path, coll, chunks, stamp]() -> Status {
-                              MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(db_path, false));
+                            [env, db_path, coll, chunks, stamp]() -> Status {
+                              MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(env, db_path, false));
                               auto r = DeleteDocumentChunks(db, coll, chunks, stamp);
                               if (!r.ok()) return r.status();
                               return db.Close();
@@ -301,8 +302,8 @@ Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
     std::string stamp = a.stamp;
     plan.steps.push_back(
         {"cleanup.main",
-         [s, del, mark, stamp]() {
-           return ExecBatch(s.path, [&](Db& db) -> Status {
+         [env, s, del, mark, stamp]() {
+           return ExecBatch(env, s.path, [&](Db& db) -> Status {
              MAESTRO_ASSIGN_OR_RETURN(Stmt up, db.Prepare("UPDATE documents SET processing_status = 'failed', "
                                                           "processing_error = ?, updated_at = ? WHERE id = ?"));
              for (const auto& [id, msg] : mark) {
