@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <map>
 
 #include "tests/test_util.h"
@@ -212,6 +214,25 @@ TEST(SqliteEnvVfsTest, ItsLocksAreTheUnixVfsLocksInThisProcessAndInAnother) {
     ASSERT_TRUE(n.ok());
     EXPECT_EQ(*n, 2) << "the default VFS reads what the Env VFS wrote";
   }
+}
+
+}  // namespace
+}  // namespace maestro
+
+namespace maestro {
+namespace {
+
+TEST(SqliteEnvVfsTest, AnInjectedEioIsNamedInTheError) {
+  TempDir t;
+  std::string path = t.Sub("db");
+  MakeDatabase(Env::Default(), path, false, 1);
+  FaultEnv env(Env::Default());
+  env.FailAt(Op::kWrite, 1, EIO);
+  auto db = Db::OpenReadWrite(&env, path, false);
+  ASSERT_TRUE(db.ok());
+  Status s = db->Exec("INSERT INTO t(v) VALUES (1)");
+  EXPECT_EQ(s.err_no(), EIO) << s.ToString();
+  EXPECT_NE(s.ToString().find(std::strerror(EIO)), std::string::npos) << s.ToString();
 }
 
 }  // namespace

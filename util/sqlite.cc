@@ -39,15 +39,22 @@ Status SqliteStatus(const std::string& msg, int rc) {
   }
 }
 
+// The OS error behind an I/O failure: what the VFS reported to SQLite, else
+// what the Env VFS saw (0 for other codes, or when neither knows).
+int SystemErrno(int rc, sqlite3* db) {
+  if ((rc & 0xff) != SQLITE_IOERR && (rc & 0xff) != SQLITE_CANTOPEN) return 0;
+  int sys = db ? sqlite3_system_errno(db) : 0;
+  int env = TakeSqliteEnvVfsErrno();
+  return sys > 0 ? sys : env;
+}
+
 }  // namespace
 
 Status SqliteError(const std::string& context, int rc, sqlite3* db) {
   std::string msg = context + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   // The OS error behind an I/O failure, as the VFS reported it: named in the
   // message and kept as err_no(), so ENOSPC and EIO can be told apart.
-  int sys = 0;
-  if ((rc & 0xff) == SQLITE_FULL) sys = ENOSPC;
-  else if (db && ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN)) sys = sqlite3_system_errno(db);
+  int sys = (rc & 0xff) == SQLITE_FULL ? ENOSPC : SystemErrno(rc, db);
   if (sys > 0 && (rc & 0xff) != SQLITE_FULL) msg += std::string(" (") + std::strerror(sys) + ")";
   Status s = SqliteStatus(msg, rc);
   if (sys > 0) s.WithErrno(sys);
@@ -161,9 +168,9 @@ Status Db::Exec(const std::string& sql) {
   if (rc != SQLITE_OK) {
     std::string m = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
+    int sys = SystemErrno(rc, db_);
     Status s = SqliteError(path_, rc, nullptr);
     // The OS error behind an I/O failure (the message already has SQLite's words).
-    int sys = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN ? sqlite3_system_errno(db_) : 0;
     if (sys > 0) m += std::string(" (") + std::strerror(sys) + ")";
     Status out = Status(s).Annotate(m).Annotate("exec");
     if (sys > 0) out.WithErrno(sys);

@@ -366,6 +366,12 @@ const char* SqliteEnvVfsName(Env* env) {
   return name;
 }
 
+int TakeSqliteEnvVfsErrno() {
+  int e = t_last_errno;
+  t_last_errno = 0;
+  return e;
+}
+
 Result<const char*> SqliteVfsFor(Env* env) {
   if (!env || env == Env::Default()) return static_cast<const char*>(nullptr);
   const char* name = SqliteEnvVfsName(env);

@@ -49,4 +49,9 @@ const char* SqliteEnvVfsName(Env* env);
 // cannot be registered.
 Result<const char*> SqliteVfsFor(Env* env);
 
+// The errno of this thread's last failed Env call inside the VFS, then 0 (0 if
+// none). SQLite does not always pass it on as sqlite3_system_errno (an error
+// raised with a message skips it); util/sqlite.cc falls back to this.
+int TakeSqliteEnvVfsErrno();
+
 }  // namespace maestro
