@@ -208,8 +208,8 @@ class StorePowerCutTest : public ::testing::Test {
 TempDir* StorePowerCutTest::tmpl_ = nullptr;
 
 // The repository exists already (a first snapshot), as on any install past its
-// first day: the sweep is about the stores. (A first transaction that also
-// creates the repository is not covered: see the note in the report.)
+// first day: the sweep is about the stores. A first transaction that also
+// creates the repository fails today (the disabled test below).
 std::string WithRepository(const std::string& root) {
   EXPECT_FALSE(reliability::SnapCreate(root).empty());
   return std::string();
@@ -221,6 +221,17 @@ TEST_F(StorePowerCutTest, PowerCutAtEveryDurableStepOfResetLeavesEveryStoreBefor
 
 TEST_F(StorePowerCutTest, PowerCutAtEveryDurableStepOfCleanupLeavesEveryStoreBeforeOrAfter) {
   Sweep(kCleanupKind, WithRepository);
+}
+
+// Known gap, outside the stores: when reset makes the repository (no snapshot
+// yet), mkdir -p of <root>/backups/maestro-db fsyncs backups/ but not <root>,
+// so in this model a cut loses backups/ — journal and pre-image snapshot with it
+// — while the stores' renames, fsynced in their own folders, stay: recover then
+// finds no transaction and main is the fresh one (59 of 74 cut points). The fix
+// belongs in snapshot/ (Repository::Open / OpenWriter: fsync the parent of every
+// folder they make); enable this test with it.
+TEST_F(StorePowerCutTest, DISABLED_PowerCutDuringAFirstResetThatCreatesTheRepositoryLeavesBeforeOrAfter) {
+  Sweep(kResetKind, [](const std::string&) { return std::string(); });
 }
 
 TEST_F(StorePowerCutTest, PowerCutAtEveryDurableStepOfInPlaceRestoreLeavesEveryStoreBeforeOrAfter) {
