@@ -536,8 +536,9 @@ nlohmann::json MigratePlanArgs(const MigrationPlan& plan) {
 namespace {
 
 // One step's run: idempotent because the history row commits with the change.
-Status RunMigrateStep(const MigrationStep& step, const std::string& applied_at) {
-  MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(step.store_path, /*create=*/false));
+// env: the transaction's (a test's FaultEnv then sees the store's writes, util/sqlite_env_vfs.h).
+Status RunMigrateStep(Env* env, const MigrationStep& step, const std::string& applied_at) {
+  MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(env, step.store_path, /*create=*/false));
   // synchronous=FULL: a COMMIT we report is on disk, in WAL mode too.
   MAESTRO_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL"));
   MAESTRO_ASSIGN_OR_RETURN(auto history, ReadHistory(db));
@@ -575,7 +576,8 @@ Result<TxnPlan> BuildMigrateTxnPlan(const TxnContext& ctx) {
     const Migration& m = step.migration;
     TxnStep ts;
     ts.name = "migrate." + m.store + "." + std::to_string(m.version) + (step.down ? ".down" : ".up");
-    ts.run = [step, applied_at]() { return RunMigrateStep(step, applied_at); };
+    Env* env = ctx.svc ? ctx.svc->env : nullptr;
+    ts.run = [env, step, applied_at]() { return RunMigrateStep(env, step, applied_at); };
     if (seen_store.insert(m.store).second) {
       StoreRef ref;
       ref.name = m.store;
