@@ -1,6 +1,7 @@
 #include "snapshot/archiver.h"
 
 #include <unistd.h>
+#include <zstd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -19,6 +20,7 @@
 #include "snapshot/parent_files.h"
 #include "snapshot/progress_throttle.h"
 #include "snapshot/sqlite_capture.h"
+#include "snapshot/tree.h"
 #include "util/crash_point.h"
 
 namespace maestro {
@@ -100,6 +102,8 @@ class Archiver {
     CountTotals();
     PackWriter sink(files_, "snap.after_pack");
     MAESTRO_RETURN_IF_ERROR(ChunkAndStore(&sink));
+    if (files_.v4()) MAESTRO_RETURN_IF_ERROR(StoreTrees(&sink));
+    MAESTRO_RETURN_IF_ERROR(sink.Finish());
     throttle_.Report(prog_, true);
     // The parent and the stored-blob list are no longer needed: free them before
     // the index and manifest are encoded (the peak of memory use).
@@ -117,7 +121,7 @@ class Archiver {
 
   Status StartManifest() {
     int64_t now = opts_.created_micros != 0 ? opts_.created_micros : env_->NowMicros();
-    m_.format_version = kManifestFormatVersion;
+    m_.format_version = files_.v4() ? kManifestFormatV4 : kManifestFormatVersion;
     MAESTRO_ASSIGN_OR_RETURN(m_.info.id, NewSnapshotId(files_, now));
     m_.info.created_micros = now;
     m_.info.label = opts_.label;
@@ -163,15 +167,34 @@ class Archiver {
     Status failure;
     {
       CompressPool pool(sink, DefaultThreads(opts_.threads));
-      FileSaver saver(env_, *stored_, &pool, &prog_, &throttle_);
+      FileSaver saver(env_, *stored_, &pool, &prog_, &throttle_, &files_.sealer());
       for (size_t k = 0; k < m_.stores.size() && failure.ok(); ++k)
         for (size_t j = 0; j < m_.stores[k].files.size() && failure.ok(); ++j)
           if (m_.stores[k].files[j].type == ManifestFile::Type::kFile) failure = StoreFile(k, j, &saver);
       Status ps = pool.Finish();
       if (failure.ok()) failure = ps;
     }
-    if (failure.ok()) failure = sink->Finish();
     return failure;
+  }
+
+  // Format 4: every present store's listing as tree blobs (snapshot/tree.h),
+  // stored like data: only those the repository lacks, so an unchanged store
+  // adds nothing. Sets each store's root and tree_blobs.
+  Status StoreTrees(PackWriter* sink) {
+    HashSet added;
+    std::string z;
+    for (auto& st : m_.stores) {
+      if (!st.present) continue;
+      for (const TreeBlob& b : SplitStoreTree(&st, files_.sealer())) {
+        if (stored_->count(b.id) || !added.insert(b.id).second) continue;
+        z.resize(ZSTD_compressBound(b.plain.size()));
+        size_t n = ZSTD_compress(z.data(), z.size(), b.plain.data(), b.plain.size(), 3);
+        if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+        MAESTRO_RETURN_IF_ERROR(sink->Add(b.id, static_cast<uint32_t>(b.plain.size()), std::string_view(z.data(), n),
+                                          BlobCodec::kZstd, BlobType::kTree));
+      }
+    }
+    return Status::OK();
   }
 
   void FileDone(uint64_t unread_bytes) {
@@ -251,6 +274,10 @@ class Archiver {
         }
     }
     m_.info.stored_bytes = stored;
+    if (files_.v4()) {  // the manifest's own bytes count too (their length does not depend on the value)
+      MAESTRO_ASSIGN_OR_RETURN(std::string probe, EncodeManifestV4(m_, files_.sealer()));
+      m_.info.stored_bytes += probe.size();
+    }
     return PublishManifest(files_, m_);
   }
 

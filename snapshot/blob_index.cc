@@ -17,7 +17,7 @@ Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad,
       Status io = s.IsNotFound() ? Status::IoError(s.message()) : s;
       return io.Annotate("reading index file " + path + " of the repository; nothing was changed, retry");
     }
-    Result<std::vector<IndexEntry>> r = s.ok() ? DecodeIndex(bytes, "index file " + path) : Result<std::vector<IndexEntry>>(s);
+    Result<std::vector<IndexEntry>> r = s.ok() ? DecodeIndex(bytes, "index file " + path, files.sealer()) : Result<std::vector<IndexEntry>>(s);
     if (!r.ok()) {
       if (strict && !bad)
         return r.status().Annotate("the repository index is damaged; run `maestro-db snap verify` to see what it affects");
@@ -38,7 +38,12 @@ Status LoadIndex(const RepoFiles& files, BlobIndex* idx, bool strict, BadIndexFi
 
 Status WriteIndexFile(const RepoFiles& files, const std::vector<IndexEntry>& entries, std::string* name,
                       uint64_t* bytes_written) {
-  std::string bytes = EncodeIndex(entries);
+  std::string bytes;
+  if (files.v4()) {
+    MAESTRO_ASSIGN_OR_RETURN(bytes, EncodeIndexV4(entries, files.sealer()));
+  } else {
+    bytes = EncodeIndex(entries);
+  }
   std::string n = IndexName(Xxh128(bytes));
   MAESTRO_RETURN_IF_ERROR(files.backend()->Put(ObjectKind::kIndex, n, bytes));
   if (name) *name = std::move(n);

@@ -41,7 +41,8 @@ Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad,
 // Every index file's entries, the first of a blob kept.
 Status LoadIndex(const RepoFiles& files, BlobIndex* idx, bool strict, BadIndexFiles* bad,
                  std::vector<std::string>* names);
-// Publishes entries as one new index file, named by its hash; *name and
+// Publishes entries as one new index file (version 1 in a format-3
+// repository, a sealed version 4 in a format-4 one), named by its hash; *name and
 // *bytes_written (either may be null) receive its name and size.
 Status WriteIndexFile(const RepoFiles& files, const std::vector<IndexEntry>& entries, std::string* name = nullptr,
                       uint64_t* bytes_written = nullptr);

@@ -2,8 +2,9 @@
 //
 // Every read checks, in order: the index entry lies inside the pack (before
 // any allocation: an offset near 2^64 must not wrap), the blob header matches
-// the index, the stored bytes' XXH3-64, the decompressed length and the
-// XXH3-128 of the result (the blob id). Any mismatch is Corruption naming the
+// the index (version-1 packs), the stored bytes' XXH3-64, the seal (version-4
+// packs: Sealer::OpenBlob), the decoded length (codec zstd or raw) and
+// Sealer::BlobId of the result (the blob id). Any mismatch is Corruption naming the
 // pack and the blob; a missing pack is Corruption too ("pack ... is missing").
 //
 // Thread safety: one thread at a time (it keeps a decompression context and
@@ -30,12 +31,13 @@ class BlobReader {
 
   // The blob's content; Corruption when the index has no entry for it.
   Status Read(const Hash128& id, std::string* out);
-  // Reads the blob e names. *stored (may be null) receives its stored
-  // (compressed) bytes, checked against e.stored_check.
-  Status ReadEntry(const IndexEntry& e, std::string* out, std::string* stored = nullptr);
-  // Decompresses stored (the bytes of e, already checked) into *out and checks
-  // its length and hash; pack_path is for messages.
-  Status Decode(const IndexEntry& e, std::string_view stored, std::string* out, const std::string& pack_path);
+  // Reads the blob e names. *encoded (may be null) receives the codec's
+  // output (the stored bytes once opened: what PackWriter::Add takes).
+  Status ReadEntry(const IndexEntry& e, std::string* out, std::string* encoded = nullptr);
+  // Opens and decodes stored (the bytes of e, checksum already checked) into
+  // *out and checks its length and id; pack_path is for messages.
+  Status Decode(const IndexEntry& e, std::string_view stored, std::string* out, const std::string& pack_path,
+                std::string* encoded = nullptr);
 
  private:
   // The pack's size, looked up once per pack (packs are immutable once named).
@@ -44,7 +46,7 @@ class BlobReader {
   const RepoFiles& files_;
   const BlobIndex* index_;
   ZSTD_DCtx* dctx_;
-  std::string buf_;
+  std::string buf_, opened_;
   std::map<Hash128, uint64_t> sizes_;
 };
 

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "snapshot/blob_reader.h"
 #include "snapshot/format.h"
+#include "snapshot/tree.h"
 #include "util/crash_point.h"
 #include "util/time_util.h"
 
@@ -12,7 +14,7 @@ MAESTRO_DECLARE_CRASH_POINT(snap_before_manifest, "snap.before_manifest");
 MAESTRO_DECLARE_CRASH_POINT(snap_after_manifest, "snap.after_manifest");
 MAESTRO_DECLARE_CRASH_POINT(snap_after_delete, "snap.after_delete");
 
-Result<Manifest> LoadManifest(const RepoFiles& files, const std::string& id) {
+Result<Manifest> LoadManifestHead(const RepoFiles& files, const std::string& id) {
   MAESTRO_RETURN_IF_ERROR(CheckSnapshotIdSyntax(id));
   std::string path = files.ObjectPath(ObjectKind::kManifest, id);
   std::string bytes;
@@ -20,8 +22,36 @@ Result<Manifest> LoadManifest(const RepoFiles& files, const std::string& id) {
   if (s.IsNotFound())
     return Status::NotFound("snapshot " + id + " does not exist in " + files.backend()->Location(), "see `maestro-db snap list`");
   MAESTRO_RETURN_IF_ERROR(s);
-  MAESTRO_ASSIGN_OR_RETURN(Manifest m, DecodeManifest(bytes, "manifest of snapshot " + id + " (" + path + ")"));
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, DecodeManifest(bytes, "manifest of snapshot " + id + " (" + path + ")", files.sealer(), id));
   if (m.info.id != id) return Status::Corruption("manifest " + path + " names snapshot " + m.info.id + ", not " + id);
+  return m;
+}
+
+Status ExpandTrees(const RepoFiles& files, const BlobIndex* idx, Manifest* m) {
+  BlobIndex own;
+  if (!idx) {
+    MAESTRO_RETURN_IF_ERROR(LoadIndex(files, &own, /*strict=*/false, nullptr, nullptr));
+    idx = &own;
+  }
+  BlobReader reader(files, idx);
+  std::string plain;
+  for (auto& st : m->stores) {
+    if (!st.has_root) continue;
+    const std::string what = "snapshot " + m->info.id + ", listing of store " + st.name;
+    MAESTRO_RETURN_IF_ERROR(reader.Read(st.root, &plain).Annotate(what));
+    MAESTRO_ASSIGN_OR_RETURN(st.tree_blobs, DecodeTreeRoot(plain, what));
+    st.files.clear();
+    for (const auto& t : st.tree_blobs) {
+      MAESTRO_RETURN_IF_ERROR(reader.Read(t, &plain).Annotate(what));
+      MAESTRO_RETURN_IF_ERROR(DecodeTreeBlob(plain, what + " (tree blob " + t.Hex() + ")", &st.files));
+    }
+  }
+  return Status::OK();
+}
+
+Result<Manifest> LoadManifest(const RepoFiles& files, const std::string& id, const BlobIndex* idx) {
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, LoadManifestHead(files, id));
+  if (m.format_version >= kManifestFormatV4) MAESTRO_RETURN_IF_ERROR(ExpandTrees(files, idx, &m));
   return m;
 }
 
@@ -29,11 +59,13 @@ Result<RepoScan> ScanSnapshots(const RepoFiles& files) {
   RepoScan out;
   MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, files.ListSnapshotIds(&out.foreign));
   for (const auto& id : ids) {
-    Result<Manifest> m = LoadManifest(files, id);
+    Result<Manifest> m = LoadManifestHead(files, id);
     if (m.ok()) {
       out.snapshots.push_back(std::move(m->info));
     } else if (m.status().IsCorruption()) {
       out.damaged.push_back({id, files.ObjectPath(ObjectKind::kManifest, id), m.status().message()});
+    } else if (m.status().code() == Status::Code::kUnfinished) {
+      out.incomplete.push_back({id, files.ObjectPath(ObjectKind::kManifest, id), m.status().message()});
     } else if (!m.status().IsNotFound()) {  // NotFound: deleted since listed
       return m.status();
     }
@@ -112,7 +144,12 @@ Result<std::string> NewSnapshotId(const RepoFiles& files, int64_t now) {
 }
 
 Status PublishManifest(const RepoFiles& files, const Manifest& m) {
-  std::string bytes = EncodeManifest(m);
+  std::string bytes;
+  if (files.v4()) {
+    MAESTRO_ASSIGN_OR_RETURN(bytes, EncodeManifestV4(m, files.sealer()));
+  } else {
+    bytes = EncodeManifest(m);
+  }
   MAESTRO_CRASH_POINT("snap.before_manifest");
   Status published = files.backend()->Put(ObjectKind::kManifest, m.info.id, bytes);
   if (!published.ok()) {

@@ -34,7 +34,7 @@ Status FileSaver::ReadOnce(const std::string& where, const std::string& read_pat
     if (have_ == 0) break;
     size_t cut = chunker_.FindCut(reinterpret_cast<const uint8_t*>(buf_.data() + start_), have_);
     std::string_view chunk(buf_.data() + start_, cut);
-    Hash128 h = Xxh128(chunk);
+    Hash128 h = sealer_->BlobId(chunk);
     whole.Update(chunk);
     f->chunks.push_back(h);
     if (!stored_.count(h) && pending_.insert(h).second) {

@@ -18,6 +18,7 @@
 #include "snapshot/compress_pool.h"
 #include "snapshot/progress_throttle.h"
 #include "snapshot/repository.h"
+#include "snapshot/sealer.h"
 
 namespace maestro {
 
@@ -25,9 +26,12 @@ constexpr int kMaxReadTries = 3;
 
 class FileSaver {
  public:
-  // stored, pool, prog and throttle must outlive the saver.
-  FileSaver(Env* env, const StoredBlobs& stored, CompressPool* pool, Progress* prog, ProgressThrottle* throttle)
-      : env_(env), stored_(stored), pool_(pool), prog_(prog), throttle_(throttle) {}
+  // stored, pool, prog, throttle (and sealer) must outlive the saver.
+  // sealer names the chunks (Sealer::BlobId); null = PlainSealer().
+  FileSaver(Env* env, const StoredBlobs& stored, CompressPool* pool, Progress* prog, ProgressThrottle* throttle,
+            const Sealer* sealer = nullptr)
+      : env_(env), stored_(stored), pool_(pool), prog_(prog), throttle_(throttle),
+        sealer_(sealer ? sealer : PlainSealer().get()) {}
 
   // Reads read_path (source, or the SQLite backup of it in tmp/) into f:
   // chunks, hash, size; and, for a file that is not an SQLite backup, the
@@ -46,6 +50,7 @@ class FileSaver {
   CompressPool* pool_;
   Progress* prog_;
   ProgressThrottle* throttle_;
+  const Sealer* sealer_;
   Chunker chunker_;
   HashSet pending_;  // submitted in this snapshot, not yet in stored_
   std::string buf_;  // allocated by the first read: a snapshot of unchanged data reads nothing

@@ -36,6 +36,7 @@ void SealEnvelope(std::string* s) { PutFixed64(s, Xxh64(*s)); }
 std::string EncodeConfig(const RepoConfig& c) {
   std::string body = "maestro-db repository\nformat_version=" + std::to_string(c.format_version) +
                      "\nrepository_id=" + c.repository_id + "\n";
+  if (c.format_version >= kRepoFormatV4) body += "encryption=" + c.encryption + "\n";
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(Xxh64(body)));
   return body + "checksum=" + buf + "\n";
@@ -72,9 +73,20 @@ Result<RepoConfig> DecodeConfig(std::string_view bytes, const std::string& what)
   if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 9)
     return Status::Corruption(what + ": bad format_version");
   c.format_version = static_cast<uint32_t>(std::stoul(v));
-  if (c.format_version != kRepoFormatVersion)
+  if (c.format_version != kRepoFormatVersion && c.format_version != kRepoFormatV4)
     return Status::Corruption(what + ": repository format version " + v + " is not supported by this build (reads " +
-                              std::to_string(kRepoFormatVersion) + ")");
+                              std::to_string(kRepoFormatVersion) + " and " + std::to_string(kRepoFormatV4) + ")",
+                              "a newer maestro-db wrote it: use that version");
+  auto enc = kv.find("encryption");
+  if (c.format_version < kRepoFormatV4) {
+    if (enc != kv.end()) return Status::Corruption(what + ": encryption= in a format-" + v + " config");
+  } else {
+    if (enc == kv.end()) return Status::Corruption(what + ": format 4 config without encryption=");
+    if (enc->second != "none" && enc->second != "xchacha20poly1305")
+      return Status::Corruption(what + ": encryption=" + enc->second + " is not supported by this build",
+                                "this build reads none and xchacha20poly1305");
+    c.encryption = enc->second;
+  }
   c.repository_id = kv["repository_id"];
   Hash128 tmp;
   if (!Hash128::FromHex(c.repository_id, &tmp)) return Status::Corruption(what + ": bad repository_id");
@@ -213,6 +225,101 @@ Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what)
   return m;
 }
 
+// ---------------------------------------------------------------- manifest v4
+namespace {
+
+void PutInfo(std::string* s, const SnapshotInfo& i) {
+  PutLengthPrefixed(s, i.id);
+  PutFixed64(s, static_cast<uint64_t>(i.created_micros));
+  PutLengthPrefixed(s, i.label);
+  PutLengthPrefixed(s, i.trigger);
+  PutLengthPrefixed(s, i.hostname);
+  PutFixed64(s, i.files);
+  PutFixed64(s, i.logical_bytes);
+  PutFixed64(s, i.stored_bytes);
+  PutFixed32(s, static_cast<uint32_t>(i.warnings.size()));
+  for (const auto& w : i.warnings) PutLengthPrefixed(s, w);
+}
+
+void ReadInfo(ByteReader* r, SnapshotInfo* i) {
+  i->id = r->LengthPrefixed();
+  i->created_micros = static_cast<int64_t>(r->Fixed64());
+  i->label = r->LengthPrefixed();
+  i->trigger = r->LengthPrefixed();
+  i->hostname = r->LengthPrefixed();
+  i->files = r->Fixed64();
+  i->logical_bytes = r->Fixed64();
+  i->stored_bytes = r->Fixed64();
+  uint32_t nw = r->Count(4);
+  for (uint32_t k = 0; k < nw && r->ok(); ++k) i->warnings.push_back(r->LengthPrefixed());
+}
+
+Result<Manifest> DecodeManifestV4(std::string_view bytes, const std::string& what, const Sealer& sealer,
+                                  const std::string& id) {
+  if (bytes.size() < 8) return Status::Unfinished(what + ": an incomplete upload (" + std::to_string(bytes.size()) + " bytes)");
+  uint64_t declared = DecodeFixed64(bytes.data());
+  if (bytes.size() < declared)
+    return Status::Unfinished(what + ": an incomplete upload (" + std::to_string(bytes.size()) + " of the " +
+                                  std::to_string(declared) + " bytes it declares)",
+                              "it is not a snapshot; the next `maestro-db snap create` or `snap prune` removes it");
+  if (bytes.size() != declared)
+    return Status::Corruption(what + ": " + std::to_string(bytes.size()) + " bytes, not the " + std::to_string(declared) +
+                              " it declares (the file is damaged)");
+  std::string plain;
+  MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kManifest, id, bytes.substr(8), &plain).Annotate(what));
+  Manifest m;
+  MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(plain, kManifestMagic, what, &m.format_version, kManifestFormatV4));
+  if (m.format_version != kManifestFormatV4) return Status::Corruption(what + ": an old manifest inside a format-4 envelope");
+  ByteReader r(body);
+  ReadInfo(&r, &m.info);
+  uint32_t ns = r.Count(9);
+  for (uint32_t k = 0; k < ns && r.ok(); ++k) {
+    ManifestStore st;
+    st.name = r.LengthPrefixed();
+    st.original_path = r.LengthPrefixed();
+    uint8_t fl = r.U8();
+    st.is_directory = fl & 1;
+    st.present = fl & 2;
+    st.has_root = fl & 4;
+    if (st.has_root) st.root = r.Hash();
+    if (r.ok() && st.present) m.info.stores.push_back(st.name);
+    m.stores.push_back(std::move(st));
+  }
+  if (!r.ok() || r.left() != 0) return Status::Corruption(what + ": manifest body does not decode");
+  return m;
+}
+
+}  // namespace
+
+Result<std::string> EncodeManifestV4(const Manifest& m, const Sealer& sealer) {
+  std::string s(kManifestMagic, 8);
+  PutFixed32(&s, kManifestFormatV4);
+  PutInfo(&s, m.info);
+  PutFixed32(&s, static_cast<uint32_t>(m.stores.size()));
+  for (const auto& st : m.stores) {
+    PutLengthPrefixed(&s, st.name);
+    PutLengthPrefixed(&s, st.original_path);
+    s.push_back(static_cast<char>((st.is_directory ? 1 : 0) | (st.present ? 2 : 0) | (st.has_root ? 4 : 0)));
+    if (st.has_root) PutHash128(&s, st.root);
+  }
+  SealEnvelope(&s);
+  MAESTRO_ASSIGN_OR_RETURN(std::string sealed, sealer.Seal(ObjectKind::kManifest, m.info.id, s));
+  std::string out;
+  out.reserve(8 + sealed.size());
+  PutFixed64(&out, 8 + sealed.size());
+  out += sealed;
+  return out;
+}
+
+Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what, const Sealer& sealer,
+                                const std::string& id) {
+  if (bytes.size() >= 8 && std::memcmp(bytes.data(), kManifestMagic, 8) == 0) {
+    if (sealer.encrypted()) return Status::Corruption(what + ": an unencrypted manifest in an encrypted repository");
+    return DecodeManifest(bytes, what);
+  }
+  return DecodeManifestV4(bytes, what, sealer, id);
+}
+
 // ---------------------------------------------------------------- pack
 std::string EncodePackHeader() {
   std::string s(kPackMagic, 8);
@@ -259,6 +366,84 @@ Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128
     pos = e.offset + e.stored_len;
   }
   return out;
+}
+
+// ---------------------------------------------------------------- pack v4
+namespace {
+
+constexpr char kPackHeaderMagic[8] = {'M', 'D', 'B', 'P', 'H', 'D', 'R', '\0'};
+constexpr size_t kPackV4EntrySize = 16 + 1 + 1 + 4 + 4 + 8 + 8;
+
+// The entries of a version-4 pack's sealed header; blobs must lie in [0, limit).
+Result<std::vector<IndexEntry>> DecodePackV4(std::string_view bytes, const Hash128& pack, const std::string& what,
+                                             const Sealer& sealer) {
+  uint32_t hlen = DecodeFixed32(bytes.data() + bytes.size() - kPackV4TrailerSize);
+  if (hlen > bytes.size() - kPackV4TrailerSize) return Status::Corruption(what + ": pack header length runs past the start");
+  size_t limit = bytes.size() - kPackV4TrailerSize - hlen;
+  std::string plain;
+  MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kPack, "", bytes.substr(limit, hlen), &plain).Annotate(what + ": pack header"));
+  uint32_t version = 0;
+  MAESTRO_ASSIGN_OR_RETURN(std::string_view body,
+                           OpenEnvelope(plain, kPackHeaderMagic, what + " (pack header)", &version, kRepoFormatV4));
+  if (version != kRepoFormatV4) return Status::Corruption(what + ": pack header version " + std::to_string(version));
+  ByteReader r(body);
+  uint32_t n = r.Count(kPackV4EntrySize);
+  std::vector<IndexEntry> out;
+  out.reserve(n);
+  for (uint32_t k = 0; k < n && r.ok(); ++k) {
+    IndexEntry e;
+    e.pack = pack;
+    e.pack_version = kRepoFormatV4;
+    e.blob = r.Hash();
+    uint8_t t = r.U8(), c = r.U8();
+    e.raw_len = r.Fixed32();
+    e.stored_len = r.Fixed32();
+    e.offset = r.Fixed64();
+    e.stored_check = r.Fixed64();
+    if (!r.ok()) break;
+    if (t > 1 || c > 1) return Status::Corruption(what + ": blob " + e.blob.Hex() + " has an unknown type or codec");
+    e.type = static_cast<BlobType>(t);
+    e.codec = static_cast<BlobCodec>(c);
+    if (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen || e.stored_len == 0 || e.offset > limit ||
+        e.stored_len > limit - e.offset)
+      return Status::Corruption(what + ": blob " + e.blob.Hex() + " has impossible lengths");
+    if (Xxh64(bytes.substr(e.offset, e.stored_len)) != e.stored_check)
+      return Status::Corruption(what + ": blob " + e.blob.Hex() + " does not match its checksum");
+    out.push_back(e);
+  }
+  if (!r.ok() || r.left() != 0) return Status::Corruption(what + ": pack header does not decode");
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> EncodePackV4Tail(const std::vector<IndexEntry>& entries, const Sealer& sealer) {
+  std::string s(kPackHeaderMagic, 8);
+  PutFixed32(&s, kRepoFormatV4);
+  PutFixed32(&s, static_cast<uint32_t>(entries.size()));
+  for (const auto& e : entries) {
+    PutHash128(&s, e.blob);
+    s.push_back(static_cast<char>(e.type));
+    s.push_back(static_cast<char>(e.codec));
+    PutFixed32(&s, e.raw_len);
+    PutFixed32(&s, e.stored_len);
+    PutFixed64(&s, e.offset);
+    PutFixed64(&s, e.stored_check);
+  }
+  SealEnvelope(&s);
+  MAESTRO_ASSIGN_OR_RETURN(std::string out, sealer.Seal(ObjectKind::kPack, "", s));
+  PutFixed32(&out, static_cast<uint32_t>(out.size()));
+  out.append(kPackV4Magic, 8);
+  return out;
+}
+
+Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what,
+                                           const Sealer& sealer) {
+  if (bytes.size() >= kPackV4TrailerSize &&
+      std::memcmp(bytes.data() + bytes.size() - 8, kPackV4Magic, 8) == 0)
+    return DecodePackV4(bytes, pack, what, sealer);
+  if (sealer.encrypted()) return Status::Corruption(what + ": not a format-4 pack (no trailer)");
+  return DecodePack(bytes, pack, what);
 }
 
 // ---------------------------------------------------------------- index
@@ -311,6 +496,83 @@ Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::s
   }
   if (!r.ok() || r.left() != 0) return Status::Corruption(what + ": index body does not decode");
   return out;
+}
+
+// ---------------------------------------------------------------- index v4
+Result<std::string> EncodeIndexV4(const std::vector<IndexEntry>& entries, const Sealer& sealer) {
+  std::map<Hash128, std::vector<const IndexEntry*>> by_pack;
+  for (const auto& e : entries) by_pack[e.pack].push_back(&e);
+  std::string s;
+  s.reserve(8 + 4 + 4 + by_pack.size() * (16 + 1 + 4) + entries.size() * 42 + 8);
+  s.append(kIndexMagic, 8);
+  PutFixed32(&s, kRepoFormatV4);
+  PutFixed32(&s, static_cast<uint32_t>(by_pack.size()));
+  for (const auto& [pack, list] : by_pack) {
+    PutHash128(&s, pack);
+    s.push_back(static_cast<char>(list.front()->pack_version));
+    PutFixed32(&s, static_cast<uint32_t>(list.size()));
+    for (const IndexEntry* e : list) {
+      PutHash128(&s, e->blob);
+      PutFixed64(&s, e->offset);
+      PutFixed32(&s, e->stored_len);
+      PutFixed32(&s, e->raw_len);
+      PutFixed64(&s, e->stored_check);
+      s.push_back(static_cast<char>(e->type));
+      s.push_back(static_cast<char>(e->codec));
+    }
+  }
+  SealEnvelope(&s);
+  return sealer.Seal(ObjectKind::kIndex, "", s);
+}
+
+namespace {
+
+Result<std::vector<IndexEntry>> DecodeIndexV4(std::string_view body, const std::string& what) {
+  ByteReader r(body);
+  std::vector<IndexEntry> out;
+  uint32_t np = r.Count(21);
+  for (uint32_t p = 0; p < np && r.ok(); ++p) {
+    Hash128 pack = r.Hash();
+    uint8_t pv = r.U8();
+    if (r.ok() && pv != kRepoFormatVersion && pv != kRepoFormatV4)
+      return Status::Corruption(what + ": pack " + pack.Hex() + " has unknown version " + std::to_string(pv));
+    uint32_t n = r.Count(42);
+    for (uint32_t k = 0; k < n && r.ok(); ++k) {
+      IndexEntry e;
+      e.pack = pack;
+      e.pack_version = pv;
+      e.blob = r.Hash();
+      e.offset = r.Fixed64();
+      e.stored_len = r.Fixed32();
+      e.raw_len = r.Fixed32();
+      e.stored_check = r.Fixed64();
+      uint8_t t = r.U8(), c = r.U8();
+      if (!r.ok()) break;
+      if (t > 1 || c > 1) return Status::Corruption(what + ": blob " + e.blob.Hex() + " has an unknown type or codec");
+      e.type = static_cast<BlobType>(t);
+      e.codec = static_cast<BlobCodec>(c);
+      if (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen)
+        return Status::Corruption(what + ": index entry for blob " + e.blob.Hex() + " claims " +
+                                  std::to_string(e.raw_len) + " bytes, over the format's blob limit");
+      out.push_back(e);
+    }
+  }
+  if (!r.ok() || r.left() != 0) return Status::Corruption(what + ": index body does not decode");
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what, const Sealer& sealer) {
+  if (!sealer.encrypted() && bytes.size() >= 12 && std::memcmp(bytes.data(), kIndexMagic, 8) == 0 &&
+      DecodeFixed32(bytes.data() + 8) == kRepoFormatVersion)
+    return DecodeIndex(bytes, what);
+  std::string plain;
+  MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kIndex, "", bytes, &plain).Annotate(what));
+  uint32_t version = 0;
+  MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(plain, kIndexMagic, what, &version, kRepoFormatV4));
+  if (version != kRepoFormatV4) return Status::Corruption(what + ": index version " + std::to_string(version) + " inside a format-4 envelope");
+  return DecodeIndexV4(body, what);
 }
 
 }  // namespace maestro

@@ -47,8 +47,14 @@ class GarbageCollector {
   // damaged manifest may reference any blob, so while one is there, GC skips.
   Status FindNeededBlobs() {
     MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, files_.ListSnapshotIds());
+    // Format 4: listings are tree blobs, read through the index (a tree blob
+    // only a damaged index names makes its manifest unreadable: skipped, safe).
+    BlobIndex trees_idx;
+    if (files_.v4()) MAESTRO_RETURN_IF_ERROR(LoadIndex(files_, &trees_idx, /*strict=*/false, nullptr, nullptr));
     for (const auto& id : ids) {
-      Result<Manifest> m = LoadManifest(files_, id);
+      Result<Manifest> m = LoadManifest(files_, id, &trees_idx);
+      // An incomplete upload was never a snapshot: it needs nothing.
+      if (m.status().code() == Status::Code::kUnfinished) continue;
       if (m.status().IsCorruption()) {
         stats_.skipped = "the manifest of snapshot " + id + " is damaged (" + m.status().message() +
                          "): it may reference any blob, so no data was removed; run `maestro-db snap repair` (or `snap delete " +
@@ -56,9 +62,12 @@ class GarbageCollector {
         return Status::OK();
       }
       if (!m.ok()) return m.status().Annotate("not removing any data while a manifest is unreadable");
-      for (const auto& st : m->stores)
+      for (const auto& st : m->stores) {
+        if (st.has_root) needed_.insert(st.root);
+        for (const auto& t : st.tree_blobs) needed_.insert(t);
         for (const auto& f : st.files)
           for (const auto& c : f.chunks) needed_.insert(c);
+      }
     }
     return Status::OK();
   }
@@ -99,7 +108,7 @@ class GarbageCollector {
         u.needed++;
       } else {
         u.unneeded++;
-        u.unneeded_bytes += e.stored_len + kBlobHeaderSize;
+        u.unneeded_bytes += e.stored_len + (e.pack_version == kRepoFormatVersion ? kBlobHeaderSize : 0);
         stats_.blobs_removed++;
       }
     }
@@ -120,7 +129,9 @@ class GarbageCollector {
       if (!rewrite_.count(e.pack) || !needed_.count(blob)) continue;
       // Read and checked whole: a damaged blob must not be laundered into a new pack.
       MAESTRO_RETURN_IF_ERROR(reader.ReadEntry(e, &raw, &stored).Annotate("garbage collection"));
-      MAESTRO_RETURN_IF_ERROR(sink->Add(blob, e.raw_len, stored));
+      // Copied as the repository's current pack version (a format-3 pack's
+      // blobs move into version-4 packs once the repository is upgraded).
+      MAESTRO_RETURN_IF_ERROR(sink->Add(blob, e.raw_len, stored, e.codec, e.type));
     }
     return sink->Finish();
   }

@@ -14,7 +14,7 @@ Status AdoptUnindexedPacks(const RepoFiles& files, const HashSet& named,
     std::string path = files.ObjectPath(ObjectKind::kPack, name), bytes;
     MAESTRO_RETURN_IF_ERROR(files.backend()->Get(ObjectKind::kPack, name, &bytes).Annotate("reading unindexed pack " + path));
     Result<std::vector<IndexEntry>> blobs = Status::Corruption("pack " + path + ": its name is not the hash of its bytes");
-    if (Xxh128(bytes) == h) blobs = DecodePack(bytes, h, "pack " + path);
+    if (Xxh128(bytes) == h) blobs = DecodePack(bytes, h, "pack " + path, files.sealer());
     if (!blobs.ok()) {
       damaged->insert(name);
       continue;

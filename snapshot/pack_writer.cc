@@ -27,30 +27,43 @@ Status PackWriter::StartPack() {
   auto p = std::make_unique<OpenPack>();
   p->tmp_path = JoinPath(files_.TmpDir(), "pack-" + std::to_string(getpid()) + "-" + std::to_string(seq_++) + ".tmp-pack");
   MAESTRO_RETURN_IF_ERROR(files_.env()->NewWritableFile(p->tmp_path, &p->file, 0600));
-  std::string hdr = EncodePackHeader();
-  MAESTRO_RETURN_IF_ERROR(p->file->Append(hdr));
-  p->hasher.Update(hdr);
-  p->size = hdr.size();
+  if (!files_.v4()) {  // version 4 has no leading header
+    std::string hdr = EncodePackHeader();
+    MAESTRO_RETURN_IF_ERROR(p->file->Append(hdr));
+    p->hasher.Update(hdr);
+    p->size = hdr.size();
+  }
   cur_ = std::move(p);
   return Status::OK();
 }
 
-Status PackWriter::Add(const Hash128& id, uint32_t raw_len, std::string_view stored) {
+Status PackWriter::Add(const Hash128& id, uint32_t raw_len, std::string_view encoded, BlobCodec codec, BlobType type) {
+  const bool v4 = files_.v4();
+  if (!v4 && (codec != BlobCodec::kZstd || type != BlobType::kData))
+    return Status::Internal("a format-3 pack holds only zstd data blobs");
+  std::string sealed;
+  if (v4) {
+    MAESTRO_ASSIGN_OR_RETURN(sealed, files_.sealer().SealBlob(id, encoded));
+  }
+  std::string_view stored = v4 ? std::string_view(sealed) : encoded;
   std::unique_ptr<OpenPack> full;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!cur_) MAESTRO_RETURN_IF_ERROR(StartPack());
-    std::string hdr = EncodeBlobHeader(id, raw_len, static_cast<uint32_t>(stored.size()));
-    MAESTRO_RETURN_IF_ERROR(cur_->file->Append(hdr));
+    std::string hdr = v4 ? std::string() : EncodeBlobHeader(id, raw_len, static_cast<uint32_t>(stored.size()));
+    if (!hdr.empty()) MAESTRO_RETURN_IF_ERROR(cur_->file->Append(hdr));
     MAESTRO_RETURN_IF_ERROR(cur_->file->Append(stored));
     cur_->hasher.Update(hdr);
     cur_->hasher.Update(stored);
     IndexEntry e;
     e.blob = id;
-    e.offset = cur_->size + kBlobHeaderSize;
+    e.offset = cur_->size + hdr.size();
     e.stored_len = static_cast<uint32_t>(stored.size());
     e.raw_len = raw_len;
     e.stored_check = Xxh64(stored);
+    e.type = type;
+    e.codec = codec;
+    e.pack_version = v4 ? kRepoFormatV4 : kRepoFormatVersion;
     cur_->entries.push_back(e);
     cur_->size += hdr.size() + stored.size();
     if (cur_->size >= kPackTargetSize) full = std::move(cur_);
@@ -85,6 +98,12 @@ uint64_t PackWriter::stored_bytes() {
 }
 
 Status PackWriter::Seal(std::unique_ptr<OpenPack> p) {
+  if (files_.v4()) {
+    MAESTRO_ASSIGN_OR_RETURN(std::string tail, EncodePackV4Tail(p->entries, files_.sealer()));
+    MAESTRO_RETURN_IF_ERROR(p->file->Append(tail));
+    p->hasher.Update(tail);
+    p->size += tail.size();
+  }
   MAESTRO_RETURN_IF_ERROR(p->file->Sync());
   MAESTRO_RETURN_IF_ERROR(p->file->Close());
   Hash128 name = p->hasher.Digest();

@@ -1,5 +1,9 @@
 // snapshot/pack_writer.h — appends compressed blobs to pack files.
 //
+// The pack's version is the repository's: version 1 (blob headers) in a
+// format-3 repository; version 4 in a format-4 one: each blob's bytes are
+// Sealer::SealBlob(id, codec output), and the sealed header of every blob's
+// entry plus the trailer end the pack.
 // A pack is built in the local tmp/ (through Env) and published once it
 // reaches the target size or at Finish: fsync, then RepoFiles::PublishPack
 // (the local backend renames it into packs/ and fsyncs the folder). Entries
@@ -32,8 +36,11 @@ class PackWriter {
   PackWriter(const PackWriter&) = delete;
   PackWriter& operator=(const PackWriter&) = delete;
 
-  // Appends one blob (its stored, compressed bytes; raw_len uncompressed).
-  Status Add(const Hash128& id, uint32_t raw_len, std::string_view stored);
+  // Appends one blob: encoded is the codec's output (a zstd frame or frames,
+  // or the raw bytes themselves), raw_len its decoded length. A format-3
+  // repository takes only data blobs in zstd.
+  Status Add(const Hash128& id, uint32_t raw_len, std::string_view encoded, BlobCodec codec = BlobCodec::kZstd,
+             BlobType type = BlobType::kData);
   // Publishes the last, partly filled pack.
   Status Finish();
 

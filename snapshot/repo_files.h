@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "snapshot/backend.h"
+#include "snapshot/sealer.h"
 #include "util/env.h"
 #include "util/hash.h"
 #include "util/status.h"
@@ -39,11 +40,18 @@ bool ParseObjectName(const std::string& name, const char* ext, Hash128* out);
 
 class RepoFiles {
  public:
-  RepoFiles(Env* env, Backend* backend, std::string dir) : env_(env), backend_(backend), dir_(std::move(dir)) {}
+  // format: the config's format_version (1 = formats 1-3, 4); sealer: null =
+  // PlainSealer(). Writers write the objects of `format` only.
+  RepoFiles(Env* env, Backend* backend, std::string dir, uint32_t format = 1, const Sealer* sealer = nullptr)
+      : env_(env), backend_(backend), dir_(std::move(dir)), format_(format), sealer_(sealer) {}
 
   Env* env() const { return env_; }
   Backend* backend() const { return backend_; }
   const std::string& dir() const { return dir_; }
+  uint32_t format() const { return format_; }
+  bool v4() const { return format_ >= 4; }
+  void set_format(uint32_t f) { format_ = f; }  // by Upgrade, under the writer lock
+  const Sealer& sealer() const { return sealer_ ? *sealer_ : *PlainSealer(); }
   std::string TmpDir() const { return JoinPath(dir_, "tmp"); }
   // Makes tmp/ (and the local folder): writers call it before anything else.
   Status EnsureScratch() const;
@@ -71,6 +79,8 @@ class RepoFiles {
   Env* env_;
   Backend* backend_;
   std::string dir_;
+  uint32_t format_;
+  const Sealer* sealer_;
 };
 
 }  // namespace maestro

@@ -24,6 +24,8 @@
 #include "snapshot/repair.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/restorer.h"
+#include "snapshot/sealer.h"
+#include "snapshot/upgrade.h"
 
 namespace maestro {
 
@@ -39,10 +41,20 @@ std::string RandomHex128() {
 
 class RepositoryImpl final : public Repository {
  public:
-  RepositoryImpl(Env* env, std::unique_ptr<Backend> backend, std::string dir, RepoConfig cfg)
-      : backend_(std::move(backend)), files_(env, backend_.get(), std::move(dir)), cfg_(std::move(cfg)) {}
+  RepositoryImpl(Env* env, std::unique_ptr<Backend> backend, std::string dir, RepoConfig cfg,
+                 std::shared_ptr<const Sealer> sealer)
+      : backend_(std::move(backend)),
+        sealer_(std::move(sealer)),
+        files_(env, backend_.get(), std::move(dir), cfg.format_version, sealer_.get()),
+        cfg_(std::move(cfg)) {}
 
   const std::string& dir() const override { return files_.dir(); }
+  uint32_t format_version() const override { return cfg_.format_version; }
+  Status Upgrade() override {
+    MAESTRO_RETURN_IF_ERROR(UpgradeRepository(files_, &cfg_));
+    files_.set_format(cfg_.format_version);
+    return Status::OK();
+  }
 
   Result<SnapshotInfo> Create(const std::vector<SnapshotSource>& sources, const CreateOptions& opts) override {
     return CreateSnapshot(files_, sources, opts);
@@ -67,6 +79,7 @@ class RepositoryImpl final : public Repository {
 
  private:
   std::unique_ptr<Backend> backend_;
+  std::shared_ptr<const Sealer> sealer_;
   RepoFiles files_;
   RepoConfig cfg_;
 };
@@ -123,6 +136,13 @@ Result<std::unique_ptr<Repository>> Repository::Open(Env* env, const std::string
 
 Result<std::unique_ptr<Repository>> Repository::Open(Env* env, std::unique_ptr<Backend> backend,
                                                      const std::string& local_dir, bool create_if_missing) {
+  return Open(env, std::move(backend), local_dir, create_if_missing, PlainSealer());
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(Env* env, std::unique_ptr<Backend> backend,
+                                                     const std::string& local_dir, bool create_if_missing,
+                                                     std::shared_ptr<const Sealer> sealer) {
+  if (!sealer) sealer = PlainSealer();
   const std::string where = "repository config " + JoinPath(backend->Location(), "config");
   std::string text;
   Status s = backend->Get(ObjectKind::kConfig, "config", &text);
@@ -130,14 +150,28 @@ Result<std::unique_ptr<Repository>> Repository::Open(Env* env, std::unique_ptr<B
     if (!create_if_missing)
       return Status::NotFound("no snapshot repository at " + backend->Location() + " (no config file)",
                               "pass --repo DIR, or run `maestro-db snap create` to make one");
-    RepoConfig c;
+    RepoConfig c;  // new repositories are format 4
     c.repository_id = RandomHex128();
+    c.encryption = std::string(sealer->Scheme());
     MAESTRO_RETURN_IF_ERROR(backend->Put(ObjectKind::kConfig, "config", EncodeConfig(c)));
     s = backend->Get(ObjectKind::kConfig, "config", &text);
   }
   MAESTRO_RETURN_IF_ERROR(s);
   MAESTRO_ASSIGN_OR_RETURN(RepoConfig cfg, DecodeConfig(text, where));
-  return std::unique_ptr<Repository>(new RepositoryImpl(env, std::move(backend), local_dir, std::move(cfg)));
+  if (cfg.encryption != sealer->Scheme())
+    return Status::InvalidArgument("the repository at " + backend->Location() + " has encryption=" + cfg.encryption +
+                                       ", opened with " + std::string(sealer->Scheme()),
+                                   cfg.encryption == "none" ? "open it without a key"
+                                                            : "open its key first (`maestro-db snap key`, docs/encryption.md)");
+  return std::unique_ptr<Repository>(
+      new RepositoryImpl(env, std::move(backend), local_dir, std::move(cfg), std::move(sealer)));
+}
+
+Result<std::string> Repository::EncryptionOf(Backend* backend) {
+  std::string text;
+  MAESTRO_RETURN_IF_ERROR(backend->Get(ObjectKind::kConfig, "config", &text));
+  MAESTRO_ASSIGN_OR_RETURN(RepoConfig cfg, DecodeConfig(text, "repository config " + JoinPath(backend->Location(), "config")));
+  return cfg.encryption;
 }
 
 }  // namespace maestro

@@ -52,6 +52,8 @@
 
 namespace maestro {
 
+class Sealer;  // snapshot/sealer.h
+
 // One store to capture. A store that is not present is recorded as absent, and
 // restoring it makes it absent again.
 struct SnapshotSource {
@@ -132,6 +134,7 @@ struct ManifestFile {
   // its own read transaction) reuses this chunk list instead of a new backup.
   // "" = never reuse (a file was modified too close to the stat to trust it).
   std::string source_fingerprint;
+  bool incompressible = false;
 };
 
 struct ManifestStore {
@@ -140,6 +143,13 @@ struct ManifestStore {
   bool is_directory = false;
   bool present = true;
   std::vector<ManifestFile> files;
+  // Format 4: the store's root tree blob (the ids of its tree blobs) and those
+  // tree blobs, in order (snapshot/tree.h). Filled by LoadManifest and Create;
+  // GC keeps them, verify checks them. has_root is false before format 4 and
+  // for an absent store.
+  bool has_root = false;
+  Hash128 root;
+  std::vector<Hash128> tree_blobs;
 };
 
 struct Manifest {
@@ -195,6 +205,9 @@ struct RepoScan {
   std::vector<SnapshotInfo> snapshots;  // oldest first
   std::vector<DamagedFile> damaged;     // manifests only (index files: Verify, Repair)
   std::vector<std::string> foreign;
+  // Format 4: manifests shorter than they declare (an upload cut short): never
+  // listed, never resolved, shown as warnings.
+  std::vector<DamagedFile> incomplete;
 };
 
 struct RepairReport {
@@ -226,6 +239,27 @@ class Repository {
   // and !create_if_missing; Corruption if the config is damaged.
   static Result<std::unique_ptr<Repository>> Open(Env* env, std::unique_ptr<Backend> backend,
                                                   const std::string& local_dir, bool create_if_missing);
+  // The same, with the sealer that names blobs and seals objects
+  // (snapshot/sealer.h; null = PlainSealer()). A new repository is created as
+  // format 4 with the sealer's scheme as its encryption=; opening checks that
+  // the config's encryption= is the sealer's scheme (InvalidArgument, naming
+  // both, when not: an encrypted repository needs its key opened first).
+  static Result<std::unique_ptr<Repository>> Open(Env* env, std::unique_ptr<Backend> backend,
+                                                  const std::string& local_dir, bool create_if_missing,
+                                                  std::shared_ptr<const Sealer> sealer);
+  // The config's encryption= of the repository backend keeps ("none" before
+  // format 4); NotFound when there is no config. For the opener that must know
+  // whether to ask for a key before Open.
+  static Result<std::string> EncryptionOf(Backend* backend);
+
+  // 1 (formats 1-3, written as format 3) or 4.
+  virtual uint32_t format_version() const = 0;
+  // Format 3 -> 4 (`snap upgrade`), writers only: checks that every manifest
+  // and index file decodes (Corruption, nothing changed, when one does not:
+  // run `snap repair` first), then rewrites config with format_version=4, the
+  // one change: every older object stays readable by its own version. A kill
+  // at any point leaves format 3 or format 4, both whole. No-op on format 4.
+  virtual Status Upgrade() = 0;
 
   // The local folder (for a local repository: the repository folder).
   virtual const std::string& dir() const = 0;

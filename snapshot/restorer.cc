@@ -184,7 +184,9 @@ Result<const ManifestStore*> FindStore(const Manifest& m, const std::string& id,
 Status RestoreStore(const RepoFiles& files, const std::string& id, const std::string& store, const std::string& target,
                     const RestoreOptions& opts) {
   Env* env = files.env();
-  MAESTRO_ASSIGN_OR_RETURN(Manifest m, LoadManifest(files, id));
+  BlobIndex idx;
+  MAESTRO_RETURN_IF_ERROR(LoadIndex(files, &idx, /*strict=*/false, nullptr, nullptr));
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, LoadManifest(files, id, &idx));
   MAESTRO_ASSIGN_OR_RETURN(const ManifestStore* st, FindStore(m, id, store));
   FileInfo fi;
   MAESTRO_RETURN_IF_ERROR(env->Stat(target, &fi));
@@ -192,8 +194,6 @@ Status RestoreStore(const RepoFiles& files, const std::string& id, const std::st
     return Status::InvalidArgument("restore target " + target + " already exists", "restore into a path that does not exist yet");
   std::string parent = DirName(NormalizePath(target));
   if (!parent.empty()) MAESTRO_RETURN_IF_ERROR(env->CreateDirs(parent));
-  BlobIndex idx;
-  MAESTRO_RETURN_IF_ERROR(LoadIndex(files, &idx, /*strict=*/false, nullptr, nullptr));
   BlobReader reader(files, &idx);
   std::string stage = target + ".restore-tmp-" + std::to_string(getpid());
   MAESTRO_RETURN_IF_ERROR(env->RemoveTree(stage));
