@@ -228,6 +228,8 @@ Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what)
 // ---------------------------------------------------------------- manifest v4
 namespace {
 
+constexpr size_t kManifestV4Prefix = 12;  // u64 declared total length, u32 low half of its XXH3-64
+
 void PutInfo(std::string* s, const SnapshotInfo& i) {
   PutLengthPrefixed(s, i.id);
   PutFixed64(s, static_cast<uint64_t>(i.created_micros));
@@ -256,8 +258,12 @@ void ReadInfo(ByteReader* r, SnapshotInfo* i) {
 
 Result<Manifest> DecodeManifestV4(std::string_view bytes, const std::string& what, const Sealer& sealer,
                                   const std::string& id) {
-  if (bytes.size() < 8) return Status::Unfinished(what + ": an incomplete upload (" + std::to_string(bytes.size()) + " bytes)");
+  if (bytes.size() < kManifestV4Prefix)
+    return Status::Unfinished(what + ": an incomplete upload (" + std::to_string(bytes.size()) + " bytes)");
   uint64_t declared = DecodeFixed64(bytes.data());
+  // The length has its own check: a damaged length is damage, not an upload cut short.
+  if (DecodeFixed32(bytes.data() + 8) != static_cast<uint32_t>(Xxh64(bytes.substr(0, 8))))
+    return Status::Corruption(what + ": the declared length is damaged");
   if (bytes.size() < declared)
     return Status::Unfinished(what + ": an incomplete upload (" + std::to_string(bytes.size()) + " of the " +
                                   std::to_string(declared) + " bytes it declares)",
@@ -266,7 +272,7 @@ Result<Manifest> DecodeManifestV4(std::string_view bytes, const std::string& wha
     return Status::Corruption(what + ": " + std::to_string(bytes.size()) + " bytes, not the " + std::to_string(declared) +
                               " it declares (the file is damaged)");
   std::string plain;
-  MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kManifest, id, bytes.substr(8), &plain).Annotate(what));
+  MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kManifest, id, bytes.substr(kManifestV4Prefix), &plain).Annotate(what));
   Manifest m;
   MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(plain, kManifestMagic, what, &m.format_version, kManifestFormatV4));
   if (m.format_version != kManifestFormatV4) return Status::Corruption(what + ": an old manifest inside a format-4 envelope");
@@ -305,8 +311,9 @@ Result<std::string> EncodeManifestV4(const Manifest& m, const Sealer& sealer) {
   SealEnvelope(&s);
   MAESTRO_ASSIGN_OR_RETURN(std::string sealed, sealer.Seal(ObjectKind::kManifest, m.info.id, s));
   std::string out;
-  out.reserve(8 + sealed.size());
-  PutFixed64(&out, 8 + sealed.size());
+  out.reserve(kManifestV4Prefix + sealed.size());
+  PutFixed64(&out, kManifestV4Prefix + sealed.size());
+  PutFixed32(&out, static_cast<uint32_t>(Xxh64(out)));
   out += sealed;
   return out;
 }
@@ -341,7 +348,7 @@ bool BlobHeaderMatches(const char* h, const IndexEntry& e) {
   return DecodeHash128(h) == e.blob && DecodeFixed32(h + 16) == e.raw_len && DecodeFixed32(h + 20) == e.stored_len;
 }
 
-Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what) {
+static Result<std::vector<IndexEntry>> DecodePackV1(std::string_view bytes, const Hash128& pack, const std::string& what) {
   if (bytes.size() < kPackHeaderSize || std::memcmp(bytes.data(), kPackMagic, 8) != 0)
     return Status::Corruption(what + ": not a pack (bad magic)");
   uint32_t version = DecodeFixed32(bytes.data() + 8);
@@ -443,7 +450,7 @@ Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128
       std::memcmp(bytes.data() + bytes.size() - 8, kPackV4Magic, 8) == 0)
     return DecodePackV4(bytes, pack, what, sealer);
   if (sealer.encrypted()) return Status::Corruption(what + ": not a format-4 pack (no trailer)");
-  return DecodePack(bytes, pack, what);
+  return DecodePackV1(bytes, pack, what);
 }
 
 // ---------------------------------------------------------------- index
@@ -471,7 +478,7 @@ std::string EncodeIndex(const std::vector<IndexEntry>& entries) {
   return s;
 }
 
-Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what) {
+static Result<std::vector<IndexEntry>> DecodeIndexV1(std::string_view bytes, const std::string& what) {
   uint32_t version = 0;
   MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(bytes, kIndexMagic, what, &version));
   ByteReader r(body);
@@ -566,13 +573,21 @@ Result<std::vector<IndexEntry>> DecodeIndexV4(std::string_view body, const std::
 Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what, const Sealer& sealer) {
   if (!sealer.encrypted() && bytes.size() >= 12 && std::memcmp(bytes.data(), kIndexMagic, 8) == 0 &&
       DecodeFixed32(bytes.data() + 8) == kRepoFormatVersion)
-    return DecodeIndex(bytes, what);
+    return DecodeIndexV1(bytes, what);
   std::string plain;
   MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kIndex, "", bytes, &plain).Annotate(what));
   uint32_t version = 0;
   MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(plain, kIndexMagic, what, &version, kRepoFormatV4));
   if (version != kRepoFormatV4) return Status::Corruption(what + ": index version " + std::to_string(version) + " inside a format-4 envelope");
   return DecodeIndexV4(body, what);
+}
+
+Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what) {
+  return DecodePack(bytes, pack, what, *PlainSealer());
+}
+
+Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what) {
+  return DecodeIndex(bytes, what, *PlainSealer());
 }
 
 }  // namespace maestro

@@ -44,7 +44,8 @@ Result<RepoConfig> DecodeConfig(std::string_view bytes, const std::string& what)
 // ---- manifest: "<repo>/snapshots/<id>".
 // Versions 1-3: the whole listing (m.format_version <= 3).
 std::string EncodeManifest(const Manifest& m);
-// Version 4: u64 declared total length, then sealer.Seal(kManifest, id, body):
+// Version 4: u64 declared total length, u32 check (low half of the XXH3-64 of
+// those 8 bytes), then sealer.Seal(kManifest, id, body):
 // the info and, per store, name, original path, flags and root tree blob id
 // (ManifestStore::root; the entries are in tree blobs, snapshot/tree.h).
 Result<std::string> EncodeManifestV4(const Manifest& m, const Sealer& sealer);
@@ -102,7 +103,7 @@ std::string EncodeIndex(const std::vector<IndexEntry>& entries);  // version 1
 Result<std::string> EncodeIndexV4(const std::vector<IndexEntry>& entries, const Sealer& sealer);
 // Either version (version 1 only when the sealer does not encrypt).
 Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what, const Sealer& sealer);
-Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what);
+Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what);  // PlainSealer
 
 // Index entries for every blob of a whole pack file, read from its blob headers
 // (a pack is self-describing). Corruption when the bytes are not a well-formed
@@ -111,6 +112,6 @@ Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::s
 // Reads versions 1 and 4.
 Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what,
                                            const Sealer& sealer);
-Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what);
+Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what);  // PlainSealer
 
 }  // namespace maestro

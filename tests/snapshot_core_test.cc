@@ -279,7 +279,7 @@ TEST_F(SnapshotCoreTest, UnchangedSqliteIsReusedUnreadAndEveryCommitIsCaptured) 
   EXPECT_GT(a->read_bytes, 0u);
   auto am = repo->LoadManifest(a->id);
   ASSERT_TRUE(am.ok());
-  EXPECT_EQ(am->format_version, kManifestFormatVersion);
+  EXPECT_EQ(am->format_version, kManifestFormatV4);  // a new repository is format 4
   EXPECT_FALSE(am->stores[0].files[0].source_fingerprint.empty());
 
   auto b = repo->Create(inst.Sources(), co);
@@ -553,14 +553,15 @@ TEST_F(SnapshotCoreTest, VerifyNamesSnapshotsAndPathsADamagedPackAffects) {
   for (const auto& [p, d] : TreeDigest(repo_dir_ + "/packs", false)) {
     (void)d;
     std::string bytes = ReadFile(repo_dir_ + "/packs/" + p);
-    std::string id;
-    PutHash128(&id, chunk);
-    auto pos = bytes.find(id);
-    if (pos != std::string::npos) {
-      pack = repo_dir_ + "/packs/" + p;
-      bytes[pos + 24 + 100] ^= 1;
-      WriteFile(pack, bytes);
-    }
+    // Format 4: blob ids are in the pack's trailing header, not beside the blob.
+    auto entries = DecodePack(bytes, Hash128(), p);
+    ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+    for (const auto& e : *entries)
+      if (e.blob == chunk) {
+        pack = repo_dir_ + "/packs/" + p;
+        bytes[e.offset + 100] ^= 1;
+        WriteFile(pack, bytes);
+      }
   }
   ASSERT_FALSE(pack.empty());
   auto quick = repo->Verify({}, false);
