@@ -250,6 +250,7 @@ Status RunList(CliContext& ctx) {
   MAESTRO_ASSIGN_OR_RETURN(RepoScan scan, repo->Scan());
   const auto& snaps = scan.snapshots;
   WarnForeign(ctx, scan.foreign);
+  for (const auto& d : scan.incomplete) ctx.Warn(EscapeForTerminal(d.reason));  // format 4: never listed
   if (ctx.json()) {
     // One array: readable snapshots (status "ok") oldest first, then damaged ones.
     nlohmann::json arr = nlohmann::json::array();
@@ -827,6 +828,40 @@ Status RunRepair(CliContext& ctx, const RepairArgs& a) {
   return Status::OK();
 }
 
+// ---------------------------------------------------------------- upgrade
+
+struct UpgradeArgs {
+  bool dry_run = false;
+  double lock_wait = 0;
+};
+
+Status RunUpgrade(CliContext& ctx, const UpgradeArgs& a) {
+  MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForRun(ctx, a.dry_run, a.lock_wait));
+  const uint32_t from = w.repo->format_version();
+  const bool needed = from < 4;
+  if (needed && !a.dry_run) {
+    if (!ctx.json()) ctx.Info("checking every manifest and index file of " + w.repo->dir() + " ...");
+    MAESTRO_RETURN_IF_ERROR(w.repo->Upgrade());
+  }
+  const char* from_name = from < 4 ? "3" : "4";
+  if (ctx.json()) {
+    ctx.PrintJson({{"dry_run", a.dry_run},
+                   {"from_format", from < 4 ? 3 : 4},
+                   {"format", a.dry_run ? (from < 4 ? 3 : 4) : 4},
+                   {"upgraded", needed && !a.dry_run}});
+    return Status::OK();
+  }
+  if (!needed) {
+    ctx.Info(w.repo->dir() + " is already format 4: nothing to do");
+  } else if (a.dry_run) {
+    ctx.Info(w.repo->dir() + " is format " + from_name + "; `maestro-db snap upgrade` would make it format 4");
+  } else {
+    ctx.Info("upgraded " + w.repo->dir() + " from format " + from_name +
+             " to format 4: its snapshots are kept as they are, new ones are written as format 4");
+  }
+  return Status::OK();
+}
+
 // ---------------------------------------------------------------- import-legacy
 
 struct ImportLegacyArgs {
@@ -988,6 +1023,20 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "the data only it held. Example:\n  maestro-db snap repair --dry-run");
   repair->callback(Command(ctx, exit_code, [&ctx, rpa](int*) { return RunRepair(ctx, *rpa); }));
   ctx.MarkWriting(repair, [rpa]() { return !rpa->dry_run; });
+
+  auto upa = std::make_shared<UpgradeArgs>();
+  auto* upgrade = snap->add_subcommand(
+      "upgrade",
+      "Move a format-3 repository to format 4 (docs/format-4.md): metadata deduplicated, so an\n"
+      "unchanged snapshot adds under 1 KiB. Old snapshots stay as they are and readable");
+  upgrade->add_flag("--dry-run", upa->dry_run, "say which format the repository is and what would change; change nothing");
+  AddLockWait(upgrade, &upa->lock_wait);
+  upgrade->footer(
+      "Checks that every manifest and index file decodes (if one does not: `snap repair` first), then\n"
+      "rewrites the config last, in one durable step: a kill leaves format 3 or format 4, both whole.\n"
+      "An older maestro-db cannot read the repository afterwards. Example:\n  maestro-db snap upgrade");
+  upgrade->callback(Command(ctx, exit_code, [&ctx, upa](int*) { return RunUpgrade(ctx, *upa); }));
+  ctx.MarkWriting(upgrade, [upa]() { return !upa->dry_run; });
 
   auto ila = std::make_shared<ImportLegacyArgs>();
   auto* imp = snap->add_subcommand(

@@ -267,7 +267,7 @@ Result<Manifest> DecodeManifestV4(std::string_view bytes, const std::string& wha
   if (bytes.size() < declared)
     return Status::Unfinished(what + ": an incomplete upload (" + std::to_string(bytes.size()) + " of the " +
                                   std::to_string(declared) + " bytes it declares)",
-                              "it is not a snapshot; the next `maestro-db snap create` or `snap prune` removes it");
+                              "it is not a snapshot; the next `maestro-db snap prune` (or `snap delete`) removes it");
   if (bytes.size() != declared)
     return Status::Corruption(what + ": " + std::to_string(bytes.size()) + " bytes, not the " + std::to_string(declared) +
                               " it declares (the file is damaged)");

@@ -53,8 +53,12 @@ class GarbageCollector {
     if (files_.v4()) MAESTRO_RETURN_IF_ERROR(LoadIndex(files_, &trees_idx, /*strict=*/false, nullptr, nullptr));
     for (const auto& id : ids) {
       Result<Manifest> m = LoadManifest(files_, id, &trees_idx);
-      // An incomplete upload was never a snapshot: it needs nothing.
-      if (m.status().code() == Status::Code::kUnfinished) continue;
+      // An incomplete upload was never a snapshot: it needs nothing, and this
+      // writer (under the lock, so no upload is under way) removes it.
+      if (m.status().code() == Status::Code::kUnfinished) {
+        if (!dry_run_) MAESTRO_RETURN_IF_ERROR(files_.backend()->Remove(ObjectKind::kManifest, id));
+        continue;
+      }
       if (m.status().IsCorruption()) {
         stats_.skipped = "the manifest of snapshot " + id + " is damaged (" + m.status().message() +
                          "): it may reference any blob, so no data was removed; run `maestro-db snap repair` (or `snap delete " +
