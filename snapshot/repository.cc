@@ -124,11 +124,16 @@ Status CheckFolderForNewRepository(Env* env, const std::string& dir) {
 }
 
 Result<std::unique_ptr<Repository>> Repository::Open(Env* env, const std::string& dir, bool create_if_missing) {
+  return Open(env, dir, create_if_missing, PlainSealer());
+}
+
+Result<std::unique_ptr<Repository>> Repository::Open(Env* env, const std::string& dir, bool create_if_missing,
+                                                     std::shared_ptr<const Sealer> sealer) {
   FileInfo fi;
   MAESTRO_RETURN_IF_ERROR(env->Stat(JoinPath(dir, "config"), &fi));
   bool fresh = !fi.exists && create_if_missing;
   if (fresh) MAESTRO_RETURN_IF_ERROR(LayOutNewLocalRepository(env, dir));
-  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> repo, Open(env, NewLocalBackend(env, dir), dir, create_if_missing));
+  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> repo, Open(env, NewLocalBackend(env, dir), dir, create_if_missing, std::move(sealer)));
   // The repository folder's own entry, once it holds a config.
   if (fresh) MAESTRO_RETURN_IF_ERROR(env->SyncDir(DirName(NormalizePath(dir))));
   return repo;

@@ -231,6 +231,9 @@ class Repository {
   // NotFound if missing and !create_if_missing; Corruption if the config file is damaged.
   // The repository's objects are kept in dir through NewLocalBackend(env, dir).
   static Result<std::unique_ptr<Repository>> Open(Env* env, const std::string& dir, bool create_if_missing);
+  // The same with the sealer of the repository (see the backend overload below).
+  static Result<std::unique_ptr<Repository>> Open(Env* env, const std::string& dir, bool create_if_missing,
+                                                  std::shared_ptr<const Sealer> sealer);
   // The repository whose objects backend keeps (config, packs, index,
   // manifests); local_dir holds its local scratch through env (tmp/: packs
   // being written, SQLite backups; damaged/ for Repair) and is what dir()
