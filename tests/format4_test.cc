@@ -242,6 +242,29 @@ TEST(Format3Fixture, UpgradeRefusesADamagedManifestAndChangesNothing) {
   EXPECT_EQ(repo->format_version(), 1u);
 }
 
+// `snap upgrade` through the binary: --help, --dry-run changes nothing, --json, idempotent.
+TEST(Format3Fixture, SnapUpgradeCommandUpgradesOnceAndSaysSo) {
+  TempDir t;
+  std::string dir = CopyFixture(t);
+  auto help = testing::RunCli({"--repo", dir, "snap", "upgrade", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--dry-run"), std::string::npos) << help.out;
+  std::string cfg = ReadFile(dir + "/config");
+  auto dry = testing::RunCli({"--repo", dir, "--json", "snap", "upgrade", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("\"upgraded\": false"), std::string::npos) << dry.out;
+  EXPECT_EQ(ReadFile(dir + "/config"), cfg);
+  auto run = testing::RunCli({"--repo", dir, "--json", "snap", "upgrade"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.out.find("\"upgraded\": true"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("\"from_format\": 3"), std::string::npos) << run.out;
+  auto again = testing::RunCli({"--repo", dir, "snap", "upgrade"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("already format 4"), std::string::npos) << again.out;
+  auto verify = testing::RunCli({"--repo", dir, "snap", "verify", "--read-data"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
 // Killed before or after the config is rewritten: a whole format-3 or a whole
 // format-4 repository, never anything between; the next writer goes on.
 TEST(Format3Fixture, UpgradeKilledAtEitherSideOfTheConfigLeavesAWholeRepository) {
