@@ -6,7 +6,11 @@
 //   pack      a file holding many blobs back to back (one fsync per pack, not per blob)
 //   index     maps blob id -> (pack, offset, length); written with each snapshot
 //   manifest  one snapshot: stores, paths, modes, owners, sizes, mtimes, chunk lists,
-//             whole-file XXH3-128; checksummed; written last (the commit point)
+//             whole-file XXH3-128; checksummed; written last (the commit point).
+//             Format 4: the listing is in deduplicated tree blobs (tree.h) and the
+//             manifest holds the info and one root per store; every object passes
+//             through the repository's Sealer (sealer.h). Formats 1-3 are read;
+//             a format-3 repository is written as format 3 until Upgrade.
 //   snapshot  id = UTC creation time "YYYYmmdd_HHMMSS" (suffix "_2", "_3"... when
 //             two share a second)
 // The on-disk format is documented in docs/repository-format.md.
@@ -22,6 +26,7 @@
 //   archiver.h         Create, in steps: archive_walk.h (plan), parent_files.h,
 //                      sqlite_capture.h, file_saver.h + chunker.h (chunk),
 //                      compress_pool.h + pack_writer.h (store), then publish
+//   tree.h             format 4: a store's listing as tree blobs; upgrade.h: 3 -> 4
 //   blob_reader.h      reads blobs back, every check made
 //   restorer.h         RestoreStore          checker.h   Verify
 //   gc.h               RemoveUnreferencedData   repair.h   Repair
