@@ -77,8 +77,27 @@ void CheckVector(DrillReport* rep, const std::string& dir) {
 
 }  // namespace
 
+// Format 4: a snapshot whose manifest is whole (it is listed) but whose
+// listing's tree blobs are missing or damaged cannot be restored at all: a
+// restore problem of the drill, as a missing data blob is, not an error.
+bool ListingUnreadable(Repository& repo, const std::string& id, const Status& s) {
+  if (!s.IsCorruption()) return false;
+  Result<std::vector<SnapshotInfo>> list = repo.List();
+  if (!list.ok()) return false;
+  for (const auto& i : *list)
+    if (i.id == id) return true;
+  return false;
+}
+
 Result<DrillReport> RunDrill(Repository& repo, const std::string& snapshot_id, const DrillOptions& opts) {
-  MAESTRO_ASSIGN_OR_RETURN(Manifest m, repo.LoadManifest(snapshot_id));
+  Result<Manifest> loaded = repo.LoadManifest(snapshot_id);
+  if (!loaded.ok() && ListingUnreadable(repo, snapshot_id, loaded.status())) {
+    DrillReport failed;
+    failed.snapshot_id = snapshot_id;
+    failed.problems.push_back({"", "", "restore_failed", loaded.status().message()});
+    return failed;
+  }
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, std::move(loaded));
   DrillReport rep;
   rep.snapshot_id = m.info.id;
   MAESTRO_ASSIGN_OR_RETURN(rep.scratch, MakeScratch(opts.scratch_parent));
