@@ -239,6 +239,7 @@ class Archiver {
   Status ReuseFromParent(const std::string& store, const std::string& source, ManifestFile* f, bool* reused) {
     const ParentFile* p = parent_.files.Find(store, f->path);
     if (!p) return Status::OK();
+    f->incompressible = p->incompressible;  // changed or not: no trial for a file known not to compress
     FileInfo now_fi;
     MAESTRO_RETURN_IF_ERROR(env_->Stat(source, &now_fi));
     if (!now_fi.is_regular || now_fi.size != p->size || now_fi.mtime_ns != p->mtime_ns || now_fi.inode != p->inode ||

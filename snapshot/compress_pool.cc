@@ -8,7 +8,21 @@ namespace maestro {
 
 namespace {
 constexpr int kZstdLevel = 3;
+constexpr int kTrialLevel = 1;
+
+// Saving under 3% is not worth a decompression on every read.
+bool SavesEnough(size_t in, size_t out) { return out < in - in * 3 / 100; }
+
+Status ZstdError(size_t n) {
+  return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+}
 }  // namespace
+
+struct CompressPool::Worker {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  std::string out;
+  ~Worker() { ZSTD_freeCCtx(cctx); }
+};
 
 unsigned DefaultThreads(int requested) {
   if (requested > 0) return static_cast<unsigned>(requested);
@@ -16,7 +30,7 @@ unsigned DefaultThreads(int requested) {
   return hc == 0 ? 2 : std::min(hc, 8u);
 }
 
-CompressPool::CompressPool(PackWriter* sink, unsigned threads) : sink_(sink), queue_(threads * 2) {
+CompressPool::CompressPool(PackWriter* sink, unsigned threads) : sink_(sink), queue_(threads * kQueuePerWorker) {
   for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { Run(); });
 }
 
@@ -33,6 +47,16 @@ Status CompressPool::status() {
   return status_;
 }
 
+CompressStats CompressPool::stats() const {
+  CompressStats s;
+  s.trials = trials_.load();
+  s.compressed = compressed_.load();
+  s.raw = raw_.load();
+  s.raw_bytes_in = bytes_in_.load();
+  s.stored_bytes_out = bytes_out_.load();
+  return s;
+}
+
 void CompressPool::Stop() {
   queue_.Close();
   for (auto& t : workers_)
@@ -45,26 +69,49 @@ void CompressPool::Fail(const Status& s) {
   queue_.Close();
 }
 
+// One blob: the trial (unless the hint settles it), then zstd or a raw frame.
+Status CompressPool::Store(Worker* w, const Job& job) {
+  const std::string& d = job.data;
+  bool raw = job.hint.incompressible;
+  if (!raw && d.size() > kTrialBytes) {
+    trials_++;
+    w->out.resize(ZSTD_compressBound(kTrialBytes));
+    size_t n = ZSTD_compressCCtx(w->cctx, w->out.data(), w->out.size(), d.data(), kTrialBytes, kTrialLevel);
+    if (ZSTD_isError(n)) return ZstdError(n);
+    raw = !SavesEnough(kTrialBytes, n);
+  }
+  size_t stored_len = 0;
+  if (!raw) {
+    compressed_++;
+    w->out.resize(ZSTD_compressBound(d.size()));
+    stored_len = ZSTD_compressCCtx(w->cctx, w->out.data(), w->out.size(), d.data(), d.size(), kZstdLevel);
+    if (ZSTD_isError(stored_len)) return ZstdError(stored_len);
+    // A short blob had no trial: its own result decides.
+    raw = !SavesEnough(d.size(), stored_len);
+  }
+  if (job.hint.verdict) *job.hint.verdict = raw;
+  bytes_in_ += d.size();
+  if (raw) {  // the bare bytes: the pack writer frames them where the format needs it
+    raw_++;
+    bytes_out_ += d.size();
+    return sink_->Add(job.id, static_cast<uint32_t>(d.size()), d, BlobCodec::kRaw);
+  }
+  bytes_out_ += stored_len;
+  return sink_->Add(job.id, static_cast<uint32_t>(d.size()), std::string_view(w->out.data(), stored_len),
+                    BlobCodec::kZstd);
+}
+
 void CompressPool::Run() {
-  ZSTD_CCtx* cctx = ZSTD_createCCtx();
-  std::string out;
+  Worker w;
   Job job;
   while (queue_.Pop(&job)) {
     {
       std::lock_guard<std::mutex> l(mu_);
       if (!status_.ok()) continue;  // drain after a failure
     }
-    out.resize(ZSTD_compressBound(job.data.size()));
-    size_t n = ZSTD_compressCCtx(cctx, out.data(), out.size(), job.data.data(), job.data.size(), kZstdLevel);
-    Status s;
-    if (ZSTD_isError(n)) {
-      s = Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
-    } else {
-      s = sink_->Add(job.id, static_cast<uint32_t>(job.data.size()), std::string_view(out.data(), n));
-    }
+    Status s = Store(&w, job);
     if (!s.ok()) Fail(s);
   }
-  ZSTD_freeCCtx(cctx);
 }
 
 }  // namespace maestro

@@ -38,7 +38,12 @@ Status FileSaver::ReadOnce(const std::string& where, const std::string& read_pat
     whole.Update(chunk);
     f->chunks.push_back(h);
     if (!stored_.count(h) && pending_.insert(h).second) {
-      if (!pool_->Submit(h, std::string(chunk))) return pool_->status();
+      BlobHint hint;
+      hint.incompressible = known_incompressible_;
+      // The first blob submitted for the file speaks for it (once: a re-read's
+      // worker must not write the flag a previous read's worker may be writing).
+      if (!known_incompressible_ && !verdict_asked_) hint.verdict = &f->incompressible, verdict_asked_ = true;
+      if (!pool_->Submit(h, std::string(chunk), hint)) return pool_->status();
     }
     total += cut;
     prog_->bytes_done += cut;
@@ -56,6 +61,9 @@ Status FileSaver::ReadOnce(const std::string& where, const std::string& read_pat
 Status FileSaver::Save(const std::string& where, const std::string& source, const std::string& read_path,
                        ManifestFile* f, uint64_t* read_bytes, bool* consistent) {
   *consistent = false;
+  // Read before any blob of this file is submitted: from then on a worker may write it.
+  known_incompressible_ = f->incompressible;
+  verdict_asked_ = false;
   for (int attempt = 0; attempt < kMaxReadTries && !*consistent; ++attempt) {
     FileInfo before, after;
     MAESTRO_RETURN_IF_ERROR(env_->Stat(read_path, &before));

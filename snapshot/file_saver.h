@@ -8,6 +8,10 @@
 // kMaxReadTries times; the last read is kept and *consistent says whether it
 // is self-consistent. One buffer of 2 x the largest chunk is allocated on the
 // first read and reused, so file data in memory does not grow with file size.
+// ManifestFile::incompressible: a file that has it set when Save starts (an
+// earlier snapshot found it incompressible) has its new blobs stored raw with
+// no trial; otherwise the pool's trial on the first blob it submits for the
+// file is written into it (by a worker: read it only after the pool's Finish).
 // One thread (the caller's); the pool does the compressing.
 #pragma once
 
@@ -53,6 +57,8 @@ class FileSaver {
   const Sealer* sealer_;
   Chunker chunker_;
   HashSet pending_;  // submitted in this snapshot, not yet in stored_
+  bool known_incompressible_ = false;  // of the file being saved
+  bool verdict_asked_ = false;         // its first blob carries the verdict pointer
   std::string buf_;  // allocated by the first read: a snapshot of unchanged data reads nothing
   size_t start_ = 0, have_ = 0;  // unconsumed bytes: buf_[start_, start_ + have_)
 };

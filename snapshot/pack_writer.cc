@@ -1,5 +1,7 @@
 #include "snapshot/pack_writer.h"
 
+#include "snapshot/blob_codec.h"
+
 #include <unistd.h>
 
 #include "util/crash_point.h"
@@ -39,6 +41,14 @@ Status PackWriter::StartPack() {
 
 Status PackWriter::Add(const Hash128& id, uint32_t raw_len, std::string_view encoded, BlobCodec codec, BlobType type) {
   const bool v4 = files_.v4();
+  std::string framed;
+  if (!v4 && codec == BlobCodec::kRaw && type == BlobType::kData) {
+    // Format 3 records no codec: a raw blob goes in as a zstd frame of RAW
+    // blocks (snapshot/blob_codec.h), which every reader decodes.
+    EncodeRawZstdFrame(encoded, &framed);
+    encoded = framed;
+    codec = BlobCodec::kZstd;
+  }
   if (!v4 && (codec != BlobCodec::kZstd || type != BlobType::kData))
     return Status::Internal("a format-3 pack holds only zstd data blobs");
   std::string sealed;

@@ -37,7 +37,8 @@ Status LoadParentSnapshot(const RepoFiles& files, ParentSnapshot* out) {
     out->files.Reserve(st.name, st.files.size());
     for (auto& f : st.files)
       if (f.type == ManifestFile::Type::kFile && !f.sqlite_backup)
-        out->files.Add(st.name, ParentFile{std::move(f.path), f.size, f.mtime_ns, f.inode, f.hash, std::move(f.chunks)});
+        out->files.Add(st.name, ParentFile{std::move(f.path), f.size, f.mtime_ns, f.inode, f.hash, std::move(f.chunks),
+                                              f.incompressible});
       else if (f.type == ManifestFile::Type::kFile && !f.source_fingerprint.empty())
         out->sqlite.Add(st.name, std::move(f));
     std::vector<ManifestFile>().swap(st.files);

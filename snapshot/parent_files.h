@@ -4,7 +4,7 @@
 // A non-SQLite file whose size, mtime and inode are unchanged reuses the
 // parent's chunk list; an SQLite file whose fingerprint is unchanged reuses
 // the parent's backup (ManifestFile::source_fingerprint). Memory: a ParentFile
-// is 96 bytes instead of a ManifestFile's 176 (no type, mode, link target or
+// is 104 bytes instead of a ManifestFile's 176 (no type, mode, link target or
 // fingerprint); paths and chunk lists are moved out of the decoded parent,
 // store by store, not copied. One thread.
 #pragma once
@@ -27,6 +27,7 @@ struct ParentFile {
   uint64_t inode = 0;
   Hash128 hash;
   std::vector<Hash128> chunks;
+  bool incompressible = false;  // a changed version is stored raw without a trial
 };
 
 // The parent snapshot's files of one kind by (store, path), sorted by path.

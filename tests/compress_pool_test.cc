@@ -1,0 +1,214 @@
+// Issue 14 point 3: blobs that do not compress are stored raw, decided by a
+// cheap trial, without running the real compressor, and read back by zstd.
+#include <gtest/gtest.h>
+#include <zstd.h>
+
+#include "snapshot/blob_codec.h"
+#include "snapshot/blob_index.h"
+#include "snapshot/compress_pool.h"
+#include "snapshot/file_saver.h"
+#include "snapshot/pack_writer.h"
+#include "snapshot/repo_files.h"
+#include "snapshot/repository.h"
+#include "tests/test_util.h"
+
+namespace maestro {
+namespace {
+
+using testing::RandomBytes;
+using testing::ReadFile;
+using testing::TempDir;
+using testing::WriteFile;
+
+std::string Text(size_t n) {
+  std::string s;
+  for (size_t i = 0; s.size() < n; ++i) s += "row " + std::to_string(i % 977) + ": the quick brown fox, chunk " + std::to_string(i) + "\n";
+  s.resize(n);
+  return s;
+}
+
+std::string ZstdDecode(std::string_view frame, size_t raw_len) {
+  std::string out(raw_len, '\0');
+  size_t n = ZSTD_decompress(out.data(), out.size(), frame.data(), frame.size());
+  EXPECT_FALSE(ZSTD_isError(n)) << (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "");
+  EXPECT_EQ(n, raw_len);
+  return out;
+}
+
+TEST(RawZstdFrameTest, EveryZstdDecoderReadsItBackWhateverTheLength) {
+  for (size_t n : {size_t{0}, size_t{1}, size_t{131071}, size_t{131072}, size_t{131073}, size_t{4u << 20}}) {
+    std::string data = RandomBytes(n, static_cast<uint32_t>(n + 1));
+    std::string frame;
+    EncodeRawZstdFrame(data, &frame);
+    EXPECT_EQ(frame.size(), n + RawZstdFrameOverhead(n)) << n;
+    EXPECT_EQ(ZSTD_getFrameContentSize(frame.data(), frame.size()), n) << n;
+    EXPECT_EQ(ZSTD_findFrameCompressedSize(frame.data(), frame.size()), frame.size()) << n;
+    EXPECT_EQ(ZstdDecode(frame, n), data) << n;
+  }
+}
+
+class CompressPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backend_ = NewLocalBackend(Env::Default(), tmp_.Sub("repo"));
+    files_ = std::make_unique<RepoFiles>(Env::Default(), backend_.get(), tmp_.Sub("repo"));
+    ASSERT_TRUE(files_->EnsureScratch().ok());
+  }
+  // The stored bytes of entry e, read back from its published pack.
+  std::string Stored(const IndexEntry& e) {
+    return ReadFile(files_->PackPath(e.pack)).substr(e.offset, e.stored_len);
+  }
+  TempDir tmp_;
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<RepoFiles> files_;
+};
+
+TEST_F(CompressPoolTest, RandomBlobIsStoredRawWithoutRunningTheCompressorAndTextStillCompresses) {
+  const std::string random = RandomBytes(1 << 20, 7), text = Text(1 << 20);
+  PackWriter sink(*files_, "none");
+  CompressStats st;
+  {
+    CompressPool pool(&sink, 2);
+    ASSERT_TRUE(pool.Submit(Xxh128(random), random));
+    ASSERT_TRUE(pool.Submit(Xxh128(text), text));
+    ASSERT_TRUE(pool.Finish().ok());
+    st = pool.stats();
+  }
+  ASSERT_TRUE(sink.Finish().ok());
+  EXPECT_EQ(st.trials, 2u);
+  EXPECT_EQ(st.compressed, 1u);  // the text only
+  EXPECT_EQ(st.raw, 1u);
+  auto entries = sink.entries();
+  ASSERT_EQ(entries.size(), 2u);
+  for (const auto& e : entries) {
+    const std::string& want = e.blob == Xxh128(random) ? random : text;
+    if (&want == &random) {
+      EXPECT_EQ(e.stored_len, random.size() + RawZstdFrameOverhead(random.size()));
+      EXPECT_LT(e.stored_len, random.size() + 64);
+    } else {
+      EXPECT_LT(e.stored_len, text.size() / 4);
+    }
+    EXPECT_EQ(ZstdDecode(Stored(e), e.raw_len), want);
+  }
+}
+
+TEST_F(CompressPoolTest, BlobKnownIncompressibleSkipsTheTrialAndShortBlobsAreJudgedByTheirOwnResult) {
+  const std::string random = RandomBytes(1 << 20, 8), small_random = RandomBytes(4000, 9), small_text = Text(4000);
+  PackWriter sink(*files_, "none");
+  bool verdict_small_random = false, verdict_small_text = true;
+  CompressStats st;
+  {
+    CompressPool pool(&sink, 1);
+    BlobHint known;
+    known.incompressible = true;
+    ASSERT_TRUE(pool.Submit(Xxh128(random), random, known));
+    BlobHint a, b;
+    a.verdict = &verdict_small_random;
+    b.verdict = &verdict_small_text;
+    ASSERT_TRUE(pool.Submit(Xxh128(small_random), small_random, a));
+    ASSERT_TRUE(pool.Submit(Xxh128(small_text), small_text, b));
+    ASSERT_TRUE(pool.Finish().ok());
+    st = pool.stats();
+  }
+  ASSERT_TRUE(sink.Finish().ok());
+  EXPECT_EQ(st.trials, 0u);      // the known one needs none, the short ones are compressed outright
+  EXPECT_EQ(st.compressed, 2u);  // the two short ones
+  EXPECT_EQ(st.raw, 2u);         // the known one and the short random one
+  EXPECT_TRUE(verdict_small_random);
+  EXPECT_FALSE(verdict_small_text);
+  for (const auto& e : sink.entries()) {
+    const std::string& want = e.blob == Xxh128(random) ? random : e.blob == Xxh128(small_random) ? small_random : small_text;
+    if (&want != &small_text) {
+      EXPECT_EQ(e.stored_len, want.size() + RawZstdFrameOverhead(want.size()));
+    }
+    EXPECT_EQ(ZstdDecode(Stored(e), e.raw_len), want);
+  }
+}
+
+// The saver records the verdict on the file, and a file so marked (as the
+// next snapshot of a changed version of it is, from its parent) gets no trial.
+TEST_F(CompressPoolTest, FileFoundIncompressibleIsMarkedAndItsNextVersionGetsNoTrial) {
+  WriteFile(tmp_.Sub("in/random.pdf"), RandomBytes(3 << 20, 10));
+  WriteFile(tmp_.Sub("in/text.md"), Text(3 << 20));
+  StoredBlobs none({});
+  Progress prog;
+  ProgressFn no_progress;
+  ProgressThrottle throttle(Env::Default(), no_progress);
+  auto save = [&](const std::string& name, ManifestFile* f, CompressStats* st) {
+    PackWriter sink(*files_, "none");
+    CompressPool pool(&sink, 2);
+    FileSaver saver(Env::Default(), none, &pool, &prog, &throttle);
+    uint64_t read = 0;
+    bool consistent = false;
+    ASSERT_TRUE(saver.Save("s/" + name, tmp_.Sub("in/" + name), tmp_.Sub("in/" + name), f, &read, &consistent).ok());
+    ASSERT_TRUE(pool.Finish().ok());
+    ASSERT_TRUE(sink.Finish().ok());
+    *st = pool.stats();
+  };
+  ManifestFile pdf, md;
+  CompressStats st;
+  save("random.pdf", &pdf, &st);
+  EXPECT_TRUE(pdf.incompressible);
+  EXPECT_EQ(st.compressed, 0u);
+  EXPECT_GE(st.raw, 1u);
+  save("text.md", &md, &st);
+  EXPECT_FALSE(md.incompressible);
+  EXPECT_EQ(st.raw, 0u);
+
+  WriteFile(tmp_.Sub("in/random.pdf"), RandomBytes(3 << 20, 11));  // changed
+  ManifestFile next;
+  next.incompressible = true;
+  save("random.pdf", &next, &st);
+  EXPECT_EQ(st.trials, 0u);
+  EXPECT_EQ(st.compressed, 0u);
+  EXPECT_GE(st.raw, 1u);
+  EXPECT_TRUE(next.incompressible);
+}
+
+TEST(IncompressibleSnapshotTest, RandomFileIsStoredAtRawSizeAndRestoresByteIdentical) {
+  TempDir tmp;
+  const size_t n = 8 << 20;
+  WriteFile(tmp.Sub("store/random.pdf"), RandomBytes(n, 12));
+  auto opened = Repository::Open(Env::Default(), tmp.Sub("repo"), true);
+  ASSERT_TRUE(opened.ok());
+  auto repo = std::move(opened).value();
+  SnapshotSource src;
+  src.store = "pdfs";
+  src.path = tmp.Sub("store");
+  src.is_directory = true;
+  CreateOptions co;
+  co.racy_margin_ms = 0;
+  auto info = repo->Create({src}, co);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  // Raw bytes, frame and blob headers, the pack header and the index: well under 1%.
+  EXPECT_GE(info->stored_bytes, n);
+  EXPECT_LT(info->stored_bytes, n + n / 200);
+  ASSERT_TRUE(repo->RestoreStore(info->id, "pdfs", tmp.Sub("back"), RestoreOptions()).ok());
+  EXPECT_EQ(ReadFile(tmp.Sub("back/random.pdf")), ReadFile(tmp.Sub("store/random.pdf")));
+  auto report = repo->Verify({info->id}, /*read_data=*/true);
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok());
+}
+
+TEST(IncompressibleSnapshotTest, CompressibleFileStillCompresses) {
+  TempDir tmp;
+  const size_t n = 8 << 20;
+  WriteFile(tmp.Sub("store/notes.md"), Text(n));
+  auto opened = Repository::Open(Env::Default(), tmp.Sub("repo"), true);
+  ASSERT_TRUE(opened.ok());
+  auto repo = std::move(opened).value();
+  SnapshotSource src;
+  src.store = "markdown";
+  src.path = tmp.Sub("store");
+  src.is_directory = true;
+  CreateOptions co;
+  co.racy_margin_ms = 0;
+  auto info = repo->Create({src}, co);
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_LT(info->stored_bytes, n / 4);
+  ASSERT_TRUE(repo->RestoreStore(info->id, "markdown", tmp.Sub("back"), RestoreOptions()).ok());
+  EXPECT_EQ(ReadFile(tmp.Sub("back/notes.md")), ReadFile(tmp.Sub("store/notes.md")));
+}
+
+}  // namespace
+}  // namespace maestro
