@@ -7,7 +7,9 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <set>
 
 #include "snapshot/archive_walk.h"
@@ -19,6 +21,7 @@
 #include "snapshot/pack_writer.h"
 #include "snapshot/parent_files.h"
 #include "snapshot/progress_throttle.h"
+#include "snapshot/read_pool.h"
 #include "snapshot/sqlite_capture.h"
 #include "snapshot/tree.h"
 #include "util/crash_point.h"
@@ -162,18 +165,35 @@ class Archiver {
         }
   }
 
-  // Step 5 (with the pool's threads): every file of the plan.
+  // Step 5: every file of the plan, read by ReadPool threads (one FileSaver
+  // each), compressed by the pool's. Entries are numbered across the stores.
   Status ChunkAndStore(PackWriter* sink) {
+    std::vector<size_t> first{0};  // number of each store's first entry
+    for (const auto& st : m_.stores) first.push_back(first.back() + st.files.size());
+    const unsigned threads = DefaultThreads(opts_.threads);
     Status failure;
     {
-      CompressPool pool(sink, DefaultThreads(opts_.threads));
-      FileSaver saver(env_, *stored_, &pool, &prog_, &throttle_, &files_.sealer());
-      for (size_t k = 0; k < m_.stores.size() && failure.ok(); ++k)
-        for (size_t j = 0; j < m_.stores[k].files.size() && failure.ok(); ++j)
-          if (m_.stores[k].files[j].type == ManifestFile::Type::kFile) failure = StoreFile(k, j, &saver);
+      CompressPool pool(sink, threads);
+      PendingBlobs pending;
+      ReadPool readers(DefaultReaders(threads));
+      std::vector<std::unique_ptr<FileSaver>> savers;
+      for (unsigned r = 0; r < DefaultReaders(threads); ++r)
+        savers.push_back(std::make_unique<FileSaver>(env_, *stored_, &pending, &pool, &bytes_done_, &files_.sealer()));
+      auto work = [&](size_t i, unsigned slot) {
+        size_t k = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), i) - first.begin()) - 1;
+        if (m_.stores[k].files[i - first[k]].type != ManifestFile::Type::kFile) return Status::OK();
+        current_ = i;
+        return StoreFile(k, i - first[k], i, savers[slot].get());
+      };
+      failure = readers.Run(first.back(), work, [&] { ReportProgress(first); });
       Status ps = pool.Finish();
       if (failure.ok()) failure = ps;
+      ReportProgress(first);
     }
+    m_.info.read_bytes += read_bytes_.load();
+    // In plan order, whichever reader met them.
+    std::sort(changed_.begin(), changed_.end());
+    for (const auto& c : changed_) m_.info.warnings.push_back(c.second);
     return failure;
   }
 
@@ -197,14 +217,25 @@ class Archiver {
     return Status::OK();
   }
 
-  void FileDone(uint64_t unread_bytes) {
-    prog_.files_done++;
-    prog_.bytes_done += unread_bytes;
+  // Readers' counters into prog_, on the calling thread (the callback's).
+  void ReportProgress(const std::vector<size_t>& first) {
+    prog_.files_done = files_done_.load();
+    prog_.bytes_done = bytes_done_.load();
+    size_t i = current_.load();
+    size_t k = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), i) - first.begin()) - 1;
+    if (k < m_.stores.size()) prog_.current = m_.stores[k].name + "/" + m_.stores[k].files[i - first[k]].path;
     throttle_.Report(prog_);
   }
 
-  // One regular file: reused from the parent or the SQLite capture, else read.
-  Status StoreFile(size_t k, size_t j, FileSaver* saver) {
+  void FileDone(uint64_t unread_bytes) {
+    files_done_++;
+    bytes_done_ += unread_bytes;
+  }
+
+  // One regular file (entry number i): reused from the parent or the SQLite
+  // capture, else read. Called from reader threads: touches only f and the
+  // shared counters.
+  Status StoreFile(size_t k, size_t j, size_t i, FileSaver* saver) {
     ManifestFile& f = m_.stores[k].files[j];
     const std::string where = m_.stores[k].name + "/" + f.path;
     const std::string source = SourceOf(k, f);
@@ -225,11 +256,15 @@ class Archiver {
       }
     }
     bool consistent = false;
-    Status s = saver->Save(where, source, *read_path, &f, &m_.info.read_bytes, &consistent);
+    uint64_t read = 0;
+    Status s = saver->Save(where, source, *read_path, &f, &read, &consistent);
+    read_bytes_ += read;
     if (!s.ok()) return s.Annotate("snapshot " + m_.info.id + ", store " + where);
-    if (!consistent)
-      m_.info.warnings.push_back(where + ": changed while being read (" + std::to_string(kMaxReadTries) +
-                                 " tries); the snapshot holds the last read");
+    if (!consistent) {
+      std::lock_guard<std::mutex> l(changed_mu_);
+      changed_.emplace_back(i, where + ": changed while being read (" + std::to_string(kMaxReadTries) +
+                                   " tries); the snapshot holds the last read");
+    }
     FileDone(0);
     return Status::OK();
   }
@@ -292,6 +327,11 @@ class Archiver {
   SqliteStates sqlite_;  // SQLite files (a few): what to read, or reused unread
   Progress prog_;
   ProgressThrottle throttle_;
+  // Step 5's shared state (reader threads).
+  std::atomic<uint64_t> files_done_{0}, bytes_done_{0}, read_bytes_{0};
+  std::atomic<size_t> current_{0};
+  std::mutex changed_mu_;
+  std::vector<std::pair<size_t, std::string>> changed_;  // (entry number, warning)
 };
 
 }  // namespace

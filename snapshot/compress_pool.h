@@ -52,7 +52,7 @@ struct CompressStats {
 class CompressPool {
  public:
   static constexpr size_t kTrialBytes = 64 * 1024;
-  static constexpr unsigned kQueuePerWorker = 4;
+  static constexpr unsigned kQueuePerWorker = 2;
 
   CompressPool(PackWriter* sink, unsigned threads);
   ~CompressPool();

@@ -1,5 +1,6 @@
 #include "snapshot/file_saver.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace maestro {
@@ -10,7 +11,13 @@ Status FileSaver::Refill(SequentialFile* in, bool* eof) {
     std::memmove(buf_.data(), buf_.data() + start_, have_);
     start_ = 0;
   }
-  while (!*eof && have_ < buf_.size()) {
+  const size_t full = 2 * chunker_.params().max_size;
+  while (!*eof) {
+    if (have_ == buf_.size()) {
+      // Longer than its stat said: the chunker needs max_size bytes ahead.
+      if (buf_.size() >= full) break;
+      buf_.resize(full);
+    }
     size_t got = 0;
     MAESTRO_RETURN_IF_ERROR(in->Read(buf_.size() - have_, buf_.data() + have_, &got));
     if (got == 0) *eof = true;
@@ -19,11 +26,13 @@ Status FileSaver::Refill(SequentialFile* in, bool* eof) {
   return Status::OK();
 }
 
-Status FileSaver::ReadOnce(const std::string& where, const std::string& read_path, ManifestFile* f, uint64_t* read_bytes) {
+Status FileSaver::ReadOnce(const std::string& read_path, uint64_t size_hint, ManifestFile* f, uint64_t* read_bytes) {
   std::unique_ptr<SequentialFile> in;
   MAESTRO_RETURN_IF_ERROR(env_->NewSequentialFile(read_path, &in));
   const size_t max_chunk = chunker_.params().max_size;
-  if (buf_.empty()) buf_.resize(2 * max_chunk);
+  // One byte over the size, so a file that did not grow is read to its end in one fill.
+  size_t want = static_cast<size_t>(std::min<uint64_t>(2 * max_chunk, std::max<uint64_t>(size_hint + 1, 4096)));
+  if (buf_.size() < want) buf_.resize(want);
   start_ = have_ = 0;
   Hasher128 whole;
   f->chunks.clear();
@@ -37,7 +46,7 @@ Status FileSaver::ReadOnce(const std::string& where, const std::string& read_pat
     Hash128 h = sealer_->BlobId(chunk);
     whole.Update(chunk);
     f->chunks.push_back(h);
-    if (!stored_.count(h) && pending_.insert(h).second) {
+    if (!stored_.count(h) && pending_->Claim(h)) {
       BlobHint hint;
       hint.incompressible = known_incompressible_;
       // The first blob submitted for the file speaks for it (once: a re-read's
@@ -46,9 +55,7 @@ Status FileSaver::ReadOnce(const std::string& where, const std::string& read_pat
       if (!pool_->Submit(h, std::string(chunk), hint)) return pool_->status();
     }
     total += cut;
-    prog_->bytes_done += cut;
-    prog_->current = where;
-    throttle_->Report(*prog_);
+    *bytes_done_ += cut;
     start_ += cut;
     have_ -= cut;
   }
@@ -71,8 +78,7 @@ Status FileSaver::Save(const std::string& where, const std::string& source, cons
       return Status::NotFound("store " + where + ": " + source + " vanished while the snapshot was taken",
                               "run the snapshot again");
     uint64_t got = 0;
-    uint64_t done_before = prog_->bytes_done;
-    MAESTRO_RETURN_IF_ERROR(ReadOnce(where, read_path, f, &got));
+    MAESTRO_RETURN_IF_ERROR(ReadOnce(read_path, before.size, f, &got));
     *read_bytes += got;
     MAESTRO_RETURN_IF_ERROR(env_->Stat(read_path, &after));
     *consistent = after.exists && before.size == after.size && before.mtime_ns == after.mtime_ns &&
@@ -86,7 +92,7 @@ Status FileSaver::Save(const std::string& where, const std::string& source, cons
       f->mtime_ns = after.mtime_ns;
       f->inode = after.inode;
     }
-    if (!*consistent && attempt + 1 < kMaxReadTries) prog_->bytes_done = done_before;
+    if (!*consistent && attempt + 1 < kMaxReadTries) *bytes_done_ -= got;
   }
   return Status::OK();
 }

@@ -6,21 +6,26 @@
 // A file that changes while it is read (size, mtime or inode differ before and
 // after, or fewer bytes were read than it has) is read again, up to
 // kMaxReadTries times; the last read is kept and *consistent says whether it
-// is self-consistent. One buffer of 2 x the largest chunk is allocated on the
-// first read and reused, so file data in memory does not grow with file size.
+// is self-consistent. The read buffer is sized by the file (at most 2 x the
+// largest chunk, grown only when a file is longer than its stat said) and
+// reused, so file data in memory does not grow with file size.
+//
 // ManifestFile::incompressible: a file that has it set when Save starts (an
 // earlier snapshot found it incompressible) has its new blobs stored raw with
 // no trial; otherwise the pool's trial on the first blob it submits for the
 // file is written into it (by a worker: read it only after the pool's Finish).
-// One thread (the caller's); the pool does the compressing.
+//
+// Thread safety: one FileSaver per reader thread (snapshot/read_pool.h); the
+// savers of one Create share a PendingBlobs, the pool and the byte counter.
 #pragma once
 
+#include <atomic>
+#include <mutex>
 #include <string>
 
 #include "snapshot/blob_index.h"
 #include "snapshot/chunker.h"
 #include "snapshot/compress_pool.h"
-#include "snapshot/progress_throttle.h"
 #include "snapshot/repository.h"
 #include "snapshot/sealer.h"
 
@@ -28,35 +33,51 @@ namespace maestro {
 
 constexpr int kMaxReadTries = 3;
 
+// The blobs submitted in this snapshot and not yet in the stored set: each is
+// submitted once, whichever reader meets it first. Thread-safe.
+class PendingBlobs {
+ public:
+  // true for the first caller with h (that caller submits it).
+  bool Claim(const Hash128& h) {
+    std::lock_guard<std::mutex> l(mu_);
+    return set_.insert(h).second;
+  }
+
+ private:
+  std::mutex mu_;
+  HashSet set_;
+};
+
 class FileSaver {
  public:
-  // stored, pool, prog, throttle (and sealer) must outlive the saver.
-  // sealer names the chunks (Sealer::BlobId); null = PlainSealer().
-  FileSaver(Env* env, const StoredBlobs& stored, CompressPool* pool, Progress* prog, ProgressThrottle* throttle,
-            const Sealer* sealer = nullptr)
-      : env_(env), stored_(stored), pool_(pool), prog_(prog), throttle_(throttle),
+  // stored, pending, pool, bytes_done (and sealer) must outlive the saver.
+  // bytes_done counts the bytes read (a re-read takes back what the read
+  // before it added). sealer names the chunks (Sealer::BlobId); null = PlainSealer().
+  FileSaver(Env* env, const StoredBlobs& stored, PendingBlobs* pending, CompressPool* pool,
+            std::atomic<uint64_t>* bytes_done, const Sealer* sealer = nullptr)
+      : env_(env), stored_(stored), pending_(pending), pool_(pool), bytes_done_(bytes_done),
         sealer_(sealer ? sealer : PlainSealer().get()) {}
 
   // Reads read_path (source, or the SQLite backup of it in tmp/) into f:
   // chunks, hash, size; and, for a file that is not an SQLite backup, the
   // mode, owner, mtime and inode it had after the read. where ("store/path")
-  // names it in progress and messages. *read_bytes: the bytes read, re-reads included.
+  // names it in messages. *read_bytes: the bytes read, re-reads included.
   Status Save(const std::string& where, const std::string& source, const std::string& read_path, ManifestFile* f,
               uint64_t* read_bytes, bool* consistent);
 
  private:
-  Status ReadOnce(const std::string& where, const std::string& read_path, ManifestFile* f, uint64_t* read_bytes);
-  // Fills buf_[start_, start_ + have_) up to its size (or to the end of the file).
+  Status ReadOnce(const std::string& read_path, uint64_t size_hint, ManifestFile* f, uint64_t* read_bytes);
+  // Fills buf_[start_, start_ + have_) up to its size (or to the end of the
+  // file), growing buf_ to 2 x the largest chunk when it is full before the end.
   Status Refill(SequentialFile* in, bool* eof);
 
   Env* env_;
   const StoredBlobs& stored_;
+  PendingBlobs* pending_;
   CompressPool* pool_;
-  Progress* prog_;
-  ProgressThrottle* throttle_;
+  std::atomic<uint64_t>* bytes_done_;
   const Sealer* sealer_;
   Chunker chunker_;
-  HashSet pending_;  // submitted in this snapshot, not yet in stored_
   bool known_incompressible_ = false;  // of the file being saved
   bool verdict_asked_ = false;         // its first blob carries the verdict pointer
   std::string buf_;  // allocated by the first read: a snapshot of unchanged data reads nothing

@@ -3,11 +3,18 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
+
 #include "snapshot/blob_codec.h"
 #include "snapshot/blob_index.h"
 #include "snapshot/compress_pool.h"
 #include "snapshot/file_saver.h"
 #include "snapshot/pack_writer.h"
+#include "snapshot/read_pool.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/repository.h"
 #include "tests/test_util.h"
@@ -131,13 +138,12 @@ TEST_F(CompressPoolTest, FileFoundIncompressibleIsMarkedAndItsNextVersionGetsNoT
   WriteFile(tmp_.Sub("in/random.pdf"), RandomBytes(3 << 20, 10));
   WriteFile(tmp_.Sub("in/text.md"), Text(3 << 20));
   StoredBlobs none({});
-  Progress prog;
-  ProgressFn no_progress;
-  ProgressThrottle throttle(Env::Default(), no_progress);
+  std::atomic<uint64_t> bytes_done{0};
   auto save = [&](const std::string& name, ManifestFile* f, CompressStats* st) {
     PackWriter sink(*files_, "none");
     CompressPool pool(&sink, 2);
-    FileSaver saver(Env::Default(), none, &pool, &prog, &throttle);
+    PendingBlobs pending;
+    FileSaver saver(Env::Default(), none, &pending, &pool, &bytes_done);
     uint64_t read = 0;
     bool consistent = false;
     ASSERT_TRUE(saver.Save("s/" + name, tmp_.Sub("in/" + name), tmp_.Sub("in/" + name), f, &read, &consistent).ok());
@@ -208,6 +214,53 @@ TEST(IncompressibleSnapshotTest, CompressibleFileStillCompresses) {
   EXPECT_LT(info->stored_bytes, n / 4);
   ASSERT_TRUE(repo->RestoreStore(info->id, "markdown", tmp.Sub("back"), RestoreOptions()).ok());
   EXPECT_EQ(ReadFile(tmp.Sub("back/notes.md")), ReadFile(tmp.Sub("store/notes.md")));
+}
+
+// Create's reading step: two files are read at once (one reader left a core
+// idle while it waited on the disk), every file once, progress on the caller.
+TEST(ReadPoolTest, TwoReadersWorkAtOnceAndEveryItemRunsOnce) {
+  std::atomic<int> inside{0}, max_inside{0};
+  std::mutex mu;
+  std::multiset<size_t> seen;
+  const auto caller = std::this_thread::get_id();
+  bool tick_on_caller = true;
+  ReadPool pool(DefaultReaders(1));
+  Status s = pool.Run(
+      40,
+      [&](size_t i, unsigned slot) {
+        EXPECT_LT(slot, DefaultReaders(1));
+        int now = ++inside;
+        int m = max_inside.load();
+        while (now > m && !max_inside.compare_exchange_weak(m, now)) {
+        }
+        // Wait (bounded) for a second reader to be inside too.
+        for (int k = 0; k < 200 && max_inside.load() < 2; ++k) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        --inside;
+        std::lock_guard<std::mutex> l(mu);
+        seen.insert(i);
+        return Status::OK();
+      },
+      [&] { tick_on_caller = tick_on_caller && std::this_thread::get_id() == caller; });
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(max_inside.load(), 2);
+  EXPECT_TRUE(tick_on_caller);
+  ASSERT_EQ(seen.size(), 40u);
+  for (size_t i = 0; i < 40; ++i) EXPECT_EQ(seen.count(i), 1u) << i;
+}
+
+TEST(ReadPoolTest, FirstErrorStopsTheRunAndIsReturned) {
+  std::atomic<size_t> ran{0};
+  ReadPool pool(2);
+  Status s = pool.Run(
+      100000,
+      [&](size_t i, unsigned) {
+        ran++;
+        return i == 5 ? Status::IoError("read failed at item 5") : Status::OK();
+      },
+      [] {});
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("item 5"), std::string::npos);
+  EXPECT_LT(ran.load(), 100000u);
 }
 
 }  // namespace
