@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <set>
 
+#include "snapshot/read_pool.h"
 #include "snapshot/repo_files.h"
 #include "util/sqlite.h"
 
@@ -29,18 +31,32 @@ ManifestFile EntryOf(const std::string& path, const FileInfo& fi) {
   return f;
 }
 
+// Runs fn(i) for i in [0, n): on kWalkThreads threads for a large folder,
+// where each stat or header read on a cold cache is a disk round trip that
+// one thread would wait for in turn; inline for a small one.
+constexpr unsigned kWalkThreads = 8;
+constexpr size_t kParallelFrom = 64;
+Status ForEachEntry(size_t n, const std::function<Status(size_t)>& fn) {
+  if (n < kParallelFrom) {
+    for (size_t i = 0; i < n; ++i) MAESTRO_RETURN_IF_ERROR(fn(i));
+    return Status::OK();
+  }
+  return ReadPool(kWalkThreads).Run(n, [&](size_t i, unsigned) { return fn(i); }, [] {});
+}
+
 }  // namespace
 
 Status StoreWalker::StatEntries(const std::string& abs, std::vector<std::pair<DirEntry, FileInfo>>* stats) {
   std::vector<DirEntry> entries;
   MAESTRO_RETURN_IF_ERROR(env_->ListDir(abs, &entries));
   std::sort(entries.begin(), entries.end(), [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+  std::vector<FileInfo> infos(entries.size());
+  MAESTRO_RETURN_IF_ERROR(
+      ForEachEntry(entries.size(), [&](size_t i) { return env_->Stat(JoinPath(abs, entries[i].name), &infos[i]); }));
   stats->reserve(entries.size());
-  for (auto& e : entries) {
-    FileInfo fi;
-    MAESTRO_RETURN_IF_ERROR(env_->Stat(JoinPath(abs, e.name), &fi));
-    if (!fi.exists) continue;  // removed since the listing
-    stats->emplace_back(std::move(e), fi);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!infos[i].exists) continue;  // removed since the listing
+    stats->emplace_back(std::move(entries[i]), infos[i]);
   }
   return Status::OK();
 }
@@ -50,13 +66,22 @@ Status StoreWalker::WalkDir(const std::string& store_name, const std::string& ro
   std::string abs = rel.empty() ? root : JoinPath(root, rel);
   std::vector<std::pair<DirEntry, FileInfo>> stats;
   MAESTRO_RETURN_IF_ERROR(StatEntries(abs, &stats));
-  std::set<std::string> sqlite_names;
-  for (const auto& [e, fi] : stats) {
+  std::vector<size_t> to_look;  // entries whose header must be read
+  for (size_t i = 0; i < stats.size(); ++i) {
+    const auto& [e, fi] = stats[i];
     if (!fi.is_regular || fi.size < 512) continue;
     const ParentFile* p = parent_ ? parent_->Find(store_name, rel.empty() ? e.name : rel + "/" + e.name) : nullptr;
     bool unchanged = p && p->size == fi.size && p->mtime_ns == fi.mtime_ns && p->inode == fi.inode;
-    if (!unchanged && LooksLikeSqlite(JoinPath(abs, e.name))) sqlite_names.insert(e.name);
+    if (!unchanged) to_look.push_back(i);
   }
+  std::vector<char> is_sqlite(to_look.size(), 0);
+  MAESTRO_RETURN_IF_ERROR(ForEachEntry(to_look.size(), [&](size_t i) {
+    is_sqlite[i] = LooksLikeSqlite(JoinPath(abs, stats[to_look[i]].first.name)) ? 1 : 0;
+    return Status::OK();
+  }));
+  std::set<std::string> sqlite_names;
+  for (size_t i = 0; i < to_look.size(); ++i)
+    if (is_sqlite[i]) sqlite_names.insert(stats[to_look[i]].first.name);
   for (const auto& [e, fi] : stats) {
     if (e.name == "chroma.lock" || IsSkippedCompanion(e.name, sqlite_names)) continue;
     std::string path = rel.empty() ? e.name : rel + "/" + e.name;

@@ -9,7 +9,9 @@
 // the parent snapshot has with the same size, mtime and inode is not opened
 // to look at its header. chroma.lock is left out. FIFOs, sockets and devices
 // are never opened: they are named in the snapshot's warnings.
-// One thread; reads the file system only.
+// One caller thread; a large folder's stats and header reads run on a few
+// threads at once (cold-cache latency), the plan is the same as one thread's.
+// Reads the file system only.
 #pragma once
 
 #include <string>

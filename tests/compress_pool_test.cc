@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "snapshot/archive_walk.h"
 #include "snapshot/blob_codec.h"
 #include "snapshot/blob_index.h"
 #include "snapshot/compress_pool.h"
@@ -214,6 +215,42 @@ TEST(IncompressibleSnapshotTest, CompressibleFileStillCompresses) {
   EXPECT_LT(info->stored_bytes, n / 4);
   ASSERT_TRUE(repo->RestoreStore(info->id, "markdown", tmp.Sub("back"), RestoreOptions()).ok());
   EXPECT_EQ(ReadFile(tmp.Sub("back/notes.md")), ReadFile(tmp.Sub("store/notes.md")));
+}
+
+// The walk stats and reads headers of a large folder on several threads: the
+// plan must be what one thread makes (name order, SQLite files found, their
+// companions left out).
+TEST(ArchiveWalkTest, LargeFolderIsPlannedInNameOrderWithItsSqliteFileFound) {
+  TempDir tmp;
+  const int n = 300;
+  for (int i = 0; i < n; ++i) WriteFile(tmp.Sub("store/f" + std::to_string(1000 + i) + ".md"), Text(600 + i));
+  std::string db = std::string("SQLite format 3", 15) + std::string(1, '\0') + std::string(1024, 'x');
+  WriteFile(tmp.Sub("store/f1150.bin"), db);
+  WriteFile(tmp.Sub("store/f1150.bin-wal"), "wal frames");
+  SnapshotSource src;
+  src.store = "markdown";
+  src.path = tmp.Sub("store");
+  src.is_directory = true;
+  ManifestStore st;
+  st.name = src.store;
+  std::vector<std::string> warnings;
+  StoreWalker walker(Env::Default(), nullptr);
+  ASSERT_TRUE(walker.PlanStore(src, &st, &warnings).ok());
+  ASSERT_EQ(st.files.size(), static_cast<size_t>(n + 2));  // root, n files, the database (no -wal)
+  EXPECT_EQ(st.files[0].path, "");
+  for (size_t i = 2; i < st.files.size(); ++i) EXPECT_LT(st.files[i - 1].path, st.files[i].path);
+  int sqlite = 0;
+  for (const auto& f : st.files) {
+    EXPECT_NE(f.path, "f1150.bin-wal");
+    if (f.sqlite_backup) {
+      sqlite++;
+      EXPECT_EQ(f.path, "f1150.bin");
+    }
+    if (f.path == "f1299.md") {
+      EXPECT_EQ(f.size, 600u + 299u);
+    }
+  }
+  EXPECT_EQ(sqlite, 1);
 }
 
 // Create's reading step: two files are read at once (one reader left a core
