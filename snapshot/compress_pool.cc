@@ -69,16 +69,22 @@ void CompressPool::Fail(const Status& s) {
   queue_.Close();
 }
 
+bool TrialSaysIncompressible(ZSTD_CCtx* cctx, std::string_view d, std::string* scratch) {
+  const bool trial = d.size() > CompressPool::kTrialBytes;
+  const size_t n_in = trial ? CompressPool::kTrialBytes : d.size();
+  scratch->resize(ZSTD_compressBound(n_in));
+  size_t n = ZSTD_compressCCtx(cctx, scratch->data(), scratch->size(), d.data(), n_in, trial ? kTrialLevel : kZstdLevel);
+  return ZSTD_isError(n) || !SavesEnough(n_in, n);
+}
+
 // One blob: the trial (unless the hint settles it), then zstd or a raw frame.
 Status CompressPool::Store(Worker* w, const Job& job) {
   const std::string& d = job.data;
   bool raw = job.hint.incompressible;
+  bool verdict = raw;
   if (!raw && d.size() > kTrialBytes) {
     trials_++;
-    w->out.resize(ZSTD_compressBound(kTrialBytes));
-    size_t n = ZSTD_compressCCtx(w->cctx, w->out.data(), w->out.size(), d.data(), kTrialBytes, kTrialLevel);
-    if (ZSTD_isError(n)) return ZstdError(n);
-    raw = !SavesEnough(kTrialBytes, n);
+    raw = verdict = TrialSaysIncompressible(w->cctx, d, &w->out);
   }
   size_t stored_len = 0;
   if (!raw) {
@@ -86,10 +92,11 @@ Status CompressPool::Store(Worker* w, const Job& job) {
     w->out.resize(ZSTD_compressBound(d.size()));
     stored_len = ZSTD_compressCCtx(w->cctx, w->out.data(), w->out.size(), d.data(), d.size(), kZstdLevel);
     if (ZSTD_isError(stored_len)) return ZstdError(stored_len);
-    // A short blob had no trial: its own result decides.
+    // A short blob had no trial: its own result decides (TrialSaysIncompressible's rule).
     raw = !SavesEnough(d.size(), stored_len);
+    if (d.size() <= kTrialBytes) verdict = raw;
   }
-  if (job.hint.verdict) *job.hint.verdict = raw;
+  if (job.hint.verdict) *job.hint.verdict = verdict;
   bytes_in_ += d.size();
   if (raw) {  // the bare bytes: the pack writer frames them where the format needs it
     raw_++;

@@ -31,10 +31,20 @@
 #include "util/hash.h"
 #include "util/status.h"
 
+typedef struct ZSTD_CCtx_s ZSTD_CCtx;
+
 namespace maestro {
 
 // Worker threads for a request of `requested` (0 = the number of cores, at most 8).
 unsigned DefaultThreads(int requested);
+
+// The per-file verdict, the same whoever computes it: for a blob over
+// CompressPool::kTrialBytes the zstd-1 trial on its first kTrialBytes, for a
+// shorter one its zstd-3 result; true when that saves under 3%. cctx and
+// scratch are the caller's (one per thread). A file's flag is this verdict on
+// its first chunk, so its listing does not depend on which of its blobs the
+// repository already held.
+bool TrialSaysIncompressible(ZSTD_CCtx* cctx, std::string_view d, std::string* scratch);
 
 struct BlobHint {
   bool incompressible = false;  // store raw, no trial

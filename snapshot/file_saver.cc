@@ -1,9 +1,13 @@
 #include "snapshot/file_saver.h"
 
+#include <zstd.h>
+
 #include <algorithm>
 #include <cstring>
 
 namespace maestro {
+
+void FileSaver::FreeCctx::operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
 
 Status FileSaver::Refill(SequentialFile* in, bool* eof) {
   // Compact only when refilling: at most one move per max chunk consumed.
@@ -46,13 +50,18 @@ Status FileSaver::ReadOnce(const std::string& read_path, uint64_t size_hint, Man
     Hash128 h = sealer_->BlobId(chunk);
     whole.Update(chunk);
     f->chunks.push_back(h);
+    // The file's first chunk speaks for it (compress_pool.h), once: a re-read's
+    // worker must not write the flag a previous read's worker may be writing.
+    const bool first = !known_incompressible_ && !verdict_asked_;
+    if (first) verdict_asked_ = true;
     if (!stored_.count(h) && pending_->Claim(h)) {
       BlobHint hint;
       hint.incompressible = known_incompressible_;
-      // The first blob submitted for the file speaks for it (once: a re-read's
-      // worker must not write the flag a previous read's worker may be writing).
-      if (!known_incompressible_ && !verdict_asked_) hint.verdict = &f->incompressible, verdict_asked_ = true;
+      if (first) hint.verdict = &f->incompressible;
       if (!pool_->Submit(h, std::string(chunk), hint)) return pool_->status();
+    } else if (first) {
+      if (!cctx_) cctx_.reset(ZSTD_createCCtx());
+      f->incompressible = TrialSaysIncompressible(cctx_.get(), chunk, &trial_scratch_);
     }
     total += cut;
     *bytes_done_ += cut;

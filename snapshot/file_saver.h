@@ -23,6 +23,8 @@
 #include <mutex>
 #include <string>
 
+#include <memory>
+
 #include "snapshot/blob_index.h"
 #include "snapshot/chunker.h"
 #include "snapshot/compress_pool.h"
@@ -79,7 +81,12 @@ class FileSaver {
   const Sealer* sealer_;
   Chunker chunker_;
   bool known_incompressible_ = false;  // of the file being saved
-  bool verdict_asked_ = false;         // its first blob carries the verdict pointer
+  bool verdict_asked_ = false;         // its first chunk carries the verdict
+  struct FreeCctx {
+    void operator()(ZSTD_CCtx* c) const;
+  };
+  std::unique_ptr<ZSTD_CCtx, FreeCctx> cctx_;  // the verdict on a first chunk already stored
+  std::string trial_scratch_;
   std::string buf_;  // allocated by the first read: a snapshot of unchanged data reads nothing
   size_t start_ = 0, have_ = 0;  // unconsumed bytes: buf_[start_, start_ + have_)
 };
