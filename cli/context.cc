@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <climits>
 #include <cstdlib>
 #include <iostream>
 
 #include "cli/exit_codes.h"
 #include "snapshot/file_meta.h"
+#include "snapshot/rclone_backend.h"
+#include "util/env.h"
 #include "util/text.h"
 
 namespace maestro {
@@ -48,6 +51,37 @@ std::string RefuseUnwiredRemoteRepo(const std::string& repo) {
 }
 
 const Config& CliContext::config() { return config_; }
+
+PasswordSource* CliContext::passwords() {
+  if (!passwords_)
+    passwords_ = std::make_unique<CliPasswordSource>(&opts.password_file, [this](const std::string& w) { Warn(w); });
+  return passwords_.get();
+}
+
+Result<std::string> CliContext::RepositorySpec() {
+  if (IsRcloneSpec(opts.repo)) return opts.repo;
+  if (!opts.repo.empty() && opts.repo[0] == '/') return NormalizePath(opts.repo);
+  if (!opts.repo.empty()) {
+    char buf[PATH_MAX];
+    std::string cwd = ::getcwd(buf, sizeof(buf)) ? buf : ".";
+    return NormalizePath(JoinPath(cwd, opts.repo));
+  }
+  Result<Layout> layout = LoadLayout();
+  std::string configured = config_.Get("repo.path");
+  if (IsRcloneSpec(configured)) return configured;
+  MAESTRO_RETURN_IF_ERROR(layout.status());
+  return layout->repo();
+}
+
+Result<OpenedRepository> CliContext::OpenRepository(const std::string& spec, bool create_if_missing) {
+  OpenRepositoryOptions oo;
+  oo.create_if_missing = create_if_missing;
+  oo.password = passwords();
+  Result<OpenedRepository> r = maestro::OpenRepository(Env::Default(), spec, oo);
+  if (r.ok())
+    for (const auto& w : r->keys.warnings) Warn(w);
+  return r;
+}
 
 bool CliContext::interactive_stderr() const { return ::isatty(STDERR_FILENO) && !opts.quiet && !opts.json; }
 

@@ -9,12 +9,14 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
 #include "cli/app_flags.h"
 #include "cli/install_discovery.h"
+#include "cli/password.h"
 #include "engine/layout.h"
 #include "util/config.h"
 #include "util/status.h"
@@ -60,6 +62,18 @@ class CliContext {
   // Reports a failure (stderr line, or {"error":...} with --json) and returns the exit code.
   int Fail(const Status& s) const;
 
+  // The password of an encrypted repository (cli/password.h), for this
+  // process: main() registers it with SetProcessPasswordSource.
+  PasswordSource* passwords();
+  // Where the command's repository is: --repo (a local path made absolute, or
+  // rclone:REMOTE:PATH), else the config's repo.path, else the layout's.
+  Result<std::string> RepositorySpec();
+  // The one way a command opens (or, create_if_missing, makes) its repository,
+  // local or remote, encrypted or not (snapshot/open_repository.h): the
+  // password is asked for only when the config says encrypted. Key warnings
+  // go to stderr. Writers take the lock first (OpenWriter does both).
+  Result<OpenedRepository> OpenRepository(const std::string& spec, bool create_if_missing);
+
   // Marks a subcommand as one that changes stores or the repository: while a
   // transaction is unfinished it is refused (exit 6) before it runs. `when`, if
   // given, narrows it after parsing (`snap restore --to DIR` writes elsewhere).
@@ -70,6 +84,7 @@ class CliContext {
 
  private:
   std::optional<Result<Layout>> layout_;
+  std::unique_ptr<CliPasswordSource> passwords_;
   Config config_;
   InstallInfo install_;
   std::map<const CLI::App*, std::function<bool()>> writing_;
@@ -90,6 +105,8 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 // `snap key ...` under the `snap` group (cli/key_cmd.cc).
 void RegisterKeyCommands(CLI::App& snap, CliContext& ctx, int* exit_code);
+// `snap init [--encrypt]` under the `snap` group (cli/init_cmd.cc).
+void RegisterInitCommand(CLI::App& snap, CliContext& ctx, int* exit_code);
 // `snap restore ID` in place, as a journaled transaction (cli/txn_cmd.cc; repository locked by the caller).
 class Repository;
 Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo, const std::string& snapshot_id,

@@ -7,9 +7,6 @@
 // MAESTRO_DB_PASSWORD, or a prompt); no key opening is exit 10. Writers (add,
 // remove, passwd) take the repository lock first (snapshot/repo_lock.h), so
 // "never remove the last key" cannot race another remove.
-#include <unistd.h>
-
-#include <climits>
 #include <iostream>
 #include <memory>
 
@@ -17,7 +14,11 @@
 #include "cli/exit_codes.h"
 #include "cli/password.h"
 #include "snapshot/backend.h"
+#include "snapshot/format.h"
 #include "snapshot/keys.h"
+#include "snapshot/open_backend.h"
+#include "snapshot/open_repository.h"
+#include "snapshot/remote_lock.h"
 #include "snapshot/repo_lock.h"
 #include "util/time_util.h"
 
@@ -33,45 +34,8 @@ struct KeyArgs {
   double lock_wait = 0;
 };
 
-std::string AbsolutePath(const std::string& p) {
-  if (!p.empty() && p[0] == '/') return NormalizePath(p);
-  char buf[PATH_MAX];
-  std::string cwd = ::getcwd(buf, sizeof(buf)) ? buf : ".";
-  return NormalizePath(JoinPath(cwd, p));
-}
-
-// --repo, else the config's repo.path, else the default (engine/layout.h).
-Result<std::string> KeyRepoDir(CliContext& ctx) {
-  std::string dir;
-  if (!ctx.opts.repo.empty()) {
-    dir = AbsolutePath(ctx.opts.repo);
-  } else {
-    MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
-    dir = layout.repo();
-  }
-  if (!Env::Default()->DirExists(dir))
-    return Status::NotFound("no snapshot repository at " + dir, "pass --repo DIR");
-  return dir;
-}
-
 void WarnAll(const CliContext& ctx, const std::vector<std::string>& warnings) {
   for (const auto& w : warnings) ctx.Warn(w);
-}
-
-Result<OpenedKeys> OpenWithPassword(CliContext& ctx, Backend* backend) {
-  // Not an encrypted repository: say so before asking for a password.
-  std::vector<ObjectInfo> objects;
-  MAESTRO_RETURN_IF_ERROR(backend->List(ObjectKind::kKey, &objects));
-  if (objects.empty())
-    return Status::NotFound("no key files in " + backend->Location() + "/" + ObjectKindFolder(ObjectKind::kKey),
-                            "this is not an encrypted repository, or its keys/ folder was lost");
-  std::vector<std::string> warnings;
-  auto pw = ReadRepositoryPassword(ctx.opts.password_file, "password for " + backend->Location() + ": ", &warnings);
-  WarnAll(ctx, warnings);
-  if (!pw.ok()) return pw.status();
-  auto keys = OpenKeys(backend, pw->view());
-  if (keys.ok()) WarnAll(ctx, keys->warnings);
-  return keys;
 }
 
 Result<KdfParams> ChosenKdf(const CliContext& ctx, const KeyArgs& a) {
@@ -94,21 +58,38 @@ Result<SecretString> NewPassword(const CliContext& ctx, const KeyArgs& a) {
 }
 
 struct Session {
-  std::unique_ptr<RepoLock> lock;  // writers only
   std::unique_ptr<Backend> backend;
+  std::unique_ptr<RepoLock> lock;           // writers of a local repository
+  std::unique_ptr<RemoteLock> remote_lock;  // writers of a remote one (declared after backend: released first)
   OpenedKeys keys;
 };
 
+// The repository (local or rclone:, cli/context.h RepositorySpec), its lock
+// for writers, its config (which must say encrypted) and the keys the
+// password opens (snapshot/open_repository.h UnlockRepository).
 Result<Session> OpenSession(CliContext& ctx, bool writer, double lock_wait) {
   Session s;
-  MAESTRO_ASSIGN_OR_RETURN(std::string dir, KeyRepoDir(ctx));
-  if (writer) {
+  MAESTRO_ASSIGN_OR_RETURN(std::string spec, ctx.RepositorySpec());
+  const bool remote = IsRcloneSpec(spec);
+  if (!remote && !Env::Default()->DirExists(spec))
+    return Status::NotFound("no snapshot repository at " + spec, "pass --repo DIR");
+  MAESTRO_ASSIGN_OR_RETURN(s.backend, OpenBackend(Env::Default(), spec));
+  MAESTRO_ASSIGN_OR_RETURN(RepoConfig cfg, ReadRepositoryConfig(s.backend.get()));
+  if (cfg.encryption == "none")
+    return Status::NotFound("the repository at " + s.backend->Location() + " is not encrypted: it has no passwords",
+                            "an encrypted one is made with `maestro-db snap init --encrypt` (docs/encryption.md)");
+  if (writer && remote) {
+    RemoteLockOptions lo;
+    lo.wait_seconds = lock_wait;
+    MAESTRO_ASSIGN_OR_RETURN(s.remote_lock, RemoteLock::Acquire(s.backend.get(), Env::Default(), lo));
+  } else if (writer) {
     RepoLockOptions lo;
     lo.wait_seconds = lock_wait;
-    MAESTRO_ASSIGN_OR_RETURN(s.lock, RepoLock::Acquire(Env::Default(), dir, lo));
+    MAESTRO_ASSIGN_OR_RETURN(s.lock, RepoLock::Acquire(Env::Default(), spec, lo));
   }
-  s.backend = NewLocalBackend(Env::Default(), dir);
-  MAESTRO_ASSIGN_OR_RETURN(s.keys, OpenWithPassword(ctx, s.backend.get()));
+  MAESTRO_ASSIGN_OR_RETURN(RepositoryKeys unlocked, UnlockRepository(s.backend.get(), cfg, ctx.passwords()));
+  WarnAll(ctx, unlocked.warnings);
+  s.keys = std::move(*unlocked.keys);
   return s;
 }
 

@@ -35,10 +35,12 @@ int main(int argc, char** argv) {
       "Exit codes: 0 ok, 1 issues found, 2 usage, 3 not found, 4 corruption, 5 busy/locked,\n"
       "6 unfinished transaction (run `maestro-db recover`), 7 I/O error, 8 bad store, 9 aborted, 10 wrong password, 70 internal.");
 
+  SetProcessPasswordSource(ctx.passwords());  // every repository a command opens (snapshot/open_repository.h)
   int exit_code = 0;
   RegisterInspectCommands(app, ctx, &exit_code);
   RegisterSnapCommands(app, ctx, &exit_code);
   RegisterKeyCommands(*app.get_subcommand("snap"), ctx, &exit_code);
+  RegisterInitCommand(*app.get_subcommand("snap"), ctx, &exit_code);
   RegisterDemoCommands(app, ctx, &exit_code);
   RegisterScheduleCommands(app, ctx, &exit_code);
   RegisterMigrateCommands(app, ctx, &exit_code);

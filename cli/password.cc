@@ -165,4 +165,30 @@ Result<SecretString> ReadNewPassword(const std::string& new_password_file_flag, 
   return first;
 }
 
+bool RepositoryPasswordGiven(const std::string& password_file_flag) {
+  return !password_file_flag.empty() || std::getenv("MAESTRO_DB_PASSWORD_FILE") != nullptr ||
+         std::getenv("MAESTRO_DB_PASSWORD") != nullptr;
+}
+
+bool CliPasswordSource::Given() const { return RepositoryPasswordGiven(*flag_); }
+
+Result<SecretString> CliPasswordSource::Current(const std::string& where) {
+  if (cached_) return *cached_;
+  std::vector<std::string> warnings;
+  Result<SecretString> pw = ReadRepositoryPassword(*flag_, "password for " + where + ": ", &warnings);
+  for (const auto& w : warnings) warn_(w);
+  if (pw.ok()) cached_ = *pw;
+  return pw;
+}
+
+Result<SecretString> CliPasswordSource::ForNewRepository(const std::string& where) {
+  if (cached_ || Given()) return Current(where);
+  MAESTRO_RETURN_IF_ERROR(NeedTerminal("a password for the new encrypted repository"));
+  std::vector<std::string> warnings;
+  Result<SecretString> pw = ReadNewPassword("", "password for the new repository " + where + ": ", &warnings);
+  for (const auto& w : warnings) warn_(w);
+  if (pw.ok()) cached_ = *pw;
+  return pw;
+}
+
 }  // namespace maestro

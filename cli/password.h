@@ -22,10 +22,13 @@
 // Not thread-safe (touches the terminal's settings); called once per command.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "snapshot/crypto.h"
+#include "snapshot/open_repository.h"
 #include "util/status.h"
 
 namespace maestro {
@@ -43,5 +46,28 @@ Result<SecretString> ReadNewPassword(const std::string& new_password_file_flag, 
 // ("--password-file", "MAESTRO_DB_PASSWORD_FILE").
 Result<SecretString> ReadPasswordFile(const std::string& path, const std::string& origin,
                                       std::vector<std::string>* warnings);
+
+// True when a password is given without a prompt: the flag, or either variable, is set.
+bool RepositoryPasswordGiven(const std::string& password_file_flag);
+
+// The commands' PasswordSource (snapshot/open_repository.h) over the rules
+// above: reads *password_file_flag when first asked (so it may be registered
+// before the command line is parsed) and keeps what it read for the rest of
+// the process, so a command that opens its repository twice asks once.
+// warn receives notes (file mode). A new repository's password: the given
+// one, else the terminal asked twice.
+class CliPasswordSource final : public PasswordSource {
+ public:
+  CliPasswordSource(const std::string* password_file_flag, std::function<void(const std::string&)> warn)
+      : flag_(password_file_flag), warn_(std::move(warn)) {}
+  bool Given() const override;
+  Result<SecretString> Current(const std::string& where) override;
+  Result<SecretString> ForNewRepository(const std::string& where) override;
+
+ private:
+  const std::string* flag_;
+  std::function<void(const std::string&)> warn_;
+  std::optional<SecretString> cached_;
+};
 
 }  // namespace maestro

@@ -125,12 +125,15 @@ std::string RemoteRepoSpec(CliContext& ctx) {
 
 Result<std::unique_ptr<Repository>> OpenForReading(CliContext& ctx) {
   std::string remote = RemoteRepoSpec(ctx);
-  if (!remote.empty()) return OpenRemoteRepositoryForReading(Env::Default(), remote);
-  MAESTRO_ASSIGN_OR_RETURN(std::string dir, RepoDir(ctx));
-  if (!Env::Default()->DirExists(dir))
-    return Status::NotFound("no snapshot repository at " + dir,
-                            "take a first snapshot with `maestro-db snap create`, or pass --repo DIR");
-  return Repository::Open(Env::Default(), dir, /*create_if_missing=*/false);
+  std::string spec = remote;
+  if (spec.empty()) {
+    MAESTRO_ASSIGN_OR_RETURN(spec, RepoDir(ctx));
+    if (!Env::Default()->DirExists(spec))
+      return Status::NotFound("no snapshot repository at " + spec,
+                              "take a first snapshot with `maestro-db snap create`, or pass --repo DIR");
+  }
+  MAESTRO_ASSIGN_OR_RETURN(OpenedRepository opened, ctx.OpenRepository(spec, /*create_if_missing=*/false));
+  return std::move(opened.repo);
 }
 
 // A repository opened by a writer, with its lock held for as long as it lives.
@@ -213,6 +216,9 @@ Status RunCreate(CliContext& ctx, const CreateArgs& a) {
   for (const auto& s : sources) any = any || s.present;
   if (!any) ctx.Warn("no store exists under " + layout.root() + "; the snapshot records all six stores as absent");
   MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
+  if (w.created && w.encryption != "none")  // a password was set: docs/encryption.md "Making one"
+    ctx.Warn("made a new ENCRYPTED repository at " + w.repo->dir() + " with the password given; without it " +
+             "nothing in it can be read back");
   ProgressLine line(ctx.interactive_stderr(), "snap create");
   CreateOptions co;
   co.label = a.label;

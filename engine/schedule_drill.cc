@@ -1,6 +1,7 @@
 #include "engine/schedule_drill.h"
 
 #include "engine/drill.h"
+#include "snapshot/open_repository.h"
 #include "snapshot/repository.h"
 
 namespace maestro {
@@ -8,7 +9,9 @@ namespace maestro {
 Status DrillJob(const Layout& layout, JobContext& ctx) {
   if (!ctx.env->DirExists(layout.repo()))
     return Status::NotFound("no snapshot repository at " + layout.repo() + " to drill");
-  MAESTRO_ASSIGN_OR_RETURN(auto repo, Repository::Open(ctx.env, layout.repo(), /*create_if_missing=*/false));
+  // Through OpenRepository: an encrypted repository with the process's password.
+  MAESTRO_ASSIGN_OR_RETURN(OpenedRepository opened, OpenRepository(ctx.env, layout.repo(), OpenRepositoryOptions()));
+  std::unique_ptr<Repository> repo = std::move(opened.repo);
   MAESTRO_ASSIGN_OR_RETURN(std::string id, repo->ResolveId("latest"));
   DrillOptions opts;
   opts.scratch_parent = ctx.config.drill_scratch;

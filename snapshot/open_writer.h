@@ -6,8 +6,12 @@
 // or cleaned: a second writer waits (opts.lock.wait_seconds) or is refused
 // (Busy naming the holder) while the first one's files are untouched. Only then
 // is the repository opened, or created when opts.create and it has no config
-// file yet (also the way to finish a creation a killed first writer left).
+// file yet (also the way to finish a creation a killed first writer left),
+// through OpenRepository (snapshot/open_repository.h): an encrypted one with
+// its password, and a new one encrypted when a password was given.
 //
+// Before the lock, only the config and (encrypted) the key files are read, to
+// unlock the repository: a wrong password writes nothing, not even the lock.
 // Before the lock, at most the repository directory itself is made (mkdir,
 // mode 0700, when opts.create and it does not exist): the lock file needs a
 // home, and an empty directory is nothing another writer can lose.
@@ -21,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "snapshot/open_repository.h"
 #include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"
 #include "util/env.h"
@@ -31,11 +36,16 @@ namespace maestro {
 struct WriterOptions {
   RepoLockOptions lock;  // wait, poll, stop, command and log of the lock
   bool create = false;   // make the repository when the directory holds none
+  // An encrypted repository's password; null = the process's
+  // (snapshot/open_repository.h: OpenRepository opens, or makes, the repository).
+  PasswordSource* password = nullptr;
 };
 
 struct WriterSession {
   std::unique_ptr<RepoLock> lock;        // held for as long as the session lives
   std::unique_ptr<Repository> repo;
+  bool created = false;               // this call made the repository
+  std::string encryption = "none";    // its config's encryption=
 };
 
 Result<WriterSession> OpenWriter(Env* env, const std::string& dir, const WriterOptions& opts);

@@ -2,8 +2,8 @@
 // password comes from (cli/password.h), on a real repository folder through
 // NewLocalBackend, running the real binary (issue 15 point 4).
 //
-// The first key is made through snapshot/keys.h (`snap init --encrypt` is
-// format work not done yet); every key uses the lowest Argon2id limits.
+// The first key and the config are made through the library (as `snap init
+// --encrypt` makes them); every key uses the lowest Argon2id limits.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <pty.h>
@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "snapshot/backend.h"
+#include "snapshot/format.h"
 #include "snapshot/keys.h"
 #include "tests/test_util.h"
 
@@ -89,6 +90,12 @@ class KeyCli : public ::testing::Test {
     ASSERT_TRUE(made.ok()) << made.status().ToString();
     master_ = made->master;
     first_id_ = made->key_id;
+    // The config last, as `snap init --encrypt` writes it: the key commands
+    // only work on a repository whose config says it is encrypted.
+    RepoConfig cfg;
+    cfg.repository_id = std::string(32, 'a');
+    cfg.encryption = "xchacha20poly1305";
+    ASSERT_TRUE(backend->Put(ObjectKind::kConfig, "config", EncodeConfig(cfg)).ok());
     first_pw_ = PasswordFile("first", "first password\n");
   }
 
@@ -307,7 +314,32 @@ TEST_F(KeyCli, NotAnEncryptedRepositoryIsNotFound) {
   TempDir other;
   CliResult r = RunCli({"--repo", other.path(), "snap", "key", "list", "--password-file", first_pw_});
   EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_NE(r.err.find("no key files"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no snapshot repository"), std::string::npos) << r.err;
+  std::string plain = other.Sub("plain");
+  ASSERT_EQ(RunCli({"--repo", plain, "snap", "init"}).exit_code, 0);
+  r = RunCli({"--repo", plain, "snap", "key", "list", "--password-file", first_pw_});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("is not encrypted"), std::string::npos) << r.err;
+}
+
+// `snap key` reaches a remote repository (rclone:REMOTE:PATH; here rclone's
+// local backend, a real rclone child) as it does a folder: list, then add.
+TEST_F(KeyCli, KeyCommandsWorkOnARemoteRepository) {
+  std::vector<std::string> env = {"RCLONE_CONFIG_L_TYPE=local"};
+  std::string remote = "rclone:l:" + repo_;
+  CliResult r = RunCli({"--repo", remote, "--json", "snap", "key", "list", "--password-file", first_pw_}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["keys"][0]["id"], first_id_);
+  std::vector<std::string> add = {"--repo", remote, "--json", "snap", "key", "add", "--password-file", first_pw_,
+                                  "--new-password-file", PasswordFile("remote", "remote password")};
+  add.insert(add.end(), kFast.begin(), kFast.end());
+  r = RunCli(add, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto two = Open("remote password");
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  EXPECT_EQ(two->master, master_);
+  r = RunCli({"--repo", remote, "snap", "key", "list", "--password-file", PasswordFile("bad", "nope")}, env);
+  EXPECT_EQ(r.exit_code, 10) << r.err;
 }
 
 }  // namespace

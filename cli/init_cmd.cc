@@ -1,0 +1,112 @@
+// cli/init_cmd.cc — `snap init [--encrypt]`: make a new, empty repository
+// (snapshot/open_repository.h InitRepository). Parsing and printing only.
+//
+// A repository that exists is refused (exit 2) and left untouched. Encrypted:
+// the password comes as for every command (cli/password.h: --password-file,
+// MAESTRO_DB_PASSWORD_FILE, MAESTRO_DB_PASSWORD), else it is asked twice on
+// the terminal; the first key file is written, then the config last, so a
+// crash leaves no half-made repository (a second `snap init --encrypt` with
+// the same password finishes it). A local folder is locked while it is made.
+#include <memory>
+
+#include "cli/context.h"
+#include "cli/exit_codes.h"
+#include "snapshot/open_repository.h"
+#include "snapshot/rclone_backend.h"
+#include "snapshot/repo_lock.h"
+
+namespace maestro {
+
+namespace {
+
+struct InitArgs {
+  bool encrypt = false;
+  uint64_t kdf_ops = KdfParams().opslimit;
+  uint64_t kdf_mem_kib = KdfParams().memlimit >> 10;
+  double lock_wait = 0;
+};
+
+Result<KdfParams> InitKdf(const CliContext& ctx, const InitArgs& a) {
+  KdfParams p;
+  if (a.kdf_mem_kib > (KdfParams::kMaxMem >> 10))
+    return Status::InvalidArgument("--kdf-mem-kib " + std::to_string(a.kdf_mem_kib) + " is over 4 GiB");
+  p.opslimit = a.kdf_ops;
+  p.memlimit = a.kdf_mem_kib << 10;
+  MAESTRO_RETURN_IF_ERROR(p.Validate());
+  if (a.encrypt && p.WeakerThanDefault())
+    ctx.Warn("Argon2id limits below the defaults (3 passes, 65536 KiB) make this password faster to guess");
+  return p;
+}
+
+Status RunInit(CliContext& ctx, const InitArgs& a, bool kdf_given) {
+  if (kdf_given && !a.encrypt)
+    return Status::InvalidArgument("--kdf-ops and --kdf-mem-kib only apply with --encrypt");
+  MAESTRO_ASSIGN_OR_RETURN(KdfParams kdf, InitKdf(ctx, a));
+  MAESTRO_ASSIGN_OR_RETURN(std::string spec, ctx.RepositorySpec());
+  Env* env = Env::Default();
+  std::unique_ptr<RepoLock> lock;
+  if (!IsRcloneSpec(spec)) {
+    // The folder is checked before the lock file is made in it (as OpenWriter does).
+    if (!env->FileExists(JoinPath(spec, "config"))) MAESTRO_RETURN_IF_ERROR(CheckFolderForNewRepository(env, spec));
+    MAESTRO_RETURN_IF_ERROR(env->CreateDirs(spec, 0700));
+    RepoLockOptions lo;
+    lo.wait_seconds = a.lock_wait;
+    lo.command = "maestro-db snap init";
+    MAESTRO_ASSIGN_OR_RETURN(lock, RepoLock::Acquire(env, spec, lo));
+  }
+  InitOptions io;
+  io.encrypt = a.encrypt;
+  io.kdf = kdf;
+  io.password = ctx.passwords();
+  MAESTRO_ASSIGN_OR_RETURN(OpenedRepository made, InitRepository(env, spec, io));
+  for (const auto& w : made.keys.warnings) ctx.Warn(w);
+  std::string key_id = made.keys.keys ? made.keys.keys->key_id : "";
+  if (ctx.json()) {
+    nlohmann::json j = {{"repository", spec}, {"encrypted", a.encrypt}, {"encryption", made.keys.scheme}};
+    if (a.encrypt) {
+      j["key_id"] = key_id;
+      j["kdf"] = {{"algorithm", "argon2id"}, {"opslimit", kdf.opslimit}, {"memlimit_kib", kdf.memlimit >> 10}};
+    }
+    ctx.PrintJson(j);
+    return Status::OK();
+  }
+  if (!a.encrypt) {
+    ctx.Info("made an empty unencrypted repository at " + spec);
+    return Status::OK();
+  }
+  ctx.Info("made an empty encrypted repository at " + spec + " (XChaCha20-Poly1305; key " + key_id.substr(0, 8) +
+           ", Argon2id " + std::to_string(kdf.opslimit) + " x " + std::to_string(kdf.memlimit >> 10) + " KiB)");
+  ctx.Info("keep the password safe: without it nothing in this repository can be read back "
+           "(add a second one with `maestro-db snap key add`)");
+  return Status::OK();
+}
+
+}  // namespace
+
+void RegisterInitCommand(CLI::App& snap, CliContext& ctx, int* exit_code) {
+  auto a = std::make_shared<InitArgs>();
+  auto* init = snap.add_subcommand("init", "Make a new, empty repository (--encrypt: encrypted with a password)");
+  init->add_flag("--encrypt", a->encrypt,
+                 "encrypt every blob, index and manifest (XChaCha20-Poly1305) under a random master key that the "
+                 "password wraps (Argon2id)");
+  auto* ops = init->add_option("--kdf-ops", a->kdf_ops, "Argon2id passes for the first key file (default 3; 1..32)")
+                  ->type_name("N");
+  auto* mem = init->add_option("--kdf-mem-kib", a->kdf_mem_kib,
+                               "Argon2id memory for the first key file in KiB (default 65536 = 64 MiB)")
+                  ->type_name("KIB");
+  init->add_option("--lock-wait", a->lock_wait, "seconds to wait for another writer's repository lock (default 0)")
+      ->type_name("SECONDS")
+      ->check(CLI::NonNegativeNumber);
+  init->footer(
+      "The password: --password-file FILE, MAESTRO_DB_PASSWORD_FILE, MAESTRO_DB_PASSWORD, else asked twice on\n"
+      "the terminal. A repository that exists already is refused (exit 2) and left as it is.\n"
+      "`snap create` with a password set and no repository makes an encrypted one too (docs/encryption.md).\n"
+      "Examples:\n  maestro-db --repo /srv/backup snap init --encrypt --password-file ~/.maestro-pw\n"
+      "  maestro-db --repo rclone:b2:bucket/maestro snap init --encrypt");
+  init->callback([&ctx, exit_code, a, ops, mem]() {
+    Status s = RunInit(ctx, *a, ops->count() > 0 || mem->count() > 0);
+    *exit_code = s.ok() ? kExitOk : ctx.Fail(s);
+  });
+}
+
+}  // namespace maestro
