@@ -17,11 +17,6 @@ const char* kHowToGivePassword =
     "give the password with --password-file FILE, MAESTRO_DB_PASSWORD_FILE=FILE or MAESTRO_DB_PASSWORD, or run "
     "on a terminal";
 
-// True once the repository format passes every object through its Sealer
-// (format 4, docs/format-4.md). Before that, an encrypted repository is
-// refused before anything is written: its objects would be stored in clear.
-constexpr bool kFormatSealsObjects = false;
-
 PasswordSource* SourceOr(PasswordSource* given) { return given ? given : ProcessPasswordSource(); }
 
 // The backend and the local folder (the repository folder, or a remote's scratch).
@@ -59,9 +54,6 @@ Result<OpenedKeys> FirstKeys(Env* env, Backend* backend, std::string_view passwo
 // Makes the repository: folders and keys first, the config last.
 Result<OpenedRepository> MakeRepository(Env* env, const std::string& spec, bool encrypt, const KdfParams& kdf,
                                         PasswordSource* source) {
-  if (encrypt && !kFormatSealsObjects)
-    return Status::InvalidArgument("encrypted repositories need repository format 4, which this build does not "
-                                   "write yet (docs/encryption.md); nothing was changed");
   if (encrypt) MAESTRO_RETURN_IF_ERROR(kdf.Validate());
   const bool remote = IsRcloneSpec(spec);
   if (!remote) MAESTRO_RETURN_IF_ERROR(CheckFolderForNewRepository(env, spec));

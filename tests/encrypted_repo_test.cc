@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "snapshot/backend.h"
+#include "snapshot/format.h"
+#include "snapshot/repo_files.h"
 #include "snapshot/keys.h"
 #include "snapshot/open_repository.h"
 #include "tests/test_util.h"
@@ -209,10 +211,10 @@ TEST_F(EncryptedRepo, InitKilledBeforeItsConfigLeavesNoRepositoryAndIsFinishedBy
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   CliResult r = Snap({"list"}, pw_);
   EXPECT_EQ(r.exit_code, 3) << "no config = no repository: " << r.err;
-  auto before = TreeDigest(repo_);
+  auto before = RepoObjects(repo_);
   r = Snap({"init", "--encrypt"}, PasswordFile("other", "another password"));
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_EQ(TreeDigest(repo_), before);
+  EXPECT_EQ(RepoObjects(repo_), before) << "no key file added, no config";
   std::vector<std::string> args = {"init", "--encrypt", "--json"};
   args.insert(args.end(), kFast.begin(), kFast.end());
   r = Snap(args, pw_);
@@ -247,6 +249,266 @@ TEST_F(EncryptedRepo, CreateWithoutAPasswordMakesAnUnencryptedRepositoryAsBefore
   // A password given to an unencrypted repository is not needed, and not asked for.
   CliResult r = Snap({"verify", "--read-data"}, pw_);
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// ---------------------------------------------------------------- end to end
+
+constexpr char kMarker[] = "MARKER-8d1f3a-plaintext-that-must-not-leak";
+constexpr char kSecretName[] = "zebra-quokka-7731-secret-name.pdf";
+
+// A demo install with a distinctive file (incompressible, so an unencrypted
+// repository stores it raw and the marker would be plain to see) and two
+// copies of one more file, in an encrypted repository holding one snapshot.
+class EncryptedEndToEnd : public EncryptedRepo {
+ protected:
+  void SetUp() override {
+    EncryptedRepo::SetUp();
+    MakeDemo(10);
+    pdfs_ = root_ + "/ai_researcher/data/raw_pdfs";
+    secret_ = testing::RandomBytes(50000, 7) + kMarker + testing::RandomBytes(50000, 8);
+    WriteFile(pdfs_ + "/" + kSecretName, secret_);
+    twin_ = testing::RandomBytes(30000, 9);
+    WriteFile(pdfs_ + "/twin-a.pdf", twin_);
+    WriteFile(pdfs_ + "/twin-b.pdf", twin_);
+    InitEncrypted();
+    first_ = CreateSnapshot(pw_);
+    ASSERT_FALSE(first_.empty());
+  }
+
+  // The repository through the library, opened with the password.
+  Result<OpenedRepository> OpenLib(const std::string& pw = "correct horse battery staple") {
+    FixedPassword source(pw);
+    OpenRepositoryOptions o;
+    o.password = &source;
+    return OpenRepository(Env::Default(), repo_, o);
+  }
+
+  std::string pdfs_, secret_, twin_, first_;
+};
+
+TEST_F(EncryptedEndToEnd, EverySnapshotCommandWorksOnAnEncryptedRepository) {
+  WriteFile(pdfs_ + "/added-later.pdf", testing::RandomBytes(20000, 11));
+  std::string second = CreateSnapshot(pw_);
+  ASSERT_FALSE(second.empty());
+  CliResult r = Snap({"list", "--json"}, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).size(), 2u);
+  r = Snap({"show", first_}, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(kSecretName), std::string::npos) << r.out;
+  r = Snap({"diff", first_, second}, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("added-later.pdf"), std::string::npos) << r.out;
+  r = Snap({"verify", "--read-data"}, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  r = Snap({"restore", first_, "--to", tmp_.Sub("out")}, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(ReadFile(tmp_.Sub("out/ai_researcher/data/raw_pdfs/") + kSecretName) == secret_) << Sh("ls -R " + tmp_.Sub("out") + " | head");
+  r = Snap({"prune", "--keep-last", "1"}, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Snap({"list", "--json"}, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto list = nlohmann::json::parse(r.out);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["id"], second);
+  r = Snap({"verify", "--read-data"}, pw_);
+  EXPECT_EQ(r.exit_code, 0) << "prune kept what the newest needs: " << r.err << r.out;
+  // In place, as a transaction (its pre-restore snapshot goes into the same encrypted repository).
+  WriteFile(pdfs_ + "/" + kSecretName, "changed");
+  std::vector<std::string> in_place = {"--root", root_, "--repo", repo_, "--password-file", pw_, "--yes",
+                                       "snap",   "restore", second};
+  r = RunCli(in_place);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(ReadFile(pdfs_ + "/" + kSecretName) == secret_) << "restored in place";
+}
+
+TEST_F(EncryptedEndToEnd, BlobIdsAreKeyedYetEqualChunksStillDeduplicate) {
+  auto opened = OpenLib();
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  ASSERT_TRUE(opened->keys.keys.has_value());
+  const MasterKey& master = opened->keys.keys->master;
+  auto m = opened->repo->LoadManifest(first_);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  std::map<std::string, std::vector<Hash128>> chunks;
+  for (const auto& st : m->stores)
+    if (st.name == "pdfs")
+      for (const auto& f : st.files) chunks[f.path] = f.chunks;
+  ASSERT_FALSE(chunks["twin-a.pdf"].empty());
+  EXPECT_EQ(chunks["twin-a.pdf"], chunks["twin-b.pdf"]) << "equal chunks, equal ids: deduplicated";
+  ASSERT_EQ(chunks["twin-a.pdf"].size(), 1u) << "30 KB is one chunk";
+  Hash128 id = chunks["twin-a.pdf"][0];
+  EXPECT_NE(id, Xxh128(twin_)) << "not the unkeyed XXH3-128 anyone can compute";
+  EXPECT_EQ(id, KeyedBlobId(master, twin_));
+  // The second copy added no blob bytes: a snapshot of one more twin stores almost nothing.
+  WriteFile(pdfs_ + "/twin-c.pdf", twin_);
+  CliResult r = Snap({"create", "--json"}, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(nlohmann::json::parse(r.out)["stored_bytes"].get<uint64_t>(), 20000u);
+}
+
+TEST_F(EncryptedEndToEnd, WrongPasswordExitsTenAndWritesNothing) {
+  auto before = TreeDigest(repo_);
+  std::string bad = PasswordFile("bad", "wrong password");
+  for (std::vector<std::string> args : {std::vector<std::string>{"create"}, std::vector<std::string>{"list"},
+                                        std::vector<std::string>{"prune", "--keep-last", "1"},
+                                        std::vector<std::string>{"delete", first_}}) {
+    CliResult r = Snap(args, bad);
+    EXPECT_EQ(r.exit_code, 10) << args[0] << ": " << r.err;
+  }
+  std::vector<std::string> reset = {"--root", root_, "--repo", repo_, "--password-file", bad, "--yes", "reset"};
+  EXPECT_EQ(RunCli(reset).exit_code, 10);
+  EXPECT_EQ(TreeDigest(repo_), before) << "not a byte written, not even the lock's holder file";
+}
+
+TEST_F(EncryptedEndToEnd, ForgedManifestWithValidChecksumsIsRejectedByAuthentication) {
+  // A forger without the key writes a well-formed format-4 manifest, every
+  // checksum right, under a new id; and edits a real one's ciphertext (no
+  // unkeyed checksum covers it to recompute).
+  Manifest forged;
+  forged.format_version = 4;
+  forged.info.id = "20300101_000000";
+  forged.info.label = "forged";
+  auto bytes = EncodeManifestV4(forged, *PlainSealer());
+  ASSERT_TRUE(bytes.ok());
+  WriteFile(repo_ + "/snapshots/20300101_000000", *bytes);
+  CliResult r = Snap({"show", "20300101_000000"}, pw_);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  r = Snap({"list", "--json"}, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("forged"), std::string::npos) << "never listed: " << r.out;
+  ASSERT_EQ(::unlink((repo_ + "/snapshots/20300101_000000").c_str()), 0);
+
+  FlipByte(repo_ + "/snapshots/" + first_, 60);
+  r = Snap({"show", first_}, pw_);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  r = Snap({"verify"}, pw_);
+  EXPECT_EQ(r.exit_code, 4) << r.err << r.out;
+}
+
+TEST_F(EncryptedEndToEnd, ManifestMovedToAnotherIdDoesNotOpen) {
+  std::string moved = "20300101_000000";
+  WriteFile(repo_ + "/snapshots/" + moved, ReadFile(repo_ + "/snapshots/" + first_));
+  CliResult r = Snap({"show", moved}, pw_);
+  EXPECT_EQ(r.exit_code, 4) << "the id is bound into the seal: " << r.err;
+  r = Snap({"show", first_}, pw_);
+  EXPECT_EQ(r.exit_code, 0) << "the original still opens: " << r.err;
+}
+
+TEST_F(EncryptedEndToEnd, PackWithAnotherPacksBytesOrAFlippedByteIsRejected) {
+  WriteFile(pdfs_ + "/second.pdf", testing::RandomBytes(40000, 12));
+  ASSERT_FALSE(CreateSnapshot(pw_).empty());
+  std::vector<DirEntry> packs;
+  ASSERT_TRUE(Env::Default()->ListDir(repo_ + "/packs", &packs).ok());
+  ASSERT_GE(packs.size(), 2u);
+  std::string a = repo_ + "/packs/" + packs[0].name, b = repo_ + "/packs/" + packs[1].name;
+  std::string a_bytes = ReadFile(a);
+  // Swapped: a pack's bytes put under the other's name (no unkeyed check can
+  // tell, the blobs are bound to their ids).
+  WriteFile(a, ReadFile(b));
+  CliResult r = Snap({"verify", "--read-data"}, pw_);
+  EXPECT_EQ(r.exit_code, 4) << r.err << r.out;
+  WriteFile(a, a_bytes);
+  r = Snap({"verify", "--read-data"}, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  // A flipped byte inside the first blob: restore refuses and leaves no target.
+  FlipByte(a, 40);
+  r = Snap({"verify", "--read-data"}, pw_);
+  EXPECT_EQ(r.exit_code, 4) << r.err << r.out;
+  bool any_failed = false;
+  for (const char* id : {"latest", first_.c_str()}) {
+    r = Snap({"restore", id, "--to", tmp_.Sub(std::string("out-") + (id[0] == 'l' ? "l" : "f"))}, pw_);
+    any_failed = any_failed || r.exit_code == 4;
+  }
+  EXPECT_TRUE(any_failed) << "one of the two snapshots needs the damaged pack";
+}
+
+TEST_F(EncryptedEndToEnd, ForgedIndexFileIsRejectedAsDamage) {
+  IndexEntry e;
+  e.blob = Xxh128(twin_);
+  std::vector<DirEntry> packs;
+  ASSERT_TRUE(Env::Default()->ListDir(repo_ + "/packs", &packs).ok());
+  ASSERT_FALSE(packs.empty());
+  ASSERT_TRUE(ParseObjectName(packs[0].name, "pack", &e.pack));
+  e.stored_len = 100;
+  e.raw_len = 100;
+  e.pack_version = 4;
+  auto bytes = EncodeIndexV4({e}, *PlainSealer());
+  ASSERT_TRUE(bytes.ok());
+  std::string name = Xxh128(*bytes).Hex() + ".idx";
+  WriteFile(repo_ + "/index/" + name, *bytes);
+  CliResult r = Snap({"verify"}, pw_);
+  EXPECT_EQ(r.exit_code, 4) << r.err << r.out;
+  EXPECT_NE((r.err + r.out).find(name), std::string::npos) << "names the forged file: " << r.err << r.out;
+  r = Snap({"prune", "--keep-last", "1", "--json"}, pw_);
+  EXPECT_NE(r.out.find("skipped"), std::string::npos) << "nothing is removed while an index is damaged: " << r.out;
+}
+
+TEST_F(EncryptedEndToEnd, TheStorageSeesNeitherContentsNorFileNames) {
+  WriteFile(pdfs_ + "/added.pdf", testing::RandomBytes(1000, 13));
+  ASSERT_FALSE(CreateSnapshot(pw_).empty());
+  auto objects = RepoObjects(repo_);
+  ASSERT_GT(objects.size(), 4u);
+  const std::string twin_head = twin_.substr(100, 32);
+  for (const auto& [path, bytes] : objects) {
+    EXPECT_EQ(bytes.find(kMarker), std::string::npos) << "file content in " << path;
+    EXPECT_EQ(bytes.find(kSecretName), std::string::npos) << "file name in " << path;
+    EXPECT_EQ(bytes.find("zebra-quokka"), std::string::npos) << "part of a file name in " << path;
+    EXPECT_EQ(bytes.find(twin_head), std::string::npos) << "file bytes in " << path;
+    EXPECT_EQ(bytes.find("raw_pdfs"), std::string::npos) << "a store path in " << path;
+  }
+  // The same install in an unencrypted repository shows both (the check can see them).
+  std::string plain = tmp_.Sub("plain");
+  CliResult r = RunCli({"--root", root_, "--repo", plain, "-q", "snap", "create"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  bool marker_seen = false;
+  for (const auto& [path, bytes] : RepoObjects(plain)) marker_seen = marker_seen || bytes.find(kMarker) != std::string::npos;
+  EXPECT_TRUE(marker_seen) << "the marker is stored raw in clear";
+}
+
+TEST_F(EncryptedEndToEnd, KeyAddListRemovePasswdThenTheNewPasswordOpens) {
+  std::string second = PasswordFile("second", "second password");
+  std::vector<std::string> add = {"key", "add", "--json", "--new-password-file", second};
+  add.insert(add.end(), kFast.begin(), kFast.end());
+  CliResult r = Snap(add, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string added = nlohmann::json::parse(r.out)["added"];
+  r = Snap({"list", "--json"}, second);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).size(), 1u);
+  r = Snap({"key", "list", "--json"}, second);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["keys"].size(), 2u);
+  // passwd: the second password is replaced by a third.
+  std::string third = PasswordFile("third", "third password");
+  std::vector<std::string> passwd = {"key", "passwd", "--new-password-file", third};
+  passwd.insert(passwd.end(), kFast.begin(), kFast.end());
+  r = Snap(passwd, second);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Snap({"list"}, second).exit_code, 10);
+  // remove the first: only the third opens now, and it reads every snapshot back.
+  auto keys = nlohmann::json::parse(Snap({"key", "list", "--json"}, third).out)["keys"];
+  std::string first_key;
+  for (const auto& k : keys)
+    if (!k["current"].get<bool>()) first_key = k["id"];
+  ASSERT_FALSE(first_key.empty());
+  r = Snap({"key", "remove", first_key.substr(0, 8)}, third);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Snap({"list"}, pw_).exit_code, 10);
+  r = Snap({"verify", "--read-data"}, third);
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(Snap({"create", "-q"}, third).exit_code, 0);
+}
+
+TEST_F(EncryptedEndToEnd, AnEncryptedRemoteIsReadThroughRclone) {
+  std::vector<std::string> env = {"RCLONE_CONFIG_L_TYPE=local"};
+  std::string remote = "rclone:l:" + repo_;
+  CliResult r = RunCli({"--repo", remote, "--password-file", pw_, "--json", "snap", "list"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).size(), 1u);
+  r = RunCli({"--repo", remote, "--password-file", pw_, "snap", "verify", "--read-data"}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+  r = RunCli({"--repo", remote, "--password-file", PasswordFile("bad", "nope"), "snap", "list"}, env);
+  EXPECT_EQ(r.exit_code, 10) << r.err;
 }
 
 }  // namespace
