@@ -73,15 +73,13 @@ Result<OpenedRepository> MakeRepository(Env* env, const std::string& spec, bool 
     out.keys.warnings = keys.warnings;
     out.keys.keys = std::move(keys);
   }
-  if (!remote && !encrypt) {
-    // As before encryption: the local folder's layout, then its config.
-    MAESTRO_ASSIGN_OR_RETURN(out.repo, Repository::Open(env, spec, /*create_if_missing=*/true));
-    return out;
+  if (remote) {
+    MAESTRO_ASSIGN_OR_RETURN(out.repo, Repository::Open(env, std::move(place.backend), place.local_dir,
+                                                        /*create_if_missing=*/true, out.keys.sealer));
+  } else {
+    // The local folder's layout, then its config (keys/ is already there).
+    MAESTRO_ASSIGN_OR_RETURN(out.repo, Repository::Open(env, spec, /*create_if_missing=*/true, out.keys.sealer));
   }
-  MAESTRO_ASSIGN_OR_RETURN(out.repo, Repository::Open(env, std::move(place.backend), place.local_dir,
-                                                      /*create_if_missing=*/true, out.keys.sealer));
-  // The repository folder's own entry, once it holds a config.
-  if (!remote) MAESTRO_RETURN_IF_ERROR(env->SyncDir(DirName(NormalizePath(spec))));
   return out;
 }
 
