@@ -4,9 +4,12 @@
 //
 // Every subcommand opens the repository's keys with the password
 // (cli/password.h: --password-file, MAESTRO_DB_PASSWORD_FILE,
-// MAESTRO_DB_PASSWORD, or a prompt); no key opening is exit 10. Writers (add,
-// remove, passwd) take the repository lock first (snapshot/repo_lock.h), so
-// "never remove the last key" cannot race another remove.
+// MAESTRO_DB_PASSWORD, or a prompt) through UnlockRepository
+// (snapshot/open_repository.h), on a local folder or an rclone: remote whose
+// config says encrypted; no key opening is exit 10. Writers (add, remove,
+// passwd) take the repository lock first (snapshot/repo_lock.h; a remote's
+// lease lock, snapshot/remote_lock.h), so "never remove the last key" cannot
+// race another remove.
 #include <iostream>
 #include <memory>
 
