@@ -43,16 +43,6 @@ Status ExecBatch(Env* env, const std::string& path, const std::function<Status(D
   return db.Close();
 }
 
-// mkdir -p whose new folders are durable: each one's parent is fsynced once it
-// is made, so a file renamed into it cannot vanish with a folder a power cut
-// never wrote down (found by tests/reliability_store_powercut_test.cc).
-Status CreateDirsDurably(Env* env, const std::string& dir, uint32_t mode) {
-  if (dir.empty() || dir == "/" || env->DirExists(dir)) return Status::OK();
-  MAESTRO_RETURN_IF_ERROR(CreateDirsDurably(env, DirName(dir), mode));
-  MAESTRO_RETURN_IF_ERROR(env->CreateDir(dir, mode));
-  return env->SyncDir(DirName(dir));
-}
-
 Status RunEach(Db& db, const std::string& sql, const std::vector<std::string>& ids) {
   MAESTRO_ASSIGN_OR_RETURN(Stmt s, db.Prepare(sql));
   for (const auto& id : ids) {
@@ -272,7 +262,7 @@ Result<TxnPlan> BuildCleanupPlan(const TxnContext& ctx) {
                               for (const auto& r : rels) {
                                 std::string src = JoinPath(s.path, r), dst = JoinPath(aside, r);
                                 if (!env->FileExists(src)) continue;  // moved already (or gone)
-                                MAESTRO_RETURN_IF_ERROR(CreateDirsDurably(env, DirName(dst), 0700));
+                                MAESTRO_RETURN_IF_ERROR(env->CreateDirsDurably(DirName(dst), 0700));
                                 MAESTRO_RETURN_IF_ERROR(env->Rename(src, dst));
                                 dirs.insert(DirName(src));
                                 dirs.insert(DirName(dst));

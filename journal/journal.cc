@@ -217,9 +217,7 @@ Journal::~Journal() {
 Result<std::shared_ptr<Journal>> Journal::Open(Env* env, const std::string& dir, bool create_if_missing) {
   if (!env->DirExists(dir)) {
     if (!create_if_missing) return Status::NotFound("no journal at " + dir);
-    MAESTRO_RETURN_IF_ERROR(env->CreateDirs(DirName(dir), 0700));
-    MAESTRO_RETURN_IF_ERROR(env->CreateDir(dir, 0700));
-    MAESTRO_RETURN_IF_ERROR(env->SyncDir(DirName(dir)));
+    MAESTRO_RETURN_IF_ERROR(env->CreateDirsDurably(dir, 0700));
   }
   char real[PATH_MAX];
   std::string key = ::realpath(dir.c_str(), real) ? std::string(real) : NormalizePath(dir);

@@ -66,7 +66,7 @@ Result<OpenedRepository> MakeRepository(Env* env, const std::string& spec, bool 
       return Status::InvalidArgument("an encrypted repository needs a password and none was given",
                                      kHowToGivePassword);
     MAESTRO_ASSIGN_OR_RETURN(SecretString pw, source->ForNewRepository(place.backend->Location()));
-    if (!remote) MAESTRO_RETURN_IF_ERROR(env->CreateDirs(spec, 0700));
+    if (!remote) MAESTRO_RETURN_IF_ERROR(env->CreateDirsDurably(spec, 0700));
     MAESTRO_ASSIGN_OR_RETURN(OpenedKeys keys, FirstKeys(env, place.backend.get(), pw.view(), kdf));
     out.keys.sealer = EncryptingSealer(keys.master);
     out.keys.scheme = std::string(out.keys.sealer->Scheme());

@@ -16,7 +16,7 @@ Result<WriterSession> OpenWriter(Env* env, const std::string& dir, const WriterO
     if (!opts.create)
       return Status::NotFound("no snapshot repository at " + dir,
                               "take a first snapshot with `maestro-db snap create`, or pass --repo DIR");
-    MAESTRO_RETURN_IF_ERROR(env->CreateDirs(dir, 0700));
+    MAESTRO_RETURN_IF_ERROR(env->CreateDirsDurably(dir, 0700));
   }
   // An existing encrypted repository is unlocked BEFORE the lock: reading its
   // config and key files needs none (readers never lock), so a wrong password

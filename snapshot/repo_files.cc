@@ -37,7 +37,7 @@ bool ParseObjectName(const std::string& name, const char* ext, Hash128* out) {
 }
 
 Status RepoFiles::EnsureScratch() const {
-  MAESTRO_RETURN_IF_ERROR(env_->CreateDirs(dir_, 0700));
+  MAESTRO_RETURN_IF_ERROR(env_->CreateDirsDurably(dir_, 0700));
   return env_->CreateDir(TmpDir(), 0700);
 }
 

@@ -89,9 +89,9 @@ class RepositoryImpl final : public Repository {
 // folder a creation left before it).
 Status LayOutNewLocalRepository(Env* env, const std::string& dir) {
   MAESTRO_RETURN_IF_ERROR(CheckFolderForNewRepository(env, dir));
-  MAESTRO_RETURN_IF_ERROR(env->CreateDirs(dir, 0700));
+  MAESTRO_RETURN_IF_ERROR(env->CreateDirsDurably(dir, 0700));
   for (const char* d : {"snapshots", "index", "packs", "tmp"}) MAESTRO_RETURN_IF_ERROR(env->CreateDir(JoinPath(dir, d), 0700));
-  return Status::OK();
+  return env->SyncDir(dir);
 }
 
 }  // namespace

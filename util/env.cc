@@ -362,6 +362,14 @@ Env* Env::Default() {
   return env;
 }
 
+Status Env::CreateDirsDurably(const std::string& dir, uint32_t mode) {
+  if (dir.empty() || dir == "/" || DirExists(dir)) return Status::OK();
+  const std::string parent = DirName(dir);
+  if (parent != dir) MAESTRO_RETURN_IF_ERROR(CreateDirsDurably(parent, mode));
+  MAESTRO_RETURN_IF_ERROR(CreateDir(dir, mode));
+  return SyncDir(parent);
+}
+
 Status Env::CreateDirs(const std::string& dir, uint32_t mode) {
   if (dir.empty() || DirExists(dir)) return Status::OK();
   std::string parent = DirName(dir);

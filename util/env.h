@@ -111,6 +111,10 @@ class Env {
   virtual Status ListDir(const std::string& dir, std::vector<DirEntry>* entries) = 0;
   virtual Status CreateDir(const std::string& dir, uint32_t mode = 0755) = 0;  // OK if exists
   virtual Status CreateDirs(const std::string& dir, uint32_t mode = 0755);     // mkdir -p
+  // mkdir -p whose new folders survive a power cut: each new folder's parent
+  // is fsynced once it is made, so a file later renamed into it cannot vanish
+  // with a folder entry nobody wrote down (tests/reliability_store_powercut_test.cc).
+  Status CreateDirsDurably(const std::string& dir, uint32_t mode = 0755);
   virtual Status RemoveFile(const std::string& path) = 0;  // OK if missing
   virtual Status RemoveDir(const std::string& dir) = 0;    // empty dir; OK if missing
   virtual Status RemoveTree(const std::string& path);      // rm -rf (no symlink following)
