@@ -40,14 +40,35 @@ Result<Layout> CliContext::LoadLayout() {
   return *layout_;
 }
 
-// Until the commands route repositories through snapshot/backend.h, an
-// rclone: spec would be taken for a local folder named "rclone:…": a user
-// would believe in an off-site copy that is on the same disk. Refused instead.
+Result<Layout> CliContext::LoadLayoutForRemoteRepo() {
+  Result<Layout> plain = LoadLayout();
+  if (plain.ok() || remote_layout_) return remote_layout_ ? *remote_layout_ : plain;
+  std::string repo = opts.repo.empty() ? config_.Get("repo.path") : opts.repo;
+  if (RefuseUnwiredRemoteRepo(repo).empty()) return plain;  // not a remote: LoadLayout's own error
+  std::string root = opts.root;
+  if (root.empty()) {
+    const char* env = std::getenv("MAESTRO_ROOT");
+    root = env && *env ? env : DefaultRoot(opts.install);
+  }
+  Config local = config_;
+  local.Set("repo.path", "");  // the remote is the caller's; the layout gets the default folder
+  InstallInfo info;
+  remote_layout_ = DiscoverInstall(opts.install, root, &local, "", &info);
+  for (const auto& w : info.warnings) Warn(w);
+  return *remote_layout_;
+}
+
+// An rclone: spec taken for a local folder named "rclone:…" would make a user
+// believe in an off-site copy that is on the same disk. The commands that
+// route the repository through snapshot/backend.h themselves (snap readers,
+// create, delete, prune, repair, copy) use LoadLayoutForRemoteRepo; every
+// other one (transactions, schedule, migrate) is refused.
 std::string RefuseUnwiredRemoteRepo(const std::string& repo) {
   if (repo.rfind("rclone:", 0) != 0) return "";
   return repo +
-         ": this command cannot use a remote repository (rclone:REMOTE:PATH) in this build; the readers can "
-         "(snap list, show, diff, verify: docs/remote.md); use a local folder here";
+         ": this command cannot use a remote repository (rclone:REMOTE:PATH) in this build; the snapshot "
+         "commands can (snap list, show, diff, verify, create, delete, prune, repair, copy: docs/remote.md); use a "
+         "local folder here, and `snap copy --to` the remote after it";
 }
 
 const Config& CliContext::config() { return config_; }

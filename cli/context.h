@@ -42,6 +42,11 @@ class CliContext {
 
   // Loads config (if any) and discovers the layout once; errors are cached.
   Result<Layout> LoadLayout();
+  // With an rclone:REMOTE:PATH repository (which LoadLayout refuses): the
+  // install's layout with its default LOCAL repository folder, for the commands
+  // that write the remote themselves (snap create/delete/prune/repair/copy):
+  // the stores, and the local journal that says whether a transaction is open.
+  Result<Layout> LoadLayoutForRemoteRepo();
   const Config& config();  // empty config when none given; call after LoadLayout
   // Where each store and the repository were found and why (compose, container); after LoadLayout.
   const InstallInfo& install() const { return install_; }
@@ -85,14 +90,16 @@ class CliContext {
  private:
   std::optional<Result<Layout>> layout_;
   std::unique_ptr<CliPasswordSource> passwords_;
+  std::optional<Result<Layout>> remote_layout_;  // LoadLayoutForRemoteRepo's
   Config config_;
   InstallInfo install_;
   std::map<const CLI::App*, std::function<bool()>> writing_;
 };
 
 // "" for a repository spec a command may load the layout with; else why not
-// (an rclone:REMOTE:PATH spec: only the snapshot readers open those, through
-// OpenForReading; every layout user — writers, transactions — is refused, exit 2).
+// (an rclone:REMOTE:PATH spec: the snapshot readers and snap create, delete,
+// prune, repair and copy open those themselves (LoadLayoutForRemoteRepo); every
+// other layout user — transactions, schedule, migrate — is refused, exit 2).
 std::string RefuseUnwiredRemoteRepo(const std::string& repo);
 
 // Each command group registers its subcommands. A subcommand's callback stores
@@ -107,6 +114,8 @@ void RegisterTxnCommands(CLI::App& app, CliContext& ctx, int* exit_code);
 void RegisterKeyCommands(CLI::App& snap, CliContext& ctx, int* exit_code);
 // `snap init [--encrypt]` under the `snap` group (cli/init_cmd.cc).
 void RegisterInitCommand(CLI::App& snap, CliContext& ctx, int* exit_code);
+// `snap copy` under the `snap` group (cli/copy_cmd.cc).
+void RegisterCopyCommand(CLI::App& snap, CliContext& ctx, int* exit_code);
 // `snap restore ID` in place, as a journaled transaction (cli/txn_cmd.cc; repository locked by the caller).
 class Repository;
 Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo, const std::string& snapshot_id,

@@ -12,7 +12,10 @@ Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad,
     if (names) names->push_back(name);
     std::string bytes;
     Status s = files.backend()->Get(ObjectKind::kIndex, name, &bytes);
-    if (!s.ok() && strict) {
+    // A remote's Get is Corruption when the bytes are not what the name
+    // promises (a cut upload, snapshot/object_check.h): damaged, like a file
+    // that does not decode, not "cannot be read".
+    if (!s.ok() && strict && !s.IsCorruption()) {
       // Could not read it (I/O error, vanished): nothing says it is damaged.
       Status io = s.IsNotFound() ? Status::IoError(s.message()) : s;
       return io.Annotate("reading index file " + path + " of the repository; nothing was changed, retry");

@@ -12,9 +12,12 @@ Status AdoptUnindexedPacks(const RepoFiles& files, const HashSet& named,
     Hash128 h;
     if (!ParseObjectName(name, "pack", &h) || named.count(h)) continue;
     std::string path = files.ObjectPath(ObjectKind::kPack, name), bytes;
-    MAESTRO_RETURN_IF_ERROR(files.backend()->Get(ObjectKind::kPack, name, &bytes).Annotate("reading unindexed pack " + path));
+    Status got = files.backend()->Get(ObjectKind::kPack, name, &bytes);
+    // A remote checks the bytes against the name itself: Corruption is a cut
+    // upload or damage, a damaged pack like any other.
+    if (!got.ok() && !got.IsCorruption()) return got.Annotate("reading unindexed pack " + path);
     Result<std::vector<IndexEntry>> blobs = Status::Corruption("pack " + path + ": its name is not the hash of its bytes");
-    if (Xxh128(bytes) == h) blobs = DecodePack(bytes, h, "pack " + path, files.sealer());
+    if (got.ok() && Xxh128(bytes) == h) blobs = DecodePack(bytes, h, "pack " + path, files.sealer());
     if (!blobs.ok()) {
       damaged->insert(name);
       continue;
@@ -57,8 +60,12 @@ Status CleanLeftovers(const RepoFiles& files, const HashSet& used, const std::se
   MAESTRO_RETURN_IF_ERROR(files.ListNames(ObjectKind::kPack, &names));
   for (const auto& name : names) {
     Hash128 h;
-    if (ParseObjectName(name, "pack", &h) && !used.count(h) && !keep.count(name))
-      MAESTRO_RETURN_IF_ERROR(files.backend()->Remove(ObjectKind::kPack, name));
+    if (!ParseObjectName(name, "pack", &h) || used.count(h) || keep.count(name)) continue;
+    Status rm = files.backend()->Remove(ObjectKind::kPack, name);
+    // An append-only remote refuses (IoError naming the refusal): the pack
+    // only holds blobs indexed elsewhere, so keeping it costs space, nothing
+    // else; the writer goes on. A local folder's failure is still an error.
+    if (!rm.ok() && !(rm.IsIoError() && rm.message().find("refused to delete") != std::string::npos)) return rm;
   }
   return Status::OK();
 }

@@ -1,12 +1,97 @@
+// snapshot/open_writer.cc — the lock first, then the repository (see the header).
 #include "snapshot/open_writer.h"
 
 #include <optional>
 
 #include "snapshot/format.h"
+#include "snapshot/object_check.h"
+#include "snapshot/open_backend.h"
 
 namespace maestro {
 
+namespace {
+
+// The backend of a remote writer: every change but the lock's own fails once
+// the lease lock was lost, so a writer whose lease ran out (a refresh failed
+// for a whole lease) stops before it could publish beside a new holder.
+class LockGuardedBackend final : public Backend {
+ public:
+  LockGuardedBackend(std::unique_ptr<Backend> inner, const RemoteLock* lock) : inner_(std::move(inner)), lock_(lock) {}
+
+  std::string Location() const override { return inner_->Location(); }
+  Status Put(ObjectKind kind, const std::string& name, std::string_view data) override {
+    MAESTRO_RETURN_IF_ERROR(Check(kind, name));
+    return inner_->Put(kind, name, data);
+  }
+  Status NewWriter(ObjectKind kind, const std::string& name, std::unique_ptr<ObjectWriter>* out) override {
+    MAESTRO_RETURN_IF_ERROR(Check(kind, name));
+    return inner_->NewWriter(kind, name, out);
+  }
+  Status PutFile(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path) override {
+    MAESTRO_RETURN_IF_ERROR(Check(kind, name));
+    return inner_->PutFile(kind, name, env, local_path);
+  }
+  Status Get(ObjectKind kind, const std::string& name, std::string* out) override { return inner_->Get(kind, name, out); }
+  Status ReadAt(ObjectKind kind, const std::string& name, uint64_t offset, size_t n, std::string* out) override {
+    return inner_->ReadAt(kind, name, offset, n, out);
+  }
+  Status Stat(ObjectKind kind, const std::string& name, ObjectInfo* info) override { return inner_->Stat(kind, name, info); }
+  Status List(ObjectKind kind, std::vector<ObjectInfo>* out) override { return inner_->List(kind, out); }
+  Status Remove(ObjectKind kind, const std::string& name) override {
+    MAESTRO_RETURN_IF_ERROR(Check(kind, name));
+    return inner_->Remove(kind, name);
+  }
+
+ private:
+  Status Check(ObjectKind kind, const std::string& name) const {
+    if (kind == ObjectKind::kLock || lock_->Valid()) return Status::OK();
+    return Status::Busy(Location() + ": the repository lock was lost (it could not be refreshed within its lease); " +
+                            ObjectPath(kind, name) + " was not written",
+                        "another writer may hold the repository now: check the remote is reachable, then run the "
+                        "command again");
+  }
+
+  std::unique_ptr<Backend> inner_;
+  const RemoteLock* lock_;
+};
+
+Result<WriterSession> OpenRemoteWriter(Env* env, const std::string& spec, const WriterOptions& opts) {
+  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, OpenBackend(env, spec, opts.rclone));
+  MAESTRO_ASSIGN_OR_RETURN(std::string scratch, RemoteScratchDir(env, spec));
+  RemoteLockOptions lo;
+  lo.lease_seconds = opts.lease_seconds;
+  lo.wait_seconds = opts.lock.wait_seconds;
+  lo.command = opts.lock.command;
+  lo.log = opts.lock.log;
+  WriterSession s;
+  MAESTRO_ASSIGN_OR_RETURN(s.remote_lock, RemoteLock::Acquire(backend.get(), env, lo));
+  // An encrypted remote is unlocked with the password (a new remote is made
+  // unencrypted: `snap init --encrypt --repo rclone:…` makes an encrypted one).
+  std::shared_ptr<const Sealer> sealer = PlainSealer();
+  Result<RepoConfig> cfg = ReadRepositoryConfig(backend.get());
+  if (cfg.ok()) {
+    Result<RepositoryKeys> keys = UnlockRepository(backend.get(), *cfg, opts.password);
+    if (!keys.ok()) {
+      s.remote_lock.reset();
+      return keys.status();
+    }
+    sealer = keys->sealer;
+  }
+  auto guarded = std::make_unique<LockGuardedBackend>(std::move(backend), s.remote_lock.get());
+  Result<std::unique_ptr<Repository>> repo = Repository::Open(env, std::move(guarded), scratch, opts.create, sealer);
+  if (!repo.ok()) {
+    // The lock goes before the backend it was written through.
+    s.remote_lock.reset();
+    return repo.status();
+  }
+  s.repo = std::move(repo).value();
+  return s;
+}
+
+}  // namespace
+
 Result<WriterSession> OpenWriter(Env* env, const std::string& dir, const WriterOptions& opts) {
+  if (IsRcloneSpec(dir)) return OpenRemoteWriter(env, dir, opts);
   // A folder that holds no repository is checked before the lock file is made
   // in it, so a refused folder is left exactly as it was (Open checks again
   // under the lock).

@@ -20,12 +20,22 @@
 // holds no repository); Busy when the lock stays held (opts.lock.stop ends the
 // wait early); whatever Repository::Open reports otherwise. The lock is
 // released when the returned session (or its `lock`) is destroyed.
+//
+// A remote repository (`rclone:REMOTE:PATH`, docs/remote.md) is opened the
+// same way by OpenWriter: the lease lock (snapshot/remote_lock.h) is taken in
+// its locks/ BEFORE the config is read or written, the local scratch is
+// RemoteScratchDir(spec), and the repository's backend is wrapped so that
+// every write or delete (other than the lock's own) fails once the lock was
+// lost (RemoteLock::Valid false: a refresh failed for a whole lease): a
+// writer that lost its lock never publishes a manifest beside a new holder.
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "snapshot/open_repository.h"
+#include "snapshot/rclone_backend.h"
+#include "snapshot/remote_lock.h"
 #include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"
 #include "util/env.h"
@@ -39,15 +49,23 @@ struct WriterOptions {
   // An encrypted repository's password; null = the process's
   // (snapshot/open_repository.h: OpenRepository opens, or makes, the repository).
   PasswordSource* password = nullptr;
+  // Remote repositories only: the child's settings and the lease lock's
+  // (its wait_seconds, command and log are taken from `lock` above).
+  RcloneBackendOptions rclone;
+  int64_t lease_seconds = 15 * 60;
 };
 
 struct WriterSession {
-  std::unique_ptr<RepoLock> lock;        // held for as long as the session lives
+  std::unique_ptr<RepoLock> lock;        // held for as long as the session lives (local)
   std::unique_ptr<Repository> repo;
   bool created = false;               // this call made the repository
   std::string encryption = "none";    // its config's encryption=
+  // Remote: the lease lock. Declared after repo so it is released (through
+  // the repository's backend) before the repository and its backend go.
+  std::unique_ptr<RemoteLock> remote_lock;
 };
 
+// dir: a local folder, or an rclone:REMOTE:PATH spec (IsRcloneSpec).
 Result<WriterSession> OpenWriter(Env* env, const std::string& dir, const WriterOptions& opts);
 
 }  // namespace maestro

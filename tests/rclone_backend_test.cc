@@ -387,19 +387,24 @@ TEST_F(RcloneFaultTest, RestartsAreBoundedThenEveryCallFails) {
   }
 }
 
-// The writers and transactions do not take a remote repository yet: an
-// rclone: spec must be refused, never taken for a local folder called "rclone:…"
-// (a copy the user would think is off-site).
-TEST(RcloneBackendTest, WritersRefuseARemoteRepoAndCreateNothing) {
+// The transactions do not take a remote repository: an rclone: spec must be
+// refused, never taken for a local folder called "rclone:…" (a copy the user
+// would think is off-site). snap create takes it, and a remote rclone cannot
+// reach fails as an I/O error, with nothing made locally either.
+TEST(RcloneBackendTest, TransactionsRefuseARemoteRepoAndNothingIsCreatedLocally) {
+  std::string why;
+  if (!HaveRclone(&why)) GTEST_SKIP() << why;
   TempDir d;
-  CliResult r = RunCli({"--root", d.path(), "--repo", "rclone:b2:bucket/maestro", "snap", "create"});
+  std::vector<std::string> env = {"XDG_CACHE_HOME=" + d.Sub(".cache"), "RCLONE_CONFIG=" + d.Sub("none.conf")};
+  CliResult r = RunCli({"--root", d.path(), "--repo", "rclone:b2:bucket/maestro", "snap", "create"}, env);
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  EXPECT_NE(r.err.find("rclone:b2:bucket/maestro"), std::string::npos) << r.err;
+  WriteFile(d.Sub("c.ini"), "[repo]\npath = rclone:b2:bucket/maestro\n");
+  r = RunCli({"--root", d.path(), "--config", d.Sub("c.ini"), "snap", "create"}, env);
+  EXPECT_EQ(r.exit_code, 7) << r.err;
+  r = RunCli({"--root", d.path(), "--repo", "rclone:b2:bucket/maestro", "--yes", "reset"}, env);
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("cannot use a remote repository"), std::string::npos) << r.err;
-  WriteFile(d.Sub("c.ini"), "[repo]\npath = rclone:b2:bucket/maestro\n");
-  r = RunCli({"--root", d.path(), "--config", d.Sub("c.ini"), "snap", "create"});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  r = RunCli({"--root", d.path(), "--repo", "rclone:b2:bucket/maestro", "--yes", "reset"});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_EQ(Sh("ls -A " + d.path()), "c.ini\n") << "nothing may be created for it";
 }
 
@@ -431,7 +436,7 @@ TEST_F(RcloneFaultTest, SnapshotReadersAndRestoreToWorkOnARemoteRepository) {
   EXPECT_EQ(TreeDigest(dir_.Sub("out/pdfs")), TreeDigest(root + "/ai_researcher/data/raw_pdfs"))
       << "restore --to from the remote brings the files back exactly";
   CliResult in_place = RunCli({"--root", root, "--repo", remote, "--yes", "snap", "restore", "latest"}, env);
-  EXPECT_EQ(in_place.exit_code, 2) << "in place is a transaction: a writer, not wired for remotes yet";
+  EXPECT_EQ(in_place.exit_code, 2) << "in place is a transaction: not wired for remotes";
 
   std::string pack = Sh("ls " + local + "/packs | head -1");
   ASSERT_FALSE(pack.empty());
