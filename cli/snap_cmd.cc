@@ -24,6 +24,7 @@
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
 #include "engine/legacy_import.h"
+#include "engine/recover.h"
 #include "engine/snapshot_sources.h"
 #include "snapshot/prune.h"
 #include "snapshot/open_backend.h"
@@ -142,14 +143,14 @@ using LockedRepo = WriterSession;
 // OpenWriter (snapshot/open_writer.h): the lock first, then the repository is
 // opened (or, with create, made or finished) under it. create: make the
 // repository if missing.
+// A remote repository (rclone:REMOTE:PATH) takes its lease lock there
+// (snapshot/open_writer.h, docs/remote.md).
 Result<LockedRepo> OpenForWriting(CliContext& ctx, double lock_wait, bool create) {
   std::string remote = RemoteRepoSpec(ctx);
-  if (!remote.empty()) {
-    return Status::InvalidArgument(
-        remote + ": this build reads remote repositories (snap list, show, diff, verify) but does not write "
-                 "them yet", "to put one there, `rclone copy` a local repository folder to the remote (same layout)");
+  std::string dir = remote;
+  if (dir.empty()) {
+    MAESTRO_ASSIGN_OR_RETURN(dir, RepoDir(ctx));
   }
-  MAESTRO_ASSIGN_OR_RETURN(std::string dir, RepoDir(ctx));
   WriterOptions wo;
   wo.create = create;
   wo.lock.wait_seconds = lock_wait;
@@ -210,7 +211,14 @@ struct CreateArgs {
 };
 
 Status RunCreate(CliContext& ctx, const CreateArgs& a) {
-  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  const bool remote = !RemoteRepoSpec(ctx).empty();
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, remote ? ctx.LoadLayoutForRemoteRepo() : ctx.LoadLayout());
+  if (remote) {
+    // The journal check every command runs first needs the layout LoadLayout
+    // refuses for a remote: the install's own journal is asked here.
+    MAESTRO_ASSIGN_OR_RETURN(auto open, FindUnfinishedTransaction(layout, Env::Default()));
+    if (open) return UnfinishedError(*open);
+  }
   std::vector<SnapshotSource> sources = SourcesFor(layout);
   bool any = false;
   for (const auto& s : sources) any = any || s.present;
@@ -226,7 +234,7 @@ Status RunCreate(CliContext& ctx, const CreateArgs& a) {
   co.progress = line.Callback();
   auto info = w.repo->Create(sources, co);
   line.Finish();
-  if (!info.ok()) return info.status().Annotate("snap create in " + w.repo->dir());
+  if (!info.ok()) return info.status().Annotate("snap create in " + (remote ? RemoteRepoSpec(ctx) : w.repo->dir()));
   for (const auto& warning : info->warnings) ctx.Warn("snapshot " + info->id + ": " + warning);
   if (ctx.json()) {
     nlohmann::json j = InfoJson(*info);
@@ -919,8 +927,10 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "`latest`, or an ISO-8601 time (the newest snapshot at or before it).");
   snap->require_subcommand(1);
   snap->footer(
-      "Writers (create, restore, delete, prune) take the repository lock; a second writer fails with\n"
-      "exit code 5 naming the holder, or waits with --lock-wait SECONDS. Readers never wait.");
+      "Writers (create, restore, delete, prune, copy's target) take the repository lock; a second writer fails\n"
+      "with exit code 5 naming the holder, or waits with --lock-wait SECONDS. Readers never wait.\n"
+      "--repo rclone:REMOTE:PATH: a remote repository (docs/remote.md); create, delete, prune, repair and\n"
+      "copy write it under a lease lock; a remote that refuses deletes fails delete/prune with exit 7.");
 
   auto ca = std::make_shared<CreateArgs>();
   auto* create = snap->add_subcommand("create", "Take a snapshot of every store now and print its id");
@@ -1059,6 +1069,8 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "  maestro-db snap import-legacy --dry-run");
   imp->callback(Command(ctx, exit_code, [&ctx, ila](int* code) { return RunImportLegacy(ctx, *ila, code); }));
   ctx.MarkWriting(imp, [ila]() { return !ila->dry_run; });
+
+  RegisterCopyCommand(*snap, ctx, exit_code);  // cli/copy_cmd.cc
 }
 
 }  // namespace maestro

@@ -1,7 +1,6 @@
 #include "snapshot/archiver.h"
 
 #include <unistd.h>
-#include <zstd.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -21,15 +20,14 @@
 #include "snapshot/pack_writer.h"
 #include "snapshot/parent_files.h"
 #include "snapshot/progress_throttle.h"
+#include "snapshot/publish.h"
 #include "snapshot/read_pool.h"
 #include "snapshot/sqlite_capture.h"
-#include "snapshot/tree.h"
 #include "util/crash_point.h"
 
 namespace maestro {
 
 MAESTRO_DECLARE_CRASH_POINT(snap_after_pack, "snap.after_pack");
-MAESTRO_DECLARE_CRASH_POINT(snap_after_index, "snap.after_index");
 
 namespace {
 
@@ -105,8 +103,9 @@ class Archiver {
     CountTotals();
     PackWriter sink(files_, "snap.after_pack");
     MAESTRO_RETURN_IF_ERROR(ChunkAndStore(&sink));
-    if (files_.v4()) MAESTRO_RETURN_IF_ERROR(StoreTrees(&sink));
-    MAESTRO_RETURN_IF_ERROR(sink.Finish());
+    // Format 4: the listing as tree blobs, then every pack is published.
+    MAESTRO_RETURN_IF_ERROR(
+        StoreListing(files_, &sink, [this](const Hash128& b) { return stored_->count(b); }, &m_));
     throttle_.Report(prog_, true);
     // The parent and the stored-blob list are no longer needed: free them before
     // the index and manifest are encoded (the peak of memory use).
@@ -197,26 +196,6 @@ class Archiver {
     return failure;
   }
 
-  // Format 4: every present store's listing as tree blobs (snapshot/tree.h),
-  // stored like data: only those the repository lacks, so an unchanged store
-  // adds nothing. Sets each store's root and tree_blobs.
-  Status StoreTrees(PackWriter* sink) {
-    HashSet added;
-    std::string z;
-    for (auto& st : m_.stores) {
-      if (!st.present) continue;
-      for (const TreeBlob& b : SplitStoreTree(&st, files_.sealer())) {
-        if (stored_->count(b.id) || !added.insert(b.id).second) continue;
-        z.resize(ZSTD_compressBound(b.plain.size()));
-        size_t n = ZSTD_compress(z.data(), z.size(), b.plain.data(), b.plain.size(), 3);
-        if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
-        MAESTRO_RETURN_IF_ERROR(sink->Add(b.id, static_cast<uint32_t>(b.plain.size()), std::string_view(z.data(), n),
-                                          BlobCodec::kZstd, BlobType::kTree));
-      }
-    }
-    return Status::OK();
-  }
-
   // Readers' counters into prog_, on the calling thread (the callback's).
   void ReportProgress(const std::vector<size_t>& first) {
     prog_.files_done = files_done_.load();
@@ -290,32 +269,9 @@ class Archiver {
     return Status::OK();
   }
 
-  // Step 6: the index, then the manifest: the commit point.
-  Status Publish(PackWriter* sink) {
-    uint64_t stored = sink->stored_bytes();
-    {
-      std::vector<IndexEntry> fresh = sink->TakeEntries();
-      uint64_t index_bytes = 0;
-      if (!fresh.empty()) MAESTRO_RETURN_IF_ERROR(WriteIndexFile(files_, fresh, nullptr, &index_bytes));
-      stored += index_bytes;
-    }
-    MAESTRO_CRASH_POINT("snap.after_index");
-    for (const auto& st : m_.stores) {
-      if (!st.present) continue;
-      m_.info.stores.push_back(st.name);
-      for (const auto& f : st.files)
-        if (f.type == ManifestFile::Type::kFile) {
-          m_.info.files++;
-          m_.info.logical_bytes += f.size;
-        }
-    }
-    m_.info.stored_bytes = stored;
-    if (files_.v4()) {  // the manifest's own bytes count too (their length does not depend on the value)
-      MAESTRO_ASSIGN_OR_RETURN(std::string probe, EncodeManifestV4(m_, files_.sealer()));
-      m_.info.stored_bytes += probe.size();
-    }
-    return PublishManifest(files_, m_);
-  }
+  // Step 6: the index, then the manifest: the commit point (snapshot/publish.h,
+  // shared with `snap copy`).
+  Status Publish(PackWriter* sink) { return PublishSnapshot(files_, sink, &m_); }
 
   const RepoFiles& files_;
   Env* env_;

@@ -15,6 +15,14 @@
 //   - A copy killed at any point leaves the target listing the snapshots it had
 //     before; the next copy reuses the packs that were uploaded.
 //   - The caller holds the target's writer lock; the source needs none.
+//   - Verified on arrival: each blob sent is read whole from the source and
+//     its id recomputed from its bytes (decompressed, hashed under the
+//     target's Sealer, snapshot/sealer.h) before it goes into a target pack;
+//     every pack uploaded is then Stat'ed on the target for its full size;
+//     only then are the index file and the manifest written (snapshot/publish.h:
+//     the archiver's own publish step, so the target's format encodes it).
+//   - Snapshots are copied one at a time, in the order given: each is listed
+//     on the target as soon as it is complete.
 // Thread safety: one call at a time per target.
 #pragma once
 
@@ -33,12 +41,18 @@ struct CopyProgress {
   uint64_t files_done = 0, files_total = 0;
   uint64_t bytes_sent = 0;     // stored bytes uploaded to the target so far
   uint64_t bytes_skipped = 0;  // blob bytes the target had already
+  // Stored bytes of the blobs the current snapshot's copy sends (known before
+  // it starts, for a rate and an ETA); bytes_done of those sent so far.
+  uint64_t bytes_total = 0, bytes_done = 0;
   std::string current;         // snapshot id being copied
 };
 
 struct CopyOptions {
   std::function<void(const CopyProgress&)> progress;  // may be null; calling thread
   int threads = 0;                                    // 0 = number of cores
+  // Re-hash and re-encode every chunk under the target's scheme even when the
+  // two repositories name blobs alike (the cross-scheme path; tests use it).
+  bool rehash = false;
 };
 
 struct CopyResult {

@@ -23,6 +23,7 @@
 #include "snapshot/gc.h"
 #include "snapshot/repair.h"
 #include "snapshot/repo_files.h"
+#include "snapshot/repo_access.h"
 #include "snapshot/restorer.h"
 #include "snapshot/sealer.h"
 #include "snapshot/upgrade.h"
@@ -55,6 +56,8 @@ class RepositoryImpl final : public Repository {
     files_.set_format(cfg_.format_version);
     return Status::OK();
   }
+  const RepoFiles& files() const { return files_; }
+  const std::shared_ptr<const Sealer>& sealer() const { return sealer_; }
 
   Result<SnapshotInfo> Create(const std::vector<SnapshotSource>& sources, const CreateOptions& opts) override {
     return CreateSnapshot(files_, sources, opts);
@@ -121,6 +124,18 @@ Status CheckFolderForNewRepository(Env* env, const std::string& dir) {
                                   "' and no repository config)", hint);
   }
   return Status::OK();
+}
+
+const RepoFiles* RepoFilesOf(Repository* repo) {
+  auto* impl = dynamic_cast<RepositoryImpl*>(repo);
+  return impl != nullptr ? &impl->files() : nullptr;
+}
+
+// The sealer the repository was opened with (PlainSealer() when unencrypted;
+// an encrypted one's open master key, docs/encryption.md).
+std::shared_ptr<const Sealer> SealerOf(Repository* repo) {
+  auto* impl = dynamic_cast<RepositoryImpl*>(repo);
+  return impl != nullptr && impl->sealer() ? impl->sealer() : PlainSealer();
 }
 
 Result<std::unique_ptr<Repository>> Repository::Open(Env* env, const std::string& dir, bool create_if_missing) {

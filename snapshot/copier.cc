@@ -1,0 +1,311 @@
+// snapshot/copier.cc — `snap copy` (the contract is snapshot/copier.h).
+//
+// Per snapshot, in the order given:
+//   1. plan: the snapshot's distinct chunks, and which of them the target's
+//      index (after putting right what an interrupted writer left: leftovers.h)
+//      already holds; their stored size is the progress total;
+//   2. send: each missing blob is read whole from the source and checked
+//      (stored checksum, length, id recomputed from its bytes: BlobReader), then
+//      appended to a target pack — verbatim when both ends name blobs alike,
+//      else re-hashed under the target's Sealer and compressed again by the
+//      archiver's CompressPool;
+//   3. listing: StoreListing (snapshot/publish.h), the archiver's own step: a
+//      format-4 target gets the listing as its own tree blobs (named by its
+//      Sealer, only those it lacks), a format-3 target none; the source's tree
+//      blobs are never copied (they are the source's encoding, not a chunk);
+//   4. check arrival: every pack uploaded is Stat'ed for its full size;
+//   5. publish: PublishSnapshot (snapshot/publish.h), the archiver's own last
+//      step: index file, then the manifest (the target's format) with the
+//      source's id, time, label, trigger, host and warnings.
+// A kill anywhere before 5's manifest leaves the target's list as it was;
+// the packs already uploaded are adopted by the next writer (leftovers.h), so
+// the next copy does not send their blobs again.
+#include "snapshot/copier.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "snapshot/blob_index.h"
+#include "snapshot/blob_reader.h"
+#include "snapshot/catalog.h"
+#include "snapshot/compress_pool.h"
+#include "snapshot/leftovers.h"
+#include "snapshot/pack_writer.h"
+#include "snapshot/publish.h"
+#include "snapshot/repo_access.h"
+#include "snapshot/repo_files.h"
+#include "snapshot/sealer.h"
+
+namespace maestro {
+
+namespace {
+
+// Both ends give a chunk the same id: a blob the target holds is skipped
+// unread, one it lacks is copied as stored. (Two encrypted repositories name
+// blobs alike only when they share the id key; until that can be asked of a
+// Sealer, encrypted ends are re-hashed: slower, never wrong.)
+bool SameBlobNames(const Sealer& a, const Sealer& b) { return !a.encrypted() && !b.encrypted(); }
+
+// The target's side: which blobs it holds (its index after leftovers were
+// put right, plus what this run sent).
+struct TargetState {
+  const RepoFiles* files = nullptr;
+  std::shared_ptr<const Sealer> sealer;
+  BlobIndex index;
+  HashSet sent;
+  std::map<std::string, SnapshotInfo> listed;  // by id
+  std::set<std::string> damaged;               // ids of damaged manifests
+  bool Has(const Hash128& b) const { return index.count(b) > 0 || sent.count(b) > 0; }
+};
+
+// What the archiver's first step does on the target: packs an interrupted
+// writer (a killed copy or create) uploaded without an index are indexed
+// again, so their blobs count as held; scratch and unused packs go.
+Status PrepareTarget(TargetState* t) {
+  const RepoFiles& files = *t->files;
+  MAESTRO_RETURN_IF_ERROR(files.EnsureScratch());
+  BadIndexFiles bad;
+  MAESTRO_RETURN_IF_ERROR(LoadIndex(files, &t->index, /*strict=*/true, &bad, nullptr));
+  std::vector<IndexEntry> adopted;
+  std::set<std::string> damaged_packs;
+  MAESTRO_RETURN_IF_ERROR(AdoptUnindexedPacks(
+      files, PacksOf(t->index), [&](const Hash128& b) { return t->index.count(b) > 0; }, &adopted, &damaged_packs));
+  for (const auto& e : adopted) t->index.emplace(e.blob, e);
+  MAESTRO_RETURN_IF_ERROR(CleanLeftovers(files, PacksOf(t->index), damaged_packs));
+  MAESTRO_ASSIGN_OR_RETURN(RepoScan scan, ScanSnapshots(files));
+  for (const auto& s : scan.snapshots) t->listed[s.id] = s;
+  for (const auto& d : scan.damaged) t->damaged.insert(d.id);
+  return Status::OK();
+}
+
+class SnapshotCopier {
+ public:
+  SnapshotCopier(const RepoFiles& from, const BlobIndex& from_index, const Sealer& from_sealer, TargetState* to,
+                 const CopyOptions& opts, CopyProgress* prog, CopyResult* result)
+      : from_(from), from_index_(from_index), to_(to), opts_(opts), prog_(prog), result_(result),
+        verbatim_(!opts.rehash && SameBlobNames(from_sealer, *to->sealer)) {}
+
+  Status Run(Manifest m) {
+    const std::string id = m.info.id;
+    Plan(m);
+    PackWriter sink(*to_->files, "copy.after_pack");
+    Status sent = Send(&m, &sink);
+    if (sent.ok()) sent = StoreListing(*to_->files, &sink, [this](const Hash128& b) { return to_->Has(b); }, &m);
+    if (sent.ok()) sent = CheckArrival(&sink);
+    if (!sent.ok())
+      return sent.Annotate("snap copy of snapshot " + id + " from " + from_.backend()->Location() +
+                           ": nothing of it is listed on " + to_->files->backend()->Location() +
+                           " (what was uploaded is reused by the next copy)");
+    for (const auto& e : sink.entries()) to_->sent.insert(e.blob);  // the tree blobs too: held for the next snapshot
+    uint64_t pack_bytes = sink.stored_bytes();
+    MAESTRO_RETURN_IF_ERROR(PublishSnapshot(*to_->files, &sink, &m).Annotate("snap copy of snapshot " + id));
+    result_->bytes_sent += pack_bytes;
+    result_->copied.push_back(id);
+    return Status::OK();
+  }
+
+ private:
+  // Step 1: totals for the progress line (the blobs to send, their stored size).
+  void Plan(const Manifest& m) {
+    HashSet seen;
+    prog_->files_done = 0;
+    prog_->files_total = 0;
+    prog_->bytes_done = 0;
+    prog_->bytes_total = 0;
+    for (const auto& st : m.stores)
+      for (const auto& f : st.files) {
+        if (f.type != ManifestFile::Type::kFile) continue;
+        prog_->files_total++;
+        for (const auto& c : f.chunks) {
+          if (!seen.insert(c).second || (verbatim_ && to_->Has(c))) continue;
+          auto e = from_index_.find(c);
+          if (e != from_index_.end()) prog_->bytes_total += e->second.stored_len;
+        }
+      }
+    Report(true);
+  }
+
+  // Step 2: every file's chunks; chunk lists are rewritten when ids change.
+  Status Send(Manifest* m, PackWriter* sink) {
+    BlobReader reader(from_, &from_index_);
+    std::unique_ptr<CompressPool> pool;
+    if (!verbatim_) pool = std::make_unique<CompressPool>(sink, DefaultThreads(opts_.threads));
+    Status st;
+    for (auto& store : m->stores)
+      for (auto& f : store.files) {
+        if (f.type != ManifestFile::Type::kFile) continue;
+        for (auto& c : f.chunks) {
+          st = verbatim_ ? CopyVerbatim(c, &reader, sink, &pool) : CopyRehashed(&c, &reader, pool.get());
+          if (!st.ok()) break;
+        }
+        if (!st.ok()) break;
+        prog_->files_done++;
+        Report(false);
+      }
+    if (pool) {
+      Status ps = pool->Finish();
+      if (st.ok()) st = ps;
+    }
+    if (st.ok()) st = sink->Finish();
+    Report(true);
+    return st;
+  }
+
+  // Same names on both ends: a held blob is skipped unread; a missing one is
+  // read, checked (its id recomputed from its bytes) and appended with its
+  // codec's output as it was (sealed again by the target's PackWriter), as a
+  // data blob. A format-3 target takes zstd only: a blob a format-4 source
+  // stored raw is compressed for it (the pool, made the first time).
+  Status CopyVerbatim(const Hash128& c, BlobReader* reader, PackWriter* sink, std::unique_ptr<CompressPool>* pool) {
+    auto e = from_index_.find(c);
+    if (to_->Has(c)) {
+      if (done_.insert(c).second) Skipped(e == from_index_.end() ? 0 : e->second.stored_len);
+      return Status::OK();
+    }
+    if (e == from_index_.end())
+      return Status::Corruption("blob " + c.Hex() + " is not in the source's index",
+                                "run `maestro-db snap verify` on the source; `snap repair` indexes lost packs again");
+    MAESTRO_RETURN_IF_ERROR(reader->ReadEntry(e->second, &plain_, &encoded_));
+    if (to_->files->v4() || e->second.codec == BlobCodec::kZstd) {
+      MAESTRO_RETURN_IF_ERROR(sink->Add(c, e->second.raw_len, encoded_, e->second.codec, BlobType::kData));
+    } else {
+      if (!*pool) *pool = std::make_unique<CompressPool>(sink, DefaultThreads(opts_.threads));
+      if (!(*pool)->Submit(c, std::move(plain_))) return (*pool)->status();
+      plain_.clear();
+    }
+    Sent(c, e->second.stored_len);
+    return Status::OK();
+  }
+
+  // Different names: the chunk is read and checked under the source's id,
+  // named by the target's Sealer, and compressed again for the target.
+  Status CopyRehashed(Hash128* c, BlobReader* reader, CompressPool* pool) {
+    auto known = remap_.find(*c);
+    if (known != remap_.end()) {
+      *c = known->second;
+      return Status::OK();
+    }
+    MAESTRO_RETURN_IF_ERROR(reader->Read(*c, &plain_));
+    Hash128 target_id = to_->sealer->BlobId(plain_);
+    remap_[*c] = target_id;
+    auto e = from_index_.find(*c);
+    uint64_t stored_len = e == from_index_.end() ? plain_.size() : e->second.stored_len;
+    *c = target_id;
+    if (to_->Has(target_id)) {
+      Skipped(stored_len);
+      return Status::OK();
+    }
+    if (!pool->Submit(target_id, std::move(plain_))) return pool->status();
+    plain_.clear();
+    Sent(target_id, stored_len);
+    return Status::OK();
+  }
+
+  // Step 3: every pack this snapshot's copy published is on the target whole.
+  Status CheckArrival(PackWriter* sink) {
+    std::map<Hash128, uint64_t> ends;
+    for (const auto& e : sink->entries()) ends[e.pack] = std::max(ends[e.pack], e.offset + e.stored_len);
+    for (const auto& [pack, end] : ends) {
+      ObjectInfo info;
+      MAESTRO_RETURN_IF_ERROR(to_->files->backend()->Stat(ObjectKind::kPack, PackName(pack), &info)
+                                  .Annotate("checking the copy's pack on the target"));
+      if (info.size < end)
+        return Status::IoError(to_->files->PackPath(pack) + " holds " + std::to_string(info.size) +
+                                   " bytes after its upload, fewer than the " + std::to_string(end) + " sent",
+                               "run the copy again");
+    }
+    return Status::OK();
+  }
+
+  void Sent(const Hash128& id, uint64_t stored_len) {
+    to_->sent.insert(id);
+    done_.insert(id);
+    result_->blobs_sent++;
+    prog_->bytes_done += stored_len;
+    prog_->bytes_sent += stored_len;
+  }
+  void Skipped(uint64_t stored_len) {
+    result_->blobs_skipped++;
+    result_->bytes_skipped += stored_len;
+    prog_->bytes_skipped += stored_len;
+  }
+
+  void Report(bool force) {
+    if (!opts_.progress) return;
+    int64_t now = from_.env()->NowMicros();
+    if (!force && now - last_report_ < 100000) return;
+    last_report_ = now;
+    opts_.progress(*prog_);
+  }
+
+  const RepoFiles& from_;
+  const BlobIndex& from_index_;
+  TargetState* to_;
+  const CopyOptions& opts_;
+  CopyProgress* prog_;
+  CopyResult* result_;
+  const bool verbatim_;
+  HashSet done_;                       // blobs of this snapshot already counted
+  std::map<Hash128, Hash128> remap_;   // source id -> target id (re-hashed copies)
+  std::string plain_, encoded_;
+  int64_t last_report_ = 0;
+};
+
+// A snapshot id the target lists already: the same snapshot (skipped), or
+// another one that happens to have the id (refused: never overwritten).
+Status CheckListedTwin(const SnapshotInfo& src, const SnapshotInfo& dst, const std::string& where) {
+  if (src.created_micros == dst.created_micros && src.hostname == dst.hostname) return Status::OK();
+  return Status::InvalidArgument(where + " holds another snapshot with the id " + src.id + " (taken on " +
+                                     dst.hostname + ", not " + src.hostname + ")",
+                                 "nothing on the target is ever overwritten; copy into another repository");
+}
+
+}  // namespace
+
+Result<CopyResult> CopySnapshots(Repository* from, Repository* to, const std::vector<std::string>& ids,
+                                 const CopyOptions& opts) {
+  const RepoFiles* f = RepoFilesOf(from);
+  TargetState target;
+  target.files = RepoFilesOf(to);
+  if (f == nullptr || target.files == nullptr) return Status::Internal("snap copy: a repository of another kind");
+  const std::string to_where = target.files->backend()->Location();
+  if (f->backend()->Location() == to_where)
+    return Status::InvalidArgument("snap copy: the source and the target are the same repository (" + to_where + ")",
+                                   "pass another repository with --to or --from");
+  target.sealer = SealerOf(to);
+  std::shared_ptr<const Sealer> from_sealer = SealerOf(from);
+  BlobIndex from_index;
+  BadIndexFiles bad;  // a damaged source index file: its blobs are missing, named per snapshot
+  MAESTRO_RETURN_IF_ERROR(LoadIndex(*f, &from_index, /*strict=*/true, &bad, nullptr));
+  std::vector<Manifest> manifests;  // whole listings, a format-4 source's read from its tree blobs
+  for (const auto& id : ids) {
+    Result<Manifest> m = LoadManifest(*f, id, &from_index);
+    if (!m.ok()) return m.status().Annotate("snap copy from " + f->backend()->Location() + "; nothing was copied");
+    manifests.push_back(std::move(m).value());
+  }
+  MAESTRO_RETURN_IF_ERROR(PrepareTarget(&target).Annotate("snap copy to " + to_where));
+  CopyResult result;
+  CopyProgress prog;
+  prog.snapshots_total = manifests.size();
+  for (Manifest& m : manifests) {
+    prog.current = m.info.id;
+    auto listed = target.listed.find(m.info.id);
+    if (target.damaged.count(m.info.id))
+      return Status::Corruption(to_where + " holds a damaged manifest of snapshot " + m.info.id,
+                                "run `maestro-db --repo " + to_where + " snap repair`, then copy again");
+    if (listed != target.listed.end()) {
+      MAESTRO_RETURN_IF_ERROR(CheckListedTwin(m.info, listed->second, to_where));
+      result.skipped.push_back(m.info.id);
+    } else {
+      SnapshotCopier copier(*f, from_index, *from_sealer, &target, opts, &prog, &result);
+      MAESTRO_RETURN_IF_ERROR(copier.Run(std::move(m)));
+    }
+    prog.snapshots_done++;
+  }
+  if (opts.progress) opts.progress(prog);
+  return result;
+}
+
+}  // namespace maestro

@@ -1,0 +1,80 @@
+// snapshot/publish.cc — listing, index, then manifest (see the header).
+#include "snapshot/publish.h"
+
+#include <zstd.h>
+
+#include "snapshot/blob_index.h"
+#include "snapshot/catalog.h"
+#include "snapshot/format.h"
+#include "snapshot/tree.h"
+#include "util/crash_point.h"
+
+namespace maestro {
+
+MAESTRO_DECLARE_CRASH_POINT(snap_after_index, "snap.after_index");
+
+namespace {
+
+constexpr int kTreeZstdLevel = 3;
+
+Status AddTreeBlob(PackWriter* sink, const TreeBlob& b, std::string* z) {
+  z->resize(ZSTD_compressBound(b.plain.size()));
+  size_t n = ZSTD_compress(z->data(), z->size(), b.plain.data(), b.plain.size(), kTreeZstdLevel);
+  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+  return sink->Add(b.id, static_cast<uint32_t>(b.plain.size()), std::string_view(z->data(), n), BlobCodec::kZstd,
+                   BlobType::kTree);
+}
+
+}  // namespace
+
+Status StoreListing(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, Manifest* m) {
+  HashSet added;
+  std::string z;
+  for (auto& st : m->stores) {
+    st.has_root = false;
+    st.root = Hash128();
+    st.tree_blobs.clear();
+    if (!files.v4() || !st.present) continue;
+    for (const TreeBlob& b : SplitStoreTree(&st, files.sealer())) {
+      if (held(b.id) || !added.insert(b.id).second) continue;
+      MAESTRO_RETURN_IF_ERROR(AddTreeBlob(sink, b, &z));
+    }
+  }
+  return sink->Finish();
+}
+
+Status PublishSnapshot(const RepoFiles& files, PackWriter* sink, Manifest* m) {
+  if (files.v4())
+    for (const auto& st : m->stores)
+      if (st.present && !st.has_root)
+        return Status::Internal("publishing snapshot " + m->info.id + ": store " + st.name + " has no tree root");
+  uint64_t stored = sink->stored_bytes();
+  {
+    std::vector<IndexEntry> fresh = sink->TakeEntries();
+    uint64_t index_bytes = 0;
+    if (!fresh.empty()) MAESTRO_RETURN_IF_ERROR(WriteIndexFile(files, fresh, nullptr, &index_bytes));
+    stored += index_bytes;
+  }
+  MAESTRO_CRASH_POINT("snap.after_index");
+  m->format_version = files.v4() ? kManifestFormatV4 : kManifestFormatVersion;
+  m->info.stores.clear();
+  m->info.files = 0;
+  m->info.logical_bytes = 0;
+  for (const auto& st : m->stores) {
+    if (!st.present) continue;
+    m->info.stores.push_back(st.name);
+    for (const auto& f : st.files)
+      if (f.type == ManifestFile::Type::kFile) {
+        m->info.files++;
+        m->info.logical_bytes += f.size;
+      }
+  }
+  m->info.stored_bytes = stored;
+  if (files.v4()) {  // the manifest's own bytes count too (their length does not depend on the value)
+    MAESTRO_ASSIGN_OR_RETURN(std::string probe, EncodeManifestV4(*m, files.sealer()));
+    m->info.stored_bytes += probe.size();
+  }
+  return PublishManifest(files, *m);
+}
+
+}  // namespace maestro
