@@ -2,8 +2,9 @@
 //
 // Per snapshot, in the order given:
 //   1. plan: the snapshot's distinct chunks, and which of them the target's
-//      index (after putting right what an interrupted writer left: leftovers.h)
-//      already holds; their stored size is the progress total;
+//      index (after adopting packs an interrupted writer left unindexed:
+//      leftovers.h; nothing on the target is deleted) already holds; their
+//      stored size is the progress total;
 //   2. send: each missing blob is read whole from the source and checked
 //      (stored checksum, length, id recomputed from its bytes: BlobReader), then
 //      appended to a target pack — verbatim when both ends name blobs alike,
@@ -60,12 +61,23 @@ struct TargetState {
   bool Has(const Hash128& b) const { return index.count(b) > 0 || sent.count(b) > 0; }
 };
 
-// What the archiver's first step does on the target: packs an interrupted
-// writer (a killed copy or create) uploaded without an index are indexed
-// again, so their blobs count as held; scratch and unused packs go.
+// The local scratch (tmp/) an interrupted writer left; nothing of the
+// repository's objects.
+Status ClearScratch(const RepoFiles& files) {
+  std::vector<DirEntry> entries;
+  MAESTRO_RETURN_IF_ERROR(files.env()->ListDir(files.TmpDir(), &entries));
+  for (const auto& e : entries) MAESTRO_RETURN_IF_ERROR(files.env()->RemoveTree(JoinPath(files.TmpDir(), e.name)));
+  return Status::OK();
+}
+
+// The archiver's first step, without its deletes: packs an interrupted writer
+// (a killed copy or create) uploaded without an index are indexed again (one
+// new index file), so their blobs count as held. Unused packs are left for
+// the next create or prune: a copy never deletes anything on its target.
 Status PrepareTarget(TargetState* t) {
   const RepoFiles& files = *t->files;
   MAESTRO_RETURN_IF_ERROR(files.EnsureScratch());
+  MAESTRO_RETURN_IF_ERROR(ClearScratch(files));
   BadIndexFiles bad;
   MAESTRO_RETURN_IF_ERROR(LoadIndex(files, &t->index, /*strict=*/true, &bad, nullptr));
   std::vector<IndexEntry> adopted;
@@ -73,7 +85,6 @@ Status PrepareTarget(TargetState* t) {
   MAESTRO_RETURN_IF_ERROR(AdoptUnindexedPacks(
       files, PacksOf(t->index), [&](const Hash128& b) { return t->index.count(b) > 0; }, &adopted, &damaged_packs));
   for (const auto& e : adopted) t->index.emplace(e.blob, e);
-  MAESTRO_RETURN_IF_ERROR(CleanLeftovers(files, PacksOf(t->index), damaged_packs));
   MAESTRO_ASSIGN_OR_RETURN(RepoScan scan, ScanSnapshots(files));
   for (const auto& s : scan.snapshots) t->listed[s.id] = s;
   for (const auto& d : scan.damaged) t->damaged.insert(d.id);
