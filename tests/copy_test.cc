@@ -344,33 +344,40 @@ TEST_F(RemoteCopyTest, ServerStoppedDuringCreateListsWhatWasThereAndTheNextCreat
   KillDuringCreate(this, server_.get(), dir_.Sub("root"), dir_.Sub("repo"), /*kill_server=*/true);
 }
 
-// The server killed during a copy to it: the target lists what it had, and
-// the re-run completes, sending less than all (what arrived is reused).
-TEST_F(RemoteCopyTest, ServerKilledDuringCopyListsWhatWasThereAndTheRerunReuses) {
-  StartServer(false);
-  if (server_ == nullptr) return;
-  auto src = Repository::Open(Env::Default(), dir_.Sub("src"), true);
+// The server (or the rclone child) killed during a copy to it: the target
+// lists what it had, and the re-run completes, sending less than all (what
+// arrived is reused).
+void KillDuringCopy(RemoteCopyTest* t, bool kill_server) {
+  SftpServer* server = t->server_.get();
+  const TempDir& dir = t->dir_;
+  auto src = Repository::Open(Env::Default(), dir.Sub("src"), true);
   ASSERT_TRUE(src.ok());
-  WriteFile(dir_.Sub("data/small"), RandomBytes(100000, 7));
-  std::string s1 = Snap(src->get(), dir_.Sub("data"), "").id;
-  WriteFile(dir_.Sub("data/big"), RandomBytes(40 * kMiB, 8));
-  std::string s2 = Snap(src->get(), dir_.Sub("data"), "").id;
-  const std::string repo = dir_.Sub("target");
+  WriteFile(dir.Sub("data/small"), RandomBytes(100000, 7));
+  std::string s1 = Snap(src->get(), dir.Sub("data"), "").id;
+  WriteFile(dir.Sub("data/big"), RandomBytes(40 * kMiB, 8));
+  std::string s2 = Snap(src->get(), dir.Sub("data"), "").id;
+  const std::string repo = dir.Sub("target");
   {
-    auto w = Writer(repo, {"--bwlimit", "16M"});
+    auto w = t->Writer(repo, {"--bwlimit", "16M"});
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     ASSERT_TRUE(CopySnapshots(src->get(), w->repo.get(), {s1}, {}).ok());
     Result<CopyResult> cut = Status::Internal("not run");
     std::thread copier([&] { cut = CopySnapshots(src->get(), w->repo.get(), {s2}, {}); });
-    bool started = WaitForPackBytes(repo, 18 * kMiB);
-    server_->Kill();
+    bool started = RemoteCopyTest::WaitForPackBytes(repo, 18 * kMiB);
+    if (kill_server) {
+      server->Kill();
+    } else {
+      for (pid_t p : RcloneChildren()) ::kill(p, SIGKILL);
+    }
     copier.join();
     ASSERT_TRUE(started);
     EXPECT_FALSE(cut.ok());
-    ASSERT_TRUE(server_->Restart());
+    if (kill_server) {
+      ASSERT_TRUE(server->Restart());
+    }
   }
-  EXPECT_EQ(RemoteIds(repo), std::vector<std::string>{s1});
-  auto w = Writer(repo);
+  EXPECT_EQ(t->RemoteIds(repo), std::vector<std::string>{s1});
+  auto w = t->Writer(repo);
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   auto again = CopySnapshots(src->get(), w->repo.get(), {s1, s2}, {});
   ASSERT_TRUE(again.ok()) << again.status().ToString();
@@ -382,6 +389,18 @@ TEST_F(RemoteCopyTest, ServerKilledDuringCopyListsWhatWasThereAndTheRerunReuses)
   auto v = w->repo->Verify({}, true);
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->ok());
+}
+
+TEST_F(RemoteCopyTest, ServerKilledDuringCopyListsWhatWasThereAndTheRerunReuses) {
+  StartServer(false);
+  if (server_ == nullptr) return;
+  KillDuringCopy(this, /*kill_server=*/true);
+}
+
+TEST_F(RemoteCopyTest, RcloneKilledDuringCopyListsWhatWasThereAndTheRerunReuses) {
+  StartServer(false);
+  if (server_ == nullptr) return;
+  KillDuringCopy(this, /*kill_server=*/false);
 }
 
 // local -> SFTP -> local, and SFTP -> WebDAV (remote to remote), by the CLI.
