@@ -159,7 +159,8 @@ class SnapshotCopier {
       Status ps = pool->Finish();
       if (st.ok()) st = ps;
     }
-    if (st.ok()) st = sink->Finish();
+    // The last pack is left open: StoreListing adds the tree blobs to it and
+    // publishes it (one pack, not a small one of tree blobs beside it).
     Report(true);
     return st;
   }

@@ -548,7 +548,7 @@ TEST_F(RemoteCopyTest, FlippedByteInARemotePackIsNamedByVerifyAndRefusedByCopy) 
   std::vector<std::string> env = CliEnv();
   const std::string remote = "rclone:t:" + dir_.Sub("offsite");
   ASSERT_EQ(RunCli({"--repo", dir_.Sub("src"), "snap", "copy", "--all", "--to", remote}, env).exit_code, 0);
-  std::string pack = Sh("ls " + dir_.Sub("offsite/packs") + " | head -1");
+  std::string pack = Sh("ls -S " + dir_.Sub("offsite/packs") + " | head -1");  // the largest: data
   ASSERT_FALSE(pack.empty());
   pack.pop_back();
   FlipByte(dir_.Sub("offsite/packs/" + pack), 5000);
