@@ -21,6 +21,10 @@
 //     every pack uploaded is then Stat'ed on the target for its full size;
 //     only then are the index file and the manifest written (snapshot/publish.h:
 //     the archiver's own publish step, so the target's format encodes it).
+//   - The target's format, whatever the source's: a format-4 target gets the
+//     listing as its own tree blobs (named by its Sealer) and a small manifest,
+//     a format-3 target a format-3 manifest and version-1 packs (zstd only).
+//     The source's tree blobs are read for the listing, never copied.
 //   - Snapshots are copied one at a time, in the order given: each is listed
 //     on the target as soon as it is complete.
 // Thread safety: one call at a time per target.
