@@ -191,6 +191,32 @@ TEST(CopyFormatTest, Format3SnapshotsCopiedIntoFormat4GetTreeBlobsAndSmallManife
   EXPECT_EQ(j["skipped"].size(), 2u) << again.out;
 }
 
+// A format-4 manifest cut short on the target (an upload that stopped): not
+// listed, so the next copy sends that snapshot again and it is listed whole.
+TEST(CopyFormatTest, ManifestCutShortOnAFormat4TargetIsCopiedAgainWhole) {
+  TempDir t;
+  std::string old = CopyFixture(t, "old"), dst = t.Sub("new");
+  auto fixture = Open(old);
+  auto to = Open(dst, true);
+  ASSERT_TRUE(fixture && to);
+  std::vector<std::string> ids = Ids(fixture.get());
+  ASSERT_TRUE(CopySnapshots(fixture.get(), to.get(), ids, {}).ok());
+  std::string path = dst + "/snapshots/" + ids[1], whole = ReadFile(path);
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(whole.size() / 2)), 0);
+  auto scan = to->Scan();
+  ASSERT_TRUE(scan.ok());
+  ASSERT_EQ(scan->incomplete.size(), 1u);
+  EXPECT_EQ(Ids(to.get()), std::vector<std::string>{ids[0]});
+  auto again = CopySnapshots(fixture.get(), to.get(), ids, {});
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->copied, std::vector<std::string>{ids[1]});
+  EXPECT_EQ(again->blobs_sent, 0u) << "its blobs were all there";
+  EXPECT_EQ(Ids(to.get()), ids);
+  EXPECT_TRUE(to->Scan()->incomplete.empty());
+  ExpectFixtureSnapshotsWhole(to.get(), t);
+  ExpectVerified(to.get());
+}
+
 // ------------------------------------------------------------ format 4 -> 3
 
 // A snapshot in a format-4 repository whose file "raw.bin" is one blob stored
