@@ -20,6 +20,7 @@
 #include "cli/progress.h"
 #include "snapshot/copier.h"
 #include "snapshot/open_backend.h"
+#include "snapshot/open_repository.h"
 #include "snapshot/open_writer.h"
 #include "snapshot/rclone_backend.h"
 #include "util/text.h"
@@ -56,10 +57,11 @@ Result<std::string> RepoEnd(CliContext& ctx) {
 }
 
 Result<std::unique_ptr<Repository>> OpenSource(const std::string& spec) {
-  if (IsRcloneSpec(spec)) return OpenRemoteRepositoryForReading(Env::Default(), spec);
-  if (!Env::Default()->DirExists(spec))
+  if (!IsRcloneSpec(spec) && !Env::Default()->DirExists(spec))
     return Status::NotFound("no snapshot repository at " + spec, "check the path given to --repo, --to or --from");
-  return Repository::Open(Env::Default(), spec, /*create_if_missing=*/false);
+  // Encrypted or not, local or remote: the one opener (the process's password).
+  MAESTRO_ASSIGN_OR_RETURN(OpenedRepository opened, OpenRepository(Env::Default(), spec, OpenRepositoryOptions{}));
+  return std::move(opened.repo);
 }
 
 // The source's ids to copy, oldest first, each once.
