@@ -30,6 +30,11 @@ Result<Layout> CliContext::LoadLayout() {
     config_ = std::move(c).value();
   }
   std::string repo = opts.repo.empty() ? config_.Get("repo.path") : opts.repo;
+  if (local_repo_) {
+    repo = *local_repo_;
+    config_.Set("repo.path", "");  // a remote [repo] path is the source, not this layout's repository
+    Env::Default()->CreateDirs(root).IgnoreError("Layout::Discover reports a root it cannot use");
+  }
   std::string refused = RefuseUnwiredRemoteRepo(repo);
   if (!refused.empty()) {
     layout_ = Result<Layout>(Status::InvalidArgument(refused));
@@ -69,6 +74,11 @@ std::string RefuseUnwiredRemoteRepo(const std::string& repo) {
          ": this command cannot use a remote repository (rclone:REMOTE:PATH) in this build; the snapshot "
          "commands can (snap list, show, diff, verify, create, delete, prune, repair, copy: docs/remote.md); use a "
          "local folder here, and `snap copy --to` the remote after it";
+}
+
+void CliContext::UseLocalRepository(const std::string& dir) {
+  local_repo_ = dir;
+  layout_.reset();
 }
 
 const Config& CliContext::config() { return config_; }

@@ -47,6 +47,11 @@ class CliContext {
   // that write the remote themselves (snap create/delete/prune/repair/copy):
   // the stores, and the local journal that says whether a transaction is open.
   Result<Layout> LoadLayoutForRemoteRepo();
+  // From now on the layout's repository (journal, lock, pre-image snapshots) is
+  // the local folder `dir` ("" = the default under --root), whatever --repo or
+  // [repo] path say: for `snap restore` in place from a remote repository. A
+  // missing --root is created (a fresh machine). Forgets the cached layout.
+  void UseLocalRepository(const std::string& dir);
   const Config& config();  // empty config when none given; call after LoadLayout
   // Where each store and the repository were found and why (compose, container); after LoadLayout.
   const InstallInfo& install() const { return install_; }
@@ -91,6 +96,7 @@ class CliContext {
   std::optional<Result<Layout>> layout_;
   std::unique_ptr<CliPasswordSource> passwords_;
   std::optional<Result<Layout>> remote_layout_;  // LoadLayoutForRemoteRepo's
+  std::optional<std::string> local_repo_;  // set by UseLocalRepository
   Config config_;
   InstallInfo install_;
   std::map<const CLI::App*, std::function<bool()>> writing_;
@@ -119,6 +125,12 @@ void RegisterCopyCommand(CLI::App& snap, CliContext& ctx, int* exit_code);
 // `snap restore ID` in place, as a journaled transaction (cli/txn_cmd.cc; repository locked by the caller).
 class Repository;
 Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo, const std::string& snapshot_id,
+                         const std::vector<std::string>& store_names, bool force);
+// The same with the snapshot read from `source` (source_spec: its --repo, e.g.
+// rclone:REMOTE:PATH) while the journal and pre-image go to `local`, the
+// layout's repository (disaster recovery, issue 15 point 6).
+Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& source, Repository& local,
+                         const std::string& source_spec, const std::string& snapshot_id,
                          const std::vector<std::string>& store_names, bool force);
 // What a restore or reset could not give back (owners when not root, setuid bits;
 // snapshot/file_meta.h): one warning each on stderr, and "metadata_notes" in *json.

@@ -465,6 +465,7 @@ struct RestoreCmdArgs {
   bool dry_run = false;
   bool force = false;
   double lock_wait = 0;
+  std::string pre_image_repo;  // in place from a remote: where the journal and pre-image go
 };
 
 struct RestorePlanItem {
@@ -500,12 +501,15 @@ Result<std::vector<const ManifestStore*>> SelectStores(const Manifest& m, const 
 // (rename-aside / journal), refuse while another process holds a store file
 // open unless force, and take a pre-restore snapshot first (trigger
 // kPreRestore). Prints its own result (text or JSON).
-Status RestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo, RepoLock& lock, const Manifest& manifest,
+// `repo` holds the snapshot; `local` (locked) gets the journal and the pre-image:
+// the same repository unless source_spec names the remote `repo` was read from.
+Status RestoreInPlace(CliContext& ctx, const Layout& layout, Repository& repo, Repository& local,
+                      const std::string& source_spec, RepoLock& lock, const Manifest& manifest,
                       const std::vector<const ManifestStore*>& stores, bool force) {
   (void)lock;  // held by the caller for the whole transaction
   std::vector<std::string> names;
   for (const auto* s : stores) names.push_back(s->name);
-  return RunRestoreInPlace(ctx, layout, repo, manifest.info.id, names, force);
+  return RunRestoreInPlace(ctx, layout, repo, local, source_spec, manifest.info.id, names, force);
 }
 
 nlohmann::json PlanJson(const RestorePlanItem& p, bool restored) {
@@ -520,6 +524,23 @@ nlohmann::json PlanJson(const RestorePlanItem& p, bool restored) {
 
 Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   Env* env = Env::Default();
+  // In place from a remote repository (disaster recovery, issue 15 point 6): the
+  // snapshot is read there; the transaction's journal, lock and pre-image live in
+  // a local repository (--pre-image-repo, else the default under --root), made if missing.
+  const std::string source_spec = a.to.empty() ? RemoteRepoSpec(ctx) : "";
+  if (!a.pre_image_repo.empty() && source_spec.empty())
+    return Status::InvalidArgument("--pre-image-repo is only for an in-place restore from a remote repository "
+                                   "(--repo rclone:REMOTE:PATH)", "drop it; a local restore keeps its pre-image in --repo");
+  std::unique_ptr<Repository> remote_source;
+  if (!source_spec.empty()) {
+    if (IsRcloneSpec(a.pre_image_repo))
+      return Status::InvalidArgument("--pre-image-repo " + a.pre_image_repo + " must be a local folder",
+                                     "the journal of the restore must be on this machine");
+    ctx.UseLocalRepository(a.pre_image_repo.empty() ? "" : AbsolutePath(a.pre_image_repo));
+    MAESTRO_ASSIGN_OR_RETURN(Layout local, ctx.LoadLayout());
+    ctx.opts.repo = local.repo();  // every later use of --repo (the lock, the purger) is the local one
+    MAESTRO_ASSIGN_OR_RETURN(remote_source, OpenRemoteRepositoryForReading(env, source_spec));
+  }
   // The root decides where each store goes under --to (its path relative to the root).
   auto layout = ctx.LoadLayout();
   if (a.to.empty() && !layout.ok()) return layout.status();
@@ -528,8 +549,13 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   // From a remote repository only --to is wired (disaster recovery onto a new
   // machine): it reads, and nothing in this build writes a remote, so no lock.
   bool remote_to = !a.to.empty() && !RemoteRepoSpec(ctx).empty();
-  MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForRun(ctx, a.dry_run || remote_to, a.lock_wait));
-  Repository* repo = w.repo.get();
+  LockedRepo w;
+  if (remote_source) {
+    if (!a.dry_run) MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
+  } else {
+    MAESTRO_ASSIGN_OR_RETURN(w, OpenForRun(ctx, a.dry_run || remote_to, a.lock_wait));
+  }
+  Repository* repo = remote_source ? remote_source.get() : w.repo.get();
   MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*repo, a.id));
   MAESTRO_ASSIGN_OR_RETURN(Manifest m, repo->LoadManifest(id));
   MAESTRO_ASSIGN_OR_RETURN(auto selected, SelectStores(m, a.stores));
@@ -604,7 +630,7 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
     return Status::OK();
   }
 
-  if (to.empty()) return RestoreInPlace(ctx, *layout, *repo, *w.lock, m, selected, a.force);
+  if (to.empty()) return RestoreInPlace(ctx, *layout, *repo, *w.repo, source_spec, *w.lock, m, selected, a.force);
 
   ProgressLine line(ctx.interactive_stderr(), "snap restore");
   RestoreOptions ro;
@@ -972,12 +998,17 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   restore->add_flag("--dry-run", ra->dry_run, "show what would be written; change nothing");
   restore->add_flag("--force", ra->force, "in place: restore even while another process has a store file open");
   AddLockWait(restore, &ra->lock_wait);
+  restore->add_option("--pre-image-repo", ra->pre_image_repo,
+                      "in place from a remote --repo (rclone:…): the LOCAL repository that gets the journal and the "
+                      "pre-restore snapshot (made if missing; default: the one under --root)");
   AddAppFlags(restore, &ctx.app_flags);  // in place only
   restore->footer(
       "Every chunk and file hash is checked while writing; a damaged snapshot is refused.\n"
       "Examples:\n"
       "  maestro-db snap restore latest --to /tmp/check\n"
-      "  maestro-db snap restore 20250808_143022 --store main --to /tmp/main-only --dry-run");
+      "  maestro-db snap restore 20250808_143022 --store main --to /tmp/main-only --dry-run\n"
+      "  maestro-db --root /srv/maestro --repo rclone:b2:bucket/maestro snap restore latest  (a new machine:\n"
+      "      README \"Disaster recovery\"; the pre-image and journal go to /srv/maestro/backups/maestro-db)");
   restore->callback(Command(ctx, exit_code, [&ctx, ra](int*) { return RunRestore(ctx, *ra); }));
   // In place only: `--to DIR` writes outside the install (allowed with a warning).
   ctx.MarkWriting(restore, [ra]() { return ra->to.empty(); });

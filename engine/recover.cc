@@ -36,6 +36,7 @@ Result<TxnServices> ServicesOn(Repository* repo, const Layout& layout, Env* env)
     ro.metadata = report.get();
     return repo->RestoreStore(snap, store, target, ro);
   };
+  svc.restore_store_from = RestoreFromOtherRepository(env, svc.metadata);  // a remote source (engine/restore_txn.h)
   return svc;
 }
 

@@ -1,28 +1,63 @@
 #include "engine/restore_txn.h"
 
 #include "engine/txn_args.h"
+#include "snapshot/open_backend.h"
+#include "snapshot/repository.h"
 
 namespace maestro {
 
-nlohmann::json RestoreArgs(const Layout& layout, const std::string& source_snapshot, const std::vector<StoreId>& stores) {
+nlohmann::json RestoreArgs(const Layout& layout, const std::string& source_snapshot, const std::vector<StoreId>& stores,
+                           const std::string& source_repo) {
   nlohmann::json refs = nlohmann::json::array();
   for (StoreId id : stores) refs.push_back(StoreRef::FromStore(layout.store(id)).ToJson());
-  return {{"source", source_snapshot}, {"stores", refs}};
+  nlohmann::json j = {{"source", source_snapshot}, {"stores", refs}};
+  if (!source_repo.empty()) j["source_repo"] = source_repo;
+  return j;
 }
 
 Result<TxnPlan> BuildRestorePlan(const TxnContext& ctx) {
   auto args = DecodeRestoreArgs(ctx.args);
   if (!args.ok()) return args.status().Annotate("restore transaction " + ctx.txn_id);
   std::string source = args->source;
+  std::string from = args->source_repo;
   TxnServices* svc = ctx.svc;
+  if (!from.empty() && !svc->restore_store_from)
+    return Status::Internal("restore transaction " + ctx.txn_id + " reads from " + from +
+                            " but this process cannot open other repositories");
   TxnPlan plan;
   for (const StoreRef& s : args->stores) {
-    AddReplaceStoreSteps(&plan, svc->env, "restore", s, ctx.txn_id, [svc, source, s](const std::string& staged) {
+    AddReplaceStoreSteps(&plan, svc->env, "restore", s, ctx.txn_id, [svc, source, from, s](const std::string& staged) {
       MAESTRO_RETURN_IF_ERROR(svc->env->CreateDirs(DirName(staged)));
+      if (!from.empty()) return svc->restore_store_from(from, source, s.name, staged);
       return svc->restore_store(source, s.name, staged);
     });
   }
   return plan;
+}
+
+std::function<Status(const std::string&, const std::string&, const std::string&, const std::string&)>
+RestoreFromOtherRepository(Env* env, std::shared_ptr<MetadataReport> metadata) {
+  struct Opened {
+    std::string spec;
+    std::unique_ptr<Repository> repo;
+  };
+  auto opened = std::make_shared<Opened>();
+  return [env, metadata, opened](const std::string& spec, const std::string& snap, const std::string& store,
+                                 const std::string& target) -> Status {
+    if (!opened->repo || opened->spec != spec) {
+      auto repo = IsRcloneSpec(spec) ? OpenRemoteRepositoryForReading(env, spec)
+                                     : Repository::Open(env, spec, /*create_if_missing=*/false);
+      if (!repo.ok())
+        return repo.status().Annotate("opening " + spec + ", the repository snapshot " + snap +
+                                      " is restored from (check the network and `rclone config`, then run "
+                                      "`maestro-db recover`)");
+      opened->repo = std::move(repo).value();
+      opened->spec = spec;
+    }
+    RestoreOptions ro;
+    ro.metadata = metadata.get();
+    return opened->repo->RestoreStore(snap, store, target, ro);
+  };
 }
 
 }  // namespace maestro

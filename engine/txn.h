@@ -83,6 +83,11 @@ struct TxnServices {
   // Writes store `store` of snapshot `snap` to target (which must not exist).
   // NotFound when the store was absent in that snapshot.
   std::function<Status(const std::string& snap, const std::string& store, const std::string& target)> restore_store;
+  // The same from another repository, named by its --repo spec (an in-place
+  // restore whose snapshot is on a remote: engine/restore_txn.h). Null = refused.
+  std::function<Status(const std::string& repo_spec, const std::string& snap, const std::string& store,
+                       const std::string& target)>
+      restore_store_from;
   // What restore_store and reset's fresh stores could not give back (owners when
   // not root...), for the command to print; shared by copies of these services.
   std::shared_ptr<MetadataReport> metadata = std::make_shared<MetadataReport>();

@@ -163,6 +163,10 @@ Result<RestoreTxnArgs> DecodeRestoreArgs(const json& args) {
   MAESTRO_ASSIGN_OR_RETURN(a.source, Str(args, "source", "restore.source"));
   if (a.source.empty()) return Bad("restore.source", "empty");
   MAESTRO_ASSIGN_OR_RETURN(a.stores, StoreList(args, "restore"));
+  if (Member(args, "source_repo")) {  // absent in journals written before remote sources
+    MAESTRO_ASSIGN_OR_RETURN(a.source_repo, Str(args, "source_repo", "restore.source_repo"));
+    if (a.source_repo.empty()) return Bad("restore.source_repo", "empty");
+  }
   return a;
 }
 

@@ -34,6 +34,7 @@ struct ResetTxnArgs {
 struct RestoreTxnArgs {
   std::string source;  // snapshot id the stores are restored from
   std::vector<StoreRef> stores;
+  std::string source_repo;  // "" = the transaction's own repository; else the --repo spec it was read from (rclone:…)
 };
 
 struct CleanupTxnArgs {
