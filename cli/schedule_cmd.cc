@@ -15,6 +15,7 @@
 #include "cli/exit_codes.h"
 #include "engine/schedule.h"
 #include "engine/schedule_jobs.h"
+#include "engine/schedule_notify.h"
 #include "util/time_util.h"
 
 namespace maestro {
@@ -252,6 +253,14 @@ struct RunArgs {
   std::string log;
 };
 
+// The clock: real, or compressed for tests (schedule.test_time_scale / test_start).
+Env* ScheduleClock(const ScheduleConfig& cfg, std::unique_ptr<ScaledClockEnv>* holder) {
+  if (cfg.test_time_scale == 1.0 && !cfg.test_start_micros) return Env::Default();
+  *holder = std::make_unique<ScaledClockEnv>(Env::Default(), cfg.test_time_scale,
+                                             cfg.test_start_micros.value_or(Env::Default()->NowMicros()));
+  return holder->get();
+}
+
 int RunService(CliContext& ctx, const RunArgs& a) {
   auto layout = ctx.LoadLayout();
   if (!layout.ok()) return ctx.Fail(layout.status());
@@ -259,7 +268,7 @@ int RunService(CliContext& ctx, const RunArgs& a) {
   if (!cfg.ok()) return ctx.Fail(cfg.status());
   for (const auto& [key, value] : ctx.config().values()) {
     (void)value;
-    if (key.rfind("schedule.", 0) == 0 &&
+    if ((key.rfind("schedule.", 0) == 0 || key.rfind("notify.", 0) == 0) &&
         std::find(ScheduleConfig::Keys().begin(), ScheduleConfig::Keys().end(), key) == ScheduleConfig::Keys().end())
       ctx.Warn(ctx.config().origin() + ": unknown key " + key + " (ignored; see docs/schedule.md)");
   }
@@ -270,14 +279,8 @@ int RunService(CliContext& ctx, const RunArgs& a) {
     forced = *k;
   }
 
-  // The clock: real, or compressed for tests (schedule.test_time_scale / test_start).
   std::unique_ptr<ScaledClockEnv> scaled;
-  Env* env = Env::Default();
-  if (cfg->test_time_scale != 1.0 || cfg->test_start_micros) {
-    scaled = std::make_unique<ScaledClockEnv>(Env::Default(), cfg->test_time_scale,
-                                              cfg->test_start_micros.value_or(Env::Default()->NowMicros()));
-    env = scaled.get();
-  }
+  Env* env = ScheduleClock(*cfg, &scaled);
 
   std::string log_path = a.log.empty() ? cfg->log_path : a.log;
   std::unique_ptr<EventLog> log;
@@ -296,6 +299,7 @@ int RunService(CliContext& ctx, const RunArgs& a) {
   }
   InstallStopHandlers();
   Scheduler sched(env, *cfg, MakeScheduleJobs(*layout), log.get(), JoinPath(layout->repo(), kScheduleStateFile));
+  sched.set_notify(MakeCommandNotifier(*cfg, log.get()));  // [notify] command (engine/schedule_notify.h)
   st = sched.Start();
   if (!st.ok()) return ctx.Fail(st);
 
@@ -311,9 +315,13 @@ int RunService(CliContext& ctx, const RunArgs& a) {
   return st.ok() ? kExitOk : ctx.Fail(st);
 }
 
+// Exit 0, or 1 (kExitIssuesFound) when the off-site copy is stale: a monitoring
+// script can run `schedule status` and alert on the exit code alone.
 int ShowStatus(CliContext& ctx) {
   auto layout = ctx.LoadLayout();
   if (!layout.ok()) return ctx.Fail(layout.status());
+  auto cfg = ScheduleConfig::FromConfig(ctx.config());
+  if (!cfg.ok()) return ctx.Fail(cfg.status());
   std::string path = JoinPath(layout->repo(), kScheduleStateFile);
   Env* env = Env::Default();
   if (!env->FileExists(path))
@@ -325,20 +333,36 @@ int ShowStatus(CliContext& ctx) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   auto state = ScheduleState::FromJson(j);
   if (!state.ok()) return ctx.Fail(state.status().Annotate(path));
+  std::unique_ptr<ScaledClockEnv> scaled;
+  const int64_t now = ScheduleClock(*cfg, &scaled)->NowMicros();
+  nlohmann::json offsite = Scheduler::OffsiteHealth(*cfg, *state, now);
+  const bool stale = offsite.is_object() && offsite.contains("stale") && offsite["stale"] == true;
   if (ctx.json()) {
-    ctx.PrintJson(state->ToJson());
-    return kExitOk;
+    nlohmann::json out = state->ToJson();
+    out["offsite"] = offsite;
+    ctx.PrintJson(out);
+    return stale ? kExitIssuesFound : kExitOk;
   }
   ctx.Info("state: " + path + " (service first started " + FormatIso8601(state->first_start) + ")");
   for (auto [name, js] : {std::pair<const char*, const JobState*>{"snapshot", &state->snapshot},
-                          {"prune", &state->prune}, {"monitor", &state->monitor}, {"drill", &state->drill}}) {
+                          {"prune", &state->prune}, {"monitor", &state->monitor}, {"drill", &state->drill},
+                          {"copy", &state->copy}}) {
+    if (std::string(name) == "copy" && !cfg->copy_enabled() && !js->last_attempt) continue;
     std::string line = std::string(name) + ": last success " +
                        (js->last_success ? FormatIso8601(*js->last_success) : std::string("never"));
     if (!js->last_outcome.empty() && js->last_outcome != "ok")
       line += "; last attempt " + js->last_outcome + " (" + js->last_error + ")";
     ctx.Info(line);
   }
-  return kExitOk;
+  if (offsite.is_object()) {
+    std::string line = "off-site: " + cfg->copy_to + ", newest snapshot there ";
+    line += state->offsite_newest ? FormatIso8601(*state->offsite_newest) + " (" +
+                                        FormatDuration((now - *state->offsite_newest) / 1000000) + " old)"
+                                  : std::string("unknown (no successful copy yet)");
+    ctx.Info(line);
+    if (stale) std::cerr << "error: " << offsite["error"].get<std::string>() << "\n";
+  }
+  return stale ? kExitIssuesFound : kExitOk;
 }
 
 }  // namespace
@@ -353,12 +377,16 @@ void RegisterScheduleCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "run in the foreground until SIGTERM/SIGINT: nightly snapshot at schedule.snapshot_time, then prune;\n"
       "the consistency monitor every schedule.monitor_interval minutes. One JSON line per event.");
   run->add_flag("--once", run_args->once, "run whatever is due now and exit (for cron / a systemd timer)");
-  run->add_option("--now", run_args->now, "run this job now and exit: snapshot (then prune), prune, monitor or drill")
-      ->check(CLI::IsMember({"snapshot", "prune", "monitor", "drill"}));
+  run->add_option("--now", run_args->now,
+                  "run this job now and exit: snapshot (then prune), prune, monitor, drill or copy (needs copy_to)")
+      ->check(CLI::IsMember({"snapshot", "prune", "monitor", "drill", "copy"}));
   run->add_option("--log", run_args->log, "append the JSON event lines to FILE (default: schedule.log, else stdout)");
   run->callback([&ctx, exit_code, run_args] { *exit_code = RunService(ctx, *run_args); });
 
-  auto* status = group->add_subcommand("status", "show the last run of each scheduled job (from the state file)");
+  auto* status = group->add_subcommand(
+      "status",
+      "show the last run of each scheduled job (from the state file) and, with copy_to, the age of the newest\n"
+      "off-site snapshot; exits 1 when the off-site copy is older than copy_max_age");
   status->callback([&ctx, exit_code] { *exit_code = ShowStatus(ctx); });
 
   auto ia = std::make_shared<InstallArgs>();

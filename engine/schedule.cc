@@ -56,6 +56,11 @@ std::string ReadString(const nlohmann::json& j, const char* key) {
   return it->get_ref<const std::string&>();
 }
 
+bool IsStale(const nlohmann::json& offsite) {
+  auto it = offsite.find("stale");
+  return it != offsite.end() && it->is_boolean() && it->get<bool>();
+}
+
 nlohmann::json JobStateJson(const JobState& s) {
   nlohmann::json j = {{"last_success", OptTime(s.last_success)},
                       {"last_attempt", OptTime(s.last_attempt)},
@@ -87,6 +92,44 @@ int64_t LocalSlot(struct tm lt, int day_offset, int hour, int minute) {
   return static_cast<int64_t>(mktime(&lt)) * kMicros;
 }
 
+// The copy_* and [notify] keys. A copy_keep_* left out takes the keep_* of the
+// local prune, so one retention is written once; every copy_keep_* 0 with
+// copy_prune on is refused like the local keep_*.
+Status ReadCopyConfig(const Config& c, ScheduleConfig* s) {
+  s->copy_to = c.Get("schedule.copy_to");
+  MAESTRO_RETURN_IF_ERROR(GetFlag(c, "schedule.copy_prune", &s->copy_prune));
+  const std::pair<const char*, std::pair<int*, int>> keeps[] = {
+      {"schedule.copy_keep_last", {&s->copy_keep_last, s->keep_last}},
+      {"schedule.copy_keep_hourly", {&s->copy_keep_hourly, s->keep_hourly}},
+      {"schedule.copy_keep_daily", {&s->copy_keep_daily, s->keep_daily}},
+      {"schedule.copy_keep_weekly", {&s->copy_keep_weekly, s->keep_weekly}},
+      {"schedule.copy_keep_monthly", {&s->copy_keep_monthly, s->keep_monthly}},
+      {"schedule.copy_keep_yearly", {&s->copy_keep_yearly, s->keep_yearly}}};
+  bool any = false;
+  for (const auto& k : keeps) any = any || c.Has(k.first);
+  int total = 0;
+  for (const auto& [key, target] : keeps) {
+    *target.first = any ? 0 : target.second;  // all from keep_*, or only the copy_keep_* given
+    MAESTRO_RETURN_IF_ERROR(GetCount(c, key, target.first));
+    total += *target.first;
+  }
+  if (s->copy_enabled() && s->copy_prune && total == 0)
+    return Status::InvalidArgument(c.origin() +
+                                   ": every schedule.copy_keep_* is 0, so the target's prune would delete every "
+                                   "scheduled snapshot there; set one or schedule.copy_prune = off");
+  MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "schedule.copy_max_age", &s->copy_max_age_s));
+  MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "schedule.copy_retry_min", &s->copy_retry_min_s));
+  MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "schedule.copy_retry_max", &s->copy_retry_max_s));
+  if (s->copy_retry_min_s < 1 || s->copy_retry_max_s < s->copy_retry_min_s)
+    return Status::InvalidArgument(c.origin() + ": schedule.copy_retry_min must be at least 1s and at most "
+                                                "schedule.copy_retry_max");
+  s->notify_command = c.Get("notify.command");
+  MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "notify.timeout", &s->notify_timeout_s));
+  if (s->notify_timeout_s < 1 || s->notify_timeout_s > 3600)
+    return Status::InvalidArgument(c.origin() + ": notify.timeout must be from 1s to 1h");
+  return Status::OK();
+}
+
 }  // namespace
 
 // ---- config -------------------------------------------------------------
@@ -101,7 +144,11 @@ const std::vector<std::string>& ScheduleConfig::Keys() {
       "schedule.drill_scratch",
       "schedule.failed_after", "schedule.stuck_after",      "schedule.lock_wait",
       "schedule.tick",         "schedule.log",              "schedule.test_time_scale",
-      "schedule.test_start",   "schedule.test_job_delay_ms"};
+      "schedule.test_start",   "schedule.test_job_delay_ms",
+      "schedule.copy_to",      "schedule.copy_prune",       "schedule.copy_keep_last",
+      "schedule.copy_keep_hourly", "schedule.copy_keep_daily", "schedule.copy_keep_weekly",
+      "schedule.copy_keep_monthly", "schedule.copy_keep_yearly", "schedule.copy_max_age",
+      "schedule.copy_retry_min", "schedule.copy_retry_max", "notify.command", "notify.timeout"};
   return keys;
 }
 
@@ -173,7 +220,14 @@ Result<ScheduleConfig> ScheduleConfig::FromConfig(const Config& c) {
   auto delay = c.GetInt("schedule.test_job_delay_ms", 0);
   if (!delay.ok()) return delay.status();
   s.test_job_delay_ms = *delay;
+  MAESTRO_RETURN_IF_ERROR(ReadCopyConfig(c, &s));
   return s;
+}
+
+int64_t ScheduleConfig::CopyRetryDelaySeconds(int64_t failures) const {
+  int64_t d = std::max<int64_t>(1, copy_retry_min_s);
+  for (int64_t i = 1; i < failures && d < copy_retry_max_s; ++i) d *= 2;  // bounded: stops at the cap
+  return std::min(d, std::max<int64_t>(1, copy_retry_max_s));
 }
 
 // ---- slots --------------------------------------------------------------
@@ -237,14 +291,16 @@ const char* JobName(JobKind k) {
     case JobKind::kPrune: return "prune";
     case JobKind::kMonitor: return "monitor";
     case JobKind::kDrill: return "drill";
+    case JobKind::kCopy: return "copy";
   }
   return "?";
 }
 
 Result<JobKind> ParseJobName(const std::string& name) {
-  for (JobKind k : {JobKind::kRecover, JobKind::kSnapshot, JobKind::kPrune, JobKind::kMonitor, JobKind::kDrill})
+  for (JobKind k :
+       {JobKind::kRecover, JobKind::kSnapshot, JobKind::kPrune, JobKind::kMonitor, JobKind::kDrill, JobKind::kCopy})
     if (name == JobName(k)) return k;
-  return Status::InvalidArgument("unknown job '" + name + "': use snapshot, prune, monitor, drill or recover");
+  return Status::InvalidArgument("unknown job '" + name + "': use snapshot, prune, monitor, drill, copy or recover");
 }
 
 nlohmann::json ScheduleState::ToJson() const {
@@ -254,7 +310,11 @@ nlohmann::json ScheduleState::ToJson() const {
           {"snapshot", JobStateJson(snapshot)},
           {"prune", JobStateJson(prune)},
           {"monitor", JobStateJson(monitor)},
-          {"drill", JobStateJson(drill)}};
+          {"drill", JobStateJson(drill)},
+          {"copy", JobStateJson(copy)},
+          {"offsite_newest", OptTime(offsite_newest)},
+          {"offsite_newest_iso", offsite_newest ? nlohmann::json(FormatIso8601(*offsite_newest)) : nlohmann::json(nullptr)},
+          {"stale_notified", OptTime(stale_notified)}};
 }
 
 Result<ScheduleState> ScheduleState::FromJson(const nlohmann::json& j) {
@@ -263,10 +323,12 @@ Result<ScheduleState> ScheduleState::FromJson(const nlohmann::json& j) {
   ScheduleState s;
   s.first_start = *ReadOptTime(j, "first_start");
   for (auto [key, js] : {std::pair<const char*, JobState*>{"snapshot", &s.snapshot},
-                         {"prune", &s.prune}, {"monitor", &s.monitor}, {"drill", &s.drill}}) {
+                         {"prune", &s.prune}, {"monitor", &s.monitor}, {"drill", &s.drill}, {"copy", &s.copy}}) {
     auto it = j.find(key);
     if (it != j.end()) *js = JobStateFromJson(*it);
   }
+  s.offsite_newest = ReadOptTime(j, "offsite_newest");
+  s.stale_notified = ReadOptTime(j, "stale_notified");
   return s;
 }
 
@@ -332,7 +394,16 @@ Status Scheduler::Start() {
       {"drill", config_.drill_enabled},
       {"drill_interval_s", config_.drill_interval_s},
       {"lock_wait_s", config_.lock_wait_s},
-      {"tick_s", config_.tick_s}};
+      {"tick_s", config_.tick_s},
+      {"copy_to", config_.copy_to.empty() ? nlohmann::json(nullptr) : nlohmann::json(config_.copy_to)},
+      {"notify", !config_.notify_command.empty()}};
+  if (config_.copy_enabled()) {
+    start["copy_max_age_s"] = config_.copy_max_age_s;
+    start["copy_retention"] = {{"prune", config_.copy_prune},          {"keep_last", config_.copy_keep_last},
+                               {"keep_hourly", config_.copy_keep_hourly}, {"keep_daily", config_.copy_keep_daily},
+                               {"keep_weekly", config_.copy_keep_weekly}, {"keep_monthly", config_.copy_keep_monthly},
+                               {"keep_yearly", config_.copy_keep_yearly}};
+  }
   if (config_.test_time_scale != 1.0) start["test_time_scale"] = config_.test_time_scale;
   if (snapshot_due(now)) start["catch_up"] = "snapshot";
   log_->Emit("start", start);
@@ -377,6 +448,69 @@ bool Scheduler::drill_due(int64_t now) const {
   return !state_.drill.last_attempt || now >= *state_.drill.last_attempt + config_.drill_interval_s * kMicros;
 }
 
+bool Scheduler::copy_due(int64_t now) const {
+  if (!config_.copy_enabled() || !jobs_.copy || !state_.snapshot.last_success) return false;
+  if (state_.copy.last_success && *state_.copy.last_success >= *state_.snapshot.last_success) return false;
+  if (state_.copy.consecutive_failures > 0 && state_.copy.last_attempt)
+    return now >= *state_.copy.last_attempt + config_.CopyRetryDelaySeconds(state_.copy.consecutive_failures) * kMicros;
+  return true;
+}
+
+bool Scheduler::copy_stale(int64_t now) const {
+  if (!config_.copy_enabled() || config_.copy_max_age_s <= 0) return false;
+  int64_t since = state_.copy.last_success.value_or(state_.first_start);
+  return now - since > config_.copy_max_age_s * kMicros;
+}
+
+nlohmann::json Scheduler::OffsiteHealth(const ScheduleConfig& config, const ScheduleState& state, int64_t now) {
+  if (!config.copy_enabled()) return nullptr;
+  int64_t since = state.copy.last_success.value_or(state.first_start);
+  bool stale = config.copy_max_age_s > 0 && now - since > config.copy_max_age_s * kMicros;
+  nlohmann::json j = {{"target", config.copy_to},
+                      {"last_success", state.copy.last_success ? nlohmann::json(FormatIso8601(*state.copy.last_success))
+                                                               : nlohmann::json(nullptr)},
+                      {"newest", state.offsite_newest ? nlohmann::json(FormatIso8601(*state.offsite_newest))
+                                                      : nlohmann::json(nullptr)},
+                      {"newest_age_s", state.offsite_newest ? nlohmann::json((now - *state.offsite_newest) / kMicros)
+                                                            : nlohmann::json(nullptr)},
+                      {"max_age_s", config.copy_max_age_s},
+                      {"stale", stale}};
+  if (stale)
+    j["error"] = "no successful off-site copy to " + config.copy_to + " for " + std::to_string((now - since) / kMicros) +
+                 "s (" + (state.copy.last_success ? "since " + FormatIso8601(*state.copy.last_success)
+                                                  : std::string("never, since the service first started")) +
+                 "), more than copy_max_age " + std::to_string(config.copy_max_age_s) + "s" +
+                 (state.copy.last_error.empty() ? "" : "; last error: " + state.copy.last_error);
+  return j;
+}
+
+void Scheduler::Notify(const char* job, const std::string& outcome, const std::string& message, nlohmann::json extra) {
+  if (!notify_) return;
+  nlohmann::json ev = {{"job", job}, {"outcome", outcome}, {"message", message},
+                       {"time", FormatIso8601(env_->NowMicros())}};
+  if (extra.is_object())
+    for (auto& [k, v] : extra.items())
+      if (!ev.contains(k)) ev[k] = v;
+  try {
+    notify_(ev);
+  } catch (const std::exception& e) {
+    log_->Emit("notify_failed", {{"job", job}, {"message", std::string("notifier threw: ") + e.what()}});
+  }
+}
+
+// Logged and notified when the copy turns stale, then again every copy_max_age
+// while it stays so: a reminder, not a line per tick.
+void Scheduler::CheckCopyStaleness(int64_t now) {
+  if (!copy_stale(now)) return;
+  if (state_.stale_notified && now - *state_.stale_notified < config_.copy_max_age_s * kMicros) return;
+  nlohmann::json health = OffsiteHealth(config_, state_, now);
+  std::string message = ReadString(health, "error");
+  log_->Emit("error", {{"what", "copy_stale"}, {"job", "copy"}, {"message", message}, {"offsite", health}});
+  Notify("copy", "stale", message, {{"offsite", health}});
+  state_.stale_notified = now;
+  SaveState().IgnoreError("SaveState logged it; the reminder may repeat after a restart");
+}
+
 int64_t Scheduler::NextDueMicros(int64_t now) const {
   int64_t next = INT64_MAX;
   if (config_.snapshot_enabled && jobs_.snapshot)
@@ -391,6 +525,18 @@ int64_t Scheduler::NextDueMicros(int64_t now) const {
                               ? std::max(now, *state_.drill.last_attempt + config_.drill_interval_s * kMicros)
                               : now);
   if (prune_due()) next = now;
+  if (config_.copy_enabled() && jobs_.copy && state_.snapshot.last_success &&
+      (!state_.copy.last_success || *state_.copy.last_success < *state_.snapshot.last_success)) {
+    int64_t retry = state_.copy.consecutive_failures > 0 && state_.copy.last_attempt
+                        ? *state_.copy.last_attempt + config_.CopyRetryDelaySeconds(state_.copy.consecutive_failures) * kMicros
+                        : now;
+    next = std::min(next, std::max(now, retry));
+  }
+  if (config_.copy_enabled() && config_.copy_max_age_s > 0) {  // wake when it turns stale, or for the reminder
+    int64_t stale_at = state_.copy.last_success.value_or(state_.first_start) + config_.copy_max_age_s * kMicros + 1;
+    if (state_.stale_notified) stale_at = std::max(stale_at, *state_.stale_notified + config_.copy_max_age_s * kMicros);
+    next = std::min(next, std::max(now, stale_at));
+  }
   return next;
 }
 
@@ -418,14 +564,29 @@ Status Scheduler::RunJob(JobKind kind, const JobFn& fn, JobState* js, const std:
     js->last_outcome = "ok";
     js->last_error.clear();
     js->consecutive_failures = 0;
+    if (kind == JobKind::kCopy) {
+      auto newest = ctx.details.find("offsite_newest_micros");
+      if (newest != ctx.details.end() && newest->is_number_integer()) state_.offsite_newest = newest->get<int64_t>();
+      state_.stale_notified.reset();  // fresh again: the next staleness is news
+    }
   } else {
     js->last_outcome = st.IsBusy() ? "skipped" : "failed";
     js->last_error = st.ToString();
     ++js->consecutive_failures;
     fields["error"] = st.ToString();
-    fields["retry"] = "next tick";
+    fields["retry"] = kind == JobKind::kCopy
+                          ? "in " + std::to_string(config_.CopyRetryDelaySeconds(js->consecutive_failures)) + "s"
+                          : "next tick";
+  }
+  if (kind == JobKind::kMonitor && config_.copy_enabled()) {
+    // The monitor's output says whether the off-site copy is stale (an error there too).
+    nlohmann::json health = OffsiteHealth(config_, state_, end);
+    fields["offsite"] = health;
+    if (IsStale(health)) fields["offsite_error"] = health["error"];
   }
   log_->Emit("job_end", fields);
+  if (!st.ok() && !st.IsBusy())
+    Notify(name, "failed", st.ToString(), {{"duration_ms", (end - start) / 1000}, {"consecutive_failures", js->consecutive_failures}});
   if (kind != JobKind::kRecover) {
     Status save = SaveState();
     if (st.ok() && !save.ok()) return save;
@@ -448,7 +609,9 @@ Status Scheduler::RunDueUntil(const std::atomic<bool>& stop) {
   if (!stop && snapshot_due(env_->NowMicros())) note(RunJob(JobKind::kSnapshot, jobs_.snapshot, &state_.snapshot, stop));
   if (!stop && prune_due()) note(RunJob(JobKind::kPrune, jobs_.prune, &state_.prune, stop));
   if (!stop && monitor_due(env_->NowMicros())) note(RunJob(JobKind::kMonitor, jobs_.monitor, &state_.monitor, stop));
+  if (!stop && copy_due(env_->NowMicros())) note(RunJob(JobKind::kCopy, jobs_.copy, &state_.copy, stop));
   if (!stop && drill_due(env_->NowMicros())) note(RunJob(JobKind::kDrill, jobs_.drill, &state_.drill, stop));
+  CheckCopyStaleness(env_->NowMicros());
   return first;
 }
 
@@ -473,6 +636,13 @@ Status Scheduler::RunNow(JobKind kind, const std::atomic<bool>* stop_flag) {
     case JobKind::kDrill:
       if (!jobs_.drill) return Status::InvalidArgument("no drill job configured");
       return RunJob(kind, jobs_.drill, &state_.drill, stop);
+    case JobKind::kCopy: {
+      if (!jobs_.copy || !config_.copy_enabled())
+        return Status::InvalidArgument("no copy job configured: set copy_to = REPO in the [schedule] section");
+      Status st = RunJob(kind, jobs_.copy, &state_.copy, stop);
+      CheckCopyStaleness(env_->NowMicros());
+      return st;
+    }
   }
   return Status::Internal("unknown job kind");
 }

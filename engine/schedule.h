@@ -25,6 +25,19 @@
 //              once on the first start).
 //   drill      (off by default) due drill_interval after the last attempt, once
 //              a scheduled snapshot exists; restores `latest` into scratch.
+//   copy       (only with copy_to) due when a scheduled snapshot succeeded after
+//              the last successful copy, after prune; a failed copy (an
+//              unreachable remote) is retried with a bounded backoff: copy_retry_min
+//              after the first failure, doubling, at most copy_retry_max.
+//   stale      not a job: after the jobs of a tick, a copy that has not succeeded
+//              for longer than copy_max_age (counted from the first start while
+//              it never did) is logged as an "error" line (what: copy_stale) and
+//              sent to [notify]; again every copy_max_age while it stays stale.
+//              The monitor's job_end line carries the same verdict ("offsite").
+//
+// Notify ([notify] command, engine/schedule_notify.h): every failed job and the
+// staleness are sent to a user command as one JSON object on its stdin; its
+// failure is logged and never changes the job's outcome.
 //   recover    runs first at start; until it succeeds no other job runs (it is
 //              retried every tick and the failure is logged each time).
 //
@@ -84,10 +97,24 @@ struct ScheduleConfig {
   double test_time_scale = 1.0;        // schedule.test_time_scale (tests only)
   std::optional<int64_t> test_start_micros;  // schedule.test_start (tests only)
   int64_t test_job_delay_ms = 0;       // schedule.test_job_delay_ms (tests only)
+  // Off-site copies (docs/schedule.md "Off-site copies").
+  std::string copy_to;                 // schedule.copy_to: a --repo spec (rclone:REMOTE:PATH or a folder); "" = off
+  bool copy_prune = true;              // schedule.copy_prune: thin the target after each copy
+  int copy_keep_last = 0, copy_keep_hourly = 0, copy_keep_daily = 0;  // schedule.copy_keep_*: the target's
+  int copy_keep_weekly = 0, copy_keep_monthly = 0, copy_keep_yearly = 0;  // retention (default: the keep_* above)
+  int64_t copy_max_age_s = 48 * 3600;  // schedule.copy_max_age: stale after this without a successful copy (0 = never)
+  int64_t copy_retry_min_s = 60;       // schedule.copy_retry_min: first retry after a failed copy
+  int64_t copy_retry_max_s = 3600;     // schedule.copy_retry_max: the doubling backoff stops here
+  std::string notify_command;          // notify.command: run by /bin/sh with the event JSON on stdin
+  int64_t notify_timeout_s = 30;       // notify.timeout: killed after this (real time)
+
+  bool copy_enabled() const { return !copy_to.empty(); }
+  // The wait before the retry that follows `failures` consecutive failed copies.
+  int64_t CopyRetryDelaySeconds(int64_t failures) const;
 
   // Reads [schedule]; InvalidArgument names the file, key and accepted form.
   static Result<ScheduleConfig> FromConfig(const Config& config);
-  // Every key FromConfig reads, "schedule.x" (for unknown-key warnings and docs).
+  // Every key FromConfig reads, "schedule.x" / "notify.x" (for unknown-key warnings and docs).
   static const std::vector<std::string>& Keys();
 };
 
@@ -119,7 +146,7 @@ class EventLog {
   std::vector<nlohmann::json> lines_;
 };
 
-enum class JobKind { kRecover = 0, kSnapshot, kPrune, kMonitor, kDrill };
+enum class JobKind { kRecover = 0, kSnapshot, kPrune, kMonitor, kDrill, kCopy };
 const char* JobName(JobKind k);
 Result<JobKind> ParseJobName(const std::string& name);
 
@@ -138,8 +165,12 @@ struct JobContext {
 using JobFn = std::function<Status(JobContext&)>;
 
 struct Jobs {
-  JobFn recover, snapshot, prune, monitor, drill;  // a null function counts as "nothing to do"
+  JobFn recover, snapshot, prune, monitor, drill, copy;  // a null function counts as "nothing to do"
 };
+
+// Sends scheduler events to the user's [notify] command (engine/schedule_notify.h);
+// null = no notifications. Must never throw or block for long.
+using NotifyFn = std::function<void(const nlohmann::json& event)>;
 
 struct JobState {
   std::optional<int64_t> last_success;   // start time of the last successful run
@@ -151,7 +182,11 @@ struct JobState {
 
 struct ScheduleState {
   int64_t first_start = 0;  // the first time a service ran on this repository
-  JobState snapshot, prune, monitor, drill;
+  JobState snapshot, prune, monitor, drill, copy;
+  // The creation time of the newest snapshot on the copy target, as the last
+  // successful copy saw it (a copy job reports it in details "offsite_newest").
+  std::optional<int64_t> offsite_newest;
+  std::optional<int64_t> stale_notified;  // when the staleness was last logged and notified
   nlohmann::json ToJson() const;
   static Result<ScheduleState> FromJson(const nlohmann::json& j);
 };
@@ -195,6 +230,16 @@ class Scheduler {
   // since the last ATTEMPT (a drill restores a full copy: a failed one waits
   // for the next interval instead of every tick).
   bool drill_due(int64_t now) const;
+  // copy: configured, a scheduled snapshot succeeded after the last successful
+  // copy, and the backoff after failed attempts has passed.
+  bool copy_due(int64_t now) const;
+  // The copy has not succeeded for longer than copy_max_age (see "stale").
+  bool copy_stale(int64_t now) const;
+  // What the monitor line and `schedule status` say about the off-site copy:
+  // target, last success, newest off-site snapshot and its age, stale, error.
+  static nlohmann::json OffsiteHealth(const ScheduleConfig& config, const ScheduleState& state, int64_t now);
+  // Where failed jobs and staleness are sent (set before Start).
+  void set_notify(NotifyFn fn) { notify_ = std::move(fn); }
   // When the loop next has something to do (not counting retries).
   int64_t NextDueMicros(int64_t now) const;
   const ScheduleState& state() const { return state_; }
@@ -205,6 +250,8 @@ class Scheduler {
   Status RunJob(JobKind kind, const JobFn& fn, JobState* st, const std::atomic<bool>& stop);
   Status TryRecover(const std::atomic<bool>& stop);
   Status SaveState();
+  void CheckCopyStaleness(int64_t now);
+  void Notify(const char* job, const std::string& outcome, const std::string& message, nlohmann::json extra = {});
 
   Env* env_;
   ScheduleConfig config_;
@@ -215,6 +262,7 @@ class Scheduler {
   bool recovered_ = false;
   int64_t sleep_slice_us_;
   std::atomic<bool> never_stop_{false};
+  NotifyFn notify_;
 };
 
 // An Env whose clock runs `scale` times faster than the wall clock, starting at

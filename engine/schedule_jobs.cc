@@ -8,6 +8,7 @@
 #include "engine/cleanup.h"
 #include "engine/live_check.h"
 #include "engine/recover.h"
+#include "engine/schedule_copy.h"
 #include "engine/schedule_drill.h"
 #include "engine/snapshot_sources.h"
 #include "engine/store_paths.h"
@@ -263,6 +264,7 @@ Jobs MakeScheduleJobs(const Layout& layout) {
   jobs.prune = [layout](JobContext& ctx) { return PruneJob(layout, ctx); };
   jobs.monitor = [layout](JobContext& ctx) { return MonitorJob(layout, ctx); };
   jobs.drill = [layout](JobContext& ctx) { return DrillJob(layout, ctx); };  // engine/schedule_drill.h
+  jobs.copy = MakeCopyJob(layout);  // engine/schedule_copy.h; runs only with schedule.copy_to
   return jobs;
 }
 

@@ -1,0 +1,51 @@
+// engine/schedule_copy.h — the scheduled off-site copy (issue 15 point 7): after
+// the nightly snapshot (and its prune), the local repository's new snapshots go
+// to schedule.copy_to through the copier (snapshot/copier.h), then the target
+// is thinned with the copy_keep_* retention.
+//
+// Which snapshots: every local snapshot created after the newest one the target
+// lists (all of them when the target is empty). Not "every one the target
+// lacks": a target that keeps fewer snapshots than this machine would get the
+// ones its own prune removed copied back each night.
+//
+// Steps, each logged: open the local repository (a reader: the copier's source
+// needs no lock), open the target for writing (`copy_to` a folder: OpenWriter
+// with create, the lock waited for as the other jobs do; rclone:REMOTE:PATH:
+// opened through snapshot/open_backend.h), list it, copy, prune the target's
+// `scheduled` snapshots (copy_prune), list it again. details: target, copied,
+// skipped, bytes_sent, offsite_newest(_micros) — the scheduler keeps the last
+// one in its state for `schedule status` and the staleness check.
+//
+// Failure: any step's error fails the job (the scheduler retries with its
+// backoff and notifies); an unreachable remote is the IoError of the open. A
+// copy killed at any point leaves the target listing what it had (the copier's
+// contract); the next run resumes.
+//
+// The copy itself is a CopyStep so that the job is built and tested before and
+// independently of the copier: DefaultCopyStep() is snapshot/copier.h's
+// CopySnapshots once that is in the build (see schedule_copy.cc).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/layout.h"
+#include "engine/schedule.h"
+#include "snapshot/copier.h"
+#include "snapshot/repository.h"
+
+namespace maestro {
+
+using CopyStep = std::function<Result<CopyResult>(Repository* from, Repository* to, const std::vector<std::string>& ids,
+                                                  const CopyOptions& opts)>;
+
+CopyStep DefaultCopyStep();
+
+// The copy job for one install; layout is copied.
+JobFn MakeCopyJob(const Layout& layout, CopyStep step = DefaultCopyStep());
+
+// The snapshots of `local` created after the newest of `target` (all when it is empty), oldest first.
+std::vector<std::string> SnapshotsToCopy(const std::vector<SnapshotInfo>& local, const std::vector<SnapshotInfo>& target);
+
+}  // namespace maestro
