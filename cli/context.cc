@@ -40,7 +40,7 @@ Result<Layout> CliContext::LoadLayout() {
     layout_ = Result<Layout>(Status::InvalidArgument(refused));
     return *layout_;
   }
-  layout_ = DiscoverInstall(opts.install, root, &config_, opts.repo, &install_);
+  layout_ = DiscoverInstall(opts.install, root, &config_, local_repo_ ? *local_repo_ : opts.repo, &install_);
   for (const auto& w : install_.warnings) Warn(w);
   return *layout_;
 }

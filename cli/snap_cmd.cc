@@ -551,7 +551,9 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   bool remote_to = !a.to.empty() && !RemoteRepoSpec(ctx).empty();
   LockedRepo w;
   if (remote_source) {
-    if (!a.dry_run) MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
+    if (!a.dry_run) {
+      MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
+    }
   } else {
     MAESTRO_ASSIGN_OR_RETURN(w, OpenForRun(ctx, a.dry_run || remote_to, a.lock_wait));
   }
