@@ -4,7 +4,6 @@
 
 #include "engine/schedule_jobs.h"
 #include "engine/snapshot_sources.h"
-#include "snapshot/open_backend.h"
 #include "snapshot/open_writer.h"
 #include "snapshot/prune.h"
 #include "snapshot/retention.h"
@@ -14,35 +13,24 @@ namespace maestro {
 
 namespace {
 
-// The target, opened for writing; `lock` is held for as long as it lives.
-struct CopyTarget {
-  std::unique_ptr<RepoLock> lock;
-  std::unique_ptr<Repository> repo;
-};
-
-Result<CopyTarget> OpenTarget(JobContext& ctx, const std::string& spec) {
-  CopyTarget t;
-  if (IsRcloneSpec(spec)) {
-    // The remote's writer (its lease lock, snapshot/remote_lock.h) comes with
-    // the copier's remote writers; until then the target is opened as the
-    // readers open it, which is what tells reachable from unreachable.
-    auto repo = OpenRemoteRepositoryForReading(ctx.env, spec);
-    if (!repo.ok())
-      return repo.status().Annotate("the copy target " + spec + " (schedule.copy_to) cannot be reached or read; " +
-                                    "the copy is retried with a backoff");
-    t.repo = std::move(repo).value();
-    return t;
-  }
+// The target, opened for writing (created when missing), with its writer lock:
+// a local flock, or the remote's lease lock (snapshot/open_writer.h), waited for
+// as the other jobs wait for theirs. `lock`/`remote_lock` live as long as it.
+Result<WriterSession> OpenTarget(JobContext& ctx, const std::string& spec) {
   WriterOptions wo;
   wo.create = true;
   wo.lock.wait_seconds = ctx.stop ? 0 : static_cast<double>(std::max<int64_t>(0, ctx.config.lock_wait_s));
   wo.lock.poll_micros = std::max<int64_t>(1, static_cast<int64_t>(200000.0 * ctx.config.test_time_scale));
   wo.lock.command = "maestro-db schedule (copy)";
   wo.lock.stop = [&ctx]() { return ctx.stop.load(); };
-  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriter(ctx.env, spec, wo));
-  t.lock = std::move(w.lock);
-  t.repo = std::move(w.repo);
-  return t;
+  wo.lock.log = [&ctx](const std::string& notice) {
+    ctx.log.Emit("lock_notice", {{"job", "copy"}, {"target", ctx.config.copy_to}, {"notice", notice}});
+  };
+  auto w = OpenWriter(ctx.env, spec, wo);
+  if (!w.ok() && !w.status().IsBusy())
+    return w.status().Annotate("the copy target " + spec + " (schedule.copy_to) cannot be reached or opened; " +
+                               "the copy is retried with a backoff");
+  return w;
 }
 
 std::optional<int64_t> Newest(const std::vector<SnapshotInfo>& v) {
@@ -81,7 +69,7 @@ Status CopyJob(const Layout& layout, const CopyStep& step, JobContext& ctx) {
   const std::string& spec = ctx.config.copy_to;
   ctx.details["target"] = spec;
   MAESTRO_ASSIGN_OR_RETURN(auto local, Repository::Open(ctx.env, layout.repo(), /*create_if_missing=*/false));
-  MAESTRO_ASSIGN_OR_RETURN(CopyTarget target, OpenTarget(ctx, spec));
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession target, OpenTarget(ctx, spec));
   MAESTRO_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> mine, local->List());
   MAESTRO_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> theirs, target.repo->List());
   std::vector<std::string> ids = SnapshotsToCopy(mine, theirs);
@@ -127,16 +115,7 @@ std::vector<std::string> SnapshotsToCopy(const std::vector<SnapshotInfo>& local,
   return ids;
 }
 
-// The one line to change when snapshot/copier.cc is in the build: return
-// CopySnapshots(from, to, ids, opts). Until then the job does everything
-// around the copy (open, list, choose, prune, report) and fails here, clearly.
-CopyStep DefaultCopyStep() {
-  return [](Repository*, Repository*, const std::vector<std::string>& ids, const CopyOptions&) -> Result<CopyResult> {
-    return Status::Internal("this build has no snapshot copier yet (snapshot/copier.h, `snap copy`): " +
-                                std::to_string(ids.size()) + " snapshot(s) were not copied",
-                            "use a maestro-db with `snap copy`, or set schedule.copy_to empty");
-  };
-}
+CopyStep DefaultCopyStep() { return CopySnapshots; }  // snapshot/copier.h
 
 JobFn MakeCopyJob(const Layout& layout, CopyStep step) {
   return [layout, step](JobContext& ctx) { return CopyJob(layout, step, ctx); };

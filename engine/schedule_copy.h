@@ -9,9 +9,9 @@
 // ones its own prune removed copied back each night.
 //
 // Steps, each logged: open the local repository (a reader: the copier's source
-// needs no lock), open the target for writing (`copy_to` a folder: OpenWriter
-// with create, the lock waited for as the other jobs do; rclone:REMOTE:PATH:
-// opened through snapshot/open_backend.h), list it, copy, prune the target's
+// needs no lock), open the target for writing (OpenWriter with create: a
+// folder's flock or a remote's lease lock, waited for up to lock_wait as the
+// other jobs wait for theirs), list it, copy, prune the target's
 // `scheduled` snapshots (copy_prune), list it again. details: target, copied,
 // skipped, bytes_sent, offsite_newest(_micros) — the scheduler keeps the last
 // one in its state for `schedule status` and the staleness check.
@@ -21,9 +21,8 @@
 // copy killed at any point leaves the target listing what it had (the copier's
 // contract); the next run resumes.
 //
-// The copy itself is a CopyStep so that the job is built and tested before and
-// independently of the copier: DefaultCopyStep() is snapshot/copier.h's
-// CopySnapshots once that is in the build (see schedule_copy.cc).
+// The copy itself is a CopyStep (DefaultCopyStep() = snapshot/copier.h's
+// CopySnapshots), so a test can fail or slow it on purpose.
 #pragma once
 
 #include <functional>
