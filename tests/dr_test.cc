@@ -149,6 +149,51 @@ TEST_F(DisasterRecoveryTest, CrashedRemoteRestoreIsRolledBackFromTheLocalPreImag
   EXPECT_EQ(StoreDigest(root), live_state);
 }
 
+// The whole story through the scheduled service: the nightly snapshot and its
+// off-site copy (schedule.copy_to, the real copier and remote writer) put the
+// install on the remote; the machine is lost; the remote brings it back.
+TEST_F(DisasterRecoveryTest, WhatTheScheduledCopyPutOnTheRemoteRestoresTheLostInstall) {
+  const std::string old_root = dir_.Sub("old");
+  ASSERT_EQ(RunCli({"demo", "create", old_root, "--documents", "15"}).exit_code, 0);
+  WriteFile(dir_.Sub("s.ini"), "[schedule]\nmonitor = off\ncopy_to = " + remote() + "\ncopy_keep_last = 3\n");
+  const std::vector<std::string> svc = {"--root", old_root, "--config", dir_.Sub("s.ini"), "schedule", "run", "--now"};
+  auto with = [&](const char* job) {
+    std::vector<std::string> a = svc;
+    a.push_back(job);
+    return a;
+  };
+  CliResult snap = RunCli(with("snapshot"), env_);
+  ASSERT_EQ(snap.exit_code, 0) << snap.err << snap.out;
+  CliResult copy = RunCli(with("copy"), env_);
+  ASSERT_EQ(copy.exit_code, 0) << copy.err << copy.out;
+  bool copied = false;  // the job_end line of the copy: ok, one snapshot sent
+  for (size_t pos = 0, nl; (nl = copy.out.find('\n', pos)) != std::string::npos; pos = nl + 1) {
+    auto line = nlohmann::json::parse(copy.out.substr(pos, nl - pos), nullptr, false);
+    if (line.is_object() && line["event"] == "job_end" && line["job"] == "copy")
+      copied = line["outcome"] == "ok" && line["copied"].size() == 1u;
+  }
+  EXPECT_TRUE(copied) << copy.out;
+  CliResult status = RunCli({"--root", old_root, "--config", dir_.Sub("s.ini"), "--json", "schedule", "status"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  auto sj = Json(status);
+  ASSERT_TRUE(sj.is_object()) << status.out;
+  EXPECT_TRUE(sj["offsite"]["newest"].is_string()) << status.out;
+  EXPECT_EQ(sj["offsite"]["stale"], false);
+  CliResult local = RunCli({"--root", old_root, "--json", "snap", "list"});
+  auto lj = Json(local);
+  ASSERT_TRUE(lj.is_array() && lj.size() == 1u) << local.out;
+  const std::string id = lj[0]["id"];
+  const auto before = StoreDigest(old_root);
+  Sh("rm -rf '" + old_root + "'");
+
+  const std::string new_root = dir_.Sub("new");
+  CliResult restore = RunCli({"--root", new_root, "--repo", remote(), "--yes", "snap", "restore", id}, env_);
+  ASSERT_EQ(restore.exit_code, 0) << restore.err << restore.out;
+  EXPECT_EQ(StoreDigest(new_root), before);
+  CliResult verify = RunCli({"--repo", remote(), "snap", "verify", "--read-data"}, env_);
+  EXPECT_EQ(verify.exit_code, 0) << verify.err << verify.out;
+}
+
 TEST_F(DisasterRecoveryTest, PreImageRepoMustBeLocalAndOnlyForARemoteSource) {
   const std::string root = dir_.Sub("r");
   ASSERT_EQ(RunCli({"demo", "create", root, "--documents", "3"}).exit_code, 0);
