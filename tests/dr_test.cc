@@ -149,6 +149,35 @@ TEST_F(DisasterRecoveryTest, CrashedRemoteRestoreIsRolledBackFromTheLocalPreImag
   EXPECT_EQ(StoreDigest(root), live_state);
 }
 
+// `recover --resume` of a remote restore killed before its commit stages the
+// stores again from the remote the journal names (source_repo), then commits.
+// Without the remote's rclone settings the resume fails naming the remote and
+// rolls back (the stores as before: absent on this new machine).
+TEST_F(DisasterRecoveryTest, ResumedRemoteRestoreReadsTheJournaledRemoteAgainAndCommits) {
+  const std::string old_root = dir_.Sub("old");
+  const std::string id = InstallWithASnapshotOnTheRemote(old_root);
+  ASSERT_FALSE(id.empty());
+  const auto before = StoreDigest(old_root);
+  Sh("rm -rf '" + old_root + "'");
+  const std::string new_root = dir_.Sub("new");
+  auto crash = [&]() {
+    CliResult crashed = RunCli({"--root", new_root, "--repo", remote(), "--yes", "snap", "restore", id},
+                               With(env_, "MAESTRO_DB_CRASH_AT=store.after_stage:2"));
+    ASSERT_EQ(crashed.exit_code, -9) << crashed.err;
+  };
+  crash();  // main is staged and swapped in, ai staged: half-restored
+  CliResult offline = RunCli({"--root", new_root, "recover", "--resume"});
+  EXPECT_NE(offline.exit_code, 0);
+  EXPECT_NE(offline.err.find("opening " + remote()), std::string::npos) << offline.err;
+  for (const auto& [store, digest] : StoreDigest(new_root)) EXPECT_EQ(digest, "absent") << store;
+
+  crash();
+  CliResult rec = RunCli({"--root", new_root, "--json", "recover", "--resume"}, env_);
+  ASSERT_EQ(rec.exit_code, 0) << rec.err << rec.out;
+  EXPECT_EQ(Json(rec)["outcome"], "committed") << rec.out;
+  EXPECT_EQ(StoreDigest(new_root), before);
+}
+
 // The whole story through the scheduled service: the nightly snapshot and its
 // off-site copy (schedule.copy_to, the real copier and remote writer) put the
 // install on the remote; the machine is lost; the remote brings it back.
