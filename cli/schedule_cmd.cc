@@ -368,7 +368,8 @@ int ShowStatus(CliContext& ctx) {
 }  // namespace
 
 void RegisterScheduleCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
-  auto* group = app.add_subcommand("schedule", "the scheduled service: nightly snapshot + prune, consistency monitor");
+  auto* group = app.add_subcommand(
+      "schedule", "the scheduled service: nightly snapshot + prune, consistency monitor, off-site copy (copy_to)");
   group->require_subcommand(1);
 
   auto run_args = std::make_shared<RunArgs>();
