@@ -1,6 +1,6 @@
 // cli/app_flags.h — `--stop-app` / `--no-stop-app` on the commands that change
 // stores (reset, cleanup, in-place `snap restore`, `migrate up/down`), and the
-// [app] config section behind them (issue 16 point 3; engine/app_control.h).
+// [app] config section behind them (issue 16 point 3; engine/txn/app_control.h).
 //
 // Config keys (docs/config.md):
 //   [app] stop = CMD         shell command that stops the app
@@ -23,10 +23,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "engine/app_control.h"
-#include "engine/layout.h"
-#include "engine/migrate.h"
-#include "engine/txn.h"
+#include "engine/txn/app_control.h"
+#include "engine/stores/layout.h"
+#include "engine/migrate/migrate.h"
+#include "engine/txn/txn.h"
 #include "util/status.h"
 
 namespace maestro {

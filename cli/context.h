@@ -17,7 +17,7 @@
 #include "cli/app_flags.h"
 #include "cli/install_discovery.h"
 #include "cli/password.h"
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 #include "util/config.h"
 #include "util/status.h"
 

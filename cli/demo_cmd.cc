@@ -1,8 +1,8 @@
 // cli/demo_cmd.cc — `maestro-db demo create DIR`: a realistic MAESTRO install
-// for trying the tool, for tests and for benchmarks (engine/demo.h).
+// for trying the tool, for tests and for benchmarks (tools/demo/demo.h).
 #include "cli/context.h"
 #include "cli/exit_codes.h"
-#include "engine/demo.h"
+#include "tools/demo/demo.h"
 #include "util/time_util.h"
 
 namespace maestro {

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/exit_codes.h"
-#include "engine/drill.h"
+#include "engine/stores/drill.h"
 #include "snapshot/repository.h"
 #include "util/text.h"
 

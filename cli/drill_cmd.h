@@ -1,4 +1,4 @@
-// cli/drill_cmd.h — `snap verify --drill ID`: the restore drill of engine/drill.h,
+// cli/drill_cmd.h — `snap verify --drill ID`: the restore drill of engine/stores/drill.h,
 // parsed and printed. snap_cmd.cc adds the flags to `snap verify` and hands over
 // when --drill is given.
 #pragma once

@@ -9,9 +9,9 @@
 //                        an encrypted repository's password (cli/password.h has
 //                        the precedence): not empty when set
 //   MAESTRO_DB_DOCKER_ROOT  "" or an absolute path: Docker's root, for named
-//                        volumes when no daemon answers (engine/compose.h)
+//                        volumes when no daemon answers (engine/stores/compose.h)
 //   MAESTRO_DB_DOCKERENV, MAESTRO_DB_MOUNTINFO  test hooks: files read instead of
-//                        /.dockerenv and /proc/self/mountinfo (engine/container.h)
+//                        /.dockerenv and /proc/self/mountinfo (engine/stores/container.h)
 // A bad value is InvalidArgument (exit 2) naming the variable and what it
 // accepts. A MAESTRO_DB_* name the binary does not know gets a warning on
 // stderr (it may be meant for another version, or for the test suites:

@@ -1,12 +1,12 @@
 // cli/inspect_cmd.cc — the read-only commands: `stats` and `check`.
-// Parsing and printing only; the work is engine/stats.h and engine/check.h.
+// Parsing and printing only; the work is engine/stores/stats.h and engine/stores/check.h.
 #include <cstdio>
 #include <iostream>
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
-#include "engine/check.h"
-#include "engine/stats.h"
+#include "engine/stores/check.h"
+#include "engine/stores/stats.h"
 #include "util/time_util.h"
 
 namespace maestro {

@@ -4,8 +4,8 @@
 
 #include <cstdlib>
 
-#include "engine/container.h"
-#include "engine/store_paths.h"
+#include "engine/stores/container.h"
+#include "engine/stores/store_paths.h"
 #include "util/env.h"
 
 namespace maestro {

@@ -4,15 +4,15 @@
 // (issue 16 points 1 and 2). Called by CliContext::LoadLayout only.
 //
 // Order of the sources of a store's path: the config file's [stores] entry, else
-// the compose mapping (engine/compose.h), else the candidate paths under --root
-// (engine/layout.h). Of the repository: --repo, else [repo] path, else
+// the compose mapping (engine/stores/compose.h), else the candidate paths under --root
+// (engine/stores/layout.h). Of the repository: --repo, else [repo] path, else
 //   compose install  <dir>/backups — unless the folder the container would use
 //                    (<host side of /app/data>/backups/maestro-db) already holds
 //                    a repository or journal: never lose sight of a journal
 //   in a container   the usual default when it lies on a persistent mount; when it
 //                    would be in the writable layer, <mount of the main store's
 //                    folder>/backups/maestro-db (the bind mount of /app/data)
-//   otherwise        DefaultRepo(root) (engine/layout.h).
+//   otherwise        DefaultRepo(root) (engine/stores/layout.h).
 // A repository given by --repo or [repo] path that lies in a container's writable
 // layer is used, with a warning that says why and what to pass instead.
 // Everything chosen is explained in InstallInfo (printed by `stats`).
@@ -26,8 +26,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "engine/compose.h"
-#include "engine/layout.h"
+#include "engine/stores/compose.h"
+#include "engine/stores/layout.h"
 #include "util/config.h"
 #include "util/status.h"
 

@@ -1,5 +1,5 @@
 // cli/migrate_cmd.cc — `maestro-db migrate status | validate | up | down | baseline`.
-// Parsing and printing only; the work is engine/migrate.h. Exit codes: 0 ok,
+// Parsing and printing only; the work is engine/migrate/migrate.h. Exit codes: 0 ok,
 // 1 validate found drift/missing files, 9 a migration failed and the run was
 // rolled back, 6 the rollback itself failed (run `maestro-db recover`); the
 // others as for every command (docs/migrations.md).
@@ -8,9 +8,9 @@
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
-#include "engine/migrate.h"
-#include "engine/recover.h"
-#include "engine/snapshot_sources.h"
+#include "engine/migrate/migrate.h"
+#include "engine/txn/recover.h"
+#include "engine/stores/snapshot_sources.h"
 
 namespace maestro {
 
@@ -106,7 +106,7 @@ void PrintStatusText(const CliContext& ctx, const std::vector<StoreMigrationStat
   }
 }
 
-// The transaction session (repository lock, repository, journal: engine/recover.h),
+// The transaction session (repository lock, repository, journal: engine/txn/recover.h),
 // with a snapshot that captures only the stores the plan touches.
 Result<std::unique_ptr<TxnSession>> OpenServices(const Layout& layout, const MigrationPlan& plan) {
   MAESTRO_ASSIGN_OR_RETURN(auto session, OpenTxnSession(layout, Env::Default()));

@@ -1,6 +1,6 @@
 // cli/schedule_cmd.cc — `schedule run`, `schedule status`, `schedule install`.
-// Parsing and printing only: the service is engine/schedule.h, the jobs
-// engine/schedule_jobs.h. docs/schedule.md documents every key and both ways
+// Parsing and printing only: the service is engine/schedule/schedule.h, the jobs
+// engine/schedule/schedule_jobs.h. docs/schedule.md documents every key and both ways
 // of installing (systemd timer, cron).
 #include <limits.h>
 #include <signal.h>
@@ -13,8 +13,8 @@
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
-#include "engine/schedule.h"
-#include "engine/schedule_jobs.h"
+#include "engine/schedule/schedule.h"
+#include "engine/schedule/schedule_jobs.h"
 #include "engine/schedule_notify.h"
 #include "util/time_util.h"
 

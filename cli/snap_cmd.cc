@@ -2,7 +2,7 @@
 // restore, verify, delete, prune. Parsing and printing only; the work is
 // snapshot/repository.h (data), snapshot/retention.h (what prune keeps),
 // snapshot/prune.h (the prune sequence, shared with the scheduled prune),
-// snapshot/repo_lock.h (one writer at a time) and engine/snapshot_sources.h
+// snapshot/repo_lock.h (one writer at a time) and engine/stores/snapshot_sources.h
 // (which files are the stores).
 //
 // Writers (create, restore, delete, prune) take the repository lock, waiting
@@ -23,9 +23,9 @@
 #include "cli/context.h"
 #include "cli/exit_codes.h"
 #include "cli/progress.h"
-#include "engine/legacy_import.h"
-#include "engine/recover.h"
-#include "engine/snapshot_sources.h"
+#include "engine/stores/legacy_import.h"
+#include "engine/txn/recover.h"
+#include "engine/stores/snapshot_sources.h"
 #include "snapshot/prune.h"
 #include "snapshot/open_backend.h"
 #include "snapshot/open_writer.h"
@@ -108,7 +108,7 @@ nlohmann::json GcJson(const GcStats& g) {
   return j;
 }
 
-// The repository directory: --repo, else the config's repo.path, else DefaultRepo (engine/layout.h).
+// The repository directory: --repo, else the config's repo.path, else DefaultRepo (engine/stores/layout.h).
 Result<std::string> RepoDir(CliContext& ctx) {
   auto layout = ctx.LoadLayout();
   if (layout.ok()) return layout->repo();

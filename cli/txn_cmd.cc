@@ -1,7 +1,7 @@
 // cli/txn_cmd.cc — reset, cleanup, recover, journal status/log, debug
 // crash-points, and the original tool's commands as thin aliases.
 // Parsing and printing only: the work is engine/reset, engine/cleanup,
-// engine/recover (all journaled transactions, engine/txn.h).
+// engine/recover (all journaled transactions, engine/txn/txn.h).
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/resource.h>
@@ -16,15 +16,15 @@
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
-#include "engine/app_control.h"
-#include "engine/check.h"
-#include "engine/cleanup.h"
-#include "engine/live_check.h"
-#include "engine/recover.h"
-#include "engine/reset.h"
-#include "engine/restore_txn.h"
-#include "engine/stats.h"
-#include "engine/store_paths.h"
+#include "engine/txn/app_control.h"
+#include "engine/stores/check.h"
+#include "engine/txn/cleanup.h"
+#include "engine/stores/live_check.h"
+#include "engine/txn/recover.h"
+#include "engine/txn/reset.h"
+#include "engine/txn/restore_txn.h"
+#include "engine/stores/stats.h"
+#include "engine/stores/store_paths.h"
 #include "util/crash_point.h"
 #include "util/time_util.h"
 
@@ -112,7 +112,7 @@ Result<pid_t> SpawnPurger(const CliContext& ctx) {
 }
 
 // After a transaction: deletes what its finishing steps moved to trash
-// (engine/txn.h, "trash"), as MAESTRO_DB_PURGE says:
+// (engine/txn/txn.h, "trash"), as MAESTRO_DB_PURGE says:
 //   background (default)  a detached, low-priority `purge-trash` deletes it, so the
 //                         command returns once the stores are changed;
 //   now                   deleted here, before the command returns;
@@ -637,7 +637,7 @@ static std::vector<std::string> SnapshotWarningsFor(Repository& repo, const std:
 }
 
 // Where under `root` a store the snapshot found at original_path goes: the same
-// candidate path (engine/layout.h) relative to the root. The snapshot may come
+// candidate path (engine/stores/layout.h) relative to the root. The snapshot may come
 // from another machine or root (disaster recovery), so the candidate is matched
 // by its ending, not by the whole path; "" when none matches.
 static std::string SameCandidateUnder(const std::string& root, StoreId id, const std::string& original_path) {

@@ -3,7 +3,7 @@
 # Invoked at build time: cmake -DSRC_DIR=... -DOUT=... -P embed_migrations.cmake
 file(GLOB_RECURSE files RELATIVE "${SRC_DIR}" "${SRC_DIR}/*/*.sql")
 list(SORT files)
-set(body "// Generated from migrations/ by cmake/embed_migrations.cmake. Do not edit.\n#include \"engine/migrations_embedded.h\"\n\nnamespace maestro {\n\nconst std::vector<EmbeddedMigration>& EmbeddedMigrations() {\n  static const std::vector<EmbeddedMigration> all = {\n")
+set(body "// Generated from migrations/ by cmake/embed_migrations.cmake. Do not edit.\n#include \"engine/migrate/migrations_embedded.h\"\n\nnamespace maestro {\n\nconst std::vector<EmbeddedMigration>& EmbeddedMigrations() {\n  static const std::vector<EmbeddedMigration> all = {\n")
 foreach(f ${files})
   get_filename_component(store "${f}" DIRECTORY)
   get_filename_component(name "${f}" NAME)

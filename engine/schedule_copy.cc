@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "engine/schedule_jobs.h"
-#include "engine/snapshot_sources.h"
+#include "engine/schedule/schedule_jobs.h"
+#include "engine/stores/snapshot_sources.h"
 #include "snapshot/open_writer.h"
 #include "snapshot/prune.h"
 #include "snapshot/retention.h"

@@ -29,8 +29,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/layout.h"
-#include "engine/schedule.h"
+#include "engine/stores/layout.h"
+#include "engine/schedule/schedule.h"
 #include "snapshot/copier.h"
 #include "snapshot/repository.h"
 

@@ -20,7 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/schedule.h"
+#include "engine/schedule/schedule.h"
 
 namespace maestro {
 

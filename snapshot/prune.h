@@ -1,6 +1,6 @@
 // snapshot/prune.h — the prune sequence, in one place for every caller
 // (`snap prune` in cli/snap_cmd.cc, the scheduled prune job in
-// engine/schedule_jobs.cc): choose the snapshots a retention policy keeps
+// engine/schedule/schedule_jobs.cc): choose the snapshots a retention policy keeps
 // (snapshot/retention.h), delete the others' manifests, then remove the data no
 // listed snapshot references any more (Repository::RemoveUnreferencedData).
 //

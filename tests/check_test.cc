@@ -6,8 +6,8 @@
 #include <set>
 #include <tuple>
 
-#include "engine/check.h"
-#include "engine/demo.h"
+#include "engine/stores/check.h"
+#include "tools/demo/demo.h"
 #include "tests/test_util.h"
 #include "util/time_util.h"
 

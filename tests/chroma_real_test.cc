@@ -26,7 +26,7 @@
 #include <set>
 #include <thread>
 
-#include "engine/hnsw_check.h"
+#include "engine/stores/hnsw_check.h"
 #include "tests/test_util.h"
 #include "util/sqlite.h"
 

@@ -11,9 +11,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "engine/compose.h"
-#include "engine/container.h"
-#include "engine/store_paths.h"
+#include "engine/stores/compose.h"
+#include "engine/stores/container.h"
+#include "engine/stores/store_paths.h"
 #include "tests/compose_util.h"
 #include "util/subprocess.h"
 

@@ -27,7 +27,7 @@
 #include "tests/sftp_server.h"
 #include "tests/test_util.h"
 #include "tests/webdav_server.h"
-#include "util/fault_env.h"
+#include "tests/support/fault_env.h"
 
 namespace maestro::testing {
 namespace {

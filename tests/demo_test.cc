@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/chroma.h"
+#include "engine/stores/chroma.h"
 #include "tests/test_util.h"
 #include "util/env.h"
 #include "util/sqlite.h"

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/test_util.h"
-#include "engine/schedule.h"
+#include "engine/schedule/schedule.h"
 #include "util/config.h"
 #include "util/env.h"
 

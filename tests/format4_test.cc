@@ -23,7 +23,7 @@
 #include "tests/test_util.h"
 #include "util/coding.h"
 #include "util/crash_point.h"
-#include "util/fault_env.h"
+#include "tests/support/fault_env.h"
 #include "util/sqlite.h"
 
 namespace maestro {

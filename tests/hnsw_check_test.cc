@@ -2,15 +2,15 @@
 // hnsw_damaged (segment + file) for the damage Chroma is known for: a truncated
 // data_level0.bin, a garbage length.bin, an oversized link_lists.bin, an element
 // count out of step with chroma.sqlite3, a garbage header. The segments are the
-// demo's (laid out as hnswlib writes them, engine/hnsw_format.h); segments a real
+// demo's (laid out as hnswlib writes them, engine/stores/hnsw_format.h); segments a real
 // Chroma writes are checked in tests/chroma_real_test.cc.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
-#include "engine/hnsw_check.h"
-#include "engine/hnsw_format.h"
+#include "engine/stores/hnsw_check.h"
+#include "engine/stores/hnsw_format.h"
 #include "tests/test_util.h"
 #include "util/sqlite.h"
 

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/inventory.h"
+#include "engine/stores/inventory.h"
 #include "tests/test_util.h"
 #include "util/sqlite.h"
 

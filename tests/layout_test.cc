@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "engine/layout.h"
-#include "engine/schema.h"
+#include "engine/stores/layout.h"
+#include "engine/migrate/schema.h"
 #include "tests/test_util.h"
 #include "util/sqlite.h"
 

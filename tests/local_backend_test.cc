@@ -5,7 +5,7 @@
 #include "snapshot/backend.h"
 #include "tests/backend_conformance.h"
 #include "tests/test_util.h"
-#include "util/fault_env.h"
+#include "tests/support/fault_env.h"
 
 namespace maestro::testing {
 namespace {

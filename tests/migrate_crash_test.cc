@@ -9,8 +9,8 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
-#include "engine/layout.h"
-#include "engine/schema.h"
+#include "engine/stores/layout.h"
+#include "engine/migrate/schema.h"
 #include "tests/store_digest.h"
 #include "tests/test_util.h"
 #include "util/sqlite.h"

@@ -1,11 +1,11 @@
 // tests/migrate_test.cc — the migrator: files as data, history with checksums,
 // status / validate / baseline, up and down as journaled transactions that roll
 // back completely, and the fresh schema that reset creates.
-#include "engine/migrate.h"
+#include "engine/migrate/migrate.h"
 
 #include <gtest/gtest.h>
 
-#include "engine/schema.h"
+#include "engine/migrate/schema.h"
 #include "journal/journal.h"
 #include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"

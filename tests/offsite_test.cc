@@ -15,11 +15,11 @@
 #include <chrono>
 #include <cstdlib>
 
-#include "engine/demo.h"
-#include "engine/layout.h"
-#include "engine/schedule.h"
+#include "tools/demo/demo.h"
+#include "engine/stores/layout.h"
+#include "engine/schedule/schedule.h"
 #include "engine/schedule_copy.h"
-#include "engine/schedule_jobs.h"
+#include "engine/schedule/schedule_jobs.h"
 #include "engine/schedule_notify.h"
 #include "snapshot/repository.h"
 #include "tests/sftp_server.h"

@@ -10,7 +10,7 @@
 #include <random>
 
 #include "tests/test_util.h"
-#include "util/fault_env.h"
+#include "tests/support/fault_env.h"
 
 namespace maestro {
 namespace {

@@ -17,15 +17,15 @@
 #include <filesystem>
 #include <random>
 
-#include "engine/layout.h"
-#include "engine/recover.h"
-#include "engine/reset.h"
-#include "engine/restore_txn.h"
-#include "engine/snapshot_sources.h"
+#include "engine/stores/layout.h"
+#include "engine/txn/recover.h"
+#include "engine/txn/reset.h"
+#include "engine/txn/restore_txn.h"
+#include "engine/stores/snapshot_sources.h"
 #include "snapshot/repository.h"
 #include "tests/reliability_util.h"
 #include "tests/test_util.h"
-#include "util/fault_env.h"
+#include "tests/support/fault_env.h"
 
 namespace maestro {
 namespace {

@@ -18,8 +18,8 @@
 #include <climits>
 #include <filesystem>
 
-#include "engine/recover.h"
-#include "engine/txn_args.h"
+#include "engine/txn/recover.h"
+#include "engine/txn/txn_args.h"
 #include "journal/journal.h"
 #include "snapshot/format.h"
 #include "snapshot/repo_lock.h"

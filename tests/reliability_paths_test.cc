@@ -22,7 +22,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 #include "snapshot/repository.h"
 #include "tests/reliability_util.h"
 #include "tests/store_digest.h"

@@ -10,12 +10,12 @@
 
 #include <filesystem>
 
-#include "engine/layout.h"
-#include "engine/snapshot_sources.h"
+#include "engine/stores/layout.h"
+#include "engine/stores/snapshot_sources.h"
 #include "snapshot/repository.h"
 #include "tests/reliability_util.h"
 #include "tests/test_util.h"
-#include "util/fault_env.h"
+#include "tests/support/fault_env.h"
 
 namespace maestro {
 namespace {

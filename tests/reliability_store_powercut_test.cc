@@ -22,15 +22,15 @@
 #include <functional>
 #include <map>
 
-#include "engine/cleanup.h"
-#include "engine/layout.h"
-#include "engine/recover.h"
-#include "engine/reset.h"
-#include "engine/restore_txn.h"
+#include "engine/txn/cleanup.h"
+#include "engine/stores/layout.h"
+#include "engine/txn/recover.h"
+#include "engine/txn/reset.h"
+#include "engine/txn/restore_txn.h"
 #include "tests/reliability_util.h"
 #include "tests/store_digest.h"
 #include "tests/test_util.h"
-#include "util/fault_env.h"
+#include "tests/support/fault_env.h"
 #include "util/sqlite.h"
 #include "util/time_util.h"
 

@@ -1,4 +1,4 @@
-// tests/schedule_test.cc — the scheduled service (engine/schedule.h) on a
+// tests/schedule_test.cc — the scheduled service (engine/schedule/schedule.h) on a
 // manual clock with fake jobs, then the real jobs and the CLI on a compressed clock.
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -11,11 +11,11 @@
 #include <fstream>
 #include <thread>
 
-#include "engine/check.h"
-#include "engine/demo.h"
-#include "engine/recover.h"
-#include "engine/schedule.h"
-#include "engine/schedule_jobs.h"
+#include "engine/stores/check.h"
+#include "tools/demo/demo.h"
+#include "engine/txn/recover.h"
+#include "engine/schedule/schedule.h"
+#include "engine/schedule/schedule_jobs.h"
 #include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"
 #include "tests/test_util.h"
@@ -361,7 +361,7 @@ TEST_F(ScheduleTest, EveryLogLineIsOneJsonObjectWithTimeAndEvent) {
 }
 
 // ---------------------------------------------------------------------------
-// The real jobs (engine/schedule_jobs.h) on a demo install.
+// The real jobs (engine/schedule/schedule_jobs.h) on a demo install.
 
 struct Install {
   TempDir dir;

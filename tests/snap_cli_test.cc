@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "cli/progress.h"
-#include "engine/layout.h"
-#include "engine/schema.h"
+#include "engine/stores/layout.h"
+#include "engine/migrate/schema.h"
 #include "snapshot/repo_lock.h"
 #include "tests/test_util.h"
 #include "util/env.h"

@@ -16,7 +16,7 @@
 #include <map>
 
 #include "tests/test_util.h"
-#include "util/fault_env.h"
+#include "tests/support/fault_env.h"
 #include "util/sqlite.h"
 #include "util/sqlite_env_vfs.h"
 

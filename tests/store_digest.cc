@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 #include "util/env.h"
 #include "util/hash.h"
 #include "util/sqlite.h"

@@ -1,10 +1,10 @@
 // tests/txn_test.cc — the transaction framework with a fake snapshot service:
 // commit, automatic rollback on a failing step, and recovery after a crash at
 // every crash point (the child process SIGKILLs itself; the parent recovers).
-#include "engine/txn.h"
+#include "engine/txn/txn.h"
 
-#include "engine/cleanup.h"
-#include "engine/demo.h"
+#include "engine/txn/cleanup.h"
+#include "tools/demo/demo.h"
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 #include "tests/test_util.h"
 #include "util/config.h"
 #include "util/env.h"
-#include "util/fault_env.h"
+#include "tests/support/fault_env.h"
 #include "util/hash.h"
 #include "util/sqlite.h"
 #include "util/time_util.h"

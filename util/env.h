@@ -2,7 +2,7 @@
 // matters for durability goes through Env (as leveldb's Env, restic's fs.FS).
 //
 // The default Env (Env::Default()) is POSIX. Tests wrap it in FaultEnv
-// (util/fault_env.h) to inject ENOSPC/EIO at the Nth call of a kind, or to
+// (tests/support/fault_env.h) to inject ENOSPC/EIO at the Nth call of a kind, or to
 // simulate a power cut that drops every byte not yet fsynced and every
 // directory entry not yet made durable.
 //

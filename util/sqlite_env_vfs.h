@@ -1,5 +1,5 @@
 // util/sqlite_env_vfs.h — a SQLite VFS whose file I/O goes through an Env, so a
-// FaultEnv (util/fault_env.h) sees SQLite's writes and fsyncs, and a simulated
+// FaultEnv (tests/support/fault_env.h) sees SQLite's writes and fsyncs, and a simulated
 // power cut drops a store's unsynced writes as it drops ours (SQLite's own crash
 // tests do the same with a VFS under the database: src/test6.c).
 //

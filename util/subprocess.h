@@ -1,7 +1,7 @@
 // util/subprocess.h — run a program to its end, bounded in time.
 //
-// Used to ask `docker` where a volume lives (engine/compose.h) and to run the
-// app's stop and start commands (engine/app_control.h). The child gets stdin
+// Used to ask `docker` where a volume lives (engine/stores/compose.h) and to run the
+// app's stop and start commands (engine/txn/app_control.h). The child gets stdin
 // from /dev/null, its own process group, and no descriptor of ours beyond
 // 0-2 (the repository lock and the journal stay ours). Its stdout is captured
 // (capture_stdout, at most kMaxCapture bytes kept) or sent to our stderr, so a

@@ -1,6 +1,6 @@
-#include "engine/migrate.h"
+#include "engine/migrate/migrate.h"
 
-#include "engine/txn_args.h"
+#include "engine/txn/txn_args.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,8 +8,8 @@
 #include <map>
 #include <set>
 
-#include "engine/migrations_embedded.h"
-#include "engine/schema.h"
+#include "engine/migrate/migrations_embedded.h"
+#include "engine/migrate/schema.h"
 #include "util/crash_point.h"
 #include "util/env.h"
 #include "util/hash.h"

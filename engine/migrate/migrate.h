@@ -1,4 +1,4 @@
-// engine/migrate.h — versioned, transactional schema migrations for the SQLite
+// engine/migrate/migrate.h — versioned, transactional schema migrations for the SQLite
 // stores `main` (maestro.db) and `ai` (metadata.db). START HERE for migrations;
 // the file format, history table, commands and exit codes are in docs/migrations.md.
 //
@@ -7,7 +7,7 @@
 //               The text before a line starting "-- +down" is the up part, the
 //               text after it the down part (optional). version = NNNN.
 //   set         all migrations of a store: built in (embedded in the binary from
-//               migrations/, engine/migrations_embedded.h) or a user folder
+//               migrations/, engine/migrate/migrations_embedded.h) or a user folder
 //               (`--migrations DIR`, config key `migrations.dir`) holding
 //               DIR/main/*.sql and DIR/ai/*.sql. A store whose sub-folder is
 //               absent in DIR uses the built-in set.
@@ -21,7 +21,7 @@
 //   missing     an applied migration whose file is no longer in the set.
 //   run         one `up` or `down`: a plan of steps (one migration each).
 //
-// How a run stays atomic (RunMigrateTransaction, built on engine/txn.h):
+// How a run stays atomic (RunMigrateTransaction, built on engine/txn/txn.h):
 //   1. a `pre-migrate` snapshot of the stores the plan touches is taken first;
 //   2. each step runs in its own SQLite transaction: BEGIN IMMEDIATE, the
 //      file's statements, the history row (insert for up, delete for down),
@@ -47,8 +47,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/layout.h"
-#include "engine/txn.h"
+#include "engine/stores/layout.h"
+#include "engine/txn/txn.h"
 #include "util/sqlite.h"
 #include "util/status.h"
 
@@ -157,7 +157,7 @@ Result<MigrationPlan> PlanMigrateUp(const Layout& layout, const MigrateOptions& 
 // missing (naming the file) or the file is missing.
 Result<MigrationPlan> PlanMigrateDown(const Layout& layout, const MigrateOptions& opts);
 
-// ---- running: a plan as a journaled transaction (engine/txn.h) ----------
+// ---- running: a plan as a journaled transaction (engine/txn/txn.h) ----------
 //
 // Kind "migrate", trigger "pre-migrate". The journaled args carry the whole plan
 // including each step's SQL, so recovery in another process runs exactly the

@@ -1,4 +1,4 @@
-// engine/migrations_embedded.h — the built-in migrations (migrations/<store>/NNNN_name.sql),
+// engine/migrate/migrations_embedded.h — the built-in migrations (migrations/<store>/NNNN_name.sql),
 // compiled into the binary by cmake/embed_migrations.cmake.
 #pragma once
 

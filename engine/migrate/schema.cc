@@ -1,6 +1,6 @@
-#include "engine/schema.h"
+#include "engine/migrate/schema.h"
 
-#include "engine/migrate.h"
+#include "engine/migrate/migrate.h"
 #include "util/env.h"
 #include "util/time_util.h"
 

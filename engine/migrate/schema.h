@@ -1,17 +1,17 @@
-// engine/schema.h — create a store's newest schema from the built-in migrations.
+// engine/migrate/schema.h — create a store's newest schema from the built-in migrations.
 //
 // CreateFreshSchema runs the up part of every built-in migration of the store
 // in order, and records each in migration_history (with its checksum), all in
 // ONE SQLite transaction, on an empty database: afterwards `migrate status`
 // reports the store at the newest version with nothing pending. On failure
 // the transaction is rolled back and the database is as before (empty).
-// The full migrator (history, down migrations, user folders) is engine/migrate.h.
+// The full migrator (history, down migrations, user folders) is engine/migrate/migrate.h.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 #include "util/sqlite.h"
 
 namespace maestro {

@@ -1,4 +1,4 @@
-// engine/schedule.h — the scheduled service: when the nightly snapshot and the
+// engine/schedule/schedule.h — the scheduled service: when the nightly snapshot and the
 // consistency monitor are due, what to catch up after downtime, and the state
 // file that remembers the last runs. `maestro-db schedule run` is a thin shell
 // around Scheduler; docs/schedule.md documents every config key.
@@ -6,7 +6,7 @@
 // Words:
 //   job        one unit of scheduled work, a function behind JobFn: recover,
 //              snapshot, prune (always after a snapshot), monitor. The real jobs
-//              are in engine/schedule_jobs.h; tests plug in fakes.
+//              are in engine/schedule/schedule_jobs.h; tests plug in fakes.
 //   slot       a moment the nightly snapshot is meant to run: snapshot_time
 //              (local time, process TZ) of each day.
 //   tick       how often the loop wakes at the latest to look for due work; a
@@ -64,7 +64,7 @@
 
 #include "util/config.h"
 #include "util/env.h"
-#include "util/fault_env.h"
+#include "tests/support/fault_env.h"
 #include "util/status.h"
 
 namespace maestro {
@@ -86,7 +86,7 @@ struct ScheduleConfig {
   int64_t monitor_interval_s = 3600;   // schedule.monitor_interval (minutes, or "90m", "2h")
   bool monitor_repair = true;          // schedule.monitor_repair: run cleanup --all
   bool monitor_repair_while_live = false;  // schedule.monitor_repair_while_live
-  bool drill_enabled = false;          // schedule.drill: a restore drill (engine/drill.h) of the latest snapshot
+  bool drill_enabled = false;          // schedule.drill: a restore drill (engine/stores/drill.h) of the latest snapshot
   int64_t drill_interval_s = 7 * 86400;  // schedule.drill_interval (a duration: 7d, 168h)
   std::string drill_scratch;           // schedule.drill_scratch ("" = $TMPDIR or /tmp)
   int64_t failed_stale_after_s = 24 * 3600;     // schedule.failed_after

@@ -1,6 +1,6 @@
-#include "engine/schedule_drill.h"
+#include "engine/schedule/schedule_drill.h"
 
-#include "engine/drill.h"
+#include "engine/stores/drill.h"
 #include "snapshot/open_repository.h"
 #include "snapshot/repository.h"
 

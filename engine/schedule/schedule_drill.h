@@ -1,5 +1,5 @@
-// engine/schedule_drill.h — the scheduled restore drill (schedule.drill = on):
-// engine/drill.h's RunDrill on the repository's latest snapshot, in
+// engine/schedule/schedule_drill.h — the scheduled restore drill (schedule.drill = on):
+// engine/stores/drill.h's RunDrill on the repository's latest snapshot, in
 // schedule.drill_scratch. Reads the repository only (no lock: readers run
 // beside writers). The job's details carry the snapshot id, the counts and
 // each problem; problems end the job with Corruption (logged as failed, shown
@@ -7,8 +7,8 @@
 // it again after schedule.drill_interval (Scheduler::drill_due).
 #pragma once
 
-#include "engine/layout.h"
-#include "engine/schedule.h"
+#include "engine/stores/layout.h"
+#include "engine/schedule/schedule.h"
 #include "util/status.h"
 
 namespace maestro {

@@ -1,17 +1,17 @@
-#include "engine/schedule_jobs.h"
+#include "engine/schedule/schedule_jobs.h"
 
 #include <algorithm>
 #include <chrono>
 #include <thread>
 
-#include "engine/check.h"
-#include "engine/cleanup.h"
-#include "engine/live_check.h"
-#include "engine/recover.h"
+#include "engine/stores/check.h"
+#include "engine/txn/cleanup.h"
+#include "engine/stores/live_check.h"
+#include "engine/txn/recover.h"
 #include "engine/schedule_copy.h"
-#include "engine/schedule_drill.h"
-#include "engine/snapshot_sources.h"
-#include "engine/store_paths.h"
+#include "engine/schedule/schedule_drill.h"
+#include "engine/stores/snapshot_sources.h"
+#include "engine/stores/store_paths.h"
 #include "snapshot/prune.h"
 #include "snapshot/repository.h"
 #include "snapshot/retention.h"
@@ -46,7 +46,7 @@ nlohmann::json IssueCounts(const std::vector<Issue>& issues) {
   return by_kind;
 }
 
-// Deletes the trash of finished transactions (engine/txn.h) in this process: the
+// Deletes the trash of finished transactions (engine/txn/txn.h) in this process: the
 // service is background work already. A failure is logged, not a job failure:
 // trash is garbage, and the next run tries again.
 void PurgeTrashOf(const Layout& layout, JobContext& ctx, const char* job) {
@@ -263,7 +263,7 @@ Jobs MakeScheduleJobs(const Layout& layout) {
   jobs.snapshot = [layout](JobContext& ctx) { return SnapshotJob(layout, ctx); };
   jobs.prune = [layout](JobContext& ctx) { return PruneJob(layout, ctx); };
   jobs.monitor = [layout](JobContext& ctx) { return MonitorJob(layout, ctx); };
-  jobs.drill = [layout](JobContext& ctx) { return DrillJob(layout, ctx); };  // engine/schedule_drill.h
+  jobs.drill = [layout](JobContext& ctx) { return DrillJob(layout, ctx); };  // engine/schedule/schedule_drill.h
   jobs.copy = MakeCopyJob(layout);  // engine/schedule_copy.h; runs only with schedule.copy_to
   return jobs;
 }

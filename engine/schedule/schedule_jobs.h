@@ -1,14 +1,14 @@
-// engine/schedule_jobs.h — the real jobs of the scheduled service, wired to the
+// engine/schedule/schedule_jobs.h — the real jobs of the scheduled service, wired to the
 // engine APIs (no shelling out to the binary, no copy of their logic):
 //   recover   an unfinished transaction in the journal is finished first
-//             (engine/recover.h: rolled back without a commit record, forward with one)
+//             (engine/txn/recover.h: rolled back without a commit record, forward with one)
 //   snapshot  Repository::Create of every present store, trigger "scheduled",
-//             label "nightly" (engine/snapshot_sources.h picks the sources)
+//             label "nightly" (engine/stores/snapshot_sources.h picks the sources)
 //   prune     restic-style retention (snapshot/retention.h) with the keep_* of
 //             the config over the "scheduled" snapshots only (manual and pre-*
 //             snapshots are left to `snap prune`), then unreferenced data is removed
-//   monitor   RunCheck (engine/check.h) with the configured ages; with
-//             monitor_repair a `cleanup --all` transaction (engine/cleanup.h)
+//   monitor   RunCheck (engine/stores/check.h) with the configured ages; with
+//             monitor_repair a `cleanup --all` transaction (engine/txn/cleanup.h)
 //             for orphans, stale failed documents and stuck processing ones
 //
 // Locking: every job that writes the repository or the stores takes the
@@ -28,8 +28,8 @@
 #include <memory>
 #include <string>
 
-#include "engine/layout.h"
-#include "engine/schedule.h"
+#include "engine/stores/layout.h"
+#include "engine/schedule/schedule.h"
 #include "snapshot/open_writer.h"
 #include "snapshot/repo_lock.h"
 #include "util/env.h"
@@ -45,7 +45,7 @@ Jobs MakeScheduleJobs(const Layout& layout);
 // directory and says to check --repo / [repo] path.
 Status PrepareScheduleRepository(Env* env, const Layout& layout);
 
-// CheckStorePaths (engine/store_paths.h), then OpenWriter (snapshot/open_writer.h)
+// CheckStorePaths (engine/stores/store_paths.h), then OpenWriter (snapshot/open_writer.h)
 // for job `job`: takes the repository lock,
 // waiting up to ctx.config.lock_wait_s (a stop request ends the wait) and
 // logging what it does (see above), then opens or creates the repository under

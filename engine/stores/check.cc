@@ -1,9 +1,9 @@
-#include "engine/check.h"
+#include "engine/stores/check.h"
 
 #include <algorithm>
 #include <tuple>
 
-#include "engine/chroma.h"
+#include "engine/stores/chroma.h"
 #include "util/env.h"
 #include "util/time_util.h"
 

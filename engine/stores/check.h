@@ -1,10 +1,10 @@
-// engine/check.h — the consistency rules across the six stores, as data.
+// engine/stores/check.h — the consistency rules across the six stores, as data.
 //
 // CheckInventory applies every rule of ../shared/maestro-layout.md ("the
 // original consistency rules") plus what the original tools never computed
 // (orphans in every store, main_db_only, files_only, ages) to an Inventory and
 // returns one Issue per (document, store, kind). It never writes; RunCheck reads
-// the inventory first (read-only, see engine/inventory.h).
+// the inventory first (read-only, see engine/stores/inventory.h).
 //
 // The rules, per document row in main, by processing_status:
 //   completed   nothing of it outside main (no ai row, chunks or files)
@@ -36,9 +36,9 @@
 #include <string>
 #include <vector>
 
-#include "engine/hnsw_check.h"
-#include "engine/inventory.h"
-#include "engine/layout.h"
+#include "engine/stores/hnsw_check.h"
+#include "engine/stores/inventory.h"
+#include "engine/stores/layout.h"
 #include "util/status.h"
 
 namespace maestro {
@@ -88,7 +88,7 @@ struct CheckReport {
   bool orphans_checked = false;
   std::map<std::string, int64_t> issues_by_kind;   // every kind, 0 included
   std::map<std::string, int64_t> issues_by_store;  // stores with issues
-  // The vector store's HNSW segments (engine/hnsw_check.h), read by RunCheck
+  // The vector store's HNSW segments (engine/stores/hnsw_check.h), read by RunCheck
   // when the vector store is present; each finding is one `hnsw_damaged` issue
   // in the CLI's output and counts in issues_by_kind / issues_by_store.
   std::vector<HnswFinding> hnsw;

@@ -1,4 +1,4 @@
-#include "engine/chroma.h"
+#include "engine/stores/chroma.h"
 
 #include <set>
 

@@ -1,4 +1,4 @@
-// engine/chroma.h — reading a ChromaDB persistent directory (the `vector` store).
+// engine/stores/chroma.h — reading a ChromaDB persistent directory (the `vector` store).
 //
 // Words:
 //   collection   a named set of embeddings (research_papers_dense / _sparse)
@@ -9,7 +9,7 @@
 //
 // Everything here only reads, through Db::OpenReadOnly (no -wal/-shm/journal
 // is created, no byte changes). Write functions (deleting a document's chunks,
-// queueing DELETEs in embeddings_queue) live in engine/chroma_write.cc and use
+// queueing DELETEs in embeddings_queue) live in engine/stores/chroma_write.cc and use
 // the same types.
 //
 // Thread safety: the functions take a Db& owned by the caller; a Db is used by

@@ -1,8 +1,8 @@
-#include "engine/chroma_write.h"
+#include "engine/stores/chroma_write.h"
 
 #include <algorithm>
 
-#include "engine/chroma.h"
+#include "engine/stores/chroma.h"
 
 namespace maestro {
 

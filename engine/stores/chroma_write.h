@@ -1,4 +1,4 @@
-// engine/chroma_write.h — removing a document's chunks from a ChromaDB directory
+// engine/stores/chroma_write.h — removing a document's chunks from a ChromaDB directory
 // the way Chroma itself honours (see ../shared/maestro-layout.md, "vector").
 //
 // For each chunk "{doc_id}_{n}" of the given documents in one collection:

@@ -1,4 +1,4 @@
-#include "engine/compose.h"
+#include "engine/stores/compose.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -1,13 +1,13 @@
-// engine/compose.h — where a Docker Compose install keeps its stores on the
+// engine/stores/compose.h — where a Docker Compose install keeps its stores on the
 // host (issue 16 point 1), and what to stop and start around a transaction.
 //
 // MAESTRO's compose file (../shared/maestro-layout.md, "How it is deployed")
 // gives services `backend` and `doc-processor` the same data: a bind mount
 // `./maestro_backend/data:/app/data` (main) and the named volume
 // `maestro-data:/app/ai_researcher/data` (ai, vector and the three file folders).
-// ResolveComposeInstall reads the compose file of dir (engine/compose_file.h) and
+// ResolveComposeInstall reads the compose file of dir (engine/stores/compose_file.h) and
 // maps each store's path inside the container (/app/<candidate path>, as
-// engine/layout.h lists them; /app is the service's working_dir) to the host:
+// engine/stores/layout.h lists them; /app is the service's working_dir) to the host:
 //   bind mount    its source, relative to dir ("~" is $HOME)
 //   named volume  `docker volume inspect` when a Docker daemon answers
 //                 (`docker info`); else <docker root>/volumes/<volume>/_data,
@@ -33,8 +33,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/compose_file.h"
-#include "engine/layout.h"
+#include "engine/stores/compose_file.h"
+#include "engine/stores/layout.h"
 #include "util/env.h"
 #include "util/status.h"
 

@@ -1,4 +1,4 @@
-#include "engine/compose_file.h"
+#include "engine/stores/compose_file.h"
 
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-// engine/compose_file.h — the parts of a Docker Compose file maestro-db reads.
+// engine/stores/compose_file.h — the parts of a Docker Compose file maestro-db reads.
 //
 // Words:
 //   compose dir   the folder holding the compose file (Compose's project

@@ -1,10 +1,10 @@
-#include "engine/container.h"
+#include "engine/stores/container.h"
 
 #include <cstdlib>
 #include <set>
 #include <sstream>
 
-#include "engine/store_paths.h"
+#include "engine/stores/store_paths.h"
 #include "util/env.h"
 
 namespace maestro {

@@ -1,4 +1,4 @@
-// engine/container.h — is maestro-db running inside a container, and would a
+// engine/stores/container.h — is maestro-db running inside a container, and would a
 // path there survive `docker compose down`? (issue 16 point 2)
 //
 // Words:

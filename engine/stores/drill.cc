@@ -1,10 +1,10 @@
-#include "engine/drill.h"
+#include "engine/stores/drill.h"
 
 #include <errno.h>
 #include <stdlib.h>
 
-#include "engine/chroma.h"
-#include "engine/hnsw_check.h"
+#include "engine/stores/chroma.h"
+#include "engine/stores/hnsw_check.h"
 #include "util/env.h"
 #include "util/sqlite.h"
 

@@ -1,11 +1,11 @@
-// engine/drill.h — a restore drill: prove a snapshot restorable, not only intact.
+// engine/stores/drill.h — a restore drill: prove a snapshot restorable, not only intact.
 //
 // RunDrill restores every store of one snapshot into a fresh scratch folder
 // (never over the live stores), then checks what came out as the app would
 // open it:
 //   * PRAGMA integrity_check on every SQLite database: main, ai, and the
 //     vector store's chroma.sqlite3;
-//   * the HNSW segment checks of engine/hnsw_check.h on the restored vector store.
+//   * the HNSW segment checks of engine/stores/hnsw_check.h on the restored vector store.
 // Each failure is a DrillProblem (store, path, kind, detail); a store that
 // cannot be restored (a missing or damaged blob) is a problem of kind
 // "restore_failed" and the drill goes on with the other stores. The scratch
@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/hnsw_check.h"
+#include "engine/stores/hnsw_check.h"
 #include "snapshot/repository.h"
 #include "util/status.h"
 

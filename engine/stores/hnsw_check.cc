@@ -1,11 +1,11 @@
-#include "engine/hnsw_check.h"
+#include "engine/stores/hnsw_check.h"
 
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <memory>
 
-#include "engine/chroma.h"
+#include "engine/stores/chroma.h"
 #include "util/env.h"
 #include "util/sqlite.h"
 

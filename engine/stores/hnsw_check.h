@@ -1,9 +1,9 @@
-// engine/hnsw_check.h — is each HNSW segment of a Chroma directory whole?
+// engine/stores/hnsw_check.h — is each HNSW segment of a Chroma directory whole?
 //
 // Chroma's HNSW files can be damaged while chroma.sqlite3 passes integrity_check:
 // a flush interrupted half-way truncates data_level0.bin, length.bin fills with
 // garbage, link_lists.bin grows without bound. CheckHnswStore reads every VECTOR
-// segment listed in chroma.sqlite3 and checks (layout: engine/hnsw_format.h):
+// segment listed in chroma.sqlite3 and checks (layout: engine/stores/hnsw_format.h):
 //   header.bin       exactly 100 bytes, coherent fields (HnswHeaderProblem)
 //   data_level0.bin  holds cur_element_count records; each record's level-0 link
 //                    count is at most maxM0 (its deleted marks are counted)
@@ -31,7 +31,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/hnsw_format.h"
+#include "engine/stores/hnsw_format.h"
 #include "util/status.h"
 
 namespace maestro {

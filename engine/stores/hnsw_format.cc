@@ -1,4 +1,4 @@
-#include "engine/hnsw_format.h"
+#include "engine/stores/hnsw_format.h"
 
 #include <cstring>
 

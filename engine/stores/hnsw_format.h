@@ -1,4 +1,4 @@
-// engine/hnsw_format.h — the on-disk layout of one Chroma HNSW segment folder.
+// engine/stores/hnsw_format.h — the on-disk layout of one Chroma HNSW segment folder.
 //
 // Chroma's persistent HNSW index (chroma-core's fork of hnswlib, used by the
 // Python era and by the Rust core of chromadb 1.0.x alike) keeps four files per
@@ -68,7 +68,7 @@ HnswHeader MakeHnswHeader(uint64_t dim, uint64_t max_elements);
 std::string EncodeHnswHeader(const HnswHeader& h);
 
 // Fails (BadStore, the reason without a path) unless bytes is exactly
-// kHnswHeaderSize long. Field values are not judged here (engine/hnsw_check.h).
+// kHnswHeaderSize long. Field values are not judged here (engine/stores/hnsw_check.h).
 Result<HnswHeader> DecodeHnswHeader(std::string_view bytes);
 
 // The reason the header's fields cannot describe an hnswlib index, or "" when

@@ -1,9 +1,9 @@
-// engine/hnsw_store_check.cc — CheckHnswStore: every VECTOR segment of a Chroma
-// directory against chroma.sqlite3 (the contract is in engine/hnsw_check.h).
+// engine/stores/hnsw_store_check.cc — CheckHnswStore: every VECTOR segment of a Chroma
+// directory against chroma.sqlite3 (the contract is in engine/stores/hnsw_check.h).
 #include <map>
 
-#include "engine/chroma.h"
-#include "engine/hnsw_check.h"
+#include "engine/stores/chroma.h"
+#include "engine/stores/hnsw_check.h"
 #include "util/env.h"
 #include "util/sqlite.h"
 

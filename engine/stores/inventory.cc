@@ -1,9 +1,9 @@
-#include "engine/inventory.h"
+#include "engine/stores/inventory.h"
 
 #include <algorithm>
 #include <set>
 
-#include "engine/chroma.h"
+#include "engine/stores/chroma.h"
 #include "util/env.h"
 #include "util/sqlite.h"
 

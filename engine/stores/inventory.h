@@ -1,4 +1,4 @@
-// engine/inventory.h — which document ids each store holds, read in one pass.
+// engine/stores/inventory.h — which document ids each store holds, read in one pass.
 //
 // An Inventory is the id-level picture of an install that `stats`, `check` and
 // `cleanup` work from:
@@ -34,7 +34,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 #include "util/status.h"
 
 namespace maestro {

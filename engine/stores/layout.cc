@@ -1,10 +1,10 @@
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 
 #include <climits>
 #include <cstdlib>
 #include <unistd.h>
 
-#include "engine/store_paths.h"
+#include "engine/stores/store_paths.h"
 #include "util/env.h"
 
 namespace maestro {

@@ -1,4 +1,4 @@
-// engine/layout.h — START HERE. The six stores of a Maestro install and where
+// engine/stores/layout.h — START HERE. The six stores of a Maestro install and where
 // they live.
 //
 // Words used across maestro-db:
@@ -16,7 +16,7 @@
 // resolved once, here: its path is the target (read, backed up and restored
 // there; the link itself is kept). A FIFO, socket or device where a store should
 // be counts as not present (never opened); writing commands refuse it
-// (CheckStorePaths in engine/store_paths.h). Discover does no writes.
+// (CheckStorePaths in engine/stores/store_paths.h). Discover does no writes.
 #pragma once
 
 #include <array>
@@ -40,7 +40,7 @@ const std::array<StoreId, kNumStores>& AllStores();
 struct Store {
   StoreId id = StoreId::kMain;
   std::string name;
-  std::string path;     // absolute; a symlinked store is its target (engine/store_paths.h)
+  std::string path;     // absolute; a symlinked store is its target (engine/stores/store_paths.h)
   std::string link;     // the symlink the store was found through ("" if none): kept as it is
   bool present = false;
   bool from_config = false;

@@ -1,4 +1,4 @@
-#include "engine/legacy_import.h"
+#include "engine/stores/legacy_import.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-// engine/legacy_import.h — `snap import-legacy`: the copies the original tool
+// engine/stores/legacy_import.h — `snap import-legacy`: the copies the original tool
 // wrote (seed guide "Backup and Recovery"; in <root>/backups by default)
 //   maestro.db.<stamp>.backup        -> store main
 //   metadata.db.<stamp>.backup       -> store ai
@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 #include "snapshot/repository.h"
 #include "util/env.h"
 #include "util/status.h"

@@ -1,4 +1,4 @@
-#include "engine/live_check.h"
+#include "engine/stores/live_check.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-// engine/live_check.h — refuse to change stores the running app holds open.
+// engine/stores/live_check.h — refuse to change stores the running app holds open.
 //
 // Reset, cleanup and in-place restore call RefuseIfStoresInUse before they take
 // their snapshot: it scans /proc (util/proc_scan.h) for processes holding any
@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 #include "util/status.h"
 
 namespace maestro {

@@ -1,4 +1,4 @@
-#include "engine/snapshot_sources.h"
+#include "engine/stores/snapshot_sources.h"
 
 #include "util/env.h"
 

@@ -1,5 +1,5 @@
-// engine/snapshot_sources.h — the one bridge between the engine's stores
-// (engine/layout.h) and the snapshot layer (snapshot/repository.h).
+// engine/stores/snapshot_sources.h — the one bridge between the engine's stores
+// (engine/stores/layout.h) and the snapshot layer (snapshot/repository.h).
 //
 // SourcesFor turns a discovered Layout into the SnapshotSource list that
 // Repository::Create captures; RestoreRelativePath is the reverse mapping that
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 #include "snapshot/repository.h"
 
 namespace maestro {

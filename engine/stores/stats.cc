@@ -1,7 +1,7 @@
-#include "engine/stats.h"
+#include "engine/stores/stats.h"
 
-#include "engine/chroma.h"
-#include "engine/inventory.h"
+#include "engine/stores/chroma.h"
+#include "engine/stores/inventory.h"
 #include "util/env.h"
 #include "util/sqlite.h"
 

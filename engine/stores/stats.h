@@ -1,6 +1,6 @@
-// engine/stats.h — what each store holds, for `maestro-db stats`.
+// engine/stores/stats.h — what each store holds, for `maestro-db stats`.
 //
-// CollectStats reads the Inventory (engine/inventory.h: read-only, one pass
+// CollectStats reads the Inventory (engine/stores/inventory.h: read-only, one pass
 // per table, ids only) plus a few count(*) queries and a walk of each store for
 // its size. Same read-only guarantee and errors as Inventory::Read: a missing
 // store is reported as not present, an unusable one fails with its path named.
@@ -12,7 +12,7 @@
 #include <optional>
 #include <string>
 
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 #include "util/status.h"
 
 namespace maestro {

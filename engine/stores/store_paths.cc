@@ -1,4 +1,4 @@
-#include "engine/store_paths.h"
+#include "engine/stores/store_paths.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

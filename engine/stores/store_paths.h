@@ -1,4 +1,4 @@
-// engine/store_paths.h — the paths a writing command touches, checked against
+// engine/stores/store_paths.h — the paths a writing command touches, checked against
 // each other before anything is written (issue 13, points 1 and 5).
 //
 // Contract:
@@ -25,7 +25,7 @@
 
 #include <string>
 
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 #include "util/status.h"
 
 namespace maestro {

@@ -1,9 +1,9 @@
-#include "engine/app_control.h"
+#include "engine/txn/app_control.h"
 
 #include <chrono>
 #include <thread>
 
-#include "engine/live_check.h"
+#include "engine/stores/live_check.h"
 #include "util/crash_point.h"
 #include "util/subprocess.h"
 

@@ -1,4 +1,4 @@
-// engine/app_control.h — stop the app before a transaction changes its stores,
+// engine/txn/app_control.h — stop the app before a transaction changes its stores,
 // start it again afterwards, as journaled steps (issue 16 point 3).
 //
 // Words:
@@ -7,12 +7,12 @@
 //                  doc-processor` and `… start …`), run with /bin/sh -c, stdin
 //                  /dev/null, their output on our stderr
 //   watch          the store files and folders that must be free (no process
-//                  holding one open, the live-app guard of engine/live_check.h)
+//                  holding one open, the live-app guard of engine/stores/live_check.h)
 //                  before the transaction's snapshot
 //
 // A transaction with app control carries an "app" object in its journaled args
 // (AddAppControlArgs). WithAppControl(builder) turns such args into two more steps
-// of the same journaled plan (engine/txn.h):
+// of the same journaled plan (engine/txn/txn.h):
 //   "app.stop"   step 0, run before the snapshot (TxnPlan::before_snapshot): the
 //                stop command, then a bounded wait (wait_seconds) until nothing
 //                holds a watched file. Undo: the start command.
@@ -36,9 +36,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/layout.h"
-#include "engine/live_check.h"
-#include "engine/txn.h"
+#include "engine/stores/layout.h"
+#include "engine/stores/live_check.h"
+#include "engine/txn/txn.h"
 #include "util/status.h"
 
 namespace maestro {
@@ -63,7 +63,7 @@ Result<std::optional<AppControl>> DecodeAppControl(const nlohmann::json& args);
 // The builder with the app steps added when the args ask for them (see above).
 TxnBuilder WithAppControl(TxnBuilder inner);
 
-// WatchedStoreFiles (the files the app may hold): engine/live_check.h.
+// WatchedStoreFiles (the files the app may hold): engine/stores/live_check.h.
 
 // The steps' work, exposed for tests.
 Status StopAppAndWait(const AppControl& app);

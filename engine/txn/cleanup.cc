@@ -1,13 +1,13 @@
-#include "engine/cleanup.h"
+#include "engine/txn/cleanup.h"
 
 #include <map>
 #include <memory>
 #include <set>
 
-#include "engine/chroma.h"
-#include "engine/chroma_write.h"
-#include "engine/inventory.h"
-#include "engine/txn_args.h"
+#include "engine/stores/chroma.h"
+#include "engine/stores/chroma_write.h"
+#include "engine/stores/inventory.h"
+#include "engine/txn/txn_args.h"
 #include "util/crash_point.h"
 #include "util/sqlite.h"
 #include "util/time_util.h"

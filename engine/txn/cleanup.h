@@ -1,11 +1,11 @@
-// engine/cleanup.h — `maestro-db cleanup`: repairs what `check` reports, as one
-// journaled transaction (engine/txn.h).
+// engine/txn/cleanup.h — `maestro-db cleanup`: repairs what `check` reports, as one
+// journaled transaction (engine/txn/txn.h).
 //
 // Planning (read-only): the inventory of the scope (--document DOC --user UID,
-// --user UID, or --all) is read and checked (engine/check.h); each issue maps to
+// --user UID, or --all) is read and checked (engine/stores/check.h); each issue maps to
 // actions, per IssueKindRepair():
 //   ai_orphan                      delete the processed_documents row
-//   vector_orphan                  delete the chunks (engine/chroma_write.h)
+//   vector_orphan                  delete the chunks (engine/stores/chroma_write.h)
 //   file_orphan, files_only        delete the files
 //   main_db_only                   delete the documents row (and its rows in
 //                                  document_group_association, document_processing_jobs,
@@ -36,9 +36,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/check.h"
-#include "engine/layout.h"
-#include "engine/txn.h"
+#include "engine/stores/check.h"
+#include "engine/stores/layout.h"
+#include "engine/txn/txn.h"
 
 namespace maestro {
 

@@ -1,12 +1,12 @@
-#include "engine/recover.h"
+#include "engine/txn/recover.h"
 
-#include "engine/app_control.h"
-#include "engine/cleanup.h"
-#include "engine/migrate.h"
-#include "engine/reset.h"
-#include "engine/restore_txn.h"
-#include "engine/snapshot_sources.h"
-#include "engine/store_paths.h"
+#include "engine/txn/app_control.h"
+#include "engine/txn/cleanup.h"
+#include "engine/migrate/migrate.h"
+#include "engine/txn/reset.h"
+#include "engine/txn/restore_txn.h"
+#include "engine/stores/snapshot_sources.h"
+#include "engine/stores/store_paths.h"
 #include "snapshot/open_writer.h"
 
 namespace maestro {
@@ -36,7 +36,7 @@ Result<TxnServices> ServicesOn(Repository* repo, const Layout& layout, Env* env)
     ro.metadata = report.get();
     return repo->RestoreStore(snap, store, target, ro);
   };
-  svc.restore_store_from = RestoreFromOtherRepository(env, svc.metadata);  // a remote source (engine/restore_txn.h)
+  svc.restore_store_from = RestoreFromOtherRepository(env, svc.metadata);  // a remote source (engine/txn/restore_txn.h)
   return svc;
 }
 

@@ -1,4 +1,4 @@
-// engine/recover.h — the entry points the CLI uses to run and recover
+// engine/txn/recover.h — the entry points the CLI uses to run and recover
 // transactions against a real repository.
 //
 // TxnSession bundles what a writing command holds for its whole run: the
@@ -17,8 +17,8 @@
 #include <optional>
 #include <string>
 
-#include "engine/layout.h"
-#include "engine/txn.h"
+#include "engine/stores/layout.h"
+#include "engine/txn/txn.h"
 #include "journal/journal.h"
 #include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"

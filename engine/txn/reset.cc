@@ -1,7 +1,7 @@
-#include "engine/reset.h"
+#include "engine/txn/reset.h"
 
-#include "engine/schema.h"
-#include "engine/txn_args.h"
+#include "engine/migrate/schema.h"
+#include "engine/txn/txn_args.h"
 #include "util/sqlite.h"
 
 namespace maestro {

@@ -1,9 +1,9 @@
-// engine/reset.h — `maestro-db reset`: every store emptied together, as one
-// journaled transaction (engine/txn.h).
+// engine/txn/reset.h — `maestro-db reset`: every store emptied together, as one
+// journaled transaction (engine/txn/txn.h).
 //
 // The plan, per store: build the empty replacement beside it
 // ("<path>.maestro-new-<txn>": main and ai get a fresh schema from
-// engine/schema.h CreateFreshSchema; vector, pdfs, markdown, metadata an empty
+// engine/migrate/schema.h CreateFreshSchema; vector, pdfs, markdown, metadata an empty
 // directory with the old directory's mode), then swap: the store (with its
 // -wal/-shm/-journal) is renamed aside and the replacement renamed in. After the
 // commit record the asides are deleted. Before it, rollback renames them back.
@@ -17,8 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/layout.h"
-#include "engine/txn.h"
+#include "engine/stores/layout.h"
+#include "engine/txn/txn.h"
 
 namespace maestro {
 

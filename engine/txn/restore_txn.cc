@@ -1,6 +1,6 @@
-#include "engine/restore_txn.h"
+#include "engine/txn/restore_txn.h"
 
-#include "engine/txn_args.h"
+#include "engine/txn/txn_args.h"
 #include "snapshot/open_backend.h"
 #include "snapshot/repository.h"
 

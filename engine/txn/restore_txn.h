@@ -1,4 +1,4 @@
-// engine/restore_txn.h — `snap restore ID` in place, as a journaled transaction.
+// engine/txn/restore_txn.h — `snap restore ID` in place, as a journaled transaction.
 //
 // Plan, per chosen store: "restore.stage.<store>" writes the store of snapshot
 // `source` beside it ("<path>.maestro-new-<txn>", same filesystem) through
@@ -22,8 +22,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/layout.h"
-#include "engine/txn.h"
+#include "engine/stores/layout.h"
+#include "engine/txn/txn.h"
 #include "snapshot/file_meta.h"
 
 namespace maestro {

@@ -1,4 +1,4 @@
-#include "engine/txn.h"
+#include "engine/txn/txn.h"
 
 #include <unistd.h>
 

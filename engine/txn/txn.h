@@ -1,4 +1,4 @@
-// engine/txn.h — journaled multi-store transactions (reset, cleanup, in-place
+// engine/txn/txn.h — journaled multi-store transactions (reset, cleanup, in-place
 // restore): START HERE for how maestro-db changes stores safely.
 //
 // Words:
@@ -35,7 +35,7 @@
 // fails too, the transaction stays unfinished and Run() returns Unfinished.
 //
 // What a crash leaves: the journal tells how far it got; stores may hold
-// *.maestro-aside-* / *.maestro-new-* entries. Recover() (engine/recover.h) rolls
+// *.maestro-aside-* / *.maestro-new-* entries. Recover() (engine/txn/recover.h) rolls
 // back (no commit record) or forward (commit record) and removes those leftovers.
 //
 // Locking and threads: the caller holds the repository lock for the whole
@@ -50,7 +50,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/layout.h"
+#include "engine/stores/layout.h"
 #include "journal/journal.h"
 #include "snapshot/file_meta.h"
 #include "util/env.h"
@@ -68,7 +68,7 @@ struct TxnPlan {
   std::vector<TxnStep> steps;   // before the commit, in order
   std::vector<TxnStep> finish;  // after the commit (never undone), idempotent
   // The first before_snapshot steps run (journaled like the others) after the
-  // begin record and before the snapshot: stopping the app (engine/app_control.h),
+  // begin record and before the snapshot: stopping the app (engine/txn/app_control.h),
   // so the pre-image is taken at rest. A failing snapshot undoes them.
   size_t before_snapshot = 0;
 };
@@ -84,7 +84,7 @@ struct TxnServices {
   // NotFound when the store was absent in that snapshot.
   std::function<Status(const std::string& snap, const std::string& store, const std::string& target)> restore_store;
   // The same from another repository, named by its --repo spec (an in-place
-  // restore whose snapshot is on a remote: engine/restore_txn.h). Null = refused.
+  // restore whose snapshot is on a remote: engine/txn/restore_txn.h). Null = refused.
   std::function<Status(const std::string& repo_spec, const std::string& snap, const std::string& store,
                        const std::string& target)>
       restore_store_from;
@@ -161,7 +161,7 @@ struct StoreRef {
   std::string path;
   bool sqlite = false;
   bool present = false;
-  nlohmann::json ToJson() const;  // decoded, checked, by DecodeStoreRef (engine/txn_args.h)
+  nlohmann::json ToJson() const;  // decoded, checked, by DecodeStoreRef (engine/txn/txn_args.h)
   static StoreRef FromStore(const Store& s);
 };
 void AddReplaceStoreSteps(TxnPlan* plan, Env* env, const std::string& prefix, const StoreRef& store,

@@ -1,4 +1,4 @@
-#include "engine/txn_args.h"
+#include "engine/txn/txn_args.h"
 
 #include <limits>
 

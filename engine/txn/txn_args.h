@@ -1,7 +1,7 @@
-// engine/txn_args.h — the journaled arguments of each transaction kind, decoded
+// engine/txn/txn_args.h — the journaled arguments of each transaction kind, decoded
 // in one typed function per kind.
 //
-// A transaction's begin record carries its arguments as JSON (engine/txn.h:
+// A transaction's begin record carries its arguments as JSON (engine/txn/txn.h:
 // "a plan is rebuilt from the transaction's kind and journaled args"). Recovery
 // in another process trusts nothing else, so each decoder here checks every
 // field it reads: present, of the right type, and sane (store names are known
@@ -21,8 +21,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/migrate.h"
-#include "engine/txn.h"
+#include "engine/migrate/migrate.h"
+#include "engine/txn/txn.h"
 #include "util/status.h"
 
 namespace maestro {

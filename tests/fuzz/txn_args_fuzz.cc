@@ -1,5 +1,5 @@
 // Fuzz target: the typed decoders of transactions' journaled arguments
-// (engine/txn_args.h). The input is JSON text (the seeds are args of real
+// (engine/txn/txn_args.h). The input is JSON text (the seeds are args of real
 // journal entries); every decoder sees it. Each must accept it or refuse it
 // with Corruption, never throw, crash or let through a store path that is not
 // absolute; accepted store lists re-encode (StoreRef::ToJson) to args that
@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "engine/txn_args.h"
+#include "engine/txn/txn_args.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "util/fault_env.h"
+#include "tests/support/fault_env.h"
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// util/fault_env.h — an Env that fails on purpose, for tests.
+// tests/support/fault_env.h — an Env that fails on purpose, for tests.
 //
 // FaultEnv wraps another Env (normally Env::Default()) and forwards every call,
 // counting calls by kind (Op). It can:

@@ -1,4 +1,4 @@
-#include "engine/demo.h"
+#include "tools/demo/demo.h"
 
 #include <algorithm>
 #include <cstring>
@@ -10,11 +10,11 @@
 #include <tuple>
 #include <unistd.h>
 
-#include "engine/chroma.h"
-#include "engine/hnsw_format.h"
-#include "engine/inventory.h"
-#include "engine/layout.h"
-#include "engine/schema.h"
+#include "engine/stores/chroma.h"
+#include "engine/stores/hnsw_format.h"
+#include "engine/stores/inventory.h"
+#include "engine/stores/layout.h"
+#include "engine/migrate/schema.h"
 #include "util/env.h"
 #include "util/hash.h"
 #include "util/sqlite.h"
@@ -668,7 +668,7 @@ Status DemoWriter::WriteHnsw(const std::string& seg_id, int dim, int per_chunk, 
   const std::string dir = P("ai_researcher/data/vector_store/" + seg_id);
   MAESTRO_RETURN_IF_ERROR(Env::Default()->CreateDir(dir));
   const uint64_t n = ids.size();
-  // A valid hnswlib segment (engine/hnsw_format.h), so that `check` finds it whole:
+  // A valid hnswlib segment (engine/stores/hnsw_format.h), so that `check` finds it whole:
   // records of per_chunk bytes (at least hnswlib's 140 for M 16), no level-0
   // links, every 16th element one level up; vector bytes random (incompressible).
   const uint64_t min_per = MakeHnswHeader(0, 1).size_data_per_element;

@@ -1,10 +1,10 @@
-// engine/demo.h — writes a realistic MAESTRO install for demos, tests and
+// tools/demo/demo.h — writes a realistic MAESTRO install for demos, tests and
 // benchmarks (`maestro-db demo create DIR`).
 //
 // The install mimics the app's Docker root (/app): data/maestro.db and
 // ai_researcher/data/{processed/metadata.db, vector_store/, raw_pdfs/,
 // processed/markdown/, processed/metadata/}. main and ai get their schema from
-// engine/schema.h CreateFreshSchema (the schema reset uses); vector is a
+// engine/migrate/schema.h CreateFreshSchema (the schema reset uses); vector is a
 // ChromaDB directory with Chroma's own tables, two collections
 // (research_papers_dense 1024-d, research_papers_sparse), a VECTOR and a
 // METADATA segment each, embeddings "{doc_id}_{n}" with metadata, FTS rows and
@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/check.h"
+#include "engine/stores/check.h"
 #include "util/status.h"
 
 namespace maestro {
