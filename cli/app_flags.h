@@ -26,6 +26,7 @@
 #include "engine/txn/app_control.h"
 #include "engine/stores/layout.h"
 #include "engine/migrate/migrate.h"
+#include "engine/txn/migrate_txn.h"
 #include "engine/txn/txn.h"
 #include "util/status.h"
 

@@ -1,7 +1,5 @@
 #include "engine/migrate/migrate.h"
 
-#include "engine/txn/txn_args.h"
-
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -155,15 +153,16 @@ std::string HistorySql(const Migration& m, bool down, const std::string& applied
          ", " + quote(m.name) + ", " + quote(applied_at) + ", 1, " + quote(m.checksum) + ");";
 }
 
-Status CheckNotHeldOpen(const std::vector<std::string>& paths) {
+
+}  // namespace
+
+Status CheckStoresNotHeldOpen(const std::vector<std::string>& paths) {
   auto holders = FindOpenFileHolders(paths);
   if (holders.empty()) return Status::OK();
   const auto& h = holders.front();
   return Status::Busy("store file " + h.path + " is open in process " + std::to_string(h.pid) + " (" + h.program +
                       "): stop the MAESTRO app before migrating, then run the command again");
 }
-
-}  // namespace
 
 // ---- migration files ----------------------------------------------------
 
@@ -182,12 +181,11 @@ Result<Migration> ParseMigration(const std::string& store, const std::string& fi
   return m;
 }
 
-Result<std::vector<Migration>> LoadMigrations(StoreId store, const std::string& dir) {
+Result<std::vector<Migration>> LoadMigrations(Env* env, StoreId store, const std::string& dir) {
   if (!IsSqlStore(store))
     return Status::InvalidArgument(std::string("store ") + StoreName(store) + " has no SQL schema to migrate");
   std::string sname = StoreName(store);
   std::vector<Migration> out;
-  Env* env = Env::Default();
   std::string sub = dir.empty() ? "" : JoinPath(dir, sname);
   if (!dir.empty() && !env->DirExists(dir))
     return Status::NotFound("migrations folder " + dir + " does not exist (expected " + dir +
@@ -304,7 +302,7 @@ Result<std::vector<StoreMigrationStatus>> GetMigrationStatus(const Layout& layou
     st.store = StoreName(id);
     st.path = layout.store(id).path;
     st.present = layout.store(id).present;
-    MAESTRO_ASSIGN_OR_RETURN(auto set, LoadMigrations(id, opts.migrations_dir));
+    MAESTRO_ASSIGN_OR_RETURN(auto set, LoadMigrations(layout.env(), id, opts.migrations_dir));
     if (!set.empty()) st.newest = set.back().version;
     std::vector<AppliedMigration> history;
     if (st.present) {
@@ -414,7 +412,7 @@ Result<MigrationPlan> PlanMigrateDown(const Layout& layout, const MigrateOptions
       continue;
     }
     MAESTRO_RETURN_IF_ERROR(RefuseUnhealthy(st, "down"));
-    MAESTRO_ASSIGN_OR_RETURN(auto set, LoadMigrations(st.id, opts.migrations_dir));
+    MAESTRO_ASSIGN_OR_RETURN(auto set, LoadMigrations(layout.env(), st.id, opts.migrations_dir));
     std::map<int64_t, const Migration*> by_version;
     for (const auto& m : set) by_version[m.version] = &m;
     std::vector<int64_t> applied;
@@ -476,7 +474,7 @@ Result<std::vector<StoreId>> BaselineMigrations(const Layout& layout, const Migr
     if (any_applied)
       return Status::BadStore("store " + st.store + " (" + st.path + ") already has migration history (version " +
                               std::to_string(st.current) + "); baseline only adopts an install without history");
-    MAESTRO_ASSIGN_OR_RETURN(auto set, LoadMigrations(st.id, opts.migrations_dir));
+    MAESTRO_ASSIGN_OR_RETURN(auto set, LoadMigrations(layout.env(), st.id, opts.migrations_dir));
     bool found = false;
     std::vector<Migration> chosen;
     for (const auto& m : set) {
@@ -489,11 +487,11 @@ Result<std::vector<StoreId>> BaselineMigrations(const Layout& layout, const Migr
                                      "); pick the version the store's schema matches");
     sets.push_back(std::move(chosen));
   }
-  std::string applied_at = FormatIso8601(Env::Default()->NowMicros());
+  std::string applied_at = FormatIso8601(layout.env()->NowMicros());
   for (size_t i = 0; i < statuses.size(); ++i) {
     const auto& st = statuses[i];
     if (!st.present) continue;
-    MAESTRO_RETURN_IF_ERROR(CheckNotHeldOpen({st.path}));
+    MAESTRO_RETURN_IF_ERROR(CheckStoresNotHeldOpen({st.path}));
     MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(st.path, false));
     MAESTRO_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL"));
     MAESTRO_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
@@ -514,89 +512,6 @@ Result<std::vector<StoreId>> BaselineMigrations(const Layout& layout, const Migr
     adopted.push_back(st.id);
   }
   return adopted;
-}
-
-// ---- running ------------------------------------------------------------
-
-nlohmann::json MigratePlanArgs(const MigrationPlan& plan) {
-  nlohmann::json steps = nlohmann::json::array();
-  for (const auto& s : plan.steps)
-    steps.push_back({{"store", StoreName(s.store)},
-                     {"path", s.store_path},
-                     {"file", s.migration.file},
-                     {"origin", s.migration.origin},
-                     {"version", s.migration.version},
-                     {"name", s.migration.name},
-                     {"checksum", s.migration.checksum},
-                     {"down", s.down},
-                     {"sql", s.sql()}});
-  return {{"direction", plan.down ? "down" : "up"}, {"steps", steps}};
-}
-
-namespace {
-
-// One step's run: idempotent because the history row commits with the change.
-// env: the transaction's (a test's FaultEnv then sees the store's writes, util/sqlite_env_vfs.h).
-Status RunMigrateStep(Env* env, const MigrationStep& step, const std::string& applied_at) {
-  MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(env, step.store_path, /*create=*/false));
-  // synchronous=FULL: a COMMIT we report is on disk, in WAL mode too.
-  MAESTRO_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous=FULL"));
-  MAESTRO_ASSIGN_OR_RETURN(auto history, ReadHistory(db));
-  bool recorded = false;
-  for (const auto& a : history)
-    if (a.success && a.version == step.migration.version) recorded = true;
-  if (recorded != step.down) return db.Close();  // done before a crash
-  Status s = ApplyMigrationStep(db, step.migration, step.down, applied_at);
-  Status c = db.Close();
-  if (!s.ok()) {
-    switch (s.code()) {
-      case Status::Code::kBusy:
-      case Status::Code::kIoError:
-      case Status::Code::kInvalidArgument:
-        return s;
-      default:
-        return Status::Aborted(s.message());
-    }
-  }
-  MAESTRO_CRASH_POINT("migrate.after_sql_commit");
-  return c;
-}
-
-}  // namespace
-
-Result<TxnPlan> BuildMigrateTxnPlan(const TxnContext& ctx) {
-  auto args = DecodeMigrateArgs(ctx.args);
-  if (!args.ok()) return args.status().Annotate("migrate transaction " + ctx.txn_id);
-  // applied_at: the time the transaction began (its id starts with the UTC stamp).
-  std::string applied_at = FormatIso8601(ctx.svc && ctx.svc->env ? ctx.svc->env->NowMicros()
-                                                                  : Env::Default()->NowMicros());
-  TxnPlan plan;
-  std::set<std::string> seen_store;
-  for (const MigrationStep& step : args->steps) {
-    const Migration& m = step.migration;
-    TxnStep ts;
-    ts.name = "migrate." + m.store + "." + std::to_string(m.version) + (step.down ? ".down" : ".up");
-    Env* env = ctx.svc ? ctx.svc->env : nullptr;
-    ts.run = [env, step, applied_at]() { return RunMigrateStep(env, step, applied_at); };
-    if (seen_store.insert(m.store).second) {
-      StoreRef ref;
-      ref.name = m.store;
-      ref.path = step.store_path;
-      ref.sqlite = true;
-      ref.present = true;
-      TxnServices* svc = ctx.svc;
-      std::string snap = ctx.snapshot_id, txn_id = ctx.txn_id;
-      ts.undo = [svc, ref, snap, txn_id]() { return RestoreStoreFromSnapshot(*svc, ref, snap, txn_id); };
-    }
-    plan.steps.push_back(std::move(ts));
-  }
-  return plan;
-}
-
-Status RunMigrateTransaction(TxnServices& svc, const MigrationPlan& plan, TxnReport* report) {
-  if (plan.steps.empty()) return Status::OK();
-  MAESTRO_RETURN_IF_ERROR(CheckNotHeldOpen(plan.store_paths));
-  return RunTransaction(svc, kMigrateTxnKind, kMigrateTrigger, MigratePlanArgs(plan), BuildMigrateTxnPlan, report);
 }
 
 }  // namespace maestro

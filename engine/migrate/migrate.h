@@ -21,7 +21,7 @@
 //   missing     an applied migration whose file is no longer in the set.
 //   run         one `up` or `down`: a plan of steps (one migration each).
 //
-// How a run stays atomic (RunMigrateTransaction, built on engine/txn/txn.h):
+// How a run stays atomic (RunMigrateTransaction in engine/txn/migrate_txn.h):
 //   1. a `pre-migrate` snapshot of the stores the plan touches is taken first;
 //   2. each step runs in its own SQLite transaction: BEGIN IMMEDIATE, the
 //      file's statements, the history row (insert for up, delete for down),
@@ -48,7 +48,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/stores/layout.h"
-#include "engine/txn/txn.h"
+#include "util/env.h"
 #include "util/sqlite.h"
 #include "util/status.h"
 
@@ -66,10 +66,11 @@ struct Migration {
   std::string checksum;  // XXH3-128 hex of the whole file
 };
 
-// The migrations of store (kMain or kAi), sorted by version. dir "" = built-in.
+// The migrations of store (kMain or kAi), sorted by version. dir "" = built-in
+// (nothing is read, env may be null); else dir is read through env.
 // InvalidArgument for a file name that is not NNNN_name.sql, for two files with
 // one version, or a store without SQL schema. NotFound if dir does not exist.
-Result<std::vector<Migration>> LoadMigrations(StoreId store, const std::string& dir);
+Result<std::vector<Migration>> LoadMigrations(Env* env, StoreId store, const std::string& dir);
 
 // Parses one file's text (used by LoadMigrations; exposed for tests).
 Result<Migration> ParseMigration(const std::string& store, const std::string& file, const std::string& text,
@@ -157,37 +158,6 @@ Result<MigrationPlan> PlanMigrateUp(const Layout& layout, const MigrateOptions& 
 // missing (naming the file) or the file is missing.
 Result<MigrationPlan> PlanMigrateDown(const Layout& layout, const MigrateOptions& opts);
 
-// ---- running: a plan as a journaled transaction (engine/txn/txn.h) ----------
-//
-// Kind "migrate", trigger "pre-migrate". The journaled args carry the whole plan
-// including each step's SQL, so recovery in another process runs exactly the
-// same statements even if the files changed since. Steps, in plan order:
-//   "migrate.<store>.<NNNN>.<up|down>"  run: one SQLite transaction (BEGIN
-//       IMMEDIATE, statements, history row, COMMIT); idempotent because the
-//       history row commits with the change (already recorded -> nothing to do).
-//       undo (first step of each store only): RestoreStoreFromSnapshot puts the
-//       store back from the pre-migrate snapshot, which undoes every step of
-//       this run on that store at once.
-// No finishing steps. A crash before the commit record is rolled back by
-// `maestro-db recover` (the stores get their pre-run file back); after it the
-// run is complete. Crash points: txn.* plus "migrate.before_sql_commit" and
-// "migrate.after_sql_commit" around each step's SQLite COMMIT.
-
-inline constexpr const char* kMigrateTxnKind = "migrate";
-inline constexpr const char* kMigrateTrigger = "pre-migrate";
-
-// The transaction's args for plan.
-nlohmann::json MigratePlanArgs(const MigrationPlan& plan);
-// The plan builder for kind "migrate" (recovery dispatches this kind here).
-Result<TxnPlan> BuildMigrateTxnPlan(const TxnContext& ctx);
-
-// Runs plan as a transaction. svc.snapshot must capture (at least) the plan's
-// stores. A failing step: every store is put back and the error (Aborted,
-// or Busy / IoError when that was the cause) names the file, the statement
-// (first ~100 characters) and the SQLite message. Refuses (Busy) when a store
-// file is open in another process (the app must be stopped).
-Status RunMigrateTransaction(TxnServices& svc, const MigrationPlan& plan, TxnReport* report);
-
 // The SQL a plan would run, as text for --dry-run.
 std::string DescribePlanSql(const MigrationPlan& plan);
 
@@ -197,6 +167,10 @@ std::string DescribePlanSql(const MigrationPlan& plan);
 // store that already has history. InvalidArgument if no file has that version.
 // Returns the stores adopted.
 Result<std::vector<StoreId>> BaselineMigrations(const Layout& layout, const MigrateOptions& opts, int64_t version);
+
+// Busy, naming the process, when one of paths is open in another process (the
+// app must be stopped before its schema changes).
+Status CheckStoresNotHeldOpen(const std::vector<std::string>& paths);
 
 // Applies one step on an open connection in its own transaction (used by
 // the migrate transaction's steps). Fails with the file, statement and

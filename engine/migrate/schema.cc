@@ -1,7 +1,6 @@
 #include "engine/migrate/schema.h"
 
 #include "engine/migrate/migrate.h"
-#include "util/env.h"
 #include "util/time_util.h"
 
 namespace maestro {
@@ -29,14 +28,10 @@ std::string MigrationDownPart(const std::string& sql) {
   return nl == std::string::npos ? "" : sql.substr(nl + 1);
 }
 
-Status CreateFreshSchema(Db& db, StoreId store) {
-  return CreateFreshSchema(db, store, Env::Default()->NowMicros());
-}
-
 Status CreateFreshSchema(Db& db, StoreId store, int64_t applied_at_micros) {
   if (store != StoreId::kMain && store != StoreId::kAi)
     return Status::InvalidArgument(std::string("store ") + StoreName(store) + " has no SQL schema");
-  MAESTRO_ASSIGN_OR_RETURN(auto set, LoadMigrations(store, ""));
+  MAESTRO_ASSIGN_OR_RETURN(auto set, LoadMigrations(/*env=*/nullptr, store, ""));
   return ApplyMigrationsAtomically(db, set, FormatIso8601(applied_at_micros))
       .Annotate(std::string("creating the schema of store ") + StoreName(store) + " in " + db.path());
 }

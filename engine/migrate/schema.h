@@ -22,10 +22,9 @@ std::string MigrationUpPart(const std::string& sql);
 std::string MigrationDownPart(const std::string& sql);
 
 // Store must be kMain or kAi. Fails (InvalidArgument) for other stores.
-// applied_at is the wall clock (what reset wants).
-Status CreateFreshSchema(Db& db, StoreId store);
-// The same with a fixed applied_at time for migration_history, so that two
-// runs with the same time give identical files (demo create's determinism).
+// applied_at_micros is migration_history's applied_at: the caller's clock
+// (reset: its Env's; demo create: a fixed time, so that two runs with the same
+// time give identical files).
 Status CreateFreshSchema(Db& db, StoreId store, int64_t applied_at_micros);
 
 }  // namespace maestro

@@ -3,6 +3,7 @@
 #include "engine/txn/app_control.h"
 #include "engine/txn/cleanup.h"
 #include "engine/migrate/migrate.h"
+#include "engine/txn/migrate_txn.h"
 #include "engine/txn/reset.h"
 #include "engine/txn/restore_txn.h"
 #include "engine/stores/snapshot_sources.h"
