@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/clock_env.h"
 #include "tests/test_util.h"
 #include "engine/schedule/schedule.h"
 #include "util/config.h"

@@ -1,8 +1,6 @@
 // tests/schedule_test.cc — the scheduled service (engine/schedule/schedule.h) on a
-// manual clock with fake jobs, then the real jobs and the CLI on a compressed clock.
+// manual clock with fake jobs, then the real jobs on a manual clock, and the CLI.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +16,7 @@
 #include "engine/schedule/schedule_jobs.h"
 #include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"
+#include "tests/support/clock_env.h"
 #include "tests/test_util.h"
 #include "util/time_util.h"
 
@@ -375,12 +374,12 @@ struct Install {
     o.pdf_kib = 2;
     o.inconsistent = inconsistent;
     o.now_micros = now;
-    auto d = CreateDemo(root, o);
+    auto d = CreateDemo(Env::Default(), root, o);
     EXPECT_TRUE(d.ok()) << d.status().ToString();
     if (d.ok()) demo = *d;
   }
   Layout layout() const {
-    auto l = Layout::Discover(root, nullptr);
+    auto l = Layout::Discover(Env::Default(), root, nullptr);
     EXPECT_TRUE(l.ok());
     return *l;
   }
@@ -599,23 +598,34 @@ int CountLines(const std::vector<nlohmann::json>& lines, const std::string& even
   return n;
 }
 
+// What `schedule run --once` does (cli/schedule_cmd.cc), on a clock the test sets:
+// the service's time comes from the Env it is given, not from a config key.
+void RunOnceAt(const Install& inst, int64_t now, const ScheduleConfig& cfg, const std::string& log_path) {
+  ManualClockEnv env(Env::Default(), now);
+  Layout layout = inst.layout();
+  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
+  auto log = EventLog::OpenFile(&env, log_path);
+  ASSERT_TRUE(log.ok());
+  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), log->get(), JoinPath(layout.repo(), kScheduleStateFile));
+  ASSERT_TRUE(sched.Start().ok());
+  Status st = sched.RunDue(nullptr);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  (*log)->Emit("exit", {{"outcome", st.ok() ? "ok" : "failed"}});
+}
+
 TEST_F(ScheduleTest, OnceCatchesUpOneMissedNightThenNothingIsDue) {
   Install inst(T("2025-03-01T12:00:00Z"), false);
   std::string log = inst.dir.Sub("schedule.log");
-  auto run_once_at = [&](const std::string& when) {
-    std::string cfg = WriteConfig(inst.dir, "monitor = off\ntest_start = " + when + "\n");
-    auto r = testing::RunCli({"--root", inst.root, "--config", cfg, "schedule", "run", "--once", "--log", log},
-                             {"TZ=UTC"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-  };
-  run_once_at("2025-03-01T12:00:00Z");  // first start: no slot of the past is "missed"
+  ScheduleConfig cfg;
+  cfg.monitor_enabled = false;
+  RunOnceAt(inst, T("2025-03-01T12:00:00Z"), cfg, log);  // first start: no slot of the past is "missed"
   EXPECT_TRUE(inst.Snapshots().empty());
-  run_once_at("2025-03-05T12:00:00Z");  // four nights missed: one catch-up run
+  RunOnceAt(inst, T("2025-03-05T12:00:00Z"), cfg, log);  // four nights missed: one catch-up run
   ASSERT_EQ(inst.Snapshots().size(), 1u);
   EXPECT_EQ(inst.Snapshots()[0].trigger, "scheduled");
-  run_once_at("2025-03-05T13:00:00Z");  // nothing due until 02:30 tomorrow
+  RunOnceAt(inst, T("2025-03-05T13:00:00Z"), cfg, log);  // nothing due until 02:30 tomorrow
   EXPECT_EQ(inst.Snapshots().size(), 1u);
-  run_once_at("2025-03-06T02:31:00Z");
+  RunOnceAt(inst, T("2025-03-06T02:31:00Z"), cfg, log);
   EXPECT_EQ(inst.Snapshots().size(), 2u);
   auto lines = LogLines(log);
   EXPECT_EQ(CountLines(lines, "start"), 4);
@@ -646,103 +656,97 @@ TEST_F(ScheduleTest, NowForcesTheMonitorAndStatusShowsIt) {
   EXPECT_TRUE(j.at("snapshot").at("last_success").is_null());
 }
 
-// Starts the binary without waiting; stdout/stderr to files.
-pid_t Spawn(const std::vector<std::string>& args, const std::string& out, const std::vector<std::string>& env) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
-    FILE* o = std::freopen(out.c_str(), "w", stdout);
-    FILE* e2 = std::freopen((out + ".err").c_str(), "w", stderr);
-    (void)o;
-    (void)e2;
-    std::vector<char*> argv;
-    std::string bin = MAESTRO_DB_BINARY;
-    argv.push_back(bin.data());
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
+// A manual clock that raises `stop`, as the service's SIGTERM handler does, the
+// first time a file under `dir` is opened for reading once armed: the request
+// lands in the middle of a job's work (a snapshot or a transaction reading the
+// stores), where no test-only delay is needed to catch it.
+class StopOnReadEnv : public ManualClockEnv {
+ public:
+  StopOnReadEnv(int64_t now, const std::string& dir, std::atomic<bool>* stop)
+      : ManualClockEnv(Env::Default(), now), dir_(dir + "/"), stop_(stop) {}
+  Status NewSequentialFile(const std::string& p, std::unique_ptr<SequentialFile>* out) override {
+    Hit(p);
+    return ManualClockEnv::NewSequentialFile(p, out);
   }
-  return pid;
-}
-
-bool WaitForLine(const std::string& log, const std::string& event, const std::string& job, int timeout_ms) {
-  for (int waited = 0; waited < timeout_ms; waited += 20) {
-    if (CountLines(LogLines(log), event, job) > 0) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  Status NewRandomAccessFile(const std::string& p, std::unique_ptr<RandomAccessFile>* out) override {
+    Hit(p);
+    return ManualClockEnv::NewRandomAccessFile(p, out);
   }
-  return false;
-}
+  std::atomic<bool> armed{true};
+  std::atomic<int> hits{0};
 
-TEST_F(ScheduleTest, SigtermDuringTheNightlySnapshotFinishesItAndExitsCleanly) {
+ private:
+  void Hit(const std::string& p) {
+    if (p.compare(0, dir_.size(), dir_) != 0 || !armed.exchange(false)) return;
+    ++hits;
+    *stop_ = true;
+  }
+  std::string dir_;
+  std::atomic<bool>* stop_;
+};
+
+TEST_F(ScheduleTest, StopDuringTheNightlySnapshotFinishesItAndEndsCleanly) {
   Install inst(T("2025-03-01T12:00:00Z"), false);
-  std::string log = inst.dir.Sub("schedule.log");
-  // 10 virtual minutes per real second; the service starts ten virtual seconds
-  // before the slot and the snapshot holds for 1.5 s in the middle of reading.
-  std::string cfg = WriteConfig(inst.dir,
-                                "monitor = off\ntest_time_scale = 600\ntest_start = 2025-03-02T02:29:50Z\n"
-                                "test_job_delay_ms = 1500\n");
+  Layout layout = inst.layout();
   // First start must not be at 02:29:50 of the first day, or the slot counts as "missed";
   // a state from the day before makes this an ordinary night.
-  testing::WriteFile(JoinPath(inst.layout().repo(), kScheduleStateFile),
+  testing::WriteFile(JoinPath(layout.repo(), kScheduleStateFile),
                      "{\"version\": 1, \"first_start\": " + std::to_string(T("2025-03-01T12:00:00Z")) + "}\n");
-  pid_t pid = Spawn({"--root", inst.root, "--config", cfg, "schedule", "run", "--log", log},
-                    inst.dir.Sub("out"), {"TZ=UTC"});
-  ASSERT_GT(pid, 0);
-  ASSERT_TRUE(WaitForLine(log, "job_start", "snapshot", 20000)) << testing::ReadFile(inst.dir.Sub("out.err"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  // The signal must land inside the snapshot, not after it.
-  ASSERT_EQ(CountLines(LogLines(log), "job_end", "snapshot"), 0);
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << testing::ReadFile(inst.dir.Sub("out.err"));
+  std::atomic<bool> stop{false};
+  StopOnReadEnv env(T("2025-03-02T02:29:50Z"), layout.store(StoreId::kPdfs).path, &stop);
+  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
+  EventLog log(&env, nullptr);
+  ScheduleConfig cfg;
+  cfg.monitor_enabled = false;
+  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
+  sched.set_sleep_slice_micros(kSec);
+  ASSERT_TRUE(sched.Start().ok());
+  ASSERT_TRUE(sched.Run(stop, T("2025-03-03T03:00:00Z")).ok());
+  ASSERT_EQ(env.hits.load(), 1) << "the snapshot never read the pdfs store";
 
-  auto lines = LogLines(log);
-  EXPECT_EQ(CountLines(lines, "job_end", "snapshot", "ok"), 1);
-  EXPECT_EQ(CountLines(lines, "job_start", "prune"), 0);  // nothing new starts after SIGTERM
-  ASSERT_FALSE(lines.empty());
-  EXPECT_EQ(Str(lines.back(), "event"), "stop");
-  EXPECT_EQ(Str(lines.back(), "reason"), "signal");
+  EXPECT_EQ(CountEvents(log, "job_end", "snapshot", "ok"), 1);
+  EXPECT_EQ(CountEvents(log, "job_start", "prune"), 0);  // nothing new starts after the stop request
+  ASSERT_FALSE(log.lines().empty());
+  EXPECT_EQ(log.lines().back().at("event"), "stop");
+  EXPECT_EQ(log.lines().back().at("reason"), "signal");
   // The snapshot is whole: listed and verified; no transaction is left open.
   auto snaps = inst.Snapshots();
   ASSERT_EQ(snaps.size(), 1u);
   EXPECT_EQ(snaps[0].trigger, "scheduled");
-  auto repo = Repository::Open(Env::Default(), inst.layout().repo(), false);
+  auto repo = Repository::Open(Env::Default(), layout.repo(), false);
   ASSERT_TRUE(repo.ok());
   auto vr = (*repo)->Verify({snaps[0].id}, true);
   ASSERT_TRUE(vr.ok());
   EXPECT_TRUE(vr->ok());
-  auto open = FindUnfinishedTransaction(inst.layout(), Env::Default());
+  auto open = FindUnfinishedTransaction(layout, Env::Default());
   ASSERT_TRUE(open.ok());
   EXPECT_FALSE(open->has_value());
 }
 
-TEST_F(ScheduleTest, SigtermDuringTheMonitorRepairLetsTheTransactionCommit) {
-  Install inst(T("2025-03-01T12:00:00Z"), true);
-  std::string log = inst.dir.Sub("schedule.log");
-  std::string cfg = WriteConfig(inst.dir,
-                                "snapshot = off\ntest_time_scale = 60\ntest_start = 2025-03-01T12:00:00Z\n"
-                                "test_job_delay_ms = 1000\n");
-  pid_t pid = Spawn({"--root", inst.root, "--config", cfg, "schedule", "run", "--log", log},
-                    inst.dir.Sub("out"), {"TZ=UTC"});
-  ASSERT_GT(pid, 0);
-  ASSERT_TRUE(WaitForLine(log, "issues_found", "monitor", 20000)) << testing::ReadFile(inst.dir.Sub("out.err"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  ASSERT_EQ(CountLines(LogLines(log), "issues_repaired"), 0);  // before the transaction ran
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
-  auto lines = LogLines(log);
-  EXPECT_EQ(CountLines(lines, "issues_repaired"), 1);
-  EXPECT_EQ(CountLines(lines, "job_end", "monitor", "ok"), 1);
-  auto open = FindUnfinishedTransaction(inst.layout(), Env::Default());
+TEST_F(ScheduleTest, StopDuringTheMonitorRepairLetsTheTransactionCommit) {
+  const int64_t t0 = T("2025-03-01T12:00:00Z");
+  Install inst(t0, true);
+  Layout layout = inst.layout();
+  std::atomic<bool> stop{false};
+  // The repair's pre-cleanup snapshot is the first to read the pdfs store.
+  StopOnReadEnv env(t0, layout.store(StoreId::kPdfs).path, &stop);
+  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
+  EventLog log(&env, nullptr);
+  ScheduleConfig cfg;
+  cfg.snapshot_enabled = false;
+  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
+  sched.set_sleep_slice_micros(kSec);
+  ASSERT_TRUE(sched.Start().ok());
+  ASSERT_TRUE(sched.Run(stop, t0 + 3 * kHour).ok());
+  ASSERT_EQ(env.hits.load(), 1) << "the repair never read the pdfs store";
+
+  EXPECT_EQ(CountEvents(log, "issues_repaired"), 1);
+  EXPECT_EQ(CountEvents(log, "job_end", "monitor", "ok"), 1);
+  EXPECT_EQ(log.lines().back().at("reason"), "signal");
+  auto open = FindUnfinishedTransaction(layout, Env::Default());
   ASSERT_TRUE(open.ok());
   EXPECT_FALSE(open->has_value());
-  auto after = RunCheck(inst.layout(), CheckOptions{std::nullopt, "", T("2025-03-01T12:00:00Z")});
+  auto after = RunCheck(layout, CheckOptions{std::nullopt, "", t0});
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(CountKinds(*after, {IssueKind::kAiOrphan, IssueKind::kVectorOrphan, IssueKind::kFilesOnly}), 0);
 }

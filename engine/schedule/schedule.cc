@@ -143,8 +143,7 @@ const std::vector<std::string>& ScheduleConfig::Keys() {
       "schedule.monitor_repair_while_live", "schedule.drill", "schedule.drill_interval",
       "schedule.drill_scratch",
       "schedule.failed_after", "schedule.stuck_after",      "schedule.lock_wait",
-      "schedule.tick",         "schedule.log",              "schedule.test_time_scale",
-      "schedule.test_start",   "schedule.test_job_delay_ms",
+      "schedule.tick",         "schedule.log",
       "schedule.copy_to",      "schedule.copy_prune",       "schedule.copy_keep_last",
       "schedule.copy_keep_hourly", "schedule.copy_keep_daily", "schedule.copy_keep_weekly",
       "schedule.copy_keep_monthly", "schedule.copy_keep_yearly", "schedule.copy_max_age",
@@ -203,23 +202,6 @@ Result<ScheduleConfig> ScheduleConfig::FromConfig(const Config& c) {
   MAESTRO_RETURN_IF_ERROR(GetSeconds(c, "schedule.tick", &s.tick_s));
   if (s.tick_s < 1) return Status::InvalidArgument(c.origin() + ": schedule.tick must be at least 1s");
   s.log_path = c.Get("schedule.log");
-  if (c.Has("schedule.test_time_scale")) {
-    std::string v = c.Get("schedule.test_time_scale");
-    char* end = nullptr;
-    double d = std::strtod(v.c_str(), &end);
-    if (v.empty() || *end != '\0' || !(d >= 1.0) || d > 1e7)
-      return Status::InvalidArgument(c.origin() + ": schedule.test_time_scale = '" + v +
-                                     "' must be a number from 1 to 10000000");
-    s.test_time_scale = d;
-  }
-  if (c.Has("schedule.test_start")) {
-    auto t = ParseTime(c.Get("schedule.test_start"));
-    if (!t.ok()) return t.status().Annotate(c.origin() + ": schedule.test_start");
-    s.test_start_micros = *t;
-  }
-  auto delay = c.GetInt("schedule.test_job_delay_ms", 0);
-  if (!delay.ok()) return delay.status();
-  s.test_job_delay_ms = *delay;
   MAESTRO_RETURN_IF_ERROR(ReadCopyConfig(c, &s));
   return s;
 }
@@ -340,7 +322,7 @@ Scheduler::Scheduler(Env* env, ScheduleConfig config, Jobs jobs, EventLog* log, 
       jobs_(std::move(jobs)),
       log_(log),
       state_path_(std::move(state_path)),
-      sleep_slice_us_(static_cast<int64_t>(200000.0 * config_.test_time_scale)) {}
+      sleep_slice_us_(200000) {}
 
 Status Scheduler::SaveState() {
   Status st = WriteFileDurably(env_, state_path_, state_.ToJson().dump(2) + "\n", 0600);
@@ -404,7 +386,6 @@ Status Scheduler::Start() {
                                {"keep_weekly", config_.copy_keep_weekly}, {"keep_monthly", config_.copy_keep_monthly},
                                {"keep_yearly", config_.copy_keep_yearly}};
   }
-  if (config_.test_time_scale != 1.0) start["test_time_scale"] = config_.test_time_scale;
   if (snapshot_due(now)) start["catch_up"] = "snapshot";
   log_->Emit("start", start);
   TryRecover(never_stop_).IgnoreError("RunJob logged the failure; every tick retries recovery before any job");
@@ -664,20 +645,6 @@ Status Scheduler::Run(const std::atomic<bool>& stop, std::optional<int64_t> unti
   }
   log_->Emit("stop", {{"reason", stop ? "signal" : "end of test run"}});
   return Status::OK();
-}
-
-// ---- clocks -------------------------------------------------------------
-
-ScaledClockEnv::ScaledClockEnv(Env* base, double scale, int64_t start_micros)
-    : FaultEnv(base), base_(base), scale_(scale), virtual_start_(start_micros), real_start_(base->NowMicros()) {}
-
-int64_t ScaledClockEnv::NowMicros() {
-  double elapsed = static_cast<double>(base_->NowMicros() - real_start_) * scale_;
-  return virtual_start_ + static_cast<int64_t>(elapsed);
-}
-
-void ScaledClockEnv::SleepMicros(int64_t us) {
-  base_->SleepMicros(std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(us) / scale_)));
 }
 
 }  // namespace maestro

@@ -42,8 +42,8 @@
 //              retried every tick and the failure is logged each time).
 //
 // Time: every clock read and sleep goes through the Env given to the Scheduler
-// (Env::NowMicros / SleepMicros). ScaledClockEnv compresses time for tests
-// (schedule.test_time_scale); ManualClockEnv lets a C++ test set it.
+// (Env::NowMicros / SleepMicros); a test passes its own clock
+// (tests/support/clock_env.h), there is no test-only config key.
 //
 // Stopping: the caller sets `stop` (a signal handler does). A running job is
 // never interrupted: it sees the flag in JobContext and may end early between
@@ -64,7 +64,6 @@
 
 #include "util/config.h"
 #include "util/env.h"
-#include "tests/support/fault_env.h"
 #include "util/status.h"
 
 namespace maestro {
@@ -94,9 +93,6 @@ struct ScheduleConfig {
   int64_t lock_wait_s = 600;           // schedule.lock_wait: wait for the repo lock, then skip
   int64_t tick_s = 60;                 // schedule.tick
   std::string log_path;                // schedule.log ("" = stdout)
-  double test_time_scale = 1.0;        // schedule.test_time_scale (tests only)
-  std::optional<int64_t> test_start_micros;  // schedule.test_start (tests only)
-  int64_t test_job_delay_ms = 0;       // schedule.test_job_delay_ms (tests only)
   // Off-site copies (docs/schedule.md "Off-site copies").
   std::string copy_to;                 // schedule.copy_to: a --repo spec (rclone:REMOTE:PATH or a folder); "" = off
   bool copy_prune = true;              // schedule.copy_prune: thin the target after each copy
@@ -263,36 +259,6 @@ class Scheduler {
   int64_t sleep_slice_us_;
   std::atomic<bool> never_stop_{false};
   NotifyFn notify_;
-};
-
-// An Env whose clock runs `scale` times faster than the wall clock, starting at
-// `start_micros` (virtual) when constructed; sleeps are shortened by the same
-// factor. Every other call goes to base. For tests of the service binary.
-class ScaledClockEnv : public FaultEnv {
- public:
-  ScaledClockEnv(Env* base, double scale, int64_t start_micros);
-  int64_t NowMicros() override;
-  void SleepMicros(int64_t us) override;
-
- private:
-  Env* base_;
-  double scale_;
-  int64_t virtual_start_;
-  int64_t real_start_;
-};
-
-// An Env whose clock only moves when told (or by SleepMicros, which advances it
-// instantly). Thread-safe. For in-process tests.
-class ManualClockEnv : public FaultEnv {
- public:
-  ManualClockEnv(Env* base, int64_t now_micros) : FaultEnv(base), now_(now_micros) {}
-  int64_t NowMicros() override { return now_.load(); }
-  void SleepMicros(int64_t us) override { now_ += us; }
-  void Set(int64_t now_micros) { now_ = now_micros; }
-  void Advance(int64_t us) { now_ += us; }
-
- private:
-  std::atomic<int64_t> now_;
 };
 
 }  // namespace maestro

@@ -15,7 +15,7 @@ Status DrillJob(const Layout& layout, JobContext& ctx) {
   MAESTRO_ASSIGN_OR_RETURN(std::string id, repo->ResolveId("latest"));
   DrillOptions opts;
   opts.scratch_parent = ctx.config.drill_scratch;
-  MAESTRO_ASSIGN_OR_RETURN(DrillReport rep, RunDrill(*repo, id, opts));
+  MAESTRO_ASSIGN_OR_RETURN(DrillReport rep, RunDrill(ctx.env, *repo, id, opts));
   ctx.details["snapshot"] = rep.snapshot_id;
   ctx.details["databases_checked"] = rep.databases_checked;
   ctx.details["hnsw_segments_checked"] = rep.hnsw_segments_checked;

@@ -22,14 +22,6 @@ namespace {
 
 constexpr int64_t kMicros = 1000000;
 
-// Test hook (schedule.test_job_delay_ms): holds the job in the middle of its
-// work so a test can deliver SIGTERM there. Real time, on purpose: the point is
-// to give the test process a window, whatever the virtual clock does.
-void TestDelay(const JobContext& ctx) {
-  if (ctx.config.test_job_delay_ms > 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(ctx.config.test_job_delay_ms));
-}
-
 nlohmann::json CountsByKind(const CheckReport& report) {
   nlohmann::json by_kind = nlohmann::json::object();
   for (const auto& [kind, n] : report.issues_by_kind)
@@ -93,13 +85,6 @@ Status SnapshotJob(const Layout& layout, JobContext& ctx) {
   CreateOptions co;
   co.trigger = trigger::kScheduled;
   co.label = "nightly";
-  bool delayed = false;
-  co.progress = [&ctx, &delayed](const Progress&) {
-    if (!delayed) {  // once, in the middle of reading the stores (test hook)
-      delayed = true;
-      TestDelay(ctx);
-    }
-  };
   // A stop request does not abort Create: the snapshot is published whole
   // (manifest last) or not at all, and finishing it is the clean outcome.
   MAESTRO_ASSIGN_OR_RETURN(SnapshotInfo info, repo->Create(SourcesFor(layout), co));
@@ -188,7 +173,6 @@ Status MonitorJob(const Layout& layout, JobContext& ctx) {
   session.lock = std::move(w.lock);
   session.repo = std::move(w.repo);
   MAESTRO_ASSIGN_OR_RETURN(session.svc, ServicesOn(session.repo.get(), layout, ctx.env));
-  TestDelay(ctx);
   // Runs to its end even if stop is set meanwhile: RunTransaction commits, or
   // rolls back on a failed step; it is never abandoned half-way by us.
   TxnReport rep;
@@ -213,7 +197,7 @@ Result<WriterSession> OpenWriterForJob(JobContext& ctx, const Layout& layout, co
   WriterOptions wo;
   wo.create = true;
   wo.lock.wait_seconds = ctx.stop ? 0 : static_cast<double>(std::max<int64_t>(0, ctx.config.lock_wait_s));
-  wo.lock.poll_micros = std::max<int64_t>(1, static_cast<int64_t>(200000.0 * ctx.config.test_time_scale));
+  wo.lock.poll_micros = 200000;
   wo.lock.command = std::string("maestro-db schedule (") + job + ")";
   wo.lock.stop = [&ctx]() { return ctx.stop.load(); };
   bool waited = false;
