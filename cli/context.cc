@@ -40,7 +40,7 @@ Result<Layout> CliContext::LoadLayout() {
     layout_ = Result<Layout>(Status::InvalidArgument(refused));
     return *layout_;
   }
-  layout_ = DiscoverInstall(opts.install, root, &config_, local_repo_ ? *local_repo_ : opts.repo, &install_);
+  layout_ = DiscoverInstall(env_, opts.install, root, &config_, local_repo_ ? *local_repo_ : opts.repo, &install_);
   for (const auto& w : install_.warnings) Warn(w);
   return *layout_;
 }
@@ -165,6 +165,16 @@ bool CliContext::SelectsWritingCommand(const CLI::App& app) const {
     auto it = writing_.find(sub);
     if (it != writing_.end() && (!it->second || it->second())) return true;
     if (SelectsWritingCommand(*sub)) return true;
+  }
+  return false;
+}
+
+void CliContext::MarkUngated(const CLI::App* sub) { ungated_.insert(sub); }
+
+bool CliContext::SelectsUngatedCommand(const CLI::App& app) const {
+  for (const auto* sub : app.get_subcommands()) {
+    if (ungated_.count(sub)) return true;
+    if (SelectsUngatedCommand(*sub)) return true;
   }
   return false;
 }

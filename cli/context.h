@@ -12,6 +12,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "cli/app_flags.h"
@@ -19,6 +20,7 @@
 #include "cli/password.h"
 #include "engine/stores/layout.h"
 #include "util/config.h"
+#include "util/env.h"
 #include "util/status.h"
 
 namespace maestro {
@@ -37,6 +39,11 @@ struct GlobalOptions {
 
 class CliContext {
  public:
+  // The I/O and clock seam every command passes down (util/env.h). main.cc
+  // gives the process's POSIX Env; nothing below cli/ picks one itself.
+  explicit CliContext(Env* env) : env_(env) {}
+  Env* env() const { return env_; }
+
   GlobalOptions opts;
   AppFlags app_flags;  // --stop-app / --no-stop-app of the command that runs (cli/app_flags.h)
 
@@ -91,8 +98,13 @@ class CliContext {
   void MarkWriting(const CLI::App* sub, std::function<bool()> when = nullptr);
   // True when the parsed command line selects a marked subcommand.
   bool SelectsWritingCommand(const CLI::App& app) const;
+  // Marks a subcommand that runs without the unfinished-transaction gate
+  // (cli/txn_gate.h): recover, journal, purge-trash, debug, demo, the aliases.
+  void MarkUngated(const CLI::App* sub);
+  bool SelectsUngatedCommand(const CLI::App& app) const;
 
  private:
+  Env* env_;
   std::optional<Result<Layout>> layout_;
   std::unique_ptr<CliPasswordSource> passwords_;
   std::optional<Result<Layout>> remote_layout_;  // LoadLayoutForRemoteRepo's
@@ -100,6 +112,7 @@ class CliContext {
   Config config_;
   InstallInfo install_;
   std::map<const CLI::App*, std::function<bool()>> writing_;
+  std::set<const CLI::App*> ungated_;
 };
 
 // "" for a repository spec a command may load the layout with; else why not

@@ -24,7 +24,7 @@ Status RunDrillCommand(CliContext& ctx, Repository& repo, const DrillCliArgs& a,
   DrillOptions opts;
   opts.scratch_parent = a.scratch;
   opts.keep_scratch = a.keep;
-  MAESTRO_ASSIGN_OR_RETURN(DrillReport rep, RunDrill(repo, id, opts));
+  MAESTRO_ASSIGN_OR_RETURN(DrillReport rep, RunDrill(ctx.env(), repo, id, opts));
   *code = rep.ok() ? kExitOk : kExitIssuesFound;
   if (ctx.json()) {
     nlohmann::json stores = nlohmann::json::array(), problems = nlohmann::json::array();

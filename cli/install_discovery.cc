@@ -13,7 +13,7 @@ namespace maestro {
 namespace {
 
 // Which compose folder, if any, and why ("" when none).
-std::string ComposeDir(const InstallOptions& opts, const std::string& root, std::string* from) {
+std::string ComposeDir(Env* env, const InstallOptions& opts, const std::string& root, std::string* from) {
   if (opts.no_compose) return "";
   if (!opts.compose.empty()) {
     *from = "--compose";
@@ -23,23 +23,22 @@ std::string ComposeDir(const InstallOptions& opts, const std::string& root, std:
     *from = "MAESTRO_COMPOSE_DIR";
     return e;
   }
-  std::string file = FindComposeFile(root);
+  std::string file = FindComposeFile(env, root);
   if (file.empty()) return "";
   *from = "the compose file " + file + " in --root";
   return root;
 }
 
-bool HoldsRepository(const std::string& dir) {
-  Env* env = Env::Default();
+bool HoldsRepository(Env* env, const std::string& dir) {
   return env->FileExists(JoinPath(dir, "config")) || env->DirExists(JoinPath(dir, "journal"));
 }
 
 // The repository of a compose install when none is given (see the header).
-std::string ComposeRepo(const ComposeInstall& inst, std::string* why) {
+std::string ComposeRepo(Env* env, const ComposeInstall& inst, std::string* why) {
   auto main = inst.stores.find(StoreId::kMain);
   if (main != inst.stores.end()) {
     std::string container_side = JoinPath(JoinPath(DirName(main->second.path), "backups"), "maestro-db");
-    if (HoldsRepository(container_side)) {
+    if (HoldsRepository(env, container_side)) {
       *why = "the repository a run inside the container made on the data mount (" + container_side + ")";
       return container_side;
     }
@@ -56,13 +55,13 @@ std::string PlainWhy(const Store& s, const Layout& layout) {
                    : "not found; its first default path under --root is " + rel;
 }
 
-Status ApplyCompose(const InstallOptions& opts, const std::string& root, Config* config, InstallInfo* info) {
+Status ApplyCompose(Env* env, const InstallOptions& opts, const std::string& root, Config* config, InstallInfo* info) {
   std::string from;
-  std::string dir = ComposeDir(opts, root, &from);
+  std::string dir = ComposeDir(env, opts, root, &from);
   if (dir.empty()) return Status::OK();
   char buf[4096];
   std::string abs = dir[0] == '/' ? dir : JoinPath(::getcwd(buf, sizeof buf) ? buf : ".", dir);
-  auto inst = ResolveComposeInstall(NormalizePath(abs), ComposeEnv::FromProcess());
+  auto inst = ResolveComposeInstall(env, NormalizePath(abs), ComposeEnv::FromProcess());
   if (!inst.ok()) return inst.status().Annotate("reading the Docker Compose install (" + from + ")");
   info->compose = *inst;
   info->compose_from = from;
@@ -82,7 +81,7 @@ Status ApplyCompose(const InstallOptions& opts, const std::string& root, Config*
 // In a container, a default repository in the writable layer moves to a persistent
 // mount; a chosen one there gets a warning. Returns the repository to use ("" = keep).
 std::string ContainerRepo(const Layout& layout, bool chosen, InstallInfo* info) {
-  ContainerProbe probe = ContainerProbe::FromProcess();
+  ContainerProbe probe = ContainerProbe::FromProcess(layout.env());
   if (!probe.in_container() || !probe.InWritableLayer(layout.repo())) return "";
   std::string mount;
   for (StoreId id : {StoreId::kMain, StoreId::kAi, StoreId::kVector})
@@ -163,22 +162,22 @@ void AddInstallJson(const InstallInfo& info, const Layout& layout, nlohmann::jso
   (*doc)["install"] = info.ToJson();
 }
 
-Result<Layout> DiscoverInstall(const InstallOptions& opts, const std::string& root, Config* config,
+Result<Layout> DiscoverInstall(Env* env, const InstallOptions& opts, const std::string& root, Config* config,
                                const std::string& repo_flag, InstallInfo* info) {
-  MAESTRO_RETURN_IF_ERROR(ApplyCompose(opts, root, config, info));
+  MAESTRO_RETURN_IF_ERROR(ApplyCompose(env, opts, root, config, info));
   std::string repo = repo_flag;
   info->repo_why = "--repo";
   if (repo.empty() && config->Has("repo.path")) {
     repo = config->Get("repo.path");
     info->repo_why = "the config file's [repo] path";
   }
-  if (repo.empty() && info->compose) repo = ComposeRepo(*info->compose, &info->repo_why);
+  if (repo.empty() && info->compose) repo = ComposeRepo(env, *info->compose, &info->repo_why);
   const bool chosen = !repo.empty();
-  MAESTRO_ASSIGN_OR_RETURN(Layout layout, Layout::Discover(root, config, repo));
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, Layout::Discover(env, root, config, repo));
   if (!chosen) info->repo_why = "the default under --root";
   std::string moved = ContainerRepo(layout, chosen, info);
   if (!moved.empty()) {
-    MAESTRO_ASSIGN_OR_RETURN(layout, Layout::Discover(root, config, moved));
+    MAESTRO_ASSIGN_OR_RETURN(layout, Layout::Discover(env, root, config, moved));
   }
   for (const auto& s : layout.stores())
     if (!info->why.count(s.name)) info->why[s.name] = PlainWhy(s, layout);

@@ -55,7 +55,7 @@ std::string DefaultRoot(const InstallOptions& opts);
 
 // Resolves root, config (whose [stores] it completes from the compose file) and
 // the repository (--repo as given, "" if none) into a layout, filling *info.
-Result<Layout> DiscoverInstall(const InstallOptions& opts, const std::string& root, Config* config,
+Result<Layout> DiscoverInstall(Env* env, const InstallOptions& opts, const std::string& root, Config* config,
                                const std::string& repo_flag, InstallInfo* info);
 
 // Reset and in-place restore create absent stores: refused (NotFound, exit 3) for

@@ -88,7 +88,7 @@ Result<Session> OpenSession(CliContext& ctx, bool writer, double lock_wait) {
   } else if (writer) {
     RepoLockOptions lo;
     lo.wait_seconds = lock_wait;
-    MAESTRO_ASSIGN_OR_RETURN(s.lock, RepoLock::Acquire(Env::Default(), spec, lo));
+    MAESTRO_ASSIGN_OR_RETURN(s.lock, RepoLock::Acquire(ctx.env(), spec, lo));
   }
   MAESTRO_ASSIGN_OR_RETURN(RepositoryKeys unlocked, UnlockRepository(s.backend.get(), cfg, ctx.passwords()));
   WarnAll(ctx, unlocked.warnings);
@@ -143,7 +143,7 @@ Status RunAdd(CliContext& ctx, const KeyArgs& a) {
   MAESTRO_ASSIGN_OR_RETURN(Session s, OpenSession(ctx, true, a.lock_wait));
   MAESTRO_ASSIGN_OR_RETURN(SecretString pw, NewPassword(ctx, a));
   MAESTRO_ASSIGN_OR_RETURN(std::string id,
-                           AddKey(s.backend.get(), s.keys.master, pw.view(), kdf, CurrentKeyMeta(Env::Default())));
+                           AddKey(s.backend.get(), s.keys.master, pw.view(), kdf, CurrentKeyMeta(ctx.env())));
   if (ctx.json())
     ctx.PrintJson({{"added", id}});
   else
@@ -170,7 +170,7 @@ Status RunPasswd(CliContext& ctx, const KeyArgs& a) {
   MAESTRO_ASSIGN_OR_RETURN(Session s, OpenSession(ctx, true, a.lock_wait));
   MAESTRO_ASSIGN_OR_RETURN(SecretString pw, NewPassword(ctx, a));
   std::string old_id = s.keys.key_id;
-  MAESTRO_RETURN_IF_ERROR(ChangePassword(s.backend.get(), &s.keys, pw.view(), kdf, CurrentKeyMeta(Env::Default())));
+  MAESTRO_RETURN_IF_ERROR(ChangePassword(s.backend.get(), &s.keys, pw.view(), kdf, CurrentKeyMeta(ctx.env())));
   if (ctx.json())
     ctx.PrintJson({{"added", s.keys.key_id}, {"removed", old_id}});
   else

@@ -9,6 +9,7 @@
 #include "cli/context.h"
 #include "cli/exit_codes.h"
 #include "engine/migrate/migrate.h"
+#include "engine/txn/migrate_txn.h"
 #include "engine/txn/recover.h"
 #include "engine/stores/snapshot_sources.h"
 
@@ -109,7 +110,7 @@ void PrintStatusText(const CliContext& ctx, const std::vector<StoreMigrationStat
 // The transaction session (repository lock, repository, journal: engine/txn/recover.h),
 // with a snapshot that captures only the stores the plan touches.
 Result<std::unique_ptr<TxnSession>> OpenServices(const Layout& layout, const MigrationPlan& plan) {
-  MAESTRO_ASSIGN_OR_RETURN(auto session, OpenTxnSession(layout, Env::Default()));
+  MAESTRO_ASSIGN_OR_RETURN(auto session, OpenTxnSession(layout, layout.env()));
   std::vector<SnapshotSource> sources = SourcesFor(layout, plan.stores);
   Repository* repo = session->repo.get();
   session->svc.snapshot = [repo, sources](const std::string& trigger) -> Result<std::string> {
@@ -264,7 +265,7 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
     if (!layout.ok()) return void(*exit_code = ctx.Fail(layout.status()));
     // It writes history rows: one writer at a time, like every writing command
     // (no snapshot: no schema or data row changes).
-    auto session = OpenTxnSession(*layout, Env::Default());
+    auto session = OpenTxnSession(*layout, ctx.env());
     if (!session.ok()) return void(*exit_code = ctx.Fail(session.status()));
     auto adopted = BaselineMigrations(*layout, o, a->version);
     if (!adopted.ok()) return void(*exit_code = ctx.Fail(adopted.status()));

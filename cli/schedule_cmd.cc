@@ -227,7 +227,7 @@ int RunInstall(CliContext& ctx, const InstallArgs& a) {
     return kExitOk;
   }
 
-  Env* env = Env::Default();
+  Env* env = ctx.env();
   Status st = env->CreateDirs(dest);
   if (!st.ok()) return ctx.Fail(st.Annotate("cannot create " + dest + " (run as root, or use --user / --dest DIR / --print)"));
   nlohmann::json written = nlohmann::json::array();
@@ -253,14 +253,6 @@ struct RunArgs {
   std::string log;
 };
 
-// The clock: real, or compressed for tests (schedule.test_time_scale / test_start).
-Env* ScheduleClock(const ScheduleConfig& cfg, std::unique_ptr<ScaledClockEnv>* holder) {
-  if (cfg.test_time_scale == 1.0 && !cfg.test_start_micros) return Env::Default();
-  *holder = std::make_unique<ScaledClockEnv>(Env::Default(), cfg.test_time_scale,
-                                             cfg.test_start_micros.value_or(Env::Default()->NowMicros()));
-  return holder->get();
-}
-
 int RunService(CliContext& ctx, const RunArgs& a) {
   auto layout = ctx.LoadLayout();
   if (!layout.ok()) return ctx.Fail(layout.status());
@@ -279,9 +271,7 @@ int RunService(CliContext& ctx, const RunArgs& a) {
     forced = *k;
   }
 
-  std::unique_ptr<ScaledClockEnv> scaled;
-  Env* env = ScheduleClock(*cfg, &scaled);
-
+  Env* env = ctx.env();
   std::string log_path = a.log.empty() ? cfg->log_path : a.log;
   std::unique_ptr<EventLog> log;
   if (log_path.empty()) {
@@ -323,7 +313,7 @@ int ShowStatus(CliContext& ctx) {
   auto cfg = ScheduleConfig::FromConfig(ctx.config());
   if (!cfg.ok()) return ctx.Fail(cfg.status());
   std::string path = JoinPath(layout->repo(), kScheduleStateFile);
-  Env* env = Env::Default();
+  Env* env = ctx.env();
   if (!env->FileExists(path))
     return ctx.Fail(Status::NotFound("no schedule state at " + path,
                                      "the service has not run on this repository; start `maestro-db schedule run`"));
@@ -333,8 +323,7 @@ int ShowStatus(CliContext& ctx) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   auto state = ScheduleState::FromJson(j);
   if (!state.ok()) return ctx.Fail(state.status().Annotate(path));
-  std::unique_ptr<ScaledClockEnv> scaled;
-  const int64_t now = ScheduleClock(*cfg, &scaled)->NowMicros();
+  const int64_t now = ctx.env()->NowMicros();
   nlohmann::json offsite = Scheduler::OffsiteHealth(*cfg, *state, now);
   const bool stale = offsite.is_object() && offsite.contains("stale") && offsite["stale"] == true;
   if (ctx.json()) {

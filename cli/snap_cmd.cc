@@ -129,7 +129,7 @@ Result<std::unique_ptr<Repository>> OpenForReading(CliContext& ctx) {
   std::string spec = remote;
   if (spec.empty()) {
     MAESTRO_ASSIGN_OR_RETURN(spec, RepoDir(ctx));
-    if (!Env::Default()->DirExists(spec))
+    if (!ctx.env()->DirExists(spec))
       return Status::NotFound("no snapshot repository at " + spec,
                               "take a first snapshot with `maestro-db snap create`, or pass --repo DIR");
   }
@@ -162,7 +162,7 @@ Result<LockedRepo> OpenForWriting(CliContext& ctx, double lock_wait, bool create
       c->Detail(line);
     }
   };
-  return OpenWriter(Env::Default(), dir, wo);
+  return OpenWriter(ctx.env(), dir, wo);
 }
 
 // A dry run only reads (no lock, never blocks); a real run takes the writer lock first.
@@ -523,7 +523,7 @@ nlohmann::json PlanJson(const RestorePlanItem& p, bool restored) {
 }
 
 Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
-  Env* env = Env::Default();
+  Env* env = ctx.env();
   // In place from a remote repository (disaster recovery, issue 15 point 6): the
   // snapshot is read there; the transaction's journal, lock and pre-image live in
   // a local repository (--pre-image-repo, else the default under --root), made if missing.
@@ -918,11 +918,11 @@ Status RunImportLegacy(CliContext& ctx, const ImportLegacyArgs& a, int* code) {
   LockedRepo w;
   if (!a.dry_run) {
     MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
-  } else if (Env::Default()->DirExists(layout.repo())) {
+  } else if (ctx.env()->DirExists(layout.repo())) {
     MAESTRO_ASSIGN_OR_RETURN(w.repo, OpenForReading(ctx));
   }
   std::vector<LegacyImportItem> items;
-  MAESTRO_RETURN_IF_ERROR(ImportLegacyBackups(Env::Default(), w.repo.get(), layout, dir, a.dry_run, &items));
+  MAESTRO_RETURN_IF_ERROR(ImportLegacyBackups(ctx.env(), w.repo.get(), layout, dir, a.dry_run, &items));
   bool refused = std::any_of(items.begin(), items.end(), [](const LegacyImportItem& i) { return i.action == "refused"; });
   if (refused) *code = kExitBadStore;
   if (ctx.json()) {

@@ -213,7 +213,7 @@ TEST_F(RealChroma, CheckCleanupSnapshotRestoreAndResetKeepAStoreChromaOpens) {
   BuildInstall();
   if (HasFatalFailure()) return;
   // The real segments are flushed and pass the HNSW checks.
-  auto hnsw = CheckHnswStore(vector());
+  auto hnsw = CheckHnswStore(Env::Default(), vector());
   ASSERT_TRUE(hnsw.ok()) << hnsw.status().ToString();
   ASSERT_EQ(hnsw->segments.size(), 2u);
   for (const auto& s : hnsw->segments) EXPECT_GE(s.elements, 1000) << s.collection << ": not flushed by Chroma";
@@ -234,7 +234,7 @@ TEST_F(RealChroma, CheckCleanupSnapshotRestoreAndResetKeepAStoreChromaOpens) {
   EXPECT_TRUE(CheckJson(0)["consistent"]) << "after Chroma applied the queue";
 
   // Damage the real dense segment: found; restoring the vector store repairs it.
-  hnsw = CheckHnswStore(vector());
+  hnsw = CheckHnswStore(Env::Default(), vector());
   ASSERT_TRUE(hnsw.ok());
   const std::string seg = vector() + "/" + hnsw->segments[0].segment;
   ASSERT_EQ(::truncate((seg + "/data_level0.bin").c_str(), 4096), 0);
@@ -264,13 +264,13 @@ TEST_F(RealChroma, CheckCleanupSnapshotRestoreAndResetKeepAStoreChromaOpens) {
 TEST_F(RealChroma, GarbageLengthAndOversizedLinksInRealSegmentsAreFound) {
   BuildInstall();
   if (HasFatalFailure()) return;
-  auto hnsw = CheckHnswStore(vector());
+  auto hnsw = CheckHnswStore(Env::Default(), vector());
   ASSERT_TRUE(hnsw.ok());
   ASSERT_EQ(hnsw->segments.size(), 2u);
   const std::string a = vector() + "/" + hnsw->segments[0].segment, b = vector() + "/" + hnsw->segments[1].segment;
   WriteFile(a + "/length.bin", RandomBytes(40000, 5));
   WriteFile(b + "/link_lists.bin", ReadFile(b + "/link_lists.bin") + std::string(4096, '\x7f'));
-  auto found = CheckHnswStore(vector());
+  auto found = CheckHnswStore(Env::Default(), vector());
   ASSERT_TRUE(found.ok());
   std::set<std::string> files;
   for (const auto& f : found->findings) files.insert(f.segment + "/" + f.file);

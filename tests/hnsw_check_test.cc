@@ -61,7 +61,7 @@ class HnswCheck : public ::testing::Test {
 
 TEST_F(HnswCheck, WholeDemoSegmentsPass) {
   EXPECT_TRUE(Damaged(0).empty());
-  auto rep = CheckHnswStore(vector());
+  auto rep = CheckHnswStore(Env::Default(), vector());
   ASSERT_TRUE(rep.ok()) << rep.status().ToString();
   ASSERT_EQ(rep->segments.size(), 2u);
   for (const auto& s : rep->segments) EXPECT_EQ(s.elements, s.embeddings) << s.collection;

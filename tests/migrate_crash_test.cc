@@ -61,7 +61,7 @@ void WriteInstall(const std::string& root) {
   for (const auto& s : stores) {
     auto db = Db::OpenReadWrite(root + "/" + s.rel, true);
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(CreateFreshSchema(*db, s.id).ok());
+    ASSERT_TRUE(CreateFreshSchema(*db, s.id, Env::Default()->NowMicros()).ok());
     ASSERT_TRUE(db->Exec(s.rows).ok());
   }
 }

@@ -2,6 +2,7 @@
 // status / validate / baseline, up and down as journaled transactions that roll
 // back completely, and the fresh schema that reset creates.
 #include "engine/migrate/migrate.h"
+#include "engine/txn/migrate_txn.h"
 
 #include <gtest/gtest.h>
 
@@ -76,7 +77,7 @@ struct Install {
     }
   }
   Layout layout() {
-    auto l = Layout::Discover(root, nullptr);
+    auto l = Layout::Discover(Env::Default(), root, nullptr);
     EXPECT_TRUE(l.ok()) << l.status().ToString();
     return *l;
   }
@@ -165,7 +166,7 @@ TEST(MigrationFile, TwoFilesWithOneVersionAreRefused) {
   TempDir tmp;
   WriteFile(tmp.Sub("m/main/0001_a.sql"), "SELECT 1;");
   WriteFile(tmp.Sub("m/main/0001_b.sql"), "SELECT 1;");
-  auto set = LoadMigrations(StoreId::kMain, tmp.Sub("m"));
+  auto set = LoadMigrations(Env::Default(), StoreId::kMain, tmp.Sub("m"));
   ASSERT_FALSE(set.ok());
   EXPECT_NE(set.status().message().find("same version 1"), std::string::npos) << set.status().message();
 }
@@ -173,17 +174,17 @@ TEST(MigrationFile, TwoFilesWithOneVersionAreRefused) {
 TEST(MigrationFile, StoreWithoutSubfolderInUserDirUsesTheBuiltInSet) {
   TempDir tmp;
   WriteFile(tmp.Sub("m/main/0001_a.sql"), "CREATE TABLE a(x);");
-  auto ai = LoadMigrations(StoreId::kAi, tmp.Sub("m"));
-  auto builtin = LoadMigrations(StoreId::kAi, "");
+  auto ai = LoadMigrations(Env::Default(), StoreId::kAi, tmp.Sub("m"));
+  auto builtin = LoadMigrations(Env::Default(), StoreId::kAi, "");
   ASSERT_TRUE(ai.ok() && builtin.ok());
   ASSERT_EQ(ai->size(), builtin->size());
   EXPECT_EQ(ai->front().checksum, builtin->front().checksum);
-  EXPECT_EQ(LoadMigrations(StoreId::kMain, tmp.Sub("m"))->size(), 1u);
+  EXPECT_EQ(LoadMigrations(Env::Default(), StoreId::kMain, tmp.Sub("m"))->size(), 1u);
 }
 
 TEST(MigrationFile, BuiltInSetMatchesTheSourceFilesByteForByte) {
-  auto set = LoadMigrations(StoreId::kMain, "");
-  auto src = LoadMigrations(StoreId::kMain, std::string(MAESTRO_DB_SOURCE_DIR) + "/migrations");
+  auto set = LoadMigrations(Env::Default(), StoreId::kMain, "");
+  auto src = LoadMigrations(Env::Default(), StoreId::kMain, std::string(MAESTRO_DB_SOURCE_DIR) + "/migrations");
   ASSERT_TRUE(set.ok() && src.ok());
   ASSERT_EQ(set->size(), src->size());
   for (size_t i = 0; i < set->size(); ++i) EXPECT_EQ((*set)[i].checksum, (*src)[i].checksum) << (*set)[i].file;
@@ -193,7 +194,7 @@ TEST(FreshSchema, ResetSchemaIsAtNewestVersionWithEmptyTablesAndNothingPending) 
   Install in;
   for (auto [id, path] : {std::pair{StoreId::kMain, in.main_path}, std::pair{StoreId::kAi, in.ai_path}}) {
     auto db = Db::OpenReadWrite(path, false);
-    ASSERT_TRUE(CreateFreshSchema(*db, id).ok());
+    ASSERT_TRUE(CreateFreshSchema(*db, id, Env::Default()->NowMicros()).ok());
     ASSERT_TRUE(db->Close().ok());
     auto st = in.StatusOf(id);
     EXPECT_EQ(st.current, st.newest) << st.store;
@@ -383,7 +384,7 @@ TEST(MigrateStatus, AppHistoryTableWithoutChecksumGetsTheColumnOnFirstMigration)
 TEST(MigrateBaseline, DemoLikeInstallWithTablesButNoHistoryIsAdopted) {
   Install in;
   // The app's own schema (built-in 0001) and data, but no history table.
-  auto set = LoadMigrations(StoreId::kMain, "");
+  auto set = LoadMigrations(Env::Default(), StoreId::kMain, "");
   in.Exec(in.main_path, set->front().up);
   in.Exec(in.main_path,
           "INSERT INTO users(id, username, hashed_password) VALUES (1, 'alice', 'x');"
@@ -454,7 +455,7 @@ TEST(MigrateCli, StatusJsonAfterFreshSchemaShowsNewestVersionAndNothingPending) 
   Install in;
   for (auto [id, path] : {std::pair{StoreId::kMain, in.main_path}, std::pair{StoreId::kAi, in.ai_path}}) {
     auto db = Db::OpenReadWrite(path, false);
-    ASSERT_TRUE(CreateFreshSchema(*db, id).ok());
+    ASSERT_TRUE(CreateFreshSchema(*db, id, Env::Default()->NowMicros()).ok());
   }
   auto r = RunCli({"--root", in.root, "--json", "migrate", "status"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -480,7 +481,7 @@ TEST(MigrateCli, DryRunPrintsTheSqlAndChangesNothing) {
 
 TEST(MigrateCli, BaselineThenStatus) {
   Install in;
-  auto set = LoadMigrations(StoreId::kAi, "");
+  auto set = LoadMigrations(Env::Default(), StoreId::kAi, "");
   in.Exec(in.ai_path, set->front().up);
   auto r = RunCli({"--root", in.root, "migrate", "baseline", "--store", "ai", "--version", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -493,7 +494,7 @@ TEST(MigrateCli, BaselineThenStatus) {
 
 TEST(MigrateCli, BaselineWaitsForTheRepositoryLockLikeEveryWriter) {
   Install in;
-  auto set = LoadMigrations(StoreId::kAi, "");
+  auto set = LoadMigrations(Env::Default(), StoreId::kAi, "");
   in.Exec(in.ai_path, set->front().up);
   ASSERT_TRUE(Repository::Open(Env::Default(), in.root + "/backups/maestro-db", true).ok());
   {

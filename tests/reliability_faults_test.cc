@@ -87,7 +87,7 @@ class FaultsTest : public ::testing::Test {
     return root;
   }
   Layout LayoutOf(const std::string& root) {
-    auto l = Layout::Discover(root, nullptr);
+    auto l = Layout::Discover(Env::Default(), root, nullptr);
     EXPECT_TRUE(l.ok()) << l.status().ToString();
     return *l;
   }
@@ -197,7 +197,7 @@ void FaultSweepOfTransaction(FaultsTest* t, const std::string& kind, CaseCounter
   std::map<Op, int> counts;
   {
     std::string root = fresh_root(t);
-    Layout layout = *Layout::Discover(root, nullptr);
+    Layout layout = *Layout::Discover(Env::Default(), root, nullptr);
     FaultEnv probe(Env::Default());
     ASSERT_TRUE(RunKind(layout, &probe, kind, snap_of(root)).ok());
     for (Op op : {Op::kWrite, Op::kSync, Op::kRename, Op::kSyncDir}) counts[op] = probe.Count(op);
@@ -207,7 +207,7 @@ void FaultSweepOfTransaction(FaultsTest* t, const std::string& kind, CaseCounter
       for (int n : Positions(count, 5)) {
         SCOPED_TRACE(kind + ": " + FaultEnv::OpName(op) + " #" + std::to_string(n) + " " + std::strerror(err));
         std::string root = fresh_root(t);
-        Layout layout = *Layout::Discover(root, nullptr);
+        Layout layout = *Layout::Discover(Env::Default(), root, nullptr);
         std::string snap = snap_of(root);
         auto before = StoresDigest(root);
         FaultEnv env(Env::Default());

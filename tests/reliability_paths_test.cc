@@ -67,7 +67,7 @@ class PathsTest : public ::testing::Test {
     reliability::MakeSmallDemo(root_, 4);
   }
   std::string StorePath(StoreId id) {
-    auto l = Layout::Discover(root_, nullptr);
+    auto l = Layout::Discover(Env::Default(), root_, nullptr);
     EXPECT_TRUE(l.ok());
     return l.ok() ? l->store(id).path : "";
   }

@@ -31,7 +31,7 @@ class PowerCutTest : public ::testing::Test {
   void SetUp() override {
     root_ = tmp_.Sub("root");
     reliability::MakeSmallDemo(root_, 4);
-    auto l = Layout::Discover(root_, nullptr);
+    auto l = Layout::Discover(Env::Default(), root_, nullptr);
     ASSERT_TRUE(l.ok()) << l.status().ToString();
     sources_ = SourcesFor(*l);
   }

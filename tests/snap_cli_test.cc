@@ -79,7 +79,7 @@ void MakeInstall(const std::string& root) {
   {
     auto db = Db::OpenReadWrite(root + "/" + kMainRel, true);
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(CreateFreshSchema(*db, StoreId::kMain).ok());
+    ASSERT_TRUE(CreateFreshSchema(*db, StoreId::kMain, Env::Default()->NowMicros()).ok());
     ASSERT_TRUE(db->Exec("INSERT INTO users(id, username, hashed_password) VALUES (1,'ada','x'),(2,'bob','y');"
                          "INSERT INTO documents(id, user_id, original_filename, processing_status) VALUES "
                          "('7fafabb4',1,'a.pdf','completed'),('0badc0de',2,'b.pdf','failed');")
@@ -89,7 +89,7 @@ void MakeInstall(const std::string& root) {
   {
     auto db = Db::OpenReadWrite(root + "/" + kAiRel, true);
     ASSERT_TRUE(db.ok());
-    ASSERT_TRUE(CreateFreshSchema(*db, StoreId::kAi).ok());
+    ASSERT_TRUE(CreateFreshSchema(*db, StoreId::kAi, Env::Default()->NowMicros()).ok());
     ASSERT_TRUE(db->Exec("INSERT INTO processed_documents(doc_id, original_filename) VALUES ('7fafabb4','a.pdf')").ok());
   }
   std::string vec = root + "/" + kVectorRel;

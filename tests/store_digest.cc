@@ -79,7 +79,7 @@ std::string SqliteRowDigest(const std::string& path) {
 
 std::map<std::string, std::string> StoreDigest(const std::string& root) {
   std::map<std::string, std::string> out;
-  auto layout = Layout::Discover(root, nullptr);
+  auto layout = Layout::Discover(Env::Default(), root, nullptr);
   if (!layout.ok()) return out;
   Env* env = Env::Default();
   for (const auto& s : layout->stores()) {

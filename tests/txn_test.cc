@@ -323,9 +323,9 @@ TEST(CleanupRollbackTest, EachStoreIsRestoredOnceAndEverythingIsAsBefore) {
   d.documents = 30;
   d.inconsistent = true;
   d.now_micros = 1754654400000000;  // 2025-08-08T12:00:00Z
-  auto demo = CreateDemo(root, d);
+  auto demo = CreateDemo(Env::Default(), root, d);
   ASSERT_TRUE(demo.ok()) << demo.status().ToString();
-  auto layout = Layout::Discover(root, nullptr);
+  auto layout = Layout::Discover(Env::Default(), root, nullptr);
   ASSERT_TRUE(layout.ok()) << layout.status().ToString();
   CleanupOptions co;
   co.now_micros = d.now_micros;

@@ -85,7 +85,7 @@ const std::vector<IssueKind>& AllIssueKinds() {
 }
 
 CheckReport CheckInventory(const Inventory& inv, const CheckOptions& opts) {
-  const int64_t now = opts.now_micros ? opts.now_micros : Env::Default()->NowMicros();
+  const int64_t now = opts.now_micros;
   CheckReport rep;
   auto add = [&](const std::string& id, std::optional<int64_t> uid, StoreId store, IssueKind kind,
                  std::string detail) { rep.issues.push_back({id, uid, store, kind, std::move(detail)}); };
@@ -210,10 +210,12 @@ Result<CheckReport> RunCheck(const Layout& layout, const CheckOptions& opts) {
     if (!d && inv.OrphanIds().empty())
       return Status::NotFound("document " + opts.doc_id + " is in no store (not in main, ai, vector or files)");
   }
-  CheckReport rep = CheckInventory(inv, opts);
+  CheckOptions at = opts;
+  if (!at.now_micros) at.now_micros = layout.env()->NowMicros();
+  CheckReport rep = CheckInventory(inv, at);
   const Store& vector = layout.store(StoreId::kVector);
   if (vector.present) {
-    MAESTRO_ASSIGN_OR_RETURN(HnswCheckReport hnsw, CheckHnswStore(vector.path));
+    MAESTRO_ASSIGN_OR_RETURN(HnswCheckReport hnsw, CheckHnswStore(layout.env(), vector.path));
     rep.hnsw_checked = true;
     rep.hnsw = std::move(hnsw.findings);
     rep.issues_by_kind[kHnswDamagedKind] = static_cast<int64_t>(rep.hnsw.size());

@@ -96,7 +96,9 @@ struct CheckReport {
   bool consistent() const { return issues.empty() && hnsw.empty(); }
 };
 
-// Pure: applies the rules to inv (read with the same scope as opts).
+// Pure: applies the rules to inv (read with the same scope as opts). The age
+// rules measure from opts.now_micros, which the caller sets (RunCheck: from the
+// layout's Env when 0).
 CheckReport CheckInventory(const Inventory& inv, const CheckOptions& opts);
 
 // Reads the inventory for opts' scope and applies the rules, then checks the

@@ -29,9 +29,9 @@ bool ValidProjectName(const std::string& s) {
 
 // COMPOSE_PROJECT_NAME from dir/.env ("" when absent): KEY=VALUE lines, `export `
 // prefix, # comments, optional quotes, as Compose's dotenv reader accepts them.
-std::string DotEnvProjectName(const std::string& dir) {
+std::string DotEnvProjectName(Env* io, const std::string& dir) {
   std::string text;
-  if (!Env::Default()->ReadFileToString(JoinPath(dir, ".env"), &text).ok()) return "";
+  if (!io->ReadFileToString(JoinPath(dir, ".env"), &text).ok()) return "";
   std::string found;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -64,7 +64,7 @@ std::string Get(const ComposeEnv& env, const std::string& k) {
 // Asks docker, once, whether a daemon answers and where its root is.
 class DockerProbe {
  public:
-  explicit DockerProbe(const ComposeEnv& env) : env_(env) {}
+  DockerProbe(Env* io, const ComposeEnv& env) : io_(io), env_(env) {}
 
   void Init() {
     if (probed_) return;
@@ -91,7 +91,7 @@ class DockerProbe {
     Init();
     std::string computed = JoinPath(JoinPath(JoinPath(root_, "volumes"), name), "_data");
     if (!daemon_) {
-      bool exists = Env::Default()->DirExists(DirName(computed));
+      bool exists = io_->DirExists(DirName(computed));
       return {computed,
               "no Docker daemon answered `docker info`, so its place under the docker root " + root_ + " (" +
                   root_from_ + ")" + (exists ? "" : "; the volume does not exist there"),
@@ -112,6 +112,7 @@ class DockerProbe {
   const std::string& root() const { return root_; }
 
  private:
+  Env* io_;
   const ComposeEnv& env_;
   bool probed_ = false, daemon_ = false;
   std::string root_, root_from_;
@@ -217,10 +218,10 @@ std::string NormalizeComposeProjectName(const std::string& folder) {
   return first == std::string::npos ? "" : out.substr(first);
 }
 
-Status ComposeProjectName(const ComposeFile& file, const std::string& dir, const ComposeEnv& env, std::string* name,
+Status ComposeProjectName(Env* io, const ComposeFile& file, const std::string& dir, const ComposeEnv& env, std::string* name,
                           std::string* from) {
   std::string env_name = Get(env, "COMPOSE_PROJECT_NAME");
-  std::string dotenv = env_name.empty() ? DotEnvProjectName(dir) : "";
+  std::string dotenv = env_name.empty() ? DotEnvProjectName(io, dir) : "";
   if (!env_name.empty()) *from = "COMPOSE_PROJECT_NAME in the environment";
   else if (!dotenv.empty()) *from = "COMPOSE_PROJECT_NAME in " + JoinPath(dir, ".env");
   else if (!file.project_name.empty()) *from = "the top-level name: of " + file.path;
@@ -241,19 +242,19 @@ Status ComposeProjectName(const ComposeFile& file, const std::string& dir, const
   return Status::OK();
 }
 
-Result<ComposeInstall> ResolveComposeInstall(const std::string& dir_in, const ComposeEnv& env) {
+Result<ComposeInstall> ResolveComposeInstall(Env* io, const std::string& dir_in, const ComposeEnv& env) {
   ComposeInstall inst;
   inst.dir = NormalizePath(dir_in);
-  if (!Env::Default()->DirExists(inst.dir))
+  if (!io->DirExists(inst.dir))
     return Status::NotFound("compose folder " + inst.dir + " does not exist", "check --compose / MAESTRO_COMPOSE_DIR");
-  inst.file = FindComposeFile(inst.dir);
+  inst.file = FindComposeFile(io, inst.dir);
   if (inst.file.empty())
     return Status::NotFound("no compose file in " + inst.dir +
                                 " (looked for compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml)",
                             "pass --compose with the folder of MAESTRO's docker-compose.yml");
-  MAESTRO_ASSIGN_OR_RETURN(ComposeFile f, ReadComposeFile(inst.file));
-  MAESTRO_RETURN_IF_ERROR(ComposeProjectName(f, inst.dir, env, &inst.project, &inst.project_from));
-  DockerProbe docker(env);
+  MAESTRO_ASSIGN_OR_RETURN(ComposeFile f, ReadComposeFile(io, inst.file));
+  MAESTRO_RETURN_IF_ERROR(ComposeProjectName(io, f, inst.dir, env, &inst.project, &inst.project_from));
+  DockerProbe docker(io, env);
   for (StoreId id : AllStores()) {
     std::optional<Mapped> chosen;
     for (const auto& rel : CandidatePaths(id)) {
@@ -265,7 +266,7 @@ Result<ComposeInstall> ResolveComposeInstall(const std::string& dir_in, const Co
         continue;
       }
       m.where.why = "/app/" + rel + ": " + m.where.why;
-      bool exists = Env::Default()->FileExists(m.where.path);
+      bool exists = io->FileExists(m.where.path);
       if (!chosen || exists) chosen = m;
       if (exists) break;
     }

@@ -75,10 +75,11 @@ struct ComposeInstall {
 // Compose v2's rule for a folder name (see above).
 std::string NormalizeComposeProjectName(const std::string& folder);
 // The project name and where it came from (InvalidArgument for an invalid name).
-Status ComposeProjectName(const ComposeFile& file, const std::string& dir, const ComposeEnv& env, std::string* name,
+Status ComposeProjectName(Env* io, const ComposeFile& file, const std::string& dir, const ComposeEnv& env, std::string* name,
                           std::string* from);
 
-Result<ComposeInstall> ResolveComposeInstall(const std::string& dir, const ComposeEnv& env);
+// io: the file reads (compose file, .env, volume folders); env: the process environment.
+Result<ComposeInstall> ResolveComposeInstall(Env* io, const std::string& dir, const ComposeEnv& env);
 
 // Single-quotes s for /bin/sh.
 std::string ShellQuote(const std::string& s);

@@ -168,10 +168,10 @@ Result<ComposeFile> ParseNode(const YAML::Node& root, const std::string& origin)
 
 }  // namespace
 
-std::string FindComposeFile(const std::string& dir) {
+std::string FindComposeFile(Env* env, const std::string& dir) {
   for (const char* name : {"compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"}) {
     std::string p = JoinPath(dir, name);
-    if (Env::Default()->FileExists(p)) return p;
+    if (env->FileExists(p)) return p;
   }
   return "";
 }
@@ -188,7 +188,7 @@ Result<ComposeFile> ParseComposeFile(const std::string& text, const std::string&
   }
 }
 
-Result<ComposeFile> ReadComposeFile(const std::string& path) {
+Result<ComposeFile> ReadComposeFile(Env* env, const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode) && ::stat(path.c_str(), &st) != 0)
     return Bad(path, 0, "a symlink that points nowhere");
@@ -200,7 +200,7 @@ Result<ComposeFile> ReadComposeFile(const std::string& path) {
   if (!S_ISREG(st.st_mode)) return Bad(path, 0, "not a regular file");
   if (static_cast<uint64_t>(st.st_size) > kMaxComposeBytes) return Bad(path, 0, "larger than 1 MiB; it was not read");
   std::string text;
-  Status s = Env::Default()->ReadFileToString(path, &text);
+  Status s = env->ReadFileToString(path, &text);
   if (!s.ok()) return s.Annotate("compose file");
   if (text.size() > kMaxComposeBytes) return Bad(path, 0, "larger than 1 MiB; it was not read");
   return ParseComposeFile(text, path);

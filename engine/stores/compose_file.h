@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "util/env.h"
 #include "util/status.h"
 
 namespace maestro {
@@ -58,11 +59,11 @@ inline constexpr size_t kMaxComposeBytes = 1u << 20;
 
 // The compose file of dir, in Compose's order of preference: compose.yaml,
 // compose.yml, docker-compose.yaml, docker-compose.yml. "" when none exists.
-std::string FindComposeFile(const std::string& dir);
+std::string FindComposeFile(Env* env, const std::string& dir);
 
 // Parses text (origin names it in messages).
 Result<ComposeFile> ParseComposeFile(const std::string& text, const std::string& origin);
 // Reads and parses path (the refusals above).
-Result<ComposeFile> ReadComposeFile(const std::string& path);
+Result<ComposeFile> ReadComposeFile(Env* env, const std::string& path);
 
 }  // namespace maestro

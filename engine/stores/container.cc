@@ -71,18 +71,18 @@ std::vector<MountEntry> ParseMountInfo(const std::string& text) {
   return out;
 }
 
-ContainerProbe::ContainerProbe(const std::string& dockerenv_path, const std::string& mountinfo_path) {
+ContainerProbe::ContainerProbe(Env* env, const std::string& dockerenv_path, const std::string& mountinfo_path) {
   std::string text;
-  if (Env::Default()->ReadFileToString(mountinfo_path, &text).ok()) mounts_ = ParseMountInfo(text);
+  if (env->ReadFileToString(mountinfo_path, &text).ok()) mounts_ = ParseMountInfo(text);
   for (const auto& m : mounts_)
     if (m.mount_point == "/") root_is_union_ = IsUnion(m.fstype);  // the last mount on "/" is the one seen
-  in_container_ = Env::Default()->FileExists(dockerenv_path) || root_is_union_;
+  in_container_ = env->FileExists(dockerenv_path) || root_is_union_;
 }
 
-ContainerProbe ContainerProbe::FromProcess() {
+ContainerProbe ContainerProbe::FromProcess(Env* env) {
   const char* d = std::getenv("MAESTRO_DB_DOCKERENV");
   const char* m = std::getenv("MAESTRO_DB_MOUNTINFO");
-  return ContainerProbe(d && *d ? d : "/.dockerenv", m && *m ? m : "/proc/self/mountinfo");
+  return ContainerProbe(env, d && *d ? d : "/.dockerenv", m && *m ? m : "/proc/self/mountinfo");
 }
 
 const MountEntry* ContainerProbe::MountOf(const std::string& path) const {

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include "util/env.h"
+
 namespace maestro {
 
 struct MountEntry {
@@ -34,11 +36,11 @@ struct MountEntry {
 class ContainerProbe {
  public:
   // Reads dockerenv_path and mountinfo_path (missing files: no container, no mounts).
-  ContainerProbe(const std::string& dockerenv_path = "/.dockerenv",
+  explicit ContainerProbe(Env* env, const std::string& dockerenv_path = "/.dockerenv",
                  const std::string& mountinfo_path = "/proc/self/mountinfo");
   // The probe of this process, honouring the test hooks MAESTRO_DB_DOCKERENV and
   // MAESTRO_DB_MOUNTINFO (paths that replace the two files).
-  static ContainerProbe FromProcess();
+  static ContainerProbe FromProcess(Env* env);
 
   bool in_container() const { return in_container_; }
   const std::vector<MountEntry>& mounts() const { return mounts_; }

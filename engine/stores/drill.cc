@@ -58,13 +58,13 @@ void CheckDatabase(DrillReport* rep, const std::string& store, const std::string
   if (!why.empty()) rep->problems.push_back({store, rel, "integrity_check", why});
 }
 
-void CheckVector(DrillReport* rep, const std::string& dir) {
+void CheckVector(Env* env, DrillReport* rep, const std::string& dir) {
   FileInfo fi;
-  if (!Env::Default()->Stat(JoinPath(dir, kChromaDbFile), &fi).ok() || !fi.exists) return;
+  if (!env->Stat(JoinPath(dir, kChromaDbFile), &fi).ok() || !fi.exists) return;
   const size_t before = rep->problems.size();
   CheckDatabase(rep, "vector", JoinPath(dir, kChromaDbFile), kChromaDbFile);
   if (rep->problems.size() != before) return;  // the HNSW check reads chroma.sqlite3
-  auto hnsw = CheckHnswStore(dir);
+  auto hnsw = CheckHnswStore(env, dir);
   if (!hnsw.ok()) {
     rep->problems.push_back({"vector", kChromaDbFile, "not_a_database", hnsw.status().message()});
     return;
@@ -89,7 +89,7 @@ bool ListingUnreadable(Repository& repo, const std::string& id, const Status& s)
   return false;
 }
 
-Result<DrillReport> RunDrill(Repository& repo, const std::string& snapshot_id, const DrillOptions& opts) {
+Result<DrillReport> RunDrill(Env* env, Repository& repo, const std::string& snapshot_id, const DrillOptions& opts) {
   Result<Manifest> loaded = repo.LoadManifest(snapshot_id);
   if (!loaded.ok() && ListingUnreadable(repo, snapshot_id, loaded.status())) {
     DrillReport failed;
@@ -119,11 +119,11 @@ Result<DrillReport> RunDrill(Repository& repo, const std::string& snapshot_id, c
       if (!st.ok()) rep.problems.push_back({s.name, "", "restore_failed", st.message()});
     }
     if (ds.restored && !s.is_directory) CheckDatabase(&rep, s.name, target, "");
-    if (ds.restored && s.name == "vector") CheckVector(&rep, target);
+    if (ds.restored && s.name == "vector") CheckVector(env, &rep, target);
     rep.stores.push_back(std::move(ds));
   }
   if (!opts.keep_scratch) {
-    Status st = Env::Default()->RemoveTree(rep.scratch);
+    Status st = env->RemoveTree(rep.scratch);
     if (!st.ok()) return st.Annotate("removing the drill's scratch folder " + rep.scratch);
   }
   return rep;

@@ -56,6 +56,6 @@ struct DrillReport {
   bool ok() const { return problems.empty(); }
 };
 
-Result<DrillReport> RunDrill(Repository& repo, const std::string& snapshot_id, const DrillOptions& opts);
+Result<DrillReport> RunDrill(Env* env, Repository& repo, const std::string& snapshot_id, const DrillOptions& opts);
 
 }  // namespace maestro

@@ -18,9 +18,9 @@ constexpr size_t kWindow = 1 << 20;
 // Reads a file through a 1 MiB window (sequential scans cost one pread per MiB).
 class WindowReader {
  public:
-  Status Open(const std::string& path, uint64_t size) {
+  Status Open(Env* env, const std::string& path, uint64_t size) {
     size_ = size;
-    return Env::Default()->NewRandomAccessFile(path, &file_);
+    return env->NewRandomAccessFile(path, &file_);
   }
   // Copies n bytes at off into out; false when they lie beyond the file.
   Result<bool> Read(uint64_t off, size_t n, char* out) {
@@ -46,19 +46,20 @@ class WindowReader {
 std::string N(uint64_t v) { return std::to_string(v); }
 
 struct FileCheck {
+  Env* env;
   std::string dir;
   std::vector<HnswFinding>* out;
   void Add(const std::string& file, const std::string& detail) { out->push_back({"", "", file, detail}); }
   // Opens dir/file; records a finding and returns false when it is missing or unreadable.
   bool Open(const std::string& file, WindowReader* r, uint64_t* size) {
     FileInfo fi;
-    Status st = Env::Default()->Stat(JoinPath(dir, file), &fi);
+    Status st = env->Stat(JoinPath(dir, file), &fi);
     if (!st.ok() || !fi.exists || !fi.is_regular) {
       Add(file, st.ok() ? "missing (or not a regular file)" : st.ToString());
       return false;
     }
     *size = fi.size;
-    st = r->Open(JoinPath(dir, file), fi.size);
+    st = r->Open(env, JoinPath(dir, file), fi.size);
     if (!st.ok()) Add(file, st.ToString());
     return st.ok();
   }
@@ -151,17 +152,17 @@ void CheckLinks(FileCheck& fc, const HnswHeader& h) {
 
 }  // namespace
 
-std::vector<HnswFinding> CheckHnswSegmentFiles(const std::string& segment_dir, HnswSegmentSummary* summary) {
+std::vector<HnswFinding> CheckHnswSegmentFiles(Env* env, const std::string& segment_dir, HnswSegmentSummary* summary) {
   std::vector<HnswFinding> out;
-  FileCheck fc{segment_dir, &out};
+  FileCheck fc{env, segment_dir, &out};
   const std::string header_path = JoinPath(segment_dir, kHnswHeaderFile);
   FileInfo fi;
-  Status st = Env::Default()->Stat(header_path, &fi);
+  Status st = env->Stat(header_path, &fi);
   if (st.ok() && (!fi.exists || !fi.is_regular)) st = Status::NotFound("missing (or not a regular file)");
   if (st.ok() && fi.size != kHnswHeaderSize)
     st = Status::BadStore(N(fi.size) + " bytes, an hnswlib header is " + N(kHnswHeaderSize));
   std::string bytes;
-  if (st.ok()) st = Env::Default()->ReadFileToString(header_path, &bytes);
+  if (st.ok()) st = env->ReadFileToString(header_path, &bytes);
   if (!st.ok()) {
     fc.Add(kHnswHeaderFile, st.message());
     return out;

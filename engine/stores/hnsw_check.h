@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "engine/stores/hnsw_format.h"
+#include "util/env.h"
 #include "util/status.h"
 
 namespace maestro {
@@ -66,11 +67,11 @@ struct HnswCheckReport {
 
 // vector_dir: the vector store folder (holding chroma.sqlite3). A folder
 // without chroma.sqlite3 yields an empty report.
-Result<HnswCheckReport> CheckHnswStore(const std::string& vector_dir);
+Result<HnswCheckReport> CheckHnswStore(Env* env, const std::string& vector_dir);
 
 // The file-level checks of one segment folder (no chroma.sqlite3 needed);
 // summary->elements and ->deleted are filled when the header is readable.
 // Returns the findings (collection/segment left to the caller).
-std::vector<HnswFinding> CheckHnswSegmentFiles(const std::string& segment_dir, HnswSegmentSummary* summary);
+std::vector<HnswFinding> CheckHnswSegmentFiles(Env* env, const std::string& segment_dir, HnswSegmentSummary* summary);
 
 }  // namespace maestro

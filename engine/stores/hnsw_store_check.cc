@@ -68,11 +68,11 @@ void CheckCount(const HnswSegmentSummary& s, std::vector<HnswFinding>* out) {
 
 }  // namespace
 
-Result<HnswCheckReport> CheckHnswStore(const std::string& vector_dir) {
+Result<HnswCheckReport> CheckHnswStore(Env* env, const std::string& vector_dir) {
   HnswCheckReport rep;
   const std::string db_path = JoinPath(vector_dir, kChromaDbFile);
   FileInfo fi;
-  MAESTRO_RETURN_IF_ERROR(Env::Default()->Stat(db_path, &fi));
+  MAESTRO_RETURN_IF_ERROR(env->Stat(db_path, &fi));
   if (!fi.exists) return rep;
   MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadOnly(db_path));
   MAESTRO_RETURN_IF_ERROR(CheckChromaTables(db));
@@ -94,11 +94,11 @@ Result<HnswCheckReport> CheckHnswStore(const std::string& vector_dir) {
       MAESTRO_ASSIGN_OR_RETURN(s.pending, PendingOps(db, seg.collection, seq));
     }
     const std::string dir = JoinPath(vector_dir, seg.id);
-    MAESTRO_RETURN_IF_ERROR(Env::Default()->Stat(dir, &fi));
+    MAESTRO_RETURN_IF_ERROR(env->Stat(dir, &fi));
     s.folder = fi.exists && fi.is_dir;
     std::vector<HnswFinding> found;
     if (s.folder) {
-      found = CheckHnswSegmentFiles(dir, &s);
+      found = CheckHnswSegmentFiles(env, dir, &s);
     } else if (flushed != facts.flushed_seq.end()) {
       found.push_back({"", "", "", "the segment folder is missing, but Chroma flushed this index before (max_seq_id " +
                                        std::to_string(seq) + ")"});

@@ -17,9 +17,9 @@ bool IsIdChar(char c) {
 
 // A store that exists must be of its kind; this is where "a file where a
 // directory belongs" (and the reverse) becomes BadStore.
-Status CheckKind(const Store& s) {
+Status CheckKind(Env* env, const Store& s) {
   FileInfo fi;
-  MAESTRO_RETURN_IF_ERROR(Env::Default()->Stat(s.path, &fi));
+  MAESTRO_RETURN_IF_ERROR(env->Stat(s.path, &fi));
   if (KindOf(s.id) == StoreKind::kDirectory && !fi.is_dir)
     return Status::BadStore("store " + s.name + " at " + s.path +
                             ": is a file, expected a directory (move it away or fix [stores] in the config)");
@@ -136,8 +136,7 @@ Status ReadAi(const Store& s, const InventoryScope& scope, Inventory* inv) {
   return Status::OK();
 }
 
-Status ReadVector(const Store& s, const InventoryScope& scope, Inventory* inv) {
-  Env* env = Env::Default();
+Status ReadVector(Env* env, const Store& s, const InventoryScope& scope, Inventory* inv) {
   std::vector<DirEntry> entries;
   MAESTRO_RETURN_IF_ERROR(env->ListDir(s.path, &entries));
   std::set<std::string> dirs;
@@ -205,8 +204,7 @@ Status ReadVector(const Store& s, const InventoryScope& scope, Inventory* inv) {
   return Status::OK();
 }
 
-Status ListFileStore(const Store& s, const InventoryScope& scope, Inventory* inv) {
-  Env* env = Env::Default();
+Status ListFileStore(Env* env, const Store& s, const InventoryScope& scope, Inventory* inv) {
   auto list = [&](const std::string& sub, const std::string& counter_key) -> Status {
     std::string dir = sub.empty() ? s.path : JoinPath(s.path, sub);
     std::vector<DirEntry> entries;
@@ -246,12 +244,12 @@ Result<Inventory> Inventory::Read(const Layout& layout, const InventoryScope& sc
     const Store& s = layout.store(id);
     inv.stores[static_cast<int>(id)] = {s.present, s.path};
     if (!s.present) continue;
-    MAESTRO_RETURN_IF_ERROR(CheckKind(s));
+    MAESTRO_RETURN_IF_ERROR(CheckKind(layout.env(), s));
     switch (id) {
       case StoreId::kMain: MAESTRO_RETURN_IF_ERROR(ReadMain(s, scope, &inv)); break;
       case StoreId::kAi: MAESTRO_RETURN_IF_ERROR(ReadAi(s, scope, &inv)); break;
-      case StoreId::kVector: MAESTRO_RETURN_IF_ERROR(ReadVector(s, scope, &inv)); break;
-      default: MAESTRO_RETURN_IF_ERROR(ListFileStore(s, scope, &inv)); break;
+      case StoreId::kVector: MAESTRO_RETURN_IF_ERROR(ReadVector(layout.env(), s, scope, &inv)); break;
+      default: MAESTRO_RETURN_IF_ERROR(ListFileStore(layout.env(), s, scope, &inv)); break;
     }
   }
   inv.index_.reserve(inv.documents.size());

@@ -66,23 +66,22 @@ std::vector<std::string> CandidatePaths(StoreId id) {
 // (maestro.db.<stamp>.backup ...): the repository is a folder of its own
 // inside it, unless one is there already (its config, or a journal a first
 // reset left before the repository was made: never lose sight of it).
-std::string DefaultRepo(const std::string& root) {
+std::string DefaultRepo(Env* env, const std::string& root) {
   std::string legacy = JoinPath(root, "backups");
-  Env* env = Env::Default();
   if (env->FileExists(JoinPath(legacy, "config")) || env->DirExists(JoinPath(legacy, "journal"))) return legacy;
   return JoinPath(legacy, "maestro-db");
 }
 
-Result<Layout> Layout::Discover(const std::string& root_in, const Config* config, const std::string& repo) {
-  Env* env = Env::Default();
+Result<Layout> Layout::Discover(Env* env, const std::string& root_in, const Config* config, const std::string& repo) {
   Layout l;
+  l.env_ = env;
   l.root_ = Absolute(root_in.empty() ? "." : root_in);
   FileInfo fi;
   MAESTRO_RETURN_IF_ERROR(env->Stat(l.root_, &fi));
   if (!fi.exists)
     return Status::NotFound("install root " + l.root_ + " does not exist (pass --root DIR or set MAESTRO_ROOT)");
   if (!fi.is_dir) return Status::InvalidArgument("install root " + l.root_ + " is not a directory");
-  l.repo_ = repo.empty() ? DefaultRepo(l.root_) : Absolute(repo);
+  l.repo_ = repo.empty() ? DefaultRepo(env, l.root_) : Absolute(repo);
   if (config) l.config_ = *config;
 
   for (const auto& spec : kSpecs) {
@@ -109,7 +108,7 @@ Result<Layout> Layout::Discover(const std::string& root_in, const Config* config
     }
     const std::string prefix = l.root_ + "/";
     if (s.path.compare(0, prefix.size(), prefix) == 0) s.rel_path = s.path.substr(prefix.size());
-    MAESTRO_ASSIGN_OR_RETURN(std::string target, ResolveStoreLink(s.path));
+    MAESTRO_ASSIGN_OR_RETURN(std::string target, ResolveStoreLink(env, s.path));
     if (target != s.path) {
       s.link = s.path;
       s.path = target;
@@ -117,12 +116,12 @@ Result<Layout> Layout::Discover(const std::string& root_in, const Config* config
     }
     // A FIFO, socket or device is never opened (readers would block or read without end):
     // readers see the store as missing; writing commands refuse it (CheckStorePaths).
-    if (s.present && !SpecialFileKind(s.path).empty()) s.present = false;
+    if (s.present && !SpecialFileKind(env, s.path).empty()) s.present = false;
   }
   return l;
 }
 
-Result<Layout> Layout::Rediscover() const { return Discover(root_, &config_, repo_); }
+Result<Layout> Layout::Rediscover() const { return Discover(env_, root_, &config_, repo_); }
 
 Layout Layout::WithAbsentStoreAt(StoreId id, const std::string& path) const {
   Layout l = *this;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "util/config.h"
+#include "util/env.h"
 #include "util/status.h"
 
 namespace maestro {
@@ -51,14 +52,17 @@ struct Store {
 // The repository when neither --repo nor repo.path names one: <root>/backups
 // if it holds a repository (config) or a journal already, else
 // <root>/backups/maestro-db (so it never mixes with the original tool's copies).
-std::string DefaultRepo(const std::string& root);
+std::string DefaultRepo(Env* env, const std::string& root);
 
 class Layout {
  public:
   // root must exist and be a directory (NotFound / InvalidArgument otherwise).
-  // config may be null. repo empty = DefaultRepo(root).
-  static Result<Layout> Discover(const std::string& root, const Config* config, const std::string& repo = "");
+  // config may be null. repo empty = DefaultRepo(root). env is the Env every
+  // reader of this layout's stores uses (env()); it must outlive the layout.
+  static Result<Layout> Discover(Env* env, const std::string& root, const Config* config,
+                                 const std::string& repo = "");
 
+  Env* env() const { return env_; }
   const std::string& root() const { return root_; }
   const std::string& repo() const { return repo_; }
   const Store& store(StoreId id) const { return stores_[static_cast<int>(id)]; }
@@ -76,6 +80,7 @@ class Layout {
   Layout WithAbsentStoreAt(StoreId id, const std::string& path) const;
 
  private:
+  Env* env_ = nullptr;
   Config config_;  // the overrides this layout was discovered with (empty if none)
   std::string root_;
   std::string repo_;

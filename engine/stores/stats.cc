@@ -34,7 +34,7 @@ Result<std::optional<int64_t>> CountIfTable(Db& db, const std::string& table) {
 }  // namespace
 
 Result<Stats> CollectStats(const Layout& layout) {
-  Env* env = Env::Default();
+  Env* env = layout.env();
   MAESTRO_ASSIGN_OR_RETURN(Inventory inv, Inventory::Read(layout));
   Stats st;
   for (StoreId id : AllStores()) {

@@ -61,8 +61,8 @@ Status Overlap(const Resolved& inner, const char* relation, const Resolved& oute
 }
 
 // The store s against the repository, its journal and the install root.
-Status CheckAgainstRepository(const Resolved& s, const Resolved& repo, const Resolved& journal, const Resolved& root) {
-  std::string kind = SpecialFileKind(s.real);
+Status CheckAgainstRepository(Env* env, const Resolved& s, const Resolved& repo, const Resolved& journal, const Resolved& root) {
+  std::string kind = SpecialFileKind(env, s.real);
   if (!kind.empty())
     return Status::BadStore(s.Describe() + " is a " + kind + ", not " + (s.sqlite ? "an SQLite file" : "a folder"),
                             "nothing was read or changed; remove it or point [stores] at the real store");
@@ -94,7 +94,7 @@ std::string ResolvePath(const std::string& path) {
   return NormalizePath(path);
 }
 
-Result<std::string> ResolveStoreLink(const std::string& path) {
+Result<std::string> ResolveStoreLink(Env* env, const std::string& path) {
   struct stat st;
   if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
   char buf[PATH_MAX];
@@ -104,7 +104,7 @@ Result<std::string> ResolveStoreLink(const std::string& path) {
   for (int hops = 0; hops < kMaxLinkHops; ++hops) {
     if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return ResolvePath(p);
     std::string target;
-    MAESTRO_RETURN_IF_ERROR(Env::Default()->ReadLink(p, &target));
+    MAESTRO_RETURN_IF_ERROR(env->ReadLink(p, &target));
     p = JoinPath(ResolvePath(DirName(p)), target);
   }
   return Status::BadStore("store path " + path + " is a chain of more than " + std::to_string(kMaxLinkHops) +
@@ -112,9 +112,9 @@ Result<std::string> ResolveStoreLink(const std::string& path) {
                           "point [stores] at the real file or folder");
 }
 
-std::string SpecialFileKind(const std::string& path) {
+std::string SpecialFileKind(Env* env, const std::string& path) {
   FileInfo fi;
-  if (!Env::Default()->Stat(path, &fi).ok() || !fi.special) return "";
+  if (!env->Stat(path, &fi).ok() || !fi.special) return "";
   return fi.special;
 }
 
@@ -128,7 +128,7 @@ Status CheckStorePaths(const Layout& layout) {
   std::vector<Resolved> stores;
   for (const auto& s : layout.stores())
     stores.push_back(resolved("store " + s.name, s.path, KindOf(s.id) == StoreKind::kSqliteFile, s.link));
-  for (const auto& s : stores) MAESTRO_RETURN_IF_ERROR(CheckAgainstRepository(s, repo, journal, root));
+  for (const auto& s : stores) MAESTRO_RETURN_IF_ERROR(CheckAgainstRepository(layout.env(), s, repo, journal, root));
   for (size_t i = 0; i < stores.size(); ++i)
     for (size_t j = i + 1; j < stores.size(); ++j) MAESTRO_RETURN_IF_ERROR(CheckNotNested(stores[i], stores[j]));
   return Status::OK();

@@ -31,8 +31,8 @@
 namespace maestro {
 
 std::string ResolvePath(const std::string& path);
-Result<std::string> ResolveStoreLink(const std::string& path);
-std::string SpecialFileKind(const std::string& path);
+Result<std::string> ResolveStoreLink(Env* env, const std::string& path);
+std::string SpecialFileKind(Env* env, const std::string& path);
 Status CheckStorePaths(const Layout& layout);
 
 }  // namespace maestro

@@ -77,7 +77,7 @@ std::vector<StoreId> CleanupPlan::StoresTouched() const {
 Result<CleanupPlan> PlanCleanup(const Layout& layout, const CleanupOptions& opts) {
   if (!opts.doc_id.empty() && !opts.user_id)
     return Status::InvalidArgument("--document needs --user: a document is cleaned up on behalf of its owner");
-  const int64_t now = opts.now_micros ? opts.now_micros : Env::Default()->NowMicros();
+  const int64_t now = opts.now_micros ? opts.now_micros : layout.env()->NowMicros();
   InventoryScope scope;
   scope.user_id = opts.user_id;
   scope.doc_id = opts.doc_id;

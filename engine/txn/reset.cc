@@ -19,7 +19,7 @@ Status CreateFreshStore(Env* env, const StoreRef& s, StoreId id, const std::stri
   MAESTRO_RETURN_IF_ERROR(env->CreateDirs(DirName(staged)));
   if (!s.sqlite) return env->CreateDir(staged, 0755);
   MAESTRO_ASSIGN_OR_RETURN(Db db, Db::OpenReadWrite(env, staged, true));
-  Status st = CreateFreshSchema(db, id);
+  Status st = CreateFreshSchema(db, id, env->NowMicros());
   if (!st.ok()) return st.Annotate("creating the fresh " + s.name + " schema at " + staged);
   return db.Close();
 }

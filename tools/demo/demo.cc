@@ -144,7 +144,7 @@ struct Doc {
 
 class DemoWriter {
  public:
-  DemoWriter(std::string root, const DemoOptions& o) : root_(std::move(root)), o_(o), rng_(o.seed * 0x2545F4914F6CDD1DULL + 1) {}
+  DemoWriter(Env* env, std::string root, const DemoOptions& o) : env_(env), root_(std::move(root)), o_(o), rng_(o.seed * 0x2545F4914F6CDD1DULL + 1) {}
 
   Result<DemoSummary> Run();
 
@@ -164,6 +164,7 @@ class DemoWriter {
   Status FixMtimes(const std::string& dir);
   std::string MetadataJson(const Doc& d) const;
 
+  Env* env_;
   std::string root_;
   DemoOptions o_;
   Rng rng_;
@@ -303,9 +304,9 @@ void DemoWriter::Plant(Doc d, std::vector<std::pair<StoreId, IssueKind>> issues)
 
 Status DemoWriter::WriteFile(const std::string& rel, const std::string& data, int64_t mtime) {
   std::string path = P(rel);
-  MAESTRO_RETURN_IF_ERROR(Env::Default()->WriteStringToFile(path, data));
+  MAESTRO_RETURN_IF_ERROR(env_->WriteStringToFile(path, data));
   bytes_ += data.size();
-  return Env::Default()->SetMtime(path, mtime * 1000);
+  return env_->SetMtime(path, mtime * 1000);
 }
 
 std::string DemoWriter::MetadataJson(const Doc& d) const {
@@ -666,7 +667,7 @@ std::string HnswPickle(int dim, const std::vector<std::string>& ids) {
 
 Status DemoWriter::WriteHnsw(const std::string& seg_id, int dim, int per_chunk, const std::vector<std::string>& ids) {
   const std::string dir = P("ai_researcher/data/vector_store/" + seg_id);
-  MAESTRO_RETURN_IF_ERROR(Env::Default()->CreateDir(dir));
+  MAESTRO_RETURN_IF_ERROR(env_->CreateDir(dir));
   const uint64_t n = ids.size();
   // A valid hnswlib segment (engine/stores/hnsw_format.h), so that `check` finds it whole:
   // records of per_chunk bytes (at least hnswlib's 140 for M 16), no level-0
@@ -683,7 +684,7 @@ Status DemoWriter::WriteHnsw(const std::string& seg_id, int dim, int per_chunk, 
   MAESTRO_RETURN_IF_ERROR(WriteFile(JoinPath(dir, "header.bin").substr(root_.size() + 1), EncodeHnswHeader(h), mt));
   Rng r(Xxh64(seg_id) ^ o_.seed);
   std::unique_ptr<WritableFile> data;
-  MAESTRO_RETURN_IF_ERROR(Env::Default()->NewWritableFile(JoinPath(dir, "data_level0.bin"), &data));
+  MAESTRO_RETURN_IF_ERROR(env_->NewWritableFile(JoinPath(dir, "data_level0.bin"), &data));
   std::string buf, lengths, links;
   for (uint64_t i = 0; i < n; ++i) {
     const size_t at = buf.size();
@@ -702,7 +703,7 @@ Status DemoWriter::WriteHnsw(const std::string& seg_id, int dim, int per_chunk, 
     links.append(list, '\0');
   }
   MAESTRO_RETURN_IF_ERROR(data->Close());
-  MAESTRO_RETURN_IF_ERROR(Env::Default()->SetMtime(JoinPath(dir, "data_level0.bin"), mt * 1000));
+  MAESTRO_RETURN_IF_ERROR(env_->SetMtime(JoinPath(dir, "data_level0.bin"), mt * 1000));
   MAESTRO_RETURN_IF_ERROR(WriteFile(JoinPath(dir, "length.bin").substr(root_.size() + 1), lengths, mt));
   MAESTRO_RETURN_IF_ERROR(WriteFile(JoinPath(dir, "link_lists.bin").substr(root_.size() + 1), links, mt));
   return WriteFile(JoinPath(dir, "index_metadata.pickle").substr(root_.size() + 1), HnswPickle(dim, ids), mt);
@@ -782,14 +783,14 @@ Status DemoWriter::WriteRawFiles() {
 // Directories get `now` as mtime, deepest first, so the tree is reproducible.
 Status DemoWriter::FixMtimes(const std::string& dir) {
   std::vector<DirEntry> entries;
-  MAESTRO_RETURN_IF_ERROR(Env::Default()->ListDir(dir, &entries));
+  MAESTRO_RETURN_IF_ERROR(env_->ListDir(dir, &entries));
   for (const auto& e : entries)
     if (e.is_dir) MAESTRO_RETURN_IF_ERROR(FixMtimes(JoinPath(dir, e.name)));
-  return Env::Default()->SetMtime(dir, now_ * 1000);
+  return env_->SetMtime(dir, now_ * 1000);
 }
 
 Result<DemoSummary> DemoWriter::Run() {
-  Env* env = Env::Default();
+  Env* env = env_;
   now_ = (o_.now_micros ? o_.now_micros : env->NowMicros()) / kSec * kSec;
   FileInfo fi;
   MAESTRO_RETURN_IF_ERROR(env->Stat(root_, &fi));
@@ -854,13 +855,13 @@ Result<DemoSummary> DemoWriter::Run() {
 
 }  // namespace
 
-Result<DemoSummary> CreateDemo(const std::string& dir, const DemoOptions& opts) {
+Result<DemoSummary> CreateDemo(Env* env, const std::string& dir, const DemoOptions& opts) {
   std::string root = NormalizePath(dir);
   if (root.empty() || root[0] != '/') {
     char buf[4096];
     if (::getcwd(buf, sizeof(buf))) root = NormalizePath(JoinPath(buf, dir));
   }
-  DemoWriter w(root, opts);
+  DemoWriter w(env, root, opts);
   return w.Run();
 }
 

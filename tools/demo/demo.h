@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "engine/stores/check.h"
+#include "util/env.h"
 #include "util/status.h"
 
 namespace maestro {
@@ -65,6 +66,7 @@ struct DemoSummary {
   std::vector<PlantedIssue> planted;  // sorted by doc_id, store, kind
 };
 
-Result<DemoSummary> CreateDemo(const std::string& dir, const DemoOptions& opts);
+// Every file is written through env.
+Result<DemoSummary> CreateDemo(Env* env, const std::string& dir, const DemoOptions& opts);
 
 }  // namespace maestro
