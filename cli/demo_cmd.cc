@@ -9,6 +9,7 @@ namespace maestro {
 
 void RegisterDemoCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   auto* demo = app.add_subcommand("demo", "Create a realistic demo MAESTRO install to try maestro-db on (see `demo create --help`)");
+  ctx.MarkUngated(demo);  // writes a new install, not this one's stores
   demo->require_subcommand(1);
   struct Args {
     std::string dir;
@@ -44,7 +45,7 @@ void RegisterDemoCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       }
       a->o.now_micros = *t;
     }
-    auto s = CreateDemo(a->dir, a->o);
+    auto s = CreateDemo(ctx.env(), a->dir, a->o);
     if (!s.ok()) {
       *exit_code = ctx.Fail(s.status());
       return;

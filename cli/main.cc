@@ -7,6 +7,8 @@
 #include "cli/context.h"
 #include "cli/env_vars.h"
 #include "cli/exit_codes.h"
+#include "cli/txn_gate.h"
+#include "util/env.h"
 
 using namespace maestro;
 
@@ -18,7 +20,7 @@ int main(int argc, char** argv) {
       "maestro-db"};
   app.require_subcommand(1);
   app.fallthrough();
-  CliContext ctx;
+  CliContext ctx(Env::Default());  // the one place the binary picks its Env
   app.add_option("--root", ctx.opts.root, "MAESTRO install root (default: $MAESTRO_ROOT, else the current directory)");
   app.add_option("--config", ctx.opts.config, "config file (INI: [stores] main = PATH ...; see docs/config.md)");
   app.add_option("--repo", ctx.opts.repo, "snapshot repository and journal (default: <root>/backups/maestro-db, or <root>/backups if a repository is there already; rclone:REMOTE:PATH for a remote one: the snap commands, docs/remote.md)");
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   RegisterScheduleCommands(app, ctx, &exit_code);
   RegisterMigrateCommands(app, ctx, &exit_code);
   RegisterTxnCommands(app, ctx, &exit_code);
+  InstallTxnGate(app, ctx);  // after every group: it acts on the marks they set
 
   std::vector<std::string> env_warnings;
   Status env_ok = CheckMaestroEnvironment(&env_warnings);
