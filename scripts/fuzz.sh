@@ -8,8 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
-CC=clang CXX=clang++ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DMAESTRO_DB_BUILD_FUZZERS=ON -DMAESTRO_DB_BUILD_TESTS=OFF -DMAESTRO_DB_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --preset fuzz -B "$BUILD" >/dev/null  # CMakePresets.json: clang, fuzzers on, tests off
 targets=$(sed -n 's/^maestro_fuzzer(\([a-z_]*\).*/\1/p' tests/fuzz/CMakeLists.txt)
 cmake --build "$BUILD" -j"$(nproc)" --target $targets
 passed=0; failed=0

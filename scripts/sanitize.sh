@@ -10,13 +10,12 @@ cd "$(dirname "$0")/.."
 kind=${1:-asan}
 shift || true
 case "$kind" in
-  asan) build=build-asan; san="address,undefined" ;;
-  tsan) build=build-tsan; san="thread" ;;
+  asan) build=build-asan ;;
+  tsan) build=build-tsan ;;
   *) echo "usage: $0 asan|tsan [ctest args...]" >&2; exit 2 ;;
 esac
 jobs=${SANITIZE_JOBS:-$(nproc)}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMAESTRO_DB_SANITIZE="$san" \
-  -DMAESTRO_DB_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --preset "$kind" >/dev/null  # CMakePresets.json: sanitizers, no benchmarks
 cmake --build "$build" -j"$jobs"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

@@ -12,6 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 FUZZ_SECONDS=0 ./scripts/fuzz.sh
-./scripts/build.sh
-cd "${BUILD_DIR:-build}"
-ctest --output-on-failure -j"$(nproc)" --timeout 600 -LE static  # the static binary: .ci/run static
+PRESET=ci ./scripts/build.sh  # the ci preset: warnings are errors
+if [ -n "${BUILD_DIR:-}" ]; then
+  ctest --test-dir "$BUILD_DIR" --output-on-failure -j"$(nproc)" --timeout 600 -LE static
+else
+  ctest --preset ci -j"$(nproc)"  # -LE static, --timeout 600 (the static binary: .ci/run static)
+fi
