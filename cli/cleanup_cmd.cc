@@ -5,6 +5,7 @@
 #include "cli/txn_cmd.h"
 #include "engine/stores/check.h"
 #include "engine/txn/cleanup.h"
+#include "engine/stores/live_check.h"
 #include "engine/txn/recover.h"
 #include "util/time_util.h"
 

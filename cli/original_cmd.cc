@@ -53,7 +53,7 @@ namespace {
 
 }  // namespace
 
-void RegisterOriginalCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
+void RegisterOriginalCommands(CLI::App& app, CliContext& ctx, int* /*exit_code: each alias exec()s*/) {
   // The original commands (seed guide), as thin aliases.
   struct ResetDbArgs {
     bool stats = false, check = false, backup = false, force = false;

@@ -10,6 +10,7 @@
 #include "cli/txn_cmd.h"
 #include "engine/stores/store_paths.h"
 #include "util/text.h"
+#include "util/time_util.h"
 
 namespace maestro {
 

@@ -5,6 +5,7 @@
 #include "cli/txn_cmd.h"
 #include "engine/stores/check.h"
 #include "engine/stores/stats.h"
+#include "engine/stores/live_check.h"
 #include "engine/txn/recover.h"
 #include "engine/txn/reset.h"
 

@@ -3,7 +3,9 @@
 // the caller (cli/snap_cmd.cc). Parsing and printing only.
 #include "cli/context.h"
 #include "cli/txn_cmd.h"
+#include "engine/stores/live_check.h"
 #include "engine/stores/store_paths.h"
+#include "engine/txn/recover.h"
 #include "engine/txn/restore_txn.h"
 #include "snapshot/repository.h"
 

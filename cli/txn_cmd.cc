@@ -12,6 +12,7 @@
 #include "engine/stores/live_check.h"
 #include "engine/txn/txn.h"
 #include "util/text.h"
+#include "util/time_util.h"
 
 namespace maestro {
 
@@ -65,7 +66,7 @@ void PrintReport(const CliContext& ctx, const TxnReport& r) {
 }
 
 Status RefuseWhileLive(CliContext& ctx, const Layout& layout, const std::vector<StoreId>& stores, bool force,
-                       const AppRun& app = {}) {
+                       const AppRun& app) {
   MAESTRO_RETURN_IF_ERROR(RefuseIfStoresAreMountPoints(layout, stores));
   if (app.stops()) return Status::OK();  // the app.stop step waits for the holders instead
   std::vector<std::string> warnings;
