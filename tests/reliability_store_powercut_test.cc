@@ -169,7 +169,7 @@ class StorePowerCutTest : public ::testing::Test {
     Digest after;
     {
       std::string root = Copy(base, "probe");
-      Layout layout = *Layout::Discover(root, nullptr);
+      Layout layout = *Layout::Discover(Env::Default(), root, nullptr);
       FaultEnv probe(Env::Default());
       Status s = RunKind(layout, &probe, kind, snap, &probe, &at_snapshot);
       ASSERT_TRUE(s.ok()) << s.ToString();
@@ -186,7 +186,7 @@ class StorePowerCutTest : public ::testing::Test {
                             std::to_string(total[op]) + " (" + std::to_string(at_snapshot[op]) + " in the snapshot)";
         SCOPED_TRACE(where);
         std::string root = Copy(base, "case" + std::to_string(++k));
-        Layout layout = *Layout::Discover(root, nullptr);
+        Layout layout = *Layout::Discover(Env::Default(), root, nullptr);
         std::string run = RunUntilThePowerCut(layout, kind, snap, op, n);
         EXPECT_EQ(run, "cut") << "the probe's count does not match this run";
         std::string outcome = RecoverAfterReboot(layout);
@@ -237,7 +237,7 @@ TEST_F(StorePowerCutTest, PowerCutAtEveryDurableStepOfInPlaceRestoreLeavesEveryS
     std::string snap = reliability::SnapCreate(root);
     EXPECT_FALSE(snap.empty());
     // Changes after the snapshot in a SQLite store and a file store, for the restore to undo.
-    auto layout = Layout::Discover(root, nullptr);
+    auto layout = Layout::Discover(Env::Default(), root, nullptr);
     EXPECT_TRUE(layout.ok());
     auto db = Db::OpenReadWrite(layout->store(StoreId::kMain).path, false);
     EXPECT_TRUE(db.ok());
