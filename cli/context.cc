@@ -58,7 +58,7 @@ Result<Layout> CliContext::LoadLayoutForRemoteRepo() {
   Config local = config_;
   local.Set("repo.path", "");  // the remote is the caller's; the layout gets the default folder
   InstallInfo info;
-  remote_layout_ = DiscoverInstall(opts.install, root, &local, "", &info);
+  remote_layout_ = DiscoverInstall(env_, opts.install, root, &local, "", &info);
   for (const auto& w : info.warnings) Warn(w);
   return *remote_layout_;
 }

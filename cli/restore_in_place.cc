@@ -28,7 +28,7 @@ static std::vector<std::string> SnapshotWarningsFor(Repository& repo, const std:
 }
 
 // Where under `root` a store the snapshot found at original_path goes: the same
-// candidate path (engine/layout.h) relative to the root. The snapshot may come
+// candidate path (engine/stores/layout.h) relative to the root. The snapshot may come
 // from another machine or root (disaster recovery), so the candidate is matched
 // by its ending, not by the whole path; "" when none matches.
 static std::string SameCandidateUnder(const std::string& root, StoreId id, const std::string& original_path) {

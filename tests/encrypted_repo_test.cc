@@ -72,12 +72,6 @@ std::map<std::string, std::string> RepoObjects(const std::string& repo) {
   return out;
 }
 
-std::string FirstIn(const std::string& dir) {
-  std::string s = Sh("ls '" + dir + "' | head -1");
-  if (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
 void FlipByte(const std::string& path, long offset) {
   std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
   f.seekg(offset);

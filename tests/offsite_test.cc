@@ -1,9 +1,9 @@
 // tests/offsite_test.cc — scheduled off-site copies (issue 15 point 7): the copy
-// job of the scheduled service (engine/schedule_copy.h), its bounded retry
+// job of the scheduled service (engine/schedule/schedule_copy.h), its bounded retry
 // backoff against a real unreachable remote (rclone's sftp backend aimed at a
 // closed port on 127.0.0.1), the staleness error (copy_max_age) with the test
 // clock the schedule tests use, `schedule status`, and the [notify] command
-// (engine/schedule_notify.h): a real script that writes its stdin to a file.
+// (engine/schedule/schedule_notify.h): a real script that writes its stdin to a file.
 // The successful copy of new snapshots needs the copier (snapshot/copier.h):
 // that case skips, saying so, until it is in the build.
 #include <gtest/gtest.h>
@@ -18,11 +18,12 @@
 #include "tools/demo/demo.h"
 #include "engine/stores/layout.h"
 #include "engine/schedule/schedule.h"
-#include "engine/schedule_copy.h"
+#include "engine/schedule/schedule_copy.h"
 #include "engine/schedule/schedule_jobs.h"
-#include "engine/schedule_notify.h"
+#include "engine/schedule/schedule_notify.h"
 #include "snapshot/repository.h"
 #include "tests/sftp_server.h"
+#include "tests/support/clock_env.h"
 #include "tests/test_util.h"
 #include "util/time_util.h"
 
@@ -59,11 +60,11 @@ struct Install {
     o.chunks_per_doc = 2;
     o.pdf_kib = 2;
     o.now_micros = now;
-    auto d = CreateDemo(root, o);
+    auto d = CreateDemo(Env::Default(), root, o);
     EXPECT_TRUE(d.ok()) << d.status().ToString();
   }
   Layout layout() const {
-    auto l = Layout::Discover(root, nullptr);
+    auto l = Layout::Discover(Env::Default(), root, nullptr);
     EXPECT_TRUE(l.ok());
     return *l;
   }
@@ -328,9 +329,9 @@ TEST_F(OffsiteTest, StaleCopyIsAnErrorInTheLogAndTheMonitorAndIsNotifiedOncePerM
   EXPECT_GE(failed, 4) << "one night's backoff: 1h, 2h, 4h, 8h, then every 12h";
 
   // The status command, on the same clock: stale, exit 1, the error on stderr.
-  testing::WriteFile(inst.dir.Sub("s.ini"), "[schedule]\ncopy_to = " + cfg.copy_to +
-                                                "\ntest_start = 2025-03-05T13:00:00Z\n");
-  auto st = testing::RunCli({"--root", inst.root, "--config", inst.dir.Sub("s.ini"), "--json", "schedule", "status"});
+  testing::WriteFile(inst.dir.Sub("s.ini"), "[schedule]\ncopy_to = " + cfg.copy_to + "\n");
+  auto st = testing::RunCli({"--root", inst.root, "--config", inst.dir.Sub("s.ini"), "--json", "schedule", "status",
+                             "--as-of", "2025-03-05T13:00:00Z"});
   EXPECT_EQ(st.exit_code, 1) << st.err;
   auto j = nlohmann::json::parse(st.out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << st.out;
@@ -378,9 +379,10 @@ TEST_F(OffsiteTest, SuccessfulCopyRecordsTheNewestOffsiteSnapshotAndStatusShowsI
   ASSERT_TRUE(sched.state().offsite_newest.has_value());
   EXPECT_EQ(*sched.state().offsite_newest, newest);
 
-  testing::WriteFile(inst.dir.Sub("s.ini"), "[schedule]\ncopy_to = " + cfg.copy_to + "\ntest_start = " +
-                                                FormatIso8601(newest + 2 * kHour) + "\n");
-  auto status = testing::RunCli({"--root", inst.root, "--config", inst.dir.Sub("s.ini"), "--json", "schedule", "status"});
+  testing::WriteFile(inst.dir.Sub("s.ini"), "[schedule]\ncopy_to = " + cfg.copy_to + "\n");
+  const std::string as_of = FormatIso8601(newest + 2 * kHour);
+  auto status = testing::RunCli({"--root", inst.root, "--config", inst.dir.Sub("s.ini"), "--json", "schedule", "status",
+                                 "--as-of", as_of});
   EXPECT_EQ(status.exit_code, 0) << status.err;
   auto j = nlohmann::json::parse(status.out, nullptr, false);
   ASSERT_TRUE(j.is_object()) << status.out;

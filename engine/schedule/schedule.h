@@ -35,7 +35,7 @@
 //              sent to [notify]; again every copy_max_age while it stays stale.
 //              The monitor's job_end line carries the same verdict ("offsite").
 //
-// Notify ([notify] command, engine/schedule_notify.h): every failed job and the
+// Notify ([notify] command, engine/schedule/schedule_notify.h): every failed job and the
 // staleness are sent to a user command as one JSON object on its stdin; its
 // failure is logged and never changes the job's outcome.
 //   recover    runs first at start; until it succeeds no other job runs (it is
@@ -164,7 +164,7 @@ struct Jobs {
   JobFn recover, snapshot, prune, monitor, drill, copy;  // a null function counts as "nothing to do"
 };
 
-// Sends scheduler events to the user's [notify] command (engine/schedule_notify.h);
+// Sends scheduler events to the user's [notify] command (engine/schedule/schedule_notify.h);
 // null = no notifications. Must never throw or block for long.
 using NotifyFn = std::function<void(const nlohmann::json& event)>;
 

@@ -1,4 +1,4 @@
-#include "engine/schedule_copy.h"
+#include "engine/schedule/schedule_copy.h"
 
 #include <algorithm>
 
@@ -20,7 +20,7 @@ Result<WriterSession> OpenTarget(JobContext& ctx, const std::string& spec) {
   WriterOptions wo;
   wo.create = true;
   wo.lock.wait_seconds = ctx.stop ? 0 : static_cast<double>(std::max<int64_t>(0, ctx.config.lock_wait_s));
-  wo.lock.poll_micros = std::max<int64_t>(1, static_cast<int64_t>(200000.0 * ctx.config.test_time_scale));
+  wo.lock.poll_micros = 200000;
   wo.lock.command = "maestro-db schedule (copy)";
   wo.lock.stop = [&ctx]() { return ctx.stop.load(); };
   wo.lock.log = [&ctx](const std::string& notice) {

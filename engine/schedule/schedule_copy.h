@@ -1,4 +1,4 @@
-// engine/schedule_copy.h — the scheduled off-site copy (issue 15 point 7): after
+// engine/schedule/schedule_copy.h — the scheduled off-site copy (issue 15 point 7): after
 // the nightly snapshot (and its prune), the local repository's new snapshots go
 // to schedule.copy_to through the copier (snapshot/copier.h), then the target
 // is thinned with the copy_keep_* retention.

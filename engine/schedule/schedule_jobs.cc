@@ -8,7 +8,7 @@
 #include "engine/txn/cleanup.h"
 #include "engine/stores/live_check.h"
 #include "engine/txn/recover.h"
-#include "engine/schedule_copy.h"
+#include "engine/schedule/schedule_copy.h"
 #include "engine/schedule/schedule_drill.h"
 #include "engine/stores/snapshot_sources.h"
 #include "engine/stores/store_paths.h"
@@ -248,7 +248,7 @@ Jobs MakeScheduleJobs(const Layout& layout) {
   jobs.prune = [layout](JobContext& ctx) { return PruneJob(layout, ctx); };
   jobs.monitor = [layout](JobContext& ctx) { return MonitorJob(layout, ctx); };
   jobs.drill = [layout](JobContext& ctx) { return DrillJob(layout, ctx); };  // engine/schedule/schedule_drill.h
-  jobs.copy = MakeCopyJob(layout);  // engine/schedule_copy.h; runs only with schedule.copy_to
+  jobs.copy = MakeCopyJob(layout);  // engine/schedule/schedule_copy.h; runs only with schedule.copy_to
   return jobs;
 }
 

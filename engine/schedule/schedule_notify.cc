@@ -1,4 +1,4 @@
-#include "engine/schedule_notify.h"
+#include "engine/schedule/schedule_notify.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-// engine/schedule_notify.h — the [notify] command of the scheduled service: a
+// engine/schedule/schedule_notify.h — the [notify] command of the scheduled service: a
 // user program (mail, a chat webhook, a dead-man's-switch ping) told about
 // every failed job and about a stale off-site copy.
 //
