@@ -55,24 +55,29 @@ class PosixSequentialFile final : public SequentialFile {
   int fd_;
 };
 
+// pread until n bytes or end of file (*got says how many); EINTR retried.
+Status PreadFully(int fd, const std::string& path, uint64_t offset, size_t n, char* scratch, size_t* got) {
+  size_t done = 0;
+  while (done < n) {
+    ssize_t r = ::pread(fd, scratch + done, n - done, static_cast<off_t>(offset + done));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      *got = done;
+      return PosixError("read " + path, errno);
+    }
+    if (r == 0) break;
+    done += static_cast<size_t>(r);
+  }
+  *got = done;
+  return Status::OK();
+}
+
 class PosixRandomAccessFile final : public RandomAccessFile {
  public:
   PosixRandomAccessFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   ~PosixRandomAccessFile() override { ::close(fd_); }
   Status ReadAt(uint64_t offset, size_t n, char* scratch, size_t* got) const override {
-    size_t done = 0;
-    while (done < n) {
-      ssize_t r = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        *got = done;
-        return PosixError("read " + path_, errno);
-      }
-      if (r == 0) break;
-      done += static_cast<size_t>(r);
-    }
-    *got = done;
-    return Status::OK();
+    return PreadFully(fd_, path_, offset, n, scratch, got);
   }
 
  private:
@@ -120,19 +125,7 @@ class PosixRandomRWFile final : public RandomRWFile {
   PosixRandomRWFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
   ~PosixRandomRWFile() override { Close().IgnoreError("a destructor cannot report; callers that care Close() first"); }
   Status ReadAt(uint64_t offset, size_t n, char* scratch, size_t* got) override {
-    size_t done = 0;
-    while (done < n) {
-      ssize_t r = ::pread(fd_, scratch + done, n - done, static_cast<off_t>(offset + done));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        *got = done;
-        return PosixError("read " + path_, errno);
-      }
-      if (r == 0) break;
-      done += static_cast<size_t>(r);
-    }
-    *got = done;
-    return Status::OK();
+    return PreadFully(fd_, path_, offset, n, scratch, got);
   }
   Status WriteAt(uint64_t offset, std::string_view data) override {
     size_t done = 0;
