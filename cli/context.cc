@@ -179,4 +179,19 @@ bool CliContext::SelectsUngatedCommand(const CLI::App& app) const {
   return false;
 }
 
+WriterOptions CliWriterOptions(const CliContext& ctx, double lock_wait, bool create) {
+  WriterOptions wo;
+  wo.create = create;
+  wo.lock.wait_seconds = lock_wait;
+  const CliContext* c = &ctx;
+  wo.lock.log = [c](const std::string& line) {
+    if (line.rfind("waiting", 0) == 0) {
+      if (!c->quiet()) std::cerr << line << "\n";
+    } else {
+      c->Detail(line);
+    }
+  };
+  return wo;
+}
+
 }  // namespace maestro

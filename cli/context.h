@@ -6,6 +6,8 @@
 // to stderr. -q silences info and progress; -v adds detail.
 #pragma once
 
+#include "snapshot/open_writer.h"
+
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <map>
@@ -149,5 +151,9 @@ Status RunRestoreInPlace(CliContext& ctx, const Layout& layout, Repository& sour
 // snapshot/file_meta.h): one warning each on stderr, and "metadata_notes" in *json.
 struct MetadataReport;
 void ReportMetadataNotes(const CliContext& ctx, const MetadataReport& report, nlohmann::json* json);
+
+// A writer's options for the CLI: the lock waits lock_wait seconds, "waiting
+// for ..." lines go to stderr (unless --quiet), the rest to --verbose detail.
+WriterOptions CliWriterOptions(const CliContext& ctx, double lock_wait, bool create);
 
 }  // namespace maestro

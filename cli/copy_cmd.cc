@@ -83,18 +83,7 @@ Result<std::vector<std::string>> SelectIds(Repository& source, const CopyArgs& a
 }
 
 Result<WriterSession> OpenTarget(CliContext& ctx, const std::string& spec, double lock_wait) {
-  WriterOptions wo;
-  wo.create = true;
-  wo.lock.wait_seconds = lock_wait;
-  const CliContext* c = &ctx;
-  wo.lock.log = [c](const std::string& line) {
-    if (line.rfind("waiting", 0) == 0) {
-      if (!c->quiet()) std::cerr << line << "\n";
-    } else {
-      c->Detail(line);
-    }
-  };
-  return OpenWriter(Env::Default(), spec, wo);
+  return OpenWriter(ctx.env(), spec, CliWriterOptions(ctx, lock_wait, /*create=*/true));
 }
 
 // Progress across snapshots: bytes sent so far over what is known to come.

@@ -151,18 +151,7 @@ Result<LockedRepo> OpenForWriting(CliContext& ctx, double lock_wait, bool create
   if (dir.empty()) {
     MAESTRO_ASSIGN_OR_RETURN(dir, RepoDir(ctx));
   }
-  WriterOptions wo;
-  wo.create = create;
-  wo.lock.wait_seconds = lock_wait;
-  const CliContext* c = &ctx;
-  wo.lock.log = [c](const std::string& line) {
-    if (line.rfind("waiting", 0) == 0) {
-      if (!c->quiet()) std::cerr << line << "\n";
-    } else {
-      c->Detail(line);
-    }
-  };
-  return OpenWriter(ctx.env(), dir, wo);
+  return OpenWriter(ctx.env(), dir, CliWriterOptions(ctx, lock_wait, create));
 }
 
 // A dry run only reads (no lock, never blocks); a real run takes the writer lock first.
