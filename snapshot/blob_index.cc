@@ -2,6 +2,35 @@
 
 namespace maestro {
 
+struct BlobIndex::Rep {
+  std::unordered_map<Hash128, IndexEntry, HashKey> map;
+};
+
+BlobIndex::BlobIndex() : rep_(std::make_unique<Rep>()) {}
+BlobIndex::~BlobIndex() = default;
+BlobIndex::BlobIndex(BlobIndex&&) noexcept = default;
+BlobIndex& BlobIndex::operator=(BlobIndex&&) noexcept = default;
+
+bool BlobIndex::Find(const Hash128& id, IndexEntry* out) const {
+  auto it = rep_->map.find(id);
+  if (it == rep_->map.end()) return false;
+  if (out) *out = it->second;
+  return true;
+}
+
+uint64_t BlobIndex::size() const { return rep_->map.size(); }
+
+Status BlobIndex::ForEach(const std::function<Status(const IndexEntry&)>& fn) const {
+  for (const auto& [blob, e] : rep_->map) MAESTRO_RETURN_IF_ERROR(fn(e));
+  return Status::OK();
+}
+
+Status BlobIndex::status() const { return Status::OK(); }
+
+void BlobIndex::Insert(const IndexEntry& e) { rep_->map.emplace(e.blob, e); }
+
+void BlobIndex::Clear() { rep_->map.clear(); }
+
 Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad, std::vector<std::string>* names,
                         const std::function<void(std::vector<IndexEntry>&)>& fn) {
   std::vector<std::string> all;
@@ -33,9 +62,9 @@ Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad,
 }
 
 Status LoadIndex(const RepoFiles& files, BlobIndex* idx, bool strict, BadIndexFiles* bad, std::vector<std::string>* names) {
-  idx->clear();
+  idx->Clear();
   return ForEachIndexFile(files, strict, bad, names, [&](std::vector<IndexEntry>& v) {
-    for (auto& ie : v) idx->emplace(ie.blob, ie);
+    for (auto& ie : v) idx->Insert(ie);
   });
 }
 
@@ -56,7 +85,10 @@ Status WriteIndexFile(const RepoFiles& files, const std::vector<IndexEntry>& ent
 
 HashSet PacksOf(const BlobIndex& idx) {
   HashSet packs;
-  for (const auto& [blob, e] : idx) packs.insert(e.pack);
+  (void)idx.ForEach([&](const IndexEntry& e) {
+    packs.insert(e.pack);
+    return Status::OK();
+  });
   return packs;
 }
 

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -27,7 +28,40 @@ struct HashKey {
   size_t operator()(const Hash128& h) const { return static_cast<size_t>(h.lo ^ (h.hi * 0x9e3779b97f4a7c15ULL)); }
 };
 using HashSet = std::unordered_set<Hash128, HashKey>;
-using BlobIndex = std::unordered_map<Hash128, IndexEntry, HashKey>;
+
+// Blob id -> its chosen IndexEntry. The one interface every reader and writer
+// looks blobs up through, so where the entries live (memory today; a paged
+// on-disk table for bounded memory, issue 14 point 2) is this class's
+// business alone. Building: Insert keeps the first entry of a blob.
+// Lookups are const and may be made from one thread at a time.
+class BlobIndex {
+ public:
+  BlobIndex();
+  ~BlobIndex();
+  BlobIndex(BlobIndex&&) noexcept;
+  BlobIndex& operator=(BlobIndex&&) noexcept;
+  BlobIndex(const BlobIndex&) = delete;
+  BlobIndex& operator=(const BlobIndex&) = delete;
+
+  // The entry of blob id into *out (may be null); false when the index has
+  // none, or when an on-disk lookup failed (then status() says why).
+  bool Find(const Hash128& id, IndexEntry* out) const;
+  bool Contains(const Hash128& id) const { return Find(id, nullptr); }
+  uint64_t size() const;
+  bool empty() const { return size() == 0; }
+  // Every chosen entry once, in no promised order; stops at fn's first error.
+  Status ForEach(const std::function<Status(const IndexEntry&)>& fn) const;
+  // The first error of a lookup (OK for an in-memory index).
+  Status status() const;
+
+  // Adds e unless its blob already has an entry (the first one wins).
+  void Insert(const IndexEntry& e);
+  void Clear();
+
+ private:
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
 // Index files that do not decode (or, not strict, cannot be read): path and why.
 using BadIndexFiles = std::vector<std::pair<std::string, Status>>;
 

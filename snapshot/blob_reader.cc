@@ -10,9 +10,12 @@ BlobReader::BlobReader(const RepoFiles& files, const BlobIndex* index)
 BlobReader::~BlobReader() { ZSTD_freeDCtx(dctx_); }
 
 Status BlobReader::Read(const Hash128& id, std::string* out) {
-  auto it = index_->find(id);
-  if (it == index_->end()) return Status::Corruption("blob " + id.Hex() + " is missing from the repository index");
-  return ReadEntry(it->second, out);
+  IndexEntry e;
+  if (!index_->Find(id, &e)) {
+    MAESTRO_RETURN_IF_ERROR(index_->status());
+    return Status::Corruption("blob " + id.Hex() + " is missing from the repository index");
+  }
+  return ReadEntry(e, out);
 }
 
 Status BlobReader::ReadEntry(const IndexEntry& e, std::string* out, std::string* encoded_out) {

@@ -77,50 +77,51 @@ class Checker {
   }
 
   void CheckPacks() {
-    std::map<Hash128, std::vector<const IndexEntry*>> by_pack;
+    std::map<Hash128, std::vector<IndexEntry>> by_pack;
     for (const auto& [blob, users] : uses_) {
-      auto it = idx_.find(blob);
-      if (it == idx_.end()) {
-        ReportBlob(blob, "blob " + blob.Hex() + " is missing from the repository index");
+      IndexEntry e;
+      if (!idx_.Find(blob, &e)) {
+        ReportBlob(blob, idx_.status().ok() ? "blob " + blob.Hex() + " is missing from the repository index"
+                                            : idx_.status().ToString());
         continue;
       }
-      by_pack[it->second.pack].push_back(&it->second);
+      by_pack[e.pack].push_back(e);
     }
     BlobReader decoder(files_, &idx_);
     for (auto& [pack, entries] : by_pack) CheckPack(pack, entries, &decoder);
   }
 
-  void CheckPack(const Hash128& pack, const std::vector<const IndexEntry*>& entries, BlobReader* decoder) {
+  void CheckPack(const Hash128& pack, const std::vector<IndexEntry>& entries, BlobReader* decoder) {
     const std::string path = files_.PackPath(pack);
     ObjectInfo info;
     if (!files_.backend()->Stat(ObjectKind::kPack, PackName(pack), &info).ok()) {
-      for (const IndexEntry* e : entries) ReportBlob(e->blob, "pack " + path + " is missing");
+      for (const IndexEntry& e : entries) ReportBlob(e.blob, "pack " + path + " is missing");
       return;
     }
     if (!read_data_) {
-      for (const IndexEntry* e : entries) {
+      for (const IndexEntry& e : entries) {
         rep_.blobs_checked++;
-        if (e->offset > info.size || e->stored_len > info.size - e->offset)
-          ReportBlob(e->blob, "pack " + path + " is too short for blob " + e->blob.Hex() + " (truncated?)");
+        if (e.offset > info.size || e.stored_len > info.size - e.offset)
+          ReportBlob(e.blob, "pack " + path + " is too short for blob " + e.blob.Hex() + " (truncated?)");
       }
       return;
     }
     Status s = files_.backend()->Get(ObjectKind::kPack, PackName(pack), &pack_bytes_);
     if (!s.ok()) {
-      for (const IndexEntry* e : entries) ReportBlob(e->blob, "pack " + path + " cannot be read: " + s.message());
+      for (const IndexEntry& e : entries) ReportBlob(e.blob, "pack " + path + " cannot be read: " + s.message());
       return;
     }
     rep_.bytes_read += pack_bytes_.size();
     if (Xxh128(pack_bytes_) != pack)
       rep_.problems.push_back({"", "", path, "pack content does not match its name (XXH3-128): the file is damaged"});
-    if (entries.front()->pack_version == kRepoFormatVersion) {
+    if (entries.front().pack_version == kRepoFormatVersion) {
       if (pack_bytes_.size() < kPackHeaderSize || pack_bytes_.compare(0, kPackHeaderSize, EncodePackHeader()) != 0)
         rep_.problems.push_back({"", "", path, "pack header is damaged"});
     } else {
       Result<std::vector<IndexEntry>> hdr = DecodePack(pack_bytes_, pack, "pack " + path, files_.sealer());
       if (!hdr.ok()) rep_.problems.push_back({"", "", path, "pack header is damaged: " + hdr.status().message()});
     }
-    for (const IndexEntry* e : entries) CheckBlob(*e, path, decoder);
+    for (const IndexEntry& e : entries) CheckBlob(e, path, decoder);
   }
 
   // One blob of the pack in pack_bytes_.

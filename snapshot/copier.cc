@@ -58,7 +58,7 @@ struct TargetState {
   HashSet sent;
   std::map<std::string, SnapshotInfo> listed;  // by id
   std::set<std::string> damaged;               // ids of damaged manifests
-  bool Has(const Hash128& b) const { return index.count(b) > 0 || sent.count(b) > 0; }
+  bool Has(const Hash128& b) const { return index.Contains(b) || sent.count(b) > 0; }
 };
 
 // The local scratch (tmp/) an interrupted writer left; nothing of the
@@ -83,8 +83,8 @@ Status PrepareTarget(TargetState* t) {
   std::vector<IndexEntry> adopted;
   std::set<std::string> damaged_packs;
   MAESTRO_RETURN_IF_ERROR(AdoptUnindexedPacks(
-      files, PacksOf(t->index), [&](const Hash128& b) { return t->index.count(b) > 0; }, &adopted, &damaged_packs));
-  for (const auto& e : adopted) t->index.emplace(e.blob, e);
+      files, PacksOf(t->index), [&](const Hash128& b) { return t->index.Contains(b); }, &adopted, &damaged_packs));
+  for (const auto& e : adopted) t->index.Insert(e);
   MAESTRO_ASSIGN_OR_RETURN(RepoScan scan, ScanSnapshots(files));
   for (const auto& s : scan.snapshots) t->listed[s.id] = s;
   for (const auto& d : scan.damaged) t->damaged.insert(d.id);
@@ -131,8 +131,8 @@ class SnapshotCopier {
         prog_->files_total++;
         for (const auto& c : f.chunks) {
           if (!seen.insert(c).second || (verbatim_ && to_->Has(c))) continue;
-          auto e = from_index_.find(c);
-          if (e != from_index_.end()) prog_->bytes_total += e->second.stored_len;
+          IndexEntry e;
+          if (from_index_.Find(c, &e)) prog_->bytes_total += e.stored_len;
         }
       }
     Report(true);
@@ -171,23 +171,25 @@ class SnapshotCopier {
   // data blob. A format-3 target takes zstd only: a blob a format-4 source
   // stored raw is compressed for it (the pool, made the first time).
   Status CopyVerbatim(const Hash128& c, BlobReader* reader, PackWriter* sink, std::unique_ptr<CompressPool>* pool) {
-    auto e = from_index_.find(c);
+    IndexEntry e;
+    const bool known = from_index_.Find(c, &e);
     if (to_->Has(c)) {
-      if (done_.insert(c).second) Skipped(e == from_index_.end() ? 0 : e->second.stored_len);
+      if (done_.insert(c).second) Skipped(known ? e.stored_len : 0);
       return Status::OK();
     }
-    if (e == from_index_.end())
+    MAESTRO_RETURN_IF_ERROR(from_index_.status());
+    if (!known)
       return Status::Corruption("blob " + c.Hex() + " is not in the source's index",
                                 "run `maestro-db snap verify` on the source; `snap repair` indexes lost packs again");
-    MAESTRO_RETURN_IF_ERROR(reader->ReadEntry(e->second, &plain_, &encoded_));
-    if (to_->files->v4() || e->second.codec == BlobCodec::kZstd) {
-      MAESTRO_RETURN_IF_ERROR(sink->Add(c, e->second.raw_len, encoded_, e->second.codec, BlobType::kData));
+    MAESTRO_RETURN_IF_ERROR(reader->ReadEntry(e, &plain_, &encoded_));
+    if (to_->files->v4() || e.codec == BlobCodec::kZstd) {
+      MAESTRO_RETURN_IF_ERROR(sink->Add(c, e.raw_len, encoded_, e.codec, BlobType::kData));
     } else {
       if (!*pool) *pool = std::make_unique<CompressPool>(sink, DefaultThreads(opts_.threads));
       if (!(*pool)->Submit(c, std::move(plain_))) return (*pool)->status();
       plain_.clear();
     }
-    Sent(c, e->second.stored_len);
+    Sent(c, e.stored_len);
     return Status::OK();
   }
 
@@ -202,8 +204,8 @@ class SnapshotCopier {
     MAESTRO_RETURN_IF_ERROR(reader->Read(*c, &plain_));
     Hash128 target_id = to_->sealer->BlobId(plain_);
     remap_[*c] = target_id;
-    auto e = from_index_.find(*c);
-    uint64_t stored_len = e == from_index_.end() ? plain_.size() : e->second.stored_len;
+    IndexEntry e;
+    uint64_t stored_len = from_index_.Find(*c, &e) ? e.stored_len : plain_.size();
     *c = target_id;
     if (to_->Has(target_id)) {
       Skipped(stored_len);

@@ -30,7 +30,7 @@ class GarbageCollector {
     MAESTRO_RETURN_IF_ERROR(LoadAndCheckIndex());
     if (!stats_.skipped.empty()) return stats_;
     if (!dry_run_) MAESTRO_RETURN_IF_ERROR(PutRightLeftovers());
-    PlanPacks();
+    MAESTRO_RETURN_IF_ERROR(PlanPacks());
     if (dry_run_ || (rewrite_.empty() && drop_.empty())) return stats_;
     PackWriter sink(files_, "gc.after_new_pack");
     MAESTRO_RETURN_IF_ERROR(CopyNeededBlobs(&sink));
@@ -91,7 +91,7 @@ class GarbageCollector {
   Status PutRightLeftovers() {
     std::vector<IndexEntry> adopted;
     MAESTRO_RETURN_IF_ERROR(AdoptUnindexedPacks(
-        files_, PacksOf(idx_), [&](const Hash128& b) { return idx_.count(b) > 0; }, &adopted, &damaged_));
+        files_, PacksOf(idx_), [&](const Hash128& b) { return idx_.Contains(b); }, &adopted, &damaged_));
     if (!adopted.empty()) {  // rare: load again, the new index file included
       old_index_files_.clear();
       MAESTRO_RETURN_IF_ERROR(LoadIndex(files_, &idx_, /*strict=*/true, nullptr, &old_index_files_));
@@ -101,21 +101,22 @@ class GarbageCollector {
 
   // Per pack: how many of its (chosen) index entries are still needed; packs
   // with none are dropped, packs with some are rewritten.
-  void PlanPacks() {
+  Status PlanPacks() {
     struct PackUse {
       uint64_t needed = 0, unneeded = 0, unneeded_bytes = 0;
     };
     std::map<Hash128, PackUse> packs;
-    for (const auto& [blob, e] : idx_) {
+    MAESTRO_RETURN_IF_ERROR(idx_.ForEach([&](const IndexEntry& e) {
       PackUse& u = packs[e.pack];
-      if (needed_.count(blob)) {
+      if (needed_.count(e.blob)) {
         u.needed++;
       } else {
         u.unneeded++;
         u.unneeded_bytes += e.stored_len + (e.pack_version == kRepoFormatVersion ? kBlobHeaderSize : 0);
         stats_.blobs_removed++;
       }
-    }
+      return Status::OK();
+    }));
     for (const auto& [pack, u] : packs) {
       if (u.unneeded == 0) continue;
       (u.needed == 0 ? drop_ : rewrite_).insert(pack);
@@ -123,28 +124,32 @@ class GarbageCollector {
     }
     stats_.packs_rewritten = rewrite_.size();
     stats_.packs_removed = drop_.size() + rewrite_.size();
+    return Status::OK();
   }
 
   // 1. The needed blobs of partly-used packs into new packs (durable).
   Status CopyNeededBlobs(PackWriter* sink) {
     BlobReader reader(files_, &idx_);
     std::string raw, stored;
-    for (const auto& [blob, e] : idx_) {
-      if (!rewrite_.count(e.pack) || !needed_.count(blob)) continue;
+    Status s = idx_.ForEach([&](const IndexEntry& e) {
+      if (!rewrite_.count(e.pack) || !needed_.count(e.blob)) return Status::OK();
       // Read and checked whole: a damaged blob must not be laundered into a new pack.
       MAESTRO_RETURN_IF_ERROR(reader.ReadEntry(e, &raw, &stored).Annotate("garbage collection"));
       // Copied as the repository's current pack version (a format-3 pack's
       // blobs move into version-4 packs once the repository is upgraded).
-      MAESTRO_RETURN_IF_ERROR(sink->Add(blob, e.raw_len, stored, e.codec, e.type));
-    }
+      return sink->Add(e.blob, e.raw_len, stored, e.codec, e.type);
+    });
+    MAESTRO_RETURN_IF_ERROR(s);
     return sink->Finish();
   }
 
   // 2. One new index holding every kept entry; published before anything goes.
   Status WriteKeptIndex(const std::vector<IndexEntry>& copied, std::string* name) {
     std::vector<IndexEntry> kept;
-    for (const auto& [blob, e] : idx_)
-      if (needed_.count(blob) && !rewrite_.count(e.pack) && !drop_.count(e.pack)) kept.push_back(e);
+    MAESTRO_RETURN_IF_ERROR(idx_.ForEach([&](const IndexEntry& e) {
+      if (needed_.count(e.blob) && !rewrite_.count(e.pack) && !drop_.count(e.pack)) kept.push_back(e);
+      return Status::OK();
+    }));
     kept.insert(kept.end(), copied.begin(), copied.end());
     if (kept.empty()) return Status::OK();
     return WriteIndexFile(files_, kept, name);

@@ -57,7 +57,7 @@ Result<RepairReport> RepairRepository(const RepoFiles& files, bool dry_run) {
   std::vector<IndexEntry> adopted;
   std::set<std::string> damaged_packs;
   MAESTRO_RETURN_IF_ERROR(AdoptUnindexedPacks(
-      files, PacksOf(idx), [&](const Hash128& b) { return idx.count(b) > 0; }, &adopted, &damaged_packs, !dry_run));
+      files, PacksOf(idx), [&](const Hash128& b) { return idx.Contains(b); }, &adopted, &damaged_packs, !dry_run));
   std::set<Hash128> packs;
   for (const auto& e : adopted) packs.insert(e.pack);
   rep.blobs_reindexed = adopted.size();

@@ -14,6 +14,8 @@
 #include <set>
 
 #include "snapshot/blob_index.h"
+#include "snapshot/catalog.h"
+#include "snapshot/listing_reader.h"
 #include "snapshot/blob_reader.h"
 #include "snapshot/format.h"
 #include "snapshot/pack_writer.h"
@@ -384,6 +386,44 @@ TEST_F(Format4Scale, UnchangedSnapshotOf20000FilesAddsUnder1KiB) {
   EXPECT_GT(m->stores[0].tree_blobs.size(), 1u);
 }
 
+// The streaming reader hands out exactly the listing LoadManifest expands,
+// in the same order, one tree blob at a time; a missing tree blob is an error.
+TEST_F(Format4Scale, ListingReaderStreamsTheSameEntriesAsLoadManifest) {
+  auto full = repo_->LoadManifest(first_.id);
+  ASSERT_TRUE(full.ok());
+  auto backend = NewLocalBackend(Env::Default(), dir_);
+  RepoFiles files(Env::Default(), backend.get(), dir_, kRepoFormatV4, PlainSealer().get());
+  BlobIndex idx;
+  ASSERT_TRUE(LoadIndex(files, &idx, true, nullptr, nullptr).ok());
+  auto head = LoadManifestHead(files, first_.id);
+  ASSERT_TRUE(head.ok());
+  ListingReader r(files, &idx, head->stores[0], "listing");
+  ManifestFile f;
+  size_t n = 0;
+  const auto& want = full->stores[0].files;
+  while (r.Next(&f)) {
+    ASSERT_LT(n, want.size());
+    EXPECT_EQ(f.path, want[n].path);
+    EXPECT_EQ(f.chunks, want[n].chunks);
+    ++n;
+  }
+  EXPECT_TRUE(r.status().ok()) << r.status().ToString();
+  EXPECT_EQ(n, want.size());
+  EXPECT_EQ(r.tree_blobs(), full->stores[0].tree_blobs);
+  // Without the index entry of its second tree blob, the reader stops with Corruption.
+  BlobIndex partial;
+  ASSERT_TRUE(idx.ForEach([&](const IndexEntry& e) {
+                   if (e.blob != full->stores[0].tree_blobs[1]) partial.Insert(e);
+                   return Status::OK();
+                 }).ok());
+  ListingReader cut(files, &partial, head->stores[0], "listing");
+  n = 0;
+  while (cut.Next(&f)) ++n;
+  EXPECT_TRUE(cut.status().IsCorruption()) << cut.status().ToString();
+  EXPECT_GT(n, 0u);
+  EXPECT_LT(n, want.size());
+}
+
 // 1% of the files changed, as a day of maestro changes them (the new and
 // re-processed documents of a batch sit together in the listing).
 TEST_F(Format4Scale, OnePercentChangedAddsMetadataInProportion) {
@@ -527,7 +567,9 @@ TEST(Format4Pack, RawBlobsAndZstdFramesOfRawBlocksAreBothRead) {
   }
   BlobIndex idx;
   ASSERT_TRUE(LoadIndex(files, &idx, true, nullptr, nullptr).ok());
-  EXPECT_EQ(idx.at(raw_id).codec, BlobCodec::kRaw);
+  IndexEntry raw_entry;
+  ASSERT_TRUE(idx.Find(raw_id, &raw_entry));
+  EXPECT_EQ(raw_entry.codec, BlobCodec::kRaw);
   BlobReader reader(files, &idx);
   std::string out;
   ASSERT_TRUE(reader.Read(raw_id, &out).ok());
