@@ -79,6 +79,14 @@ class Backend {
   // caller's scratch). This default streams the file through NewWriter and
   // removes it; the local backend renames it into place instead.
   virtual Status PutFile(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path);
+  // How many PutFile calls a writer should keep running at once: 1 (the
+  // default) where publishing is a local rename of the file; more where it is
+  // an upload whose round trips can overlap (the rclone backend). In the second
+  // case the local file is only read, so the pack writer does not fsync it
+  // first: the upload makes the object durable, and a crash before it leaves a
+  // scratch file the next writer clears. PutFile is thread-safe on every
+  // backend; this is a hint for the pack writer (snapshot/pack_writer.h).
+  virtual int ParallelPuts() const { return 1; }
 
   // NotFound if the object does not exist.
   virtual Status Get(ObjectKind kind, const std::string& name, std::string* out) = 0;

@@ -31,6 +31,7 @@ class LockGuardedBackend final : public Backend {
     MAESTRO_RETURN_IF_ERROR(Check(kind, name));
     return inner_->PutFile(kind, name, env, local_path);
   }
+  int ParallelPuts() const override { return inner_->ParallelPuts(); }
   Status Get(ObjectKind kind, const std::string& name, std::string* out) override { return inner_->Get(kind, name, out); }
   Status ReadAt(ObjectKind kind, const std::string& name, uint64_t offset, size_t n, std::string* out) override {
     return inner_->ReadAt(kind, name, offset, n, out);

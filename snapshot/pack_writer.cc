@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "util/crash_point.h"
+#include "util/task_group.h"
 
 namespace maestro {
 
@@ -21,9 +22,14 @@ struct PackWriter::OpenPack {
 };
 
 PackWriter::PackWriter(const RepoFiles& files, std::string crash_point)
-    : files_(files), crash_point_(std::move(crash_point)) {}
+    : files_(files), crash_point_(std::move(crash_point)) {
+  const int parallel = files_.backend() != nullptr ? files_.backend()->ParallelPuts() : 1;
+  if (parallel > 1) uploads_ = std::make_unique<TaskGroup>(parallel);
+}
 
-PackWriter::~PackWriter() = default;
+PackWriter::~PackWriter() {
+  if (uploads_) (void)uploads_->Wait();  // an upload in flight uses this writer: let it end
+}
 
 Status PackWriter::StartPack() {
   auto p = std::make_unique<OpenPack>();
@@ -88,8 +94,12 @@ Status PackWriter::Finish() {
     std::lock_guard<std::mutex> l(mu_);
     last = std::move(cur_);
   }
-  if (last) return Seal(std::move(last));
-  return Status::OK();
+  Status st = last ? Seal(std::move(last)) : Status::OK();
+  if (uploads_) {
+    Status up = uploads_->Wait();
+    if (st.ok()) st = up;
+  }
+  return st;
 }
 
 std::vector<IndexEntry> PackWriter::entries() {
@@ -114,7 +124,14 @@ Status PackWriter::Seal(std::unique_ptr<OpenPack> p) {
     p->hasher.Update(tail);
     p->size += tail.size();
   }
-  MAESTRO_RETURN_IF_ERROR(p->file->Sync());
+  if (!uploads_) return Publish(p.get());
+  std::shared_ptr<OpenPack> shared(std::move(p));
+  return uploads_->Run([this, shared] { return Publish(shared.get()); });
+}
+
+Status PackWriter::Publish(OpenPack* p) {
+  // An uploaded pack's local file is only read back: its durability is the upload's.
+  if (!uploads_) MAESTRO_RETURN_IF_ERROR(p->file->Sync());
   MAESTRO_RETURN_IF_ERROR(p->file->Close());
   Hash128 name = p->hasher.Digest();
   MAESTRO_RETURN_IF_ERROR(files_.PublishPack(p->tmp_path, name));

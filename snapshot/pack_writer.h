@@ -12,6 +12,16 @@
 // in tmp/ (removed by the next writer) or a published pack no index names
 // (indexed again by the next writer: snapshot/leftovers.h).
 //
+// Uploads: when the backend says publishing is an upload worth overlapping
+// (Backend::ParallelPuts() > 1, the rclone backend), a full pack is published
+// on a background thread, up to that many at once, while the next one fills;
+// Add blocks while that many are in flight (so tmp/ holds at most that many
+// packs plus the open one). A failed upload is returned by a later Add that
+// closes a pack, or by Finish, which waits for every upload. Such a pack is
+// not fsynced locally (its file is only read by the upload, then removed). entries() and
+// stored_bytes() name published packs only, as ever; callers read them after
+// Finish.
+//
 // Thread safety: Add, Finish and the accessors may be called from several
 // threads at once (the compressor pool's workers).
 #pragma once
@@ -24,6 +34,7 @@
 
 #include "snapshot/format.h"
 #include "snapshot/repo_files.h"
+#include "util/task_group.h"
 
 namespace maestro {
 
@@ -52,7 +63,8 @@ class PackWriter {
  private:
   struct OpenPack;
   Status StartPack();                 // mu_ held
-  Status Seal(std::unique_ptr<OpenPack> p);
+  Status Seal(std::unique_ptr<OpenPack> p);  // closes p, then publishes it (here or in the background)
+  Status Publish(OpenPack* p);               // fsync, PublishPack, its entries visible
 
   const RepoFiles& files_;
   std::string crash_point_;
@@ -61,6 +73,7 @@ class PackWriter {
   uint64_t seq_ = 0;
   std::vector<IndexEntry> entries_;
   uint64_t stored_bytes_ = 0;
+  std::unique_ptr<TaskGroup> uploads_;  // null: publish in the caller's thread. Last: destroyed first
 };
 
 }  // namespace maestro
