@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <mutex>
@@ -105,7 +106,8 @@ class RcloneWriter : public ObjectWriter {
 
 class RcloneBackendImpl : public RcloneBackend {
  public:
-  RcloneBackendImpl(std::string remote, const RcloneBackendOptions& opts) : pool_(std::move(remote), opts) {}
+  RcloneBackendImpl(std::string remote, const RcloneBackendOptions& opts)
+      : pool_(std::move(remote), opts), parallel_uploads_(ParallelUploads(opts)) {}
 
   Status StartNow() {
     std::shared_ptr<RcloneServer> s;
@@ -143,6 +145,26 @@ class RcloneBackendImpl : public RcloneBackend {
     if (r.status == 200) return Status::OK();
     return Refused("upload", kind, name, r, "the remote may be full, read-only or unreachable from rclone");
   }
+
+  // The file is sent as it is (pread from the local tmp/), not copied into a spool first.
+  Status PutFile(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path) override {
+    MAESTRO_RETURN_IF_ERROR(CheckObjectName(kind, name));
+    FileInfo fi;
+    MAESTRO_RETURN_IF_ERROR(env->Stat(local_path, &fi));
+    if (!fi.exists || !fi.is_regular) return Status::Internal(local_path + ": no file to upload as " + ObjectPath(kind, name));
+    std::unique_ptr<RandomAccessFile> in;
+    MAESTRO_RETURN_IF_ERROR(env->NewRandomAccessFile(local_path, &in));
+    const uint64_t size = fi.size;
+    HttpBodyReader reader = [&in, &local_path, size](uint64_t off, size_t n, char* buf, size_t* got) {
+      MAESTRO_RETURN_IF_ERROR(in->ReadAt(off, n, buf, got));
+      if (*got == 0 && off < size) return Status::IoError(local_path + " shrank while it was being uploaded");
+      return Status::OK();
+    };
+    MAESTRO_RETURN_IF_ERROR(Upload(kind, name, size, reader));
+    return env->RemoveFile(local_path);
+  }
+
+  int ParallelPuts() const override { return parallel_uploads_; }
 
   Status NewWriter(ObjectKind kind, const std::string& name, std::unique_ptr<ObjectWriter>* out) override {
     MAESTRO_RETURN_IF_ERROR(CheckObjectName(kind, name));
@@ -277,7 +299,16 @@ class RcloneBackendImpl : public RcloneBackend {
     return Status::OK();
   }
 
+  static int ParallelUploads(const RcloneBackendOptions& opts) {
+    int n = opts.parallel_uploads;
+    const char* env = ::getenv("MAESTRO_DB_RCLONE_UPLOADS");
+    if (n <= 0 && env != nullptr && *env != '\0') n = std::atoi(env);
+    if (n <= 0) n = kDefaultRcloneUploads;
+    return std::min(n, 16);
+  }
+
   RcloneServerPool pool_;
+  const int parallel_uploads_;
   static constexpr size_t kKinds = static_cast<size_t>(ObjectKind::kLock) + 1;
   std::mutex folder_mu_[kKinds];
   std::atomic<bool> folder_ready_[kKinds] = {};

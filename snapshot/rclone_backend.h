@@ -25,7 +25,10 @@
 //     locks carry their own checksums. List may name such a partial object.
 //   - A writer's pieces are kept on this machine (memory up to 8 MiB, then an
 //     unlinked file in $TMPDIR) and sent at Commit; nothing reaches the remote
-//     before Commit, and an abandoned writer sends nothing.
+//     before Commit, and an abandoned writer sends nothing. PutFile (a pack
+//     finished in the local tmp/) streams the file itself, with no copy.
+//   - ParallelPuts: writers may keep parallel_uploads packs uploading at once
+//     (one connection each to the same child; rclone serves them in parallel).
 //   - Remove refused by the remote (append-only SFTP, object lock) returns
 //     IoError "the remote refused to delete packs/…" with rclone's reason; the
 //     object stays.
@@ -59,7 +62,12 @@ struct RcloneBackendOptions {
   int64_t start_timeout_ms = 60000;
   int64_t io_timeout_ms = 300000;
   int max_restarts = 3;
+  // Packs a writer uploads at once (Backend::ParallelPuts); 0 = $MAESTRO_DB_RCLONE_UPLOADS,
+  // else kDefaultRcloneUploads. Clamped to 1..16.
+  int parallel_uploads = 0;
 };
+
+constexpr int kDefaultRcloneUploads = 3;
 
 // True for "rclone:..." (the --repo form that selects this backend).
 bool IsRcloneSpec(std::string_view spec);
