@@ -38,14 +38,17 @@ Status CheckMaestroEnvironment(std::vector<std::string>* warnings) {
   // LONG_TESTS and BIN are read by the test suites and scripts, not by the binary.
   static const std::set<std::string> kKnown = {"MAESTRO_DB_CRASH_AT", "MAESTRO_DB_PURGE", "MAESTRO_DB_LONG_TESTS",
                                                "MAESTRO_DB_BIN", "MAESTRO_DB_PASSWORD", "MAESTRO_DB_PASSWORD_FILE",
-                                               "MAESTRO_DB_DOCKER_ROOT", "MAESTRO_DB_DOCKERENV", "MAESTRO_DB_MOUNTINFO"};
+                                               "MAESTRO_DB_DOCKER_ROOT", "MAESTRO_DB_DOCKERENV", "MAESTRO_DB_MOUNTINFO",
+                                               // read by the rclone backend (snapshot/rclone_backend.h)
+                                               "MAESTRO_DB_RCLONE", "MAESTRO_DB_RCLONE_ARGS", "MAESTRO_DB_RCLONE_UPLOADS"};
   for (char** e = environ; e && *e; ++e) {
     const char* eq = std::strchr(*e, '=');
     if (std::strncmp(*e, "MAESTRO_DB_", 11) != 0 || !eq) continue;
     std::string name(*e, static_cast<size_t>(eq - *e));
     if (!kKnown.count(name) && warnings)
       warnings->push_back(name + " is not a variable this maestro-db reads; it is ignored (known: "
-                          "MAESTRO_DB_CRASH_AT, MAESTRO_DB_PURGE, MAESTRO_DB_PASSWORD, MAESTRO_DB_PASSWORD_FILE, MAESTRO_DB_DOCKER_ROOT)");
+                          "MAESTRO_DB_CRASH_AT, MAESTRO_DB_PURGE, MAESTRO_DB_PASSWORD, MAESTRO_DB_PASSWORD_FILE, MAESTRO_DB_DOCKER_ROOT, "
+                          "MAESTRO_DB_RCLONE, MAESTRO_DB_RCLONE_ARGS, MAESTRO_DB_RCLONE_UPLOADS)");
   }
   if (const char* v = std::getenv("MAESTRO_DB_CRASH_AT")) MAESTRO_RETURN_IF_ERROR(CheckCrashAt(v));
   if (const char* v = std::getenv("MAESTRO_DB_PURGE")) MAESTRO_RETURN_IF_ERROR(CheckPurge(v));

@@ -10,6 +10,9 @@
 //                        the precedence): not empty when set
 //   MAESTRO_DB_DOCKER_ROOT  "" or an absolute path: Docker's root, for named
 //                        volumes when no daemon answers (engine/stores/compose.h)
+//   MAESTRO_DB_RCLONE, MAESTRO_DB_RCLONE_ARGS, MAESTRO_DB_RCLONE_UPLOADS
+//                        the rclone program, its extra arguments, packs uploaded at
+//                        once (snapshot/rclone_backend.h; read there, not checked here)
 //   MAESTRO_DB_DOCKERENV, MAESTRO_DB_MOUNTINFO  test hooks: files read instead of
 //                        /.dockerenv and /proc/self/mountinfo (engine/stores/container.h)
 // A bad value is InvalidArgument (exit 2) naming the variable and what it

@@ -283,6 +283,32 @@ TEST_F(RcloneFaultTest, LargeWriterSpillsToDiskAndArrivesWhole) {
   EXPECT_EQ(got, data);
 }
 
+// A pack finished in the local tmp/ (PutFile) is streamed as it is: no copy of
+// it goes to a spool in $TMPDIR first (so a $TMPDIR that cannot hold one does
+// not matter), it arrives whole and the local file is gone afterwards.
+TEST_F(RcloneFaultTest, PutFileStreamsTheLocalPackWithoutASpoolCopy) {
+  StartServer(false);
+  if (server_ == nullptr) return;
+  auto b = OpenBackendThroughTheFactory(dir_.Sub("repo"));
+  ASSERT_NE(b, nullptr);
+  std::string data = RandomBytes(20 << 20, 29);  // over the 8 MiB a spool keeps in memory
+  std::string name = HashName(data, ".pack");
+  std::string local = dir_.Sub("pack.tmp-pack");
+  WriteFile(local, data);
+  const char* old_tmp = ::getenv("TMPDIR");
+  std::string saved = old_tmp != nullptr ? old_tmp : "";
+  ::setenv("TMPDIR", dir_.Sub("no-such-folder").c_str(), 1);  // a spool file cannot be made there
+  Status st = b->PutFile(ObjectKind::kPack, name, Env::Default(), local);
+  if (old_tmp != nullptr) ::setenv("TMPDIR", saved.c_str(), 1);
+  else ::unsetenv("TMPDIR");
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(FileSize(local), 0u) << "the local file is still there";
+  EXPECT_NE(::access(local.c_str(), F_OK), 0);
+  std::string got;
+  ASSERT_TRUE(b->Get(ObjectKind::kPack, name, &got).ok());  // checks the name's hash too
+  EXPECT_EQ(got, data);
+}
+
 TEST_F(RcloneFaultTest, FlippedByteInAHashNamedPackIsCorruption) {
   StartServer(false);
   if (server_ == nullptr) return;
@@ -454,6 +480,31 @@ TEST_F(RcloneFaultTest, SnapshotReadersAndRestoreToWorkOnARemoteRepository) {
   }
   verify = RunCli({"--repo", remote, "snap", "verify", "--read-data"}, env);
   EXPECT_EQ(verify.exit_code, 4) << verify.err << verify.out;
+}
+
+// Writers keep several packs uploading at once on a remote (Backend::ParallelPuts):
+// the option, else $MAESTRO_DB_RCLONE_UPLOADS, else the default; at most 16.
+TEST(RcloneBackendTest, ParallelUploadsComeFromTheOptionThenTheEnvironmentThenTheDefault) {
+  std::string why;
+  if (!HaveRclone(&why)) GTEST_SKIP() << why;
+  TempDir dir;
+  auto uploads = [&](int option) {
+    RcloneBackendOptions o = TestOptions({});
+    o.parallel_uploads = option;
+    auto b = NewRcloneBackend("rclone:" + dir.Sub("repo"), o);
+    EXPECT_TRUE(b.ok()) << b.status().ToString();
+    return b.ok() ? (*b)->ParallelPuts() : -1;
+  };
+  ::unsetenv("MAESTRO_DB_RCLONE_UPLOADS");
+  EXPECT_EQ(uploads(0), kDefaultRcloneUploads);
+  EXPECT_GT(kDefaultRcloneUploads, 1);
+  ::setenv("MAESTRO_DB_RCLONE_UPLOADS", "5", 1);
+  EXPECT_EQ(uploads(0), 5);
+  EXPECT_EQ(uploads(2), 2);
+  ::setenv("MAESTRO_DB_RCLONE_UPLOADS", "99", 1);
+  EXPECT_EQ(uploads(0), 16);
+  ::unsetenv("MAESTRO_DB_RCLONE_UPLOADS");
+  EXPECT_EQ(NewLocalBackend(Env::Default(), dir.Sub("local"))->ParallelPuts(), 1);
 }
 
 TEST(RcloneBackendTest, MalformedSpecIsRefusedWithTheForm) {

@@ -181,6 +181,19 @@ TEST(SnapCliTest, CreatePrintsIdAndListShowsItAsJson) {
   EXPECT_NE(text.out.find("first one"), std::string::npos);
 }
 
+// The rclone backend's variables (docs/remote.md) are known ones: setting them
+// draws no "not a variable this maestro-db reads" warning; a misspelt one still does.
+TEST(SnapCliTest, RcloneVariablesDrawNoUnknownVariableWarning) {
+  Install in;
+  std::vector<std::string> args = {"--root", in.root(), "snap", "list"};
+  CliResult known = RunCli(args, {"MAESTRO_DB_RCLONE=rclone", "MAESTRO_DB_RCLONE_ARGS=--contimeout 5s",
+                                  "MAESTRO_DB_RCLONE_UPLOADS=2"});
+  EXPECT_EQ(known.exit_code, 0) << known.err;
+  EXPECT_EQ(known.err.find("is not a variable"), std::string::npos) << known.err;
+  CliResult typo = RunCli(args, {"MAESTRO_DB_RCLONE_UPLOAD=2"});
+  EXPECT_NE(typo.err.find("MAESTRO_DB_RCLONE_UPLOAD is not a variable"), std::string::npos) << typo.err;
+}
+
 TEST(SnapCliTest, RestoreToDirRoundTripsEveryStore) {
   Install in;
   auto before_pdfs = TreeDigest(in.root() + "/" + kPdfsRel);
