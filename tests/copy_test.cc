@@ -28,6 +28,7 @@
 #include "tests/test_util.h"
 #include "tests/webdav_server.h"
 #include "tests/support/fault_env.h"
+#include "util/hash.h"
 
 namespace maestro::testing {
 namespace {
@@ -67,9 +68,18 @@ std::vector<std::string> Ids(Repository* repo) {
   return ids;
 }
 
-uint64_t FolderBytes(const std::string& dir) {
-  std::string out = Sh("du -sb " + dir + " 2>/dev/null | cut -f1");
-  return out.empty() ? 0 : std::stoull(out);
+// Bytes of the packs in dir whose content hashes to their name: the ones that
+// arrived whole (a pack still uploading, or cut, does not).
+uint64_t WholePackBytes(const std::string& dir) {
+  uint64_t whole = 0;
+  std::vector<DirEntry> entries;
+  if (!Env::Default()->ListDir(dir, &entries).ok()) return 0;
+  for (const auto& e : entries) {
+    if (e.name.size() != 37 || e.name.substr(32) != ".pack") continue;
+    std::string data = ReadFile(dir + "/" + e.name);
+    if (Xxh128(data).Hex() == e.name.substr(0, 32)) whole += data.size();
+  }
+  return whole;
 }
 
 // The rclone children of this process (the backends' `rclone serve restic`).
@@ -268,13 +278,17 @@ class RemoteCopyTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? Ids(r->get()) : std::vector<std::string>{};
   }
-  // Waits (bounded, 30 s) until the server's packs/ under path holds n bytes.
-  static bool WaitForPackBytes(const std::string& path, uint64_t n) {
-    for (int i = 0; i < 3000; ++i) {
-      if (FolderBytes(path + "/packs") >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Waits (bounded, 30 s) until the server's packs/ under path holds at least
+  // one pack more than `before` bytes of whole packs (packs upload several at
+  // once, so bytes on the server alone do not say one has arrived); returns
+  // the bytes of whole packs then, 0 on timeout.
+  static uint64_t WaitForAWholePack(const std::string& path, uint64_t before = 0) {
+    for (int i = 0; i < 1500; ++i) {
+      uint64_t whole = WholePackBytes(path + "/packs");
+      if (whole > before) return whole;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    return false;
+    return 0;
   }
   TempDir dir_;
   std::unique_ptr<SftpServer> server_;
@@ -293,6 +307,8 @@ void KillDuringCreate(RemoteCopyTest* t, SftpServer* server, const std::string& 
     first = Snap(w->repo.get(), root + "/data", "before").id;
   }
   WriteFile(root + "/data/big", RandomBytes(40 * kMiB, 6));
+  const uint64_t before = WholePackBytes(repo + "/packs");
+  uint64_t arrived = 0;
   {
     auto w = t->Writer(repo, {"--bwlimit", "16M"});
     ASSERT_TRUE(w.ok()) << w.status().ToString();
@@ -306,14 +322,15 @@ void KillDuringCreate(RemoteCopyTest* t, SftpServer* server, const std::string& 
       o.racy_margin_ms = 0;
       cut = w->repo->Create({s}, o);
     });
-    bool started = RemoteCopyTest::WaitForPackBytes(repo, 18 * kMiB);
+    arrived = RemoteCopyTest::WaitForAWholePack(repo, before);
     if (kill_server) {
       server->Kill();
     } else {
       for (pid_t p : RcloneChildren()) ::kill(p, SIGKILL);
     }
     creator.join();
-    ASSERT_TRUE(started) << "the first pack never arrived";
+    ASSERT_GT(arrived, before) << "no pack of the cut create ever arrived";
+    arrived -= before;
     EXPECT_FALSE(cut.ok()) << "a create cut mid-upload must fail";
     if (kill_server) {
       ASSERT_TRUE(server->Restart());
@@ -325,7 +342,10 @@ void KillDuringCreate(RemoteCopyTest* t, SftpServer* server, const std::string& 
   SnapshotInfo again = Snap(w->repo.get(), root + "/data", "after");
   std::cerr << "[measured] the create after the cut uploaded " << again.stored_bytes << " bytes of "
             << 40 * kMiB + 100000 << " (the cut run's packs that arrived whole were adopted)\n";
-  EXPECT_LT(again.stored_bytes, 30 * kMiB) << "the pack that arrived whole is reused, not uploaded again";
+  std::cerr << "[measured] " << arrived << " bytes of packs had arrived whole at the cut\n";
+  EXPECT_LE(again.stored_bytes, 40 * kMiB + 100000 - arrived + kMiB)
+      << "the packs that arrived whole are reused, not uploaded again";
+  EXPECT_LT(again.stored_bytes, 40 * kMiB) << "nothing of the cut run was reused";
   EXPECT_GT(again.stored_bytes, 0u);
   auto v = w->repo->Verify({}, true);
   ASSERT_TRUE(v.ok());
@@ -357,20 +377,23 @@ void KillDuringCopy(RemoteCopyTest* t, bool kill_server) {
   WriteFile(dir.Sub("data/big"), RandomBytes(40 * kMiB, 8));
   std::string s2 = Snap(src->get(), dir.Sub("data"), "").id;
   const std::string repo = dir.Sub("target");
+  uint64_t before = 0, arrived = 0;
   {
     auto w = t->Writer(repo, {"--bwlimit", "16M"});
     ASSERT_TRUE(w.ok()) << w.status().ToString();
     ASSERT_TRUE(CopySnapshots(src->get(), w->repo.get(), {s1}, {}).ok());
+    before = WholePackBytes(repo + "/packs");
     Result<CopyResult> cut = Status::Internal("not run");
     std::thread copier([&] { cut = CopySnapshots(src->get(), w->repo.get(), {s2}, {}); });
-    bool started = RemoteCopyTest::WaitForPackBytes(repo, 18 * kMiB);
+    uint64_t whole = RemoteCopyTest::WaitForAWholePack(repo, before);
     if (kill_server) {
       server->Kill();
     } else {
       for (pid_t p : RcloneChildren()) ::kill(p, SIGKILL);
     }
     copier.join();
-    ASSERT_TRUE(started);
+    ASSERT_GT(whole, before) << "no pack of the cut copy ever arrived";
+    arrived = whole - before;
     EXPECT_FALSE(cut.ok());
     if (kill_server) {
       ASSERT_TRUE(server->Restart());
@@ -384,8 +407,10 @@ void KillDuringCopy(RemoteCopyTest* t, bool kill_server) {
   EXPECT_EQ(again->copied, std::vector<std::string>{s2});
   std::cerr << "[measured] the re-run sent " << again->bytes_sent << " bytes, reused " << again->bytes_skipped << "\n";
   EXPECT_EQ(again->skipped, std::vector<std::string>{s1});
-  EXPECT_LT(again->bytes_sent, 30 * kMiB) << "the packs that arrived are not sent again";
-  EXPECT_GT(again->bytes_skipped, 10 * kMiB);
+  std::cerr << "[measured] " << arrived << " bytes of packs had arrived whole at the cut\n";
+  EXPECT_LE(again->bytes_sent, 40 * kMiB - arrived + kMiB) << "the packs that arrived whole are sent again";
+  EXPECT_GE(again->bytes_skipped + kMiB, arrived);
+  EXPECT_LT(again->bytes_sent, 40 * kMiB) << "nothing of the cut run was reused";
   auto v = w->repo->Verify({}, true);
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->ok());
