@@ -4,6 +4,7 @@
 
 #include "engine/schedule/schedule_jobs.h"
 #include "engine/stores/snapshot_sources.h"
+#include "snapshot/open_repository.h"
 #include "snapshot/open_writer.h"
 #include "snapshot/prune.h"
 #include "snapshot/retention.h"
@@ -68,7 +69,10 @@ Status PruneTarget(JobContext& ctx, Repository& target) {
 Status CopyJob(const Layout& layout, const CopyStep& step, JobContext& ctx) {
   const std::string& spec = ctx.config.copy_to;
   ctx.details["target"] = spec;
-  MAESTRO_ASSIGN_OR_RETURN(auto local, Repository::Open(ctx.env, layout.repo(), /*create_if_missing=*/false));
+  // Encrypted or not: the one opener, with the process's password source
+  // (snapshot/open_repository.h; MAESTRO_DB_PASSWORD_FILE for a service).
+  MAESTRO_ASSIGN_OR_RETURN(OpenedRepository opened, OpenRepository(ctx.env, layout.repo(), OpenRepositoryOptions{}));
+  std::unique_ptr<Repository> local = std::move(opened.repo);
   MAESTRO_ASSIGN_OR_RETURN(WriterSession target, OpenTarget(ctx, spec));
   MAESTRO_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> mine, local->List());
   MAESTRO_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> theirs, target.repo->List());

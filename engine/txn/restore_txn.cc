@@ -2,6 +2,7 @@
 
 #include "engine/txn/txn_args.h"
 #include "snapshot/open_backend.h"
+#include "snapshot/open_repository.h"
 #include "snapshot/repository.h"
 
 namespace maestro {
@@ -45,13 +46,14 @@ RestoreFromOtherRepository(Env* env, std::shared_ptr<MetadataReport> metadata) {
   return [env, metadata, opened](const std::string& spec, const std::string& snap, const std::string& store,
                                  const std::string& target) -> Status {
     if (!opened->repo || opened->spec != spec) {
-      auto repo = IsRcloneSpec(spec) ? OpenRemoteRepositoryForReading(env, spec)
-                                     : Repository::Open(env, spec, /*create_if_missing=*/false);
+      // Local or remote, encrypted or not: the one opener, with the process's
+      // password source (snapshot/open_repository.h), so an encrypted remote works.
+      auto repo = OpenRepository(env, spec, OpenRepositoryOptions{});
       if (!repo.ok())
         return repo.status().Annotate("opening " + spec + ", the repository snapshot " + snap +
-                                      " is restored from (check the network and `rclone config`, then run "
-                                      "`maestro-db recover`)");
-      opened->repo = std::move(repo).value();
+                                      " is restored from (check the network, `rclone config` and, when it is "
+                                      "encrypted, its password; then run `maestro-db recover`)");
+      opened->repo = std::move(repo->repo);
       opened->spec = spec;
     }
     RestoreOptions ro;
