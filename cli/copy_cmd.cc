@@ -11,12 +11,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <set>
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
+#include "cli/password.h"
 #include "cli/progress.h"
 #include "snapshot/copier.h"
 #include "snapshot/open_backend.h"
@@ -35,6 +37,7 @@ struct CopyArgs {
   bool all = false;
   std::string to, from;
   double lock_wait = 0;
+  std::string to_password_file, from_password_file;  // each end's own password (cli/password.h)
 };
 
 // A local spec as an absolute, normalised path; a remote spec as it is.
@@ -56,11 +59,42 @@ Result<std::string> RepoEnd(CliContext& ctx) {
   return layout->repo();
 }
 
-Result<std::unique_ptr<Repository>> OpenSource(const std::string& spec) {
+// One end's password: its own file (--from/--to-password-file, else the
+// variable), else the process's source (--password-file, MAESTRO_DB_PASSWORD_FILE, ...).
+std::unique_ptr<FilePasswordSource> EndPassword(CliContext& ctx, const std::string& flag_value, const char* flag,
+                                                const char* variable) {
+  std::string file = flag_value, origin = flag;
+  if (file.empty())
+    if (const char* v = std::getenv(variable)) file = v, origin = variable;
+  const CliContext* c = &ctx;
+  return std::make_unique<FilePasswordSource>(file, origin, ctx.passwords(), [c](const std::string& w) { c->Warn(w); });
+}
+
+// A password file given for an end is read before anything is opened: a
+// missing, empty or unreadable one is refused (exit 2) with nothing written.
+Status ReadGivenPassword(FilePasswordSource& pw, const std::string& spec) {
+  if (!pw.has_file()) return Status::OK();
+  Result<SecretString> got = pw.Current(spec);
+  if (got.ok() || got.status().code() == Status::Code::kInvalidArgument) return got.status();
+  return Status::InvalidArgument(got.status().message(), "check the path given to " + pw.origin() +
+                                                             "; nothing was changed");
+}
+
+// An end's own password file that its repository does not need: said, not silently dropped.
+void WarnUnusedPassword(CliContext& ctx, const FilePasswordSource& pw, const std::string& spec,
+                        const std::string& scheme) {
+  if (pw.has_file() && scheme == "none")
+    ctx.Warn(pw.origin() + " was given but " + spec + " is not encrypted: its password was not used");
+}
+
+Result<std::unique_ptr<Repository>> OpenSource(CliContext& ctx, const std::string& spec, FilePasswordSource* pw) {
   if (!IsRcloneSpec(spec) && !Env::Default()->DirExists(spec))
     return Status::NotFound("no snapshot repository at " + spec, "check the path given to --repo, --to or --from");
-  // Encrypted or not, local or remote: the one opener (the process's password).
-  MAESTRO_ASSIGN_OR_RETURN(OpenedRepository opened, OpenRepository(Env::Default(), spec, OpenRepositoryOptions{}));
+  // Encrypted or not, local or remote: the one opener, with this end's password.
+  OpenRepositoryOptions oo;
+  oo.password = pw;
+  MAESTRO_ASSIGN_OR_RETURN(OpenedRepository opened, OpenRepository(Env::Default(), spec, oo));
+  WarnUnusedPassword(ctx, *pw, spec, opened.keys.scheme);
   return std::move(opened.repo);
 }
 
@@ -82,8 +116,15 @@ Result<std::vector<std::string>> SelectIds(Repository& source, const CopyArgs& a
   return ids;
 }
 
-Result<WriterSession> OpenTarget(CliContext& ctx, const std::string& spec, double lock_wait) {
-  return OpenWriter(ctx.env(), spec, CliWriterOptions(ctx, lock_wait, /*create=*/true));
+Result<WriterSession> OpenTarget(CliContext& ctx, const std::string& spec, double lock_wait, FilePasswordSource* pw) {
+  WriterOptions wo = CliWriterOptions(ctx, lock_wait, /*create=*/true);
+  wo.password = pw;
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession w, OpenWriter(ctx.env(), spec, wo));
+  if (w.created && w.encryption != "none")
+    ctx.Warn("made a new ENCRYPTED repository at " + spec + " with the password given" +
+             (pw->has_file() ? " (" + pw->origin() + ")" : std::string()) + "; without it nothing in it can be read back");
+  WarnUnusedPassword(ctx, *pw, spec, w.encryption);
+  return w;
 }
 
 // Progress across snapshots: bytes sent so far over what is known to come.
@@ -136,9 +177,13 @@ Status RunCopy(CliContext& ctx, const CopyArgs& a) {
   MAESTRO_ASSIGN_OR_RETURN(std::string here, RepoEnd(ctx));
   const std::string there = NormalSpec(a.to.empty() ? a.from : a.to);
   const std::string from = a.to.empty() ? there : here, to = a.to.empty() ? here : there;
-  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> source, OpenSource(from));
+  auto from_pw = EndPassword(ctx, a.from_password_file, "--from-password-file", "MAESTRO_DB_FROM_PASSWORD_FILE");
+  auto to_pw = EndPassword(ctx, a.to_password_file, "--to-password-file", "MAESTRO_DB_TO_PASSWORD_FILE");
+  MAESTRO_RETURN_IF_ERROR(ReadGivenPassword(*from_pw, from));
+  MAESTRO_RETURN_IF_ERROR(ReadGivenPassword(*to_pw, to));
+  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> source, OpenSource(ctx, from, from_pw.get()));
   MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, SelectIds(*source, a));
-  MAESTRO_ASSIGN_OR_RETURN(WriterSession target, OpenTarget(ctx, to, a.lock_wait));
+  MAESTRO_ASSIGN_OR_RETURN(WriterSession target, OpenTarget(ctx, to, a.lock_wait, to_pw.get()));
   ProgressLine line(ctx.interactive_stderr(), "snap copy");
   uint64_t base = 0;
   std::string current;
@@ -172,17 +217,28 @@ void RegisterCopyCommand(CLI::App& snap, CliContext& ctx, int* exit_code) {
                    "seconds to wait for another writer of the TARGET to release its lock (default 0: fail at once "
                    "with exit code 5, naming the holder)")
       ->check(CLI::NonNegativeNumber);
+  copy->add_option("--from-password-file", a->from_password_file,
+                   "the SOURCE's password, read from FILE (else MAESTRO_DB_FROM_PASSWORD_FILE, else the global\n"
+                   "--password-file / MAESTRO_DB_PASSWORD_FILE / MAESTRO_DB_PASSWORD / prompt)")
+      ->type_name("FILE");
+  copy->add_option("--to-password-file", a->to_password_file,
+                   "the TARGET's password, read from FILE (else MAESTRO_DB_TO_PASSWORD_FILE, else as the source);\n"
+                   "a target made by this copy is encrypted with it")
+      ->type_name("FILE");
   copy->footer(
       "The source is only read. The target is never deleted from or overwritten: a snapshot it lists\n"
       "already is skipped, so an append-only target works, and running the same copy again only sends\n"
       "what is missing. A copy killed at any point leaves the target listing what it had; the next one\n"
       "reuses what was uploaded. A damaged source blob refuses that snapshot (exit 4); snapshots copied\n"
       "before it stay. Progress on a terminal; --json prints a summary.\n"
+      "Two encrypted repositories with different passwords: give each end its own with\n"
+      "--from-password-file / --to-password-file (docs/encryption.md); a wrong one is exit 10, nothing written.\n"
       "Exit codes: 0 copied, 2 usage, 3 no such snapshot or repository, 4 damaged source, 5 target\n"
-      "locked, 7 I/O error (the remote unreachable, full or refusing).\n"
+      "locked, 7 I/O error (the remote unreachable, full or refusing), 10 wrong password.\n"
       "Examples:\n"
       "  maestro-db snap copy --all --to rclone:offsite:maestro\n"
-      "  maestro-db --repo /srv/new/backups snap copy latest --from rclone:offsite:maestro");
+      "  maestro-db --repo /srv/new/backups snap copy latest --from rclone:offsite:maestro\n"
+      "  maestro-db --password-file here.pw snap copy --all --to rclone:offsite:maestro --to-password-file offsite.pw");
   copy->callback([&ctx, exit_code, a]() {
     Status s = (a->to.empty() && a->from.empty())
                    ? Status::InvalidArgument("snap copy: pass --to REPO or --from REPO (the other end is --repo)")

@@ -39,6 +39,7 @@ Status CheckMaestroEnvironment(std::vector<std::string>* warnings) {
   static const std::set<std::string> kKnown = {"MAESTRO_DB_CRASH_AT", "MAESTRO_DB_PURGE", "MAESTRO_DB_LONG_TESTS",
                                                "MAESTRO_DB_BIN", "MAESTRO_DB_PASSWORD", "MAESTRO_DB_PASSWORD_FILE",
                                                "MAESTRO_DB_DOCKER_ROOT", "MAESTRO_DB_DOCKERENV", "MAESTRO_DB_MOUNTINFO",
+                                               "MAESTRO_DB_FROM_PASSWORD_FILE", "MAESTRO_DB_TO_PASSWORD_FILE",
                                                // read by the rclone backend (snapshot/rclone_backend.h)
                                                "MAESTRO_DB_RCLONE", "MAESTRO_DB_RCLONE_ARGS", "MAESTRO_DB_RCLONE_UPLOADS"};
   for (char** e = environ; e && *e; ++e) {
@@ -47,8 +48,9 @@ Status CheckMaestroEnvironment(std::vector<std::string>* warnings) {
     std::string name(*e, static_cast<size_t>(eq - *e));
     if (!kKnown.count(name) && warnings)
       warnings->push_back(name + " is not a variable this maestro-db reads; it is ignored (known: "
-                          "MAESTRO_DB_CRASH_AT, MAESTRO_DB_PURGE, MAESTRO_DB_PASSWORD, MAESTRO_DB_PASSWORD_FILE, MAESTRO_DB_DOCKER_ROOT, "
-                          "MAESTRO_DB_RCLONE, MAESTRO_DB_RCLONE_ARGS, MAESTRO_DB_RCLONE_UPLOADS)");
+                          "MAESTRO_DB_CRASH_AT, MAESTRO_DB_PURGE, MAESTRO_DB_PASSWORD, MAESTRO_DB_PASSWORD_FILE, MAESTRO_DB_FROM_PASSWORD_FILE, "
+                          "MAESTRO_DB_TO_PASSWORD_FILE, MAESTRO_DB_DOCKER_ROOT, MAESTRO_DB_RCLONE, MAESTRO_DB_RCLONE_ARGS, "
+                          "MAESTRO_DB_RCLONE_UPLOADS)");
   }
   if (const char* v = std::getenv("MAESTRO_DB_CRASH_AT")) MAESTRO_RETURN_IF_ERROR(CheckCrashAt(v));
   if (const char* v = std::getenv("MAESTRO_DB_PURGE")) MAESTRO_RETURN_IF_ERROR(CheckPurge(v));
@@ -57,6 +59,8 @@ Status CheckMaestroEnvironment(std::vector<std::string>* warnings) {
   if (const char* v = std::getenv("MAESTRO_DB_PASSWORD_FILE"))
     MAESTRO_RETURN_IF_ERROR(CheckNotEmpty("MAESTRO_DB_PASSWORD_FILE", v));
   if (const char* v = std::getenv("MAESTRO_DB_PASSWORD")) MAESTRO_RETURN_IF_ERROR(CheckNotEmpty("MAESTRO_DB_PASSWORD", v));
+  for (const char* name : {"MAESTRO_DB_FROM_PASSWORD_FILE", "MAESTRO_DB_TO_PASSWORD_FILE"})
+    if (const char* v = std::getenv(name)) MAESTRO_RETURN_IF_ERROR(CheckNotEmpty(name, v));
   if (const char* v = std::getenv("MAESTRO_DB_DOCKER_ROOT"); v && *v && v[0] != '/')
     return Status::InvalidArgument(std::string("MAESTRO_DB_DOCKER_ROOT='") + v + "' is not an absolute path",
                                    "nothing was changed; set it to Docker's root (e.g. /var/lib/docker), or unset it");

@@ -8,6 +8,9 @@
 //   MAESTRO_DB_PASSWORD_FILE, MAESTRO_DB_PASSWORD
 //                        an encrypted repository's password (cli/password.h has
 //                        the precedence): not empty when set
+//   MAESTRO_DB_FROM_PASSWORD_FILE, MAESTRO_DB_TO_PASSWORD_FILE
+//                        `snap copy`: the source's / the target's own password
+//                        file (cli/password.h): not empty when set
 //   MAESTRO_DB_DOCKER_ROOT  "" or an absolute path: Docker's root, for named
 //                        volumes when no daemon answers (engine/stores/compose.h)
 //   MAESTRO_DB_RCLONE, MAESTRO_DB_RCLONE_ARGS, MAESTRO_DB_RCLONE_UPLOADS

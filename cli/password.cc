@@ -191,4 +191,19 @@ Result<SecretString> CliPasswordSource::ForNewRepository(const std::string& wher
   return pw;
 }
 
+Result<SecretString> FilePasswordSource::Current(const std::string& where) {
+  if (file_.empty()) return fallback_->Current(where);
+  if (cached_) return *cached_;
+  std::vector<std::string> warnings;
+  Result<SecretString> pw = ReadPasswordFile(file_, origin_, &warnings);
+  for (const auto& w : warnings) warn_(w);
+  if (pw.ok()) cached_ = *pw;
+  return pw;
+}
+
+Result<SecretString> FilePasswordSource::ForNewRepository(const std::string& where) {
+  if (file_.empty()) return fallback_->ForNewRepository(where);
+  return Current(where);
+}
+
 }  // namespace maestro

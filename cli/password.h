@@ -12,6 +12,11 @@
 // higher one is set, even if the higher one fails (a missing file is an error,
 // not a fallback to the prompt).
 //
+// `snap copy` between two encrypted repositories with different passwords:
+// --from-password-file / --to-password-file (or MAESTRO_DB_FROM_PASSWORD_FILE /
+// MAESTRO_DB_TO_PASSWORD_FILE) give one end its own password file
+// (FilePasswordSource below); an end without one uses the rules above.
+//
 // A new password (snap key add, snap key passwd) comes from --new-password-file
 // FILE, else a prompt on the terminal asked twice (the two must match).
 //
@@ -66,6 +71,29 @@ class CliPasswordSource final : public PasswordSource {
 
  private:
   const std::string* flag_;
+  std::function<void(const std::string&)> warn_;
+  std::optional<SecretString> cached_;
+};
+
+// The password of one end of `snap copy` when the two repositories have
+// different passwords: `file` (--to-password-file / --from-password-file, else
+// MAESTRO_DB_TO_PASSWORD_FILE / MAESTRO_DB_FROM_PASSWORD_FILE; `origin` names
+// which in errors) when set, else `fallback` (the process's source: the rules
+// above). The file is read once and kept, as CliPasswordSource does.
+class FilePasswordSource final : public PasswordSource {
+ public:
+  FilePasswordSource(std::string file, std::string origin, PasswordSource* fallback,
+                     std::function<void(const std::string&)> warn)
+      : file_(std::move(file)), origin_(std::move(origin)), fallback_(fallback), warn_(std::move(warn)) {}
+  bool Given() const override { return !file_.empty() || fallback_->Given(); }
+  Result<SecretString> Current(const std::string& where) override;
+  Result<SecretString> ForNewRepository(const std::string& where) override;
+  bool has_file() const { return !file_.empty(); }
+  const std::string& origin() const { return origin_; }
+
+ private:
+  std::string file_, origin_;
+  PasswordSource* fallback_;
   std::function<void(const std::string&)> warn_;
   std::optional<SecretString> cached_;
 };

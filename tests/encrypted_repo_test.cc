@@ -356,6 +356,55 @@ TEST_F(EncryptedEndToEnd, SnapCopyWorksFromEncryptedToPlainAndBackToEncrypted) {
   EXPECT_EQ(r.exit_code, 10) << r.err;
 }
 
+// Issue 15 point 3: two encrypted repositories with different passwords.
+// Each end of `snap copy` gets its own password file (--from-password-file,
+// --to-password-file, or MAESTRO_DB_FROM_/TO_PASSWORD_FILE); a wrong or
+// missing one for the target writes nothing there.
+TEST_F(EncryptedEndToEnd, SnapCopyBetweenEncryptedRepositoriesWithDifferentPasswords) {
+  const std::string other = tmp_.Sub("other"), other_pw = PasswordFile("other", "the other password\n");
+  std::vector<std::string> init = {"--repo", other, "--password-file", other_pw, "snap", "init", "--encrypt"};
+  init.insert(init.end(), kFast.begin(), kFast.end());
+  ASSERT_EQ(RunCli(init).exit_code, 0);
+  const auto untouched = testing::TreeDigest(other);
+  // One password for both ends (as before): the target does not open with it.
+  CliResult r = Snap({"copy", "--all", "--to", other}, pw_);
+  EXPECT_EQ(r.exit_code, 10) << r.err;
+  r = Snap({"copy", "--all", "--to", other, "--to-password-file", PasswordFile("bad", "not it")}, pw_);
+  EXPECT_EQ(r.exit_code, 10) << r.err;
+  r = Snap({"copy", "--all", "--to", other, "--to-password-file", tmp_.Sub("missing.pw")}, pw_);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--to-password-file"), std::string::npos) << r.err;
+  r = Snap({"copy", "--all", "--to", other}, pw_, {"MAESTRO_DB_TO_PASSWORD_FILE="});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("MAESTRO_DB_TO_PASSWORD_FILE is set but empty"), std::string::npos) << r.err;
+  EXPECT_EQ(testing::TreeDigest(other), untouched) << "a refused copy wrote nothing on the target";
+
+  r = Snap({"copy", "--all", "--to", other, "--to-password-file", other_pw, "--json"}, pw_);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["copied"], nlohmann::json::array({first_}));
+  r = RunCli({"--repo", other, "--password-file", other_pw, "snap", "verify", "--read-data"});
+  EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+
+  // The other way, the source's password from its variable, into a new
+  // repository made with a third password (encrypted because one was given).
+  const std::string third = tmp_.Sub("third"), third_pw = PasswordFile("third", "a third password");
+  r = RunCli({"--repo", third, "--password-file", third_pw, "snap", "copy", "--all", "--from", other},
+             {"MAESTRO_DB_FROM_PASSWORD_FILE=" + other_pw});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  EXPECT_NE(r.err.find("ENCRYPTED"), std::string::npos) << r.err;
+  r = RunCli({"--root", root_, "--repo", third, "--password-file", third_pw, "snap", "restore", first_, "--to",
+              tmp_.Sub("out-third")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(ReadFile(tmp_.Sub("out-third/ai_researcher/data/raw_pdfs/") + kSecretName) == secret_);
+  EXPECT_EQ(RunCli({"--repo", third, "--password-file", other_pw, "snap", "list"}).exit_code, 10);
+  // A password file for an end that is not encrypted is said, not silently dropped.
+  const std::string plain = tmp_.Sub("plain");
+  ASSERT_EQ(RunCli({"--repo", plain, "snap", "init"}).exit_code, 0);
+  r = Snap({"copy", "--all", "--to", plain, "--to-password-file", other_pw}, pw_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("is not encrypted"), std::string::npos) << r.err;
+}
+
 TEST_F(EncryptedEndToEnd, BlobIdsAreKeyedYetEqualChunksStillDeduplicate) {
   auto opened = OpenLib();
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
