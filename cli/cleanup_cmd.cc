@@ -2,6 +2,7 @@
 // one journaled transaction (engine/txn/cleanup.h). Parsing and printing only.
 #include "cli/context.h"
 #include "cli/exit_codes.h"
+#include "cli/remote_txn.h"
 #include "cli/txn_cmd.h"
 #include "engine/stores/check.h"
 #include "engine/txn/cleanup.h"
@@ -23,6 +24,7 @@ struct CleanupArgs {
   bool dry_run = false;
   bool force = false;
   std::string now;
+  std::string pre_image_repo;
 };
 
 nlohmann::json IssuesJson(const std::vector<Issue>& v) {
@@ -37,6 +39,7 @@ Status RunCleanup(CliContext& ctx, const CleanupArgs& a) {
     return Status::InvalidArgument("cleanup needs a scope: --document DOC --user UID, --user UID, or --all");
   if (a.all && (a.user >= 0 || !a.document.empty()))
     return Status::InvalidArgument("--all cannot be combined with --user or --document");
+  MAESTRO_ASSIGN_OR_RETURN(RemoteTxn remote, PrepareRemoteTxn(ctx, a.pre_image_repo));  // cli/remote_txn.h
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
   CleanupOptions o;
   if (a.user >= 0) o.user_id = a.user;
@@ -72,6 +75,7 @@ Status RunCleanup(CliContext& ctx, const CleanupArgs& a) {
   if (app.stops()) ctx.Info(DescribeAppRun(app));
   MAESTRO_RETURN_IF_ERROR(RunTransaction(session->svc, kCleanupKind, kCleanupTrigger, app.Args(plan.args),
                                          app.Builder(BuildCleanupPlan), &rep));
+  nlohmann::json copied = CopyPreImageToRemote(ctx, remote, *session->repo, rep.snapshot_id);
   session.reset();
   nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
   if (ctx.json()) {
@@ -79,10 +83,12 @@ Status RunCleanup(CliContext& ctx, const CleanupArgs& a) {
     j["trash"] = trash;
     j["repaired"] = IssuesJson(plan.repaired);
     j["left"] = IssuesJson(plan.left);
+    if (remote.active()) j["remote_copy"] = copied;
     ctx.PrintJson(j);
   } else {
     PrintReport(ctx, rep);
     print_plan(true);
+    if (std::string c = DescribeRemoteCopy(copied); !c.empty()) ctx.Info(c);
   }
   return Status::OK();
 }
@@ -111,6 +117,7 @@ void RegisterCleanupCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   cleanup->add_flag("--force", ca->force, "run even while another process holds a store file open");
   AddAppFlags(cleanup, &ctx.app_flags);
   cleanup->add_option("--now", ca->now, "the time the age rules measure from (ISO-8601; default: now)");
+  AddPreImageRepoOption(cleanup, &ca->pre_image_repo);
   cleanup->callback([ca, finish, &ctx]() { finish(RunCleanup(ctx, *ca)); });
   ctx.MarkWriting(cleanup);
 }

@@ -33,7 +33,7 @@ Result<Layout> CliContext::LoadLayout() {
   if (local_repo_) {
     repo = *local_repo_;
     config_.Set("repo.path", "");  // a remote [repo] path is the source, not this layout's repository
-    Env::Default()->CreateDirs(root).IgnoreError("Layout::Discover reports a root it cannot use");
+    if (create_root_) env_->CreateDirs(root).IgnoreError("Layout::Discover reports a root it cannot use");
   }
   std::string refused = RefuseUnwiredRemoteRepo(repo);
   if (!refused.empty()) {
@@ -66,18 +66,20 @@ Result<Layout> CliContext::LoadLayoutForRemoteRepo() {
 // An rclone: spec taken for a local folder named "rclone:…" would make a user
 // believe in an off-site copy that is on the same disk. The commands that
 // route the repository through snapshot/backend.h themselves (snap readers,
-// create, delete, prune, repair, copy) use LoadLayoutForRemoteRepo; every
-// other one (transactions, schedule, migrate) is refused.
+// create, delete, prune, repair, copy, import-legacy) use LoadLayoutForRemoteRepo;
+// the transactions and the schedule switch to a local repository first
+// (cli/remote_txn.h); every other layout user is refused.
 std::string RefuseUnwiredRemoteRepo(const std::string& repo) {
   if (repo.rfind("rclone:", 0) != 0) return "";
   return repo +
-         ": this command cannot use a remote repository (rclone:REMOTE:PATH) in this build; the snapshot "
-         "commands can (snap list, show, diff, verify, create, delete, prune, repair, copy: docs/remote.md); use a "
-         "local folder here, and `snap copy --to` the remote after it";
+         ": this command cannot use a remote repository (rclone:REMOTE:PATH); the snapshot commands, the "
+         "transactions and schedule can (docs/remote.md); use a local folder here, and `snap copy --to` the remote "
+         "after it";
 }
 
-void CliContext::UseLocalRepository(const std::string& dir) {
+void CliContext::UseLocalRepository(const std::string& dir, bool create_root) {
   local_repo_ = dir;
+  create_root_ = create_root;
   layout_.reset();
 }
 

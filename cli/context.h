@@ -58,9 +58,10 @@ class CliContext {
   Result<Layout> LoadLayoutForRemoteRepo();
   // From now on the layout's repository (journal, lock, pre-image snapshots) is
   // the local folder `dir` ("" = the default under --root), whatever --repo or
-  // [repo] path say: for `snap restore` in place from a remote repository. A
-  // missing --root is created (a fresh machine). Forgets the cached layout.
-  void UseLocalRepository(const std::string& dir);
+  // [repo] path say: for the transactions and the schedule whose repository is
+  // remote (cli/remote_txn.h). With create_root a missing --root is created
+  // (`snap restore` onto a fresh machine). Forgets the cached layout.
+  void UseLocalRepository(const std::string& dir, bool create_root = true);
   const Config& config();  // empty config when none given; call after LoadLayout
   // Where each store and the repository were found and why (compose, container); after LoadLayout.
   const InstallInfo& install() const { return install_; }
@@ -111,6 +112,7 @@ class CliContext {
   std::unique_ptr<CliPasswordSource> passwords_;
   std::optional<Result<Layout>> remote_layout_;  // LoadLayoutForRemoteRepo's
   std::optional<std::string> local_repo_;  // set by UseLocalRepository
+  bool create_root_ = false;                // ... and whether a missing root is made
   Config config_;
   InstallInfo install_;
   std::map<const CLI::App*, std::function<bool()>> writing_;

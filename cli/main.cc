@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   CliContext ctx(Env::Default());  // the one place the binary picks its Env
   app.add_option("--root", ctx.opts.root, "MAESTRO install root (default: $MAESTRO_ROOT, else the current directory)");
   app.add_option("--config", ctx.opts.config, "config file (INI: [stores] main = PATH ...; see docs/config.md)");
-  app.add_option("--repo", ctx.opts.repo, "snapshot repository and journal (default: <root>/backups/maestro-db, or <root>/backups if a repository is there already; rclone:REMOTE:PATH for a remote one: the snap commands, docs/remote.md)");
+  app.add_option("--repo", ctx.opts.repo, "snapshot repository and journal (default: <root>/backups/maestro-db, or <root>/backups if a repository is there already; rclone:REMOTE:PATH for a remote one: transactions and schedule then journal in the local default or --pre-image-repo and copy to it after the commit, docs/remote.md)");
   app.add_option("--password-file", ctx.opts.password_file,
                  "an encrypted repository's password, read from FILE (else MAESTRO_DB_PASSWORD_FILE, else "
                  "MAESTRO_DB_PASSWORD, else a prompt on the terminal; docs/encryption.md)")

@@ -8,6 +8,7 @@
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
+#include "cli/remote_txn.h"
 #include "engine/migrate/migrate.h"
 #include "engine/txn/migrate_txn.h"
 #include "engine/txn/recover.h"
@@ -23,6 +24,8 @@ struct MigrateArgs {
   int64_t to = -1;         // --to V (-1 = not given)
   int64_t version = -1;    // baseline --version N
   bool dry_run = false;
+  std::string pre_image_repo;  // --pre-image-repo: up, down, baseline with a remote repository
+  RemoteTxn remote;            // set by `load` (cli/remote_txn.h)
 };
 
 void AddCommonOptions(CLI::App* cmd, MigrateArgs* a) {
@@ -127,7 +130,7 @@ Result<std::unique_ptr<TxnSession>> OpenServices(const Layout& layout, const Mig
   return session;
 }
 
-int RunPlan(CliContext& ctx, const Layout& layout, const MigrationPlan& plan, bool dry_run) {
+int RunPlan(CliContext& ctx, const Layout& layout, const MigrationPlan& plan, bool dry_run, const RemoteTxn& remote) {
   if (dry_run) {
     if (ctx.json()) {
       nlohmann::json steps = nlohmann::json::array();
@@ -151,6 +154,8 @@ int RunPlan(CliContext& ctx, const Layout& layout, const MigrationPlan& plan, bo
   TxnReport report;
   Status s = RunMigrateWithApp(ctx, (*services)->svc, plan, &report);
   if (!s.ok()) return ctx.Fail(s);
+  nlohmann::json copied = CopyPreImageToRemote(ctx, remote, *(*services)->repo, report.snapshot_id);
+  if (std::string c = DescribeRemoteCopy(copied); !c.empty()) ctx.Info(c);
   nlohmann::json stores = nlohmann::json::object();
   for (size_t i = 0; i < plan.stores.size(); ++i) {
     stores[StoreName(plan.stores[i])] = {{"from", plan.versions[i].first}, {"to", plan.versions[i].second}};
@@ -159,11 +164,14 @@ int RunPlan(CliContext& ctx, const Layout& layout, const MigrationPlan& plan, bo
   }
   ctx.Info(std::to_string(plan.steps.size()) + " migration(s) " + (plan.down ? "reverted" : "applied") +
            "; snapshot " + report.snapshot_id + " holds the stores as they were");
-  if (ctx.json())
-    ctx.PrintJson({{"txn_id", report.txn_id},
-                   {"snapshot_id", report.snapshot_id},
-                   {"steps_applied", plan.steps.size()},
-                   {"stores", stores}});
+  if (ctx.json()) {
+    nlohmann::json j = {{"txn_id", report.txn_id},
+                        {"snapshot_id", report.snapshot_id},
+                        {"steps_applied", plan.steps.size()},
+                        {"stores", stores}};
+    if (remote.active()) j["remote_copy"] = copied;
+    ctx.PrintJson(j);
+  }
   return kExitOk;
 }
 
@@ -177,7 +185,10 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   group->require_subcommand(1);
   auto a = std::make_shared<MigrateArgs>();
 
-  auto load = [&ctx, a](MigrateOptions* o) -> Result<Layout> {
+  // A remote repository: the layout's is the local one (cli/remote_txn.h); status
+  // and validate only read the stores, the others journal there.
+  auto load = [&ctx, a](MigrateOptions* o, bool writing = false) -> Result<Layout> {
+    MAESTRO_ASSIGN_OR_RETURN(a->remote, PrepareRemoteTxn(ctx, a->pre_image_repo, writing));
     MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
     MAESTRO_ASSIGN_OR_RETURN(*o, Resolve(ctx, *a, layout));
     return layout;
@@ -228,13 +239,14 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   AddAppFlags(up, &ctx.app_flags);
   up->add_option("--to", a->to, "last version to apply (default: newest)");
   up->add_flag("--dry-run", a->dry_run, "print the SQL it would run; change nothing");
+  AddPreImageRepoOption(up, &a->pre_image_repo);
   up->callback([&ctx, exit_code, load, a]() {
     MigrateOptions o;
-    auto layout = load(&o);
+    auto layout = load(&o, !a->dry_run);
     if (!layout.ok()) return void(*exit_code = ctx.Fail(layout.status()));
     auto plan = PlanMigrateUp(*layout, o);
     if (!plan.ok()) return void(*exit_code = ctx.Fail(plan.status()));
-    *exit_code = RunPlan(ctx, *layout, *plan, a->dry_run);
+    *exit_code = RunPlan(ctx, *layout, *plan, a->dry_run, a->remote);
   });
 
   auto* down = group->add_subcommand(
@@ -244,13 +256,14 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   AddAppFlags(down, &ctx.app_flags);
   down->add_option("--to", a->to, "version to return to (0 = before the first)")->required();
   down->add_flag("--dry-run", a->dry_run, "print the SQL it would run; change nothing");
+  AddPreImageRepoOption(down, &a->pre_image_repo);
   down->callback([&ctx, exit_code, load, a]() {
     MigrateOptions o;
-    auto layout = load(&o);
+    auto layout = load(&o, !a->dry_run);
     if (!layout.ok()) return void(*exit_code = ctx.Fail(layout.status()));
     auto plan = PlanMigrateDown(*layout, o);
     if (!plan.ok()) return void(*exit_code = ctx.Fail(plan.status()));
-    *exit_code = RunPlan(ctx, *layout, *plan, a->dry_run);
+    *exit_code = RunPlan(ctx, *layout, *plan, a->dry_run, a->remote);
   });
 
   auto* baseline = group->add_subcommand(
@@ -259,9 +272,10 @@ void RegisterMigrateCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   AddCommonOptions(baseline, a.get());
   ctx.MarkWriting(baseline);
   baseline->add_option("--version", a->version, "the version the store's schema matches")->required();
+  AddPreImageRepoOption(baseline, &a->pre_image_repo);
   baseline->callback([&ctx, exit_code, load, a]() {
     MigrateOptions o;
-    auto layout = load(&o);
+    auto layout = load(&o, true);
     if (!layout.ok()) return void(*exit_code = ctx.Fail(layout.status()));
     // It writes history rows: one writer at a time, like every writing command
     // (no snapshot: no schema or data row changes).

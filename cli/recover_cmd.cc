@@ -3,6 +3,7 @@
 // gate (it is what the gate points to). Parsing and printing only.
 #include "cli/context.h"
 #include "cli/exit_codes.h"
+#include "cli/remote_txn.h"
 #include "cli/txn_cmd.h"
 #include "engine/stores/store_paths.h"
 #include "engine/txn/recover.h"
@@ -11,7 +12,9 @@ namespace maestro {
 
 namespace {
 
-Status RunRecover(CliContext& ctx, RecoverMode mode) {
+Status RunRecover(CliContext& ctx, RecoverMode mode, const std::string& pre_image_repo) {
+  // With a remote repository the journal is in the local one (cli/remote_txn.h).
+  MAESTRO_RETURN_IF_ERROR(PrepareRemoteTxn(ctx, pre_image_repo, /*refuse_unfinished=*/false).status());
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
   MAESTRO_RETURN_IF_ERROR(CheckStorePaths(layout));  // recover writes too (exempt from the gate)
   MAESTRO_ASSIGN_OR_RETURN(auto open, FindUnfinishedTransaction(layout, ctx.env()));
@@ -51,6 +54,7 @@ void RegisterRecoverCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   // recover
   struct RecoverArgs {
     bool rollback = false, resume = false;
+    std::string pre_image_repo;
   };
   auto rca = std::make_shared<RecoverArgs>();
   auto* recover = app.add_subcommand(
@@ -60,8 +64,10 @@ void RegisterRecoverCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   ctx.MarkUngated(recover);  // what the gate's refusal points to
   auto* rb = recover->add_flag("--rollback", rca->rollback, "undo it (only before its commit)");
   recover->add_flag("--resume", rca->resume, "finish it, running the remaining steps")->excludes(rb);
+  AddPreImageRepoOption(recover, &rca->pre_image_repo);
   recover->callback([rca, finish, &ctx]() {
-    finish(RunRecover(ctx, rca->rollback ? RecoverMode::kRollback : rca->resume ? RecoverMode::kResume : RecoverMode::kAuto));
+    finish(RunRecover(ctx, rca->rollback ? RecoverMode::kRollback : rca->resume ? RecoverMode::kResume : RecoverMode::kAuto,
+                      rca->pre_image_repo));
   });
 }
 

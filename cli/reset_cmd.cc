@@ -2,6 +2,7 @@
 // journaled transaction (engine/txn/reset.h). Parsing and printing only.
 #include "cli/context.h"
 #include "cli/exit_codes.h"
+#include "cli/remote_txn.h"
 #include "cli/txn_cmd.h"
 #include "engine/stores/check.h"
 #include "engine/stores/stats.h"
@@ -35,7 +36,8 @@ std::vector<std::string> InstallSummary(const Layout& layout) {
   return out;
 }
 
-Status RunReset(CliContext& ctx, bool dry_run, bool force) {
+Status RunReset(CliContext& ctx, bool dry_run, bool force, const std::string& pre_image_repo) {
+  MAESTRO_ASSIGN_OR_RETURN(RemoteTxn remote, PrepareRemoteTxn(ctx, pre_image_repo));  // cli/remote_txn.h
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
   std::vector<std::string> plan = DescribeReset(layout);
   // Stats and check read every store: only for a person reading the plan, not with --yes.
@@ -66,17 +68,20 @@ Status RunReset(CliContext& ctx, bool dry_run, bool force) {
   Status st = RunTransaction(session->svc, kResetKind, kResetTrigger, app.Args(ResetArgs(layout)),
                              app.Builder(BuildResetPlan), &rep);
   if (!st.ok()) return st;
+  nlohmann::json copied = CopyPreImageToRemote(ctx, remote, *session->repo, rep.snapshot_id);
   std::shared_ptr<MetadataReport> not_given_back = session->svc.metadata;
   session.reset();  // the lock: the purge needs none
   nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
   if (ctx.json()) {
     nlohmann::json j = ReportJson(rep);
     j["trash"] = trash;
+    if (remote.active()) j["remote_copy"] = copied;
     ReportMetadataNotes(ctx, *not_given_back, &j);
     ctx.PrintJson(j);
   } else {
     ReportMetadataNotes(ctx, *not_given_back, nullptr);
     PrintReport(ctx, rep);
+    if (std::string c = DescribeRemoteCopy(copied); !c.empty()) ctx.Info(c);
     ctx.Info(app.stops() ? "every store is empty; the app was started again"
                          : "every store is empty; restart the app (docker compose down && docker compose up -d)");
   }
@@ -90,6 +95,7 @@ void RegisterResetCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   // reset
   struct ResetArgsCli {
     bool dry_run = false, force = false;
+    std::string pre_image_repo;
   };
   auto ra = std::make_shared<ResetArgsCli>();
   auto* reset = app.add_subcommand(
@@ -100,7 +106,8 @@ void RegisterResetCommand(CLI::App& app, CliContext& ctx, int* exit_code) {
   reset->add_flag("--dry-run", ra->dry_run, "print the plan and change nothing");
   reset->add_flag("--force", ra->force, "run even while another process holds a store file open");
   AddAppFlags(reset, &ctx.app_flags);
-  reset->callback([ra, finish, &ctx]() { finish(RunReset(ctx, ra->dry_run, ra->force)); });
+  AddPreImageRepoOption(reset, &ra->pre_image_repo);
+  reset->callback([ra, finish, &ctx]() { finish(RunReset(ctx, ra->dry_run, ra->force, ra->pre_image_repo)); });
   ctx.MarkWriting(reset);
 }
 

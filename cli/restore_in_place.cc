@@ -2,6 +2,7 @@
 // journaled transaction (engine/txn/restore_txn.h); the repository is locked by
 // the caller (cli/snap_cmd.cc). Parsing and printing only.
 #include "cli/context.h"
+#include "cli/remote_txn.h"
 #include "cli/txn_cmd.h"
 #include "engine/stores/live_check.h"
 #include "engine/stores/store_paths.h"
@@ -40,6 +41,16 @@ static std::string SameCandidateUnder(const std::string& root, StoreId id, const
       best = c;
   }
   return best.empty() ? "" : JoinPath(root, best);
+}
+
+// True when snapshot `id` holds at least one present store: an install's state
+// worth keeping off-site, not the empty pre-image of a fresh machine.
+static bool HoldsAStore(Repository& repo, const std::string& id) {
+  auto m = repo.LoadManifest(id);
+  if (!m.ok()) return false;
+  for (const auto& st : m->stores)
+    if (st.present) return true;
+  return false;
 }
 
 // The layout with absent stores where the snapshot found them (one of their candidate paths).
@@ -91,6 +102,12 @@ Status RunRestoreInPlace(CliContext& ctx, const Layout& live, Repository& source
     return ran.Annotate("the journal and the pre-image are in " + layout.repo() + ": run `maestro-db --root " +
                         layout.root() + " --repo " + layout.repo() + " recover`");
   MAESTRO_RETURN_IF_ERROR(ran);
+  // From a remote: the pre-image of a live install goes there too (cli/remote_txn.h);
+  // a fresh machine's (every store absent) stays local, so `latest` on the
+  // remote is still the snapshot the disaster-recovery steps restore.
+  nlohmann::json copied;
+  if (!source_spec.empty() && HoldsAStore(local, rep.snapshot_id))
+    copied = CopyPreImageToRemote(ctx, RemoteTxn{source_spec, layout.repo()}, local, rep.snapshot_id);
   nlohmann::json trash = PurgeAfterTransaction(ctx, layout);
   std::vector<std::string> not_restored = SnapshotWarningsFor(source, snapshot_id, store_names);
   for (const auto& w : not_restored) ctx.Warn("snapshot " + snapshot_id + " recorded: " + w);
@@ -104,11 +121,13 @@ Status RunRestoreInPlace(CliContext& ctx, const Layout& live, Repository& source
     j["stores"] = store_names;
     j["source_repo"] = source_spec.empty() ? nlohmann::json(nullptr) : nlohmann::json(source_spec);
     j["pre_image_repo"] = layout.repo();
+    j["remote_copy"] = copied;
     ReportMetadataNotes(ctx, *svc.metadata, &j);
     ctx.PrintJson(j);
   } else {
     ReportMetadataNotes(ctx, *svc.metadata, nullptr);
     PrintReport(ctx, rep);
+    if (std::string c = DescribeRemoteCopy(copied); !c.empty()) ctx.Info(c);
     ctx.Info("restored snapshot " + snapshot_id + (source_spec.empty() ? "" : " from " + source_spec) +
              " in place; to undo: " + (source_spec.empty() ? "maestro-db snap restore " + rep.snapshot_id : undo));
   }

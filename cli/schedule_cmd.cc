@@ -13,6 +13,7 @@
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
+#include "cli/remote_txn.h"
 #include "engine/schedule/schedule.h"
 #include "engine/schedule/schedule_jobs.h"
 #include "engine/schedule/schedule_notify.h"
@@ -74,14 +75,43 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
+// A remote repository (--repo or [repo] path rclone:REMOTE:PATH) for the
+// service is "local + copy" (docs/schedule.md, "A remote --repo"): the journal,
+// the state file, the log and the nightly snapshot are in the install's LOCAL
+// repository, so a transaction the monitor runs never depends on the network,
+// and the remote is the copy job's target (schedule.copy_to), retried with the
+// backoff and watched for staleness like any copy_to. *remote gets the spec.
+Result<Layout> ScheduleLayout(CliContext& ctx, std::string* remote) {
+  MAESTRO_ASSIGN_OR_RETURN(RemoteTxn r, PrepareRemoteTxn(ctx, "", /*refuse_unfinished=*/false));
+  *remote = r.remote;
+  return ctx.LoadLayout();
+}
+
+// The [schedule] keys, with copy_to aimed at the remote repository when there is one.
+Result<ScheduleConfig> ScheduleConfigFor(CliContext& ctx, const std::string& remote) {
+  if (remote.empty()) return ScheduleConfig::FromConfig(ctx.config());
+  Config c = ctx.config();
+  const std::string copy_to = c.Get("schedule.copy_to");
+  if (!copy_to.empty() && copy_to != remote)
+    return Status::InvalidArgument(
+        "the repository is the remote " + remote + " and schedule.copy_to is " + copy_to +
+            ": the service takes the nightly snapshot into the local repository and copies it to the remote --repo",
+        "drop copy_to (or set it to " + remote + "), or give a local --repo to copy to " + copy_to +
+            "; nothing was changed");
+  c.Set("schedule.copy_to", remote);
+  return ScheduleConfig::FromConfig(c);
+}
+
 struct InstallArgs {
   bool systemd = false, cron = false, user = false, print = false;
   std::string dest;
 };
 
 // The command a timer/cron entry runs: absolute binary, --root, --repo, --config.
-std::vector<std::string> JobCommand(CliContext& ctx, const Layout& layout) {
-  std::vector<std::string> cmd = {SelfExe(), "--root", Absolute(layout.root()), "--repo", Absolute(layout.repo())};
+// A remote repository stays the remote spec: the run works it out again (ScheduleLayout).
+std::vector<std::string> JobCommand(CliContext& ctx, const Layout& layout, const std::string& remote) {
+  std::vector<std::string> cmd = {SelfExe(), "--root", Absolute(layout.root()), "--repo",
+                                  remote.empty() ? Absolute(layout.repo()) : remote};
   if (!ctx.opts.config.empty()) {
     cmd.push_back("--config");
     cmd.push_back(Absolute(ctx.opts.config));
@@ -170,11 +200,12 @@ std::string CronLines(const std::vector<std::string>& cmd, const ScheduleConfig&
 int RunInstall(CliContext& ctx, const InstallArgs& a) {
   if (a.systemd == a.cron)
     return ctx.Fail(Status::InvalidArgument("choose one of --systemd or --cron"));
-  auto layout = ctx.LoadLayout();
+  std::string remote;
+  auto layout = ScheduleLayout(ctx, &remote);
   if (!layout.ok()) return ctx.Fail(layout.status());
-  auto cfg = ScheduleConfig::FromConfig(ctx.config());
+  auto cfg = ScheduleConfigFor(ctx, remote);
   if (!cfg.ok()) return ctx.Fail(cfg.status());
-  auto cmd = JobCommand(ctx, *layout);
+  auto cmd = JobCommand(ctx, *layout, remote);
 
   std::vector<UnitFile> files;
   std::string dest = a.dest;
@@ -254,9 +285,10 @@ struct RunArgs {
 };
 
 int RunService(CliContext& ctx, const RunArgs& a) {
-  auto layout = ctx.LoadLayout();
+  std::string remote;
+  auto layout = ScheduleLayout(ctx, &remote);
   if (!layout.ok()) return ctx.Fail(layout.status());
-  auto cfg = ScheduleConfig::FromConfig(ctx.config());
+  auto cfg = ScheduleConfigFor(ctx, remote);
   if (!cfg.ok()) return ctx.Fail(cfg.status());
   for (const auto& [key, value] : ctx.config().values()) {
     (void)value;
@@ -308,9 +340,10 @@ int RunService(CliContext& ctx, const RunArgs& a) {
 // Exit 0, or 1 (kExitIssuesFound) when the off-site copy is stale: a monitoring
 // script can run `schedule status` and alert on the exit code alone.
 int ShowStatus(CliContext& ctx, const std::string& as_of) {
-  auto layout = ctx.LoadLayout();
+  std::string remote;
+  auto layout = ScheduleLayout(ctx, &remote);
   if (!layout.ok()) return ctx.Fail(layout.status());
-  auto cfg = ScheduleConfig::FromConfig(ctx.config());
+  auto cfg = ScheduleConfigFor(ctx, remote);
   if (!cfg.ok()) return ctx.Fail(cfg.status());
   std::string path = JoinPath(layout->repo(), kScheduleStateFile);
   Env* env = ctx.env();

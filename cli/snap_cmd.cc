@@ -528,7 +528,9 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
     ctx.UseLocalRepository(a.pre_image_repo.empty() ? "" : AbsolutePath(a.pre_image_repo));
     MAESTRO_ASSIGN_OR_RETURN(Layout local, ctx.LoadLayout());
     ctx.opts.repo = local.repo();  // every later use of --repo (the lock, the purger) is the local one
-    MAESTRO_ASSIGN_OR_RETURN(remote_source, OpenRemoteRepositoryForReading(env, source_spec));
+    // Encrypted or not (the password from --password-file, MAESTRO_DB_PASSWORD_FILE, ...).
+    MAESTRO_ASSIGN_OR_RETURN(OpenedRepository opened, ctx.OpenRepository(source_spec, /*create_if_missing=*/false));
+    remote_source = std::move(opened.repo);
   }
   // The root decides where each store goes under --to (its path relative to the root).
   auto layout = ctx.LoadLayout();
@@ -901,14 +903,25 @@ struct ImportLegacyArgs {
   double lock_wait = 0;
 };
 
+// Into a remote repository as into a local one (like snap create): the stamps
+// become snapshots there, under its lease lock; no store is changed, so no
+// journal is written. The install's local journal still refuses it while a
+// transaction is unfinished.
 Status RunImportLegacy(CliContext& ctx, const ImportLegacyArgs& a, int* code) {
-  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  const bool remote = !RemoteRepoSpec(ctx).empty();
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, remote ? ctx.LoadLayoutForRemoteRepo() : ctx.LoadLayout());
+  if (remote && !a.dry_run) {
+    MAESTRO_ASSIGN_OR_RETURN(auto open, FindUnfinishedTransaction(layout, ctx.env()));
+    if (open) return UnfinishedError(*open);
+  }
   const std::string dir = a.dir.empty() ? JoinPath(layout.root(), "backups") : AbsolutePath(a.dir);
   LockedRepo w;
   if (!a.dry_run) {
     MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
-  } else if (ctx.env()->DirExists(layout.repo())) {
-    MAESTRO_ASSIGN_OR_RETURN(w.repo, OpenForReading(ctx));
+  } else if (remote || ctx.env()->DirExists(layout.repo())) {
+    auto reader = OpenForReading(ctx);
+    if (reader.ok()) w.repo = std::move(reader).value();
+    else if (!remote || !reader.status().IsNotFound()) return reader.status();  // a remote with no repository yet: none
   }
   std::vector<LegacyImportItem> items;
   MAESTRO_RETURN_IF_ERROR(ImportLegacyBackups(ctx.env(), w.repo.get(), layout, dir, a.dry_run, &items));

@@ -413,11 +413,13 @@ TEST_F(RcloneFaultTest, RestartsAreBoundedThenEveryCallFails) {
   }
 }
 
-// The transactions do not take a remote repository: an rclone: spec must be
-// refused, never taken for a local folder called "rclone:…" (a copy the user
-// would think is off-site). snap create takes it, and a remote rclone cannot
-// reach fails as an I/O error, with nothing made locally either.
-TEST(RcloneBackendTest, TransactionsRefuseARemoteRepoAndNothingIsCreatedLocally) {
+// An rclone: spec is never taken for a local folder called "rclone:…" (a copy
+// the user would think is off-site). snap create writes the remote, and one
+// rclone cannot reach fails as an I/O error with nothing made locally. A
+// transaction journals in the local repository (cli/remote_txn.h): it commits,
+// and the copy of its pre-image to the unreachable remote is a warning naming
+// the command to run.
+TEST(RcloneBackendTest, AnRcloneSpecIsNeverALocalFolderAndAnUnreachableRemoteIsAnIoError) {
   std::string why;
   if (!HaveRclone(&why)) GTEST_SKIP() << why;
   TempDir d;
@@ -428,10 +430,13 @@ TEST(RcloneBackendTest, TransactionsRefuseARemoteRepoAndNothingIsCreatedLocally)
   WriteFile(d.Sub("c.ini"), "[repo]\npath = rclone:b2:bucket/maestro\n");
   r = RunCli({"--root", d.path(), "--config", d.Sub("c.ini"), "snap", "create"}, env);
   EXPECT_EQ(r.exit_code, 7) << r.err;
-  r = RunCli({"--root", d.path(), "--repo", "rclone:b2:bucket/maestro", "--yes", "reset"}, env);
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("cannot use a remote repository"), std::string::npos) << r.err;
   EXPECT_EQ(Sh("ls -A " + d.path()), "c.ini\n") << "nothing may be created for it";
+  r = RunCli({"--root", d.path(), "--repo", "rclone:b2:bucket/maestro", "--yes", "reset"}, env);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("snap copy"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--to rclone:b2:bucket/maestro"), std::string::npos) << r.err;
+  EXPECT_EQ(Sh("ls -A " + d.path()), "backups\nc.ini\n") << "only the local repository of the journal";
+  EXPECT_EQ(Sh("ls -A " + d.path() + "/backups"), "maestro-db\n");
 }
 
 // The readers through a real SFTP server: a repository made locally and
