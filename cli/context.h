@@ -121,8 +121,9 @@ class CliContext {
 
 // "" for a repository spec a command may load the layout with; else why not
 // (an rclone:REMOTE:PATH spec: the snapshot readers and snap create, delete,
-// prune, repair and copy open those themselves (LoadLayoutForRemoteRepo); every
-// other layout user — transactions, schedule, migrate — is refused, exit 2).
+// prune, repair, copy and import-legacy open those themselves
+// (LoadLayoutForRemoteRepo); the transactions and schedule switch to a local
+// repository first (cli/remote_txn.h); every other layout user is refused, exit 2).
 std::string RefuseUnwiredRemoteRepo(const std::string& repo);
 
 // Each command group registers its subcommands. A subcommand's callback stores
