@@ -4,6 +4,8 @@
 // RepoFilesOf: the RepoFiles of a repository Repository::Open made (null for
 // any other implementation of Repository); valid while the repository lives.
 // SealerOf: how that repository names blobs and seals objects (snapshot/sealer.h).
+// SetMemoryBudget: the bytes its index and blob id sets keep in memory before
+// spilling to its local cache/ (RepoFiles::memory_budget; tests set a tiny one).
 // Implemented in repository.cc. Thread safety: as the repository's.
 #pragma once
 
@@ -17,5 +19,6 @@ namespace maestro {
 
 const RepoFiles* RepoFilesOf(Repository* repo);
 std::shared_ptr<const Sealer> SealerOf(Repository* repo);
+void SetMemoryBudget(Repository* repo, size_t bytes);
 
 }  // namespace maestro

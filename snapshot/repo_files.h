@@ -8,6 +8,8 @@
 //     packs/<hash>.pack    blobs back to back
 //   local scratch, through Env, under the local folder dir():
 //     tmp/                 packs being written, SQLite backups (cleared by writers)
+//     cache/               scratch of readers and writers past their memory
+//                          budget (snapshot/scratch_area.h; each process its own)
 //     lock, lock.holder    the writer lock (snapshot/repo_lock.h); journal/
 // For a local repository the local folder is the repository folder itself.
 //
@@ -53,6 +55,13 @@ class RepoFiles {
   void set_format(uint32_t f) { format_ = f; }  // by Upgrade, under the writer lock
   const Sealer& sealer() const { return sealer_ ? *sealer_ : *PlainSealer(); }
   std::string TmpDir() const { return JoinPath(dir_, "tmp"); }
+  std::string CacheDir() const { return JoinPath(dir_, "cache"); }
+  // Bytes of blob index entries or blob ids a reader or writer keeps in
+  // memory before it spills to CacheDir() (snapshot/blob_index.h); tests set
+  // a tiny one through SetMemoryBudget (snapshot/repo_access.h).
+  static constexpr size_t kDefaultMemoryBudget = 8u << 20;
+  size_t memory_budget() const { return memory_budget_; }
+  void set_memory_budget(size_t bytes) { memory_budget_ = bytes; }
   // Makes tmp/ (and the local folder): writers call it before anything else.
   Status EnsureScratch() const;
 
@@ -81,6 +90,7 @@ class RepoFiles {
   std::string dir_;
   uint32_t format_;
   const Sealer* sealer_;
+  size_t memory_budget_ = kDefaultMemoryBudget;
 };
 
 }  // namespace maestro

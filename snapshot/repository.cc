@@ -57,6 +57,7 @@ class RepositoryImpl final : public Repository {
     return Status::OK();
   }
   const RepoFiles& files() const { return files_; }
+  RepoFiles* mutable_files() { return &files_; }
   const std::shared_ptr<const Sealer>& sealer() const { return sealer_; }
 
   Result<SnapshotInfo> Create(const std::vector<SnapshotSource>& sources, const CreateOptions& opts) override {
@@ -129,6 +130,11 @@ Status CheckFolderForNewRepository(Env* env, const std::string& dir) {
 const RepoFiles* RepoFilesOf(Repository* repo) {
   auto* impl = dynamic_cast<RepositoryImpl*>(repo);
   return impl != nullptr ? &impl->files() : nullptr;
+}
+
+void SetMemoryBudget(Repository* repo, size_t bytes) {
+  auto* impl = dynamic_cast<RepositoryImpl*>(repo);
+  if (impl != nullptr) impl->mutable_files()->set_memory_budget(bytes);
 }
 
 // The sealer the repository was opened with (PlainSealer() when unencrypted;
