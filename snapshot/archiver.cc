@@ -47,40 +47,27 @@ void ReleaseFreedMemory() {
 }
 
 // Step 1: CleanLeftovers needs which packs the index names and Create only
-// which blobs are stored: no BlobIndex with an IndexEntry per blob.
+// which blobs are stored: both from one BlobIndex, bounded in memory
+// (snapshot/blob_index.h: past the repository's budget it is on disk).
 Status PrepareStoredBlobs(const RepoFiles& files, std::unique_ptr<StoredBlobs>* out) {
-  std::vector<std::pair<Hash128, Hash128>> blob_pack;  // in index-file order, as LoadIndex sees them
-  HashSet named;
   // A damaged index file is skipped: the packs only it names are indexed again below.
+  BlobIndex idx;
   BadIndexFiles bad_index;
-  MAESTRO_RETURN_IF_ERROR(ForEachIndexFile(files, /*strict=*/true, &bad_index, nullptr, [&](std::vector<IndexEntry>& v) {
-    for (const auto& ie : v) blob_pack.emplace_back(ie.blob, ie.pack), named.insert(ie.pack);
-  }));
-  auto by_blob = [](const auto& a, const auto& b) { return a.first < b.first; };
-  // The first entry of a blob is the one LoadIndex keeps: only its pack counts as used.
-  std::stable_sort(blob_pack.begin(), blob_pack.end(), by_blob);
-  blob_pack.erase(std::unique(blob_pack.begin(), blob_pack.end(), [](const auto& a, const auto& b) { return a.first == b.first; }),
-                  blob_pack.end());
+  MAESTRO_RETURN_IF_ERROR(LoadIndex(files, &idx, /*strict=*/true, &bad_index, nullptr));
+  HashSet packs;
+  MAESTRO_RETURN_IF_ERROR(PacksOf(idx, &packs));
   std::vector<IndexEntry> adopted;
   std::set<std::string> damaged;
-  auto known = [&](const Hash128& b) {
-    return std::binary_search(blob_pack.begin(), blob_pack.end(), std::make_pair(b, Hash128()), by_blob);
-  };
-  MAESTRO_RETURN_IF_ERROR(AdoptUnindexedPacks(files, named, known, &adopted, &damaged));
-  if (!adopted.empty()) {
-    for (const auto& ie : adopted) blob_pack.emplace_back(ie.blob, ie.pack);
-    std::sort(blob_pack.begin(), blob_pack.end(), by_blob);
+  MAESTRO_RETURN_IF_ERROR(
+      AdoptUnindexedPacks(files, packs, [&](const Hash128& b) { return idx.Contains(b); }, &adopted, &damaged));
+  for (const auto& ie : adopted) {
+    idx.Insert(ie);
+    packs.insert(ie.pack);
   }
-  HashSet used_packs;
-  std::vector<Hash128> ids;
-  ids.reserve(blob_pack.size());
-  for (const auto& [blob, pack] : blob_pack) {
-    ids.push_back(blob);
-    used_packs.insert(pack);
-  }
-  std::vector<std::pair<Hash128, Hash128>>().swap(blob_pack);
-  MAESTRO_RETURN_IF_ERROR(CleanLeftovers(files, used_packs, damaged));
-  *out = std::make_unique<StoredBlobs>(std::move(ids));
+  MAESTRO_RETURN_IF_ERROR(idx.status().Annotate("loading the repository index"));
+  // The chosen entry of a blob is the one LoadIndex keeps: only its pack counts as used.
+  MAESTRO_RETURN_IF_ERROR(CleanLeftovers(files, packs, damaged));
+  *out = std::make_unique<StoredBlobs>(std::move(idx));
   return Status::OK();
 }
 

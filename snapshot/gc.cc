@@ -1,12 +1,15 @@
 #include "snapshot/gc.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
+#include "snapshot/blob_id_set.h"
 #include "snapshot/blob_index.h"
 #include "snapshot/blob_reader.h"
 #include "snapshot/catalog.h"
 #include "snapshot/leftovers.h"
+#include "snapshot/listing_reader.h"
 #include "snapshot/pack_writer.h"
 #include "util/crash_point.h"
 
@@ -20,68 +23,110 @@ MAESTRO_DECLARE_CRASH_POINT(gc_after_delete_packs, "gc.after_delete_packs");
 
 namespace {
 
+// The kept entries as index files of at most `limit` entries each, each
+// published (durable) when full: bounded memory, and safe at any moment, as
+// every entry names a pack that is durable and stays until the old index
+// files are gone.
+class IndexPieces {
+ public:
+  IndexPieces(const RepoFiles& files, size_t limit) : files_(files), limit_(std::max<size_t>(limit, 1)) {}
+  Status Add(const IndexEntry& e) {
+    buf_.push_back(e);
+    return buf_.size() >= limit_ ? Flush() : Status::OK();
+  }
+  Status Flush() {
+    if (buf_.empty()) return Status::OK();
+    std::string name;
+    MAESTRO_RETURN_IF_ERROR(WriteIndexFile(files_, buf_, &name));
+    std::vector<IndexEntry>().swap(buf_);
+    names_.insert(name);
+    return Status::OK();
+  }
+  const std::set<std::string>& names() const { return names_; }
+
+ private:
+  const RepoFiles& files_;
+  const size_t limit_;
+  std::vector<IndexEntry> buf_;
+  std::set<std::string> names_;
+};
+
 class GarbageCollector {
  public:
-  GarbageCollector(const RepoFiles& files, bool dry_run) : files_(files), dry_run_(dry_run) {}
+  GarbageCollector(const RepoFiles& files, bool dry_run)
+      : files_(files),
+        dry_run_(dry_run),
+        needed_(files.env(), files.CacheDir(), files.memory_budget()),
+        idx_(files.env(), files.CacheDir(), files.memory_budget()) {}
 
   Result<GcStats> Run() {
     if (!dry_run_) MAESTRO_RETURN_IF_ERROR(files_.EnsureScratch());
+    std::string bad_index;
+    MAESTRO_RETURN_IF_ERROR(LoadAndCheckIndex(&bad_index));
     MAESTRO_RETURN_IF_ERROR(FindNeededBlobs());
-    MAESTRO_RETURN_IF_ERROR(LoadAndCheckIndex());
+    if (stats_.skipped.empty()) stats_.skipped = bad_index;  // a damaged manifest is named first
     if (!stats_.skipped.empty()) return stats_;
     if (!dry_run_) MAESTRO_RETURN_IF_ERROR(PutRightLeftovers());
     MAESTRO_RETURN_IF_ERROR(PlanPacks());
     if (dry_run_ || (rewrite_.empty() && drop_.empty())) return stats_;
+    IndexPieces pieces(files_, std::max<size_t>(1, files_.memory_budget() / (2 * sizeof(IndexEntry))));
     PackWriter sink(files_, "gc.after_new_pack");
-    MAESTRO_RETURN_IF_ERROR(CopyNeededBlobs(&sink));
+    MAESTRO_RETURN_IF_ERROR(CopyNeededBlobs(&sink, &pieces));
     MAESTRO_CRASH_POINT("gc.after_new_packs");
-    std::string new_index;
-    MAESTRO_RETURN_IF_ERROR(WriteKeptIndex(sink.entries(), &new_index));
+    MAESTRO_RETURN_IF_ERROR(WriteKeptIndex(&pieces));
     MAESTRO_CRASH_POINT("gc.after_index");
-    MAESTRO_RETURN_IF_ERROR(RemoveOld(new_index));
+    MAESTRO_RETURN_IF_ERROR(RemoveOld(pieces.names()));
     return stats_;
   }
 
  private:
   // A blob is only removable when we know for sure that no snapshot needs it: a
   // damaged manifest may reference any blob, so while one is there, GC skips.
+  // Each listing is streamed (ListingReader): one tree blob in memory at a time.
   Status FindNeededBlobs() {
     MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, files_.ListSnapshotIds());
-    // Format 4: listings are tree blobs, read through the index (a tree blob
-    // only a damaged index names makes its manifest unreadable: skipped, safe).
-    BlobIndex trees_idx;
-    if (files_.v4()) MAESTRO_RETURN_IF_ERROR(LoadIndex(files_, &trees_idx, /*strict=*/false, nullptr, nullptr));
     for (const auto& id : ids) {
-      Result<Manifest> m = LoadManifest(files_, id, &trees_idx);
+      Result<Manifest> m = LoadManifestHead(files_, id);
       // An incomplete upload was never a snapshot: it needs nothing, and this
       // writer (under the lock, so no upload is under way) removes it.
       if (m.status().code() == Status::Code::kUnfinished) {
         if (!dry_run_) MAESTRO_RETURN_IF_ERROR(files_.backend()->Remove(ObjectKind::kManifest, id));
         continue;
       }
-      if (m.status().IsCorruption()) {
-        stats_.skipped = "the manifest of snapshot " + id + " is damaged (" + m.status().message() +
+      Status s = m.status();
+      if (s.ok()) s = AddNeeded(*m);
+      // Format 4: a tree blob only a damaged index names makes its listing
+      // unreadable: the manifest counts as damaged (skipped, safe).
+      if (s.IsCorruption()) {
+        stats_.skipped = "the manifest of snapshot " + id + " is damaged (" + s.message() +
                          "): it may reference any blob, so no data was removed; run `maestro-db snap repair` (or `snap delete " +
                          id + "`), then `maestro-db snap prune` frees what only deleted snapshots held";
         return Status::OK();
       }
-      if (!m.ok()) return m.status().Annotate("not removing any data while a manifest is unreadable");
-      for (const auto& st : m->stores) {
-        if (st.has_root) needed_.insert(st.root);
-        for (const auto& t : st.tree_blobs) needed_.insert(t);
-        for (const auto& f : st.files)
-          for (const auto& c : f.chunks) needed_.insert(c);
-      }
+      if (!s.ok()) return s.Annotate("not removing any data while a manifest is unreadable");
+    }
+    return needed_.Seal().Annotate("collecting the blobs the snapshots need");
+  }
+
+  Status AddNeeded(const Manifest& m) {
+    for (const auto& st : m.stores) {
+      if (st.has_root) MAESTRO_RETURN_IF_ERROR(needed_.Add(st.root));
+      ListingReader listing(files_, &idx_, st, "snapshot " + m.info.id + ", listing of store " + st.name);
+      ManifestFile f;
+      while (listing.Next(&f))
+        for (const auto& c : f.chunks) MAESTRO_RETURN_IF_ERROR(needed_.Add(c));
+      MAESTRO_RETURN_IF_ERROR(listing.status());
+      for (const auto& t : listing.tree_blobs()) MAESTRO_RETURN_IF_ERROR(needed_.Add(t));
     }
     return Status::OK();
   }
 
-  Status LoadAndCheckIndex() {
+  Status LoadAndCheckIndex(std::string* bad) {
     BadIndexFiles bad_index;
     MAESTRO_RETURN_IF_ERROR(LoadIndex(files_, &idx_, /*strict=*/true, &bad_index, &old_index_files_));
-    if (!bad_index.empty() && stats_.skipped.empty())
-      stats_.skipped = "index file " + bad_index.front().first + " is damaged (" + bad_index.front().second.message() +
-                       "): it may be the only one naming some blobs, so no data was removed; run `maestro-db snap repair`";
+    if (!bad_index.empty())
+      *bad = "index file " + bad_index.front().first + " is damaged (" + bad_index.front().second.message() +
+             "): it may be the only one naming some blobs, so no data was removed; run `maestro-db snap repair`";
     return Status::OK();
   }
 
@@ -90,33 +135,39 @@ class GarbageCollector {
   // here: it is read, found to add nothing, and deleted below as before.)
   Status PutRightLeftovers() {
     std::vector<IndexEntry> adopted;
+    HashSet packs;
+    MAESTRO_RETURN_IF_ERROR(PacksOf(idx_, &packs));
     MAESTRO_RETURN_IF_ERROR(AdoptUnindexedPacks(
-        files_, PacksOf(idx_), [&](const Hash128& b) { return idx_.Contains(b); }, &adopted, &damaged_));
+        files_, packs, [&](const Hash128& b) { return idx_.Contains(b); }, &adopted, &damaged_));
+    MAESTRO_RETURN_IF_ERROR(idx_.status());
     if (!adopted.empty()) {  // rare: load again, the new index file included
       old_index_files_.clear();
       MAESTRO_RETURN_IF_ERROR(LoadIndex(files_, &idx_, /*strict=*/true, nullptr, &old_index_files_));
+      MAESTRO_RETURN_IF_ERROR(PacksOf(idx_, &packs));
     }
-    return CleanLeftovers(files_, PacksOf(idx_), damaged_);
+    return CleanLeftovers(files_, packs, damaged_);
   }
 
   // Per pack: how many of its (chosen) index entries are still needed; packs
-  // with none are dropped, packs with some are rewritten.
+  // with none are dropped, packs with some are rewritten. One pass over the
+  // index in blob-id order, so the needed set is read in order too.
   Status PlanPacks() {
     struct PackUse {
       uint64_t needed = 0, unneeded = 0, unneeded_bytes = 0;
     };
     std::map<Hash128, PackUse> packs;
-    MAESTRO_RETURN_IF_ERROR(idx_.ForEach([&](const IndexEntry& e) {
+    Status s = idx_.ForEach([&](const IndexEntry& e) {
       PackUse& u = packs[e.pack];
-      if (needed_.count(e.blob)) {
+      if (needed_.Contains(e.blob)) {
         u.needed++;
-      } else {
-        u.unneeded++;
-        u.unneeded_bytes += e.stored_len + (e.pack_version == kRepoFormatVersion ? kBlobHeaderSize : 0);
-        stats_.blobs_removed++;
+        return Status::OK();
       }
-      return Status::OK();
-    }));
+      u.unneeded++;
+      u.unneeded_bytes += e.stored_len + (e.pack_version == kRepoFormatVersion ? kBlobHeaderSize : 0);
+      stats_.blobs_removed++;
+      return needed_.status();  // "not needed" only if the set could be read
+    });
+    MAESTRO_RETURN_IF_ERROR(s);
     for (const auto& [pack, u] : packs) {
       if (u.unneeded == 0) continue;
       (u.needed == 0 ? drop_ : rewrite_).insert(pack);
@@ -127,38 +178,43 @@ class GarbageCollector {
     return Status::OK();
   }
 
-  // 1. The needed blobs of partly-used packs into new packs (durable).
-  Status CopyNeededBlobs(PackWriter* sink) {
+  // 1. The needed blobs of partly-used packs into new packs (durable); the
+  // entries of each published pack go to the kept index as they come.
+  Status CopyNeededBlobs(PackWriter* sink, IndexPieces* pieces) {
     BlobReader reader(files_, &idx_);
     std::string raw, stored;
+    auto take = [&] {
+      for (const auto& e : sink->TakeEntries()) MAESTRO_RETURN_IF_ERROR(pieces->Add(e));
+      return Status::OK();
+    };
     Status s = idx_.ForEach([&](const IndexEntry& e) {
-      if (!rewrite_.count(e.pack) || !needed_.count(e.blob)) return Status::OK();
+      if (!rewrite_.count(e.pack) || !needed_.Contains(e.blob)) return needed_.status();
       // Read and checked whole: a damaged blob must not be laundered into a new pack.
       MAESTRO_RETURN_IF_ERROR(reader.ReadEntry(e, &raw, &stored).Annotate("garbage collection"));
       // Copied as the repository's current pack version (a format-3 pack's
       // blobs move into version-4 packs once the repository is upgraded).
-      return sink->Add(e.blob, e.raw_len, stored, e.codec, e.type);
+      MAESTRO_RETURN_IF_ERROR(sink->Add(e.blob, e.raw_len, stored, e.codec, e.type));
+      return take();
     });
     MAESTRO_RETURN_IF_ERROR(s);
-    return sink->Finish();
+    MAESTRO_RETURN_IF_ERROR(sink->Finish());
+    return take();
   }
 
-  // 2. One new index holding every kept entry; published before anything goes.
-  Status WriteKeptIndex(const std::vector<IndexEntry>& copied, std::string* name) {
-    std::vector<IndexEntry> kept;
+  // 2. Every kept entry in new index files; all published before anything goes.
+  Status WriteKeptIndex(IndexPieces* pieces) {
     MAESTRO_RETURN_IF_ERROR(idx_.ForEach([&](const IndexEntry& e) {
-      if (needed_.count(e.blob) && !rewrite_.count(e.pack) && !drop_.count(e.pack)) kept.push_back(e);
-      return Status::OK();
+      if (rewrite_.count(e.pack) || drop_.count(e.pack)) return Status::OK();
+      if (!needed_.Contains(e.blob)) return needed_.status();
+      return pieces->Add(e);
     }));
-    kept.insert(kept.end(), copied.begin(), copied.end());
-    if (kept.empty()) return Status::OK();
-    return WriteIndexFile(files_, kept, name);
+    return pieces->Flush();
   }
 
   // 3. Old index files, then the packs nothing names any more.
-  Status RemoveOld(const std::string& new_index) {
+  Status RemoveOld(const std::set<std::string>& new_index) {
     for (const auto& n : old_index_files_)
-      if (n != new_index) MAESTRO_RETURN_IF_ERROR(files_.backend()->Remove(ObjectKind::kIndex, n));
+      if (!new_index.count(n)) MAESTRO_RETURN_IF_ERROR(files_.backend()->Remove(ObjectKind::kIndex, n));
     MAESTRO_CRASH_POINT("gc.before_delete_packs");
     for (const auto* set : {&drop_, &rewrite_})
       for (const auto& p : *set) MAESTRO_RETURN_IF_ERROR(files_.backend()->Remove(ObjectKind::kPack, PackName(p)));
@@ -169,7 +225,7 @@ class GarbageCollector {
   const RepoFiles& files_;
   const bool dry_run_;
   GcStats stats_;
-  HashSet needed_;
+  BlobIdSet needed_;
   BlobIndex idx_;
   std::vector<std::string> old_index_files_;
   std::set<std::string> damaged_;

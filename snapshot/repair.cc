@@ -56,8 +56,11 @@ Result<RepairReport> RepairRepository(const RepoFiles& files, bool dry_run) {
     }
   std::vector<IndexEntry> adopted;
   std::set<std::string> damaged_packs;
+  HashSet named;
+  MAESTRO_RETURN_IF_ERROR(PacksOf(idx, &named));
   MAESTRO_RETURN_IF_ERROR(AdoptUnindexedPacks(
-      files, PacksOf(idx), [&](const Hash128& b) { return idx.Contains(b); }, &adopted, &damaged_packs, !dry_run));
+      files, named, [&](const Hash128& b) { return idx.Contains(b); }, &adopted, &damaged_packs, !dry_run));
+  MAESTRO_RETURN_IF_ERROR(idx.status());
   std::set<Hash128> packs;
   for (const auto& e : adopted) packs.insert(e.pack);
   rep.blobs_reindexed = adopted.size();
