@@ -24,6 +24,8 @@ struct BlobIdSet::Rep {
   bool sealed = false;
   mutable Status status;
 
+  std::string Where() const { return "the blob id set's scratch files in " + scratch + " (free space there, then retry)"; }
+
   Status Spill() {
     area = std::make_unique<ScratchArea>(env, scratch);
     sorter = std::make_unique<RunSorter>(area.get(), kTableKeySize, budget);
@@ -77,8 +79,8 @@ Status BlobIdSet::Add(const Hash128& id) {
       if (r.ids.size() * sizeof(Hash128) >= r.budget / 2) s = r.Spill();
     }
   }
-  if (!s.ok()) r.status = s;
-  return s;
+  if (!s.ok()) r.status = s.Annotate(r.Where());
+  return r.status;
 }
 
 Status BlobIdSet::Seal() {
@@ -94,8 +96,8 @@ Status BlobIdSet::Seal() {
     r.ids.shrink_to_fit();
   }
   if (!s.ok()) {
-    r.status = s;
-    return s;
+    r.status = s.Annotate(r.Where());
+    return r.status;
   }
   r.sealed = true;
   return Status::OK();
@@ -108,7 +110,7 @@ bool BlobIdSet::Contains(const Hash128& id) const {
   EncodeKey(id, key);
   Status s;
   bool found = r.table->Find(key, rec, &s);
-  if (!s.ok() && r.status.ok()) r.status = s;
+  if (!s.ok() && r.status.ok()) r.status = s.Annotate(r.Where());
   return found;
 }
 

@@ -75,7 +75,8 @@ struct BlobIndex::Rep {
   Status status;
 
   void Fail(const Status& s) {
-    if (status.ok()) status = s;
+    if (status.ok() && !s.ok())
+      status = s.Annotate("the repository index's scratch files in " + scratch_dir + " (free space there, then retry)");
   }
   bool OverBudget() const { return env != nullptr && map.size() * kNodeBytes > budget; }
   // Moves the map (and the table, if any) into a new sorter.
