@@ -245,6 +245,7 @@ Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad,
       return io.Annotate("reading index file " + path + " of the repository; nothing was changed, retry");
     }
     Result<std::vector<IndexEntry>> r = s.ok() ? DecodeIndex(bytes, "index file " + path, files.sealer()) : Result<std::vector<IndexEntry>>(s);
+    std::string().swap(bytes);  // one file's bytes or its entries at a time, not both
     if (!r.ok()) {
       if (strict && !bad)
         return r.status().Annotate("the repository index is damaged; run `maestro-db snap verify` to see what it affects");

@@ -5,9 +5,6 @@
 // a damaged scratch table is refused; prune under a tiny budget frees what it
 // frees in memory and, killed at any crash point, loses no needed blob.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <filesystem>
 #include <functional>
@@ -21,12 +18,12 @@
 #include "snapshot/sorted_table.h"
 #include "tests/support/fault_env.h"
 #include "tests/test_util.h"
-#include "util/crash_point.h"
 
 namespace maestro {
 namespace {
 
 using testing::RandomBytes;
+using testing::RunChildUntilCrash;
 using testing::TempDir;
 using testing::TreeDigest;
 using testing::WriteFile;
@@ -373,21 +370,6 @@ TEST_F(BoundedPruneTest, CreateUnderATinyBudgetFindsEveryStoredBlob) {
   EXPECT_EQ(TreeDigest(dir + "/packs"), packs) << "an unchanged snapshot stores no blob again";
   ExpectWhole(repo.get(), info->id, src);
   for (const auto& [p, d] : TreeDigest(dir + "/cache")) ADD_FAILURE() << "left in cache/: " << p;
-}
-
-// Runs fn in a forked child with a crash point armed; expects SIGKILL.
-void RunChildUntilCrash(const std::string& point, const std::function<void()>& fn) {
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    SetCrashPointForTesting(point);
-    fn();
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << point << " was never reached (exit " << WEXITSTATUS(status) << ")";
-  EXPECT_EQ(WTERMSIG(status), SIGKILL);
 }
 
 TEST_F(BoundedPruneTest, KillAtAnyGcCrashPointUnderATinyBudgetLosesNoNeededBlob) {

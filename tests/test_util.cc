@@ -16,6 +16,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include <gtest/gtest.h>
+
+#include "util/crash_point.h"
 #include "util/env.h"
 #include "util/hash.h"
 
@@ -168,6 +171,20 @@ std::string RandomBytes(size_t n, uint32_t seed) {
     std::memcpy(&s[i], &v, std::min<size_t>(8, n - i));
   }
   return s;
+}
+
+void RunChildUntilCrash(const std::string& point, const std::function<void()>& fn) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    SetCrashPointForTesting(point);
+    fn();
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << point << " was never reached (exit " << WEXITSTATUS(status) << ")";
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
 }
 
 }  // namespace maestro::testing

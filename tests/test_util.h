@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -43,6 +44,11 @@ std::string RandomBytes(size_t n, uint32_t seed);
 
 // Runs cmd with /bin/sh and returns its standard output ("" if it cannot start).
 std::string Sh(const std::string& cmd);
+
+// Runs fn in a forked child with the crash point spec armed
+// (util/crash_point.h) and expects the child to die of SIGKILL there (a
+// gtest failure naming the point when it exits instead).
+void RunChildUntilCrash(const std::string& point, const std::function<void()>& fn);
 
 // Writes a file, creating parent directories.
 void WriteFile(const std::string& path, const std::string& content);
