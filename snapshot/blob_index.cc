@@ -226,8 +226,12 @@ void BlobIndex::Clear() {
   r.status = Status::OK();
 }
 
-Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad, std::vector<std::string>* names,
-                        const std::function<void(std::vector<IndexEntry>&)>& fn) {
+namespace {
+
+// Visits each index file in name order: decode(bytes, what) delivers its
+// entries and is Corruption when it does not decode (see ForEachIndexFile).
+Status VisitIndexFiles(const RepoFiles& files, bool strict, BadIndexFiles* bad, std::vector<std::string>* names,
+                       const std::function<Status(std::string& bytes, const std::string& what)>& decode) {
   std::vector<std::string> all;
   MAESTRO_RETURN_IF_ERROR(files.ListNames(ObjectKind::kIndex, &all));
   for (const auto& name : all) {
@@ -244,25 +248,39 @@ Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad,
       Status io = s.IsNotFound() ? Status::IoError(s.message()) : s;
       return io.Annotate("reading index file " + path + " of the repository; nothing was changed, retry");
     }
-    Result<std::vector<IndexEntry>> r = s.ok() ? DecodeIndex(bytes, "index file " + path, files.sealer()) : Result<std::vector<IndexEntry>>(s);
-    std::string().swap(bytes);  // one file's bytes or its entries at a time, not both
-    if (!r.ok()) {
+    if (s.ok()) s = decode(bytes, "index file " + path);
+    if (!s.ok()) {
       if (strict && !bad)
-        return r.status().Annotate("the repository index is damaged; run `maestro-db snap verify` to see what it affects");
-      if (bad) bad->emplace_back(path, r.status());
-      continue;
+        return s.Annotate("the repository index is damaged; run `maestro-db snap verify` to see what it affects");
+      if (bad) bad->emplace_back(path, s);
     }
-    fn(*r);
   }
   return Status::OK();
+}
+
+}  // namespace
+
+Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad, std::vector<std::string>* names,
+                        const std::function<void(std::vector<IndexEntry>&)>& fn) {
+  return VisitIndexFiles(files, strict, bad, names, [&](std::string& bytes, const std::string& what) {
+    Result<std::vector<IndexEntry>> r = DecodeIndex(bytes, what, files.sealer());
+    std::string().swap(bytes);  // the file's bytes freed before its entries are used
+    if (r.ok()) fn(*r);
+    return r.status();
+  });
+}
+
+Status ForEachIndexEntry(const RepoFiles& files, bool strict, BadIndexFiles* bad, std::vector<std::string>* names,
+                         const std::function<void(const IndexEntry&)>& fn) {
+  return VisitIndexFiles(files, strict, bad, names, [&](std::string& bytes, const std::string& what) {
+    return DecodeIndexEach(bytes, what, files.sealer(), fn);
+  });
 }
 
 Status LoadIndex(const RepoFiles& files, BlobIndex* idx, bool strict, BadIndexFiles* bad, std::vector<std::string>* names) {
   idx->Clear();
   if (!idx->has_scratch()) idx->SetScratch(files.env(), files.CacheDir(), files.memory_budget());
-  MAESTRO_RETURN_IF_ERROR(ForEachIndexFile(files, strict, bad, names, [&](std::vector<IndexEntry>& v) {
-    for (auto& ie : v) idx->Insert(ie);
-  }));
+  MAESTRO_RETURN_IF_ERROR(ForEachIndexEntry(files, strict, bad, names, [&](const IndexEntry& e) { idx->Insert(e); }));
   (void)idx->size();  // builds the on-disk table now, so its errors are reported here
   return idx->status().Annotate("loading the repository index");
 }

@@ -98,6 +98,10 @@ using BadIndexFiles = std::vector<std::pair<std::string, Status>>;
 // name of every index file visited.
 Status ForEachIndexFile(const RepoFiles& files, bool strict, BadIndexFiles* bad, std::vector<std::string>* names,
                         const std::function<void(std::vector<IndexEntry>&)>& fn);
+// The same, entry by entry: one index file's bytes in memory at a time, no
+// vector of its entries (a file that does not decode delivers none).
+Status ForEachIndexEntry(const RepoFiles& files, bool strict, BadIndexFiles* bad, std::vector<std::string>* names,
+                         const std::function<void(const IndexEntry&)>& fn);
 // Every index file's entries, the first of a blob kept. An index without a
 // scratch folder gets the repository's (RepoFiles::CacheDir, memory_budget).
 Status LoadIndex(const RepoFiles& files, BlobIndex* idx, bool strict, BadIndexFiles* bad,

@@ -478,11 +478,11 @@ std::string EncodeIndex(const std::vector<IndexEntry>& entries) {
   return s;
 }
 
-static Result<std::vector<IndexEntry>> DecodeIndexV1(std::string_view bytes, const std::string& what) {
-  uint32_t version = 0;
-  MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(bytes, kIndexMagic, what, &version));
+using EntrySink = std::function<void(const IndexEntry&)>;
+
+// The body of a version-1 index (inside its envelope); emit gets each entry.
+static Status ParseIndexV1(std::string_view body, const std::string& what, const EntrySink& emit) {
   ByteReader r(body);
-  std::vector<IndexEntry> out;
   uint32_t np = r.Count(20);
   for (uint32_t p = 0; p < np && r.ok(); ++p) {
     Hash128 pack = r.Hash();
@@ -498,11 +498,11 @@ static Result<std::vector<IndexEntry>> DecodeIndexV1(std::string_view bytes, con
       if (r.ok() && (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen))
         return Status::Corruption(what + ": index entry for blob " + e.blob.Hex() + " claims " +
                                   std::to_string(e.raw_len) + " bytes, over the format's blob limit");
-      out.push_back(e);
+      emit(e);
     }
   }
   if (!r.ok() || r.left() != 0) return Status::Corruption(what + ": index body does not decode");
-  return out;
+  return Status::OK();
 }
 
 // ---------------------------------------------------------------- index v4
@@ -534,9 +534,8 @@ Result<std::string> EncodeIndexV4(const std::vector<IndexEntry>& entries, const 
 
 namespace {
 
-Result<std::vector<IndexEntry>> DecodeIndexV4(std::string_view body, const std::string& what) {
+Status ParseIndexV4(std::string_view body, const std::string& what, const EntrySink& emit) {
   ByteReader r(body);
-  std::vector<IndexEntry> out;
   uint32_t np = r.Count(21);
   for (uint32_t p = 0; p < np && r.ok(); ++p) {
     Hash128 pack = r.Hash();
@@ -561,25 +560,40 @@ Result<std::vector<IndexEntry>> DecodeIndexV4(std::string_view body, const std::
       if (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen)
         return Status::Corruption(what + ": index entry for blob " + e.blob.Hex() + " claims " +
                                   std::to_string(e.raw_len) + " bytes, over the format's blob limit");
-      out.push_back(e);
+      emit(e);
     }
   }
   if (!r.ok() || r.left() != 0) return Status::Corruption(what + ": index body does not decode");
-  return out;
+  return Status::OK();
 }
 
 }  // namespace
 
-Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what, const Sealer& sealer) {
+Status DecodeIndexEach(std::string_view bytes, const std::string& what, const Sealer& sealer, const EntrySink& emit) {
+  const EntrySink none = [](const IndexEntry&) {};
   if (!sealer.encrypted() && bytes.size() >= 12 && std::memcmp(bytes.data(), kIndexMagic, 8) == 0 &&
-      DecodeFixed32(bytes.data() + 8) == kRepoFormatVersion)
-    return DecodeIndexV1(bytes, what);
+      DecodeFixed32(bytes.data() + 8) == kRepoFormatVersion) {
+    uint32_t version = 0;
+    MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(bytes, kIndexMagic, what, &version));
+    MAESTRO_RETURN_IF_ERROR(ParseIndexV1(body, what, none));  // all of it decodes before any entry goes out
+    return ParseIndexV1(body, what, emit);
+  }
+  // The unencrypted sealer's Open is the identity: no copy of the bytes.
   std::string plain;
-  MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kIndex, "", bytes, &plain).Annotate(what));
+  if (sealer.encrypted()) MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kIndex, "", bytes, &plain).Annotate(what));
   uint32_t version = 0;
-  MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(plain, kIndexMagic, what, &version, kRepoFormatV4));
+  MAESTRO_ASSIGN_OR_RETURN(std::string_view body,
+                           OpenEnvelope(sealer.encrypted() ? std::string_view(plain) : bytes, kIndexMagic, what, &version,
+                                        kRepoFormatV4));
   if (version != kRepoFormatV4) return Status::Corruption(what + ": index version " + std::to_string(version) + " inside a format-4 envelope");
-  return DecodeIndexV4(body, what);
+  MAESTRO_RETURN_IF_ERROR(ParseIndexV4(body, what, none));
+  return ParseIndexV4(body, what, emit);
+}
+
+Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what, const Sealer& sealer) {
+  std::vector<IndexEntry> out;
+  MAESTRO_RETURN_IF_ERROR(DecodeIndexEach(bytes, what, sealer, [&](const IndexEntry& e) { out.push_back(e); }));
+  return out;
 }
 
 Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -104,6 +105,10 @@ Result<std::string> EncodeIndexV4(const std::vector<IndexEntry>& entries, const 
 // Either version (version 1 only when the sealer does not encrypt).
 Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what, const Sealer& sealer);
 Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what);  // PlainSealer
+// The same, entry by entry without a vector (bounded memory): the whole file
+// is checked first, so a file that does not decode emits nothing.
+Status DecodeIndexEach(std::string_view bytes, const std::string& what, const Sealer& sealer,
+                       const std::function<void(const IndexEntry&)>& emit);
 
 // Index entries for every blob of a whole pack file, read from its blob headers
 // (a pack is self-describing). Corruption when the bytes are not a well-formed
