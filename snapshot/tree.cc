@@ -1,5 +1,7 @@
 #include "snapshot/tree.h"
 
+#include <cstddef>
+
 #include "snapshot/chunker.h"
 #include "util/coding.h"
 
@@ -65,40 +67,81 @@ Status ReadEntry(ByteReader* r, const std::string& what, ManifestFile* f) {
 
 }  // namespace
 
-std::vector<TreeBlob> SplitStoreTree(ManifestStore* st, const Sealer& sealer) {
-  std::string stream;
-  std::vector<size_t> ends;  // the end offset of every entry, ascending
-  ends.reserve(st->files.size());
-  for (const auto& f : st->files) {
-    PutEntry(&stream, f);
-    ends.push_back(stream.size());
+int CompareListingPaths(std::string_view a, std::string_view b) {
+  const size_t n = a.size() < b.size() ? a.size() : b.size();
+  for (size_t i = 0; i < n; ++i) {
+    if (a[i] == b[i]) continue;
+    // '/' ends a component: below every byte of a name.
+    unsigned ca = a[i] == '/' ? 0u : static_cast<unsigned char>(a[i]) + 1u;
+    unsigned cb = b[i] == '/' ? 0u : static_cast<unsigned char>(b[i]) + 1u;
+    return ca < cb ? -1 : 1;
   }
-  const Chunker chunker(TreeChunking());
-  std::vector<TreeBlob> out;
-  st->tree_blobs.clear();
-  size_t pos = 0, e = 0;
-  while (pos < stream.size()) {
-    size_t cut = pos + chunker.FindCut(reinterpret_cast<const uint8_t*>(stream.data() + pos), stream.size() - pos);
-    while (e < ends.size() && ends[e] < cut) ++e;  // the first entry boundary at or after the cut
-    size_t end = e < ends.size() ? ends[e] : stream.size();
-    TreeBlob b;
-    b.plain.reserve(1 + end - pos);
-    b.plain.push_back('T');
-    b.plain.append(stream, pos, end - pos);
-    b.id = sealer.BlobId(b.plain);
-    st->tree_blobs.push_back(b.id);
-    out.push_back(std::move(b));
-    pos = end;
-  }
+  return a.size() == b.size() ? 0 : (a.size() < b.size() ? -1 : 1);
+}
+
+TreeWriter::TreeWriter(const Sealer& sealer, BlobFn out) : sealer_(sealer), out_(std::move(out)) {}
+
+Status TreeWriter::Add(const ManifestFile& f) {
+  PutEntry(&buf_, f);
+  ends_.push_back(buf_.size());
+  // The chunker looks at most max_size bytes ahead: with that much buffered,
+  // the next cut is the one the whole stream would have.
+  while (buf_.size() >= TreeChunking().max_size) MAESTRO_RETURN_IF_ERROR(Cut());
+  return Status::OK();
+}
+
+Status TreeWriter::Cut() {
+  static const Chunker chunker(TreeChunking());
+  size_t cut = chunker.FindCut(reinterpret_cast<const uint8_t*>(buf_.data()), buf_.size());
+  // The first entry boundary at or after the cut (the last entry ends the buffer).
+  size_t e = 0;
+  while (e < ends_.size() && ends_[e] < cut) ++e;
+  size_t end = e < ends_.size() ? ends_[e] : buf_.size();
+  TreeBlob b;
+  b.plain.reserve(1 + end);
+  b.plain.push_back('T');
+  b.plain.append(buf_, 0, end);
+  b.id = sealer_.BlobId(b.plain);
+  ids_.push_back(b.id);
+  buf_.erase(0, end);
+  size_t k = e < ends_.size() ? e + 1 : ends_.size();
+  ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(k));
+  for (auto& x : ends_) x -= end;
+  return out_(b);
+}
+
+Status TreeWriter::Finish(ManifestStore* st) {
+  while (!buf_.empty()) MAESTRO_RETURN_IF_ERROR(Cut());
   TreeBlob root;
   root.plain.push_back('R');
-  PutFixed32(&root.plain, static_cast<uint32_t>(st->tree_blobs.size()));
-  for (const auto& id : st->tree_blobs) PutHash128(&root.plain, id);
-  root.id = sealer.BlobId(root.plain);
+  PutFixed32(&root.plain, static_cast<uint32_t>(ids_.size()));
+  for (const auto& id : ids_) PutHash128(&root.plain, id);
+  root.id = sealer_.BlobId(root.plain);
   st->root = root.id;
   st->has_root = true;
-  out.push_back(std::move(root));
+  st->tree_blobs = std::move(ids_);
+  ids_.clear();
+  return out_(root);
+}
+
+std::vector<TreeBlob> SplitStoreTree(ManifestStore* st, const Sealer& sealer) {
+  std::vector<TreeBlob> out;
+  TreeWriter w(sealer, [&](const TreeBlob& b) {
+    out.push_back(b);
+    return Status::OK();
+  });
+  for (const auto& f : st->files) w.Add(f).IgnoreError("the collecting callback never fails");
+  w.Finish(st).IgnoreError("the collecting callback never fails");
   return out;
+}
+
+void EncodeTreeEntry(const ManifestFile& f, std::string* out) { PutEntry(out, f); }
+
+Status DecodeTreeEntry(std::string_view bytes, const std::string& what, ManifestFile* f) {
+  ByteReader r(bytes);
+  MAESTRO_RETURN_IF_ERROR(ReadEntry(&r, what, f));
+  if (r.left() != 0) return Status::Corruption(what + ": bytes after an entry");
+  return Status::OK();
 }
 
 Result<std::vector<Hash128>> DecodeTreeRoot(std::string_view plain, const std::string& what) {
