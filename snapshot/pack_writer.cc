@@ -1,6 +1,7 @@
 #include "snapshot/pack_writer.h"
 
 #include "snapshot/blob_codec.h"
+#include "snapshot/blob_index.h"
 
 #include <unistd.h>
 
@@ -110,6 +111,35 @@ std::vector<IndexEntry> PackWriter::entries() {
 std::vector<IndexEntry> PackWriter::TakeEntries() {
   std::lock_guard<std::mutex> l(mu_);
   return std::move(entries_);
+}
+
+Status PackWriter::PublishIndex() {
+  std::vector<IndexEntry> piece;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    piece.swap(entries_);
+  }
+  if (piece.empty()) return Status::OK();
+  uint64_t bytes = 0;
+  Status s = WriteIndexFile(files_, piece, nullptr, &bytes);
+  std::lock_guard<std::mutex> l(mu_);
+  if (!s.ok()) {  // kept for a later try (the packs stay unindexed until then)
+    piece.insert(piece.end(), entries_.begin(), entries_.end());
+    entries_.swap(piece);
+    return s;
+  }
+  index_bytes_ += bytes;
+  return Status::OK();
+}
+
+size_t PackWriter::unindexed() {
+  std::lock_guard<std::mutex> l(mu_);
+  return entries_.size();
+}
+
+uint64_t PackWriter::index_bytes() {
+  std::lock_guard<std::mutex> l(mu_);
+  return index_bytes_;
 }
 
 uint64_t PackWriter::stored_bytes() {

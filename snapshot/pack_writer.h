@@ -22,8 +22,14 @@
 // stored_bytes() name published packs only, as ever; callers read them after
 // Finish.
 //
-// Thread safety: Add, Finish and the accessors may be called from several
-// threads at once (the compressor pool's workers).
+// Index entries in bounded pieces (issue 14 point 2): PublishIndex writes the
+// entries of the packs published so far as one index file (immutable; many
+// are allowed) and forgets them, so a writer of many blobs calls it every
+// kIndexPiece entries instead of holding them all. A crash after it leaves
+// indexed packs no manifest names: reused by the next writer, removed by GC.
+//
+// Thread safety: Add, Finish, PublishIndex and the accessors may be called
+// from several threads at once (the compressor pool's workers).
 #pragma once
 
 #include <memory>
@@ -55,10 +61,18 @@ class PackWriter {
   // Publishes the last, partly filled pack.
   Status Finish();
 
-  std::vector<IndexEntry> entries();
+  // Entries of published packs a PublishIndex holds at most about.
+  static constexpr size_t kIndexPiece = 32768;
+  // The entries of the packs published since the last PublishIndex, as one
+  // index file (none when there are none).
+  Status PublishIndex();
+  size_t unindexed();  // entries PublishIndex would write
+
+  std::vector<IndexEntry> entries();  // since the last PublishIndex
   // Moves the entries out (no copy; the writer is done).
   std::vector<IndexEntry> TakeEntries();
   uint64_t stored_bytes();  // bytes of the published packs
+  uint64_t index_bytes();   // bytes of the index files PublishIndex wrote
 
  private:
   struct OpenPack;
@@ -73,6 +87,7 @@ class PackWriter {
   uint64_t seq_ = 0;
   std::vector<IndexEntry> entries_;
   uint64_t stored_bytes_ = 0;
+  uint64_t index_bytes_ = 0;
   std::unique_ptr<TaskGroup> uploads_;  // null: publish in the caller's thread. Last: destroyed first
 };
 

@@ -132,5 +132,81 @@ TEST(TreeWriterTest, StreamedEntriesGiveTheBlobsOfTheWholeListingCut) {
   }
 }
 
+// ---------------------------------------------------------------- plan file
+
+TEST(PlanFileTest, EntriesComeBackInOrderAndACutShortFileIsCorruption) {
+  TempDir t;
+  const std::string path = t.Sub("x.plan");
+  std::vector<ManifestFile> files = Listing(5000, 3);
+  files[7].type = ManifestFile::Type::kSymlink;
+  files[7].chunks.clear();
+  files[7].link_target = "../elsewhere";
+  files[9].sqlite_backup = true;
+  files[9].source_fingerprint = "v1 db=1:2:3";
+  {
+    PlanWriter w(Env::Default(), path);
+    ASSERT_TRUE(w.Open().ok());
+    for (const auto& f : files) ASSERT_TRUE(w.Add(f).ok());
+    ASSERT_TRUE(w.Close().ok());
+  }
+  PlanReader r(Env::Default(), path);
+  ASSERT_TRUE(r.Open().ok());
+  ManifestFile f;
+  size_t n = 0;
+  while (r.Next(&f)) {
+    ASSERT_LT(n, files.size());
+    EXPECT_EQ(f.path, files[n].path);
+    EXPECT_EQ(f.chunks, files[n].chunks);
+    EXPECT_EQ(f.link_target, files[n].link_target);
+    EXPECT_EQ(f.source_fingerprint, files[n].source_fingerprint);
+    ++n;
+  }
+  EXPECT_TRUE(r.status().ok()) << r.status().ToString();
+  EXPECT_EQ(n, files.size());
+  std::string bytes = ReadFile(path);
+  WriteFile(path, bytes.substr(0, bytes.size() - 5));
+  PlanReader cut(Env::Default(), path);
+  ASSERT_TRUE(cut.Open().ok());
+  n = 0;
+  while (cut.Next(&f)) ++n;
+  EXPECT_TRUE(cut.status().IsCorruption()) << cut.status().ToString();
+  EXPECT_EQ(n, files.size() - 1);
+}
+
+// ---------------------------------------------------------------- index in pieces
+
+TEST(PackWriterIndexTest, PublishIndexWritesAPieceAndForgetsIt) {
+  TempDir t;
+  const std::string dir = t.Sub("repo");
+  ASSERT_TRUE(Repository::Open(Env::Default(), dir, true).ok());
+  auto backend = NewLocalBackend(Env::Default(), dir);
+  RepoFiles files(Env::Default(), backend.get(), dir, kRepoFormatV4, PlainSealer().get());
+  ASSERT_TRUE(files.EnsureScratch().ok());
+  PackWriter w(files, "");
+  std::vector<Hash128> ids;
+  for (int piece = 0; piece < 3; ++piece) {
+    for (int i = 0; i < 10; ++i) {
+      std::string d = RandomBytes(1000, piece * 100 + i);
+      ids.push_back(PlainSealer()->BlobId(d));
+      ASSERT_TRUE(w.Add(ids.back(), d.size(), d, BlobCodec::kRaw).ok());
+    }
+    ASSERT_TRUE(w.Finish().ok());
+    EXPECT_EQ(w.unindexed(), 10u);
+    ASSERT_TRUE(w.PublishIndex().ok());
+    EXPECT_EQ(w.unindexed(), 0u);
+    EXPECT_TRUE(w.entries().empty());
+  }
+  ASSERT_TRUE(w.PublishIndex().ok());  // nothing new: no file
+  std::vector<DirEntry> index_files;
+  ASSERT_TRUE(Env::Default()->ListDir(dir + "/index", &index_files).ok());
+  EXPECT_EQ(index_files.size(), 3u);
+  uint64_t bytes = 0;
+  for (const auto& e : index_files) bytes += ReadFile(dir + "/index/" + e.name).size();
+  EXPECT_EQ(w.index_bytes(), bytes);
+  BlobIndex idx;
+  ASSERT_TRUE(LoadIndex(files, &idx, true, nullptr, nullptr).ok());
+  for (const auto& id : ids) EXPECT_TRUE(idx.Contains(id));
+}
+
 }  // namespace
 }  // namespace maestro
