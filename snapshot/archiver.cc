@@ -19,6 +19,7 @@
 #include "snapshot/leftovers.h"
 #include "snapshot/pack_writer.h"
 #include "snapshot/parent_files.h"
+#include "snapshot/plan_file.h"
 #include "snapshot/progress_throttle.h"
 #include "snapshot/publish.h"
 #include "snapshot/read_pool.h"
@@ -38,8 +39,8 @@ std::string HostName() {
 }
 
 // Hands freed heap pages back to the system. Create frees large transient
-// buffers (the decoded parent manifest, per-directory listings) whose pages
-// glibc would otherwise keep resident behind the long-lived file lists.
+// buffers (the stored-blob list's build, per-directory listings) whose pages
+// glibc would otherwise keep resident.
 void ReleaseFreedMemory() {
 #ifdef __GLIBC__
   malloc_trim(0);
@@ -47,9 +48,10 @@ void ReleaseFreedMemory() {
 }
 
 // Step 1: CleanLeftovers needs which packs the index names and Create only
-// which blobs are stored: both from one BlobIndex, bounded in memory
-// (snapshot/blob_index.h: past the repository's budget it is on disk).
-Status PrepareStoredBlobs(const RepoFiles& files, std::unique_ptr<StoredBlobs>* out) {
+// which blobs are stored, plus where the parent's tree blobs are: all from
+// one BlobIndex, bounded in memory (snapshot/blob_index.h: past the
+// repository's budget it is on disk).
+Status PrepareStoredBlobs(const RepoFiles& files, std::unique_ptr<StoredBlobs>* out, BlobIndex* trees) {
   // A damaged index file is skipped: the packs only it names are indexed again below.
   BlobIndex idx;
   BadIndexFiles bad_index;
@@ -65,39 +67,57 @@ Status PrepareStoredBlobs(const RepoFiles& files, std::unique_ptr<StoredBlobs>* 
     packs.insert(ie.pack);
   }
   MAESTRO_RETURN_IF_ERROR(idx.status().Annotate("loading the repository index"));
+  MAESTRO_RETURN_IF_ERROR(idx.ForEach([&](const IndexEntry& e) {
+    if (e.type == BlobType::kTree) trees->Insert(e);
+    return Status::OK();
+  }));
   // The chosen entry of a blob is the one LoadIndex keeps: only its pack counts as used.
   MAESTRO_RETURN_IF_ERROR(CleanLeftovers(files, packs, damaged));
   *out = std::make_unique<StoredBlobs>(std::move(idx));
   return Status::OK();
 }
 
+// A run of one store's plan entries, stored and listed together.
+struct Batch {
+  std::vector<ManifestFile> files;
+  std::vector<std::unique_ptr<ManifestFile>> parent;  // the parent's entry of files[i], or null
+  std::vector<size_t> sqlite;                         // files[i]'s SQLite capture (SqliteStates), or kNone
+  static constexpr size_t kNone = static_cast<size_t>(-1);
+  void clear() {
+    files.clear();
+    parent.clear();
+    sqlite.clear();
+  }
+};
+
 class Archiver {
  public:
-  Archiver(const RepoFiles& files, const std::vector<SnapshotSource>& sources, const CreateOptions& opts)
-      : files_(files), env_(files.env()), sources_(sources), opts_(opts), throttle_(env_, opts.progress) {}
+  Archiver(const RepoFiles& files, const std::vector<SnapshotSource>& sources, const CreateOptions& opts,
+           const CreateLimits& limits)
+      : files_(files), env_(files.env()), sources_(sources), opts_(opts), limits_(limits),
+        throttle_(env_, opts.progress) {}
 
   Result<SnapshotInfo> Run() {
     MAESTRO_RETURN_IF_ERROR(files_.EnsureScratch());
-    MAESTRO_RETURN_IF_ERROR(PrepareStoredBlobs(files_, &stored_));
+    MAESTRO_RETURN_IF_ERROR(PrepareStoredBlobs(files_, &stored_, &trees_));
     MAESTRO_RETURN_IF_ERROR(LoadParentSnapshot(files_, &parent_));
-    ReleaseFreedMemory();  // the decoded parent manifest and its bytes
+    ReleaseFreedMemory();  // the stored-blob list's build
     MAESTRO_RETURN_IF_ERROR(StartManifest());
+    TempFiles temps{env_, {}};
+    plan_path_ = JoinPath(files_.TmpDir(), m_.info.id + ".plan");
+    temps.paths.push_back(plan_path_);
     MAESTRO_RETURN_IF_ERROR(Plan());
     ReleaseFreedMemory();  // the walk's directory listings
-    TempFiles temps{env_, {}};
+    parent_.sqlite.Sort();
     SqliteCapture capture(env_, files_.TmpDir(), sources_, parent_.sqlite, *stored_, opts_.racy_margin_ms * 1000000);
-    MAESTRO_RETURN_IF_ERROR(capture.CaptureAll(&m_, &sqlite_, &temps));
-    CountTotals();
+    MAESTRO_RETURN_IF_ERROR(capture.CaptureAll(&sqlite_plan_, &sqlite_, &temps));
+    CountSqliteTotals();
     PackWriter sink(files_, "snap.after_pack");
-    MAESTRO_RETURN_IF_ERROR(ChunkAndStore(&sink));
-    // Format 4: the listing as tree blobs, then every pack is published.
-    MAESTRO_RETURN_IF_ERROR(
-        StoreListing(files_, &sink, [this](const Hash128& b) { return stored_->count(b); }, &m_));
+    MAESTRO_RETURN_IF_ERROR(StoreAll(&sink));
+    MAESTRO_RETURN_IF_ERROR(sink.Finish());
     throttle_.Report(prog_, true);
-    // The parent and the stored-blob list are no longer needed: free them before
-    // the index and manifest are encoded (the peak of memory use).
-    parent_.clear();
     stored_.reset();
+    trees_.Clear();
     ReleaseFreedMemory();
     MAESTRO_RETURN_IF_ERROR(Publish(&sink));
     return m_.info;
@@ -116,80 +136,138 @@ class Archiver {
     m_.info.label = opts_.label;
     m_.info.trigger = opts_.trigger.empty() ? "manual" : opts_.trigger;
     m_.info.hostname = HostName();
+    sqlite_plan_.info.id = m_.info.id;
     return Status::OK();
   }
 
-  // Step 3. The plan is the new manifest itself (m_.stores[k].files, in walk
-  // order); the source of a file is derived from its store root and path.
+  // Step 3. Every store's entries into the plan file, in listing order; its
+  // SQLite files (a few) also into sqlite_plan_ for the capture. The parent
+  // cursor sets the parent's SQLite entries aside as it passes them.
   Status Plan() {
-    StoreWalker walker(env_, &parent_.files);
-    for (const SnapshotSource& src : sources_) {
+    PlanWriter plan(env_, plan_path_);
+    MAESTRO_RETURN_IF_ERROR(plan.Open());
+    StoreWalker walker(env_);
+    for (size_t k = 0; k < sources_.size(); ++k) {
+      const SnapshotSource& src = sources_[k];
       ManifestStore st;
       st.name = src.store;
       st.original_path = src.recorded_path.empty() ? src.path : src.recorded_path;
       st.is_directory = src.is_directory;
       st.present = src.present;
-      // The parent's file count (plus a little growth) is the best guess: no
-      // regrowth, with an old and a new array at once, while the parent is held.
-      auto pc = parent_.counts.find(st.name);
-      size_t guess = pc == parent_.counts.end() ? 0 : pc->second;
-      if (guess > 0) st.files.reserve(guess + guess / 64 + 16);
       m_.stores.push_back(std::move(st));
-      MAESTRO_RETURN_IF_ERROR(
-          walker.PlanStore(src, &m_.stores.back(), &m_.info.warnings).Annotate("snapshot of store " + src.store));
+      sqlite_plan_.stores.emplace_back().name = src.store;
+      ParentCursor parent(files_, &trees_, parent_.Store(src.store), src.store, &parent_.sqlite);
+      uint64_t n = 0;
+      auto emit = [&](ManifestFile&& f) {
+        if (f.type == ManifestFile::Type::kFile) {
+          prog_.files_total++;
+          if (!f.sqlite_backup) prog_.bytes_total += f.size;  // an SQLite file: its copy's size, after the capture
+        }
+        if (f.sqlite_backup) sqlite_plan_.stores[k].files.push_back(f);
+        n++;
+        return plan.Add(f);
+      };
+      MAESTRO_RETURN_IF_ERROR(walker.PlanStore(src, &m_.stores.back(), &parent, emit, &m_.info.warnings)
+                                  .Annotate("snapshot of store " + src.store));
+      parent.Drain();
+      planned_.push_back(n);
     }
-    return Status::OK();
+    return plan.Close();
   }
 
   // After the SQLite capture: a backup's size is its copy's.
-  void CountTotals() {
-    for (const auto& st : m_.stores)
-      for (const auto& f : st.files)
-        if (f.type == ManifestFile::Type::kFile) {
-          prog_.files_total++;
-          prog_.bytes_total += f.size;
-        }
+  void CountSqliteTotals() {
+    for (size_t k = 0; k < sqlite_plan_.stores.size(); ++k)
+      for (const auto& f : sqlite_plan_.stores[k].files) prog_.bytes_total += f.size;
   }
 
-  // Step 5: every file of the plan, read by ReadPool threads (one FileSaver
-  // each), compressed by the pool's. Entries are numbered across the stores.
-  Status ChunkAndStore(PackWriter* sink) {
-    std::vector<size_t> first{0};  // number of each store's first entry
-    for (const auto& st : m_.stores) first.push_back(first.back() + st.files.size());
-    const unsigned threads = DefaultThreads(opts_.threads);
-    Status failure;
-    {
-      CompressPool pool(sink, threads);
-      PendingBlobs pending;
-      ReadPool readers(DefaultReaders(threads));
-      std::vector<std::unique_ptr<FileSaver>> savers;
-      for (unsigned r = 0; r < DefaultReaders(threads); ++r)
-        savers.push_back(std::make_unique<FileSaver>(env_, *stored_, &pending, &pool, &bytes_done_, &files_.sealer()));
-      auto work = [&](size_t i, unsigned slot) {
-        size_t k = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), i) - first.begin()) - 1;
-        if (m_.stores[k].files[i - first[k]].type != ManifestFile::Type::kFile) return Status::OK();
-        current_ = i;
-        return StoreFile(k, i - first[k], i, savers[slot].get());
-      };
-      failure = readers.Run(first.back(), work, [&] { ReportProgress(first); });
-      Status ps = pool.Finish();
-      if (failure.ok()) failure = ps;
-      ReportProgress(first);
+  // Step 5: the plan, store by store, a batch at a time.
+  Status StoreAll(PackWriter* sink) {
+    PlanReader plan(env_, plan_path_);
+    MAESTRO_RETURN_IF_ERROR(plan.Open());
+    HashSet added;  // tree blobs this snapshot stored
+    BlobHeld held = [this](const Hash128& b) { return stored_->count(b); };
+    PendingBlobs pending;
+    std::vector<std::unique_ptr<FileSaver>> savers;
+    for (unsigned r = 0; r < DefaultReaders(DefaultThreads(opts_.threads)); ++r)
+      savers.push_back(std::make_unique<FileSaver>(env_, *stored_, &pending, nullptr, &bytes_done_, &files_.sealer()));
+    for (size_t k = 0; k < m_.stores.size(); ++k) {
+      ManifestStore& st = m_.stores[k];
+      std::unique_ptr<ListingWriter> listing;
+      if (st.present) listing = std::make_unique<ListingWriter>(files_, sink, held, &added, &st);
+      ParentCursor parent(files_, &trees_, parent_.Store(st.name), st.name, nullptr);
+      size_t next_sqlite = 0;
+      Batch b;
+      for (uint64_t n = 0; n < planned_[k];) {
+        b.clear();
+        for (; n < planned_[k] && b.files.size() < limits_.batch_entries; ++n) {
+          ManifestFile f;
+          if (!plan.Next(&f))
+            return plan.status().ok() ? Status::Internal("the snapshot's plan " + plan_path_ + " ends early") : plan.status();
+          AddToBatch(k, std::move(f), &parent, &next_sqlite, &b);
+        }
+        MAESTRO_RETURN_IF_ERROR(StoreBatch(k, &b, sink, savers));
+        for (auto& f : b.files) {
+          if (f.type == ManifestFile::Type::kFile) totals_.files++, totals_.logical_bytes += f.size;
+          if (listing) MAESTRO_RETURN_IF_ERROR(listing->Add(std::move(f)));
+        }
+        if (sink->unindexed() >= PackWriter::kIndexPiece) MAESTRO_RETURN_IF_ERROR(sink->PublishIndex());
+      }
+      if (listing) MAESTRO_RETURN_IF_ERROR(listing->Finish());
     }
     m_.info.read_bytes += read_bytes_.load();
+    return Status::OK();
+  }
+
+  // One plan entry into b: an SQLite file takes its capture's entry, a
+  // regular file the parent's entry of its path (the merge join).
+  void AddToBatch(size_t k, ManifestFile&& f, ParentCursor* parent, size_t* next_sqlite, Batch* b) {
+    size_t sq = Batch::kNone;
+    std::unique_ptr<ManifestFile> p;
+    if (f.type == ManifestFile::Type::kFile && f.sqlite_backup) {
+      sq = (*next_sqlite)++;
+      f = sqlite_plan_.stores[k].files[sq];
+    } else if (f.type == ManifestFile::Type::kFile) {
+      if (ManifestFile* pf = parent->Find(f.path)) p = std::make_unique<ManifestFile>(std::move(*pf));
+    }
+    b->files.push_back(std::move(f));
+    b->parent.push_back(std::move(p));
+    b->sqlite.push_back(sq);
+  }
+
+  // Every file of b read by ReadPool threads (one FileSaver each), compressed
+  // by a pool of its own: once it finished, every entry of b is final.
+  Status StoreBatch(size_t k, Batch* b, PackWriter* sink, const std::vector<std::unique_ptr<FileSaver>>& savers) {
+    Status failure;
+    {
+      CompressPool pool(sink, DefaultThreads(opts_.threads));
+      for (const auto& s : savers) s->set_pool(&pool);
+      ReadPool readers(static_cast<unsigned>(savers.size()));
+      current_ = 0;
+      auto work = [&](size_t i, unsigned slot) {
+        if (b->files[i].type != ManifestFile::Type::kFile) return Status::OK();
+        current_ = i;
+        return StoreFile(k, b, i, savers[slot].get());
+      };
+      failure = readers.Run(b->files.size(), work, [&] { ReportProgress(k, *b); });
+      Status ps = pool.Finish();
+      if (failure.ok()) failure = ps;
+      ReportProgress(k, *b);
+      for (const auto& s : savers) s->set_pool(nullptr);
+    }
     // In plan order, whichever reader met them.
     std::sort(changed_.begin(), changed_.end());
     for (const auto& c : changed_) m_.info.warnings.push_back(c.second);
+    changed_.clear();
     return failure;
   }
 
   // Readers' counters into prog_, on the calling thread (the callback's).
-  void ReportProgress(const std::vector<size_t>& first) {
+  void ReportProgress(size_t k, const Batch& b) {
     prog_.files_done = files_done_.load();
     prog_.bytes_done = bytes_done_.load();
     size_t i = current_.load();
-    size_t k = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), i) - first.begin()) - 1;
-    if (k < m_.stores.size()) prog_.current = m_.stores[k].name + "/" + m_.stores[k].files[i - first[k]].path;
+    if (i < b.files.size()) prog_.current = m_.stores[k].name + "/" + b.files[i].path;
     throttle_.Report(prog_);
   }
 
@@ -198,16 +276,16 @@ class Archiver {
     bytes_done_ += unread_bytes;
   }
 
-  // One regular file (entry number i): reused from the parent or the SQLite
-  // capture, else read. Called from reader threads: touches only f and the
-  // shared counters.
-  Status StoreFile(size_t k, size_t j, size_t i, FileSaver* saver) {
-    ManifestFile& f = m_.stores[k].files[j];
+  // One regular file (b's entry i): reused from the parent or the SQLite
+  // capture, else read. Called from reader threads: touches only that entry
+  // and the shared counters.
+  Status StoreFile(size_t k, Batch* b, size_t i, FileSaver* saver) {
+    ManifestFile& f = b->files[i];
     const std::string where = m_.stores[k].name + "/" + f.path;
     const std::string source = SourceOf(k, f);
     const std::string* read_path = &source;  // or the SQLite backup in tmp/
     if (f.sqlite_backup) {
-      const SqliteState& state = sqlite_.at({k, j});
+      const SqliteState& state = sqlite_.at({k, b->sqlite[i]});
       if (state.reused) {
         FileDone(f.size);
         return Status::OK();
@@ -215,7 +293,7 @@ class Archiver {
       read_path = &state.read_path;
     } else {
       bool reused = false;
-      MAESTRO_RETURN_IF_ERROR(ReuseFromParent(m_.stores[k].name, source, &f, &reused));
+      MAESTRO_RETURN_IF_ERROR(ReuseFromParent(b->parent[i].get(), source, &f, &reused));
       if (reused) {
         FileDone(f.size);
         return Status::OK();
@@ -237,8 +315,7 @@ class Archiver {
 
   // A file with the parent's size, mtime and inode, all of whose chunks are
   // stored, takes the parent's chunk list unread (and today's mode and owner).
-  Status ReuseFromParent(const std::string& store, const std::string& source, ManifestFile* f, bool* reused) {
-    const ParentFile* p = parent_.files.Find(store, f->path);
+  Status ReuseFromParent(ManifestFile* p, const std::string& source, ManifestFile* f, bool* reused) {
     if (!p) return Status::OK();
     f->incompressible = p->incompressible;  // changed or not: no trial for a file known not to compress
     FileInfo now_fi;
@@ -248,7 +325,7 @@ class Archiver {
       return Status::OK();
     f->size = p->size;
     f->hash = p->hash;
-    f->chunks = p->chunks;
+    f->chunks = std::move(p->chunks);
     f->mode = now_fi.mode;
     f->uid = now_fi.uid;
     f->gid = now_fi.gid;
@@ -256,32 +333,40 @@ class Archiver {
     return Status::OK();
   }
 
-  // Step 6: the index, then the manifest: the commit point (snapshot/publish.h,
-  // shared with `snap copy`).
-  Status Publish(PackWriter* sink) { return PublishSnapshot(files_, sink, &m_); }
+  // Step 6: the last index file, then the manifest: the commit point
+  // (snapshot/publish.h, shared with `snap copy`).
+  Status Publish(PackWriter* sink) { return PublishSnapshot(files_, sink, &m_, &totals_); }
 
   const RepoFiles& files_;
   Env* env_;
   const std::vector<SnapshotSource>& sources_;
   const CreateOptions& opts_;
+  const CreateLimits limits_;
   std::unique_ptr<StoredBlobs> stored_;
+  BlobIndex trees_;  // index entries of tree blobs: the parent's listing is read through it
   ParentSnapshot parent_;
-  Manifest m_;
-  SqliteStates sqlite_;  // SQLite files (a few): what to read, or reused unread
+  Manifest m_;  // the stores' names, flags and roots (format 3: and listings); info
+  std::string plan_path_;
+  std::vector<uint64_t> planned_;  // plan entries per store
+  Manifest sqlite_plan_;           // the SQLite files of the plan (a few), per store in plan order
+  SqliteStates sqlite_;            // by (store, index in sqlite_plan_): what to read, or reused unread
+  ListingTotals totals_;
   Progress prog_;
   ProgressThrottle throttle_;
   // Step 5's shared state (reader threads).
   std::atomic<uint64_t> files_done_{0}, bytes_done_{0}, read_bytes_{0};
   std::atomic<size_t> current_{0};
   std::mutex changed_mu_;
-  std::vector<std::pair<size_t, std::string>> changed_;  // (entry number, warning)
+  std::vector<std::pair<size_t, std::string>> changed_;  // (entry number in the batch, warning)
 };
 
 }  // namespace
 
 Result<SnapshotInfo> CreateSnapshot(const RepoFiles& files, const std::vector<SnapshotSource>& sources,
-                                    const CreateOptions& opts) {
-  return Archiver(files, sources, opts).Run();
+                                    const CreateOptions& opts, const CreateLimits& limits) {
+  CreateLimits l = limits;
+  if (l.batch_entries == 0) l.batch_entries = 1;
+  return Archiver(files, sources, opts, l).Run();
 }
 
 }  // namespace maestro

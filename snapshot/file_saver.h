@@ -60,6 +60,9 @@ class FileSaver {
       : env_(env), stored_(stored), pending_(pending), pool_(pool), bytes_done_(bytes_done),
         sealer_(sealer ? sealer : PlainSealer().get()) {}
 
+  // The pool the next Saves submit to (Create starts one per batch).
+  void set_pool(CompressPool* pool) { pool_ = pool; }
+
   // Reads read_path (source, or the SQLite backup of it in tmp/) into f:
   // chunks, hash, size; and, for a file that is not an SQLite backup, the
   // mode, owner, mtime and inode it had after the read. where ("store/path")

@@ -12,6 +12,9 @@ namespace maestro {
 
 namespace {
 constexpr uint64_t kPackTargetSize = 16u << 20;
+// A pack of tiny blobs is sealed at this many: its entries (held until it is
+// sealed) and its header stay small, and PublishIndex can follow it.
+constexpr size_t kPackMaxEntries = 8192;
 }  // namespace
 
 struct PackWriter::OpenPack {
@@ -83,7 +86,7 @@ Status PackWriter::Add(const Hash128& id, uint32_t raw_len, std::string_view enc
     e.pack_version = v4 ? kRepoFormatV4 : kRepoFormatVersion;
     cur_->entries.push_back(e);
     cur_->size += hdr.size() + stored.size();
-    if (cur_->size >= kPackTargetSize) full = std::move(cur_);
+    if (cur_->size >= kPackTargetSize || cur_->entries.size() >= kPackMaxEntries) full = std::move(cur_);
   }
   if (full) return Seal(std::move(full));
   return Status::OK();

@@ -5,7 +5,7 @@
 // Sealer::SealBlob(id, codec output), and the sealed header of every blob's
 // entry plus the trailer end the pack.
 // A pack is built in the local tmp/ (through Env) and published once it
-// reaches the target size or at Finish: fsync, then RepoFiles::PublishPack
+// reaches the target size (16 MiB) or 8192 blobs, or at Finish: fsync, then RepoFiles::PublishPack
 // (the local backend renames it into packs/ and fsyncs the folder). Entries
 // become visible through entries() only for published packs, so an index
 // never names a pack that is not durable. A crash leaves at most a pack file

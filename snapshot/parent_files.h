@@ -1,12 +1,19 @@
 // snapshot/parent_files.h — the parent of a new snapshot (the newest one),
-// held compactly for the whole of Create so unchanged files are not read.
+// read in step with Create instead of held (issue 14 point 2).
+//
+// Only the parent's manifest head is loaded (format 4: each store's root; a
+// format-3 head holds its whole listing, as format 3 always did). A store's
+// listing is read by a ParentCursor, one tree blob at a time
+// (snapshot/listing_reader.h), while Create asks it for paths in listing
+// order (tree.h CompareListingPaths): a merge join of the walk and the
+// parent, so memory does not grow with the parent's file count.
 //
 // A non-SQLite file whose size, mtime and inode are unchanged reuses the
 // parent's chunk list; an SQLite file whose fingerprint is unchanged reuses
-// the parent's backup (ManifestFile::source_fingerprint). Memory: a ParentFile
-// is 104 bytes instead of a ManifestFile's 176 (no type, mode, link target or
-// fingerprint); paths and chunk lists are moved out of the decoded parent,
-// store by store, not copied. One thread.
+// the parent's backup (ManifestFile::source_fingerprint). Those SQLite
+// entries (a few) are set aside in a ParentFiles as a cursor passes them.
+// A parent listing that cannot be read, or is out of order, only finds less:
+// what is not found is read again, never reused wrongly. One thread.
 #pragma once
 
 #include <algorithm>
@@ -15,31 +22,19 @@
 #include <string_view>
 #include <vector>
 
+#include "snapshot/blob_index.h"
+#include "snapshot/listing_reader.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/repository.h"
 
 namespace maestro {
 
-struct ParentFile {
-  std::string path;
-  uint64_t size = 0;
-  int64_t mtime_ns = 0;
-  uint64_t inode = 0;
-  Hash128 hash;
-  std::vector<Hash128> chunks;
-  bool incompressible = false;  // a changed version is stored raw without a trial
-};
-
-// The parent snapshot's files of one kind by (store, path), sorted by path.
-// Several parent stores of one name are merged and the last of equal paths
-// wins, as with a map assigned in manifest order.
+// A few parent entries of one kind by (store, path), sorted by path (call
+// Sort after the last Add). Several parent stores of one name are merged and
+// the last of equal paths wins, as with a map assigned in manifest order.
 template <typename T>
 class ParentFiles {
  public:
-  void Reserve(const std::string& store, size_t n) {
-    auto& v = by_store_[store];
-    v.reserve(v.size() + n);
-  }
   void Add(const std::string& store, T f) { by_store_[store].push_back(std::move(f)); }
   void Sort() {
     for (auto& [name, v] : by_store_)
@@ -61,16 +56,42 @@ class ParentFiles {
 };
 
 struct ParentSnapshot {
-  ParentFiles<ParentFile> files;        // regular files not captured as SQLite
-  ParentFiles<ManifestFile> sqlite;     // SQLite files with a fingerprint
-  std::map<std::string, size_t> counts; // entries per store name: the size to reserve
-  void clear() {
-    files.clear();
-    sqlite.clear();
-  }
+  bool present = false;  // false: no readable snapshot yet
+  Manifest head;         // the parent's manifest; format 4: roots, no files
+  ParentFiles<ManifestFile> sqlite;  // SQLite files with a fingerprint (filled by cursors)
+  // The parent's last present store of that name, or null.
+  const ManifestStore* Store(const std::string& name) const;
 };
 
-// Loads the newest readable snapshot into *out (left empty when there is none).
+// Loads the newest readable snapshot's manifest head into *out (out->present
+// false when there is none).
 Status LoadParentSnapshot(const RepoFiles& files, ParentSnapshot* out);
+
+// One parent store's listing, read forward as it is asked.
+class ParentCursor {
+ public:
+  // st may be null (no parent, or it lacks the store): nothing is found. idx
+  // finds the parent's tree blobs. sqlite (may be null) receives, under
+  // store_name, every SQLite entry with a fingerprint the cursor passes.
+  // files, idx, st and sqlite must outlive the cursor.
+  ParentCursor(const RepoFiles& files, const BlobIndex* idx, const ManifestStore* st, const std::string& store_name,
+               ParentFiles<ManifestFile>* sqlite);
+
+  // The parent's entry at path when it is a regular file not captured as
+  // SQLite, else null. Paths must be asked in listing order; the entry may be
+  // changed (its chunks moved out) by the caller until the next call.
+  ManifestFile* Find(std::string_view path);
+  // Passes the rest of the listing (so every SQLite entry is set aside).
+  void Drain();
+
+ private:
+  bool Advance();  // the next entry into cur_; false at the end
+
+  std::unique_ptr<ListingReader> reader_;
+  std::string store_name_;
+  ParentFiles<ManifestFile>* sqlite_;
+  ManifestFile cur_;
+  bool have_ = false, started_ = false;
+};
 
 }  // namespace maestro

@@ -27,34 +27,52 @@ Status AddTreeBlob(PackWriter* sink, const TreeBlob& b, std::string* z) {
 
 }  // namespace
 
+ListingWriter::ListingWriter(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, HashSet* added,
+                             ManifestStore* st)
+    : files_(files), sink_(sink), held_(held), added_(added), st_(st) {
+  st_->has_root = false;
+  st_->root = Hash128();
+  st_->tree_blobs.clear();
+  if (!files_.v4()) return;
+  tree_ = std::make_unique<TreeWriter>(files_.sealer(), [this](const TreeBlob& b) {
+    if (held_(b.id) || !added_->insert(b.id).second) return Status::OK();
+    return AddTreeBlob(sink_, b, &z_);
+  });
+}
+
+ListingWriter::~ListingWriter() = default;
+
+Status ListingWriter::Add(ManifestFile&& f) {
+  if (!tree_) {
+    st_->files.push_back(std::move(f));
+    return Status::OK();
+  }
+  return tree_->Add(f);
+}
+
+Status ListingWriter::Finish() { return tree_ ? tree_->Finish(st_) : Status::OK(); }
+
 Status StoreListing(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, Manifest* m) {
   HashSet added;
-  std::string z;
   for (auto& st : m->stores) {
     st.has_root = false;
     st.root = Hash128();
     st.tree_blobs.clear();
     if (!files.v4() || !st.present) continue;
-    for (const TreeBlob& b : SplitStoreTree(&st, files.sealer())) {
-      if (held(b.id) || !added.insert(b.id).second) continue;
-      MAESTRO_RETURN_IF_ERROR(AddTreeBlob(sink, b, &z));
-    }
+    ListingWriter w(files, sink, held, &added, &st);
+    for (const auto& f : st.files) MAESTRO_RETURN_IF_ERROR(w.Add(ManifestFile(f)));
+    MAESTRO_RETURN_IF_ERROR(w.Finish());
   }
   return sink->Finish();
 }
 
-Status PublishSnapshot(const RepoFiles& files, PackWriter* sink, Manifest* m) {
+Status PublishSnapshot(const RepoFiles& files, PackWriter* sink, Manifest* m, const ListingTotals* totals) {
   if (files.v4())
     for (const auto& st : m->stores)
       if (st.present && !st.has_root)
         return Status::Internal("publishing snapshot " + m->info.id + ": store " + st.name + " has no tree root");
-  uint64_t stored = sink->stored_bytes();
-  {
-    std::vector<IndexEntry> fresh = sink->TakeEntries();
-    uint64_t index_bytes = 0;
-    if (!fresh.empty()) MAESTRO_RETURN_IF_ERROR(WriteIndexFile(files, fresh, nullptr, &index_bytes));
-    stored += index_bytes;
-  }
+  MAESTRO_RETURN_IF_ERROR(sink->PublishIndex());
+  uint64_t stored = sink->stored_bytes() + sink->index_bytes();
   MAESTRO_CRASH_POINT("snap.after_index");
   m->format_version = files.v4() ? kManifestFormatV4 : kManifestFormatVersion;
   m->info.stores.clear();
@@ -63,11 +81,16 @@ Status PublishSnapshot(const RepoFiles& files, PackWriter* sink, Manifest* m) {
   for (const auto& st : m->stores) {
     if (!st.present) continue;
     m->info.stores.push_back(st.name);
+    if (totals) continue;
     for (const auto& f : st.files)
       if (f.type == ManifestFile::Type::kFile) {
         m->info.files++;
         m->info.logical_bytes += f.size;
       }
+  }
+  if (totals) {
+    m->info.files = totals->files;
+    m->info.logical_bytes = totals->logical_bytes;
   }
   m->info.stored_bytes = stored;
   if (files.v4()) {  // the manifest's own bytes count too (their length does not depend on the value)

@@ -30,7 +30,9 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 
+#include "snapshot/blob_index.h"
 #include "snapshot/pack_writer.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/repository.h"
@@ -41,7 +43,38 @@ namespace maestro {
 // writer sent before).
 using BlobHeld = std::function<bool(const Hash128&)>;
 
+class TreeWriter;
+
+// One store's listing, written as its entries come (in listing order).
+// Format 4: a TreeWriter (snapshot/tree.h); each tree blob `held` says the
+// repository lacks and `added` (shared by one snapshot's stores) does not
+// hold yet goes to sink at once. Format 3: the entries are appended to
+// st->files (a format-3 manifest holds its whole listing). One thread.
+class ListingWriter {
+ public:
+  // files, sink, held, added and st must outlive the writer.
+  ListingWriter(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, HashSet* added, ManifestStore* st);
+  ~ListingWriter();
+  Status Add(ManifestFile&& f);
+  // Format 4: the last tree blobs and the root; sets st's root and tree_blobs.
+  Status Finish();
+
+ private:
+  const RepoFiles& files_;
+  PackWriter* sink_;
+  const BlobHeld& held_;
+  HashSet* added_;
+  ManifestStore* st_;
+  std::unique_ptr<TreeWriter> tree_;
+  std::string z_;  // compression scratch
+};
+
+struct ListingTotals {
+  uint64_t files = 0, logical_bytes = 0;  // regular files, their sizes
+};
+
 Status StoreListing(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, Manifest* m);
-Status PublishSnapshot(const RepoFiles& files, PackWriter* sink, Manifest* m);
+// totals: null = count m->stores' files.
+Status PublishSnapshot(const RepoFiles& files, PackWriter* sink, Manifest* m, const ListingTotals* totals = nullptr);
 
 }  // namespace maestro

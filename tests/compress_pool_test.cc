@@ -234,7 +234,7 @@ TEST(ArchiveWalkTest, LargeFolderIsPlannedInNameOrderWithItsSqliteFileFound) {
   ManifestStore st;
   st.name = src.store;
   std::vector<std::string> warnings;
-  StoreWalker walker(Env::Default(), nullptr);
+  StoreWalker walker(Env::Default());
   ASSERT_TRUE(walker.PlanStore(src, &st, &warnings).ok());
   ASSERT_EQ(st.files.size(), static_cast<size_t>(n + 2));  // root, n files, the database (no -wal)
   EXPECT_EQ(st.files[0].path, "");

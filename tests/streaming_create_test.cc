@@ -49,6 +49,31 @@ TEST(ListingOrder, AFoldersSubtreeComesRightAfterItBeforeNamesThatExtendIt) {
   EXPECT_GT(CompareListingPaths("a-c", "a/b"), 0);
 }
 
+// The walk emits exactly the comparator's order, on names chosen to tell it
+// from plain string order.
+TEST(ListingOrder, TheWalkEmitsEntriesInListingOrder) {
+  TempDir t;
+  const std::string root = t.Sub("store");
+  for (const char* p : {"a/b", "a/c/d", "a-c", "a.b", "a0", "a!x", "ab/x", "b", "a/c-d/e", "a/c.d"})
+    WriteFile(root + "/" + p, p);
+  SnapshotSource src;
+  src.store = "s";
+  src.path = root;
+  src.is_directory = true;
+  ManifestStore st;
+  st.name = "s";
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(StoreWalker(Env::Default()).PlanStore(src, &st, &warnings).ok());
+  std::vector<std::string> paths;
+  for (const auto& f : st.files) paths.push_back(f.path);
+  std::vector<std::string> sorted = paths;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const std::string& a, const std::string& b) { return CompareListingPaths(a, b) < 0; });
+  EXPECT_EQ(paths, sorted);
+  EXPECT_NE(std::find(paths.begin(), paths.end(), "a/c/d"), paths.end());
+  EXPECT_LT(std::find(paths.begin(), paths.end(), "a/c/d"), std::find(paths.begin(), paths.end(), "a-c"));
+}
+
 // ---------------------------------------------------------------- tree writer
 
 // The whole-listing cut of docs/format-4.md, written out here as the spec:
@@ -206,6 +231,171 @@ TEST(PackWriterIndexTest, PublishIndexWritesAPieceAndForgetsIt) {
   BlobIndex idx;
   ASSERT_TRUE(LoadIndex(files, &idx, true, nullptr, nullptr).ok());
   for (const auto& id : ids) EXPECT_TRUE(idx.Contains(id));
+}
+
+// ---------------------------------------------------------------- whole creates
+
+void MakeDb(const std::string& path, int rows) {
+  auto db = Db::OpenReadWrite(path, true);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  ASSERT_TRUE(db->Exec("CREATE TABLE t(x TEXT)").ok());
+  for (int i = 0; i < rows; ++i) ASSERT_TRUE(db->Exec("INSERT INTO t VALUES('row " + std::to_string(i) + "')").ok());
+}
+
+class StreamingCreate : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // 3 stores; "docs" is many batches long, with folders, a symlink, a FIFO,
+    // an SQLite file with a -wal companion and names that sort differently
+    // component-wise and as plain strings.
+    for (int i = 0; i < 120; ++i) {
+      std::string d = i % 3 == 0 ? "a" : (i % 3 == 1 ? "a-c" : "a/b");
+      WriteFile(docs_ + "/" + d + "/f" + std::to_string(1000 + i) + ".md", "doc " + std::to_string(i) + "\n" +
+                                                                               std::string(600 + i, 'x'));
+    }
+    WriteFile(docs_ + "/big.bin", RandomBytes(3 << 20, 5));
+    ASSERT_EQ(symlink("a/f1000.md", (docs_ + "/link").c_str()), 0);
+    ASSERT_EQ(mkfifo((docs_ + "/a/pipe").c_str(), 0600), 0);
+    MakeDb(docs_ + "/a/b/index.sqlite3", 40);
+    WriteFile(docs_ + "/a/b/index.sqlite3-wal", "");
+    MakeDb(t_.Sub("main.db"), 30);
+    ASSERT_TRUE(Repository::Open(Env::Default(), dir_, true).ok());
+    backend_ = NewLocalBackend(Env::Default(), dir_);
+    files_ = std::make_unique<RepoFiles>(Env::Default(), backend_.get(), dir_, kRepoFormatV4, PlainSealer().get());
+    co_.racy_margin_ms = 0;
+  }
+  std::vector<SnapshotSource> Sources() const {
+    auto source = [](const std::string& store, const std::string& path, bool dir, bool present) {
+      SnapshotSource s;
+      s.store = store;
+      s.path = path;
+      s.is_directory = dir;
+      s.present = present;
+      return s;
+    };
+    return {source("main", t_.Sub("main.db"), false, true), source("docs", docs_, true, true),
+            source("gone", t_.Sub("none"), true, false)};
+  }
+  Result<SnapshotInfo> Create(size_t batch) {
+    CreateLimits l;
+    l.batch_entries = batch;
+    return CreateSnapshot(*files_, Sources(), co_, l);
+  }
+  Manifest Load(const std::string& id) {
+    auto m = LoadManifest(*files_, id);
+    EXPECT_TRUE(m.ok()) << m.status().ToString();
+    return m.ok() ? *m : Manifest();
+  }
+
+  TempDir t_;
+  std::string docs_ = t_.Sub("docs"), dir_ = t_.Sub("repo");
+  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<RepoFiles> files_;
+  CreateOptions co_;
+};
+
+// A store of ~130 entries in batches of 7 gives the same listing (the same
+// tree blobs) as in one batch, restores to the same files, and warns as before.
+TEST_F(StreamingCreate, AStoreLargerThanOneBatchListsAndRestoresAsInOneBatch) {
+  auto one = Create(100000);
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  auto many = Create(7);
+  ASSERT_TRUE(many.ok()) << many.status().ToString();
+  Manifest a = Load(one->id), b = Load(many->id);
+  ASSERT_EQ(a.stores.size(), 3u);
+  ASSERT_EQ(b.stores.size(), 3u);
+  for (size_t k = 0; k < 2; ++k) {
+    EXPECT_EQ(a.stores[k].root, b.stores[k].root) << a.stores[k].name;
+    ASSERT_EQ(a.stores[k].files.size(), b.stores[k].files.size());
+  }
+  EXPECT_FALSE(b.stores[2].present);
+  EXPECT_GT(b.stores[1].files.size(), 7u * 10);
+  EXPECT_EQ(many->files, one->files);
+  EXPECT_EQ(many->logical_bytes, one->logical_bytes);
+  EXPECT_LT(many->stored_bytes, 1024u);  // nothing changed: the manifest alone
+  bool fifo = false;
+  for (const auto& w : many->warnings) fifo |= w.find("docs/a/pipe: a FIFO") != std::string::npos;
+  EXPECT_TRUE(fifo);
+  int sqlite = 0;
+  for (const auto& f : b.stores[1].files) {
+    EXPECT_NE(f.path, "a/b/index.sqlite3-wal");
+    if (f.sqlite_backup) {
+      sqlite++;
+      EXPECT_EQ(f.path, "a/b/index.sqlite3");
+    }
+  }
+  EXPECT_EQ(sqlite, 1);
+  auto repo = Repository::Open(Env::Default(), dir_, false);
+  ASSERT_TRUE(repo.ok());
+  ASSERT_TRUE((*repo)->RestoreStore(many->id, "docs", t_.Sub("out"), {}).ok());
+  auto got = TreeDigest(t_.Sub("out"), false), want = TreeDigest(docs_, false);
+  want.erase("a/pipe");
+  want.erase("a/b/index.sqlite3-wal");
+  want.erase("a/b/index.sqlite3");
+  got.erase("a/b/index.sqlite3");  // a backup copy: its bytes differ, its rows do not
+  EXPECT_EQ(got, want);
+  auto db = Db::OpenReadOnly(t_.Sub("out") + "/a/b/index.sqlite3");
+  ASSERT_TRUE(db.ok());
+  EXPECT_EQ(*db->QueryInt("SELECT count(*) FROM t"), 40);
+  auto rep = (*repo)->Verify({}, true);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok());
+}
+
+// The parent is read in step with the walk across batch boundaries: nothing
+// unchanged is read again, and a changed file in a late batch is the only
+// one read.
+TEST_F(StreamingCreate, ParentIsReusedAcrossBatches) {
+  auto first = Create(5);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_GT(first->read_bytes, 3u << 20);
+  auto second = Create(5);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->read_bytes, 0u);
+  const std::string changed = docs_ + "/a/b/f1119.md";
+  WriteFile(changed, "changed, and longer than it was before the change\n" + std::string(900, 'y'));
+  auto third = Create(3);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  EXPECT_EQ(third->read_bytes, ReadFile(changed).size());
+  Manifest m = Load(third->id);
+  bool found = false;
+  for (const auto& f : m.stores[1].files)
+    if (f.path == "a/b/f1119.md") {
+      found = true;
+      EXPECT_EQ(f.size, ReadFile(changed).size());
+    }
+  EXPECT_TRUE(found);
+}
+
+// A parent whose listing cannot be read reuses nothing and wrongs nothing:
+// every file is read again and the snapshot is whole.
+TEST_F(StreamingCreate, AnUnreadableParentListingMeansEverythingIsReadAgain) {
+  auto first = Create(6);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  Manifest m = Load(first->id);
+  // The docs listing's first tree blob's index entry is withheld: an index
+  // without it (every other entry kept) stands in for a lost tree blob.
+  BlobIndex idx;
+  ASSERT_TRUE(LoadIndex(*files_, &idx, true, nullptr, nullptr).ok());
+  std::vector<IndexEntry> kept;
+  ASSERT_TRUE(idx.ForEach([&](const IndexEntry& e) {
+                   if (e.blob != m.stores[1].tree_blobs[0]) kept.push_back(e);
+                   return Status::OK();
+                 }).ok());
+  std::vector<DirEntry> index_files;
+  ASSERT_TRUE(Env::Default()->ListDir(dir_ + "/index", &index_files).ok());
+  for (const auto& e : index_files) ASSERT_TRUE(Env::Default()->RemoveFile(dir_ + "/index/" + e.name).ok());
+  ASSERT_TRUE(WriteIndexFile(*files_, kept).ok());
+  // The pack stays named by the other entries, so no writer indexes it again.
+  auto second = Create(6);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_GT(second->read_bytes, 3u << 20);
+  auto repo = Repository::Open(Env::Default(), dir_, false);
+  ASSERT_TRUE(repo.ok());
+  ASSERT_TRUE((*repo)->RestoreStore(second->id, "docs", t_.Sub("out"), {}).ok());
+  auto got = TreeDigest(t_.Sub("out"), false), want = TreeDigest(docs_, false);
+  EXPECT_EQ(got.at("big.bin"), want.at("big.bin"));
+  EXPECT_EQ(got.at("a/b/f1119.md"), want.at("a/b/f1119.md"));
 }
 
 }  // namespace
