@@ -188,6 +188,7 @@ class Archiver {
     HashSet added;  // tree blobs this snapshot stored
     BlobHeld held = [this](const Hash128& b) { return stored_->count(b); };
     PendingBlobs pending;
+    pending.Reserve(prog_.files_total);  // a guess: small files are one blob each
     std::vector<std::unique_ptr<FileSaver>> savers;
     for (unsigned r = 0; r < DefaultReaders(DefaultThreads(opts_.threads)); ++r)
       savers.push_back(std::make_unique<FileSaver>(env_, *stored_, &pending, nullptr, &bytes_done_, &files_.sealer()));
@@ -207,6 +208,7 @@ class Archiver {
           AddToBatch(k, std::move(f), &parent, &next_sqlite, &b);
         }
         MAESTRO_RETURN_IF_ERROR(StoreBatch(k, &b, sink, savers));
+        pending.Settle();
         for (auto& f : b.files) {
           if (f.type == ManifestFile::Type::kFile) totals_.files++, totals_.logical_bytes += f.size;
           if (listing) MAESTRO_RETURN_IF_ERROR(listing->Add(std::move(f)));

@@ -19,9 +19,12 @@
 // savers of one Create share a PendingBlobs, the pool and the byte counter.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <memory>
 
@@ -36,18 +39,31 @@ namespace maestro {
 constexpr int kMaxReadTries = 3;
 
 // The blobs submitted in this snapshot and not yet in the stored set: each is
-// submitted once, whichever reader meets it first. Thread-safe.
+// submitted once, whichever reader meets it first. Claim is thread-safe.
+// Between batches (no Claim running) Settle moves the batch's ids into one
+// sorted list: 16 bytes a new blob instead of a hash-set node's ~40.
 class PendingBlobs {
  public:
   // true for the first caller with h (that caller submits it).
   bool Claim(const Hash128& h) {
     std::lock_guard<std::mutex> l(mu_);
-    return set_.insert(h).second;
+    if (std::binary_search(settled_.begin(), settled_.end(), h)) return false;
+    return recent_.insert(h).second;
+  }
+  void Reserve(size_t n) { settled_.reserve(n); }
+  void Settle() {
+    std::lock_guard<std::mutex> l(mu_);
+    size_t mid = settled_.size();
+    settled_.insert(settled_.end(), recent_.begin(), recent_.end());
+    HashSet().swap(recent_);
+    std::sort(settled_.begin() + static_cast<std::ptrdiff_t>(mid), settled_.end());
+    std::inplace_merge(settled_.begin(), settled_.begin() + static_cast<std::ptrdiff_t>(mid), settled_.end());
   }
 
  private:
   std::mutex mu_;
-  HashSet set_;
+  std::vector<Hash128> settled_;  // sorted
+  HashSet recent_;                // claimed since the last Settle
 };
 
 class FileSaver {

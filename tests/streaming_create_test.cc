@@ -16,6 +16,7 @@
 #include "snapshot/blob_index.h"
 #include "snapshot/catalog.h"
 #include "snapshot/chunker.h"
+#include "snapshot/file_saver.h"
 #include "snapshot/pack_writer.h"
 #include "snapshot/plan_file.h"
 #include "snapshot/repo_files.h"
@@ -231,6 +232,43 @@ TEST(PackWriterIndexTest, PublishIndexWritesAPieceAndForgetsIt) {
   BlobIndex idx;
   ASSERT_TRUE(LoadIndex(files, &idx, true, nullptr, nullptr).ok());
   for (const auto& id : ids) EXPECT_TRUE(idx.Contains(id));
+}
+
+// Tiny blobs: a pack is sealed at 8192 of them, not only at 16 MiB, so the
+// entries a writer holds for its open pack stay bounded.
+TEST(PackWriterIndexTest, APackOfTinyBlobsIsSealedAt8192Blobs) {
+  TempDir t;
+  const std::string dir = t.Sub("repo");
+  ASSERT_TRUE(Repository::Open(Env::Default(), dir, true).ok());
+  auto backend = NewLocalBackend(Env::Default(), dir);
+  RepoFiles files(Env::Default(), backend.get(), dir, kRepoFormatV4, PlainSealer().get());
+  ASSERT_TRUE(files.EnsureScratch().ok());
+  PackWriter w(files, "");
+  for (int i = 0; i < 8192; ++i) {
+    std::string d = "blob " + std::to_string(i);
+    ASSERT_TRUE(w.Add(PlainSealer()->BlobId(d), d.size(), d, BlobCodec::kRaw).ok());
+  }
+  EXPECT_EQ(w.unindexed(), 8192u);  // published without Finish
+  std::vector<DirEntry> packs;
+  ASSERT_TRUE(Env::Default()->ListDir(dir + "/packs", &packs).ok());
+  EXPECT_EQ(packs.size(), 1u);
+}
+
+// A blob claimed in an earlier batch (settled into the sorted list) is not
+// claimed again; a new one is claimed once.
+TEST(PendingBlobsTest, ClaimsSurviveSettleAndEachIdIsClaimedOnce) {
+  PendingBlobs p;
+  std::vector<Hash128> ids;
+  for (uint64_t i = 0; i < 100; ++i) ids.push_back(Hash128{i * 7919, i});
+  for (size_t i = 0; i < 50; ++i) EXPECT_TRUE(p.Claim(ids[i]));
+  EXPECT_FALSE(p.Claim(ids[3]));
+  p.Settle();
+  for (size_t i = 0; i < 50; ++i) EXPECT_FALSE(p.Claim(ids[i]));
+  for (size_t i = 50; i < 100; ++i) EXPECT_TRUE(p.Claim(ids[i]));
+  p.Settle();
+  p.Settle();  // nothing new
+  for (const auto& id : ids) EXPECT_FALSE(p.Claim(id));
+  EXPECT_TRUE(p.Claim(Hash128{1, 1}));
 }
 
 // ---------------------------------------------------------------- whole creates
