@@ -201,14 +201,23 @@ TEST(PlanFileTest, EntriesComeBackInOrderAndACutShortFileIsCorruption) {
 
 // ---------------------------------------------------------------- index in pieces
 
-TEST(PackWriterIndexTest, PublishIndexWritesAPieceAndForgetsIt) {
-  TempDir t;
-  const std::string dir = t.Sub("repo");
-  ASSERT_TRUE(Repository::Open(Env::Default(), dir, true).ok());
-  auto backend = NewLocalBackend(Env::Default(), dir);
-  RepoFiles files(Env::Default(), backend.get(), dir, kRepoFormatV4, PlainSealer().get());
-  ASSERT_TRUE(files.EnsureScratch().ok());
-  PackWriter w(files, "");
+// A new format-4 repository and a PackWriter on it.
+class PackWriterIndexTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(Repository::Open(Env::Default(), dir_, true).ok());
+    ASSERT_TRUE(files_.EnsureScratch().ok());
+  }
+  TempDir t_;
+  const std::string dir_ = t_.Sub("repo");
+  std::unique_ptr<Backend> backend_ = NewLocalBackend(Env::Default(), dir_);
+  RepoFiles files_{Env::Default(), backend_.get(), dir_, kRepoFormatV4, PlainSealer().get()};
+  PackWriter w_{files_, ""};
+};
+
+TEST_F(PackWriterIndexTest, PublishIndexWritesAPieceAndForgetsIt) {
+  PackWriter& w = w_;
+  const std::string& dir = dir_;
   std::vector<Hash128> ids;
   for (int piece = 0; piece < 3; ++piece) {
     for (int i = 0; i < 10; ++i) {
@@ -230,20 +239,15 @@ TEST(PackWriterIndexTest, PublishIndexWritesAPieceAndForgetsIt) {
   for (const auto& e : index_files) bytes += ReadFile(dir + "/index/" + e.name).size();
   EXPECT_EQ(w.index_bytes(), bytes);
   BlobIndex idx;
-  ASSERT_TRUE(LoadIndex(files, &idx, true, nullptr, nullptr).ok());
+  ASSERT_TRUE(LoadIndex(files_, &idx, true, nullptr, nullptr).ok());
   for (const auto& id : ids) EXPECT_TRUE(idx.Contains(id));
 }
 
 // Tiny blobs: a pack is sealed at 8192 of them, not only at 16 MiB, so the
 // entries a writer holds for its open pack stay bounded.
-TEST(PackWriterIndexTest, APackOfTinyBlobsIsSealedAt8192Blobs) {
-  TempDir t;
-  const std::string dir = t.Sub("repo");
-  ASSERT_TRUE(Repository::Open(Env::Default(), dir, true).ok());
-  auto backend = NewLocalBackend(Env::Default(), dir);
-  RepoFiles files(Env::Default(), backend.get(), dir, kRepoFormatV4, PlainSealer().get());
-  ASSERT_TRUE(files.EnsureScratch().ok());
-  PackWriter w(files, "");
+TEST_F(PackWriterIndexTest, APackOfTinyBlobsIsSealedAt8192Blobs) {
+  PackWriter& w = w_;
+  const std::string& dir = dir_;
   for (int i = 0; i < 8192; ++i) {
     std::string d = "blob " + std::to_string(i);
     ASSERT_TRUE(w.Add(PlainSealer()->BlobId(d), d.size(), d, BlobCodec::kRaw).ok());
