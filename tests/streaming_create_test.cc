@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <random>
 
 #include "snapshot/archive_walk.h"
@@ -438,6 +439,38 @@ TEST_F(StreamingCreate, AnUnreadableParentListingMeansEverythingIsReadAgain) {
   auto got = TreeDigest(t_.Sub("out"), false), want = TreeDigest(docs_, false);
   EXPECT_EQ(got.at("big.bin"), want.at("big.bin"));
   EXPECT_EQ(got.at("a/b/f1119.md"), want.at("a/b/f1119.md"));
+}
+
+// Format 3 keeps the whole listing in its manifest: batches still fill it
+// entry by entry, and its parent (a whole-listing head) is reused the same way.
+TEST_F(StreamingCreate, AFormat3RepositoryGetsItsWholeListingInTheManifestFromBatches) {
+  const std::string old = t_.Sub("old");
+  std::filesystem::copy(std::string(MAESTRO_DB_SOURCE_DIR) + "/tests/data/format3_repo", old,
+                        std::filesystem::copy_options::recursive);
+  auto backend = NewLocalBackend(Env::Default(), old);
+  RepoFiles v3(Env::Default(), backend.get(), old, kRepoFormatVersion, PlainSealer().get());
+  CreateLimits l;
+  l.batch_entries = 4;
+  auto first = CreateSnapshot(v3, Sources(), co_, l);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto head = LoadManifestHead(v3, first->id);
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->format_version, kManifestFormatVersion);
+  ASSERT_EQ(head->stores.size(), 3u);
+  EXPECT_FALSE(head->stores[1].has_root);
+  size_t files = 0;
+  for (const auto& st : head->stores)
+    for (const auto& f : st.files) files += f.type == ManifestFile::Type::kFile;
+  EXPECT_EQ(files, first->files);
+  EXPECT_GT(head->stores[1].files.size(), 100u);
+  auto second = CreateSnapshot(v3, Sources(), co_, l);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->read_bytes, 0u);
+  auto repo = Repository::Open(Env::Default(), old, false);
+  ASSERT_TRUE(repo.ok());
+  auto rep = (*repo)->Verify({}, true);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok());
 }
 
 }  // namespace
