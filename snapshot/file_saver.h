@@ -16,7 +16,8 @@
 // file is written into it (by a worker: read it only after the pool's Finish).
 //
 // Thread safety: one FileSaver per reader thread (snapshot/read_pool.h); the
-// savers of one Create share a PendingBlobs, the pool and the byte counter.
+// savers of one Create share a PendingBlobs, the pool (one per batch, set_pool)
+// and the byte counter.
 #pragma once
 
 #include <algorithm>
