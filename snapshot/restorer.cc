@@ -2,12 +2,15 @@
 
 #include <unistd.h>
 
-#include <set>
+#include <functional>
+#include <vector>
 
 #include "snapshot/blob_index.h"
 #include "snapshot/blob_reader.h"
 #include "snapshot/catalog.h"
+#include "snapshot/listing_reader.h"
 #include "snapshot/progress_throttle.h"
+#include "snapshot/tree.h"
 
 namespace maestro {
 
@@ -22,45 +25,112 @@ Status GiveBackMetadata(Env* env, const std::string& path, const ManifestFile& f
   return env->SetMtime(path, f.mtime_ns);
 }
 
-// Writes the entries of one store of a manifest under a staging path.
+using EntryFn = std::function<Status(ManifestFile&)>;
+
+// One store's listing, from the first entry to the last or (Backwards) from
+// the last to the first, one tree blob in memory at a time (format 4; formats
+// 1-3: the manifest's own list). Listing order puts parents before children,
+// so backwards every folder comes after everything inside it.
+class Listing {
+ public:
+  Listing(const RepoFiles& files, const BlobIndex* idx, const ManifestStore& st, std::string what)
+      : files_(files), idx_(idx), st_(st), what_(std::move(what)) {}
+
+  Status Forwards(const EntryFn& fn) const {
+    ListingReader r(files_, idx_, st_, what_);
+    ManifestFile f;
+    while (r.Next(&f)) MAESTRO_RETURN_IF_ERROR(fn(f));
+    return r.status();
+  }
+
+  Status Backwards(const EntryFn& fn) const {
+    if (!st_.has_root) {
+      for (auto it = st_.files.rbegin(); it != st_.files.rend(); ++it) {
+        ManifestFile f = *it;
+        MAESTRO_RETURN_IF_ERROR(fn(f));
+      }
+      return Status::OK();
+    }
+    BlobReader reader(files_, idx_);
+    std::string plain;
+    MAESTRO_RETURN_IF_ERROR(reader.Read(st_.root, &plain).Annotate(what_));
+    MAESTRO_ASSIGN_OR_RETURN(std::vector<Hash128> trees, DecodeTreeRoot(plain, what_));
+    std::vector<ManifestFile> buf;
+    for (auto t = trees.rbegin(); t != trees.rend(); ++t) {
+      buf.clear();
+      MAESTRO_RETURN_IF_ERROR(reader.Read(*t, &plain).Annotate(what_));
+      MAESTRO_RETURN_IF_ERROR(DecodeTreeBlob(plain, what_ + " (tree blob " + t->Hex() + ")", &buf));
+      for (auto it = buf.rbegin(); it != buf.rend(); ++it) MAESTRO_RETURN_IF_ERROR(fn(*it));
+    }
+    return Status::OK();
+  }
+
+ private:
+  const RepoFiles& files_;
+  const BlobIndex* idx_;
+  const ManifestStore& st_;
+  const std::string what_;
+};
+
+// Writes the entries of one store of a snapshot under a staging path, in
+// three passes over its listing, so that nothing is held per entry:
+//   1. count (the progress totals; a missing or damaged tree blob fails here,
+//      before any file is written);
+//   2. write every entry in listing order; of the folders only the chain from
+//      the store root to the current one is kept (listing order is depth
+//      first), every other parent is checked on disk;
+//   3. backwards: each folder's fsync, mode, owner and mtime, after everything
+//      inside it was written (deepest first, as writing children changes them).
 class StoreRestorer {
  public:
-  StoreRestorer(Env* env, BlobReader* reader, const RestoreOptions& opts, const Manifest& m, const ManifestStore& st,
-                std::string stage)
-      : env_(env), reader_(reader), opts_(opts), snap_(m.info.id), st_(st), stage_(std::move(stage)),
-        throttle_(env, opts.progress) {
-    for (const auto& f : st.files)
+  StoreRestorer(Env* env, BlobReader* reader, const Listing& listing, const RestoreOptions& opts,
+                const std::string& snap, const ManifestStore& st, std::string stage)
+      : env_(env), reader_(reader), listing_(listing), opts_(opts), snap_(snap), st_(st), stage_(std::move(stage)),
+        throttle_(env, opts.progress) {}
+
+  Status Run() {
+    uint64_t entries = 0;
+    MAESTRO_RETURN_IF_ERROR(listing_.Forwards([&](ManifestFile& f) {
+      entries++;
       if (f.type == ManifestFile::Type::kFile) {
         prog_.files_total++;
         prog_.bytes_total += f.size;
       }
-  }
-
-  Status Run() {
-    if (!st_.is_directory) return RestoreFileStore();
+      return Status::OK();
+    }));
+    if (!st_.is_directory) return RestoreFileStore(entries);
     MAESTRO_RETURN_IF_ERROR(env_->CreateDir(stage_, 0700));
-    const ManifestFile* root_entry = nullptr;
-    for (const auto& f : st_.files) {
-      if (f.path.empty()) {
-        if (f.type != ManifestFile::Type::kDir) return Refuse(f, "the store root must be a directory");
-        root_entry = &f;
-        continue;
-      }
-      MAESTRO_RETURN_IF_ERROR(RestoreEntry(f));
-    }
-    // Directory modes and mtimes last, deepest first: writing children changes them.
-    for (auto it = dir_entries_.rbegin(); it != dir_entries_.rend(); ++it) {
-      std::string path = JoinPath(stage_, (*it)->path);
-      if (opts_.sync) MAESTRO_RETURN_IF_ERROR(env_->SyncDir(path));
-      MAESTRO_RETURN_IF_ERROR(GiveBackMetadata(env_, path, **it, opts_.metadata));
-    }
-    if (opts_.sync) MAESTRO_RETURN_IF_ERROR(env_->SyncDir(stage_));
-    if (root_entry) MAESTRO_RETURN_IF_ERROR(GiveBackMetadata(env_, stage_, *root_entry, opts_.metadata));
+    open_.assign(1, "");
+    MAESTRO_RETURN_IF_ERROR(listing_.Forwards([&](ManifestFile& f) {
+      if (!f.path.empty()) return RestoreEntry(f);
+      return f.type == ManifestFile::Type::kDir ? Status::OK() : Refuse(f, "the store root must be a directory");
+    }));
+    MAESTRO_RETURN_IF_ERROR(FinishFolders());
     throttle_.Report(prog_, true);
     return Status::OK();
   }
 
  private:
+  // Pass 3: folders' fsync and metadata, deepest first; the store root last.
+  Status FinishFolders() {
+    bool have_root = false;
+    ManifestFile root_entry;
+    MAESTRO_RETURN_IF_ERROR(listing_.Backwards([&](ManifestFile& f) {
+      if (f.type != ManifestFile::Type::kDir) return Status::OK();
+      if (f.path.empty()) {
+        if (!have_root) root_entry = std::move(f);  // the last one listed, as before
+        have_root = true;
+        return Status::OK();
+      }
+      std::string path = JoinPath(stage_, f.path);
+      Status s = opts_.sync ? env_->SyncDir(path) : Status::OK();
+      return s.ok() ? GiveBackMetadata(env_, path, f, opts_.metadata) : s;
+    }));
+    if (opts_.sync) MAESTRO_RETURN_IF_ERROR(env_->SyncDir(stage_));
+    if (have_root) MAESTRO_RETURN_IF_ERROR(GiveBackMetadata(env_, stage_, root_entry, opts_.metadata));
+    return Status::OK();
+  }
+
   Status Refuse(const ManifestFile& f, const std::string& why) const {
     return Status::Corruption("snapshot " + snap_ + ", store " + st_.name + ": refusing manifest path '" + f.path + "': " + why,
                               "the manifest is damaged or hand-made; run `maestro-db snap verify " + snap_ + "`");
@@ -68,10 +138,15 @@ class StoreRestorer {
 
   std::string Describe(const ManifestFile& f) const { return f.path.empty() ? "the store file" : "file " + f.path; }
 
-  Status RestoreFileStore() {
-    if (st_.files.size() != 1 || !st_.files[0].path.empty() || st_.files[0].type != ManifestFile::Type::kFile)
+  Status RestoreFileStore(uint64_t entries) {
+    ManifestFile only;
+    MAESTRO_RETURN_IF_ERROR(listing_.Forwards([&](ManifestFile& f) {
+      only = std::move(f);
+      return Status::OK();
+    }));
+    if (entries != 1 || !only.path.empty() || only.type != ManifestFile::Type::kFile)
       return Status::Corruption("snapshot " + snap_ + ", store " + st_.name + ": a file store must hold exactly one file");
-    MAESTRO_RETURN_IF_ERROR(WriteFile(st_.files[0], stage_));
+    MAESTRO_RETURN_IF_ERROR(WriteFile(only, stage_));
     prog_.files_done++;
     throttle_.Report(prog_, true);
     return Status::OK();
@@ -82,16 +157,16 @@ class StoreRestorer {
     if (!IsSafeRelativePath(f.path) || NormalizePath(f.path) != f.path || f.path.find("//") != std::string::npos)
       return Refuse(f, "not a plain relative path inside the store");
     std::string parent = f.path.find('/') == std::string::npos ? "" : f.path.substr(0, f.path.rfind('/'));
-    if (!dirs_.count(parent)) MAESTRO_RETURN_IF_ERROR(MakeParents(f, parent));
+    MAESTRO_RETURN_IF_ERROR(EnterParent(f, parent));
     std::string path = JoinPath(stage_, f.path);
     FileInfo fi;
     switch (f.type) {
       case ManifestFile::Type::kDir:
         MAESTRO_RETURN_IF_ERROR(env_->Stat(path, &fi));
-        if (fi.exists && !(fi.is_dir && dirs_.count(f.path))) return Refuse(f, "it already exists and is not a directory");
+        // A folder on disk under the fresh stage was made by this restore (listed twice, or made as a parent).
+        if (fi.exists && !fi.is_dir) return Refuse(f, "it already exists and is not a directory");
         if (!fi.exists) MAESTRO_RETURN_IF_ERROR(env_->CreateDir(path, 0700));
-        dirs_.insert(f.path);
-        dir_entries_.push_back(&f);
+        open_.push_back(f.path);
         return Status::OK();
       case ManifestFile::Type::kSymlink:
         MAESTRO_RETURN_IF_ERROR(env_->Stat(path, &fi));
@@ -107,25 +182,33 @@ class StoreRestorer {
     return Status::OK();
   }
 
-  // Parents come before children in a manifest; a missing parent is only
-  // accepted if no entry of that name exists (then it is made here). The
-  // directories this restore made are the only parents a path may go through,
-  // so no component can be a symlink (or anything else) leading out of stage.
-  Status MakeParents(const ManifestFile& f, const std::string& parent) {
-    size_t start = 0;
-    while (true) {
-      size_t slash = parent.find('/', start);
-      std::string acc = parent.substr(0, slash);
-      if (!dirs_.count(acc)) {
-        FileInfo fi;
-        MAESTRO_RETURN_IF_ERROR(env_->Stat(JoinPath(stage_, acc), &fi));
-        if (fi.exists) return Refuse(f, "its parent '" + acc + "' is not a directory made by this restore");
+  static bool IsInside(const std::string& path, const std::string& dir) {
+    return dir.empty() || path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                                          path[dir.size()] == '/');
+  }
+
+  // Makes parent the innermost open folder. Parents come before children in a
+  // listing: the folders left are closed; a parent not on the chain is checked
+  // on disk, component by component: one this restore made (a real folder
+  // under the fresh stage) is entered, a missing one is made (a listing need
+  // not name every folder), anything else (a file, a symlink leading out of
+  // the stage) is refused, so no path goes anywhere but into folders made here.
+  Status EnterParent(const ManifestFile& f, const std::string& parent) {
+    while (open_.size() > 1 && !IsInside(parent, open_.back())) open_.pop_back();
+    while (open_.back() != parent) {
+      const std::string& top = open_.back();
+      size_t start = top.empty() ? 0 : top.size() + 1;
+      std::string acc = parent.substr(0, parent.find('/', start));
+      FileInfo fi;
+      MAESTRO_RETURN_IF_ERROR(env_->Stat(JoinPath(stage_, acc), &fi));
+      if (!fi.exists) {
         MAESTRO_RETURN_IF_ERROR(env_->CreateDir(JoinPath(stage_, acc), 0700));
-        dirs_.insert(acc);
+      } else if (!fi.is_dir) {
+        return Refuse(f, "its parent '" + acc + "' is not a directory made by this restore");
       }
-      if (slash == std::string::npos) return Status::OK();
-      start = slash + 1;
+      open_.push_back(std::move(acc));
     }
+    return Status::OK();
   }
 
   Status WriteFile(const ManifestFile& f, const std::string& path) {
@@ -158,6 +241,7 @@ class StoreRestorer {
 
   Env* env_;
   BlobReader* reader_;
+  const Listing& listing_;
   const RestoreOptions& opts_;
   const std::string& snap_;
   const ManifestStore& st_;
@@ -165,8 +249,7 @@ class StoreRestorer {
   Progress prog_;
   ProgressThrottle throttle_;
   std::string data_;
-  std::set<std::string> dirs_ = {""};              // made by this restore
-  std::vector<const ManifestFile*> dir_entries_;  // their modes and mtimes are set last
+  std::vector<std::string> open_;  // the folders from the store root ("") to the current one
 };
 
 // The store of the manifest, or why it cannot be restored.
@@ -186,7 +269,8 @@ Status RestoreStore(const RepoFiles& files, const std::string& id, const std::st
   Env* env = files.env();
   BlobIndex idx;
   MAESTRO_RETURN_IF_ERROR(LoadIndex(files, &idx, /*strict=*/false, nullptr, nullptr));
-  MAESTRO_ASSIGN_OR_RETURN(Manifest m, LoadManifest(files, id, &idx));
+  // The head only: a format-4 listing is read from its tree blobs as it is written.
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, LoadManifestHead(files, id));
   MAESTRO_ASSIGN_OR_RETURN(const ManifestStore* st, FindStore(m, id, store));
   FileInfo fi;
   MAESTRO_RETURN_IF_ERROR(env->Stat(target, &fi));
@@ -195,13 +279,14 @@ Status RestoreStore(const RepoFiles& files, const std::string& id, const std::st
   std::string parent = DirName(NormalizePath(target));
   if (!parent.empty()) MAESTRO_RETURN_IF_ERROR(env->CreateDirs(parent));
   BlobReader reader(files, &idx);
+  Listing listing(files, &idx, *st, "snapshot " + id + ", listing of store " + st->name);
   std::string stage = target + ".restore-tmp-" + std::to_string(getpid());
   MAESTRO_RETURN_IF_ERROR(env->RemoveTree(stage));
   // What could not be given back is reported only for a store that was restored.
   MetadataReport not_given_back;
   RestoreOptions o = opts;
   o.metadata = &not_given_back;
-  Status s = StoreRestorer(env, &reader, o, m, *st, stage).Run();
+  Status s = StoreRestorer(env, &reader, listing, o, m.info.id, *st, stage).Run();
   if (s.ok()) s = env->Rename(stage, target);
   if (s.ok() && opts.sync && !parent.empty()) s = env->SyncDir(parent);
   if (!s.ok()) {
