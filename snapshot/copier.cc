@@ -27,12 +27,15 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <unordered_map>
 
+#include "snapshot/blob_id_set.h"
 #include "snapshot/blob_index.h"
 #include "snapshot/blob_reader.h"
 #include "snapshot/catalog.h"
 #include "snapshot/compress_pool.h"
 #include "snapshot/leftovers.h"
+#include "snapshot/listing_reader.h"
 #include "snapshot/pack_writer.h"
 #include "snapshot/publish.h"
 #include "snapshot/repo_access.h"
@@ -50,15 +53,34 @@ namespace {
 bool SameBlobNames(const Sealer& a, const Sealer& b) { return !a.encrypted() && !b.encrypted(); }
 
 // The target's side: which blobs it holds (its index after leftovers were
-// put right, plus what this run sent).
+// put right, plus what this run sent: a BlobIndex used as a set, its pack
+// fields unset, so it is bounded as the index is).
 struct TargetState {
   const RepoFiles* files = nullptr;
   std::shared_ptr<const Sealer> sealer;
   BlobIndex index;
-  HashSet sent;
+  BlobIndex sent;
   std::map<std::string, SnapshotInfo> listed;  // by id
   std::set<std::string> damaged;               // ids of damaged manifests
-  bool Has(const Hash128& b) const { return index.Contains(b) || sent.count(b) > 0; }
+  bool Has(const Hash128& b) const { return index.Contains(b) || sent.Contains(b); }
+  void AddSent(const Hash128& b) {
+    IndexEntry e;
+    e.blob = b;
+    sent.Insert(e);
+  }
+};
+
+// One store's listing for the target, as its entries come. Today the entries
+// are kept in the store (st->files) and stored whole by StoreListing, the one
+// step of a copy that still holds an entry per file (with publish.h's
+// streaming listing writer this class becomes that writer: issue 14 point 2).
+class TargetListing {
+ public:
+  explicit TargetListing(ManifestStore* st) : st_(st) {}
+  void Add(ManifestFile&& f) { st_->files.push_back(std::move(f)); }
+
+ private:
+  ManifestStore* st_;
 };
 
 // The local scratch (tmp/) an interrupted writer left; nothing of the
@@ -98,18 +120,25 @@ class SnapshotCopier {
       : from_(from), from_index_(from_index), to_(to), opts_(opts), prog_(prog), result_(result),
         verbatim_(!opts.rehash && SameBlobNames(from_sealer, *to->sealer)) {}
 
-  Status Run(Manifest m) {
-    const std::string id = m.info.id;
-    Plan(m);
+  // head: the source's manifest head (format 4: the stores' roots; before:
+  // the whole listing). The listing is streamed from the source twice.
+  Status Run(Manifest head) {
+    const std::string id = head.info.id;
+    Manifest m;
+    m.info = head.info;
     PackWriter sink(*to_->files, "copy.after_pack");
-    Status sent = Send(&m, &sink);
+    Status sent = Plan(head);
+    if (sent.ok()) sent = Send(&head, &m, &sink);
     if (sent.ok()) sent = StoreListing(*to_->files, &sink, [this](const Hash128& b) { return to_->Has(b); }, &m);
     if (sent.ok()) sent = CheckArrival(&sink);
     if (!sent.ok())
       return sent.Annotate("snap copy of snapshot " + id + " from " + from_.backend()->Location() +
                            ": nothing of it is listed on " + to_->files->backend()->Location() +
                            " (what was uploaded is reused by the next copy)");
-    for (const auto& e : sink.entries()) to_->sent.insert(e.blob);  // the tree blobs too: held for the next snapshot
+    for (const auto& st : m.stores) {  // the tree blobs too: held for the next snapshot
+      if (st.has_root) to_->AddSent(st.root);
+      for (const auto& t : st.tree_blobs) to_->AddSent(t);
+    }
     uint64_t pack_bytes = sink.stored_bytes();
     MAESTRO_RETURN_IF_ERROR(PublishSnapshot(*to_->files, &sink, &m).Annotate("snap copy of snapshot " + id));
     result_->bytes_sent += pack_bytes;
@@ -118,43 +147,59 @@ class SnapshotCopier {
   }
 
  private:
-  // Step 1: totals for the progress line (the blobs to send, their stored size).
-  void Plan(const Manifest& m) {
-    HashSet seen;
+  static std::string ListingWhat(const std::string& id, const ManifestStore& st) {
+    return "snapshot " + id + ", listing of store " + st.name;
+  }
+
+  // Step 1: totals for the progress line (the blobs to send, their stored
+  // size), from the snapshot's distinct chunks (a BlobIdSet: bounded). Same
+  // names on both ends: a chunk the target holds is counted as skipped here.
+  Status Plan(const Manifest& head) {
     prog_->files_done = 0;
     prog_->files_total = 0;
     prog_->bytes_done = 0;
     prog_->bytes_total = 0;
-    for (const auto& st : m.stores)
-      for (const auto& f : st.files) {
+    BlobIdSet chunks(from_.env(), to_->files->TmpDir());
+    for (const auto& st : head.stores) {
+      ListingReader r(from_, &from_index_, st, ListingWhat(head.info.id, st));
+      ManifestFile f;
+      while (r.Next(&f)) {
         if (f.type != ManifestFile::Type::kFile) continue;
         prog_->files_total++;
-        for (const auto& c : f.chunks) {
-          if (!seen.insert(c).second || (verbatim_ && to_->Has(c))) continue;
-          IndexEntry e;
-          if (from_index_.Find(c, &e)) prog_->bytes_total += e.stored_len;
-        }
+        for (const auto& c : f.chunks) MAESTRO_RETURN_IF_ERROR(chunks.Add(c));
       }
+      MAESTRO_RETURN_IF_ERROR(r.status());
+    }
+    MAESTRO_RETURN_IF_ERROR(chunks.Seal());
+    MAESTRO_RETURN_IF_ERROR(chunks.ForEach([&](const Hash128& c) {
+      IndexEntry e;
+      const bool known = from_index_.Find(c, &e);
+      if (verbatim_ && to_->Has(c)) {
+        Skipped(known ? e.stored_len : 0);
+      } else if (known) {
+        prog_->bytes_total += e.stored_len;
+      }
+      return Status::OK();
+    }));
     Report(true);
+    return Status::OK();
   }
 
-  // Step 2: every file's chunks; chunk lists are rewritten when ids change.
-  Status Send(Manifest* m, PackWriter* sink) {
+  // Step 2: every file's chunks, store by store; the entries go to the
+  // target's listing (chunk lists rewritten when ids change).
+  Status Send(Manifest* head, Manifest* m, PackWriter* sink) {
     BlobReader reader(from_, &from_index_);
     std::unique_ptr<CompressPool> pool;
     if (!verbatim_) pool = std::make_unique<CompressPool>(sink, DefaultThreads(opts_.threads));
     Status st;
-    for (auto& store : m->stores)
-      for (auto& f : store.files) {
-        if (f.type != ManifestFile::Type::kFile) continue;
-        for (auto& c : f.chunks) {
-          st = verbatim_ ? CopyVerbatim(c, &reader, sink, &pool) : CopyRehashed(&c, &reader, pool.get());
-          if (!st.ok()) break;
-        }
-        if (!st.ok()) break;
-        prog_->files_done++;
-        Report(false);
-      }
+    m->stores.reserve(head->stores.size());
+    for (auto& store : head->stores) {
+      m->stores.push_back(ManifestStore{store.name, store.original_path, store.is_directory, store.present, {}, false, {}, {}});
+      TargetListing listing(&m->stores.back());
+      st = SendStore(head->info.id, store, &reader, sink, &pool, &listing);
+      store.files.clear();  // formats 1-3: the source's whole listing, done with
+      if (!st.ok()) break;
+    }
     if (pool) {
       Status ps = pool->Finish();
       if (st.ok()) st = ps;
@@ -165,6 +210,22 @@ class SnapshotCopier {
     return st;
   }
 
+  Status SendStore(const std::string& id, const ManifestStore& store, BlobReader* reader, PackWriter* sink, std::unique_ptr<CompressPool>* pool,
+                   TargetListing* listing) {
+    ListingReader r(from_, &from_index_, store, ListingWhat(id, store));
+    ManifestFile f;
+    while (r.Next(&f)) {
+      if (f.type == ManifestFile::Type::kFile) {
+        for (auto& c : f.chunks)
+          MAESTRO_RETURN_IF_ERROR(verbatim_ ? CopyVerbatim(c, reader, sink, pool) : CopyRehashed(&c, reader, pool->get()));
+        prog_->files_done++;
+        Report(false);
+      }
+      listing->Add(std::move(f));
+    }
+    return r.status();
+  }
+
   // Same names on both ends: a held blob is skipped unread; a missing one is
   // read, checked (its id recomputed from its bytes) and appended with its
   // codec's output as it was (sealed again by the target's PackWriter), as a
@@ -173,10 +234,7 @@ class SnapshotCopier {
   Status CopyVerbatim(const Hash128& c, BlobReader* reader, PackWriter* sink, std::unique_ptr<CompressPool>* pool) {
     IndexEntry e;
     const bool known = from_index_.Find(c, &e);
-    if (to_->Has(c)) {
-      if (done_.insert(c).second) Skipped(known ? e.stored_len : 0);
-      return Status::OK();
-    }
+    if (to_->Has(c)) return Status::OK();  // counted as skipped by Plan
     MAESTRO_RETURN_IF_ERROR(from_index_.status());
     if (!known)
       return Status::Corruption("blob " + c.Hex() + " is not in the source's index",
@@ -234,8 +292,7 @@ class SnapshotCopier {
   }
 
   void Sent(const Hash128& id, uint64_t stored_len) {
-    to_->sent.insert(id);
-    done_.insert(id);
+    to_->AddSent(id);
     result_->blobs_sent++;
     prog_->bytes_done += stored_len;
     prog_->bytes_sent += stored_len;
@@ -261,8 +318,11 @@ class SnapshotCopier {
   CopyProgress* prog_;
   CopyResult* result_;
   const bool verbatim_;
-  HashSet done_;                       // blobs of this snapshot already counted
-  std::map<Hash128, Hash128> remap_;   // source id -> target id (re-hashed copies)
+  // Source id -> target id of the chunks of this snapshot (re-hashed copies
+  // only: two repositories that name blobs differently). The exception to
+  // bounded memory, documented: about 64 bytes per distinct chunk of one
+  // snapshot; a copy between repositories of one scheme keeps none.
+  std::unordered_map<Hash128, Hash128, HashKey> remap_;
   std::string plain_, encoded_;
   int64_t last_report_ = 0;
 };
@@ -293,9 +353,11 @@ Result<CopyResult> CopySnapshots(Repository* from, Repository* to, const std::ve
   BlobIndex from_index;
   BadIndexFiles bad;  // a damaged source index file: its blobs are missing, named per snapshot
   MAESTRO_RETURN_IF_ERROR(LoadIndex(*f, &from_index, /*strict=*/true, &bad, nullptr));
-  std::vector<Manifest> manifests;  // whole listings, a format-4 source's read from its tree blobs
+  // Heads only (format 4: the listings are streamed from their tree blobs as
+  // each snapshot is copied; a missing one fails that snapshot, unlisted).
+  std::vector<Manifest> manifests;
   for (const auto& id : ids) {
-    Result<Manifest> m = LoadManifest(*f, id, &from_index);
+    Result<Manifest> m = LoadManifestHead(*f, id);
     if (!m.ok()) return m.status().Annotate("snap copy from " + f->backend()->Location() + "; nothing was copied");
     manifests.push_back(std::move(m).value());
   }
