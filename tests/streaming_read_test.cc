@@ -1,0 +1,359 @@
+// tests/streaming_read_test.cc — restore, verify and copy of a format-4
+// snapshot stream its listing (issue 14 point 2): a store whose listing spans
+// many tree blobs comes back exactly, a damaged tree blob in the middle of a
+// listing is Corruption that writes nothing, and the peak memory of a restore
+// or a verify is below what holding the listing alone costs.
+#include <gtest/gtest.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "snapshot/blob_index.h"
+#include "snapshot/catalog.h"
+#include "snapshot/copier.h"
+#include "snapshot/repo_access.h"
+#include "snapshot/repo_files.h"
+#include "snapshot/repository.h"
+#include "tests/test_util.h"
+
+namespace maestro {
+namespace {
+
+using testing::ReadFile;
+using testing::Sh;
+using testing::TempDir;
+using testing::TreeDigest;
+using testing::WriteFile;
+
+std::unique_ptr<Repository> Open(const std::string& dir, bool create = false) {
+  auto r = Repository::Open(Env::Default(), dir, create);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? std::move(r).value() : nullptr;
+}
+
+// Runs fn in a forked child (so the test process's heap stays as it was) and
+// returns what it wrote to its pipe; "" when it did not exit 0.
+std::string InChild(const std::function<std::string()>& fn) {
+  int fds[2];
+  if (pipe(fds) != 0) return "";
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    std::string out = fn();
+    ssize_t n = write(fds[1], out.data(), out.size());
+    _exit(n == static_cast<ssize_t>(out.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? out : "";
+}
+
+int64_t StatusKiB(const char* key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::stoll(line.substr(std::string(key).size()));
+  return -1;
+}
+
+// The growth of the peak RSS (KiB) while fn runs in a forked child: the peak
+// is reset to the current RSS first (/proc/self/clear_refs, "5"). -1 on failure.
+int64_t PeakGrowthKiB(const std::function<bool()>& fn) {
+  malloc_trim(0);
+  std::string out = InChild([&] {
+    { std::ofstream("/proc/self/clear_refs") << "5"; }
+    int64_t before = StatusKiB("VmHWM:");
+    if (!fn()) return std::string("fail");
+    return std::to_string(StatusKiB("VmHWM:") - before);
+  });
+  return out.empty() || out == "fail" ? -1 : std::stoll(out);
+}
+
+constexpr int kFiles = 30000;
+
+void SetMtime(const std::string& path, int64_t secs) {
+  struct timespec ts[2] = {{secs, 0}, {secs, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0) << path;
+}
+
+// One snapshot of a store of kFiles small files in three levels of folders,
+// shared by the tests (made once, in a child: the test process's heap never
+// held the listing). Folders get their own modes and mtimes, set after their
+// content, so a restore that writes a child after its folder's mtime shows.
+class StreamingRead : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    const std::string src = Src();
+    for (int i = 0; i < kFiles; ++i) {
+      char rel[64];
+      std::snprintf(rel, sizeof rel, "/a%02d/b%02d/f%06d.md", i / 2000, (i / 100) % 20, i);
+      WriteFile(src + rel, "document " + std::to_string(i) + " of the streaming test\n");
+    }
+    ASSERT_EQ(symlink("a00/b00/f000000.md", (src + "/link.md").c_str()), 0);
+    ASSERT_EQ(chmod((src + "/a01").c_str(), 0750), 0);
+    for (int a = 0; a < kFiles / 2000; ++a) {
+      char d[16];
+      std::snprintf(d, sizeof d, "/a%02d", a);
+      for (int b = 0; b < 20; ++b) {
+        char e[16];
+        std::snprintf(e, sizeof e, "/b%02d", b);
+        SetMtime(src + d + e, 1500000000 + a * 100 + b);
+      }
+      SetMtime(src + d, 1400000000 + a);
+    }
+    SetMtime(src, 1300000000);
+    std::string id = InChild([&] {
+      auto repo = Open(Repo(), true);
+      CreateOptions co;
+      co.racy_margin_ms = 0;
+      auto info = repo ? repo->Create({{"markdown", src, true, true}}, co) : Result<SnapshotInfo>(Status::Internal("open"));
+      return info.ok() ? info->id : std::string();
+    });
+    ASSERT_FALSE(id.empty());
+    id_ = new std::string(id);
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    delete id_;
+  }
+
+  static std::string Src() { return dir_->Sub("src"); }
+  static std::string Repo() { return dir_->Sub("repo"); }
+
+  // A copy of the shared repository whose tree blob `which` of the store's
+  // listing has one stored byte flipped (its checksum fails).
+  std::string DamagedCopy(const TempDir& t, size_t which) {
+    std::string dir = t.Sub("damaged");
+    EXPECT_EQ(Sh("cp -a '" + Repo() + "' '" + dir + "' && echo ok"), "ok\n");
+    auto repo = Open(dir);
+    auto m = repo->LoadManifest(*id_);
+    EXPECT_TRUE(m.ok());
+    EXPECT_GT(m->stores[0].tree_blobs.size(), which + 1);
+    const Hash128 tree = m->stores[0].tree_blobs[which];
+    BlobIndex idx;
+    EXPECT_TRUE(LoadIndex(*RepoFilesOf(repo.get()), &idx, true, nullptr, nullptr).ok());
+    IndexEntry e;
+    EXPECT_TRUE(idx.Find(tree, &e));
+    std::string pack = RepoFilesOf(repo.get())->PackPath(e.pack);
+    std::string bytes = ReadFile(pack);
+    bytes[e.offset + e.stored_len / 2] ^= 0x20;
+    WriteFile(pack, bytes);
+    return dir;
+  }
+
+  static TempDir* dir_;
+  static std::string* id_;
+};
+TempDir* StreamingRead::dir_ = nullptr;
+std::string* StreamingRead::id_ = nullptr;
+
+TEST_F(StreamingRead, AStoreOfManyTreeBlobsRestoresExactlyFolderMetadataIncluded) {
+  auto repo = Open(Repo());
+  auto m = repo->LoadManifest(*id_);
+  ASSERT_TRUE(m.ok());
+  EXPECT_GT(m->stores[0].tree_blobs.size(), 10u);
+  TempDir t;
+  RestoreOptions ro;
+  ro.sync = false;
+  Status s = repo->RestoreStore(*id_, "markdown", t.Sub("out"), ro);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(TreeDigest(t.Sub("out")), TreeDigest(Src()));  // modes and mtimes of every folder too
+}
+
+TEST_F(StreamingRead, AStoreOfManyTreeBlobsVerifiesEveryBlobItReferences) {
+  auto repo = Open(Repo());
+  BlobIndex idx;
+  ASSERT_TRUE(LoadIndex(*RepoFilesOf(repo.get()), &idx, true, nullptr, nullptr).ok());
+  for (bool read_data : {false, true}) {
+    auto rep = repo->Verify({}, read_data);
+    ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+    EXPECT_TRUE(rep->ok()) << rep->problems[0].path << ": " << rep->problems[0].detail;
+    EXPECT_EQ(rep->blobs_checked, idx.size());  // one snapshot: every blob stored is referenced once
+  }
+}
+
+TEST_F(StreamingRead, AStoreOfManyTreeBlobsCopiesExactlyVerbatimAndRehashed) {
+  for (bool rehash : {false, true}) {
+    SCOPED_TRACE(rehash ? "rehashed" : "verbatim");
+    TempDir t;
+    auto from = Open(Repo());
+    auto to = Open(t.Sub("copy"), true);
+    CopyOptions co;
+    co.rehash = rehash;
+    auto r = CopySnapshots(from.get(), to.get(), {*id_}, co);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    auto src = from->LoadManifest(*id_);
+    auto dst = to->LoadManifest(*id_);
+    ASSERT_TRUE(src.ok() && dst.ok());
+    ASSERT_EQ(dst->stores[0].files.size(), src->stores[0].files.size());
+    for (size_t i = 0; i < src->stores[0].files.size(); ++i)
+      ASSERT_EQ(dst->stores[0].files[i].path, src->stores[0].files[i].path) << i;
+    EXPECT_EQ(dst->info.files, src->info.files);
+    RestoreOptions ro;
+    ro.sync = false;
+    ASSERT_TRUE(to->RestoreStore(*id_, "markdown", t.Sub("out"), ro).ok());
+    EXPECT_EQ(TreeDigest(t.Sub("out")), TreeDigest(Src()));
+  }
+}
+
+TEST_F(StreamingRead, ADamagedTreeBlobMidListingIsCorruptionAndRestoreWritesNothing) {
+  TempDir t;
+  std::string dir = DamagedCopy(t, 3);
+  auto repo = Open(dir);
+  const std::string parent = t.Sub("restore-here");
+  Status s = repo->RestoreStore(*id_, "markdown", parent + "/out", {});
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("listing of store markdown"), std::string::npos) << s.ToString();
+  std::vector<DirEntry> left;
+  ASSERT_TRUE(Env::Default()->ListDir(parent, &left).ok());
+  EXPECT_TRUE(left.empty()) << left[0].name;  // neither the target nor its staging folder
+}
+
+TEST_F(StreamingRead, ADamagedTreeBlobMidListingIsNamedByVerify) {
+  TempDir t;
+  auto repo = Open(DamagedCopy(t, 3));
+  auto rep = repo->Verify({}, false);
+  ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+  ASSERT_FALSE(rep->ok());
+  EXPECT_EQ(rep->problems[0].snapshot_id, *id_);
+  EXPECT_NE(rep->problems[0].detail.find("listing of store markdown"), std::string::npos) << rep->problems[0].detail;
+  // With the data read, the damaged tree blob itself is named as the listing's.
+  rep = repo->Verify({}, true);
+  ASSERT_TRUE(rep.ok());
+  bool listing_named = false;
+  for (const auto& p : rep->problems) listing_named |= p.snapshot_id == *id_ && p.path == "(listing)";
+  EXPECT_TRUE(listing_named);
+}
+
+TEST_F(StreamingRead, ADamagedTreeBlobMidListingFailsTheCopyAndTheTargetListsNothing) {
+  TempDir t;
+  auto from = Open(DamagedCopy(t, 3));
+  auto to = Open(t.Sub("copy"), true);
+  auto r = CopySnapshots(from.get(), to.get(), {*id_}, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsCorruption()) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("nothing of it is listed"), std::string::npos) << r.status().ToString();
+  auto listed = to->List();
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
+}
+
+// Damaged file blobs are still named file by file (the second pass), and
+// only the files that use them.
+TEST_F(StreamingRead, VerifyNamesEachFileWhoseBlobIsDamagedAndNoOther) {
+  TempDir t;
+  std::string dir = t.Sub("damaged");
+  ASSERT_EQ(Sh("cp -a '" + Repo() + "' '" + dir + "' && echo ok"), "ok\n");
+  auto repo = Open(dir);
+  auto m = repo->LoadManifest(*id_);
+  ASSERT_TRUE(m.ok());
+  BlobIndex idx;
+  ASSERT_TRUE(LoadIndex(*RepoFilesOf(repo.get()), &idx, true, nullptr, nullptr).ok());
+  std::set<std::string> victims;
+  for (const auto& f : m->stores[0].files) {
+    if (f.chunks.empty() || (f.path.rfind("a07/b03/", 0) != 0 && f.path.rfind("a12/b19/", 0) != 0)) continue;
+    if (victims.size() % 2 == 0) {  // every other file of two folders
+      IndexEntry e;
+      ASSERT_TRUE(idx.Find(f.chunks[0], &e));
+      std::string pack = RepoFilesOf(repo.get())->PackPath(e.pack);
+      std::string bytes = ReadFile(pack);
+      bytes[e.offset + e.stored_len / 2] ^= 0x20;
+      WriteFile(pack, bytes);
+    }
+    victims.insert(f.path);
+  }
+  std::set<std::string> damaged;
+  size_t i = 0;
+  for (const auto& v : victims)
+    if (i++ % 2 == 0) damaged.insert(v);
+  ASSERT_GT(damaged.size(), 50u);
+  auto rep = repo->Verify({}, true);
+  ASSERT_TRUE(rep.ok());
+  std::set<std::string> named;
+  for (const auto& p : rep->problems) {
+    if (p.snapshot_id.empty()) continue;  // the pack itself: its hash no longer matches
+    EXPECT_EQ(p.store, "markdown");
+    EXPECT_NE(p.detail.find("checksum mismatch"), std::string::npos) << p.path << ": " << p.detail;
+    named.insert(p.path);
+  }
+  EXPECT_EQ(named, damaged);
+}
+
+// Peak memory: below what the listing alone costs in memory (LoadManifest of
+// the snapshot, its index loaded beforehand), which the old restore and
+// verify held and more (a set of folders; a map of every blob to its files).
+int64_t ListingCostKiB(const std::string& repo_dir, const std::string& id) {
+  return PeakGrowthKiB([&] {
+    auto repo = Open(repo_dir);
+    const RepoFiles* files = RepoFilesOf(repo.get());
+    BlobIndex idx;
+    if (!LoadIndex(*files, &idx, true, nullptr, nullptr).ok()) return false;
+    std::ofstream("/proc/self/clear_refs") << "5";  // the listing alone from here
+    return LoadManifest(*files, id, &idx).ok();
+  });
+}
+
+TEST_F(StreamingRead, RestorePeakMemoryIsBelowTheCostOfHoldingTheListing) {
+  const int64_t listing = ListingCostKiB(Repo(), *id_);
+  ASSERT_GT(listing, 4096) << "the listing of " << kFiles << " files should cost megabytes";
+  TempDir t;
+  const int64_t restore = PeakGrowthKiB([&] {
+    auto repo = Open(Repo());
+    RestoreOptions ro;
+    ro.sync = false;
+    return repo->RestoreStore(*id_, "markdown", t.Sub("out"), ro).ok();
+  });
+  ASSERT_GE(restore, 0);
+  std::printf("[ measured ] %d files: holding the listing %lld KiB; restore's peak growth %lld KiB\n", kFiles,
+              static_cast<long long>(listing), static_cast<long long>(restore));
+  EXPECT_LT(restore, listing);
+}
+
+TEST_F(StreamingRead, VerifyPeakMemoryIsBelowTheCostOfHoldingTheListing) {
+  const int64_t listing = ListingCostKiB(Repo(), *id_);
+  ASSERT_GT(listing, 4096);
+  for (bool read_data : {false, true}) {
+    const int64_t verify = PeakGrowthKiB([&] {
+      auto repo = Open(Repo());
+      auto rep = repo->Verify({}, read_data);
+      return rep.ok() && rep->ok();
+    });
+    ASSERT_GE(verify, 0);
+    std::printf("[ measured ] %d files: holding the listing %lld KiB; verify%s peak growth %lld KiB\n", kFiles,
+                static_cast<long long>(listing), read_data ? " --read-data" : "", static_cast<long long>(verify));
+    EXPECT_LT(verify, listing);
+  }
+}
+
+// Not yet: the copy streams the source's listing, but the target's listing is
+// still assembled whole for publish.h's StoreListing (copier.cc TargetListing)
+// until the streaming listing writer of snap create lands; enable then.
+TEST_F(StreamingRead, DISABLED_CopyPeakMemoryIsBelowTheCostOfHoldingTheListing) {
+  const int64_t listing = ListingCostKiB(Repo(), *id_);
+  TempDir t;
+  const int64_t copy = PeakGrowthKiB([&] {
+    auto from = Open(Repo());
+    auto to = Open(t.Sub("copy"), true);
+    return CopySnapshots(from.get(), to.get(), {*id_}, {}).ok();
+  });
+  ASSERT_GE(copy, 0);
+  EXPECT_LT(copy, listing);
+}
+
+}  // namespace
+}  // namespace maestro
