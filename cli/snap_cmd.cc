@@ -550,7 +550,11 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   }
   Repository* repo = remote_source ? remote_source.get() : w.repo.get();
   MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*repo, a.id));
-  MAESTRO_ASSIGN_OR_RETURN(Manifest m, repo->LoadManifest(id));
+  // A restore --to streams each store's listing (its counts come from the
+  // restore itself); the dry run and the in-place transaction still take the
+  // whole manifest for their plan.
+  const bool streamed = !a.to.empty() && !a.dry_run;
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, streamed ? repo->LoadManifestHead(id) : repo->LoadManifest(id));
   MAESTRO_ASSIGN_OR_RETURN(auto selected, SelectStores(m, a.stores));
 
   std::vector<RestorePlanItem> plan;
@@ -627,7 +631,12 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
 
   ProgressLine line(ctx.interactive_stderr(), "snap restore");
   RestoreOptions ro;
-  ro.progress = line.Callback();
+  Progress last;  // the restore's final report has the store's totals
+  ProgressFn shown = line.Callback();
+  ro.progress = [&](const Progress& p) {
+    last = p;
+    if (shown) shown(p);
+  };
   ro.sync = false;  // a scratch copy under --to: no fsync per file (the stores are never swapped in)
   MetadataReport not_given_back;
   ro.metadata = &not_given_back;
@@ -648,6 +657,8 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
     }
     written.push_back(p.target);
     restored[i] = true;
+    plan[i].files = last.files_total;
+    plan[i].bytes = last.bytes_total;
   }
   line.Finish();
   if (ctx.json()) {

@@ -69,6 +69,7 @@ class RepositoryImpl final : public Repository {
   }
   Result<RepoScan> Scan() override { return ScanSnapshots(files_); }
   Result<Manifest> LoadManifest(const std::string& id) override { return maestro::LoadManifest(files_, id); }
+  Result<Manifest> LoadManifestHead(const std::string& id) override { return maestro::LoadManifestHead(files_, id); }
   Result<std::string> ResolveId(const std::string& spec) override { return ResolveSnapshotId(files_, spec); }
   Status RestoreStore(const std::string& id, const std::string& store, const std::string& target,
                       const RestoreOptions& opts) override {

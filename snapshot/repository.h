@@ -284,6 +284,11 @@ class Repository {
   // vanishes while being read (a concurrent delete) is left out, not damaged.
   virtual Result<RepoScan> Scan() = 0;
   virtual Result<Manifest> LoadManifest(const std::string& id) = 0;
+  // The manifest without the listing a format-4 snapshot keeps in tree blobs
+  // (its info and each store's root; formats 1-3 hold the listing in the
+  // manifest, so it is there): for a caller that streams the listing
+  // (RestoreStore does) and must not hold it (issue 14 point 2).
+  virtual Result<Manifest> LoadManifestHead(const std::string& id) = 0;
   // A full id, a unique prefix, "latest", or an ISO-8601 time (newest at or before it).
   // Ids and prefixes match damaged manifests too (so they can be deleted; loading
   // them is Corruption); "latest" is the newest id, damaged or not; a time only
