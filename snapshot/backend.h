@@ -21,9 +21,11 @@
 //     directory; remote: the server acknowledged it).
 //   - List returns complete objects only (no temporary names), in no order.
 //   - Remove of a missing object is OK. A backend that refuses deletes (an
-//     append-only target) returns IoError naming the refused operation
-//     ("the server refused to delete packs/…: append-only target?"), and leaves
-//     the object as it was.
+//     append-only target) returns IoError marked IsRefused() (util/status.h),
+//     naming the refused operation ("the server refused to delete packs/…:
+//     append-only target?"), and leaves the object as it was. Any other failed
+//     Remove is not marked: callers tell the two apart by the mark, never by
+//     the message.
 //   - Errors name the backend location and the object.
 //
 // Thread safety: every method may be called from several threads at once.

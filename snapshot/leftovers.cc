@@ -62,10 +62,10 @@ Status CleanLeftovers(const RepoFiles& files, const HashSet& used, const std::se
     Hash128 h;
     if (!ParseObjectName(name, "pack", &h) || used.count(h) || keep.count(name)) continue;
     Status rm = files.backend()->Remove(ObjectKind::kPack, name);
-    // An append-only remote refuses (IoError naming the refusal): the pack
+    // An append-only remote refuses (Status::IsRefused, backend.h): the pack
     // only holds blobs indexed elsewhere, so keeping it costs space, nothing
-    // else; the writer goes on. A local folder's failure is still an error.
-    if (!rm.ok() && !(rm.IsIoError() && rm.message().find("refused to delete") != std::string::npos)) return rm;
+    // else; the writer goes on. Any other failure is still an error.
+    if (!rm.ok() && !rm.IsRefused()) return rm;
   }
   return Status::OK();
 }

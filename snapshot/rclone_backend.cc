@@ -240,7 +240,8 @@ class RcloneBackendImpl : public RcloneBackend {
     if (r.status == 200 || r.status == 404) return Status::OK();
     return Refused("delete", kind, name, r,
                    "append-only target? (SFTP `internal-sftp -P remove`, object lock, rclone --append-only); "
-                   "the object was left as it was");
+                   "the object was left as it was")
+        .MarkRefused();
   }
 
  private:

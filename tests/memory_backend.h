@@ -52,13 +52,18 @@ class MemoryBackend : public Backend {
   }
   Status Remove(ObjectKind kind, const std::string& name) override {
     std::lock_guard<std::mutex> l(mu_);
-    if (fail_removes_) return Status::IoError("mem: the server refused to delete " + name + " (test)");
+    if (fail_removes_) return remove_failure_.Annotate("mem: " + name);
     objects_.erase({kind, name});
     return Status::OK();
   }
 
   // Test hooks.
-  void FailRemoves(bool on) { std::lock_guard<std::mutex> l(mu_); fail_removes_ = on; }
+  // Remove fails: by default as an append-only target refuses (IsRefused), or with `failure`.
+  void FailRemoves(bool on, Status failure = Status::IoError("the server refused to delete it (test)").MarkRefused()) {
+    std::lock_guard<std::mutex> l(mu_);
+    fail_removes_ = on;
+    remove_failure_ = std::move(failure);
+  }
   void FailPuts(bool on) { std::lock_guard<std::mutex> l(mu_); fail_puts_ = on; }
   std::string& Raw(ObjectKind kind, const std::string& name) {
     std::lock_guard<std::mutex> l(mu_);
@@ -81,6 +86,7 @@ class MemoryBackend : public Backend {
   std::mutex mu_;
   std::map<std::pair<ObjectKind, std::string>, std::string> objects_;
   bool fail_removes_ = false;
+  Status remove_failure_;
   bool fail_puts_ = false;
 };
 

@@ -351,6 +351,7 @@ TEST_F(RcloneFaultTest, AppendOnlyServerRefusesRemoveByNameAndStillTakesPuts) {
   Status st = b->Remove(ObjectKind::kPack, name);
   ASSERT_FALSE(st.ok());
   EXPECT_TRUE(st.IsIoError()) << st.ToString();
+  EXPECT_TRUE(st.IsRefused()) << "typed, so callers need not read the message: " << st.ToString();
   EXPECT_NE(st.message().find("refused to delete packs/" + name), std::string::npos) << st.ToString();
   EXPECT_NE(st.message().find("permission denied"), std::string::npos) << st.ToString();
   std::string got;

@@ -7,7 +7,10 @@
 #include <mutex>
 
 #include "snapshot/backend.h"
+#include "snapshot/leftovers.h"
+#include "snapshot/repo_files.h"
 #include "snapshot/repository.h"
+#include "tests/memory_backend.h"
 #include "tests/test_util.h"
 #include "util/sqlite.h"
 
@@ -182,6 +185,38 @@ TEST_F(RepositoryBackendTest, AReopenedRepositoryFindsItsSnapshotsInTheBackend) 
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ((*list)[0].id, id);
   EXPECT_EQ(backend_->count("put", ObjectKind::kConfig), 0) << "an existing config was written again";
+}
+
+// Leftover packs (snapshot/leftovers.h) in a backend whose deletes fail. A
+// refusal is told apart by its mark (Status::IsRefused), never by its wording.
+class LeftoversTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(Env::Default()->CreateDirs(t_.Sub("local/tmp"), 0700).ok());
+    ASSERT_TRUE(b_.Put(ObjectKind::kPack, pack_, "an unused pack").ok());
+  }
+  Status Clean() { return CleanLeftovers(RepoFiles(Env::Default(), &b_, t_.Sub("local")), HashSet{}); }
+
+  TempDir t_;
+  testing::MemoryBackend b_;
+  std::string pack_ = PackName(Xxh128("an unused pack"));
+};
+
+TEST_F(LeftoversTest, APackDeleteTheBackendRefusesIsKeptAndTheWriterGoesOn) {
+  b_.FailRemoves(true, Status::IoError("mem: permission denied (HTTP 403)").MarkRefused());
+  Status st = Clean();
+  EXPECT_TRUE(st.ok()) << "an append-only target costs space, nothing else: " << st.ToString();
+  EXPECT_EQ(b_.Count(ObjectKind::kPack), 1u);
+}
+
+TEST_F(LeftoversTest, AFailedPackDeleteThatIsNotARefusalIsAnErrorWhateverItsWording) {
+  b_.FailRemoves(true, Status::IoError("/srv/refused to delete/packs/" + pack_ + ": Input/output error"));
+  Status st = Clean();
+  EXPECT_TRUE(st.IsIoError()) << st.ToString();
+  EXPECT_FALSE(st.IsRefused()) << st.ToString();
+  b_.FailRemoves(false);
+  EXPECT_TRUE(Clean().ok());
+  EXPECT_EQ(b_.Count(ObjectKind::kPack), 0u) << "a pack no blob uses is removed when the backend lets it";
 }
 
 }  // namespace

@@ -22,6 +22,15 @@ TEST(StatusTest, AnnotateKeepsCodeAndErrno) {
   EXPECT_NE(a.message().find("disk is full"), std::string::npos);
 }
 
+TEST(StatusTest, ARefusalIsMarkedAndAnnotateKeepsTheMark) {
+  Status plain = Status::IoError("the remote refused to delete packs/x.pack");
+  EXPECT_FALSE(plain.IsRefused()) << "the mark is set, never read from the wording";
+  Status refused = Status::IoError("permission denied").MarkRefused();
+  EXPECT_TRUE(refused.IsRefused());
+  EXPECT_TRUE(refused.Annotate("gc").IsRefused());
+  EXPECT_TRUE(refused.Annotate("gc").IsIoError());
+}
+
 TEST(HashTest, HexRoundTrip) {
   Hash128 h = Xxh128("hello");
   Hash128 back;

@@ -31,6 +31,7 @@ Status Status::Annotate(const std::string& context) const {
   if (ok()) return *this;
   Status s(code_, context + ": " + msg_);
   s.errno_ = errno_;
+  s.refused_ = refused_;
   return s;
 }
 

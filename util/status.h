@@ -56,6 +56,12 @@ class [[nodiscard]] Status {
   // errno of an IoError (0 if none recorded); lets callers tell ENOSPC apart.
   int err_no() const { return errno_; }
   Status& WithErrno(int e) { errno_ = e; return *this; }
+  // A refusal: the other side declined the operation on purpose and left the
+  // object as it was (an append-only remote refusing a delete). Typed, so a
+  // caller for which the operation was optional goes on without reading the
+  // message; Annotate keeps it.
+  bool IsRefused() const { return refused_; }
+  Status& MarkRefused() { refused_ = true; return *this; }
 
   // "corruption: <message>"
   std::string ToString() const;
@@ -75,6 +81,7 @@ class [[nodiscard]] Status {
   Code code_ = Code::kOk;
   std::string msg_;
   int errno_ = 0;
+  bool refused_ = false;
 };
 
 // Prints "maestro-db: internal error: value() of an error Result: <status>" to
