@@ -340,6 +340,12 @@ int RunService(CliContext& ctx, const RunArgs& a) {
 // Exit 0, or 1 (kExitIssuesFound) when the off-site copy is stale: a monitoring
 // script can run `schedule status` and alert on the exit code alone.
 int ShowStatus(CliContext& ctx, const std::string& as_of) {
+  int64_t now = ctx.env()->NowMicros();
+  if (!as_of.empty()) {  // a usage error is said first, whatever the repository holds
+    Result<int64_t> t = ParseTime(as_of);
+    if (!t.ok()) return ctx.Fail(t.status().Annotate("--as-of"));
+    now = *t;
+  }
   std::string remote;
   auto layout = ScheduleLayout(ctx, &remote);
   if (!layout.ok()) return ctx.Fail(layout.status());
@@ -356,12 +362,6 @@ int ShowStatus(CliContext& ctx, const std::string& as_of) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   auto state = ScheduleState::FromJson(j);
   if (!state.ok()) return ctx.Fail(state.status().Annotate(path));
-  int64_t now = ctx.env()->NowMicros();
-  if (!as_of.empty()) {
-    Result<int64_t> t = ParseTime(as_of);
-    if (!t.ok()) return ctx.Fail(t.status().Annotate("--as-of"));
-    now = *t;
-  }
   nlohmann::json offsite = Scheduler::OffsiteHealth(*cfg, *state, now);
   const bool stale = offsite.is_object() && offsite.contains("stale") && offsite["stale"] == true;
   if (ctx.json()) {
