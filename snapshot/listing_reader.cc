@@ -7,7 +7,7 @@
 namespace maestro {
 
 ListingReader::ListingReader(const RepoFiles& files, const BlobIndex* idx, const ManifestStore& st, std::string what)
-    : files_(files), st_(st), what_(std::move(what)), reader_(files, idx) {}
+    : st_(st), what_(std::move(what)), reader_(files, idx) {}
 
 bool ListingReader::Fill() {
   std::string plain;

@@ -39,7 +39,6 @@ class ListingReader {
  private:
   bool Fill();  // decodes the next tree blob into buf_
 
-  const RepoFiles& files_;
   const ManifestStore& st_;
   std::string what_;
   BlobReader reader_;

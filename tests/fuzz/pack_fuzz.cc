@@ -9,7 +9,8 @@
 // when the offset lands inside the pack, the blob header found there supplies
 // id and lengths, and the stored-bytes checksum is made to match, so the zstd
 // decoder and the hash check are reached), and a manifest whose one file is made
-// of those blobs. Then Verify(read_data) and RestoreStore must report problems
+// of those blobs; a well-formed version-4 pack (blobs, then its sealed header
+// and trailer) is indexed by its own entries instead. Then Verify(read_data) and RestoreStore must report problems
 // as Status — no crash, no out-of-bounds read, no allocation larger than the
 // repository could hold (rss limit set by scripts/fuzz.sh).
 #include <cstddef>
@@ -17,9 +18,11 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "snapshot/format.h"
 #include "snapshot/repository.h"
+#include "snapshot/sealer.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "util/coding.h"
 #include "util/env.h"
@@ -76,9 +79,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Hash128 pack_id = Xxh128(pack);
   // The standalone decoder that re-indexes unindexed packs (AdoptUnindexedPacks):
   // every entry it returns must lie inside the pack.
-  if (auto entries = DecodePack(pack, pack_id, "fuzz pack"); entries.ok())
-    for (const auto& e : *entries)
-      if (e.offset < kPackHeaderSize + kBlobHeaderSize || e.offset + e.stored_len > pack.size()) std::abort();
+  // every entry it returns must lie inside the pack: a version-1 pack's after
+  // its blob header, a version-4 pack's before its trailing header. A
+  // well-formed version-4 pack is then read through its own entries (a v4 index).
+  std::vector<IndexEntry> v4;
+  if (auto decoded = DecodePack(pack, pack_id, "fuzz pack"); decoded.ok()) {
+    for (const auto& e : *decoded) {
+      const size_t first = e.pack_version == kRepoFormatV4 ? 0 : kPackHeaderSize + kBlobHeaderSize;
+      if (e.offset < first || e.offset > pack.size() || e.stored_len > pack.size() - e.offset) std::abort();
+      if (e.pack_version == kRepoFormatV4 && v4.size() < 4) v4.push_back(e);
+    }
+  }
 
   Manifest m;
   m.info.id = "20250101_000000";
@@ -108,10 +119,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     f.chunks.push_back(e.blob);
     f.size += e.raw_len;
   }
+  if (!v4.empty()) {
+    entries = v4;
+    f.chunks.clear();
+    f.size = 0;
+    for (const auto& e : entries) {
+      f.chunks.push_back(e.blob);
+      f.size += e.raw_len;
+    }
+  }
   st.files.push_back(f);
   m.stores.push_back(st);
 
-  std::string index = EncodeIndex(entries);
+  std::string index;
+  if (v4.empty()) {
+    index = EncodeIndex(entries);
+  } else {
+    auto sealed = EncodeIndexV4(entries, *PlainSealer());
+    fuzz::Require(sealed.ok(), "the entries of a decoded pack encode as a v4 index");
+    index = *sealed;
+  }
   // Not durably: a fuzz run needs no fsync.
   if (!env->WriteStringToFile(repo_dir + "/packs/" + pack_id.Hex() + ".pack", pack, 0600).ok() ||
       !env->WriteStringToFile(repo_dir + "/index/" + Xxh128(index).Hex() + ".idx", index, 0600).ok() ||
