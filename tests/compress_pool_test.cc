@@ -172,20 +172,30 @@ TEST_F(CompressPoolTest, FileFoundIncompressibleIsMarkedAndItsNextVersionGetsNoT
   EXPECT_TRUE(next.incompressible);
 }
 
+std::unique_ptr<Repository> NewRepository(const std::string& dir) {
+  auto opened = Repository::Open(Env::Default(), dir, true);
+  EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+  return opened.ok() ? std::move(opened).value() : nullptr;
+}
+
+// One snapshot of the folder at path as the store `store` (no racy margin).
+Result<SnapshotInfo> SnapshotFolder(Repository* repo, const std::string& store, const std::string& path) {
+  SnapshotSource src;
+  src.store = store;
+  src.path = path;
+  src.is_directory = true;
+  CreateOptions co;
+  co.racy_margin_ms = 0;
+  return repo->Create({src}, co);
+}
+
 TEST(IncompressibleSnapshotTest, RandomFileIsStoredAtRawSizeAndRestoresByteIdentical) {
   TempDir tmp;
   const size_t n = 8 << 20;
   WriteFile(tmp.Sub("store/random.pdf"), RandomBytes(n, 12));
-  auto opened = Repository::Open(Env::Default(), tmp.Sub("repo"), true);
-  ASSERT_TRUE(opened.ok());
-  auto repo = std::move(opened).value();
-  SnapshotSource src;
-  src.store = "pdfs";
-  src.path = tmp.Sub("store");
-  src.is_directory = true;
-  CreateOptions co;
-  co.racy_margin_ms = 0;
-  auto info = repo->Create({src}, co);
+  auto repo = NewRepository(tmp.Sub("repo"));
+  ASSERT_NE(repo, nullptr);
+  auto info = SnapshotFolder(repo.get(), "pdfs", tmp.Sub("store"));
   ASSERT_TRUE(info.ok()) << info.status().ToString();
   // Raw bytes, frame and blob headers, the pack header and the index: well under 1%.
   EXPECT_GE(info->stored_bytes, n);
@@ -201,16 +211,9 @@ TEST(IncompressibleSnapshotTest, CompressibleFileStillCompresses) {
   TempDir tmp;
   const size_t n = 8 << 20;
   WriteFile(tmp.Sub("store/notes.md"), Text(n));
-  auto opened = Repository::Open(Env::Default(), tmp.Sub("repo"), true);
-  ASSERT_TRUE(opened.ok());
-  auto repo = std::move(opened).value();
-  SnapshotSource src;
-  src.store = "markdown";
-  src.path = tmp.Sub("store");
-  src.is_directory = true;
-  CreateOptions co;
-  co.racy_margin_ms = 0;
-  auto info = repo->Create({src}, co);
+  auto repo = NewRepository(tmp.Sub("repo"));
+  ASSERT_NE(repo, nullptr);
+  auto info = SnapshotFolder(repo.get(), "markdown", tmp.Sub("store"));
   ASSERT_TRUE(info.ok()) << info.status().ToString();
   EXPECT_LT(info->stored_bytes, n / 4);
   ASSERT_TRUE(repo->RestoreStore(info->id, "markdown", tmp.Sub("back"), RestoreOptions()).ok());

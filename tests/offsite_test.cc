@@ -23,6 +23,7 @@
 #include "engine/schedule/schedule_notify.h"
 #include "snapshot/repository.h"
 #include "tests/sftp_server.h"
+#include "tests/demo_install.h"
 #include "tests/support/clock_env.h"
 #include "tests/test_util.h"
 #include "util/time_util.h"
@@ -32,43 +33,15 @@ namespace {
 
 using testing::TempDir;
 
-constexpr int64_t kSec = 1000000;
-constexpr int64_t kMin = 60 * kSec;
-constexpr int64_t kHour = 60 * kMin;
+using testing::kHour;
+using testing::kMin;
+using testing::kSec;
+using testing::T;
 
-int64_t T(const std::string& iso) {
-  auto t = ParseTime(iso);
-  EXPECT_TRUE(t.ok()) << iso;
-  return t.ok() ? *t : 0;
-}
+class OffsiteTest : public testing::UtcClockTest {};
 
-class OffsiteTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    setenv("TZ", "UTC", 1);
-    tzset();
-  }
-};
-
-struct Install {
-  TempDir dir;
-  std::string root;
-  explicit Install(int64_t now) : root(dir.Sub("root")) {
-    DemoOptions o;
-    o.users = 2;
-    o.documents = 6;
-    o.chunks_per_doc = 2;
-    o.pdf_kib = 2;
-    o.now_micros = now;
-    auto d = CreateDemo(Env::Default(), root, o);
-    EXPECT_TRUE(d.ok()) << d.status().ToString();
-  }
-  Layout layout() const {
-    auto l = Layout::Discover(Env::Default(), root, nullptr);
-    EXPECT_TRUE(l.ok());
-    return *l;
-  }
-  std::string state_path() const { return JoinPath(layout().repo(), kScheduleStateFile); }
+struct Install : testing::DemoInstall {
+  explicit Install(int64_t now) : DemoInstall(now, 6, false) {}
 };
 
 // A notify command: a script that appends its stdin (one JSON line) to `file`.

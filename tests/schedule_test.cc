@@ -16,6 +16,7 @@
 #include "engine/schedule/schedule_jobs.h"
 #include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"
+#include "tests/demo_install.h"
 #include "tests/support/clock_env.h"
 #include "tests/test_util.h"
 #include "util/time_util.h"
@@ -25,25 +26,13 @@ namespace {
 
 using testing::TempDir;
 
-constexpr int64_t kSec = 1000000;
-constexpr int64_t kMin = 60 * kSec;
-constexpr int64_t kHour = 60 * kMin;
-constexpr int64_t kDay = 24 * kHour;
+using testing::kDay;
+using testing::kHour;
+using testing::kMin;
+using testing::kSec;
+using testing::T;
 
-int64_t T(const std::string& iso) {
-  auto t = ParseTime(iso);
-  EXPECT_TRUE(t.ok()) << iso;
-  return t.ok() ? *t : 0;
-}
-
-// Slot arithmetic uses local time; pin it so the expectations are exact.
-class ScheduleTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    setenv("TZ", "UTC", 1);
-    tzset();
-  }
-};
+class ScheduleTest : public testing::UtcClockTest {};
 
 // Fake jobs that record when they ran and can be told to fail.
 struct FakeJobs {
@@ -362,35 +351,8 @@ TEST_F(ScheduleTest, EveryLogLineIsOneJsonObjectWithTimeAndEvent) {
 // ---------------------------------------------------------------------------
 // The real jobs (engine/schedule/schedule_jobs.h) on a demo install.
 
-struct Install {
-  TempDir dir;
-  std::string root;
-  DemoSummary demo;
-  explicit Install(int64_t now, bool inconsistent) : root(dir.Sub("root")) {
-    DemoOptions o;
-    o.users = 2;
-    o.documents = 12;
-    o.chunks_per_doc = 2;
-    o.pdf_kib = 2;
-    o.inconsistent = inconsistent;
-    o.now_micros = now;
-    auto d = CreateDemo(Env::Default(), root, o);
-    EXPECT_TRUE(d.ok()) << d.status().ToString();
-    if (d.ok()) demo = *d;
-  }
-  Layout layout() const {
-    auto l = Layout::Discover(Env::Default(), root, nullptr);
-    EXPECT_TRUE(l.ok());
-    return *l;
-  }
-  std::vector<SnapshotInfo> Snapshots() const {
-    auto repo = Repository::Open(Env::Default(), layout().repo(), false);
-    EXPECT_TRUE(repo.ok()) << repo.status().ToString();
-    if (!repo.ok()) return {};
-    auto list = (*repo)->List();
-    EXPECT_TRUE(list.ok());
-    return list.ok() ? *list : std::vector<SnapshotInfo>{};
-  }
+struct Install : testing::DemoInstall {
+  Install(int64_t now, bool inconsistent) : DemoInstall(now, 12, inconsistent) {}
 };
 
 int CountKinds(const CheckReport& r, std::initializer_list<IssueKind> kinds) {
@@ -654,6 +616,27 @@ TEST_F(ScheduleTest, NowForcesTheMonitorAndStatusShowsIt) {
   auto j = nlohmann::json::parse(st.out);
   EXPECT_TRUE(j.at("monitor").at("last_success").is_number_integer());
   EXPECT_TRUE(j.at("snapshot").at("last_success").is_null());
+}
+
+// `schedule status --as-of` with a time it cannot read: a usage error (exit 2)
+// naming the flag, the text and the forms it reads, before the state is read
+// (so also where the service has not run yet).
+TEST_F(ScheduleTest, StatusAsOfABadTimeIsAUsageErrorThatSaysWhatItReads) {
+  Install inst(T("2025-03-01T12:00:00Z"), false);
+  const std::string state = JoinPath(inst.layout().repo(), kScheduleStateFile);
+  for (bool with_state : {false, true}) {
+    if (with_state) testing::WriteFile(state, "{\"version\": 1, \"first_start\": " + std::to_string(T("2025-03-01T12:00:00Z")) + "}\n");
+    for (const char* bad : {"yesterday", "2025-13-45", "2025-03-01T25:00:00Z"}) {
+      auto r = testing::RunCli({"--root", inst.root, "schedule", "status", "--as-of", bad});
+      EXPECT_EQ(r.exit_code, 2) << bad << " (state: " << with_state << "): " << r.err;
+      EXPECT_NE(r.err.find("--as-of"), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find(std::string("cannot read time '") + bad + "'"), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find("2025-08-08T14:30:22Z"), std::string::npos) << "says the forms it reads: " << r.err;
+      EXPECT_TRUE(r.out.empty()) << r.out;
+    }
+  }
+  auto good = testing::RunCli({"--root", inst.root, "schedule", "status", "--as-of", "2025-03-02T00:00:00Z"});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
 }
 
 // A manual clock that raises `stop`, as the service's SIGTERM handler does, the

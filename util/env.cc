@@ -72,6 +72,34 @@ Status PreadFully(int fd, const std::string& path, uint64_t offset, size_t n, ch
   return Status::OK();
 }
 
+// The write, sync and close steps both writable files share.
+Status PwriteFully(int fd, const std::string& path, uint64_t offset, std::string_view data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t w = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return PosixError("write " + path, errno);
+    }
+    done += static_cast<size_t>(w);
+  }
+  return Status::OK();
+}
+
+Status SyncFd(int fd, const std::string& path) {
+  if (::fdatasync(fd) != 0) return PosixError("fsync " + path, errno);
+  return Status::OK();
+}
+
+// Closes *fd once (-1 after); a second call is OK.
+Status CloseFd(int* fd, const std::string& path) {
+  if (*fd < 0) return Status::OK();
+  int was = *fd;
+  *fd = -1;
+  if (::close(was) != 0) return PosixError("close " + path, errno);
+  return Status::OK();
+}
+
 class PosixRandomAccessFile final : public RandomAccessFile {
  public:
   PosixRandomAccessFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
@@ -103,17 +131,8 @@ class PosixWritableFile final : public WritableFile {
     }
     return Status::OK();
   }
-  Status Sync() override {
-    if (::fdatasync(fd_) != 0) return PosixError("fsync " + path_, errno);
-    return Status::OK();
-  }
-  Status Close() override {
-    if (fd_ < 0) return Status::OK();
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) return PosixError("close " + path_, errno);
-    return Status::OK();
-  }
+  Status Sync() override { return SyncFd(fd_, path_); }
+  Status Close() override { return CloseFd(&fd_, path_); }
 
  private:
   std::string path_;
@@ -127,39 +146,19 @@ class PosixRandomRWFile final : public RandomRWFile {
   Status ReadAt(uint64_t offset, size_t n, char* scratch, size_t* got) override {
     return PreadFully(fd_, path_, offset, n, scratch, got);
   }
-  Status WriteAt(uint64_t offset, std::string_view data) override {
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t w = ::pwrite(fd_, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return PosixError("write " + path_, errno);
-      }
-      done += static_cast<size_t>(w);
-    }
-    return Status::OK();
-  }
+  Status WriteAt(uint64_t offset, std::string_view data) override { return PwriteFully(fd_, path_, offset, data); }
   Status Truncate(uint64_t size) override {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return PosixError("truncate " + path_, errno);
     return Status::OK();
   }
-  Status Sync() override {
-    if (::fdatasync(fd_) != 0) return PosixError("fsync " + path_, errno);
-    return Status::OK();
-  }
+  Status Sync() override { return SyncFd(fd_, path_); }
   Status Size(uint64_t* size) override {
     struct stat st;
     if (::fstat(fd_, &st) != 0) return PosixError("stat " + path_, errno);
     *size = static_cast<uint64_t>(st.st_size);
     return Status::OK();
   }
-  Status Close() override {
-    if (fd_ < 0) return Status::OK();
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) return PosixError("close " + path_, errno);
-    return Status::OK();
-  }
+  Status Close() override { return CloseFd(&fd_, path_); }
 
  private:
   std::string path_;
