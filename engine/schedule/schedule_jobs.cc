@@ -20,8 +20,6 @@ namespace maestro {
 
 namespace {
 
-constexpr int64_t kMicros = 1000000;
-
 nlohmann::json CountsByKind(const CheckReport& report) {
   nlohmann::json by_kind = nlohmann::json::object();
   for (const auto& [kind, n] : report.issues_by_kind)
