@@ -138,7 +138,7 @@ TEST_F(CompressPoolTest, BlobKnownIncompressibleSkipsTheTrialAndShortBlobsAreJud
 TEST_F(CompressPoolTest, FileFoundIncompressibleIsMarkedAndItsNextVersionGetsNoTrial) {
   WriteFile(tmp_.Sub("in/random.pdf"), RandomBytes(3 << 20, 10));
   WriteFile(tmp_.Sub("in/text.md"), Text(3 << 20));
-  StoredBlobs none({});
+  StoredBlobs none{std::vector<Hash128>()};
   std::atomic<uint64_t> bytes_done{0};
   auto save = [&](const std::string& name, ManifestFile* f, CompressStats* st) {
     PackWriter sink(*files_, "none");
