@@ -32,6 +32,7 @@ namespace maestro {
 namespace {
 
 using testing::RandomBytes;
+using testing::RunChildUntilCrash;
 using testing::ReadFile;
 using testing::TempDir;
 using testing::TreeDigest;
@@ -118,20 +119,6 @@ std::set<std::string> NewNames(const std::vector<std::string>& before, const std
   for (const auto& n : Names(dir))
     if (std::find(before.begin(), before.end(), n) == before.end()) out.insert(n);
   return out;
-}
-
-// Runs fn in a forked child with a crash point armed; expects SIGKILL.
-void RunChildUntilCrash(const std::string& point, const std::function<void()>& fn) {
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    SetCrashPointForTesting(point);
-    fn();
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << point << " was never reached (exit " << WEXITSTATUS(status) << ")";
 }
 
 TEST(Format3Fixture, IsListedShownRestoredAndVerifiedByTheFormat4Reader) {

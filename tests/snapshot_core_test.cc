@@ -28,6 +28,7 @@ namespace {
 
 using testing::ReadFile;
 using testing::RandomBytes;
+using testing::RunChildUntilCrash;
 using testing::TempDir;
 using testing::TreeDigest;
 using testing::WriteFile;
@@ -722,21 +723,6 @@ TEST_F(SnapshotCoreTest, DamagedManifestIsNotRestoredAndIsReported) {
   ASSERT_TRUE(gc.ok()) << gc.status().ToString();
   EXPECT_NE(gc->skipped.find("snap repair"), std::string::npos) << gc->skipped;
   EXPECT_EQ(gc->blobs_removed, 0u);
-}
-
-// Runs fn in a forked child with a crash point armed; expects SIGKILL.
-void RunChildUntilCrash(const std::string& point, const std::function<void()>& fn) {
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    SetCrashPointForTesting(point);
-    fn();
-    _exit(0);
-  }
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFSIGNALED(status)) << point << " was never reached (exit " << WEXITSTATUS(status) << ")";
-  EXPECT_EQ(WTERMSIG(status), SIGKILL);
 }
 
 TEST_F(SnapshotCoreTest, KillDuringCreateLeavesNoListedSnapshotAndCleanVerify) {
