@@ -39,9 +39,11 @@ struct BlobIdSet::Rep {
   }
 
   Status SealTable() {
+    // Open first: a path named before the folder exists would be relative
+    // (the working directory's), when the sorter never had to write a run.
+    MAESTRO_RETURN_IF_ERROR(area->Open());
     const std::string path = area->NewPath("ids");
     TableWriter w;
-    MAESTRO_RETURN_IF_ERROR(area->Open());
     MAESTRO_RETURN_IF_ERROR(w.Open(env, path, kTableKeySize));
     MAESTRO_RETURN_IF_ERROR(sorter->Finish(&w));
     MAESTRO_RETURN_IF_ERROR(w.Finish(Hash128()));

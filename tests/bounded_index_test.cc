@@ -10,6 +10,9 @@
 #include <functional>
 #include <random>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "snapshot/blob_id_set.h"
 #include "snapshot/blob_index.h"
 #include "snapshot/repo_access.h"
@@ -203,6 +206,28 @@ TEST(BoundedBlobIdSetTest, SpilledSetAnswersAsTheInMemoryOne) {
   EXPECT_EQ(a, d);
   EXPECT_TRUE(std::is_sorted(d.begin(), d.end()));
   EXPECT_TRUE(disk.status().ok());
+}
+
+// A set that spilled once but whose sorter never wrote a run still puts its
+// sealed table inside its scratch folder: never a file "ids-0" in the
+// process's working directory (found after a memory benchmark run).
+TEST(BoundedBlobIdSetTest, SealedTableGoesIntoTheScratchFolderNotTheWorkingDirectory) {
+  TempDir t;
+  ASSERT_EQ(mkdir(t.Sub("cwd").c_str(), 0700), 0);
+  char old[4096];
+  ASSERT_NE(getcwd(old, sizeof old), nullptr);
+  ASSERT_EQ(chdir(t.Sub("cwd").c_str()), 0);
+  {
+    BlobIdSet set(Env::Default(), t.Sub("cache"), 1024);
+    for (uint64_t i = 0; i < 64; ++i) ASSERT_TRUE(set.Add(Id(i % 40)).ok());  // spills 40 ids: fewer than the sorter holds
+    ASSERT_TRUE(set.Seal().ok());
+    EXPECT_EQ(set.size(), 40u);
+    EXPECT_TRUE(set.Contains(Id(39)));
+    EXPECT_FALSE(set.Contains(Id(40)));
+    EXPECT_TRUE(std::filesystem::is_empty(t.Sub("cwd"))) << "a scratch file was left in the working directory";
+  }
+  ASSERT_EQ(chdir(old), 0);
+  EXPECT_TRUE(std::filesystem::is_empty(t.Sub("cwd")));
 }
 
 TEST(BoundedBlobIdSetTest, FullScratchDiskIsAnError) {
