@@ -20,13 +20,6 @@ namespace {
 // schedule's lease) before it gives up with a warning.
 constexpr double kRemoteLockWaitSeconds = 30;
 
-std::string Absolute(const std::string& p) {
-  if (!p.empty() && p[0] == '/') return NormalizePath(p);
-  char buf[PATH_MAX];
-  std::string cwd = ::getcwd(buf, sizeof(buf)) ? buf : ".";
-  return NormalizePath(JoinPath(cwd, p));
-}
-
 }  // namespace
 
 std::string RemoteRepoOf(CliContext& ctx) {
@@ -48,7 +41,7 @@ Result<RemoteTxn> PrepareRemoteTxn(CliContext& ctx, const std::string& pre_image
                                      "drop it; with a local --repo the pre-image goes there; nothing was changed");
     return txn;
   }
-  ctx.UseLocalRepository(pre_image_repo.empty() ? "" : Absolute(pre_image_repo), /*create_root=*/false);
+  ctx.UseLocalRepository(pre_image_repo.empty() ? "" : AbsolutePath(pre_image_repo), /*create_root=*/false);
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
   txn.local = layout.repo();
   ctx.opts.repo = txn.local;  // every later use of --repo (the background purge) is the local one

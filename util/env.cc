@@ -7,6 +7,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <climits>
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -453,6 +455,13 @@ std::string DirName(const std::string& path) {
 std::string BaseName(const std::string& path) {
   auto pos = path.find_last_of('/');
   return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+std::string AbsolutePath(const std::string& p) {
+  if (!p.empty() && p[0] == '/') return NormalizePath(p);
+  char buf[PATH_MAX];
+  std::string cwd = ::getcwd(buf, sizeof(buf)) ? buf : ".";
+  return NormalizePath(JoinPath(cwd, p));
 }
 
 std::string NormalizePath(const std::string& path) {

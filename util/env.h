@@ -152,6 +152,8 @@ std::string DirName(const std::string& path);
 std::string BaseName(const std::string& path);
 // Lexically normalises "a/./b/../c" -> "a/c"; keeps a leading '/'.
 std::string NormalizePath(const std::string& path);
+// p made absolute against the process's working directory, then normalised.
+std::string AbsolutePath(const std::string& p);
 // True if rel is a relative path that stays inside its base (no "..", not absolute, no NUL).
 bool IsSafeRelativePath(const std::string& rel);
 

@@ -24,12 +24,6 @@ const Spec kSpecs[kNumStores] = {
     {StoreId::kMetadata, "metadata", StoreKind::kDirectory},
 };
 
-std::string Absolute(const std::string& p) {
-  if (!p.empty() && p[0] == '/') return NormalizePath(p);
-  char buf[PATH_MAX];
-  std::string cwd = ::getcwd(buf, sizeof(buf)) ? buf : ".";
-  return NormalizePath(JoinPath(cwd, p));
-}
 }  // namespace
 
 const char* StoreName(StoreId id) { return kSpecs[static_cast<int>(id)].name; }
@@ -75,13 +69,13 @@ std::string DefaultRepo(Env* env, const std::string& root) {
 Result<Layout> Layout::Discover(Env* env, const std::string& root_in, const Config* config, const std::string& repo) {
   Layout l;
   l.env_ = env;
-  l.root_ = Absolute(root_in.empty() ? "." : root_in);
+  l.root_ = AbsolutePath(root_in.empty() ? "." : root_in);
   FileInfo fi;
   MAESTRO_RETURN_IF_ERROR(env->Stat(l.root_, &fi));
   if (!fi.exists)
     return Status::NotFound("install root " + l.root_ + " does not exist (pass --root DIR or set MAESTRO_ROOT)");
   if (!fi.is_dir) return Status::InvalidArgument("install root " + l.root_ + " is not a directory");
-  l.repo_ = repo.empty() ? DefaultRepo(env, l.root_) : Absolute(repo);
+  l.repo_ = repo.empty() ? DefaultRepo(env, l.root_) : AbsolutePath(repo);
   if (config) l.config_ = *config;
 
   for (const auto& spec : kSpecs) {
