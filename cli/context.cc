@@ -40,6 +40,7 @@ Result<Layout> CliContext::LoadLayout() {
     layout_ = Result<Layout>(Status::InvalidArgument(refused));
     return *layout_;
   }
+  install_ = InstallInfo();  // after UseLocalRepository: found again, not added to
   layout_ = DiscoverInstall(env_, opts.install, root, &config_, local_repo_ ? *local_repo_ : opts.repo, &install_);
   for (const auto& w : install_.warnings) Warn(w);
   return *layout_;
@@ -60,21 +61,25 @@ Result<Layout> CliContext::LoadLayoutForRemoteRepo() {
   InstallInfo info;
   remote_layout_ = DiscoverInstall(env_, opts.install, root, &local, "", &info);
   for (const auto& w : info.warnings) Warn(w);
+  // Where the stores were found, and the repository the user named (not the
+  // layout's local default): what `stats` reports.
+  info.remote_repo = repo;
+  info.repo_why = opts.repo.empty() ? "the config file's [repo] path" : "--repo";
+  install_ = std::move(info);
   return *remote_layout_;
 }
 
 // An rclone: spec taken for a local folder named "rclone:…" would make a user
-// believe in an off-site copy that is on the same disk. The commands that
-// route the repository through snapshot/backend.h themselves (snap readers,
-// create, delete, prune, repair, copy, import-legacy) use LoadLayoutForRemoteRepo;
-// the transactions and the schedule switch to a local repository first
-// (cli/remote_txn.h); every other layout user is refused.
+// believe in an off-site copy that is on the same disk. Every command that
+// takes --repo opens a remote one itself (LoadLayoutForRemoteRepo, or a local
+// repository first: cli/remote_txn.h), so this refusal is the safety net for a
+// layout user that has not been wired: it fails rather than write "rclone:…"
+// as a folder.
 std::string RefuseUnwiredRemoteRepo(const std::string& repo) {
   if (repo.rfind("rclone:", 0) != 0) return "";
   return repo +
-         ": this command cannot use a remote repository (rclone:REMOTE:PATH); the snapshot commands, the "
-         "transactions and schedule can (docs/remote.md); use a local folder here, and `snap copy --to` the remote "
-         "after it";
+         ": this command has no way to a remote repository (rclone:REMOTE:PATH) yet (docs/remote.md lists the "
+         "ones that have); use a local folder here, and `snap copy --to` the remote after it";
 }
 
 void CliContext::UseLocalRepository(const std::string& dir, bool create_root) {

@@ -53,8 +53,10 @@ class CliContext {
   Result<Layout> LoadLayout();
   // With an rclone:REMOTE:PATH repository (which LoadLayout refuses): the
   // install's layout with its default LOCAL repository folder, for the commands
-  // that write the remote themselves (snap create/delete/prune/repair/copy):
-  // the stores, and the local journal that says whether a transaction is open.
+  // that reach the remote themselves (snap create/delete/prune/repair/copy,
+  // stats, check): the stores, and the local journal that says whether a
+  // transaction is open. install() then names the remote (remote_repo). With
+  // a local repository: LoadLayout's.
   Result<Layout> LoadLayoutForRemoteRepo();
   // From now on the layout's repository (journal, lock, pre-image snapshots) is
   // the local folder `dir` ("" = the default under --root), whatever --repo or
@@ -120,10 +122,10 @@ class CliContext {
 };
 
 // "" for a repository spec a command may load the layout with; else why not
-// (an rclone:REMOTE:PATH spec: the snapshot readers and snap create, delete,
-// prune, repair, copy and import-legacy open those themselves
-// (LoadLayoutForRemoteRepo); the transactions and schedule switch to a local
-// repository first (cli/remote_txn.h); every other layout user is refused, exit 2).
+// (an rclone:REMOTE:PATH spec: the snap commands, stats and check open those
+// themselves (LoadLayoutForRemoteRepo, snapshot/backend.h); the transactions,
+// journal, purge-trash and schedule switch to a local repository first
+// (cli/remote_txn.h); a layout user that does neither is refused, exit 2).
 std::string RefuseUnwiredRemoteRepo(const std::string& repo);
 
 // Each command group registers its subcommands. A subcommand's callback stores

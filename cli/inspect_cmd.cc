@@ -1,5 +1,9 @@
 // cli/inspect_cmd.cc — the read-only commands: `stats` and `check`.
 // Parsing and printing only; the work is engine/stores/stats.h and engine/stores/check.h.
+//
+// Both read the stores only, never the repository: with a remote --repo
+// (rclone:REMOTE:PATH) they run on the install as with a local one, without
+// reaching the remote, and `stats` names the remote as the repository.
 #include <cstdio>
 #include <iostream>
 
@@ -108,7 +112,7 @@ nlohmann::json HnswFindingJson(const HnswFinding& f) {
 void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   auto* stats = app.add_subcommand("stats", "Show what each store holds (read-only; safe while the app runs)");
   stats->callback([&ctx, exit_code]() {
-    auto layout = ctx.LoadLayout();
+    auto layout = ctx.LoadLayoutForRemoteRepo();  // a remote --repo is not read here
     if (!layout.ok()) {
       *exit_code = ctx.Fail(layout.status());
       return;
@@ -144,7 +148,7 @@ void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   check->add_option("--document", args->document, "only this document id (needs --user)")->needs(user_opt);
   check->add_option("--now", args->now, "the time the age rules measure from (ISO-8601; default: now)");
   check->callback([&ctx, exit_code, args]() {
-    auto layout = ctx.LoadLayout();
+    auto layout = ctx.LoadLayoutForRemoteRepo();  // a remote --repo is not read here
     if (!layout.ok()) {
       *exit_code = ctx.Fail(layout.status());
       return;

@@ -38,6 +38,9 @@ struct InstallInfo {
   std::string compose_from;                // "--compose", "MAESTRO_COMPOSE_DIR", "a compose file in --root"
   std::map<std::string, std::string> why;  // store name -> where it was found and why
   std::string repo_why;
+  // rclone:REMOTE:PATH when the command's repository is remote: the layout's
+  // repo() is then the local default, and this is the one reported.
+  std::string remote_repo;
   std::vector<std::string> warnings;       // printed once by LoadLayout
   nlohmann::json ToJson() const;
 };

@@ -1,7 +1,11 @@
 // cli/journal_cmd.cc — `maestro-db journal status|log`: the transaction journal,
 // read-only (journal/journal.h). Exempt from the unfinished-transaction gate.
+// With a remote --repo the journal is the one its transactions keep in the
+// local repository (cli/remote_txn.h): the default under --root; a journal
+// kept in a --pre-image-repo DIR is read with --repo DIR.
 #include "cli/context.h"
 #include "cli/exit_codes.h"
+#include "cli/remote_txn.h"
 #include "cli/txn_cmd.h"
 #include "engine/txn/recover.h"
 #include "journal/journal.h"
@@ -19,8 +23,14 @@ nlohmann::json TxnJson(const TxnSummary& t) {
           {"outcome", t.outcome},          {"description", t.Describe()}};
 }
 
+// The layout whose repository holds the journal: with a remote --repo, the local one.
+Result<Layout> JournalLayout(CliContext& ctx) {
+  if (!RemoteRepoOf(ctx).empty()) ctx.UseLocalRepository("", /*create_root=*/false);
+  return ctx.LoadLayout();
+}
+
 Status RunJournalStatus(CliContext& ctx) {
-  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, JournalLayout(ctx));
   std::string dir = JournalDir(layout.repo());
   if (!ctx.env()->FileExists(JoinPath(dir, "data.mdb"))) {
     if (ctx.json()) ctx.PrintJson({{"journal", dir}, {"exists", false}, {"unfinished", nullptr}, {"last", nullptr}});
@@ -58,7 +68,7 @@ Status RunJournalStatus(CliContext& ctx) {
 }
 
 Status RunJournalLog(CliContext& ctx, size_t limit) {
-  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, JournalLayout(ctx));
   std::string dir = JournalDir(layout.repo());
   std::vector<JournalRecord> recs;
   if (ctx.env()->FileExists(JoinPath(dir, "data.mdb"))) {

@@ -1,6 +1,7 @@
 // cli/purge_trash_cmd.cc — `maestro-db purge-trash`: deletes the old store data
 // finished transactions moved to trash (engine/txn/txn.h). Takes no lock;
-// exempt from the unfinished-transaction gate.
+// exempt from the unfinished-transaction gate. The trash lies beside the
+// stores, so a remote --repo changes nothing here (the layout is the local one).
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,7 +18,7 @@ namespace maestro {
 namespace {
 
 Status RunPurgeTrash(CliContext& ctx, bool dry_run, bool background) {
-  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
+  MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayoutForRemoteRepo());
   if (!dry_run) MAESTRO_RETURN_IF_ERROR(CheckStorePaths(layout));
   if (background) {
     // Started by PurgeAfterTransaction: yield the CPU and the disk to real work.

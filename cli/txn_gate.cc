@@ -10,9 +10,12 @@ namespace maestro {
 void InstallTxnGate(CLI::App& app, CliContext& ctx) {
   app.parse_complete_callback([&app, &ctx]() {
     if (ctx.SelectsUngatedCommand(app)) return;
-    auto layout = ctx.LoadLayout();
-    if (!layout.ok()) return;  // the command reports it
     const bool writing = ctx.SelectsWritingCommand(app);
+    // A writer on a remote repository runs these checks itself, on the local
+    // journal it chose (cli/remote_txn.h, snap create); a reader is warned from
+    // the install's own journal, as with a local repository.
+    auto layout = writing ? ctx.LoadLayout() : ctx.LoadLayoutForRemoteRepo();
+    if (!layout.ok()) return;  // the command reports it
     // Overlapping paths (a repository inside a store...) are refused before anything is written.
     if (writing)
       if (Status paths = CheckStorePaths(*layout); !paths.ok()) std::exit(ctx.Fail(paths));
