@@ -6,13 +6,17 @@
 // MAESTRO_DB_PASSWORD_FILE, MAESTRO_DB_PASSWORD), else it is asked twice on
 // the terminal; the first key file is written, then the config last, so a
 // crash leaves no half-made repository (a second `snap init --encrypt` with
-// the same password finishes it). A local folder is locked while it is made.
+// the same password finishes it). A local folder is locked while it is made;
+// a remote one (rclone:REMOTE:PATH) holds its lease lock (snapshot/remote_lock.h)
+// in locks/ meanwhile, so two inits racing never leave two master keys.
 #include <memory>
 
 #include "cli/context.h"
 #include "cli/exit_codes.h"
+#include "snapshot/open_backend.h"
 #include "snapshot/open_repository.h"
 #include "snapshot/rclone_backend.h"
+#include "snapshot/remote_lock.h"
 #include "snapshot/repo_lock.h"
 
 namespace maestro {
@@ -38,22 +42,45 @@ Result<KdfParams> InitKdf(const CliContext& ctx, const InitArgs& a) {
   return p;
 }
 
+// The lock a new repository is made under: a local folder's flock, or the
+// remote's lease lock (declared after its backend, so released before it).
+struct InitLock {
+  std::unique_ptr<RepoLock> local;
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<RemoteLock> remote;
+};
+
+Result<InitLock> LockForInit(CliContext& ctx, const std::string& spec, double lock_wait) {
+  Env* env = Env::Default();
+  InitLock l;
+  if (IsRcloneSpec(spec)) {
+    MAESTRO_ASSIGN_OR_RETURN(l.backend, OpenBackend(env, spec));
+    // A repository there already is refused by InitRepository, with no lock written into it.
+    if (ReadRepositoryConfig(l.backend.get()).ok()) return l;
+    RemoteLockOptions lo;
+    lo.wait_seconds = lock_wait;
+    lo.command = "maestro-db snap init";
+    lo.log = CliWriterOptions(ctx, lock_wait, true).lock.log;  // "waiting for ..." on stderr, as snap's writers
+    MAESTRO_ASSIGN_OR_RETURN(l.remote, RemoteLock::Acquire(l.backend.get(), env, lo));
+    return l;
+  }
+  // The folder is checked before the lock file is made in it (as OpenWriter does).
+  if (!env->FileExists(JoinPath(spec, "config"))) MAESTRO_RETURN_IF_ERROR(CheckFolderForNewRepository(env, spec));
+  MAESTRO_RETURN_IF_ERROR(env->CreateDirs(spec, 0700));
+  RepoLockOptions lo;
+  lo.wait_seconds = lock_wait;
+  lo.command = "maestro-db snap init";
+  MAESTRO_ASSIGN_OR_RETURN(l.local, RepoLock::Acquire(env, spec, lo));
+  return l;
+}
+
 Status RunInit(CliContext& ctx, const InitArgs& a, bool kdf_given) {
   if (kdf_given && !a.encrypt)
     return Status::InvalidArgument("--kdf-ops and --kdf-mem-kib only apply with --encrypt");
   MAESTRO_ASSIGN_OR_RETURN(KdfParams kdf, InitKdf(ctx, a));
   MAESTRO_ASSIGN_OR_RETURN(std::string spec, ctx.RepositorySpec());
   Env* env = Env::Default();
-  std::unique_ptr<RepoLock> lock;
-  if (!IsRcloneSpec(spec)) {
-    // The folder is checked before the lock file is made in it (as OpenWriter does).
-    if (!env->FileExists(JoinPath(spec, "config"))) MAESTRO_RETURN_IF_ERROR(CheckFolderForNewRepository(env, spec));
-    MAESTRO_RETURN_IF_ERROR(env->CreateDirs(spec, 0700));
-    RepoLockOptions lo;
-    lo.wait_seconds = a.lock_wait;
-    lo.command = "maestro-db snap init";
-    MAESTRO_ASSIGN_OR_RETURN(lock, RepoLock::Acquire(env, spec, lo));
-  }
+  MAESTRO_ASSIGN_OR_RETURN(InitLock lock, LockForInit(ctx, spec, a.lock_wait));
   InitOptions io;
   io.encrypt = a.encrypt;
   io.kdf = kdf;

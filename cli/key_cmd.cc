@@ -84,6 +84,7 @@ Result<Session> OpenSession(CliContext& ctx, bool writer, double lock_wait) {
   if (writer && remote) {
     RemoteLockOptions lo;
     lo.wait_seconds = lock_wait;
+    lo.log = CliWriterOptions(ctx, lock_wait, false).lock.log;  // "waiting for ..." on stderr, as snap's writers
     MAESTRO_ASSIGN_OR_RETURN(s.remote_lock, RemoteLock::Acquire(s.backend.get(), Env::Default(), lo));
   } else if (writer) {
     RepoLockOptions lo;
