@@ -124,6 +124,13 @@ std::string RemoteRepoSpec(CliContext& ctx) {
   return IsRcloneSpec(spec) ? spec : "";
 }
 
+// How messages name the repository: a remote one by its rclone: spec (its
+// dir() is the local scratch), a local one by its folder.
+std::string ShownRepo(CliContext& ctx, const Repository& repo) {
+  std::string remote = RemoteRepoSpec(ctx);
+  return remote.empty() ? repo.dir() : remote;
+}
+
 Result<std::unique_ptr<Repository>> OpenForReading(CliContext& ctx) {
   std::string remote = RemoteRepoSpec(ctx);
   std::string spec = remote;
@@ -214,7 +221,8 @@ Status RunCreate(CliContext& ctx, const CreateArgs& a) {
   if (!any) ctx.Warn("no store exists under " + layout.root() + "; the snapshot records all six stores as absent");
   MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
   if (w.created && w.encryption != "none")  // a password was set: docs/encryption.md "Making one"
-    ctx.Warn("made a new ENCRYPTED repository at " + w.repo->dir() + " with the password given; without it " +
+    ctx.Warn("made a new ENCRYPTED repository at " + (remote ? RemoteRepoSpec(ctx) : w.repo->dir()) +
+             " with the password given; without it " +
              "nothing in it can be read back");
   ProgressLine line(ctx.interactive_stderr(), "snap create");
   CreateOptions co;
@@ -268,7 +276,7 @@ Status RunList(CliContext& ctx) {
     return Status::OK();
   }
   if (snaps.empty() && scan.damaged.empty()) {
-    ctx.Info("no snapshots in " + repo->dir());
+    ctx.Info("no snapshots in " + ShownRepo(ctx, *repo));
     return Status::OK();
   }
   ctx.Info(Pad("ID", 18) + Pad("TIME", 21) + Pad("TRIGGER", 12) + Pad("STORES", 34) + PadLeft("FILES", 7) +
@@ -733,7 +741,7 @@ Status RunVerify(CliContext& ctx, const VerifyArgs& a, int* code) {
     ctx.Info("no problems found: " + summary + (a.read_data ? "" : " (add --read-data to check every byte)"));
     return Status::OK();
   }
-  std::cerr << "maestro-db: corruption: " << rep.problems.size() << " problems in " << repo->dir() << " (" << summary
+  std::cerr << "maestro-db: corruption: " << rep.problems.size() << " problems in " << ShownRepo(ctx, *repo) << " (" << summary
             << "); the snapshots named above cannot be restored in full\n";
   bool unindexed = std::any_of(rep.problems.begin(), rep.problems.end(), [](const VerifyProblem& p) {
     return p.detail.find("missing from the repository index") != std::string::npos;
@@ -868,7 +876,7 @@ Status RunRepair(CliContext& ctx, const RepairArgs& a) {
   for (const auto& p : rep.damaged_packs)
     ctx.Warn(p + " is damaged and was left where it is; `maestro-db snap verify` names what it affects");
   if (rep.quarantined.empty() && rep.blobs_reindexed == 0 && rep.damaged_packs.empty())
-    ctx.Info("nothing to repair in " + w.repo->dir());
+    ctx.Info("nothing to repair in " + ShownRepo(ctx, *w.repo));
   return Status::OK();
 }
 
@@ -881,10 +889,12 @@ struct UpgradeArgs {
 
 Status RunUpgrade(CliContext& ctx, const UpgradeArgs& a) {
   MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForRun(ctx, a.dry_run, a.lock_wait));
+  // A remote (under its lease lock) is named as the user named it, not by its local scratch.
+  const std::string where = ShownRepo(ctx, *w.repo);
   const uint32_t from = w.repo->format_version();
   const bool needed = from < 4;
   if (needed && !a.dry_run) {
-    if (!ctx.json()) ctx.Info("checking every manifest and index file of " + w.repo->dir() + " ...");
+    if (!ctx.json()) ctx.Info("checking every manifest and index file of " + where + " ...");
     MAESTRO_RETURN_IF_ERROR(w.repo->Upgrade());
   }
   const char* from_name = from < 4 ? "3" : "4";
@@ -896,11 +906,11 @@ Status RunUpgrade(CliContext& ctx, const UpgradeArgs& a) {
     return Status::OK();
   }
   if (!needed) {
-    ctx.Info(w.repo->dir() + " is already format 4: nothing to do");
+    ctx.Info(where + " is already format 4: nothing to do");
   } else if (a.dry_run) {
-    ctx.Info(w.repo->dir() + " is format " + from_name + "; `maestro-db snap upgrade` would make it format 4");
+    ctx.Info(where + " is format " + from_name + "; `maestro-db snap upgrade` would make it format 4");
   } else {
-    ctx.Info("upgraded " + w.repo->dir() + " from format " + from_name +
+    ctx.Info("upgraded " + where + " from format " + from_name +
              " to format 4: its snapshots are kept as they are, new ones are written as format 4");
   }
   return Status::OK();

@@ -6,6 +6,7 @@
 #include "snapshot/format.h"
 #include "snapshot/object_check.h"
 #include "snapshot/open_backend.h"
+#include "snapshot/upgrade.h"
 
 namespace maestro {
 
@@ -66,12 +67,39 @@ Result<WriterSession> OpenRemoteWriter(Env* env, const std::string& spec, const 
   lo.log = opts.lock.log;
   WriterSession s;
   MAESTRO_ASSIGN_OR_RETURN(s.remote_lock, RemoteLock::Acquire(backend.get(), env, lo));
-  // An encrypted remote is unlocked with the password (a new remote is made
-  // unencrypted: `snap init --encrypt --repo rclone:…` makes an encrypted one).
+  // A `snap upgrade` killed while it uploaded the config left it partial (snapshot/upgrade.h).
+  bool put_back = false;
+  if (Status st = PutBackConfigOfInterruptedUpgrade(env, backend.get(), scratch, &put_back); !st.ok()) {
+    s.remote_lock.reset();
+    return st;
+  }
+  if (put_back && opts.lock.log)
+    opts.lock.log("put back the format-3 config of " + spec + " that an interrupted `snap upgrade` left partial");
+  // An encrypted remote is unlocked with the password. A new one is made as
+  // OpenRepository makes a local one: encrypted when a password was given
+  // without a prompt (a user who set one is never handed a repository in
+  // clear; keys first, config last), else unencrypted by Repository::Open.
   std::shared_ptr<const Sealer> sealer = PlainSealer();
   Result<RepoConfig> cfg = ReadRepositoryConfig(backend.get());
+  PasswordSource* source = opts.password ? opts.password : ProcessPasswordSource();
+  if (cfg.status().IsNotFound() && opts.create) {
+    s.created = true;
+    if (source != nullptr && source->Given()) {
+      InitOptions io;
+      io.encrypt = true;
+      io.password = source;
+      Result<OpenedRepository> made = InitRepository(env, spec, io);  // under our lease lock
+      if (!made.ok()) {
+        s.remote_lock.reset();
+        return made.status();
+      }
+      sealer = made->keys.sealer;  // the master key it made: no second Argon2id run
+      s.encryption = made->keys.scheme;
+    }
+  }
   if (cfg.ok()) {
-    Result<RepositoryKeys> keys = UnlockRepository(backend.get(), *cfg, opts.password);
+    s.encryption = cfg->encryption;
+    Result<RepositoryKeys> keys = UnlockRepository(backend.get(), *cfg, source);
     if (!keys.ok()) {
       s.remote_lock.reset();
       return keys.status();
