@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <atomic>
 #include <cstring>
 
 namespace maestro {
@@ -15,9 +16,52 @@ namespace {
 
 constexpr char kSealMagic[4] = {'M', 'D', 'B', 'E'};  // not a prefix of MDBSNAP, MDBPACK, MDBINDX, MDBKEY
 constexpr uint8_t kSealVersion = 1;
-constexpr uint8_t kAlgXChaCha20Poly1305 = 1;
 constexpr size_t kNonceOffset = 8;
 constexpr size_t kNonceBytes = 24;
+constexpr size_t kGcmNonceBytes = 12;
+static_assert(crypto_aead_aes256gcm_KEYBYTES == kKeyBytes, "AES-256 key size");
+static_assert(crypto_aead_aes256gcm_NPUBBYTES == kGcmNonceBytes, "GCM nonce size");
+static_assert(crypto_aead_aes256gcm_ABYTES == kSealTagBytes, "GCM tag size");
+
+const char* CipherWord(Cipher c) {
+  return c == Cipher::kAes256Gcm ? "AES-256-GCM" : "XChaCha20-Poly1305";
+}
+
+// AES-256-GCM's nonce is 96 bits: drawn at random, one key may seal only
+// about 2^32 objects before a repeat becomes a real risk. So no key seals
+// twice: each object's key is BLAKE2b(key = an AES key derived from the
+// encryption key, message = its 24 random nonce bytes), the construction
+// XChaCha20 itself uses to stretch its nonce (HChaCha20 there), and the GCM
+// nonce is the first 12 of those bytes. Two objects share a key only if they
+// drew the same 192 bits. The derived AES key is never the XChaCha20 key.
+void AesObjectKey(const MasterKey& key, const unsigned char* nonce, unsigned char out[kKeyBytes]) {
+  unsigned char aes_key[kKeyBytes];
+  crypto_kdf_derive_from_key(aes_key, sizeof aes_key, 1, "MDBAESGC", key.encryption_key());
+  crypto_generichash(out, kKeyBytes, nonce, kNonceBytes, aes_key, sizeof aes_key);
+  sodium_memzero(aes_key, sizeof aes_key);
+}
+
+// One AEAD call of either cipher over [in, in + n) into out; false on failure
+// (for decrypt: authentication failed).
+bool Aead(bool encrypt, Cipher cipher, const MasterKey& key, const unsigned char* nonce, const unsigned char* in,
+          size_t n, const std::string& ad, unsigned char* out) {
+  const auto* a = reinterpret_cast<const unsigned char*>(ad.data());
+  unsigned long long len = 0;
+  if (cipher == Cipher::kXChaCha20Poly1305) {
+    if (encrypt)
+      return crypto_aead_xchacha20poly1305_ietf_encrypt(out, &len, in, n, a, ad.size(), nullptr, nonce,
+                                                        key.encryption_key()) == 0;
+    return crypto_aead_xchacha20poly1305_ietf_decrypt(out, &len, nullptr, in, n, a, ad.size(), nonce,
+                                                      key.encryption_key()) == 0;
+  }
+  if (!Aes256GcmAvailable()) return false;
+  unsigned char k[kKeyBytes];
+  AesObjectKey(key, nonce, k);
+  int rc = encrypt ? crypto_aead_aes256gcm_encrypt(out, &len, in, n, a, ad.size(), nullptr, nonce, k)
+                   : crypto_aead_aes256gcm_decrypt(out, &len, nullptr, in, n, a, ad.size(), nonce, k);
+  sodium_memzero(k, sizeof k);
+  return rc == 0;
+}
 
 // The domain byte of the associated data (docs/encryption.md): stable numbers,
 // not the enum's order, so reordering ObjectKind never changes the format.
@@ -33,6 +77,8 @@ uint8_t DomainOf(ObjectKind kind) {
   return 0;
 }
 constexpr uint8_t kDomainBlob = 16;
+
+std::atomic<bool> g_aes_disabled_for_test{false};
 
 const char* KindWord(ObjectKind kind) {
   switch (kind) {
@@ -65,28 +111,28 @@ std::string BlobName(const Hash128& id) {
   return s;
 }
 
-Result<std::string> SealWithDomain(const MasterKey& key, uint8_t domain, std::string_view name,
+Result<std::string> SealWithDomain(const MasterKey& key, Cipher cipher, uint8_t domain, std::string_view name,
                                    std::string_view plaintext) {
   MAESTRO_RETURN_IF_ERROR(InitCrypto());
+  MAESTRO_RETURN_IF_ERROR(CheckCipherAvailable(cipher, "sealing"));
+  if (cipher == Cipher::kAes256Gcm && plaintext.size() > crypto_aead_aes256gcm_MESSAGEBYTES_MAX)
+    return Status::InvalidArgument("an object of " + std::to_string(plaintext.size()) +
+                                   " bytes is over AES-256-GCM's limit of one message");
   std::string out(kSealHeaderBytes + plaintext.size() + kSealTagBytes, '\0');
   auto* p = reinterpret_cast<unsigned char*>(&out[0]);
   std::memcpy(p, kSealMagic, 4);
   p[4] = kSealVersion;
-  p[5] = kAlgXChaCha20Poly1305;
+  p[5] = static_cast<uint8_t>(cipher);
   randombytes_buf(p + kNonceOffset, kNonceBytes);
   std::string ad = AssociatedData(out.substr(0, kSealHeaderBytes), domain, name);
-  unsigned long long clen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-          p + kSealHeaderBytes, &clen, reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(),
-          reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, p + kNonceOffset,
-          key.encryption_key()) != 0 ||
-      clen != plaintext.size() + kSealTagBytes)
-    return Status::Internal("crypto_aead_xchacha20poly1305_ietf_encrypt failed");
+  if (!Aead(true, cipher, key, p + kNonceOffset, reinterpret_cast<const unsigned char*>(plaintext.data()),
+            plaintext.size(), ad, p + kSealHeaderBytes))
+    return Status::Internal(std::string(CipherWord(cipher)) + " encryption failed");
   return out;
 }
 
-Status OpenWithDomain(const MasterKey& key, uint8_t domain, std::string_view name, std::string_view sealed,
-                      std::string* plaintext, const std::string& what) {
+Status OpenWithDomain(const MasterKey& key, Cipher cipher, uint8_t domain, std::string_view name,
+                      std::string_view sealed, std::string* plaintext, const std::string& what) {
   MAESTRO_RETURN_IF_ERROR(InitCrypto());
   if (sealed.size() < kSealOverhead)
     return Status::Corruption(what + ": " + std::to_string(sealed.size()) + " bytes, shorter than any sealed object (" +
@@ -94,16 +140,16 @@ Status OpenWithDomain(const MasterKey& key, uint8_t domain, std::string_view nam
   if (std::memcmp(sealed.data(), kSealMagic, 4) != 0)
     return Status::Corruption(what + ": not a sealed object (bad magic); is the repository encrypted?");
   auto* p = reinterpret_cast<const unsigned char*>(sealed.data());
-  if (p[4] != kSealVersion || p[5] != kAlgXChaCha20Poly1305 || p[6] != 0 || p[7] != 0)
+  // One cipher per repository: an object of the other one was not sealed by it.
+  const uint8_t alg = static_cast<uint8_t>(cipher);
+  if (p[4] != kSealVersion || p[5] != alg || p[6] != 0 || p[7] != 0)
     return Status::Corruption(what + ": sealed-object version " + std::to_string(p[4]) + ", algorithm " +
-                              std::to_string(p[5]) + " is not one this build reads (1, 1)");
+                              std::to_string(p[5]) + " is not this repository's (1, " + std::to_string(alg) + ")");
+  MAESTRO_RETURN_IF_ERROR(CheckCipherAvailable(cipher, what));
   std::string ad = AssociatedData(sealed.substr(0, kSealHeaderBytes), domain, name);
   std::string out(sealed.size() - kSealOverhead, '\0');
-  unsigned long long mlen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(&out[0]), &mlen, nullptr, p + kSealHeaderBytes,
-          sealed.size() - kSealHeaderBytes, reinterpret_cast<const unsigned char*>(ad.data()), ad.size(),
-          p + kNonceOffset, key.encryption_key()) != 0) {
+  if (!Aead(false, cipher, key, p + kNonceOffset, p + kSealHeaderBytes, sealed.size() - kSealHeaderBytes, ad,
+            reinterpret_cast<unsigned char*>(&out[0]))) {
     sodium_memzero(&out[0], out.size());
     return Status::Corruption(what + ": authentication failed (changed, forged, moved from another name, or sealed "
                                      "with another repository's key)");
@@ -193,22 +239,40 @@ bool SecretString::operator==(const SecretString& o) const {
 }
 
 // ---------------------------------------------------------------- sealing
-Result<std::string> Seal(const MasterKey& key, ObjectKind kind, std::string_view name, std::string_view plaintext) {
-  return SealWithDomain(key, DomainOf(kind), name, plaintext);
+bool Aes256GcmAvailable() {
+  if (!InitCrypto().ok()) return false;
+  static const bool available = crypto_aead_aes256gcm_is_available() == 1;
+  return available && !g_aes_disabled_for_test.load();
+}
+
+void DisableAes256GcmForTest(bool disabled) { g_aes_disabled_for_test.store(disabled); }
+
+Status CheckCipherAvailable(Cipher cipher, const std::string& what) {
+  if (cipher != Cipher::kAes256Gcm || Aes256GcmAvailable()) return Status::OK();
+  return Status::InvalidArgument(
+      what + " uses AES-256-GCM, which libsodium runs only on a CPU with AES-NI and PCLMUL, and this one has "
+             "neither",
+      "open it on a machine whose CPU has them, or use XChaCha20-Poly1305 (the default: it runs everywhere)");
+}
+
+Result<std::string> Seal(const MasterKey& key, ObjectKind kind, std::string_view name, std::string_view plaintext,
+                         Cipher cipher) {
+  return SealWithDomain(key, cipher, DomainOf(kind), name, plaintext);
 }
 
 Status Open(const MasterKey& key, ObjectKind kind, std::string_view name, std::string_view sealed,
-            std::string* plaintext) {
-  return OpenWithDomain(key, DomainOf(kind), name, sealed, plaintext,
+            std::string* plaintext, Cipher cipher) {
+  return OpenWithDomain(key, cipher, DomainOf(kind), name, sealed, plaintext,
                         std::string(KindWord(kind)) + " " + std::string(name));
 }
 
-Result<std::string> SealBlob(const MasterKey& key, const Hash128& blob_id, std::string_view plaintext) {
-  return SealWithDomain(key, kDomainBlob, BlobName(blob_id), plaintext);
+Result<std::string> SealBlob(const MasterKey& key, const Hash128& blob_id, std::string_view plaintext, Cipher cipher) {
+  return SealWithDomain(key, cipher, kDomainBlob, BlobName(blob_id), plaintext);
 }
 
-Status OpenBlob(const MasterKey& key, const Hash128& blob_id, std::string_view sealed, std::string* plaintext) {
-  return OpenWithDomain(key, kDomainBlob, BlobName(blob_id), sealed, plaintext, "blob " + blob_id.Hex());
+Status OpenBlob(const MasterKey& key, const Hash128& blob_id, std::string_view sealed, std::string* plaintext,
+                Cipher cipher) {
+  return OpenWithDomain(key, cipher, kDomainBlob, BlobName(blob_id), sealed, plaintext, "blob " + blob_id.Hex());
 }
 
 // ---------------------------------------------------------------- ids
@@ -228,6 +292,23 @@ Hash128 KeyedBlobId(const MasterKey& key, std::string_view chunk) {
   unsigned char out[16];
   crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(chunk.data()), chunk.size(),
                      key.id_key(), kKeyBytes);
+  return HashToId(out);
+}
+
+Hash128 KeyedHashBlobId(const MasterKey& key, std::string_view chunk) {
+  InitCrypto().IgnoreError("BLAKE2b needs no entropy: sodium_init only picks the fastest implementation");
+  // XXH3-128 in the repository's byte order (as BlobName), then the length.
+  const std::string name = BlobName(Xxh128(chunk));
+  unsigned char in[24];
+  std::memcpy(in, name.data(), 16);
+  const uint64_t n = chunk.size();
+  for (int i = 0; i < 8; ++i) in[16 + i] = static_cast<unsigned char>((n >> (8 * i)) & 0xff);
+  // Its own personalisation: never the BLAKE2b KeyedBlobId computes, even of a 24-byte chunk.
+  static const unsigned char kPersonal[crypto_generichash_blake2b_PERSONALBYTES] = {
+      'M', 'D', 'B', '-', 'x', 'x', 'h', '3', '-', 'b', 'l', 'o', 'b', 'i', 'd', '1'};
+  unsigned char out[16];
+  crypto_generichash_blake2b_salt_personal(out, sizeof out, in, sizeof in, key.id_key(), kKeyBytes, nullptr,
+                                           kPersonal);
   return HashToId(out);
 }
 

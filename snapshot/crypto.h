@@ -3,17 +3,19 @@
 //
 // Words:
 //   master key    64 random bytes made once per repository: a 32-byte key that
-//                 seals objects (XChaCha20-Poly1305-IETF) and a separate 32-byte
-//                 key that names blobs (keyed BLAKE2b). Never stored in clear:
+//                 seals objects (XChaCha20-Poly1305-IETF, or AES-256-GCM under
+//                 keys derived from it) and a separate 32-byte key that names
+//                 blobs (keyed BLAKE2b). Never stored in clear:
 //                 key files (snapshot/keys.h) wrap it under password-derived keys.
 //   sealed object an object's bytes as the storage sees them: a 32-byte header
 //                 (magic, version, algorithm, random 24-byte nonce), then the
 //                 ciphertext and its 16-byte tag. The associated data binds the
 //                 header and the object's kind and name, so a valid object put
 //                 under another name (or kind) does not open.
-//   keyed blob id the 16-byte BLAKE2b of a chunk keyed with the id key: equal
-//                 chunks still get equal ids (deduplication works), but the
-//                 storage cannot test a guess of a chunk's content against them.
+//   keyed blob id a 16-byte keyed BLAKE2b of a chunk (or of its XXH3-128 and
+//                 length) under the id key: equal chunks still get equal ids
+//                 (deduplication works), but the storage cannot test a guess
+//                 of a chunk's content against them.
 //
 // Contract:
 //   - Every function calls InitCrypto first; if libsodium cannot start (no
@@ -97,33 +99,60 @@ class SecretString {
 // ---- sealed objects (docs/encryption.md "Sealed object")
 //   off 0   4  magic "MDBE" (no plaintext file of the repository starts so)
 //       4   1  envelope version (1)
-//       5   1  algorithm (1 = XChaCha20-Poly1305-IETF)
+//       5   1  algorithm (Cipher: 1 = XChaCha20-Poly1305-IETF, 2 = AES-256-GCM)
 //       6   2  reserved, zero
 //       8  24  nonce (random)
 //      32   n  ciphertext of the n plaintext bytes
-//    32+n  16  Poly1305 tag
+//    32+n  16  tag (Poly1305 or GCM)
 // Associated data: the 32 header bytes, then the binding (see Binding below).
 constexpr size_t kSealHeaderBytes = 32;
 constexpr size_t kSealTagBytes = 16;
 constexpr size_t kSealOverhead = kSealHeaderBytes + kSealTagBytes;
 
+// A repository's cipher (one per repository: its config's encryption= says
+// which). AES-256-GCM seals each object under its own key, derived from the
+// encryption key and the object's 192-bit random nonce (docs/encryption.md),
+// so its 96-bit GCM nonce puts no bound on the number of objects.
+enum class Cipher : uint8_t { kXChaCha20Poly1305 = 1, kAes256Gcm = 2 };
+
+// True when libsodium runs AES-256-GCM on this CPU (AES-NI and PCLMUL;
+// libsodium 1.0.18 has no software AES). XChaCha20 runs everywhere.
+bool Aes256GcmAvailable();
+// InvalidArgument naming `what` (a repository) when cipher cannot run here.
+Status CheckCipherAvailable(Cipher cipher, const std::string& what);
+// Tests: behave as on a CPU without AES-NI (true) or as the CPU is (false).
+void DisableAes256GcmForTest(bool disabled);
+
 // A sealed object of `kind` named `name` (the Backend's kind and name).
-Result<std::string> Seal(const MasterKey& key, ObjectKind kind, std::string_view name, std::string_view plaintext);
-// Corruption (naming kind/name) if `sealed` was not sealed for this key, kind
-// and name, or was changed in any byte. *plaintext is untouched on failure.
+Result<std::string> Seal(const MasterKey& key, ObjectKind kind, std::string_view name, std::string_view plaintext,
+                         Cipher cipher = Cipher::kXChaCha20Poly1305);
+// Corruption (naming kind/name) if `sealed` was not sealed for this key, kind,
+// name and cipher, or was changed in any byte. *plaintext is untouched on
+// failure. InvalidArgument when the cipher cannot run on this CPU.
 Status Open(const MasterKey& key, ObjectKind kind, std::string_view name, std::string_view sealed,
-            std::string* plaintext);
+            std::string* plaintext, Cipher cipher = Cipher::kXChaCha20Poly1305);
 
 // One blob inside a pack: a pack's name is known only once it is whole, so its
 // blobs are bound to their (keyed) blob id instead. An index entry that points
 // a blob id at another blob's bytes does not open.
-Result<std::string> SealBlob(const MasterKey& key, const Hash128& blob_id, std::string_view plaintext);
-Status OpenBlob(const MasterKey& key, const Hash128& blob_id, std::string_view sealed, std::string* plaintext);
+Result<std::string> SealBlob(const MasterKey& key, const Hash128& blob_id, std::string_view plaintext,
+                             Cipher cipher = Cipher::kXChaCha20Poly1305);
+Status OpenBlob(const MasterKey& key, const Hash128& blob_id, std::string_view sealed, std::string* plaintext,
+                Cipher cipher = Cipher::kXChaCha20Poly1305);
 
-// ---- keyed blob ids
-// BLAKE2b-128 of `chunk` keyed with key.id_key(); Hash128::hi is the first 8
-// bytes read little-endian, lo the last 8 (the repository's hash layout).
+// ---- keyed blob ids (Hash128::hi is the first 8 bytes read little-endian,
+// lo the last 8: the repository's hash layout)
+// BLAKE2b-128 of `chunk` keyed with key.id_key(): the ids of
+// encryption=xchacha20poly1305, the first encrypted format. One BLAKE2b pass
+// over every byte (~600 MB/s a core).
 Hash128 KeyedBlobId(const MasterKey& key, std::string_view chunk);
+// BLAKE2b-128 keyed with key.id_key() (personalised "MDB-xxh3-blobid1") of the
+// 24 bytes XXH3-128(chunk) || u64le len(chunk): the ids of the "+keyed-xxh3"
+// schemes. A pass of XXH3 (as an unencrypted repository pays) instead of
+// BLAKE2b. Still a PRF of the content under a secret key, so the storage
+// cannot test a guess; but two chunks with equal XXH3-128 and length get equal
+// ids, so collision resistance is XXH3-128's, as in an unencrypted repository.
+Hash128 KeyedHashBlobId(const MasterKey& key, std::string_view chunk);
 
 // ---- helpers for key files (snapshot/keys.cc)
 // n random bytes (randombytes_buf); Internal if libsodium cannot start.

@@ -177,6 +177,130 @@ TEST(Crypto, SecretStringKeepsItsBytesWhileGrowingAndCompares) {
   EXPECT_TRUE(u.empty());
 }
 
+// ---------------------------------------------------------------- AES-256-GCM
+
+// The tests of a cipher only where the CPU runs it (libsodium has no software AES).
+#define SKIP_WITHOUT_AES()                                                           \
+  if (!Aes256GcmAvailable()) GTEST_SKIP() << "this CPU has no AES-NI: libsodium offers no AES-256-GCM"
+
+TEST(Crypto, Aes256GcmSealThenOpenRoundTripsEverySizeAndSaysItsAlgorithm) {
+  SKIP_WITHOUT_AES();
+  MasterKey key = NewKey();
+  for (size_t n : {0u, 1u, 15u, 16u, 17u, 4096u, 1u << 20}) {
+    std::string plain = testing::RandomBytes(n, static_cast<uint32_t>(n) + 100);
+    auto sealed = Seal(key, ObjectKind::kManifest, "20261201_020000", plain, Cipher::kAes256Gcm);
+    ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
+    EXPECT_EQ(sealed->size(), n + kSealOverhead);
+    EXPECT_EQ(sealed->substr(0, 4), "MDBE");
+    EXPECT_EQ((*sealed)[5], 2) << "algorithm 2 = AES-256-GCM";
+    std::string back;
+    ASSERT_TRUE(Open(key, ObjectKind::kManifest, "20261201_020000", *sealed, &back, Cipher::kAes256Gcm).ok());
+    EXPECT_EQ(back, plain);
+  }
+}
+
+TEST(Crypto, Aes256GcmOpenRefusesAFlippedBitInEveryByteAnotherNameAndAnotherKey) {
+  SKIP_WITHOUT_AES();
+  MasterKey key = NewKey(), other = NewKey();
+  auto sealed = Seal(key, ObjectKind::kManifest, "20261201_020000", "the manifest body", Cipher::kAes256Gcm);
+  ASSERT_TRUE(sealed.ok());
+  for (size_t i = 0; i < sealed->size(); ++i) {
+    std::string bad = *sealed;
+    bad[i] = static_cast<char>(bad[i] ^ 0x01);
+    std::string out = "untouched";
+    Status st = Open(key, ObjectKind::kManifest, "20261201_020000", bad, &out, Cipher::kAes256Gcm);
+    EXPECT_TRUE(st.IsCorruption()) << "byte " << i << ": " << st.ToString();
+    EXPECT_EQ(out, "untouched") << "byte " << i;
+  }
+  std::string out;
+  EXPECT_TRUE(Open(key, ObjectKind::kManifest, "20261202_020000", *sealed, &out, Cipher::kAes256Gcm).IsCorruption());
+  EXPECT_TRUE(Open(key, ObjectKind::kIndex, "20261201_020000", *sealed, &out, Cipher::kAes256Gcm).IsCorruption());
+  EXPECT_TRUE(Open(other, ObjectKind::kManifest, "20261201_020000", *sealed, &out, Cipher::kAes256Gcm).IsCorruption());
+  Hash128 id = KeyedHashBlobId(key, "chunk");
+  auto blob = SealBlob(key, id, "chunk", Cipher::kAes256Gcm);
+  ASSERT_TRUE(blob.ok());
+  ASSERT_TRUE(OpenBlob(key, id, *blob, &out, Cipher::kAes256Gcm).ok());
+  EXPECT_EQ(out, "chunk");
+  EXPECT_TRUE(OpenBlob(key, KeyedHashBlobId(key, "chunk2"), *blob, &out, Cipher::kAes256Gcm).IsCorruption());
+}
+
+// One cipher per repository: an object of the other cipher is not this
+// repository's, whatever its tag (a downgrade is refused, not tried).
+TEST(Crypto, OpenRefusesAnObjectSealedWithTheOtherCipher) {
+  SKIP_WITHOUT_AES();
+  MasterKey key = NewKey();
+  auto x = Seal(key, ObjectKind::kIndex, "i", "bytes", Cipher::kXChaCha20Poly1305);
+  auto a = Seal(key, ObjectKind::kIndex, "i", "bytes", Cipher::kAes256Gcm);
+  ASSERT_TRUE(x.ok() && a.ok());
+  std::string out = "untouched";
+  Status st = Open(key, ObjectKind::kIndex, "i", *x, &out, Cipher::kAes256Gcm);
+  EXPECT_TRUE(st.IsCorruption()) << st.ToString();
+  EXPECT_NE(st.message().find("not this repository's"), std::string::npos) << st.message();
+  EXPECT_TRUE(Open(key, ObjectKind::kIndex, "i", *a, &out, Cipher::kXChaCha20Poly1305).IsCorruption());
+  // The algorithm byte rewritten to the other cipher's: authentication fails.
+  std::string relabelled = *x;
+  relabelled[5] = 2;
+  EXPECT_TRUE(Open(key, ObjectKind::kIndex, "i", relabelled, &out, Cipher::kAes256Gcm).IsCorruption());
+  EXPECT_EQ(out, "untouched");
+}
+
+// Each object has a key of its own (derived from its random nonce), so
+// sealing the same bytes twice under one master key gives unrelated
+// ciphertexts, not two GCM streams that differ only in a counter.
+TEST(Crypto, Aes256GcmSealsEachObjectUnderItsOwnNonceAndKey) {
+  SKIP_WITHOUT_AES();
+  MasterKey key = NewKey();
+  const std::string zeros(64, '\0');
+  auto a = Seal(key, ObjectKind::kPack, "p", zeros, Cipher::kAes256Gcm);
+  auto b = Seal(key, ObjectKind::kPack, "p", zeros, Cipher::kAes256Gcm);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(a->substr(8, 24), b->substr(8, 24));
+  EXPECT_NE(a->substr(32, 64), b->substr(32, 64));
+}
+
+TEST(Crypto, Aes256GcmIsRefusedClearlyWhereTheCpuHasNoAesNi) {
+  DisableAes256GcmForTest(true);
+  MasterKey key = NewKey();
+  EXPECT_FALSE(Aes256GcmAvailable());
+  Status st = CheckCipherAvailable(Cipher::kAes256Gcm, "the repository at /r");
+  EXPECT_EQ(st.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("AES-NI"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("/r"), std::string::npos) << st.message();
+  EXPECT_TRUE(CheckCipherAvailable(Cipher::kXChaCha20Poly1305, "x").ok());
+  EXPECT_FALSE(Seal(key, ObjectKind::kIndex, "i", "bytes", Cipher::kAes256Gcm).ok());
+  std::string out;
+  EXPECT_EQ(Open(key, ObjectKind::kIndex, "i", std::string(100, 'x'), &out, Cipher::kAes256Gcm).code(),
+            Status::Code::kCorruption)
+      << "not a sealed object at all is still Corruption";
+  DisableAes256GcmForTest(false);
+}
+
+// ---------------------------------------------------------------- keyed-xxh3 ids
+
+TEST(Crypto, KeyedHashBlobIdsDeduplicateAndRevealNothingAcrossRepositories) {
+  MasterKey a = NewKey(), b = NewKey();
+  const std::string chunk = testing::RandomBytes(5000, 3);
+  EXPECT_EQ(KeyedHashBlobId(a, chunk), KeyedHashBlobId(a, chunk));
+  EXPECT_NE(KeyedHashBlobId(a, chunk), KeyedHashBlobId(b, chunk));
+  EXPECT_NE(KeyedHashBlobId(a, chunk), Xxh128(chunk)) << "an unkeyed hash would let storage test guesses";
+  EXPECT_NE(KeyedHashBlobId(a, chunk), KeyedBlobId(a, chunk)) << "another id function than the first scheme's";
+  EXPECT_NE(KeyedHashBlobId(a, chunk), KeyedHashBlobId(a, chunk + "x"));
+  EXPECT_NE(KeyedHashBlobId(a, ""), KeyedHashBlobId(a, std::string(1, '\0')));
+}
+
+// The id of a 24-byte chunk is not the first scheme's id of a chunk equal to
+// XXH3-128 || len (separate BLAKE2b personalisations).
+TEST(Crypto, KeyedHashBlobIdIsNotTheFirstSchemesIdOfItsOwnInput) {
+  MasterKey key = NewKey();
+  const std::string chunk = "some chunk";
+  Hash128 h = Xxh128(chunk);
+  std::string in;
+  for (int i = 0; i < 8; ++i) in.push_back(static_cast<char>((h.hi >> (8 * i)) & 0xff));
+  for (int i = 0; i < 8; ++i) in.push_back(static_cast<char>((h.lo >> (8 * i)) & 0xff));
+  for (int i = 0; i < 8; ++i) in.push_back(static_cast<char>(i == 0 ? chunk.size() : 0));
+  EXPECT_NE(KeyedHashBlobId(key, chunk), KeyedBlobId(key, in));
+}
+
 // Known answers, made once by this build: a later build must still open them
 // (the envelope and the id function are a format, docs/encryption.md).
 std::string FromHex(const std::string& hex) {
@@ -203,6 +327,25 @@ TEST(Crypto, VersionOneSealedObjectStillOpens) {
 
 TEST(Crypto, KeyedBlobIdOfAKnownChunkIsStable) {
   EXPECT_EQ(KeyedBlobId(CountingKey(), "chunk").Hex(), "b3f9001648a66385437d66e5ffd2806e");
+}
+
+// Checked outside this code too: Python's hashlib.blake2b(xxh3_128_bytes +
+// len, key=bytes(range(32, 64)), digest_size=16, person=b"MDB-xxh3-blobid1").
+TEST(Crypto, KeyedHashBlobIdOfAKnownChunkIsStable) {
+  EXPECT_EQ(KeyedHashBlobId(CountingKey(), "chunk").Hex(), "985753d8d9fef3270dc4faa331b74346");
+}
+
+// Checked outside this code too (Python's cryptography AESGCM, hashlib's
+// BLAKE2b for the two key derivations: docs/encryption.md "AES-256-GCM").
+TEST(Crypto, VersionOneAes256GcmSealedObjectStillOpens) {
+  SKIP_WITHOUT_AES();
+  const std::string sealed = FromHex(
+      "4d44424501020000a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b725ee8fa710d0a7c04062c2d17da2bafe2f0eb141f6"
+      "58fbafbcd1acf3d049420789cf447f59a6ad25fe55407bf24f17995ac2d8ac");
+  std::string out;
+  Status st = Open(CountingKey(), ObjectKind::kManifest, "20261201_020000", sealed, &out, Cipher::kAes256Gcm);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(out, "maestro-db sealed object test vector");
 }
 
 }  // namespace
