@@ -1,4 +1,4 @@
-// cli/init_cmd.cc — `snap init [--encrypt]`: make a new, empty repository
+// cli/init_cmd.cc — `snap init [--encrypt [--cipher C] [--blob-ids I]]`: make a new, empty repository
 // (snapshot/open_repository.h InitRepository). Parsing and printing only.
 //
 // A repository that exists is refused (exit 2) and left untouched. Encrypted:
@@ -25,6 +25,8 @@ namespace {
 
 struct InitArgs {
   bool encrypt = false;
+  std::string cipher;    // "" = xchacha20poly1305
+  std::string blob_ids;  // "" = keyed-xxh3
   uint64_t kdf_ops = KdfParams().opslimit;
   uint64_t kdf_mem_kib = KdfParams().memlimit >> 10;
   double lock_wait = 0;
@@ -77,12 +79,18 @@ Result<InitLock> LockForInit(CliContext& ctx, const std::string& spec, double lo
 Status RunInit(CliContext& ctx, const InitArgs& a, bool kdf_given) {
   if (kdf_given && !a.encrypt)
     return Status::InvalidArgument("--kdf-ops and --kdf-mem-kib only apply with --encrypt");
+  if ((!a.cipher.empty() || !a.blob_ids.empty()) && !a.encrypt)
+    return Status::InvalidArgument("--cipher and --blob-ids only apply with --encrypt");
+  MAESTRO_ASSIGN_OR_RETURN(std::string encryption, EncryptionFor(a.cipher, a.blob_ids));
   MAESTRO_ASSIGN_OR_RETURN(KdfParams kdf, InitKdf(ctx, a));
   MAESTRO_ASSIGN_OR_RETURN(std::string spec, ctx.RepositorySpec());
+  // Before the folder or its lock is made (AES-256-GCM needs AES-NI here).
+  if (a.encrypt) MAESTRO_RETURN_IF_ERROR(CheckEncryptionUsable(encryption, "a new repository at " + spec));
   Env* env = Env::Default();
   MAESTRO_ASSIGN_OR_RETURN(InitLock lock, LockForInit(ctx, spec, a.lock_wait));
   InitOptions io;
   io.encrypt = a.encrypt;
+  io.encryption = encryption;
   io.kdf = kdf;
   io.password = ctx.passwords();
   MAESTRO_ASSIGN_OR_RETURN(OpenedRepository made, InitRepository(env, spec, io));
@@ -101,7 +109,8 @@ Status RunInit(CliContext& ctx, const InitArgs& a, bool kdf_given) {
     ctx.Info("made an empty unencrypted repository at " + spec);
     return Status::OK();
   }
-  ctx.Info("made an empty encrypted repository at " + spec + " (XChaCha20-Poly1305; key " + key_id.substr(0, 8) +
+  ctx.Info("made an empty encrypted repository at " + spec + " (encryption=" + made.keys.scheme + "; key " +
+           key_id.substr(0, 8) +
            ", Argon2id " + std::to_string(kdf.opslimit) + " x " + std::to_string(kdf.memlimit >> 10) + " KiB)");
   ctx.Info("keep the password safe: without it nothing in this repository can be read back "
            "(add a second one with `maestro-db snap key add`)");
@@ -116,6 +125,14 @@ void RegisterInitCommand(CLI::App& snap, CliContext& ctx, int* exit_code) {
   init->add_flag("--encrypt", a->encrypt,
                  "encrypt every blob, index and manifest (XChaCha20-Poly1305) under a random master key that the "
                  "password wraps (Argon2id)");
+  init->add_option("--cipher", a->cipher,
+                   "with --encrypt: xchacha20poly1305 (the default; runs on any CPU) or aes256gcm (faster, needs "
+                   "AES-NI on every machine that will open the repository)")
+      ->type_name("CIPHER");
+  init->add_option("--blob-ids", a->blob_ids,
+                   "with --encrypt: keyed-xxh3 (the default: keyed BLAKE2b of each chunk's XXH3-128) or "
+                   "keyed-blake2b (BLAKE2b of each chunk: slower; the only scheme older builds read)")
+      ->type_name("IDS");
   auto* ops = init->add_option("--kdf-ops", a->kdf_ops, "Argon2id passes for the first key file (default 3; 1..32)")
                   ->type_name("N");
   auto* mem = init->add_option("--kdf-mem-kib", a->kdf_mem_kib,
@@ -129,7 +146,8 @@ void RegisterInitCommand(CLI::App& snap, CliContext& ctx, int* exit_code) {
       "the terminal. A repository that exists already is refused (exit 2) and left as it is.\n"
       "`snap create` with a password set and no repository makes an encrypted one too (docs/encryption.md).\n"
       "Examples:\n  maestro-db --repo /srv/backup snap init --encrypt --password-file ~/.maestro-pw\n"
-      "  maestro-db --repo rclone:b2:bucket/maestro snap init --encrypt");
+      "  maestro-db --repo rclone:b2:bucket/maestro snap init --encrypt\n"
+      "  maestro-db --repo /srv/backup snap init --encrypt --cipher aes256gcm");
   init->callback([&ctx, exit_code, a, ops, mem]() {
     Status s = RunInit(ctx, *a, ops->count() > 0 || mem->count() > 0);
     *exit_code = s.ok() ? kExitOk : ctx.Fail(s);

@@ -82,9 +82,9 @@ Result<RepoConfig> DecodeConfig(std::string_view bytes, const std::string& what)
     if (enc != kv.end()) return Status::Corruption(what + ": encryption= in a format-" + v + " config");
   } else {
     if (enc == kv.end()) return Status::Corruption(what + ": format 4 config without encryption=");
-    if (enc->second != "none" && enc->second != "xchacha20poly1305")
+    if (!IsKnownEncryption(enc->second))
       return Status::Corruption(what + ": encryption=" + enc->second + " is not supported by this build",
-                                "this build reads none and xchacha20poly1305");
+                                "this build reads " + KnownEncryptionList() + "; a newer maestro-db wrote it: use that version");
     c.encryption = enc->second;
   }
   c.repository_id = kv["repository_id"];

@@ -37,7 +37,7 @@ constexpr uint32_t kManifestFormatVersion = 3;
 struct RepoConfig {
   uint32_t format_version = kRepoFormatV4;  // 1 (formats 1-3) or 4
   std::string repository_id;  // 32 hex chars, random at creation
-  std::string encryption = "none";  // format 4: "none" or "xchacha20poly1305"
+  std::string encryption = "none";  // format 4: "none" or an encrypted scheme (sealer.h kEncryption*)
 };
 std::string EncodeConfig(const RepoConfig& c);
 Result<RepoConfig> DecodeConfig(std::string_view bytes, const std::string& what);

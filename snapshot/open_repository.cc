@@ -52,9 +52,10 @@ Result<OpenedKeys> FirstKeys(Env* env, Backend* backend, std::string_view passwo
 }
 
 // Makes the repository: folders and keys first, the config last.
-Result<OpenedRepository> MakeRepository(Env* env, const std::string& spec, bool encrypt, const KdfParams& kdf,
-                                        PasswordSource* source) {
+Result<OpenedRepository> MakeRepository(Env* env, const std::string& spec, bool encrypt, const std::string& scheme,
+                                        const KdfParams& kdf, PasswordSource* source) {
   if (encrypt) MAESTRO_RETURN_IF_ERROR(kdf.Validate());
+  if (encrypt) MAESTRO_RETURN_IF_ERROR(CheckEncryptionUsable(scheme, "a new repository at " + spec));
   const bool remote = IsRcloneSpec(spec);
   if (!remote) MAESTRO_RETURN_IF_ERROR(CheckFolderForNewRepository(env, spec));
   MAESTRO_ASSIGN_OR_RETURN(Place place, PlaceOf(env, spec));
@@ -68,7 +69,7 @@ Result<OpenedRepository> MakeRepository(Env* env, const std::string& spec, bool 
     MAESTRO_ASSIGN_OR_RETURN(SecretString pw, source->ForNewRepository(place.backend->Location()));
     if (!remote) MAESTRO_RETURN_IF_ERROR(env->CreateDirsDurably(spec, 0700));
     MAESTRO_ASSIGN_OR_RETURN(OpenedKeys keys, FirstKeys(env, place.backend.get(), pw.view(), kdf));
-    out.keys.sealer = EncryptingSealer(keys.master);
+    MAESTRO_ASSIGN_OR_RETURN(out.keys.sealer, EncryptingSealer(keys.master, scheme, place.backend->Location()));
     out.keys.scheme = std::string(out.keys.sealer->Scheme());
     out.keys.warnings = keys.warnings;
     out.keys.keys = std::move(keys);
@@ -107,6 +108,8 @@ Result<RepositoryKeys> UnlockRepository(Backend* backend, const RepoConfig& cfg,
   }
   PasswordSource* source = SourceOr(password);
   const std::string where = backend->Location();
+  // A cipher this CPU cannot run is said before a password is asked for.
+  MAESTRO_RETURN_IF_ERROR(CheckEncryptionUsable(cfg.encryption, "the repository at " + where));
   if (source == nullptr)
     return Status::InvalidArgument("the repository at " + where + " is encrypted and no password was given",
                                    kHowToGivePassword);
@@ -118,7 +121,7 @@ Result<RepositoryKeys> UnlockRepository(Backend* backend, const RepoConfig& cfg,
                               "restore keys/ from a copy of the repository: without a key file nothing in it opens");
     return keys.status();
   }
-  out.sealer = EncryptingSealer(keys->master);
+  MAESTRO_ASSIGN_OR_RETURN(out.sealer, EncryptingSealer(keys->master, cfg.encryption, "the repository at " + where));
   out.warnings = keys->warnings;
   out.keys = std::move(keys).value();
   return out;
@@ -132,7 +135,7 @@ Result<OpenedRepository> OpenRepository(Env* env, const std::string& spec, const
   if (cfg.status().IsNotFound() && opts.create_if_missing) {
     // A user who set a password gets an encrypted repository, never one in clear.
     bool encrypt = source != nullptr && source->Given();
-    return MakeRepository(env, spec, encrypt, opts.kdf, source);
+    return MakeRepository(env, spec, encrypt, std::string(kDefaultEncryption), opts.kdf, source);
   }
   MAESTRO_RETURN_IF_ERROR(cfg.status());
   OpenedRepository out;
@@ -160,7 +163,7 @@ Result<OpenedRepository> InitRepository(Env* env, const std::string& spec, const
       return cfg.status().Annotate("a repository config exists at " + place.backend->Location() +
                                    " and does not read; nothing was changed");
   }
-  return MakeRepository(env, spec, opts.encrypt, opts.kdf, SourceOr(opts.password));
+  return MakeRepository(env, spec, opts.encrypt, opts.encryption, opts.kdf, SourceOr(opts.password));
 }
 
 }  // namespace maestro

@@ -101,6 +101,10 @@ Result<OpenedRepository> OpenRepository(Env* env, const std::string& spec, const
 
 struct InitOptions {
   bool encrypt = false;
+  // The config's encryption= of an encrypted one (snapshot/sealer.h; the
+  // default is XChaCha20-Poly1305 with keyed-XXH3 ids). Checked before
+  // anything is written: AES-256-GCM on a CPU without AES-NI is refused.
+  std::string encryption = std::string(kDefaultEncryption);
   KdfParams kdf;
   PasswordSource* password = nullptr;  // encrypt only; null = ProcessPasswordSource()
 };

@@ -29,35 +29,86 @@ class Plain final : public Sealer {
 
 class Encrypting final : public Sealer {
  public:
-  explicit Encrypting(const MasterKey& key) : key_(key) {}
-  std::string_view Scheme() const override { return "xchacha20poly1305"; }
-  Hash128 BlobId(std::string_view plaintext) const override { return KeyedBlobId(key_, plaintext); }
+  Encrypting(const MasterKey& key, std::string_view scheme, Cipher cipher, bool hash_ids)
+      : key_(key), scheme_(scheme), cipher_(cipher), hash_ids_(hash_ids) {}
+  std::string_view Scheme() const override { return scheme_; }
+  Hash128 BlobId(std::string_view plaintext) const override {
+    return hash_ids_ ? KeyedHashBlobId(key_, plaintext) : KeyedBlobId(key_, plaintext);
+  }
   size_t Overhead() const override { return kSealOverhead; }
   Result<std::string> SealBlob(const Hash128& id, std::string_view plaintext) const override {
-    return maestro::SealBlob(key_, id, plaintext);
+    return maestro::SealBlob(key_, id, plaintext, cipher_);
   }
   Status OpenBlob(const Hash128& id, std::string_view sealed, std::string* plaintext) const override {
-    return maestro::OpenBlob(key_, id, sealed, plaintext);
+    return maestro::OpenBlob(key_, id, sealed, plaintext, cipher_);
   }
   Result<std::string> Seal(ObjectKind kind, std::string_view name, std::string_view plaintext) const override {
-    return maestro::Seal(key_, kind, name, plaintext);
+    return maestro::Seal(key_, kind, name, plaintext, cipher_);
   }
   Status Open(ObjectKind kind, std::string_view name, std::string_view sealed,
               std::string* plaintext) const override {
-    return maestro::Open(key_, kind, name, sealed, plaintext);
+    return maestro::Open(key_, kind, name, sealed, plaintext, cipher_);
   }
 
  private:
   MasterKey key_;
+  std::string scheme_;
+  Cipher cipher_;
+  bool hash_ids_;
 };
 
+constexpr std::string_view kKnown[] = {kEncryptionNone, kEncryptionXChaChaBlake2Ids, kEncryptionXChaChaXxh3Ids,
+                                       kEncryptionAesXxh3Ids};
+
 }  // namespace
+
+bool IsKnownEncryption(std::string_view value) {
+  for (auto k : kKnown)
+    if (value == k) return true;
+  return false;
+}
+
+std::string KnownEncryptionList() {
+  std::string out;
+  for (auto k : kKnown) out += (out.empty() ? "" : ", ") + std::string(k);
+  return out;
+}
+
+Result<std::string> EncryptionFor(std::string_view cipher, std::string_view blob_ids) {
+  const bool blake2 = blob_ids == "keyed-blake2b";
+  if (!blake2 && !blob_ids.empty() && blob_ids != "keyed-xxh3")
+    return Status::InvalidArgument("--blob-ids " + std::string(blob_ids) + " is not one of keyed-xxh3, keyed-blake2b");
+  if (cipher.empty() || cipher == "xchacha20poly1305")
+    return std::string(blake2 ? kEncryptionXChaChaBlake2Ids : kEncryptionXChaChaXxh3Ids);
+  if (cipher != "aes256gcm")
+    return Status::InvalidArgument("--cipher " + std::string(cipher) + " is not one of xchacha20poly1305, aes256gcm");
+  if (blake2)
+    return Status::InvalidArgument("--blob-ids keyed-blake2b goes with --cipher xchacha20poly1305 only",
+                                   "it is the first encrypted scheme, kept for builds that read no other");
+  return std::string(kEncryptionAesXxh3Ids);
+}
 
 std::shared_ptr<const Sealer> PlainSealer() {
   static const std::shared_ptr<const Sealer> plain = std::make_shared<Plain>();
   return plain;
 }
 
-std::shared_ptr<const Sealer> EncryptingSealer(const MasterKey& key) { return std::make_shared<Encrypting>(key); }
+Status CheckEncryptionUsable(std::string_view scheme, const std::string& where) {
+  return EncryptingSealer(MasterKey(), scheme, where).status();
+}
+
+Result<std::shared_ptr<const Sealer>> EncryptingSealer(const MasterKey& key, std::string_view scheme,
+                                                       const std::string& where) {
+  if (scheme == kEncryptionXChaChaBlake2Ids)
+    return std::shared_ptr<const Sealer>(std::make_shared<Encrypting>(key, scheme, Cipher::kXChaCha20Poly1305, false));
+  if (scheme == kEncryptionXChaChaXxh3Ids)
+    return std::shared_ptr<const Sealer>(std::make_shared<Encrypting>(key, scheme, Cipher::kXChaCha20Poly1305, true));
+  if (scheme == kEncryptionAesXxh3Ids) {
+    MAESTRO_RETURN_IF_ERROR(CheckCipherAvailable(Cipher::kAes256Gcm, where + " (encryption=" + std::string(scheme) + ")"));
+    return std::shared_ptr<const Sealer>(std::make_shared<Encrypting>(key, scheme, Cipher::kAes256Gcm, true));
+  }
+  return Status::InvalidArgument(where + ": encryption=" + std::string(scheme) + " is not an encrypted scheme this build knows",
+                                 "this build knows " + KnownEncryptionList());
+}
 
 }  // namespace maestro

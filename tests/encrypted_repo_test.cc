@@ -13,10 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "snapshot/backend.h"
+#include "snapshot/crypto.h"
 #include "snapshot/format.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/keys.h"
 #include "snapshot/open_repository.h"
+#include "snapshot/sealer.h"
 #include "tests/test_util.h"
 #include "util/env.h"
 #include "util/hash.h"
@@ -82,6 +84,23 @@ void FlipByte(const std::string& path, long offset) {
   f.write(&c, 1);
 }
 
+// One encrypted scheme (snapshot/sealer.h): the `snap init` arguments that
+// make it and the config's encryption= it gets.
+struct Scheme {
+  std::string name;
+  std::vector<std::string> init_args;
+  std::string encryption = std::string(kDefaultEncryption);
+  bool needs_aes = false;
+};
+
+// gtest prints a test's parameter in its name (ctest shows it): the scheme's name, not its bytes.
+void PrintTo(const Scheme& s, std::ostream* os) { *os << s.name << " (" << s.encryption << ")"; }
+
+const Scheme kDefaultScheme{"Default", {}, std::string(kEncryptionXChaChaXxh3Ids), false};
+const Scheme kFirstScheme{"XChaChaBlake2Ids", {"--blob-ids", "keyed-blake2b"}, std::string(kEncryptionXChaChaBlake2Ids),
+                          false};
+const Scheme kAesScheme{"AesXxh3Ids", {"--cipher", "aes256gcm"}, std::string(kEncryptionAesXxh3Ids), true};
+
 class EncryptedRepo : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -113,13 +132,15 @@ class EncryptedRepo : public ::testing::Test {
     ASSERT_EQ(RunCli({"demo", "create", root_, "--documents", std::to_string(documents)}).exit_code, 0);
   }
 
+  // An encrypted repository of scheme_ (the default one unless a test says).
   void InitEncrypted() {
     std::vector<std::string> args = {"init", "--encrypt", "--json"};
     args.insert(args.end(), kFast.begin(), kFast.end());
+    args.insert(args.end(), scheme_.init_args.begin(), scheme_.init_args.end());
     CliResult r = Snap(args, pw_);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto j = nlohmann::json::parse(r.out);
-    ASSERT_EQ(j["encryption"], "xchacha20poly1305");
+    ASSERT_EQ(j["encryption"], scheme_.encryption);
   }
 
   std::string CreateSnapshot(const std::string& pw) {
@@ -132,6 +153,7 @@ class EncryptedRepo : public ::testing::Test {
 
   TempDir tmp_;
   std::string root_, repo_, pw_;
+  Scheme scheme_;
 };
 
 // ---------------------------------------------------------------- init
@@ -245,6 +267,104 @@ TEST_F(EncryptedRepo, CreateWithoutAPasswordMakesAnUnencryptedRepositoryAsBefore
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+// ---------------------------------------------------------------- schemes
+
+// --cipher and --blob-ids pick the config's encryption=; the default is
+// XChaCha20 with keyed-XXH3 ids; a pair no scheme has is refused, nothing made.
+TEST_F(EncryptedRepo, InitCipherAndBlobIdsChooseTheSchemeAndBadOnesAreRefused) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string encryption;  // "" = refused with exit 2
+  };
+  std::vector<Case> cases = {
+      {{}, "xchacha20poly1305+keyed-xxh3"},
+      {{"--cipher", "xchacha20poly1305"}, "xchacha20poly1305+keyed-xxh3"},
+      {{"--blob-ids", "keyed-blake2b"}, "xchacha20poly1305"},
+      {{"--cipher", "aes256gcm", "--blob-ids", "keyed-blake2b"}, ""},
+      {{"--cipher", "rot13"}, ""},
+      {{"--blob-ids", "md5"}, ""},
+  };
+  if (Aes256GcmAvailable()) cases.push_back({{"--cipher", "aes256gcm"}, "aes256gcm+keyed-xxh3"});
+  int n = 0;
+  for (const auto& c : cases) {
+    repo_ = tmp_.Sub("repo-" + std::to_string(n++));
+    std::vector<std::string> args = {"init", "--encrypt", "--json"};
+    args.insert(args.end(), kFast.begin(), kFast.end());
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    CliResult r = Snap(args, pw_);
+    if (c.encryption.empty()) {
+      EXPECT_EQ(r.exit_code, 2) << c.args[1] << ": " << r.err;
+      EXPECT_FALSE(Env::Default()->FileExists(repo_ + "/config")) << c.args[1];
+      EXPECT_FALSE(Env::Default()->DirExists(repo_ + "/keys")) << "no key file made: " << c.args[1];
+      continue;
+    }
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["encryption"], c.encryption);
+    EXPECT_NE(ReadFile(repo_ + "/config").find("encryption=" + c.encryption + "\n"), std::string::npos);
+  }
+  CliResult r = Snap({"init", "--cipher", "aes256gcm"}, pw_);
+  EXPECT_EQ(r.exit_code, 2) << "--cipher without --encrypt: " << r.err;
+}
+
+// A repository of AES-256-GCM on a CPU that cannot run it: refused before a
+// key file or a folder is made, and refused to open (exit 2) before any
+// password is asked for, naming AES-NI.
+TEST_F(EncryptedRepo, AesRepositoryIsRefusedClearlyWhereTheCpuHasNoAesNi) {
+  FixedPassword source("correct horse battery staple");
+  InitOptions io;
+  io.encrypt = true;
+  io.encryption = std::string(kEncryptionAesXxh3Ids);
+  io.kdf.opslimit = KdfParams::kMinOps;
+  io.kdf.memlimit = KdfParams::kMinMem;
+  io.password = &source;
+  DisableAes256GcmForTest(true);
+  auto made = InitRepository(Env::Default(), repo_, io);
+  DisableAes256GcmForTest(false);
+  ASSERT_FALSE(made.ok());
+  EXPECT_EQ(made.status().code(), Status::Code::kInvalidArgument) << made.status().ToString();
+  EXPECT_NE(made.status().message().find("AES-NI"), std::string::npos) << made.status().message();
+  EXPECT_TRUE(AllFiles(repo_).empty()) << "nothing written";
+  if (!Aes256GcmAvailable()) GTEST_SKIP() << "the rest needs a CPU that runs AES-256-GCM";
+  ASSERT_TRUE(InitRepository(Env::Default(), repo_, io).ok());
+  auto before = TreeDigest(repo_);
+  OpenRepositoryOptions o;
+  o.password = &source;
+  DisableAes256GcmForTest(true);
+  auto opened = OpenRepository(Env::Default(), repo_, o);
+  DisableAes256GcmForTest(false);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_EQ(opened.status().code(), Status::Code::kInvalidArgument) << opened.status().ToString();
+  EXPECT_NE(opened.status().message().find("AES-NI"), std::string::npos) << opened.status().message();
+  EXPECT_NE(opened.status().message().find(repo_), std::string::npos) << opened.status().message();
+  EXPECT_EQ(TreeDigest(repo_), before);
+  EXPECT_TRUE(OpenRepository(Env::Default(), repo_, o).ok()) << "opens where the CPU has AES-NI";
+}
+
+// Every encryption= this build knows reads back from a config; any other is
+// refused naming the ones it reads (as builds before a scheme refuse it).
+TEST(EncryptionScheme, ConfigReadsEveryKnownSchemeAndRefusesAnyOther) {
+  for (std::string_view e : {kEncryptionNone, kEncryptionXChaChaBlake2Ids, kEncryptionXChaChaXxh3Ids,
+                             kEncryptionAesXxh3Ids}) {
+    RepoConfig c;
+    c.format_version = kRepoFormatV4;
+    c.repository_id = std::string(32, 'a');
+    c.encryption = std::string(e);
+    auto back = DecodeConfig(EncodeConfig(c), "config");
+    ASSERT_TRUE(back.ok()) << e << ": " << back.status().ToString();
+    EXPECT_EQ(back->encryption, e);
+  }
+  RepoConfig c;
+  c.format_version = kRepoFormatV4;
+  c.repository_id = std::string(32, 'a');
+  c.encryption = "aes128ocb+keyed-md5";
+  auto back = DecodeConfig(EncodeConfig(c), "config");
+  ASSERT_FALSE(back.ok());
+  EXPECT_TRUE(back.status().IsCorruption());
+  EXPECT_NE(back.status().message().find("is not supported by this build"), std::string::npos);
+  EXPECT_NE(back.status().message().find("xchacha20poly1305+keyed-xxh3"), std::string::npos) << back.status().message();
+  EXPECT_EQ(std::string(kDefaultEncryption), "xchacha20poly1305+keyed-xxh3");
+}
+
 // ---------------------------------------------------------------- end to end
 
 constexpr char kMarker[] = "MARKER-8d1f3a-plaintext-that-must-not-leak";
@@ -253,9 +373,14 @@ constexpr char kSecretName[] = "zebra-quokka-7731-secret-name.pdf";
 // A demo install with a distinctive file (incompressible, so an unencrypted
 // repository stores it raw and the marker would be plain to see) and two
 // copies of one more file, in an encrypted repository holding one snapshot.
-class EncryptedEndToEnd : public EncryptedRepo {
+// Every end-to-end test runs on each scheme: the default (keyed-XXH3 ids),
+// the first one (BLAKE2b ids, as repositories made before it have) and
+// AES-256-GCM where the CPU runs it.
+class EncryptedEndToEnd : public EncryptedRepo, public ::testing::WithParamInterface<Scheme> {
  protected:
   void SetUp() override {
+    scheme_ = GetParam();
+    if (scheme_.needs_aes && !Aes256GcmAvailable()) GTEST_SKIP() << "no AES-NI on this CPU";
     EncryptedRepo::SetUp();
     MakeDemo(10);
     pdfs_ = root_ + "/ai_researcher/data/raw_pdfs";
@@ -280,7 +405,7 @@ class EncryptedEndToEnd : public EncryptedRepo {
   std::string pdfs_, secret_, twin_, first_;
 };
 
-TEST_F(EncryptedEndToEnd, EverySnapshotCommandWorksOnAnEncryptedRepository) {
+TEST_P(EncryptedEndToEnd, EverySnapshotCommandWorksOnAnEncryptedRepository) {
   WriteFile(pdfs_ + "/added-later.pdf", testing::RandomBytes(20000, 11));
   std::string second = CreateSnapshot(pw_);
   ASSERT_FALSE(second.empty());
@@ -319,7 +444,7 @@ TEST_F(EncryptedEndToEnd, EverySnapshotCommandWorksOnAnEncryptedRepository) {
 // Issue 15 point 4: copies between an encrypted and an unencrypted repository,
 // both ways. The ids, times and labels stay; blob ids are re-hashed under the
 // target's scheme (keyed BLAKE2b <-> XXH3), and the copy restores identically.
-TEST_F(EncryptedEndToEnd, SnapCopyWorksFromEncryptedToPlainAndBackToEncrypted) {
+TEST_P(EncryptedEndToEnd, SnapCopyWorksFromEncryptedToPlainAndBackToEncrypted) {
   const std::string plain = tmp_.Sub("plain"), again = tmp_.Sub("again");
   CliResult r = RunCli({"--repo", plain, "snap", "init"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -360,7 +485,7 @@ TEST_F(EncryptedEndToEnd, SnapCopyWorksFromEncryptedToPlainAndBackToEncrypted) {
 // Each end of `snap copy` gets its own password file (--from-password-file,
 // --to-password-file, or MAESTRO_DB_FROM_/TO_PASSWORD_FILE); a wrong or
 // missing one for the target writes nothing there.
-TEST_F(EncryptedEndToEnd, SnapCopyBetweenEncryptedRepositoriesWithDifferentPasswords) {
+TEST_P(EncryptedEndToEnd, SnapCopyBetweenEncryptedRepositoriesWithDifferentPasswords) {
   const std::string other = tmp_.Sub("other"), other_pw = PasswordFile("other", "the other password\n");
   std::vector<std::string> init = {"--repo", other, "--password-file", other_pw, "snap", "init", "--encrypt"};
   init.insert(init.end(), kFast.begin(), kFast.end());
@@ -405,7 +530,7 @@ TEST_F(EncryptedEndToEnd, SnapCopyBetweenEncryptedRepositoriesWithDifferentPassw
   EXPECT_NE(r.err.find("is not encrypted"), std::string::npos) << r.err;
 }
 
-TEST_F(EncryptedEndToEnd, BlobIdsAreKeyedYetEqualChunksStillDeduplicate) {
+TEST_P(EncryptedEndToEnd, BlobIdsAreKeyedYetEqualChunksStillDeduplicate) {
   auto opened = OpenLib();
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   ASSERT_TRUE(opened->keys.keys.has_value());
@@ -421,7 +546,11 @@ TEST_F(EncryptedEndToEnd, BlobIdsAreKeyedYetEqualChunksStillDeduplicate) {
   ASSERT_EQ(chunks["twin-a.pdf"].size(), 1u) << "30 KB is one chunk";
   Hash128 id = chunks["twin-a.pdf"][0];
   EXPECT_NE(id, Xxh128(twin_)) << "not the unkeyed XXH3-128 anyone can compute";
-  EXPECT_EQ(id, KeyedBlobId(master, twin_));
+  if (scheme_.encryption == kEncryptionXChaChaBlake2Ids) {
+    EXPECT_EQ(id, KeyedBlobId(master, twin_)) << "the first scheme keeps its ids";
+  } else {
+    EXPECT_EQ(id, KeyedHashBlobId(master, twin_));
+  }
   // The second copy added no blob bytes: a snapshot of one more twin stores almost nothing.
   WriteFile(pdfs_ + "/twin-c.pdf", twin_);
   CliResult r = Snap({"create", "--json"}, pw_);
@@ -429,7 +558,7 @@ TEST_F(EncryptedEndToEnd, BlobIdsAreKeyedYetEqualChunksStillDeduplicate) {
   EXPECT_LT(nlohmann::json::parse(r.out)["stored_bytes"].get<uint64_t>(), 20000u);
 }
 
-TEST_F(EncryptedEndToEnd, WrongPasswordExitsTenAndWritesNothing) {
+TEST_P(EncryptedEndToEnd, WrongPasswordExitsTenAndWritesNothing) {
   auto before = TreeDigest(repo_);
   std::string bad = PasswordFile("bad", "wrong password");
   for (std::vector<std::string> args : {std::vector<std::string>{"create"}, std::vector<std::string>{"list"},
@@ -443,7 +572,7 @@ TEST_F(EncryptedEndToEnd, WrongPasswordExitsTenAndWritesNothing) {
   EXPECT_EQ(TreeDigest(repo_), before) << "not a byte written, not even the lock's holder file";
 }
 
-TEST_F(EncryptedEndToEnd, ForgedManifestWithValidChecksumsIsRejectedByAuthentication) {
+TEST_P(EncryptedEndToEnd, ForgedManifestWithValidChecksumsIsRejectedByAuthentication) {
   // A forger without the key writes a well-formed format-4 manifest, every
   // checksum right, under a new id; and edits a real one's ciphertext (no
   // unkeyed checksum covers it to recompute).
@@ -468,7 +597,7 @@ TEST_F(EncryptedEndToEnd, ForgedManifestWithValidChecksumsIsRejectedByAuthentica
   EXPECT_EQ(r.exit_code, 4) << r.err << r.out;
 }
 
-TEST_F(EncryptedEndToEnd, ManifestMovedToAnotherIdDoesNotOpen) {
+TEST_P(EncryptedEndToEnd, ManifestMovedToAnotherIdDoesNotOpen) {
   std::string moved = "20300101_000000";
   WriteFile(repo_ + "/snapshots/" + moved, ReadFile(repo_ + "/snapshots/" + first_));
   CliResult r = Snap({"show", moved}, pw_);
@@ -477,7 +606,7 @@ TEST_F(EncryptedEndToEnd, ManifestMovedToAnotherIdDoesNotOpen) {
   EXPECT_EQ(r.exit_code, 0) << "the original still opens: " << r.err;
 }
 
-TEST_F(EncryptedEndToEnd, PackWithAnotherPacksBytesOrAFlippedByteIsRejected) {
+TEST_P(EncryptedEndToEnd, PackWithAnotherPacksBytesOrAFlippedByteIsRejected) {
   WriteFile(pdfs_ + "/second.pdf", testing::RandomBytes(40000, 12));
   ASSERT_FALSE(CreateSnapshot(pw_).empty());
   std::vector<DirEntry> packs;
@@ -505,7 +634,7 @@ TEST_F(EncryptedEndToEnd, PackWithAnotherPacksBytesOrAFlippedByteIsRejected) {
   EXPECT_TRUE(any_failed) << "one of the two snapshots needs the damaged pack";
 }
 
-TEST_F(EncryptedEndToEnd, ForgedIndexFileIsRejectedAsDamage) {
+TEST_P(EncryptedEndToEnd, ForgedIndexFileIsRejectedAsDamage) {
   IndexEntry e;
   e.blob = Xxh128(twin_);
   std::vector<DirEntry> packs;
@@ -526,7 +655,7 @@ TEST_F(EncryptedEndToEnd, ForgedIndexFileIsRejectedAsDamage) {
   EXPECT_NE(r.out.find("skipped"), std::string::npos) << "nothing is removed while an index is damaged: " << r.out;
 }
 
-TEST_F(EncryptedEndToEnd, TheStorageSeesNeitherContentsNorFileNames) {
+TEST_P(EncryptedEndToEnd, TheStorageSeesNeitherContentsNorFileNames) {
   WriteFile(pdfs_ + "/added.pdf", testing::RandomBytes(1000, 13));
   ASSERT_FALSE(CreateSnapshot(pw_).empty());
   auto objects = RepoObjects(repo_);
@@ -548,7 +677,7 @@ TEST_F(EncryptedEndToEnd, TheStorageSeesNeitherContentsNorFileNames) {
   EXPECT_TRUE(marker_seen) << "the marker is stored raw in clear";
 }
 
-TEST_F(EncryptedEndToEnd, KeyAddListRemovePasswdThenTheNewPasswordOpens) {
+TEST_P(EncryptedEndToEnd, KeyAddListRemovePasswdThenTheNewPasswordOpens) {
   std::string second = PasswordFile("second", "second password");
   std::vector<std::string> add = {"key", "add", "--json", "--new-password-file", second};
   add.insert(add.end(), kFast.begin(), kFast.end());
@@ -582,7 +711,7 @@ TEST_F(EncryptedEndToEnd, KeyAddListRemovePasswdThenTheNewPasswordOpens) {
   EXPECT_EQ(Snap({"create", "-q"}, third).exit_code, 0);
 }
 
-TEST_F(EncryptedEndToEnd, AnEncryptedRemoteIsReadThroughRclone) {
+TEST_P(EncryptedEndToEnd, AnEncryptedRemoteIsReadThroughRclone) {
   std::vector<std::string> env = {"RCLONE_CONFIG_L_TYPE=local"};
   std::string remote = "rclone:l:" + repo_;
   CliResult r = RunCli({"--repo", remote, "--password-file", pw_, "--json", "snap", "list"}, env);
@@ -593,6 +722,9 @@ TEST_F(EncryptedEndToEnd, AnEncryptedRemoteIsReadThroughRclone) {
   r = RunCli({"--repo", remote, "--password-file", PasswordFile("bad", "nope"), "snap", "list"}, env);
   EXPECT_EQ(r.exit_code, 10) << r.err;
 }
+
+INSTANTIATE_TEST_SUITE_P(Schemes, EncryptedEndToEnd, ::testing::Values(kDefaultScheme, kFirstScheme, kAesScheme),
+                         [](const ::testing::TestParamInfo<Scheme>& i) { return i.param.name; });
 
 }  // namespace
 }  // namespace maestro
