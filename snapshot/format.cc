@@ -94,9 +94,21 @@ Result<RepoConfig> DecodeConfig(std::string_view bytes, const std::string& what)
 }
 
 // ---------------------------------------------------------------- manifest
-// The exact length EncodeManifest produces: reserved up front, so a manifest of
-// many files is not copied while it grows (nor held with up to twice its size).
-static size_t EncodedManifestSize(const Manifest& m) {
+// Every version has the same envelope (magic, u32 version, body, XXH3-64), the
+// same info and the same store head (name, original path, flags); then
+// versions 1-3 hold each store's entries (2 adds SQLite fingerprints, 3
+// owners) and version 4 its root tree blob id (bit 4 of the flags: has_root).
+// A version-4 envelope is sealed, behind a 12-byte declared-length prefix.
+namespace {
+
+constexpr size_t kManifestV4Prefix = 12;  // u64 declared total length, u32 low half of its XXH3-64
+constexpr size_t kMinManifestStore = 4 + 4 + 1;  // name, original path, flags
+constexpr size_t kMinManifestEntry = 4 + 1 + 1 + 4 + 8 + 8 + 8;  // path, type, flags, mode, size, mtime, inode
+
+// The exact length EncodeManifest produces (the layout of versions 1-3): reserved up
+// front, so a manifest of many files is not copied while it grows (nor held
+// with up to twice its size).
+size_t EncodedManifestSize(const Manifest& m) {
   const SnapshotInfo& i = m.info;
   size_t n = 8 + 4 + (4 + i.id.size()) + 8 + (4 + i.label.size()) + (4 + i.trigger.size()) + (4 + i.hostname.size()) + 3 * 8 + 4;
   for (const auto& w : i.warnings) n += 4 + w.size();
@@ -116,119 +128,6 @@ static size_t EncodedManifestSize(const Manifest& m) {
   }
   return n + 8;
 }
-
-std::string EncodeManifest(const Manifest& m) {
-  std::string s;
-  s.reserve(EncodedManifestSize(m));
-  s.append(kManifestMagic, 8);
-  PutFixed32(&s, m.format_version);
-  const SnapshotInfo& i = m.info;
-  PutLengthPrefixed(&s, i.id);
-  PutFixed64(&s, static_cast<uint64_t>(i.created_micros));
-  PutLengthPrefixed(&s, i.label);
-  PutLengthPrefixed(&s, i.trigger);
-  PutLengthPrefixed(&s, i.hostname);
-  PutFixed64(&s, i.files);
-  PutFixed64(&s, i.logical_bytes);
-  PutFixed64(&s, i.stored_bytes);
-  PutFixed32(&s, static_cast<uint32_t>(i.warnings.size()));
-  for (const auto& w : i.warnings) PutLengthPrefixed(&s, w);
-  PutFixed32(&s, static_cast<uint32_t>(m.stores.size()));
-  for (const auto& st : m.stores) {
-    PutLengthPrefixed(&s, st.name);
-    PutLengthPrefixed(&s, st.original_path);
-    s.push_back(static_cast<char>((st.is_directory ? 1 : 0) | (st.present ? 2 : 0)));
-    PutFixed32(&s, static_cast<uint32_t>(st.files.size()));
-    for (const auto& f : st.files) {
-      PutLengthPrefixed(&s, f.path);
-      s.push_back(static_cast<char>(f.type));
-      s.push_back(static_cast<char>(f.sqlite_backup ? 1 : 0));
-      PutFixed32(&s, f.mode);
-      PutFixed64(&s, f.size);
-      PutFixed64(&s, static_cast<uint64_t>(f.mtime_ns));
-      PutFixed64(&s, f.inode);
-      if (m.format_version >= 3) {
-        PutFixed32(&s, f.uid);
-        PutFixed32(&s, f.gid);
-      }
-      if (m.format_version >= 2 && f.sqlite_backup) PutLengthPrefixed(&s, f.source_fingerprint);
-      if (f.type == ManifestFile::Type::kFile) {
-        PutHash128(&s, f.hash);
-        PutFixed32(&s, static_cast<uint32_t>(f.chunks.size()));
-        for (const auto& c : f.chunks) PutHash128(&s, c);
-      } else if (f.type == ManifestFile::Type::kSymlink) {
-        PutLengthPrefixed(&s, f.link_target);
-      }
-    }
-  }
-  SealEnvelope(&s);
-  return s;
-}
-
-Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what) {
-  Manifest m;
-  MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(bytes, kManifestMagic, what, &m.format_version, kManifestFormatVersion));
-  ByteReader r(body);
-  SnapshotInfo& i = m.info;
-  i.id = r.LengthPrefixed();
-  i.created_micros = static_cast<int64_t>(r.Fixed64());
-  i.label = r.LengthPrefixed();
-  i.trigger = r.LengthPrefixed();
-  i.hostname = r.LengthPrefixed();
-  i.files = r.Fixed64();
-  i.logical_bytes = r.Fixed64();
-  i.stored_bytes = r.Fixed64();
-  uint32_t nw = r.Count(4);
-  for (uint32_t k = 0; k < nw && r.ok(); ++k) i.warnings.push_back(r.LengthPrefixed());
-  uint32_t ns = r.Count(13);
-  for (uint32_t k = 0; k < ns && r.ok(); ++k) {
-    ManifestStore st;
-    st.name = r.LengthPrefixed();
-    st.original_path = r.LengthPrefixed();
-    uint8_t fl = r.U8();
-    st.is_directory = fl & 1;
-    st.present = fl & 2;
-    uint32_t nf = r.Count(34);
-    st.files.reserve(nf);  // bounded by the bytes left (Count), so a damaged count cannot make this huge
-    for (uint32_t j = 0; j < nf && r.ok(); ++j) {
-      ManifestFile f;
-      f.path = r.LengthPrefixed();
-      uint8_t t = r.U8();
-      if (t > 2) return Status::Corruption(what + ": bad file type " + std::to_string(t));
-      f.type = static_cast<ManifestFile::Type>(t);
-      f.sqlite_backup = r.U8() & 1;
-      f.mode = r.Fixed32();
-      f.size = r.Fixed64();
-      f.mtime_ns = static_cast<int64_t>(r.Fixed64());
-      f.inode = r.Fixed64();
-      if (m.format_version >= 3) {
-        f.uid = r.Fixed32();
-        f.gid = r.Fixed32();
-      }
-      if (m.format_version >= 2 && f.sqlite_backup) f.source_fingerprint = r.LengthPrefixed();
-      if (f.type == ManifestFile::Type::kFile) {
-        f.hash = r.Hash();
-        uint32_t nc = r.Count(16);
-        f.chunks.reserve(nc);
-        for (uint32_t c = 0; c < nc && r.ok(); ++c) f.chunks.push_back(r.Hash());
-      } else if (f.type == ManifestFile::Type::kSymlink) {
-        f.link_target = r.LengthPrefixed();
-      }
-      st.files.push_back(std::move(f));
-    }
-    if (r.ok()) {
-      if (st.present) i.stores.push_back(st.name);
-    }
-    m.stores.push_back(std::move(st));
-  }
-  if (!r.ok() || r.left() != 0) return Status::Corruption(what + ": manifest body does not decode");
-  return m;
-}
-
-// ---------------------------------------------------------------- manifest v4
-namespace {
-
-constexpr size_t kManifestV4Prefix = 12;  // u64 declared total length, u32 low half of its XXH3-64
 
 void PutInfo(std::string* s, const SnapshotInfo& i) {
   PutLengthPrefixed(s, i.id);
@@ -256,6 +155,116 @@ void ReadInfo(ByteReader* r, SnapshotInfo* i) {
   for (uint32_t k = 0; k < nw && r->ok(); ++k) i->warnings.push_back(r->LengthPrefixed());
 }
 
+// One entry of a version 1-3 manifest.
+void PutManifestEntry(std::string* s, const ManifestFile& f, uint32_t version) {
+  PutLengthPrefixed(s, f.path);
+  s->push_back(static_cast<char>(f.type));
+  s->push_back(static_cast<char>(f.sqlite_backup ? 1 : 0));
+  PutFixed32(s, f.mode);
+  PutFixed64(s, f.size);
+  PutFixed64(s, static_cast<uint64_t>(f.mtime_ns));
+  PutFixed64(s, f.inode);
+  if (version >= 3) {
+    PutFixed32(s, f.uid);
+    PutFixed32(s, f.gid);
+  }
+  if (version >= 2 && f.sqlite_backup) PutLengthPrefixed(s, f.source_fingerprint);
+  if (f.type == ManifestFile::Type::kFile) {
+    PutHash128(s, f.hash);
+    PutFixed32(s, static_cast<uint32_t>(f.chunks.size()));
+    for (const auto& c : f.chunks) PutHash128(s, c);
+  } else if (f.type == ManifestFile::Type::kSymlink) {
+    PutLengthPrefixed(s, f.link_target);
+  }
+}
+
+Status ReadManifestEntry(ByteReader* r, uint32_t version, const std::string& what, ManifestFile* f) {
+  f->path = r->LengthPrefixed();
+  uint8_t t = r->U8();
+  if (t > 2) return Status::Corruption(what + ": bad file type " + std::to_string(t));
+  f->type = static_cast<ManifestFile::Type>(t);
+  f->sqlite_backup = r->U8() & 1;
+  f->mode = r->Fixed32();
+  f->size = r->Fixed64();
+  f->mtime_ns = static_cast<int64_t>(r->Fixed64());
+  f->inode = r->Fixed64();
+  if (version >= 3) {
+    f->uid = r->Fixed32();
+    f->gid = r->Fixed32();
+  }
+  if (version >= 2 && f->sqlite_backup) f->source_fingerprint = r->LengthPrefixed();
+  if (f->type == ManifestFile::Type::kFile) {
+    f->hash = r->Hash();
+    uint32_t nc = r->Count(16);
+    f->chunks.reserve(nc);
+    for (uint32_t c = 0; c < nc && r->ok(); ++c) f->chunks.push_back(r->Hash());
+  } else if (f->type == ManifestFile::Type::kSymlink) {
+    f->link_target = r->LengthPrefixed();
+  }
+  return Status::OK();
+}
+
+// A manifest's envelope: the layout of versions 1-3 (v4 false; the version
+// written and the fields of its entries are m.format_version's) or of
+// version 4 (what its sealer seals).
+std::string EncodeManifestEnvelope(const Manifest& m, bool v4) {
+  std::string s;
+  if (!v4) s.reserve(EncodedManifestSize(m));
+  s.append(kManifestMagic, 8);
+  PutFixed32(&s, v4 ? kManifestFormatV4 : m.format_version);
+  PutInfo(&s, m.info);
+  PutFixed32(&s, static_cast<uint32_t>(m.stores.size()));
+  for (const auto& st : m.stores) {
+    PutLengthPrefixed(&s, st.name);
+    PutLengthPrefixed(&s, st.original_path);
+    const bool root = v4 && st.has_root;
+    s.push_back(static_cast<char>((st.is_directory ? 1 : 0) | (st.present ? 2 : 0) | (root ? 4 : 0)));
+    if (v4) {
+      if (root) PutHash128(&s, st.root);
+      continue;
+    }
+    PutFixed32(&s, static_cast<uint32_t>(st.files.size()));
+    for (const auto& f : st.files) PutManifestEntry(&s, f, m.format_version);
+  }
+  SealEnvelope(&s);
+  return s;
+}
+
+// A manifest's envelope: versions 1-3 (v4 false) or exactly version 4 (v4 true).
+Result<Manifest> DecodeManifestEnvelope(std::string_view bytes, const std::string& what, bool v4) {
+  Manifest m;
+  MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(bytes, kManifestMagic, what, &m.format_version,
+                                                               v4 ? kManifestFormatV4 : kManifestFormatVersion));
+  if (v4 && m.format_version != kManifestFormatV4) return Status::Corruption(what + ": an old manifest inside a format-4 envelope");
+  ByteReader r(body);
+  ReadInfo(&r, &m.info);
+  uint32_t ns = r.Count(v4 ? kMinManifestStore : kMinManifestStore + 4);
+  for (uint32_t k = 0; k < ns && r.ok(); ++k) {
+    ManifestStore st;
+    st.name = r.LengthPrefixed();
+    st.original_path = r.LengthPrefixed();
+    uint8_t fl = r.U8();
+    st.is_directory = fl & 1;
+    st.present = fl & 2;
+    if (v4) {
+      st.has_root = fl & 4;
+      if (st.has_root) st.root = r.Hash();
+    } else {
+      uint32_t nf = r.Count(kMinManifestEntry);
+      st.files.reserve(nf);  // bounded by the bytes left (Count), so a damaged count cannot make this huge
+      for (uint32_t j = 0; j < nf && r.ok(); ++j) {
+        ManifestFile f;
+        MAESTRO_RETURN_IF_ERROR(ReadManifestEntry(&r, m.format_version, what, &f));
+        st.files.push_back(std::move(f));
+      }
+    }
+    if (r.ok() && st.present) m.info.stores.push_back(st.name);
+    m.stores.push_back(std::move(st));
+  }
+  if (!r.ok() || r.left() != 0) return Status::Corruption(what + ": manifest body does not decode");
+  return m;
+}
+
 Result<Manifest> DecodeManifestV4(std::string_view bytes, const std::string& what, const Sealer& sealer,
                                   const std::string& id) {
   if (bytes.size() < kManifestV4Prefix)
@@ -273,43 +282,20 @@ Result<Manifest> DecodeManifestV4(std::string_view bytes, const std::string& wha
                               " it declares (the file is damaged)");
   std::string plain;
   MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kManifest, id, bytes.substr(kManifestV4Prefix), &plain).Annotate(what));
-  Manifest m;
-  MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(plain, kManifestMagic, what, &m.format_version, kManifestFormatV4));
-  if (m.format_version != kManifestFormatV4) return Status::Corruption(what + ": an old manifest inside a format-4 envelope");
-  ByteReader r(body);
-  ReadInfo(&r, &m.info);
-  uint32_t ns = r.Count(9);
-  for (uint32_t k = 0; k < ns && r.ok(); ++k) {
-    ManifestStore st;
-    st.name = r.LengthPrefixed();
-    st.original_path = r.LengthPrefixed();
-    uint8_t fl = r.U8();
-    st.is_directory = fl & 1;
-    st.present = fl & 2;
-    st.has_root = fl & 4;
-    if (st.has_root) st.root = r.Hash();
-    if (r.ok() && st.present) m.info.stores.push_back(st.name);
-    m.stores.push_back(std::move(st));
-  }
-  if (!r.ok() || r.left() != 0) return Status::Corruption(what + ": manifest body does not decode");
-  return m;
+  return DecodeManifestEnvelope(plain, what, /*v4=*/true);
 }
 
 }  // namespace
 
+std::string EncodeManifest(const Manifest& m) { return EncodeManifestEnvelope(m, /*v4=*/false); }
+
+Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what) {
+  return DecodeManifestEnvelope(bytes, what, /*v4=*/false);
+}
+
 Result<std::string> EncodeManifestV4(const Manifest& m, const Sealer& sealer) {
-  std::string s(kManifestMagic, 8);
-  PutFixed32(&s, kManifestFormatV4);
-  PutInfo(&s, m.info);
-  PutFixed32(&s, static_cast<uint32_t>(m.stores.size()));
-  for (const auto& st : m.stores) {
-    PutLengthPrefixed(&s, st.name);
-    PutLengthPrefixed(&s, st.original_path);
-    s.push_back(static_cast<char>((st.is_directory ? 1 : 0) | (st.present ? 2 : 0) | (st.has_root ? 4 : 0)));
-    if (st.has_root) PutHash128(&s, st.root);
-  }
-  SealEnvelope(&s);
-  MAESTRO_ASSIGN_OR_RETURN(std::string sealed, sealer.Seal(ObjectKind::kManifest, m.info.id, s));
+  MAESTRO_ASSIGN_OR_RETURN(std::string sealed,
+                           sealer.Seal(ObjectKind::kManifest, m.info.id, EncodeManifestEnvelope(m, /*v4=*/true)));
   std::string out;
   out.reserve(kManifestV4Prefix + sealed.size());
   PutFixed64(&out, kManifestV4Prefix + sealed.size());
@@ -348,6 +334,13 @@ bool BlobHeaderMatches(const char* h, const IndexEntry& e) {
   return DecodeHash128(h) == e.blob && DecodeFixed32(h + 16) == e.raw_len && DecodeFixed32(h + 20) == e.stored_len;
 }
 
+// True when e's lengths are over the format's limits or its stored bytes do
+// not lie within [0, limit) of the pack (no sum that could wrap).
+static bool BlobOutOfBounds(const IndexEntry& e, uint64_t limit) {
+  return e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen || e.stored_len == 0 || e.offset > limit ||
+         e.stored_len > limit - e.offset;
+}
+
 static Result<std::vector<IndexEntry>> DecodePackV1(std::string_view bytes, const Hash128& pack, const std::string& what) {
   if (bytes.size() < kPackHeaderSize || std::memcmp(bytes.data(), kPackMagic, 8) != 0)
     return Status::Corruption(what + ": not a pack (bad magic)");
@@ -365,8 +358,7 @@ static Result<std::vector<IndexEntry>> DecodePackV1(std::string_view bytes, cons
     e.raw_len = DecodeFixed32(bytes.data() + pos + 16);
     e.stored_len = DecodeFixed32(bytes.data() + pos + 20);
     e.offset = pos + kBlobHeaderSize;
-    if (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen || e.stored_len == 0 ||
-        bytes.size() - e.offset < e.stored_len)
+    if (BlobOutOfBounds(e, bytes.size()))
       return Status::Corruption(what + ": blob at offset " + std::to_string(pos) + " has impossible lengths");
     e.stored_check = Xxh64(bytes.substr(e.offset, e.stored_len));
     out.push_back(e);
@@ -411,8 +403,7 @@ Result<std::vector<IndexEntry>> DecodePackV4(std::string_view bytes, const Hash1
     if (t > 1 || c > 1) return Status::Corruption(what + ": blob " + e.blob.Hex() + " has an unknown type or codec");
     e.type = static_cast<BlobType>(t);
     e.codec = static_cast<BlobCodec>(c);
-    if (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen || e.stored_len == 0 || e.offset > limit ||
-        e.stored_len > limit - e.offset)
+    if (BlobOutOfBounds(e, limit))
       return Status::Corruption(what + ": blob " + e.blob.Hex() + " has impossible lengths");
     if (Xxh64(bytes.substr(e.offset, e.stored_len)) != e.stored_check)
       return Status::Corruption(what + ": blob " + e.blob.Hex() + " does not match its checksum");
@@ -454,17 +445,29 @@ Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128
 }
 
 // ---------------------------------------------------------------- index
-std::string EncodeIndex(const std::vector<IndexEntry>& entries) {
-  // Grouped by pack so the pack id is written once per pack.
+// Both versions: magic, u32 version, u32 packs, per pack its id (v4: u8 pack
+// version) and u32 entries, per entry blob id, u64 offset, u32 stored_len,
+// u32 raw_len, u64 stored_check (v4: u8 type, u8 codec); then XXH3-64.
+// Entries are grouped by pack so the pack id is written once per pack.
+// A version-4 index is sealed whole; a version-1 one never is.
+namespace {
+
+using EntrySink = std::function<void(const IndexEntry&)>;
+
+size_t IndexPackHeadSize(bool v4) { return v4 ? 16 + 1 + 4 : 16 + 4; }
+size_t IndexEntrySize(bool v4) { return v4 ? 16 + 8 + 4 + 4 + 8 + 2 : 16 + 8 + 4 + 4 + 8; }
+
+std::string EncodeIndexEnvelope(const std::vector<IndexEntry>& entries, bool v4) {
   std::map<Hash128, std::vector<const IndexEntry*>> by_pack;
   for (const auto& e : entries) by_pack[e.pack].push_back(&e);
   std::string s;
-  s.reserve(8 + 4 + 4 + by_pack.size() * (16 + 4) + entries.size() * (16 + 8 + 4 + 4 + 8) + 8);  // the exact length
+  s.reserve(8 + 4 + 4 + by_pack.size() * IndexPackHeadSize(v4) + entries.size() * IndexEntrySize(v4) + 8);  // the exact length
   s.append(kIndexMagic, 8);
-  PutFixed32(&s, kRepoFormatVersion);
+  PutFixed32(&s, v4 ? kRepoFormatV4 : kRepoFormatVersion);
   PutFixed32(&s, static_cast<uint32_t>(by_pack.size()));
   for (const auto& [pack, list] : by_pack) {
     PutHash128(&s, pack);
+    if (v4) s.push_back(static_cast<char>(list.front()->pack_version));
     PutFixed32(&s, static_cast<uint32_t>(list.size()));
     for (const IndexEntry* e : list) {
       PutHash128(&s, e->blob);
@@ -472,77 +475,26 @@ std::string EncodeIndex(const std::vector<IndexEntry>& entries) {
       PutFixed32(&s, e->stored_len);
       PutFixed32(&s, e->raw_len);
       PutFixed64(&s, e->stored_check);
+      if (v4) {
+        s.push_back(static_cast<char>(e->type));
+        s.push_back(static_cast<char>(e->codec));
+      }
     }
   }
   SealEnvelope(&s);
   return s;
 }
 
-using EntrySink = std::function<void(const IndexEntry&)>;
-
-// The body of a version-1 index (inside its envelope); emit gets each entry.
-static Status ParseIndexV1(std::string_view body, const std::string& what, const EntrySink& emit) {
+// The body of an index (inside its envelope); emit gets each entry.
+Status ParseIndex(std::string_view body, bool v4, const std::string& what, const EntrySink& emit) {
   ByteReader r(body);
-  uint32_t np = r.Count(20);
+  uint32_t np = r.Count(IndexPackHeadSize(v4));
   for (uint32_t p = 0; p < np && r.ok(); ++p) {
     Hash128 pack = r.Hash();
-    uint32_t n = r.Count(40);
-    for (uint32_t k = 0; k < n && r.ok(); ++k) {
-      IndexEntry e;
-      e.pack = pack;
-      e.blob = r.Hash();
-      e.offset = r.Fixed64();
-      e.stored_len = r.Fixed32();
-      e.raw_len = r.Fixed32();
-      e.stored_check = r.Fixed64();
-      if (r.ok() && (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen))
-        return Status::Corruption(what + ": index entry for blob " + e.blob.Hex() + " claims " +
-                                  std::to_string(e.raw_len) + " bytes, over the format's blob limit");
-      emit(e);
-    }
-  }
-  if (!r.ok() || r.left() != 0) return Status::Corruption(what + ": index body does not decode");
-  return Status::OK();
-}
-
-// ---------------------------------------------------------------- index v4
-Result<std::string> EncodeIndexV4(const std::vector<IndexEntry>& entries, const Sealer& sealer) {
-  std::map<Hash128, std::vector<const IndexEntry*>> by_pack;
-  for (const auto& e : entries) by_pack[e.pack].push_back(&e);
-  std::string s;
-  s.reserve(8 + 4 + 4 + by_pack.size() * (16 + 1 + 4) + entries.size() * 42 + 8);
-  s.append(kIndexMagic, 8);
-  PutFixed32(&s, kRepoFormatV4);
-  PutFixed32(&s, static_cast<uint32_t>(by_pack.size()));
-  for (const auto& [pack, list] : by_pack) {
-    PutHash128(&s, pack);
-    s.push_back(static_cast<char>(list.front()->pack_version));
-    PutFixed32(&s, static_cast<uint32_t>(list.size()));
-    for (const IndexEntry* e : list) {
-      PutHash128(&s, e->blob);
-      PutFixed64(&s, e->offset);
-      PutFixed32(&s, e->stored_len);
-      PutFixed32(&s, e->raw_len);
-      PutFixed64(&s, e->stored_check);
-      s.push_back(static_cast<char>(e->type));
-      s.push_back(static_cast<char>(e->codec));
-    }
-  }
-  SealEnvelope(&s);
-  return sealer.Seal(ObjectKind::kIndex, "", s);
-}
-
-namespace {
-
-Status ParseIndexV4(std::string_view body, const std::string& what, const EntrySink& emit) {
-  ByteReader r(body);
-  uint32_t np = r.Count(21);
-  for (uint32_t p = 0; p < np && r.ok(); ++p) {
-    Hash128 pack = r.Hash();
-    uint8_t pv = r.U8();
+    uint8_t pv = v4 ? r.U8() : kRepoFormatVersion;
     if (r.ok() && pv != kRepoFormatVersion && pv != kRepoFormatV4)
       return Status::Corruption(what + ": pack " + pack.Hex() + " has unknown version " + std::to_string(pv));
-    uint32_t n = r.Count(42);
+    uint32_t n = r.Count(IndexEntrySize(v4));
     for (uint32_t k = 0; k < n && r.ok(); ++k) {
       IndexEntry e;
       e.pack = pack;
@@ -552,7 +504,7 @@ Status ParseIndexV4(std::string_view body, const std::string& what, const EntryS
       e.stored_len = r.Fixed32();
       e.raw_len = r.Fixed32();
       e.stored_check = r.Fixed64();
-      uint8_t t = r.U8(), c = r.U8();
+      uint8_t t = v4 ? r.U8() : 0, c = v4 ? r.U8() : 0;
       if (!r.ok()) break;
       if (t > 1 || c > 1) return Status::Corruption(what + ": blob " + e.blob.Hex() + " has an unknown type or codec");
       e.type = static_cast<BlobType>(t);
@@ -569,25 +521,28 @@ Status ParseIndexV4(std::string_view body, const std::string& what, const EntryS
 
 }  // namespace
 
+std::string EncodeIndex(const std::vector<IndexEntry>& entries) { return EncodeIndexEnvelope(entries, /*v4=*/false); }
+
+Result<std::string> EncodeIndexV4(const std::vector<IndexEntry>& entries, const Sealer& sealer) {
+  return sealer.Seal(ObjectKind::kIndex, "", EncodeIndexEnvelope(entries, /*v4=*/true));
+}
+
 Status DecodeIndexEach(std::string_view bytes, const std::string& what, const Sealer& sealer, const EntrySink& emit) {
-  const EntrySink none = [](const IndexEntry&) {};
-  if (!sealer.encrypted() && bytes.size() >= 12 && std::memcmp(bytes.data(), kIndexMagic, 8) == 0 &&
-      DecodeFixed32(bytes.data() + 8) == kRepoFormatVersion) {
-    uint32_t version = 0;
-    MAESTRO_ASSIGN_OR_RETURN(std::string_view body, OpenEnvelope(bytes, kIndexMagic, what, &version));
-    MAESTRO_RETURN_IF_ERROR(ParseIndexV1(body, what, none));  // all of it decodes before any entry goes out
-    return ParseIndexV1(body, what, emit);
-  }
+  // Version 1 is never sealed, and never in an encrypted repository.
+  const bool v1 = !sealer.encrypted() && bytes.size() >= 12 && std::memcmp(bytes.data(), kIndexMagic, 8) == 0 &&
+                  DecodeFixed32(bytes.data() + 8) == kRepoFormatVersion;
   // The unencrypted sealer's Open is the identity: no copy of the bytes.
   std::string plain;
   if (sealer.encrypted()) MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kIndex, "", bytes, &plain).Annotate(what));
   uint32_t version = 0;
   MAESTRO_ASSIGN_OR_RETURN(std::string_view body,
                            OpenEnvelope(sealer.encrypted() ? std::string_view(plain) : bytes, kIndexMagic, what, &version,
-                                        kRepoFormatV4));
-  if (version != kRepoFormatV4) return Status::Corruption(what + ": index version " + std::to_string(version) + " inside a format-4 envelope");
-  MAESTRO_RETURN_IF_ERROR(ParseIndexV4(body, what, none));
-  return ParseIndexV4(body, what, emit);
+                                        v1 ? kRepoFormatVersion : kRepoFormatV4));
+  if (!v1 && version != kRepoFormatV4)
+    return Status::Corruption(what + ": index version " + std::to_string(version) + " inside a format-4 envelope");
+  const EntrySink none = [](const IndexEntry&) {};
+  MAESTRO_RETURN_IF_ERROR(ParseIndex(body, !v1, what, none));  // all of it decodes before any entry goes out
+  return ParseIndex(body, !v1, what, emit);
 }
 
 Result<std::vector<IndexEntry>> DecodeIndex(std::string_view bytes, const std::string& what, const Sealer& sealer) {
