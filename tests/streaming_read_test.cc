@@ -83,7 +83,29 @@ int64_t PeakGrowthKiB(const std::function<bool()>& fn) {
   return out.empty() || out == "fail" ? -1 : std::stoll(out);
 }
 
-constexpr int kFiles = 30000;
+// A store of 15 folders of 20 folders of per_leaf files each, with long names
+// (an entry is ~200 bytes of listing): at 27 files a folder (8,100 files) the
+// listing spans ~28 tree blobs (~64 KiB each), enough for every listing case;
+// the memory cases take 100 a folder (30,000 files), a listing that costs
+// megabytes more than the fixed cost of a restore or a verify.
+constexpr int kTop = 15, kSub = 20;
+
+std::string TopFolder(int a) {
+  char d[64];
+  std::snprintf(d, sizeof d, "a%02d-a-folder-with-a-long-name", a);
+  return d;
+}
+std::string SubFolder(int a, int b) {
+  char e[64];
+  std::snprintf(e, sizeof e, "/b%02d-another-folder-with-a-long-name", b);
+  return TopFolder(a) + e;
+}
+// File i's path relative to the store.
+std::string FilePath(int i, int per_leaf) {
+  char f[96];
+  std::snprintf(f, sizeof f, "/f%06d-a-document-whose-name-is-long-enough-to-fill-the-listing.md", i);
+  return SubFolder(i / (per_leaf * kSub), (i / per_leaf) % kSub) + f;
+}
 
 void SetMtime(const std::string& path, int64_t secs) {
   struct timespec ts[2] = {{secs, 0}, {secs, 0}};
@@ -91,30 +113,24 @@ void SetMtime(const std::string& path, int64_t secs) {
 }
 
 // One snapshot of a store of kFiles small files in three levels of folders,
-// shared by the tests (made once, in a child: the test process's heap never
-// held the listing). Folders get their own modes and mtimes, set after their
-// content, so a restore that writes a child after its folder's mtime shows.
-class StreamingRead : public ::testing::Test {
+// shared by the tests of a suite (made once, in a child: the test process's
+// heap never held the listing). Folders get their own modes and mtimes, set
+// after their content, so a restore that writes a child after its folder's
+// mtime shows.
+template <int kPerLeaf>
+class ListingFixture : public ::testing::Test {
  protected:
+  static constexpr int kFiles = kTop * kSub * kPerLeaf;
+  static std::string FilePath(int i) { return maestro::FilePath(i, kPerLeaf); }
   static void SetUpTestSuite() {
     dir_ = new TempDir();
     const std::string src = Src();
-    for (int i = 0; i < kFiles; ++i) {
-      char rel[64];
-      std::snprintf(rel, sizeof rel, "/a%02d/b%02d/f%06d.md", i / 2000, (i / 100) % 20, i);
-      WriteFile(src + rel, "document " + std::to_string(i) + " of the streaming test\n");
-    }
-    ASSERT_EQ(symlink("a00/b00/f000000.md", (src + "/link.md").c_str()), 0);
-    ASSERT_EQ(chmod((src + "/a01").c_str(), 0750), 0);
-    for (int a = 0; a < kFiles / 2000; ++a) {
-      char d[16];
-      std::snprintf(d, sizeof d, "/a%02d", a);
-      for (int b = 0; b < 20; ++b) {
-        char e[16];
-        std::snprintf(e, sizeof e, "/b%02d", b);
-        SetMtime(src + d + e, 1500000000 + a * 100 + b);
-      }
-      SetMtime(src + d, 1400000000 + a);
+    for (int i = 0; i < kFiles; ++i) WriteFile(src + "/" + FilePath(i), "document " + std::to_string(i) + " of the streaming test\n");
+    ASSERT_EQ(symlink(FilePath(0).c_str(), (src + "/link.md").c_str()), 0);
+    ASSERT_EQ(chmod((src + "/" + TopFolder(1)).c_str(), 0750), 0);
+    for (int a = 0; a < kTop; ++a) {
+      for (int b = 0; b < kSub; ++b) SetMtime(src + "/" + SubFolder(a, b), 1500000000 + a * 100 + b);
+      SetMtime(src + "/" + TopFolder(a), 1400000000 + a);
     }
     SetMtime(src, 1300000000);
     std::string id = InChild([&] {
@@ -159,8 +175,13 @@ class StreamingRead : public ::testing::Test {
   static TempDir* dir_;
   static std::string* id_;
 };
-TempDir* StreamingRead::dir_ = nullptr;
-std::string* StreamingRead::id_ = nullptr;
+template <int kPerLeaf>
+TempDir* ListingFixture<kPerLeaf>::dir_ = nullptr;
+template <int kPerLeaf>
+std::string* ListingFixture<kPerLeaf>::id_ = nullptr;
+
+using StreamingRead = ListingFixture<27>;
+using StreamingReadMemory = ListingFixture<100>;
 
 TEST_F(StreamingRead, AStoreOfManyTreeBlobsRestoresExactlyFolderMetadataIncluded) {
   auto repo = Open(Repo());
@@ -266,8 +287,9 @@ TEST_F(StreamingRead, VerifyNamesEachFileWhoseBlobIsDamagedAndNoOther) {
   ASSERT_TRUE(LoadIndex(*RepoFilesOf(repo.get()), &idx, true, nullptr, nullptr).ok());
   std::set<std::string> victims;
   for (const auto& f : m->stores[0].files) {
-    if (f.chunks.empty() || (f.path.rfind("a07/b03/", 0) != 0 && f.path.rfind("a12/b19/", 0) != 0)) continue;
-    if (victims.size() % 2 == 0) {  // every other file of two folders
+    if (f.chunks.empty() || (f.path.rfind(SubFolder(7, 3) + "/", 0) != 0 && f.path.rfind(TopFolder(12) + "/", 0) != 0))
+      continue;
+    if (victims.size() % 2 == 0) {  // every other file of a folder, and of a folder of folders
       IndexEntry e;
       ASSERT_TRUE(idx.Find(f.chunks[0], &e));
       std::string pack = RepoFilesOf(repo.get())->PackPath(e.pack);
@@ -297,6 +319,14 @@ TEST_F(StreamingRead, VerifyNamesEachFileWhoseBlobIsDamagedAndNoOther) {
 // Peak memory: below what the listing alone costs in memory (LoadManifest of
 // the snapshot, its index loaded beforehand), which the old restore and
 // verify held and more (a set of folders; a map of every blob to its files).
+// The restore and verify measured run with a 64 KiB memory budget: their
+// index and blob id sets spill to the cache as they would past 8 MiB at
+// production size, so what is left to measure at this size is the listing
+// (streamed, or not) over a fixed cost.
+// Below half the listing: a restore or verify that held the listing as
+// LoadManifest does (measured so once) comes out at about the listing's cost.
+constexpr size_t kSmallBudget = 64 << 10;
+constexpr int64_t kListingFloorKiB = 8192;
 int64_t ListingCostKiB(const std::string& repo_dir, const std::string& id) {
   return PeakGrowthKiB([&] {
     auto repo = Open(repo_dir);
@@ -308,12 +338,13 @@ int64_t ListingCostKiB(const std::string& repo_dir, const std::string& id) {
   });
 }
 
-TEST_F(StreamingRead, RestorePeakMemoryIsBelowTheCostOfHoldingTheListing) {
+TEST_F(StreamingReadMemory, RestorePeakMemoryIsBelowHalfTheCostOfHoldingTheListing) {
   const int64_t listing = ListingCostKiB(Repo(), *id_);
-  ASSERT_GT(listing, 4096) << "the listing of " << kFiles << " files should cost megabytes";
+  ASSERT_GT(listing, kListingFloorKiB) << "the listing of " << kFiles << " files should cost megabytes";
   TempDir t;
   const int64_t restore = PeakGrowthKiB([&] {
     auto repo = Open(Repo());
+    SetMemoryBudget(repo.get(), kSmallBudget);
     RestoreOptions ro;
     ro.sync = false;
     return repo->RestoreStore(*id_, "markdown", t.Sub("out"), ro).ok();
@@ -321,29 +352,30 @@ TEST_F(StreamingRead, RestorePeakMemoryIsBelowTheCostOfHoldingTheListing) {
   ASSERT_GE(restore, 0);
   std::printf("[ measured ] %d files: holding the listing %lld KiB; restore's peak growth %lld KiB\n", kFiles,
               static_cast<long long>(listing), static_cast<long long>(restore));
-  EXPECT_LT(restore, listing);
+  EXPECT_LT(restore, listing / 2);
 }
 
-TEST_F(StreamingRead, VerifyPeakMemoryIsBelowTheCostOfHoldingTheListing) {
+TEST_F(StreamingReadMemory, VerifyPeakMemoryIsBelowHalfTheCostOfHoldingTheListing) {
   const int64_t listing = ListingCostKiB(Repo(), *id_);
-  ASSERT_GT(listing, 4096);
+  ASSERT_GT(listing, kListingFloorKiB);
   for (bool read_data : {false, true}) {
     const int64_t verify = PeakGrowthKiB([&] {
       auto repo = Open(Repo());
+      SetMemoryBudget(repo.get(), kSmallBudget);
       auto rep = repo->Verify({}, read_data);
       return rep.ok() && rep->ok();
     });
     ASSERT_GE(verify, 0);
     std::printf("[ measured ] %d files: holding the listing %lld KiB; verify%s peak growth %lld KiB\n", kFiles,
                 static_cast<long long>(listing), read_data ? " --read-data" : "", static_cast<long long>(verify));
-    EXPECT_LT(verify, listing);
+    EXPECT_LT(verify, listing / 2);
   }
 }
 
 // Not yet: the copy streams the source's listing, but the target's listing is
 // still assembled whole for publish.h's StoreListing (copier.cc TargetListing)
 // until the streaming listing writer of snap create lands; enable then.
-TEST_F(StreamingRead, DISABLED_CopyPeakMemoryIsBelowTheCostOfHoldingTheListing) {
+TEST_F(StreamingReadMemory, DISABLED_CopyPeakMemoryIsBelowTheCostOfHoldingTheListing) {
   const int64_t listing = ListingCostKiB(Repo(), *id_);
   TempDir t;
   const int64_t copy = PeakGrowthKiB([&] {
