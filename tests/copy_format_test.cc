@@ -19,6 +19,7 @@
 #include "snapshot/repo_access.h"
 #include "snapshot/repository.h"
 #include "snapshot/sealer.h"
+#include "tests/format3_fixture.h"
 #include "tests/test_util.h"
 #include "util/sqlite.h"
 
@@ -27,13 +28,16 @@ namespace {
 
 using testing::CliResult;
 using testing::RandomBytes;
+using testing::CopyFormat3Fixture;
+using testing::ExpectFormat3SnapshotsWhole;
+using testing::Format3BigCsv;
+using testing::Names;
 using testing::ReadFile;
+using testing::Rows;
 using testing::RunCli;
 using testing::TempDir;
 using testing::TreeDigest;
 using testing::WriteFile;
-
-const std::string kFixture = std::string(MAESTRO_DB_SOURCE_DIR) + "/tests/data/format3_repo";
 
 std::unique_ptr<Repository> Open(const std::string& dir, bool create = false,
                                  std::shared_ptr<const Sealer> sealer = nullptr) {
@@ -42,16 +46,9 @@ std::unique_ptr<Repository> Open(const std::string& dir, bool create = false,
   return r.ok() ? std::move(r).value() : nullptr;
 }
 
-// A writable copy of the fixture (the checked-in one is never changed).
-std::string CopyFixture(const TempDir& t, const std::string& name) {
-  std::string dir = t.Sub(name);
-  std::filesystem::copy(kFixture, dir, std::filesystem::copy_options::recursive);
-  return dir;
-}
-
 // A format-3 repository with no snapshot: the fixture's deleted and collected.
 std::string EmptyFormat3(const TempDir& t, const std::string& name) {
-  std::string dir = CopyFixture(t, name);
+  std::string dir = CopyFormat3Fixture(t, name);
   auto repo = Open(dir);
   auto list = repo->List();
   EXPECT_TRUE(list.ok());
@@ -63,15 +60,6 @@ std::string EmptyFormat3(const TempDir& t, const std::string& name) {
   return dir;
 }
 
-std::vector<std::string> Names(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& [p, d] : TreeDigest(dir, false)) {
-    (void)d;
-    out.push_back(p);
-  }
-  return out;
-}
-
 std::vector<IndexEntry> IndexEntries(const std::string& repo, const Sealer& sealer) {
   std::vector<IndexEntry> out;
   for (const auto& name : Names(repo + "/index")) {
@@ -80,46 +68,6 @@ std::vector<IndexEntry> IndexEntries(const std::string& repo, const Sealer& seal
     if (e.ok()) out.insert(out.end(), e->begin(), e->end());
   }
   return out;
-}
-
-int64_t Rows(const std::string& db_path) {
-  auto db = Db::OpenReadOnly(db_path);
-  if (!db.ok()) return -1;
-  auto n = db->QueryInt("SELECT count(*) FROM t");
-  return n.ok() ? *n : -1;
-}
-
-// What tests/data/format3_repo.README.gen.cc.txt wrote.
-std::string BigCsv() {
-  std::string big;
-  for (int i = 0; i < 70000; ++i) big += std::to_string(i * 7919 % 100003) + ",";
-  return big;
-}
-
-// The fixture's two snapshots restored from repo, every store checked.
-void ExpectFixtureSnapshotsWhole(Repository* repo, const TempDir& t) {
-  auto list = repo->List();
-  ASSERT_TRUE(list.ok()) << list.status().ToString();
-  std::vector<SnapshotInfo> fixture;
-  for (const auto& s : *list)
-    if (s.label == "first" || s.label == "second") fixture.push_back(s);
-  ASSERT_EQ(fixture.size(), 2u);
-  for (int k = 0; k < 2; ++k) {
-    static int n = 0;
-    const std::string id = fixture[k].id, out = t.Sub("restore-" + std::to_string(++n));
-    ASSERT_TRUE(repo->RestoreStore(id, "main", out + "/main.db", {}).ok());
-    EXPECT_EQ(Rows(out + "/main.db"), k == 0 ? 3 : 4);
-    ASSERT_TRUE(repo->RestoreStore(id, "markdown", out + "/docs", {}).ok());
-    EXPECT_EQ(ReadFile(out + "/docs/a.txt"), k == 0 ? "alpha file\n" : "alpha file, changed\n");
-    EXPECT_EQ(ReadFile(out + "/docs/sub/b.md"), std::string(3000, 'b') + "\n");
-    EXPECT_EQ(ReadFile(out + "/docs/sub/big.csv"), BigCsv());
-    char target[64] = {};
-    ASSERT_GT(readlink((out + "/docs/link").c_str(), target, sizeof target - 1), 0);
-    EXPECT_STREQ(target, "a.txt");
-    ASSERT_TRUE(repo->RestoreStore(id, "pdfs", out + "/notes.txt", {}).ok());
-    EXPECT_EQ(ReadFile(out + "/notes.txt"), "notes store, a single plain file\n");
-    EXPECT_TRUE(repo->RestoreStore(id, "vector", out + "/vector", {}).IsNotFound());  // recorded absent
-  }
 }
 
 void ExpectVerified(Repository* repo) {
@@ -141,7 +89,7 @@ std::vector<std::string> Ids(Repository* repo) {
 
 TEST(CopyFormatTest, Format3SnapshotsCopiedIntoFormat4GetTreeBlobsAndSmallManifests) {
   TempDir t;
-  std::string old = CopyFixture(t, "old"), dst = t.Sub("new");
+  std::string old = CopyFormat3Fixture(t), dst = t.Sub("new");
   CliResult r = RunCli({"--repo", old, "--json", "snap", "copy", "--all", "--to", dst});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto from = Open(old);
@@ -181,7 +129,7 @@ TEST(CopyFormatTest, Format3SnapshotsCopiedIntoFormat4GetTreeBlobsAndSmallManife
     EXPECT_TRUE(trees.count(st.root)) << st.name << ": its root is a tree blob of the target";
     for (const auto& tb : st.tree_blobs) EXPECT_TRUE(trees.count(tb)) << st.name;
   }
-  ExpectFixtureSnapshotsWhole(to.get(), t);
+  ExpectFormat3SnapshotsWhole(to.get(), t);
   ExpectVerified(to.get());
   // A second copy finds both listed and sends nothing.
   CliResult again = RunCli({"--repo", old, "--json", "snap", "copy", "--all", "--to", dst});
@@ -195,7 +143,7 @@ TEST(CopyFormatTest, Format3SnapshotsCopiedIntoFormat4GetTreeBlobsAndSmallManife
 // listed, so the next copy sends that snapshot again and it is listed whole.
 TEST(CopyFormatTest, ManifestCutShortOnAFormat4TargetIsCopiedAgainWhole) {
   TempDir t;
-  std::string old = CopyFixture(t, "old"), dst = t.Sub("new");
+  std::string old = CopyFormat3Fixture(t), dst = t.Sub("new");
   auto fixture = Open(old);
   auto to = Open(dst, true);
   ASSERT_TRUE(fixture && to);
@@ -213,7 +161,7 @@ TEST(CopyFormatTest, ManifestCutShortOnAFormat4TargetIsCopiedAgainWhole) {
   EXPECT_EQ(again->blobs_sent, 0u) << "its blobs were all there";
   EXPECT_EQ(Ids(to.get()), ids);
   EXPECT_TRUE(to->Scan()->incomplete.empty());
-  ExpectFixtureSnapshotsWhole(to.get(), t);
+  ExpectFormat3SnapshotsWhole(to.get(), t);
   ExpectVerified(to.get());
 }
 
@@ -248,7 +196,7 @@ SnapshotInfo SnapshotWithARawBlob(Repository* repo, const TempDir& t) {
 
 TEST(CopyFormatTest, Format4SnapshotsCopiedIntoFormat3StayFormat3AndRoundTrip) {
   TempDir t;
-  std::string old = CopyFixture(t, "old"), mid = t.Sub("mid"), back = EmptyFormat3(t, "back");
+  std::string old = CopyFormat3Fixture(t), mid = t.Sub("mid"), back = EmptyFormat3(t, "back");
   auto fixture = Open(old);
   auto v4 = Open(mid, true);
   auto v3 = Open(back);
@@ -290,7 +238,7 @@ TEST(CopyFormatTest, Format4SnapshotsCopiedIntoFormat3StayFormat3AndRoundTrip) {
         EXPECT_EQ(a->stores[i].files[k].chunks, b->stores[i].files[k].chunks);
     }
   }
-  ExpectFixtureSnapshotsWhole(again.get(), t);
+  ExpectFormat3SnapshotsWhole(again.get(), t);
   ASSERT_TRUE(again->RestoreStore(raw.id, "markdown", t.Sub("raw-out"), {}).ok());
   EXPECT_EQ(ReadFile(t.Sub("raw-out/raw.bin")), RandomBytes(100000, 21));
   ExpectVerified(again.get());
@@ -339,7 +287,7 @@ class XorSealer final : public Sealer {
 
 TEST(CopyFormatTest, CopyIntoARepositoryOfAnotherSealerReencodesChunksAndTrees) {
   TempDir t;
-  std::string old = CopyFixture(t, "old"), sealed = t.Sub("sealed");
+  std::string old = CopyFormat3Fixture(t), sealed = t.Sub("sealed");
   auto sealer = std::make_shared<XorSealer>();
   auto fixture = Open(old);
   auto to = Open(sealed, true, sealer);
@@ -365,13 +313,13 @@ TEST(CopyFormatTest, CopyIntoARepositoryOfAnotherSealerReencodesChunksAndTrees) 
         }
     }
   }
-  ExpectFixtureSnapshotsWhole(to.get(), t);
+  ExpectFormat3SnapshotsWhole(to.get(), t);
   ExpectVerified(to.get());
   // And back into a format-3 repository: re-hashed to XXH3-128 again.
   auto back = Open(EmptyFormat3(t, "back"));
   auto r2 = CopySnapshots(to.get(), back.get(), Ids(to.get()), {});
   ASSERT_TRUE(r2.ok()) << r2.status().ToString();
-  ExpectFixtureSnapshotsWhole(back.get(), t);
+  ExpectFormat3SnapshotsWhole(back.get(), t);
   ExpectVerified(back.get());
 }
 

@@ -22,6 +22,7 @@
 #include "snapshot/repo_files.h"
 #include "snapshot/repository.h"
 #include "snapshot/sealer.h"
+#include "tests/format3_fixture.h"
 #include "tests/test_util.h"
 #include "util/coding.h"
 #include "util/crash_point.h"
@@ -33,24 +34,20 @@ namespace {
 
 using testing::RandomBytes;
 using testing::RunChildUntilCrash;
+using testing::CopyFormat3Fixture;
+using testing::ExpectFormat3SnapshotsWhole;
+using testing::Format3BigCsv;
+using testing::Names;
 using testing::ReadFile;
+using testing::Rows;
 using testing::TempDir;
 using testing::TreeDigest;
 using testing::WriteFile;
-
-const std::string kFixture = std::string(MAESTRO_DB_SOURCE_DIR) + "/tests/data/format3_repo";
 
 std::unique_ptr<Repository> Open(const std::string& dir, bool create = false, Env* env = Env::Default()) {
   auto r = Repository::Open(env, dir, create);
   EXPECT_TRUE(r.ok()) << r.status().ToString();
   return r.ok() ? std::move(r).value() : nullptr;
-}
-
-// A writable copy of the fixture (the checked-in one is never changed).
-std::string CopyFixture(const TempDir& t) {
-  std::string dir = t.Sub("old");
-  std::filesystem::copy(kFixture, dir, std::filesystem::copy_options::recursive);
-  return dir;
 }
 
 uint64_t DirBytes(const std::string& dir) {
@@ -64,55 +61,7 @@ uint64_t DirBytes(const std::string& dir) {
   return n;
 }
 
-int64_t Rows(const std::string& db_path) {
-  auto db = Db::OpenReadOnly(db_path);
-  if (!db.ok()) return -1;
-  auto n = db->QueryInt("SELECT count(*) FROM t");
-  return n.ok() ? *n : -1;
-}
-
-// What tests/data/format3_repo.README.gen.cc.txt wrote.
-std::string BigCsv() {
-  std::string big;
-  for (int i = 0; i < 70000; ++i) big += std::to_string(i * 7919 % 100003) + ",";
-  return big;
-}
-
-// Restores every store of every snapshot of the fixture and checks its content.
-void ExpectFixtureSnapshotsWhole(Repository* repo, const TempDir& t) {
-  auto list = repo->List();
-  ASSERT_TRUE(list.ok()) << list.status().ToString();
-  std::vector<SnapshotInfo> fixture;
-  for (const auto& s : *list)
-    if (s.label == "first" || s.label == "second") fixture.push_back(s);
-  ASSERT_EQ(fixture.size(), 2u);
-  for (int k = 0; k < 2; ++k) {
-    const std::string id = fixture[k].id, out = t.Sub("restore-" + id);
-    ASSERT_TRUE(repo->RestoreStore(id, "main", out + "/main.db", {}).ok());
-    EXPECT_EQ(Rows(out + "/main.db"), k == 0 ? 3 : 4);
-    ASSERT_TRUE(repo->RestoreStore(id, "markdown", out + "/docs", {}).ok());
-    EXPECT_EQ(ReadFile(out + "/docs/a.txt"), k == 0 ? "alpha file\n" : "alpha file, changed\n");
-    EXPECT_EQ(ReadFile(out + "/docs/sub/b.md"), std::string(3000, 'b') + "\n");
-    EXPECT_EQ(ReadFile(out + "/docs/sub/big.csv"), BigCsv());
-    char target[64] = {};
-    ASSERT_GT(readlink((out + "/docs/link").c_str(), target, sizeof target - 1), 0);
-    EXPECT_STREQ(target, "a.txt");
-    ASSERT_TRUE(repo->RestoreStore(id, "pdfs", out + "/notes.txt", {}).ok());
-    EXPECT_EQ(ReadFile(out + "/notes.txt"), "notes store, a single plain file\n");
-    EXPECT_TRUE(repo->RestoreStore(id, "vector", out + "/vector", {}).IsNotFound());  // recorded absent
-  }
-}
-
 std::string Head(const std::string& path, size_t n) { return ReadFile(path).substr(0, n); }
-
-std::vector<std::string> Names(const std::string& dir) {
-  std::vector<std::string> out;
-  for (const auto& [p, d] : TreeDigest(dir, false)) {
-    (void)d;
-    out.push_back(p);
-  }
-  return out;
-}
 
 std::set<std::string> NewNames(const std::vector<std::string>& before, const std::string& dir) {
   std::set<std::string> out;
@@ -123,7 +72,7 @@ std::set<std::string> NewNames(const std::vector<std::string>& before, const std
 
 TEST(Format3Fixture, IsListedShownRestoredAndVerifiedByTheFormat4Reader) {
   TempDir t;
-  auto repo = Open(CopyFixture(t));
+  auto repo = Open(CopyFormat3Fixture(t));
   ASSERT_TRUE(repo);
   EXPECT_EQ(repo->format_version(), 1u);
   auto list = repo->List();
@@ -139,7 +88,7 @@ TEST(Format3Fixture, IsListedShownRestoredAndVerifiedByTheFormat4Reader) {
     if (st.name == "markdown")
       for (const auto& f : st.files) paths.insert(f.path + (f.type == ManifestFile::Type::kSymlink ? "@" : ""));
   EXPECT_EQ(paths, (std::set<std::string>{"", "a.txt", "link@", "sub", "sub/b.md", "sub/big.csv"}));
-  ExpectFixtureSnapshotsWhole(repo.get(), t);
+  ExpectFormat3SnapshotsWhole(repo.get(), t);
   auto rep = repo->Verify({}, true);
   ASSERT_TRUE(rep.ok());
   EXPECT_TRUE(rep->ok()) << rep->problems[0].path << ": " << rep->problems[0].detail;
@@ -150,7 +99,7 @@ TEST(Format3Fixture, IsListedShownRestoredAndVerifiedByTheFormat4Reader) {
 // until Upgrade; after it, only v4 objects are written, and old ones stay read.
 TEST(Format3Fixture, IsWrittenAsFormat3UntilUpgradedThenAsFormat4) {
   TempDir t;
-  std::string dir = CopyFixture(t);
+  std::string dir = CopyFormat3Fixture(t);
   WriteFile(t.Sub("src/x.md"), "x\n");
   std::vector<SnapshotSource> src = {{"markdown", t.Sub("src"), true, true}};
   auto before = Names(dir);
@@ -191,7 +140,7 @@ TEST(Format3Fixture, IsWrittenAsFormat3UntilUpgradedThenAsFormat4) {
     if (n.rfind("packs/", 0) == 0) EXPECT_EQ(bytes.substr(bytes.size() - 8), "MDBPACK4");
     if (n.rfind("index/", 0) == 0) EXPECT_EQ(bytes.substr(0, 12), std::string("MDBINDX\0\4\0\0\0", 12));
   }
-  ExpectFixtureSnapshotsWhole(repo.get(), t);
+  ExpectFormat3SnapshotsWhole(repo.get(), t);
   auto rep = repo->Verify({}, true);
   ASSERT_TRUE(rep.ok());
   EXPECT_TRUE(rep->ok()) << rep->problems[0].path << ": " << rep->problems[0].detail;
@@ -216,7 +165,7 @@ TEST(Format3Fixture, IsWrittenAsFormat3UntilUpgradedThenAsFormat4) {
 
 TEST(Format3Fixture, UpgradeRefusesADamagedManifestAndChangesNothing) {
   TempDir t;
-  std::string dir = CopyFixture(t);
+  std::string dir = CopyFormat3Fixture(t);
   auto ids = Names(dir + "/snapshots");
   std::string path = dir + "/snapshots/" + ids[0];
   std::string bytes = ReadFile(path);
@@ -234,7 +183,7 @@ TEST(Format3Fixture, UpgradeRefusesADamagedManifestAndChangesNothing) {
 // `snap upgrade` through the binary: --help, --dry-run changes nothing, --json, idempotent.
 TEST(Format3Fixture, SnapUpgradeCommandUpgradesOnceAndSaysSo) {
   TempDir t;
-  std::string dir = CopyFixture(t);
+  std::string dir = CopyFormat3Fixture(t);
   auto help = testing::RunCli({"--repo", dir, "snap", "upgrade", "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--dry-run"), std::string::npos) << help.out;
@@ -260,7 +209,7 @@ TEST(Format3Fixture, UpgradeKilledAtEitherSideOfTheConfigLeavesAWholeRepository)
   for (const char* point : {"upgrade.before_config", "upgrade.after_config"}) {
     SCOPED_TRACE(point);
     TempDir t;
-    std::string dir = CopyFixture(t);
+    std::string dir = CopyFormat3Fixture(t);
     RunChildUntilCrash(point, [&] {
       auto r = Repository::Open(Env::Default(), dir, false);
       if (r.ok()) (*r)->Upgrade().IgnoreError("the child is killed at the crash point");
@@ -268,7 +217,7 @@ TEST(Format3Fixture, UpgradeKilledAtEitherSideOfTheConfigLeavesAWholeRepository)
     auto repo = Open(dir);
     ASSERT_TRUE(repo);
     EXPECT_EQ(repo->format_version(), std::string(point) == "upgrade.before_config" ? 1u : 4u);
-    ExpectFixtureSnapshotsWhole(repo.get(), t);
+    ExpectFormat3SnapshotsWhole(repo.get(), t);
     ASSERT_TRUE(repo->Upgrade().ok());
     WriteFile(t.Sub("src/z.md"), "z\n");
     ASSERT_TRUE(repo->Create({{"markdown", t.Sub("src"), true, true}}, {}).ok());
@@ -284,7 +233,7 @@ TEST(Format3Fixture, PowerCutDuringUpgradeLeavesFormat3OrFormat4) {
   for (int n = 1; n <= 4; ++n) {
     SCOPED_TRACE(n);
     TempDir t;
-    std::string dir = CopyFixture(t);
+    std::string dir = CopyFormat3Fixture(t);
     FaultEnv env(Env::Default());
     env.PowerCutAt(FaultEnv::Op::kSync, n);
     {
@@ -296,7 +245,7 @@ TEST(Format3Fixture, PowerCutDuringUpgradeLeavesFormat3OrFormat4) {
     auto repo = Open(dir);
     ASSERT_TRUE(repo);
     seen.insert(repo->format_version());
-    ExpectFixtureSnapshotsWhole(repo.get(), t);
+    ExpectFormat3SnapshotsWhole(repo.get(), t);
   }
   EXPECT_EQ(seen, (std::set<uint32_t>{1u, 4u}));
 }
