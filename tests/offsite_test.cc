@@ -196,35 +196,28 @@ TEST_F(OffsiteTest, UnreachableRemoteCopyIsRetriedWithABoundedBackoffAndEveryFai
   if (!testing::HaveRclone(&why)) GTEST_SKIP() << why;
   const int64_t t0 = T("2025-03-01T02:29:00Z");
   Install inst(t0);
-  Layout layout = inst.layout();
   int port = ClosedPort();
   setenv("RCLONE_CONFIG_DEAD_TYPE", "sftp", 1);
   setenv("RCLONE_CONFIG_DEAD_HOST", "127.0.0.1", 1);
   setenv("RCLONE_CONFIG_DEAD_PORT", std::to_string(port).c_str(), 1);
   setenv("RCLONE_CONFIG_DEAD_USER", "nobody", 1);
   setenv("MAESTRO_DB_RCLONE_ARGS", "--contimeout 2s --timeout 5s --low-level-retries 1 --retries 1", 1);
-  ManualClockEnv env(Env::Default(), t0);
-  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
-  EventLog log(&env, nullptr);
-  ScheduleConfig cfg;
-  cfg.monitor_enabled = false;
-  cfg.prune_enabled = false;
-  cfg.copy_to = "rclone:dead:offsite/maestro";
-  cfg.copy_retry_min_s = 60;
-  cfg.copy_retry_max_s = 240;
+  testing::DemoService svc(inst, t0);
+  svc.cfg.monitor_enabled = false;
+  svc.cfg.prune_enabled = false;
+  svc.cfg.copy_to = "rclone:dead:offsite/maestro";
+  svc.cfg.copy_retry_min_s = 60;
+  svc.cfg.copy_retry_max_s = 240;
   const std::string events = inst.dir.Sub("notified.jsonl");
-  cfg.notify_command = NotifyScript(inst.dir, events);
-  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, inst.state_path());
-  sched.set_notify(MakeCommandNotifier(cfg, &log));
-  sched.set_sleep_slice_micros(kMin);
-  ASSERT_TRUE(sched.Start().ok());
+  svc.cfg.notify_command = NotifyScript(inst.dir, events);
+  Scheduler& sched = svc.Start(kMin, /*notify=*/true);
   std::atomic<bool> stop{false};
   auto real0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(sched.Run(stop, T("2025-03-01T02:45:30Z")).ok());
   double real_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - real0).count();
 
-  ASSERT_EQ(Events(log, "job_end", "snapshot").size(), 1u);
-  auto copies = Events(log, "job_end", "copy");
+  ASSERT_EQ(Events(svc.log, "job_end", "snapshot").size(), 1u);
+  auto copies = Events(svc.log, "job_end", "copy");
   ASSERT_EQ(copies.size(), 6u) << "02:30, 02:31, 02:33, 02:37, 02:41, 02:45";
   std::vector<std::string> at;
   for (const auto& c : copies) {
@@ -245,7 +238,7 @@ TEST_F(OffsiteTest, UnreachableRemoteCopyIsRetriedWithABoundedBackoffAndEveryFai
     EXPECT_TRUE(n["time"].is_string());
     EXPECT_NE(n["message"].get<std::string>().find("cannot be reached"), std::string::npos) << n.dump();
   }
-  EXPECT_EQ(Events(log, "notify").size(), 6u);
+  EXPECT_EQ(Events(svc.log, "notify").size(), 6u);
   std::cout << "six unreachable-remote attempts took " << real_s << " s of real time\n";
   unsetenv("MAESTRO_DB_RCLONE_ARGS");
 }
@@ -257,39 +250,32 @@ TEST_F(OffsiteTest, UnreachableRemoteCopyIsRetriedWithABoundedBackoffAndEveryFai
 TEST_F(OffsiteTest, StaleCopyIsAnErrorInTheLogAndTheMonitorAndIsNotifiedOncePerMaxAge) {
   const int64_t t0 = T("2025-03-01T12:00:00Z");
   Install inst(t0);
-  Layout layout = inst.layout();
   testing::WriteFile(inst.dir.Sub("a-file"), "not a folder");
-  ManualClockEnv env(Env::Default(), t0);
-  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
-  EventLog log(&env, nullptr);
-  ScheduleConfig cfg;
-  cfg.monitor_interval_s = 6 * 3600;
-  cfg.monitor_repair = false;
-  cfg.copy_to = inst.dir.Sub("a-file/offsite");
-  cfg.copy_retry_min_s = 3600;
-  cfg.copy_retry_max_s = 12 * 3600;
+  testing::DemoService svc(inst, t0);
+  svc.cfg.monitor_interval_s = 6 * 3600;
+  svc.cfg.monitor_repair = false;
+  svc.cfg.copy_to = inst.dir.Sub("a-file/offsite");
+  svc.cfg.copy_retry_min_s = 3600;
+  svc.cfg.copy_retry_max_s = 12 * 3600;
   const std::string events = inst.dir.Sub("notified.jsonl");
-  cfg.notify_command = NotifyScript(inst.dir, events);
-  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, inst.state_path());
-  sched.set_notify(MakeCommandNotifier(cfg, &log));
-  sched.set_sleep_slice_micros(kHour);
-  ASSERT_TRUE(sched.Start().ok());
+  svc.cfg.notify_command = NotifyScript(inst.dir, events);
+  Scheduler& sched = svc.Start(kHour, /*notify=*/true);
   std::atomic<bool> stop{false};
   ASSERT_TRUE(sched.Run(stop, T("2025-03-03T11:00:00Z")).ok());  // 47 h: not stale yet
-  EXPECT_TRUE(Events(log, "error").empty());
-  for (const auto& m : Events(log, "job_end", "monitor")) EXPECT_EQ(m["offsite"]["stale"], false) << m.dump();
+  EXPECT_TRUE(Events(svc.log, "error").empty());
+  for (const auto& m : Events(svc.log, "job_end", "monitor")) EXPECT_EQ(m["offsite"]["stale"], false) << m.dump();
   ASSERT_TRUE(sched.Run(stop, T("2025-03-04T12:30:00Z")).ok());  // 72.5 h
-  auto errors = Events(log, "error");
+  auto errors = Events(svc.log, "error");
   ASSERT_EQ(errors.size(), 1u) << "once when it turns stale, not per tick";
   EXPECT_EQ(errors[0]["what"], "copy_stale");
   EXPECT_EQ(errors[0]["ts"].get<std::string>().substr(0, 13), "2025-03-03T12");
   EXPECT_NE(errors[0]["message"].get<std::string>().find("copy_max_age"), std::string::npos);
-  auto monitors = Events(log, "job_end", "monitor");
+  auto monitors = Events(svc.log, "job_end", "monitor");
   ASSERT_FALSE(monitors.empty());
   EXPECT_EQ(monitors.back()["offsite"]["stale"], true);
   EXPECT_NE(monitors.back()["offsite_error"].get<std::string>().find("no successful off-site copy"), std::string::npos);
   ASSERT_TRUE(sched.Run(stop, T("2025-03-05T13:00:00Z")).ok());  // another 48 h later: the reminder
-  EXPECT_EQ(Events(log, "error").size(), 2u);
+  EXPECT_EQ(Events(svc.log, "error").size(), 2u);
 
   int stale = 0, failed = 0;
   for (const auto& n : JsonLines(events)) {
@@ -298,11 +284,11 @@ TEST_F(OffsiteTest, StaleCopyIsAnErrorInTheLogAndTheMonitorAndIsNotifiedOncePerM
     EXPECT_EQ(n["job"], "copy") << n.dump();
   }
   EXPECT_EQ(stale, 2);
-  EXPECT_EQ(failed, static_cast<int>(Events(log, "job_end", "copy").size()));
+  EXPECT_EQ(failed, static_cast<int>(Events(svc.log, "job_end", "copy").size()));
   EXPECT_GE(failed, 4) << "one night's backoff: 1h, 2h, 4h, 8h, then every 12h";
 
   // The status command, on the same clock: stale, exit 1, the error on stderr.
-  testing::WriteFile(inst.dir.Sub("s.ini"), "[schedule]\ncopy_to = " + cfg.copy_to + "\n");
+  testing::WriteFile(inst.dir.Sub("s.ini"), "[schedule]\ncopy_to = " + svc.cfg.copy_to + "\n");
   auto st = testing::RunCli({"--root", inst.root, "--config", inst.dir.Sub("s.ini"), "--json", "schedule", "status",
                              "--as-of", "2025-03-05T13:00:00Z"});
   EXPECT_EQ(st.exit_code, 1) << st.err;
@@ -322,21 +308,16 @@ TEST_F(OffsiteTest, SuccessfulCopyRecordsTheNewestOffsiteSnapshotAndStatusShowsI
   if (!server) GTEST_SKIP() << "no SFTP server: " << skip;
   const int64_t t0 = Env::Default()->NowMicros() - 60 * kSec;
   Install inst(t0);
-  Layout layout = inst.layout();
-  ManualClockEnv env(Env::Default(), t0);
-  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
-  EventLog log(&env, nullptr);
-  ScheduleConfig cfg;
-  cfg.monitor_enabled = false;
-  cfg.copy_prune = false;
+  testing::DemoService svc(inst, t0);
+  svc.cfg.monitor_enabled = false;
+  svc.cfg.copy_prune = false;
   const std::string served = inst.dir.Sub("served/repo");
-  cfg.copy_to = "rclone:t:" + served;
+  svc.cfg.copy_to = "rclone:t:" + served;
   for (const auto& kv : server->RcloneEnv("t")) {
     auto eq = kv.find('=');
     setenv(kv.substr(0, eq).c_str(), kv.substr(eq + 1).c_str(), 1);
   }
-  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, inst.state_path());
-  ASSERT_TRUE(sched.Start().ok());
+  Scheduler& sched = svc.Start();
   ASSERT_TRUE(sched.RunNow(JobKind::kSnapshot).ok());
   auto made = testing::RunCli({"--root", inst.root, "--repo", served, "--json", "snap", "create"});
   ASSERT_EQ(made.exit_code, 0) << made.err;
@@ -345,14 +326,14 @@ TEST_F(OffsiteTest, SuccessfulCopyRecordsTheNewestOffsiteSnapshotAndStatusShowsI
 
   Status st = sched.RunNow(JobKind::kCopy);
   ASSERT_TRUE(st.ok()) << st.ToString();
-  auto end = Events(log, "job_end", "copy");
+  auto end = Events(svc.log, "job_end", "copy");
   ASSERT_EQ(end.size(), 1u);
   EXPECT_EQ(end[0]["to_copy"], 0);
   EXPECT_EQ(end[0]["target_snapshots"], 1);
   ASSERT_TRUE(sched.state().offsite_newest.has_value());
   EXPECT_EQ(*sched.state().offsite_newest, newest);
 
-  testing::WriteFile(inst.dir.Sub("s.ini"), "[schedule]\ncopy_to = " + cfg.copy_to + "\n");
+  testing::WriteFile(inst.dir.Sub("s.ini"), "[schedule]\ncopy_to = " + svc.cfg.copy_to + "\n");
   const std::string as_of = FormatIso8601(newest + 2 * kHour);
   auto status = testing::RunCli({"--root", inst.root, "--config", inst.dir.Sub("s.ini"), "--json", "schedule", "status",
                                  "--as-of", as_of});
@@ -373,24 +354,20 @@ TEST_F(OffsiteTest, CopyJobSendsTheNewSnapshotsToTheTargetWithTheirIds) {
   const int64_t t0 = T("2025-03-01T02:00:00Z");
   Install inst(t0);
   Layout layout = inst.layout();
-  ManualClockEnv env(Env::Default(), t0);
-  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
-  EventLog log(&env, nullptr);
-  ScheduleConfig cfg;
-  cfg.monitor_enabled = false;
-  cfg.prune_enabled = false;  // both local snapshots stay; the target keeps one
-  cfg.copy_to = inst.dir.Sub("offsite");
-  cfg.copy_keep_last = 1;
-  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, inst.state_path());
-  ASSERT_TRUE(sched.Start().ok());
+  testing::DemoService svc(inst, t0);
+  svc.cfg.monitor_enabled = false;
+  svc.cfg.prune_enabled = false;  // both local snapshots stay; the target keeps one
+  svc.cfg.copy_to = inst.dir.Sub("offsite");
+  svc.cfg.copy_keep_last = 1;
+  Scheduler& sched = svc.Start();
   ASSERT_TRUE(sched.RunNow(JobKind::kSnapshot).ok());
-  env.Advance(kHour);
+  svc.env.Advance(kHour);
   ASSERT_TRUE(sched.RunNow(JobKind::kSnapshot).ok());
   Status st = sched.RunNow(JobKind::kCopy);
   if (!st.ok() && st.message().find("no snapshot copier yet") != std::string::npos)
     GTEST_SKIP() << "snapshot/copier.h is not implemented in this build: " << st.ToString();
   ASSERT_TRUE(st.ok()) << st.ToString();
-  auto target = Repository::Open(Env::Default(), cfg.copy_to, false);
+  auto target = Repository::Open(Env::Default(), svc.cfg.copy_to, false);
   ASSERT_TRUE(target.ok());
   auto listed = (*target)->List();
   ASSERT_TRUE(listed.ok());
@@ -401,7 +378,7 @@ TEST_F(OffsiteTest, CopyJobSendsTheNewSnapshotsToTheTargetWithTheirIds) {
   EXPECT_EQ((*listed)[0].id, mine->back().id) << "the same id as here";
   EXPECT_EQ(*sched.state().offsite_newest, mine->back().created_micros);
   ASSERT_TRUE(sched.RunNow(JobKind::kCopy).ok());
-  EXPECT_EQ(Events(log, "job_end", "copy").back()["to_copy"], 0) << "nothing new: nothing sent";
+  EXPECT_EQ(Events(svc.log, "job_end", "copy").back()["to_copy"], 0) << "nothing new: nothing sent";
 }
 
 }  // namespace

@@ -366,24 +366,18 @@ int CountKinds(const CheckReport& r, std::initializer_list<IssueKind> kinds) {
 TEST_F(ScheduleTest, RealServiceTakesTheNightlySnapshotAndPrunesToTheRetention) {
   const int64_t t0 = T("2025-03-01T01:00:00Z");
   Install inst(t0, /*inconsistent=*/false);
-  Layout layout = inst.layout();
-  ManualClockEnv env(Env::Default(), t0);
-  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
-  EventLog log(&env, nullptr);
-  ScheduleConfig cfg;
-  cfg.monitor_enabled = false;
-  cfg.keep_daily = 3;
-  cfg.keep_weekly = 0;
-  cfg.keep_monthly = 0;
-  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
-  sched.set_sleep_slice_micros(kHour);
-  ASSERT_TRUE(sched.Start().ok());
+  testing::DemoService svc(inst, t0);
+  svc.cfg.monitor_enabled = false;
+  svc.cfg.keep_daily = 3;
+  svc.cfg.keep_weekly = 0;
+  svc.cfg.keep_monthly = 0;
+  Scheduler& sched = svc.Start(kHour);
   std::atomic<bool> stop{false};
   ASSERT_TRUE(sched.Run(stop, T("2025-03-01T02:29:00Z")).ok());
   EXPECT_TRUE(inst.Snapshots().empty());
   ASSERT_TRUE(sched.Run(stop, T("2025-03-06T03:00:00Z")).ok());
-  EXPECT_EQ(CountEvents(log, "job_end", "snapshot", "ok"), 6);
-  EXPECT_EQ(CountEvents(log, "job_end", "prune", "ok"), 6);
+  EXPECT_EQ(CountEvents(svc.log, "job_end", "snapshot", "ok"), 6);
+  EXPECT_EQ(CountEvents(svc.log, "job_end", "prune", "ok"), 6);
   // keep_daily 3: the snapshots of the last three nights remain, all scheduled.
   auto snaps = inst.Snapshots();
   ASSERT_EQ(snaps.size(), 3u);
@@ -406,21 +400,16 @@ TEST_F(ScheduleTest, RealMonitorRepairsPlantedOrphansOnItsInterval) {
                                                      IssueKind::kFailedStaleWithLeftovers, IssueKind::kStuckProcessing};
   ASSERT_GE(CountKinds(*before, {IssueKind::kAiOrphan, IssueKind::kVectorOrphan}), 2);
 
-  ManualClockEnv env(Env::Default(), t0);
-  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
-  EventLog log(&env, nullptr);
-  ScheduleConfig cfg;
-  cfg.snapshot_enabled = false;
-  cfg.monitor_interval_s = 30 * 60;
-  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
-  sched.set_sleep_slice_micros(kHour);
-  ASSERT_TRUE(sched.Start().ok());
+  testing::DemoService svc(inst, t0);
+  svc.cfg.snapshot_enabled = false;
+  svc.cfg.monitor_interval_s = 30 * 60;
+  Scheduler& sched = svc.Start(kHour);
   std::atomic<bool> stop{false};
   ASSERT_TRUE(sched.Run(stop, t0 + 61 * kMin).ok());
-  EXPECT_EQ(CountEvents(log, "job_end", "monitor", "ok"), 3);  // t0, +30m, +60m
-  EXPECT_EQ(CountEvents(log, "issues_repaired"), 1);           // the later runs find nothing to repair
+  EXPECT_EQ(CountEvents(svc.log, "job_end", "monitor", "ok"), 3);  // t0, +30m, +60m
+  EXPECT_EQ(CountEvents(svc.log, "issues_repaired"), 1);           // the later runs find nothing to repair
   // The service deletes the repair's trash itself (no CLI starts a purge for it).
-  EXPECT_EQ(CountEvents(log, "trash_purged"), 1);
+  EXPECT_EQ(CountEvents(svc.log, "trash_purged"), 1);
   EXPECT_TRUE(FindTrash(Env::Default(), layout).empty());
 
   auto after = RunCheck(layout, CheckOptions{std::nullopt, "", t0 + 61 * kMin});
@@ -438,19 +427,14 @@ TEST_F(ScheduleTest, RealMonitorRepairsPlantedOrphansOnItsInterval) {
 TEST_F(ScheduleTest, MonitorWithRepairOffOnlyReports) {
   const int64_t t0 = T("2025-03-01T12:00:00Z");
   Install inst(t0, /*inconsistent=*/true);
-  Layout layout = inst.layout();
   auto digest = testing::TreeDigest(inst.root + "/ai_researcher");
-  ManualClockEnv env(Env::Default(), t0);
-  ASSERT_TRUE(PrepareScheduleRepository(&env, layout).ok());
-  EventLog log(&env, nullptr);
-  ScheduleConfig cfg;
-  cfg.snapshot_enabled = false;
-  cfg.monitor_repair = false;
-  Scheduler sched(&env, cfg, MakeScheduleJobs(layout), &log, JoinPath(layout.repo(), kScheduleStateFile));
-  ASSERT_TRUE(sched.Start().ok());
+  testing::DemoService svc(inst, t0);
+  svc.cfg.snapshot_enabled = false;
+  svc.cfg.monitor_repair = false;
+  Scheduler& sched = svc.Start();
   ASSERT_TRUE(sched.RunNow(JobKind::kMonitor).ok());
-  EXPECT_EQ(CountEvents(log, "issues_found"), 1);
-  EXPECT_EQ(CountEvents(log, "issues_repaired"), 0);
+  EXPECT_EQ(CountEvents(svc.log, "issues_found"), 1);
+  EXPECT_EQ(CountEvents(svc.log, "issues_repaired"), 0);
   EXPECT_EQ(testing::TreeDigest(inst.root + "/ai_researcher"), digest);
 }
 
