@@ -19,4 +19,9 @@ Status Backend::PutFile(ObjectKind kind, const std::string& name, Env* env, cons
   return env->RemoveFile(local_path);
 }
 
+Status Backend::RemoveMany(ObjectKind kind, const std::vector<std::string>& names) {
+  for (const auto& name : names) MAESTRO_RETURN_IF_ERROR(Remove(kind, name));
+  return Status::OK();
+}
+
 }  // namespace maestro

@@ -98,6 +98,13 @@ class Backend {
   virtual Status Stat(ObjectKind kind, const std::string& name, ObjectInfo* info) = 0;  // NotFound
   virtual Status List(ObjectKind kind, std::vector<ObjectInfo>* out) = 0;
   virtual Status Remove(ObjectKind kind, const std::string& name) = 0;
+  // Remove of several objects of one kind, in order, with Remove's contract
+  // for each: stops at the first failure and returns it (what was removed
+  // before stays removed, and is durable). On OK every named object is gone
+  // durably. This default calls Remove per name; the local backend unlinks
+  // them all, then fsyncs the folder once (prune of many packs pays one
+  // directory fsync, not one per pack).
+  virtual Status RemoveMany(ObjectKind kind, const std::vector<std::string>& names);
 };
 
 // The repository folder on this machine, through env (so FaultEnv can fail or

@@ -173,10 +173,10 @@ Status DeleteManifests(const RepoFiles& files, const std::vector<std::string>& i
       return Status::NotFound("snapshot " + id + " does not exist in " + files.backend()->Location(), "see `maestro-db snap list`");
     MAESTRO_RETURN_IF_ERROR(s);
   }
-  for (const auto& id : ids) {
-    MAESTRO_RETURN_IF_ERROR(files.backend()->Remove(ObjectKind::kManifest, id));
-    MAESTRO_CRASH_POINT("snap.after_delete");
-  }
+  // One batch: one fsync of snapshots/ for all of them (a crash may leave any
+  // of them listed still; each manifest goes whole or not at all).
+  MAESTRO_RETURN_IF_ERROR(files.backend()->RemoveMany(ObjectKind::kManifest, ids));
+  MAESTRO_CRASH_POINT("snap.after_delete");
   return Status::OK();
 }
 

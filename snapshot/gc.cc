@@ -211,13 +211,19 @@ class GarbageCollector {
     return pieces->Flush();
   }
 
-  // 3. Old index files, then the packs nothing names any more.
+  // 3. Old index files, then the packs nothing names any more. Each kind in
+  // one batch (RemoveMany: one directory fsync each), the index files' removal
+  // durable before the first pack goes, so no index left after a crash names
+  // a removed pack.
   Status RemoveOld(const std::set<std::string>& new_index) {
+    std::vector<std::string> index, packs;
     for (const auto& n : old_index_files_)
-      if (!new_index.count(n)) MAESTRO_RETURN_IF_ERROR(files_.backend()->Remove(ObjectKind::kIndex, n));
+      if (!new_index.count(n)) index.push_back(n);
+    MAESTRO_RETURN_IF_ERROR(files_.backend()->RemoveMany(ObjectKind::kIndex, index));
     MAESTRO_CRASH_POINT("gc.before_delete_packs");
     for (const auto* set : {&drop_, &rewrite_})
-      for (const auto& p : *set) MAESTRO_RETURN_IF_ERROR(files_.backend()->Remove(ObjectKind::kPack, PackName(p)));
+      for (const auto& p : *set) packs.push_back(PackName(p));
+    MAESTRO_RETURN_IF_ERROR(files_.backend()->RemoveMany(ObjectKind::kPack, packs));
     MAESTRO_CRASH_POINT("gc.after_delete_packs");
     return Status::OK();
   }

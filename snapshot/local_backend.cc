@@ -155,15 +155,20 @@ class LocalBackend : public Backend {
     return Status::OK();
   }
 
-  Status Remove(ObjectKind kind, const std::string& name) override {
-    MAESTRO_RETURN_IF_ERROR(CheckName(kind, name));
-    std::string path = PathOf(kind, name);
-    FileInfo fi;
-    MAESTRO_RETURN_IF_ERROR(env_->Stat(path, &fi));
-    if (!fi.exists) return Status::OK();
-    ForgetOpenFile(kind, name);
-    MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(path));
-    return env_->SyncDir(DirName(path));
+  Status Remove(ObjectKind kind, const std::string& name) override { return RemoveMany(kind, {name}); }
+
+  // Every object of a kind is in one folder: unlink them all, then one fsync of
+  // that folder makes every removal durable (also those before a failure).
+  Status RemoveMany(ObjectKind kind, const std::vector<std::string>& names) override {
+    Status s;
+    std::string folder;
+    for (const auto& name : names) {
+      s = RemoveUnsynced(kind, name, &folder);
+      if (!s.ok()) break;
+    }
+    if (folder.empty()) return s;
+    Status synced = env_->SyncDir(folder);
+    return s.ok() ? synced : s;
   }
 
  private:
@@ -201,6 +206,20 @@ class LocalBackend : public Backend {
         open_order_.erase(it);
         break;
       }
+  }
+
+  // Unlinks one object (none: OK); *folder becomes its folder once a file was
+  // unlinked there, which the caller must fsync.
+  Status RemoveUnsynced(ObjectKind kind, const std::string& name, std::string* folder) {
+    MAESTRO_RETURN_IF_ERROR(CheckName(kind, name));
+    std::string path = PathOf(kind, name);
+    FileInfo fi;
+    MAESTRO_RETURN_IF_ERROR(env_->Stat(path, &fi));
+    if (!fi.exists) return Status::OK();
+    ForgetOpenFile(kind, name);
+    MAESTRO_RETURN_IF_ERROR(env_->RemoveFile(path));
+    *folder = DirName(path);
+    return Status::OK();
   }
 
   std::string PathOf(ObjectKind kind, const std::string& name) const {

@@ -43,6 +43,10 @@ class LockGuardedBackend final : public Backend {
     MAESTRO_RETURN_IF_ERROR(Check(kind, name));
     return inner_->Remove(kind, name);
   }
+  Status RemoveMany(ObjectKind kind, const std::vector<std::string>& names) override {
+    for (const auto& name : names) MAESTRO_RETURN_IF_ERROR(Check(kind, name));
+    return inner_->RemoveMany(kind, names);
+  }
 
  private:
   Status Check(ObjectKind kind, const std::string& name) const {

@@ -81,6 +81,14 @@ TYPED_TEST_P(BackendConformance, RemoveMakesTheObjectGone) {
   EXPECT_TRUE(Names(b.get(), ObjectKind::kLock).empty());
 }
 
+TYPED_TEST_P(BackendConformance, RemoveManyRemovesEveryNamedObjectAndSkipsMissingOnes) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  for (const char* n : {"a.pack", "b.pack", "c.pack", "kept.pack"}) ASSERT_TRUE(b->Put(ObjectKind::kPack, n, n).ok());
+  ASSERT_TRUE(b->RemoveMany(ObjectKind::kPack, {"a.pack", "missing.pack", "b.pack", "c.pack"}).ok());
+  EXPECT_EQ(Names(b.get(), ObjectKind::kPack), (std::set<std::string>{"kept.pack"}));
+  EXPECT_TRUE(b->RemoveMany(ObjectKind::kPack, {}).ok());
+}
+
 TYPED_TEST_P(BackendConformance, WriterPublishesOnlyOnCommit) {
   std::unique_ptr<Backend> b = this->MakeBackend();
   std::string data = RandomBytes(3 << 20, 3);
@@ -184,7 +192,8 @@ TYPED_TEST_P(BackendConformance, ConfigIsOneObjectWithAFixedName) {
 
 REGISTER_TYPED_TEST_SUITE_P(BackendConformance, PutThenGetReturnsTheSameBytes, MissingObjectIsNotFound,
                             ReadAtReturnsTheRangeAndStopsAtTheEnd, ListNamesEveryObjectOfItsKindOnly,
-                            RemoveMakesTheObjectGone, WriterPublishesOnlyOnCommit,
+                            RemoveMakesTheObjectGone, RemoveManyRemovesEveryNamedObjectAndSkipsMissingOnes,
+                            WriterPublishesOnlyOnCommit,
                             PutFilePublishesALocalFileWholeAndConsumesIt, ConcurrentPutsAllLand,
                             NamesThatLeaveTheirFolderAreRefused,
                             ReadAtTheEndOrPastItIsEmptyAndAMissingObjectIsNotFound,

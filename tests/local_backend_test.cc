@@ -2,6 +2,8 @@
 // what a power cut or a failing disk leaves of an object being published.
 #include <gtest/gtest.h>
 
+#include <cerrno>
+
 #include "snapshot/backend.h"
 #include "tests/backend_conformance.h"
 #include "tests/test_util.h"
@@ -97,6 +99,46 @@ TEST(LocalBackendTest, ReadingAPackBlobByBlobOpensItOnceAndARemovedPackIsGone) {
   EXPECT_EQ(env.opens, 1);
   ASSERT_TRUE(b->Remove(ObjectKind::kPack, "p.pack").ok());
   EXPECT_TRUE(b->ReadAt(ObjectKind::kPack, "p.pack", 0, 10, &got).IsNotFound());
+}
+
+// Prune removes many packs at once: every unlink first, then one fsync of their
+// folder, not one per object.
+TEST(LocalBackendTest, RemoveManyUnlinksEveryObjectThenSyncsTheirFolderOnce) {
+  TempDir tmp;
+  FaultEnv env(Env::Default());
+  std::unique_ptr<Backend> b = NewLocalBackend(&env, tmp.path());
+  std::vector<std::string> names;
+  for (int i = 0; i < 20; ++i) {
+    names.push_back("p" + std::to_string(i) + ".pack");
+    ASSERT_TRUE(b->Put(ObjectKind::kPack, names.back(), "pack " + std::to_string(i)).ok());
+  }
+  names.push_back("missing.pack");
+  env.ResetCounts();
+  ASSERT_TRUE(b->RemoveMany(ObjectKind::kPack, names).ok());
+  EXPECT_EQ(env.Count(FaultEnv::Op::kRemove), 20);
+  EXPECT_EQ(env.Count(FaultEnv::Op::kSyncDir), 1);
+  std::vector<ObjectInfo> left;
+  ASSERT_TRUE(b->List(ObjectKind::kPack, &left).ok());
+  EXPECT_TRUE(left.empty());
+}
+
+// A failed unlink stops the batch with its error; what was unlinked before it
+// is made durable all the same, and the rest is left as it was.
+TEST(LocalBackendTest, RemoveManyStopsAtAFailedUnlinkAndStillSyncsWhatItRemoved) {
+  TempDir tmp;
+  FaultEnv env(Env::Default());
+  std::unique_ptr<Backend> b = NewLocalBackend(&env, tmp.path());
+  std::vector<std::string> names = {"a.pack", "b.pack", "c.pack", "d.pack"};
+  for (const auto& n : names) ASSERT_TRUE(b->Put(ObjectKind::kPack, n, n).ok());
+  env.ResetCounts();
+  env.FailAt(FaultEnv::Op::kRemove, 3, EIO);
+  Status s = b->RemoveMany(ObjectKind::kPack, names);
+  EXPECT_TRUE(s.IsIoError()) << s.ToString();
+  EXPECT_EQ(env.Count(FaultEnv::Op::kSyncDir), 1);
+  EXPECT_FALSE(env.FileExists(tmp.Sub("packs/a.pack")));
+  EXPECT_FALSE(env.FileExists(tmp.Sub("packs/b.pack")));
+  EXPECT_EQ(ReadFile(tmp.Sub("packs/c.pack")), "c.pack");
+  EXPECT_EQ(ReadFile(tmp.Sub("packs/d.pack")), "d.pack");
 }
 
 TEST(LocalBackendTest, FailedCommitLeavesNoObjectAndNoTemporaryFile) {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -191,6 +192,66 @@ TEST_F(PruneTest, FailuresSayWhichStepFailedAndARerunFinishes) {
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_TRUE(r3.remove_ids.empty());
   EXPECT_GT(r3.gc.blobs_removed, 0u);
+  auto vr = repo_->Verify({}, true);
+  ASSERT_TRUE(vr.ok());
+  EXPECT_TRUE(vr->ok());
+}
+
+// Records the order of unlinks and directory fsyncs.
+class OpLogEnv : public FaultEnv {
+ public:
+  using FaultEnv::FaultEnv;
+  Status RemoveFile(const std::string& p) override {
+    log.push_back("rm " + p);
+    return FaultEnv::RemoveFile(p);
+  }
+  Status SyncDir(const std::string& d) override {
+    log.push_back("sync " + d);
+    return FaultEnv::SyncDir(d);
+  }
+  std::vector<std::string> log;
+};
+
+// GC removes the old index files and the unused packs each in one batch: one
+// fsync of packs/ after the last pack is unlinked (not one per pack), and the
+// index files' removal made durable before the first pack goes, so a power
+// cut never leaves an index naming a removed pack.
+TEST_F(PruneTest, GcRemovesEachKindInOneBatchWithTheIndexDurablyGoneBeforeAnyPack) {
+  MakeSnapshots(12);
+  OpLogEnv env(Env::Default());
+  auto opened = Repository::Open(&env, repo_dir_, false);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  RetentionPolicy policy;
+  policy.keep_last = 1;
+  PruneResult r;
+  ASSERT_TRUE(Prune(**opened, policy, PruneOptions(), &r).ok());
+  ASSERT_GE(r.gc.packs_removed, 10u);
+  const std::string packs = "rm " + repo_dir_ + "/packs/", index = "rm " + repo_dir_ + "/index/";
+  const std::string sync_packs = "sync " + repo_dir_ + "/packs", sync_index = "sync " + repo_dir_ + "/index";
+  size_t first_pack = env.log.size(), last_pack = 0, last_index = 0, pack_syncs_after = 0, manifests = 0;
+  for (size_t i = 0; i < env.log.size(); ++i) {
+    const std::string& op = env.log[i];
+    if (op.rfind(packs, 0) == 0) {
+      first_pack = std::min(first_pack, i);
+      last_pack = i;
+    }
+    if (op.rfind(index, 0) == 0) last_index = i;
+    if (op.rfind("rm " + repo_dir_ + "/snapshots/", 0) == 0) ++manifests;
+  }
+  ASSERT_LT(first_pack, env.log.size());
+  ASSERT_GT(last_index, 0u);
+  EXPECT_EQ(manifests, 11u);
+  for (size_t i = first_pack; i < env.log.size(); ++i) pack_syncs_after += env.log[i] == sync_packs;
+  EXPECT_EQ(pack_syncs_after, 1u) << "one fsync of packs/ for " << r.gc.packs_removed << " packs removed";
+  bool index_synced = false;
+  for (size_t i = last_index; i < first_pack; ++i) index_synced |= env.log[i] == sync_index;
+  EXPECT_TRUE(index_synced) << "the old index files' removal is durable before any pack goes";
+  bool packs_synced = false;
+  for (size_t i = last_pack; i < env.log.size(); ++i) packs_synced |= env.log[i] == sync_packs;
+  EXPECT_TRUE(packs_synced);
+  size_t manifest_syncs = 0;
+  for (const auto& op : env.log) manifest_syncs += op == "sync " + repo_dir_ + "/snapshots";
+  EXPECT_EQ(manifest_syncs, 1u) << "one fsync of snapshots/ for the 11 manifests deleted";
   auto vr = repo_->Verify({}, true);
   ASSERT_TRUE(vr.ok());
   EXPECT_TRUE(vr->ok());
