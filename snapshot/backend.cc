@@ -3,6 +3,11 @@
 namespace maestro {
 
 Status Backend::PutFile(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path) {
+  MAESTRO_RETURN_IF_ERROR(PutCopyOf(kind, name, env, local_path));
+  return env->RemoveFile(local_path);
+}
+
+Status Backend::PutCopyOf(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path) {
   constexpr size_t kPiece = 1 << 20;
   std::unique_ptr<SequentialFile> in;
   MAESTRO_RETURN_IF_ERROR(env->NewSequentialFile(local_path, &in));
@@ -15,8 +20,7 @@ Status Backend::PutFile(ObjectKind kind, const std::string& name, Env* env, cons
     if (got == 0) break;
     MAESTRO_RETURN_IF_ERROR(out->Append(std::string_view(buf.data(), got)));
   }
-  MAESTRO_RETURN_IF_ERROR(out->Commit());
-  return env->RemoveFile(local_path);
+  return out->Commit();
 }
 
 Status Backend::RemoveMany(ObjectKind kind, const std::vector<std::string>& names) {

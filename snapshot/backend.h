@@ -81,6 +81,18 @@ class Backend {
   // caller's scratch). This default streams the file through NewWriter and
   // removes it; the local backend renames it into place instead.
   virtual Status PutFile(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path);
+  // Publishes a copy of a finished local file (read through env) as an
+  // object, with Put's guarantees; unlike PutFile, local_path stays as it was.
+  // For a file the writer does not own: `snap copy` sends a source pack whole
+  // (snapshot/copier.cc). This default streams it through NewWriter; the rclone
+  // backend has rclone read the file itself where it can. Thread-safe.
+  virtual Status PutCopyOf(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path);
+  // Where an object is a file on this machine (the local backend): true, with
+  // the Env and path to read it through; false where it is not (a remote).
+  virtual bool LocalFile(ObjectKind kind, const std::string& name, Env** env, std::string* path) const {
+    (void)kind, (void)name, (void)env, (void)path;
+    return false;
+  }
   // How many PutFile calls a writer should keep running at once: 1 (the
   // default) where publishing is a local rename of the file; more where it is
   // an upload whose round trips can overlap (the rclone backend). In the second

@@ -114,6 +114,13 @@ class LocalBackend : public Backend {
     return env_->ReadFileToString(PathOf(kind, name), out);
   }
 
+  bool LocalFile(ObjectKind kind, const std::string& name, Env** env, std::string* path) const override {
+    if (!CheckName(kind, name).ok()) return false;
+    *env = env_;
+    *path = PathOf(kind, name);
+    return true;
+  }
+
   Status ReadAt(ObjectKind kind, const std::string& name, uint64_t offset, size_t n,
                 std::string* out) override {
     MAESTRO_RETURN_IF_ERROR(CheckName(kind, name));

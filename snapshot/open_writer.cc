@@ -32,6 +32,13 @@ class LockGuardedBackend final : public Backend {
     MAESTRO_RETURN_IF_ERROR(Check(kind, name));
     return inner_->PutFile(kind, name, env, local_path);
   }
+  Status PutCopyOf(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path) override {
+    MAESTRO_RETURN_IF_ERROR(Check(kind, name));
+    return inner_->PutCopyOf(kind, name, env, local_path);
+  }
+  bool LocalFile(ObjectKind kind, const std::string& name, Env** env, std::string* path) const override {
+    return inner_->LocalFile(kind, name, env, path);
+  }
   int ParallelPuts() const override { return inner_->ParallelPuts(); }
   Status Get(ObjectKind kind, const std::string& name, std::string* out) override { return inner_->Get(kind, name, out); }
   Status ReadAt(ObjectKind kind, const std::string& name, uint64_t offset, size_t n, std::string* out) override {

@@ -10,11 +10,13 @@
 #include <mutex>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "snapshot/object_check.h"
 #include "snapshot/rclone_server.h"
 #include "util/env.h"
+#include "util/text.h"
 
 namespace maestro {
 
@@ -131,10 +133,13 @@ class RcloneBackendImpl : public RcloneBackend {
   // and several creations at once fail on some remotes (WebDAV: "mkParentDir
   // failed: 423 Locked").
   Status Upload(ObjectKind kind, const std::string& name, uint64_t size, const HttpBodyReader& reader) {
+    return OneAtFirst(kind, [&] { return UploadOnce(kind, name, size, reader); });
+  }
+  Status OneAtFirst(ObjectKind kind, const std::function<Status()>& upload) {
     size_t k = static_cast<size_t>(kind);
-    if (folder_ready_[k].load()) return UploadOnce(kind, name, size, reader);
+    if (folder_ready_[k].load()) return upload();
     std::lock_guard<std::mutex> l(folder_mu_[k]);
-    Status st = UploadOnce(kind, name, size, reader);
+    Status st = upload();
     if (st.ok()) folder_ready_[k] = true;
     return st;
   }
@@ -146,12 +151,54 @@ class RcloneBackendImpl : public RcloneBackend {
     return Refused("upload", kind, name, r, "the remote may be full, read-only or unreachable from rclone");
   }
 
-  // The file is sent as it is (pread from the local tmp/), not copied into a spool first.
+  // rclone reads the file itself (rc operations/copyfile: the path `rclone
+  // copy` takes, without the file's bytes passing through this process and a
+  // loopback HTTP upload). Only for a file the host's file system holds
+  // (Env::SharesHostFiles: not a test Env's), and only when the child serves
+  // its rc API; *done false otherwise, and when rclone answers the copy with
+  // an error: then the caller sends the file through the restic API, whose
+  // answer names the cause as ever. A failed exchange (the child died, the
+  // link was cut) is returned as any request's is (RcloneServerPool::Explain).
+  Status CopyLocalFile(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path, bool* done) {
+    *done = false;
+    if (kind == ObjectKind::kConfig || !env->SharesHostFiles()) return Status::OK();
+    std::shared_ptr<RcloneServer> s;
+    MAESTRO_RETURN_IF_ERROR(pool_.Get(&s));
+    if (s->rc == nullptr) return Status::OK();
+    const std::string abs = AbsolutePath(local_path);
+    // rclone is told the path in JSON, which holds UTF-8 only: another path
+    // goes through the restic API.
+    if (!IsValidUtf8(abs)) return Status::OK();
+    const nlohmann::json body = {{"srcFs", DirName(abs)}, {"srcRemote", BaseName(abs)}, {"dstFs", pool_.remote()},
+                                 {"dstRemote", std::string(ObjectKindFolder(kind)) + "/" + name}};
+    const std::string request = body.dump();
+    HttpResponse r;
+    Status st = OneAtFirst(kind, [&] {
+      Status t = s->rc->Do("POST", "/operations/copyfile", {{"Content-Type", "application/json"}}, request, &r);
+      if (!t.ok()) return pool_.Explain(*s, t, "upload " + ObjectPath(kind, name));
+      return r.status == 200 ? Status::OK() : Status::IoError("rc copyfile: HTTP " + std::to_string(r.status));
+    });
+    if (!st.ok() && r.status == 0) return st;  // no answer: the exchange failed
+    *done = st.ok();
+    return Status::OK();
+  }
+
+  // A pack finished in the local tmp/: sent (PutCopyOf), then removed.
   Status PutFile(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path) override {
+    MAESTRO_RETURN_IF_ERROR(PutCopyOf(kind, name, env, local_path));
+    return env->RemoveFile(local_path);
+  }
+
+  // rclone reads the file itself where it can (CopyLocalFile); else the file
+  // is sent as it is (pread through env), not copied into a spool first.
+  Status PutCopyOf(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path) override {
     MAESTRO_RETURN_IF_ERROR(CheckObjectName(kind, name));
     FileInfo fi;
     MAESTRO_RETURN_IF_ERROR(env->Stat(local_path, &fi));
     if (!fi.exists || !fi.is_regular) return Status::Internal(local_path + ": no file to upload as " + ObjectPath(kind, name));
+    bool done = false;
+    MAESTRO_RETURN_IF_ERROR(CopyLocalFile(kind, name, env, local_path, &done));
+    if (done) return Status::OK();
     std::unique_ptr<RandomAccessFile> in;
     MAESTRO_RETURN_IF_ERROR(env->NewRandomAccessFile(local_path, &in));
     const uint64_t size = fi.size;
@@ -160,8 +207,7 @@ class RcloneBackendImpl : public RcloneBackend {
       if (*got == 0 && off < size) return Status::IoError(local_path + " shrank while it was being uploaded");
       return Status::OK();
     };
-    MAESTRO_RETURN_IF_ERROR(Upload(kind, name, size, reader));
-    return env->RemoveFile(local_path);
+    return Upload(kind, name, size, reader);
   }
 
   int ParallelPuts() const override { return parallel_uploads_; }

@@ -26,7 +26,12 @@
 //   - A writer's pieces are kept on this machine (memory up to 8 MiB, then an
 //     unlinked file in $TMPDIR) and sent at Commit; nothing reaches the remote
 //     before Commit, and an abandoned writer sends nothing. PutFile (a pack
-//     finished in the local tmp/) streams the file itself, with no copy.
+//     finished in the local tmp/) and PutCopyOf (a source pack `snap copy`
+//     sends whole) have rclone read the file itself: rc operations/copyfile on
+//     the same child (`--rc` on its own loopback port, the same one-time
+//     credentials in RCLONE_RC_USER/PASS), as `rclone copy` does, when the
+//     Env shares the host's files; else, or when rclone answers the copy with
+//     an error, the file is streamed through the restic API, with no copy.
 //   - ParallelPuts: writers may keep parallel_uploads packs uploading at once
 //     (one connection each to the same child; rclone serves them in parallel).
 //   - Remove refused by the remote (append-only SFTP, object lock) returns

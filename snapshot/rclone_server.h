@@ -22,7 +22,11 @@ namespace maestro {
 
 struct RcloneServer {
   std::unique_ptr<ChildProcess> child;
-  std::unique_ptr<HttpClient> client;
+  std::unique_ptr<HttpClient> client;  // the restic REST API: every object operation
+  // rclone's remote-control API on its own loopback port, same credentials:
+  // operations/copyfile, for packs that are files on this machine (rclone
+  // reads them itself; docs/remote.md). Null when rclone did not announce it.
+  std::unique_ptr<HttpClient> rc;
   int generation = 0;  // 1 for the first start, 2 after a restart...
   bool death_reported = false;  // guarded by RcloneServerPool::mu_
 };
@@ -49,6 +53,7 @@ class RcloneServerPool {
 
   pid_t CurrentPid();
   const std::string& location() const { return location_; }
+  const std::string& remote() const { return remote_; }  // "REMOTE:PATH"
 
  private:
   Status Start(int generation, std::shared_ptr<RcloneServer>* out);

@@ -124,6 +124,39 @@ TYPED_TEST_P(BackendConformance, PutFilePublishesALocalFileWholeAndConsumesIt) {
   EXPECT_EQ(Names(b.get(), ObjectKind::kPack), (std::set<std::string>{"ff.pack"}));
 }
 
+// snap copy sends a source pack as it is: the file is the source's, and stays.
+TYPED_TEST_P(BackendConformance, PutCopyOfPublishesALocalFileWholeAndLeavesIt) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  TempDir scratch;
+  std::string data = RandomBytes((3 << 20) + 77, 5);
+  std::string local = scratch.Sub("ee.pack");
+  WriteFile(local, data);
+  ASSERT_TRUE(b->PutCopyOf(ObjectKind::kPack, "ee.pack", Env::Default(), local).ok());
+  std::string got;
+  ASSERT_TRUE(b->Get(ObjectKind::kPack, "ee.pack", &got).ok());
+  EXPECT_EQ(got, data);
+  ASSERT_TRUE(Env::Default()->FileExists(local)) << "the local file was taken";
+  EXPECT_EQ(ReadFile(local), data);
+  EXPECT_EQ(Names(b.get(), ObjectKind::kPack), (std::set<std::string>{"ee.pack"}));
+}
+
+// A local folder whose name is not UTF-8 (the rclone backend names files to
+// rclone in JSON): the upload still lands whole, by whichever way the backend has.
+TYPED_TEST_P(BackendConformance, PutFileFromAFolderWhoseNameIsNotUtf8Lands) {
+  std::unique_ptr<Backend> b = this->MakeBackend();
+  TempDir scratch;
+  std::string folder = scratch.Sub("tmp-\xff\xfe");
+  ASSERT_TRUE(Env::Default()->CreateDir(folder).ok());
+  std::string data = RandomBytes((1 << 20) + 5, 6);
+  std::string local = folder + "/pack-2.tmp-pack";
+  WriteFile(local, data);
+  ASSERT_TRUE(b->PutFile(ObjectKind::kPack, "dd.pack", Env::Default(), local).ok());
+  std::string got;
+  ASSERT_TRUE(b->Get(ObjectKind::kPack, "dd.pack", &got).ok());
+  EXPECT_EQ(got, data);
+  EXPECT_FALSE(Env::Default()->FileExists(local));
+}
+
 TYPED_TEST_P(BackendConformance, ConcurrentPutsAllLand) {
   std::unique_ptr<Backend> b = this->MakeBackend();
   std::vector<std::thread> threads;
@@ -194,7 +227,8 @@ REGISTER_TYPED_TEST_SUITE_P(BackendConformance, PutThenGetReturnsTheSameBytes, M
                             ReadAtReturnsTheRangeAndStopsAtTheEnd, ListNamesEveryObjectOfItsKindOnly,
                             RemoveMakesTheObjectGone, RemoveManyRemovesEveryNamedObjectAndSkipsMissingOnes,
                             WriterPublishesOnlyOnCommit,
-                            PutFilePublishesALocalFileWholeAndConsumesIt, ConcurrentPutsAllLand,
+                            PutFilePublishesALocalFileWholeAndConsumesIt, PutCopyOfPublishesALocalFileWholeAndLeavesIt,
+                            PutFileFromAFolderWhoseNameIsNotUtf8Lands, ConcurrentPutsAllLand,
                             NamesThatLeaveTheirFolderAreRefused,
                             ReadAtTheEndOrPastItIsEmptyAndAMissingObjectIsNotFound,
                             SecondPutOfTheSameNameLeavesOneWholeObject, ConfigIsOneObjectWithAFixedName);

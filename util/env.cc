@@ -337,6 +337,7 @@ class PosixEnv final : public Env {
     lock->reset(new PosixFileLock(fd));
     return Status::OK();
   }
+  bool SharesHostFiles() const override { return true; }
   int64_t NowMicros() override {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::system_clock::now().time_since_epoch())

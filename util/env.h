@@ -130,6 +130,12 @@ class Env {
   // Non-blocking exclusive lock; Busy if held elsewhere.
   virtual Status TryLockFile(const std::string& path, std::unique_ptr<FileLock>* lock) = 0;
 
+  // True when a path names the same file for another process on this host
+  // (the POSIX Env): a helper such as rclone may then read it itself. False
+  // for an Env that keeps files elsewhere or fails calls on purpose (tests),
+  // whose every byte must pass through it.
+  virtual bool SharesHostFiles() const { return false; }
+
   virtual int64_t NowMicros() = 0;       // wall clock (UTC)
   virtual void SleepMicros(int64_t us) = 0;
 
