@@ -9,7 +9,10 @@
 //      (stored checksum, length, id recomputed from its bytes: BlobReader), then
 //      appended to a target pack — verbatim when both ends name blobs alike,
 //      else re-hashed under the target's Sealer and compressed again by the
-//      archiver's CompressPool;
+//      archiver's CompressPool. Same names and a format-4 target: a source
+//      pack that holds just blobs this snapshot sends goes as it is instead,
+//      once proved whole (snapshot/whole_pack.h), in the background like the
+//      writer's own packs;
 //   3. listing: StoreListing (snapshot/publish.h), the archiver's own step: a
 //      format-4 target gets the listing as its own tree blobs (named by its
 //      Sealer, only those it lacks), a format-3 target none; the source's tree
@@ -41,6 +44,7 @@
 #include "snapshot/repo_access.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/sealer.h"
+#include "snapshot/whole_pack.h"
 
 namespace maestro {
 
@@ -118,7 +122,7 @@ class SnapshotCopier {
   SnapshotCopier(const RepoFiles& from, const BlobIndex& from_index, const Sealer& from_sealer, TargetState* to,
                  const CopyOptions& opts, CopyProgress* prog, CopyResult* result)
       : from_(from), from_index_(from_index), to_(to), opts_(opts), prog_(prog), result_(result),
-        verbatim_(!opts.rehash && SameBlobNames(from_sealer, *to->sealer)) {}
+        verbatim_(!opts.rehash && SameBlobNames(from_sealer, *to->sealer)), whole_packs_(verbatim_ && to->files->v4()) {}
 
   // head: the source's manifest head (format 4: the stores' roots; before:
   // the whole listing). The listing is streamed from the source twice.
@@ -178,6 +182,7 @@ class SnapshotCopier {
         Skipped(known ? e.stored_len : 0);
       } else if (known) {
         prog_->bytes_total += e.stored_len;
+        if (whole_packs_) need_[e.pack]++;
       }
       return Status::OK();
     }));
@@ -239,6 +244,13 @@ class SnapshotCopier {
     if (!known)
       return Status::Corruption("blob " + c.Hex() + " is not in the source's index",
                                 "run `maestro-db snap verify` on the source; `snap repair` indexes lost packs again");
+    auto need = need_.find(e.pack);
+    if (need != need_.end()) {  // the first blob of its pack to send: maybe the pack as it is
+      const uint32_t blobs = need->second;
+      need_.erase(need);
+      MAESTRO_RETURN_IF_ERROR(SendWholePack(e.pack, blobs, reader, sink));
+      if (to_->Has(c)) return Status::OK();  // sent with its pack
+    }
     MAESTRO_RETURN_IF_ERROR(reader->ReadEntry(e, &plain_, &encoded_));
     if (to_->files->v4() || e.codec == BlobCodec::kZstd) {
       MAESTRO_RETURN_IF_ERROR(sink->Add(c, e.raw_len, encoded_, e.codec, BlobType::kData));
@@ -249,6 +261,27 @@ class SnapshotCopier {
     }
     Sent(c, e.stored_len);
     return Status::OK();
+  }
+
+  // The first time a blob of `pack` is to be sent: the whole pack file goes
+  // as it is when it holds just the `blobs` blobs this snapshot needs from it
+  // (Plan's count of the chunks whose chosen entry is in it and that the
+  // target lacks), each a data blob whose chosen entry is that one; its blobs
+  // are then exactly those (snapshot/whole_pack.h proves the file whole
+  // first). Else nothing happens and its blobs go one by one.
+  Status SendWholePack(const Hash128& pack, uint32_t blobs, BlobReader* reader, PackWriter* sink) {
+    auto wanted = [this](const IndexEntry& e) {
+      IndexEntry chosen;
+      return e.type == BlobType::kData && !to_->Has(e.blob) && from_index_.Find(e.blob, &chosen) &&
+             chosen.pack == e.pack && chosen.offset == e.offset;
+    };
+    bool eligible = false;
+    WholePack whole;
+    MAESTRO_RETURN_IF_ERROR(CheckWholePack(from_, reader, pack, blobs, wanted, &eligible, &whole));
+    MAESTRO_RETURN_IF_ERROR(from_index_.status());
+    if (!eligible) return Status::OK();
+    for (const IndexEntry& e : whole.entries) Sent(e.blob, e.stored_len);
+    return sink->AddWholePack(pack, whole.size, std::move(whole.entries), whole.env, std::move(whole.path));
   }
 
   // Different names: the chunk is read and checked under the source's id,
@@ -275,9 +308,10 @@ class SnapshotCopier {
     return Status::OK();
   }
 
-  // Step 3: every pack this snapshot's copy published is on the target whole.
+  // Step 3: every pack this snapshot's copy published is on the target whole
+  // (its full length: blobs, and a version-4 pack's header and trailer after them).
   Status CheckArrival(PackWriter* sink) {
-    std::map<Hash128, uint64_t> ends;
+    std::map<Hash128, uint64_t> ends = sink->pack_sizes();
     for (const auto& e : sink->entries()) ends[e.pack] = std::max(ends[e.pack], e.offset + e.stored_len);
     for (const auto& [pack, end] : ends) {
       ObjectInfo info;
@@ -318,6 +352,12 @@ class SnapshotCopier {
   CopyProgress* prog_;
   CopyResult* result_;
   const bool verbatim_;
+  // Source packs may be sent whole (snapshot/whole_pack.h): same names, and
+  // a format-4 target (a format-3 one takes version-1 packs only).
+  const bool whole_packs_;
+  // Source packs not looked at yet for sending whole, with how many of
+  // their blobs this snapshot sends (Plan; one entry a pack, not a blob).
+  std::unordered_map<Hash128, uint32_t, HashKey> need_;
   // Source id -> target id of the chunks of this snapshot (re-hashed copies
   // only: two repositories that name blobs differently). The exception to
   // bounded memory, documented: about 64 bytes per distinct chunk of one

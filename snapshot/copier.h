@@ -18,7 +18,14 @@
 //   - Verified on arrival: each blob sent is read whole from the source and
 //     its id recomputed from its bytes (decompressed, hashed under the
 //     target's Sealer, snapshot/sealer.h) before it goes into a target pack;
-//     every pack uploaded is then Stat'ed on the target for its full size;
+//     a source pack sent as it is (below) is proved first: every blob so, and
+//     all its bytes against its name. Every pack uploaded is then Stat'ed on
+//     the target for its full length;
+//   - Whole packs: when both ends name blobs alike, the target is format 4 and
+//     the source keeps its packs as local files, a source pack whose blobs
+//     are exactly the ones this snapshot sends from it goes as it is, under
+//     its own name (snapshot/whole_pack.h; Backend::PutCopyOf, which lets
+//     rclone read the file itself). Any other pack's blobs go one by one.
 //     only then are the index file and the manifest written (snapshot/publish.h:
 //     the archiver's own publish step, so the target's format encodes it).
 //   - The target's format, whatever the source's: a format-4 target gets the

@@ -373,14 +373,50 @@ namespace {
 constexpr char kPackHeaderMagic[8] = {'M', 'D', 'B', 'P', 'H', 'D', 'R', '\0'};
 constexpr size_t kPackV4EntrySize = 16 + 1 + 1 + 4 + 4 + 8 + 8;
 
-// The entries of a version-4 pack's sealed header; blobs must lie in [0, limit).
+// The entries of a version-4 pack's sealed header, whose blobs' checksums
+// are checked against bytes (the whole pack).
 Result<std::vector<IndexEntry>> DecodePackV4(std::string_view bytes, const Hash128& pack, const std::string& what,
                                              const Sealer& sealer) {
-  uint32_t hlen = DecodeFixed32(bytes.data() + bytes.size() - kPackV4TrailerSize);
-  if (hlen > bytes.size() - kPackV4TrailerSize) return Status::Corruption(what + ": pack header length runs past the start");
-  size_t limit = bytes.size() - kPackV4TrailerSize - hlen;
+  MAESTRO_ASSIGN_OR_RETURN(std::vector<IndexEntry> out, DecodePackV4Tail(bytes, bytes.size(), pack, what, sealer));
+  for (const IndexEntry& e : out)
+    if (Xxh64(bytes.substr(e.offset, e.stored_len)) != e.stored_check)
+      return Status::Corruption(what + ": blob " + e.blob.Hex() + " does not match its checksum");
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> EncodePackV4Tail(const std::vector<IndexEntry>& entries, const Sealer& sealer) {
+  std::string s(kPackHeaderMagic, 8);
+  PutFixed32(&s, kRepoFormatV4);
+  PutFixed32(&s, static_cast<uint32_t>(entries.size()));
+  for (const auto& e : entries) {
+    PutHash128(&s, e.blob);
+    s.push_back(static_cast<char>(e.type));
+    s.push_back(static_cast<char>(e.codec));
+    PutFixed32(&s, e.raw_len);
+    PutFixed32(&s, e.stored_len);
+    PutFixed64(&s, e.offset);
+    PutFixed64(&s, e.stored_check);
+  }
+  SealEnvelope(&s);
+  MAESTRO_ASSIGN_OR_RETURN(std::string out, sealer.Seal(ObjectKind::kPack, "", s));
+  PutFixed32(&out, static_cast<uint32_t>(out.size()));
+  out.append(kPackV4Magic, 8);
+  return out;
+}
+
+Result<std::vector<IndexEntry>> DecodePackV4Tail(std::string_view tail, uint64_t pack_size, const Hash128& pack,
+                                                 const std::string& what, const Sealer& sealer) {
+  if (tail.size() < kPackV4TrailerSize || tail.size() > pack_size ||
+      std::memcmp(tail.data() + tail.size() - 8, kPackV4Magic, 8) != 0)
+    return Status::Corruption(what + ": no format-4 pack trailer");
+  uint32_t hlen = DecodeFixed32(tail.data() + tail.size() - kPackV4TrailerSize);
+  if (hlen > tail.size() - kPackV4TrailerSize) return Status::Corruption(what + ": pack header length runs past the start");
+  const size_t at = tail.size() - kPackV4TrailerSize - hlen;  // the header, in tail
+  const uint64_t limit = pack_size - kPackV4TrailerSize - hlen;  // the header, in the pack
   std::string plain;
-  MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kPack, "", bytes.substr(limit, hlen), &plain).Annotate(what + ": pack header"));
+  MAESTRO_RETURN_IF_ERROR(sealer.Open(ObjectKind::kPack, "", tail.substr(at, hlen), &plain).Annotate(what + ": pack header"));
   uint32_t version = 0;
   MAESTRO_ASSIGN_OR_RETURN(std::string_view body,
                            OpenEnvelope(plain, kPackHeaderMagic, what + " (pack header)", &version, kRepoFormatV4));
@@ -405,33 +441,9 @@ Result<std::vector<IndexEntry>> DecodePackV4(std::string_view bytes, const Hash1
     e.codec = static_cast<BlobCodec>(c);
     if (BlobOutOfBounds(e, limit))
       return Status::Corruption(what + ": blob " + e.blob.Hex() + " has impossible lengths");
-    if (Xxh64(bytes.substr(e.offset, e.stored_len)) != e.stored_check)
-      return Status::Corruption(what + ": blob " + e.blob.Hex() + " does not match its checksum");
     out.push_back(e);
   }
   if (!r.ok() || r.left() != 0) return Status::Corruption(what + ": pack header does not decode");
-  return out;
-}
-
-}  // namespace
-
-Result<std::string> EncodePackV4Tail(const std::vector<IndexEntry>& entries, const Sealer& sealer) {
-  std::string s(kPackHeaderMagic, 8);
-  PutFixed32(&s, kRepoFormatV4);
-  PutFixed32(&s, static_cast<uint32_t>(entries.size()));
-  for (const auto& e : entries) {
-    PutHash128(&s, e.blob);
-    s.push_back(static_cast<char>(e.type));
-    s.push_back(static_cast<char>(e.codec));
-    PutFixed32(&s, e.raw_len);
-    PutFixed32(&s, e.stored_len);
-    PutFixed64(&s, e.offset);
-    PutFixed64(&s, e.stored_check);
-  }
-  SealEnvelope(&s);
-  MAESTRO_ASSIGN_OR_RETURN(std::string out, sealer.Seal(ObjectKind::kPack, "", s));
-  PutFixed32(&out, static_cast<uint32_t>(out.size()));
-  out.append(kPackV4Magic, 8);
   return out;
 }
 

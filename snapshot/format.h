@@ -118,5 +118,12 @@ Status DecodeIndexEach(std::string_view bytes, const std::string& what, const Se
 Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what,
                                            const Sealer& sealer);
 Result<std::vector<IndexEntry>> DecodePack(std::string_view bytes, const Hash128& pack, const std::string& what);  // PlainSealer
+// The entries of a version-4 pack from its end alone: tail is the pack's last
+// bytes, at least its sealed header and trailer (kPackV4TrailerSize, whose
+// first 4 bytes give the header's length), pack_size the whole file's length.
+// Every entry lies before the header; the blobs' own bytes are not read
+// (their checksums are the caller's to check). Corruption as DecodePack.
+Result<std::vector<IndexEntry>> DecodePackV4Tail(std::string_view tail, uint64_t pack_size, const Hash128& pack,
+                                                 const std::string& what, const Sealer& sealer);
 
 }  // namespace maestro

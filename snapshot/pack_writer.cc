@@ -106,13 +106,37 @@ Status PackWriter::Finish() {
   return st;
 }
 
+Status PackWriter::AddWholePack(const Hash128& name, uint64_t size, std::vector<IndexEntry> entries, Env* env,
+                                std::string path) {
+  auto publish = [this, name, size, entries = std::move(entries), env, path = std::move(path)]() {
+    MAESTRO_RETURN_IF_ERROR(files_.backend()->PutCopyOf(ObjectKind::kPack, PackName(name), env, path));
+    MaybeCrash(crash_point_.c_str());
+    std::lock_guard<std::mutex> l(mu_);
+    for (IndexEntry e : entries) {
+      e.pack = name;
+      entries_.push_back(e);
+    }
+    sizes_[name] = size;
+    stored_bytes_ += size;
+    return Status::OK();
+  };
+  if (!uploads_) return publish();
+  return uploads_->Run(std::move(publish));
+}
+
 std::vector<IndexEntry> PackWriter::entries() {
   std::lock_guard<std::mutex> l(mu_);
   return entries_;
 }
 
+std::map<Hash128, uint64_t> PackWriter::pack_sizes() {
+  std::lock_guard<std::mutex> l(mu_);
+  return sizes_;
+}
+
 std::vector<IndexEntry> PackWriter::TakeEntries() {
   std::lock_guard<std::mutex> l(mu_);
+  sizes_.clear();
   return std::move(entries_);
 }
 
@@ -121,6 +145,7 @@ Status PackWriter::PublishIndex() {
   {
     std::lock_guard<std::mutex> l(mu_);
     piece.swap(entries_);
+    sizes_.clear();
   }
   if (piece.empty()) return Status::OK();
   uint64_t bytes = 0;
@@ -174,6 +199,7 @@ Status PackWriter::Publish(OpenPack* p) {
     e.pack = name;
     entries_.push_back(e);
   }
+  sizes_[name] = p->size;
   stored_bytes_ += p->size;
   return Status::OK();
 }

@@ -32,6 +32,7 @@
 // from several threads at once (the compressor pool's workers).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,6 +62,15 @@ class PackWriter {
   // Publishes the last, partly filled pack.
   Status Finish();
 
+  // Publishes a finished pack file that is not this writer's (`snap copy`
+  // sending a source pack whole: the caller checked its bytes against name and
+  // every blob against its id) as pack `name`, through Backend::PutCopyOf (the
+  // file stays), in the background like a full pack of this writer's (Add's
+  // limit on uploads in flight applies; a failure is returned as theirs). Its
+  // entries (pack set to name) become visible once it is published; the open
+  // pack is not touched. size: the file's length, counted in stored_bytes().
+  Status AddWholePack(const Hash128& name, uint64_t size, std::vector<IndexEntry> entries, Env* env, std::string path);
+
   // Entries of published packs a PublishIndex holds at most about.
   static constexpr size_t kIndexPiece = 32768;
   // The entries of the packs published since the last PublishIndex, as one
@@ -69,6 +79,9 @@ class PackWriter {
   size_t unindexed();  // entries PublishIndex would write
 
   std::vector<IndexEntry> entries();  // since the last PublishIndex
+  // The length of every pack published since the last PublishIndex (what
+  // its upload sent: `snap copy` checks each arrived whole).
+  std::map<Hash128, uint64_t> pack_sizes();
   // Moves the entries out (no copy; the writer is done).
   std::vector<IndexEntry> TakeEntries();
   uint64_t stored_bytes();  // bytes of the published packs
@@ -86,6 +99,7 @@ class PackWriter {
   std::unique_ptr<OpenPack> cur_;
   uint64_t seq_ = 0;
   std::vector<IndexEntry> entries_;
+  std::map<Hash128, uint64_t> sizes_;  // of the packs entries_ names
   uint64_t stored_bytes_ = 0;
   uint64_t index_bytes_ = 0;
   std::unique_ptr<TaskGroup> uploads_;  // null: publish in the caller's thread. Last: destroyed first

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -204,6 +205,93 @@ TEST(CopyTest, DamagedSourceBlobRefusesThatSnapshot) {
   CliResult r = RunCli({"--repo", d.Sub("src"), "snap", "copy", "--all", "--to", d.Sub("dst")});
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_NE(r.err.find(s.id), std::string::npos) << r.err;
+  auto dst = Repository::Open(Env::Default(), d.Sub("dst"), false);
+  ASSERT_TRUE(dst.ok());
+  EXPECT_TRUE(Ids(dst->get()).empty());
+}
+
+// The packs of dir/packs (name -> bytes).
+std::map<std::string, std::string> Packs(const std::string& repo) {
+  std::map<std::string, std::string> out;
+  std::vector<DirEntry> entries;
+  EXPECT_TRUE(Env::Default()->ListDir(repo + "/packs", &entries).ok());
+  for (const auto& e : entries) out[e.name] = ReadFile(repo + "/packs/" + e.name);
+  return out;
+}
+
+uint64_t Bytes(const std::map<std::string, std::string>& packs) {
+  uint64_t n = 0;
+  for (const auto& [name, bytes] : packs) n += bytes.size();
+  return n;
+}
+
+// A source pack whose every blob the target lacks is sent as it is (same
+// name, same bytes: snapshot/whole_pack.h), and the copy is whole.
+TEST(CopyTest, SourcePackWhoseBlobsTheTargetAllLacksIsSentAsItIs) {
+  TempDir d;
+  WriteFile(d.Sub("data/big"), RandomBytes(40 * kMiB, 11));
+  auto src = Repository::Open(Env::Default(), d.Sub("src"), true);
+  ASSERT_TRUE(src.ok());
+  SnapshotInfo s = Snap(src->get(), d.Sub("data"), "");
+  CliResult r = RunCli({"--repo", d.Sub("src"), "--json", "snap", "copy", "--all", "--to", d.Sub("dst")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto from = Packs(d.Sub("src")), to = Packs(d.Sub("dst"));
+  int same = 0;
+  for (const auto& [name, bytes] : to) {
+    auto it = from.find(name);
+    if (it == from.end()) continue;
+    EXPECT_EQ(it->second, bytes) << name;
+    ++same;
+  }
+  EXPECT_GE(same, 2) << "the two full packs of data blobs were not sent whole";
+  EXPECT_LT(Bytes(to), Bytes(from) + kMiB) << "a blob was sent twice";
+  CliResult verify = RunCli({"--repo", d.Sub("dst"), "snap", "verify", "--read-data"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  ASSERT_EQ(RunCli({"--repo", d.Sub("dst"), "snap", "restore", s.id, "--to", d.Sub("out")}).exit_code, 0);
+  EXPECT_EQ(TreeDigest(d.Sub("out/pdfs")), TreeDigest(d.Sub("data")));
+}
+
+// A source pack holding blobs the target has already goes blob by blob: only
+// what the target lacks is sent, never a second copy of a blob it holds.
+TEST(CopyTest, SourcePackWithABlobTheTargetHoldsIsNotSentWhole) {
+  TempDir d;
+  WriteFile(d.Sub("small/a"), RandomBytes(6 * kMiB, 12));
+  WriteFile(d.Sub("data/a"), ReadFile(d.Sub("small/a")));
+  WriteFile(d.Sub("data/b"), RandomBytes(40 * kMiB, 13));
+  auto other = Repository::Open(Env::Default(), d.Sub("other"), true);
+  auto src = Repository::Open(Env::Default(), d.Sub("src"), true);
+  ASSERT_TRUE(other.ok() && src.ok());
+  Snap(other->get(), d.Sub("small"), "");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // snapshot ids are to the second
+  Snap(src->get(), d.Sub("data"), "");
+  ASSERT_EQ(RunCli({"--repo", d.Sub("other"), "snap", "copy", "--all", "--to", d.Sub("dst")}).exit_code, 0);
+  const uint64_t before = Bytes(Packs(d.Sub("dst")));
+  CliResult r = RunCli({"--repo", d.Sub("src"), "--json", "snap", "copy", "--all", "--to", d.Sub("dst")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_GE(j["bytes_skipped"].get<uint64_t>(), 6 * kMiB) << "a's blobs were on the target already";
+  EXPECT_LT(Bytes(Packs(d.Sub("dst"))) - before, 41 * kMiB) << "a's blobs went again, in a pack sent whole";
+  CliResult verify = RunCli({"--repo", d.Sub("dst"), "snap", "verify", "--read-data"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
+// A flipped byte inside a pack that would be sent whole: the snapshot is
+// refused (exit 4) before that pack is sent, and the target lists nothing.
+TEST(CopyTest, DamagedPackThatWouldGoWholeRefusesThatSnapshotAndIsNotSent) {
+  TempDir d;
+  WriteFile(d.Sub("data/big"), RandomBytes(40 * kMiB, 14));
+  auto src = Repository::Open(Env::Default(), d.Sub("src"), true);
+  ASSERT_TRUE(src.ok());
+  SnapshotInfo s = Snap(src->get(), d.Sub("data"), "");
+  std::string largest;
+  for (const auto& [name, bytes] : Packs(d.Sub("src")))
+    if (largest.empty() || bytes.size() > ReadFile(d.Sub("src/packs/" + largest)).size()) largest = name;
+  FlipByte(d.Sub("src/packs/" + largest), 5 * kMiB);
+  CliResult r = RunCli({"--repo", d.Sub("src"), "snap", "copy", "--all", "--to", d.Sub("dst")});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find(s.id), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(largest), std::string::npos) << "the message names the damaged pack: " << r.err;
+  EXPECT_EQ(Packs(d.Sub("dst")).count(largest), 0u) << "the damaged pack was sent";
   auto dst = Repository::Open(Env::Default(), d.Sub("dst"), false);
   ASSERT_TRUE(dst.ok());
   EXPECT_TRUE(Ids(dst->get()).empty());
