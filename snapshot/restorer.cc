@@ -10,20 +10,12 @@
 #include "snapshot/catalog.h"
 #include "snapshot/listing_reader.h"
 #include "snapshot/progress_throttle.h"
+#include "snapshot/restore_writers.h"
 #include "snapshot/tree.h"
 
 namespace maestro {
 
 namespace {
-
-// Gives a restored entry its recorded owner, permission bits and mtime, in that
-// order: chown may clear mode bits, and neither changes the mtime. A symlink's
-// mode is not set (chmod would follow it).
-Status GiveBackMetadata(Env* env, const std::string& path, const ManifestFile& f, MetadataReport* report) {
-  MAESTRO_RETURN_IF_ERROR(RestoreOwner(env, path, f.uid, f.gid, report));
-  if (f.type != ManifestFile::Type::kSymlink) MAESTRO_RETURN_IF_ERROR(env->Chmod(path, RestorableMode(f.mode, report)));
-  return env->SetMtime(path, f.mtime_ns);
-}
 
 using EntryFn = std::function<Status(ManifestFile&)>;
 
@@ -76,16 +68,18 @@ class Listing {
 // three passes over its listing, so that nothing is held per entry:
 //   1. count (the progress totals; a missing or damaged tree blob fails here,
 //      before any file is written);
-//   2. write every entry in listing order; of the folders only the chain from
-//      the store root to the current one is kept (listing order is depth
+//   2. every entry in listing order: folders and symlinks made, each file
+//      created empty and handed to the writer threads (restore_writers.h),
+//      which fill it while the listing goes on; of the folders only the chain
+//      from the store root to the current one is kept (listing order is depth
 //      first), every other parent is checked on disk;
 //   3. backwards: each folder's fsync, mode, owner and mtime, after everything
 //      inside it was written (deepest first, as writing children changes them).
 class StoreRestorer {
  public:
-  StoreRestorer(Env* env, BlobReader* reader, const Listing& listing, const RestoreOptions& opts,
+  StoreRestorer(Env* env, RestoreWriters* writers, const Listing& listing, const RestoreOptions& opts,
                 const std::string& snap, const ManifestStore& st, std::string stage)
-      : env_(env), reader_(reader), listing_(listing), opts_(opts), snap_(snap), st_(st), stage_(std::move(stage)),
+      : env_(env), writers_(writers), listing_(listing), opts_(opts), snap_(snap), st_(st), stage_(std::move(stage)),
         throttle_(env, opts.progress) {}
 
   Status Run() {
@@ -105,7 +99,9 @@ class StoreRestorer {
       if (!f.path.empty()) return RestoreEntry(f);
       return f.type == ManifestFile::Type::kDir ? Status::OK() : Refuse(f, "the store root must be a directory");
     }));
+    MAESTRO_RETURN_IF_ERROR(writers_->Finish([this] { Tick(); }));
     MAESTRO_RETURN_IF_ERROR(FinishFolders());
+    ReportWritten();
     throttle_.Report(prog_, true);
     return Status::OK();
   }
@@ -146,14 +142,15 @@ class StoreRestorer {
     }));
     if (entries != 1 || !only.path.empty() || only.type != ManifestFile::Type::kFile)
       return Status::Corruption("snapshot " + snap_ + ", store " + st_.name + ": a file store must hold exactly one file");
-    MAESTRO_RETURN_IF_ERROR(WriteFile(only, stage_));
-    prog_.files_done++;
+    MAESTRO_RETURN_IF_ERROR(StartFile(std::move(only), stage_));
+    MAESTRO_RETURN_IF_ERROR(writers_->Finish([this] { Tick(); }));
+    ReportWritten();
     throttle_.Report(prog_, true);
     return Status::OK();
   }
 
   // One entry of a directory store, its parents checked (or made) first.
-  Status RestoreEntry(const ManifestFile& f) {
+  Status RestoreEntry(ManifestFile& f) {
     if (!IsSafeRelativePath(f.path) || NormalizePath(f.path) != f.path || f.path.find("//") != std::string::npos)
       return Refuse(f, "not a plain relative path inside the store");
     std::string parent = f.path.find('/') == std::string::npos ? "" : f.path.substr(0, f.path.rfind('/'));
@@ -174,9 +171,8 @@ class StoreRestorer {
         MAESTRO_RETURN_IF_ERROR(env_->Symlink(f.link_target, path));
         return GiveBackMetadata(env_, path, f, opts_.metadata);  // lchown, lutimes
       case ManifestFile::Type::kFile:
-        MAESTRO_RETURN_IF_ERROR(WriteFile(f, path));
-        prog_.files_done++;
-        throttle_.Report(prog_);
+        MAESTRO_RETURN_IF_ERROR(StartFile(std::move(f), path));
+        Tick();
         return Status::OK();
     }
     return Status::OK();
@@ -211,36 +207,35 @@ class StoreRestorer {
     return Status::OK();
   }
 
-  Status WriteFile(const ManifestFile& f, const std::string& path) {
+  // Creates the file empty (here, in listing order, so "listed twice" and a
+  // path under a file are found as one thread would) and hands it over.
+  Status StartFile(ManifestFile&& f, const std::string& path) {
     FileInfo fi;
     MAESTRO_RETURN_IF_ERROR(env_->Stat(path, &fi));
     if (fi.exists)
       return Status::Corruption("snapshot " + snap_ + ", store " + st_.name + ": manifest lists " + Describe(f) +
                                 " twice; refusing to overwrite");
-    std::unique_ptr<WritableFile> out;
-    MAESTRO_RETURN_IF_ERROR(env_->NewWritableFile(path, &out, 0600));
-    Hasher128 whole;
-    uint64_t total = 0;
-    for (const auto& c : f.chunks) {
-      Status s = reader_->Read(c, &data_);
-      if (!s.ok()) return s.Annotate("snapshot " + snap_ + ", store " + st_.name + ", " + Describe(f));
-      whole.Update(data_);
-      total += data_.size();
-      MAESTRO_RETURN_IF_ERROR(out->Append(data_));
-      prog_.bytes_done += data_.size();
-      prog_.current = st_.name + "/" + f.path;
-      throttle_.Report(prog_);
-    }
-    if (total != f.size || whole.Digest() != f.hash)
-      return Status::Corruption("snapshot " + snap_ + ", store " + st_.name + ", " + Describe(f) +
-                                ": restored content does not match the whole-file hash in the manifest");
-    if (opts_.sync) MAESTRO_RETURN_IF_ERROR(out->Sync());
-    MAESTRO_RETURN_IF_ERROR(out->Close());
-    return GiveBackMetadata(env_, path, f, opts_.metadata);
+    RestoreWriters::File file;
+    MAESTRO_RETURN_IF_ERROR(env_->NewWritableFile(path, &file.out, 0600));
+    file.what = "snapshot " + snap_ + ", store " + st_.name + ", " + Describe(f);
+    file.path = path;
+    prog_.current = st_.name + "/" + f.path;
+    file.f = std::move(f);
+    return writers_->Add(std::move(file));
+  }
+
+  // The writers' counts into the progress (on this thread: the callback's).
+  void ReportWritten() {
+    prog_.files_done = writers_->files_done();
+    prog_.bytes_done = writers_->bytes_done();
+  }
+  void Tick() {
+    ReportWritten();
+    throttle_.Report(prog_);
   }
 
   Env* env_;
-  BlobReader* reader_;
+  RestoreWriters* writers_;
   const Listing& listing_;
   const RestoreOptions& opts_;
   const std::string& snap_;
@@ -248,7 +243,6 @@ class StoreRestorer {
   const std::string stage_;
   Progress prog_;
   ProgressThrottle throttle_;
-  std::string data_;
   std::vector<std::string> open_;  // the folders from the store root ("") to the current one
 };
 
@@ -278,15 +272,19 @@ Status RestoreStore(const RepoFiles& files, const std::string& id, const std::st
     return Status::InvalidArgument("restore target " + target + " already exists", "restore into a path that does not exist yet");
   std::string parent = DirName(NormalizePath(target));
   if (!parent.empty()) MAESTRO_RETURN_IF_ERROR(env->CreateDirs(parent));
-  BlobReader reader(files, &idx);
   Listing listing(files, &idx, *st, "snapshot " + id + ", listing of store " + st->name);
   std::string stage = target + ".restore-tmp-" + std::to_string(getpid());
   MAESTRO_RETURN_IF_ERROR(env->RemoveTree(stage));
   // What could not be given back is reported only for a store that was restored.
-  MetadataReport not_given_back;
+  MetadataReport not_given_back, of_files;  // of_files: the writer threads'
   RestoreOptions o = opts;
   o.metadata = &not_given_back;
-  Status s = StoreRestorer(env, &reader, listing, o, m.info.id, *st, stage).Run();
+  Status s;
+  {
+    RestoreWriters writers(files, &idx, DefaultRestoreWriters(opts.threads), opts.sync, &of_files);
+    s = StoreRestorer(env, &writers, listing, o, m.info.id, *st, stage).Run();
+  }  // every writer stopped before the stage may be removed
+  not_given_back.Merge(of_files);
   if (s.ok()) s = env->Rename(stage, target);
   if (s.ok() && opts.sync && !parent.empty()) s = env->SyncDir(parent);
   if (!s.ok()) {

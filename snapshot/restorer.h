@@ -8,7 +8,9 @@
 // relative path, or whose parent is not a folder this restore made, is refused
 // (Corruption), so nothing is written outside the staging path.
 // Reads the repository only; needs no lock (the caller holds it for an
-// in-place swap). One thread.
+// in-place swap). Called from one thread; the files' content is written by
+// writer threads of its own (opts.threads, snapshot/restore_writers.h), all
+// stopped before it returns. Progress is reported on the calling thread.
 #pragma once
 
 #include <string>

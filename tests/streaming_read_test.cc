@@ -245,6 +245,65 @@ TEST_F(StreamingRead, ADamagedTreeBlobMidListingIsCorruptionAndRestoreWritesNoth
   EXPECT_TRUE(left.empty()) << left[0].name;  // neither the target nor its staging folder
 }
 
+// The writer threads (snapshot/restore_writers.h): one or several bring the
+// store back the same, and the progress counts every file and byte.
+TEST_F(StreamingRead, RestoreOnOneOrFourWriterThreadsComesBackExactlyAndCountsEveryFile) {
+  auto repo = Open(Repo());
+  for (int threads : {1, 4}) {
+    SCOPED_TRACE(threads);
+    TempDir t;
+    RestoreOptions ro;
+    ro.sync = threads == 1;  // the in-place restore's fsyncs, on a writer thread
+    ro.threads = threads;
+    Progress last;
+    ro.progress = [&](const Progress& p) { last = p; };
+    Status s = repo->RestoreStore(*id_, "markdown", t.Sub("out"), ro);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(TreeDigest(t.Sub("out")), TreeDigest(Src()));
+    EXPECT_EQ(last.files_total, static_cast<uint64_t>(kFiles));
+    EXPECT_EQ(last.files_done, static_cast<uint64_t>(kFiles));
+    EXPECT_GT(last.bytes_total, 0u);
+    EXPECT_EQ(last.bytes_done, last.bytes_total);
+  }
+}
+
+// A file blob that fails its check, while other writers are busy with the
+// files around it: Corruption naming the file, and nothing is left behind.
+TEST_F(StreamingRead, ADamagedFileBlobMidListingStopsEveryWriterAndRestoreWritesNothing) {
+  TempDir t;
+  std::string dir = t.Sub("damaged");
+  ASSERT_EQ(Sh("cp -a '" + Repo() + "' '" + dir + "' && echo ok"), "ok\n");
+  auto repo = Open(dir);
+  auto m = repo->LoadManifest(*id_);
+  ASSERT_TRUE(m.ok());
+  BlobIndex idx;
+  ASSERT_TRUE(LoadIndex(*RepoFilesOf(repo.get()), &idx, true, nullptr, nullptr).ok());
+  const std::string victim = "a07/b03/f014350.md";
+  bool found = false;
+  for (const auto& f : m->stores[0].files) {
+    if (f.path != victim) continue;
+    ASSERT_EQ(f.chunks.size(), 1u);
+    IndexEntry e;
+    ASSERT_TRUE(idx.Find(f.chunks[0], &e));
+    std::string pack = RepoFilesOf(repo.get())->PackPath(e.pack);
+    std::string bytes = ReadFile(pack);
+    bytes[e.offset + e.stored_len / 2] ^= 0x20;
+    WriteFile(pack, bytes);
+    found = true;
+  }
+  ASSERT_TRUE(found);
+  const std::string parent = t.Sub("restore-here");
+  RestoreOptions ro;
+  ro.sync = false;
+  ro.threads = 4;
+  Status s = repo->RestoreStore(*id_, "markdown", parent + "/out", ro);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(s.message().find("file " + victim), std::string::npos) << s.ToString();
+  std::vector<DirEntry> left;
+  ASSERT_TRUE(Env::Default()->ListDir(parent, &left).ok());
+  EXPECT_TRUE(left.empty()) << left[0].name;  // neither the target nor its staging folder
+}
+
 TEST_F(StreamingRead, ADamagedTreeBlobMidListingIsNamedByVerify) {
   TempDir t;
   auto repo = Open(DamagedCopy(t, 3));

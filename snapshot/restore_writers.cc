@@ -1,0 +1,136 @@
+#include "snapshot/restore_writers.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace maestro {
+
+Status GiveBackMetadata(Env* env, const std::string& path, const ManifestFile& f, MetadataReport* report) {
+  MAESTRO_RETURN_IF_ERROR(RestoreOwner(env, path, f.uid, f.gid, report));
+  if (f.type != ManifestFile::Type::kSymlink) MAESTRO_RETURN_IF_ERROR(env->Chmod(path, RestorableMode(f.mode, report)));
+  return env->SetMtime(path, f.mtime_ns);
+}
+
+unsigned DefaultRestoreWriters(int requested) {
+  if (requested > 0) return static_cast<unsigned>(requested);
+  unsigned hc = std::thread::hardware_concurrency();
+  return std::clamp(hc, 2u, 4u);
+}
+
+struct RestoreWriters::Slot {
+  Slot(const RepoFiles& files, const BlobIndex* idx) : reader(files, idx) {}
+  BlobReader reader;
+  std::string data;
+};
+
+RestoreWriters::RestoreWriters(const RepoFiles& files, const BlobIndex* idx, unsigned threads, bool sync,
+                               MetadataReport* metadata)
+    : files_(files), idx_(idx), sync_(sync), metadata_(metadata),
+      tasks_(std::make_unique<TaskGroup>(static_cast<int>(std::max(1u, threads)))) {}
+
+RestoreWriters::~RestoreWriters() { tasks_.reset(); }  // batches in flight use this object
+
+Status RestoreWriters::Add(File file) {
+  pending_bytes_ += file.f.size;
+  pending_.push_back(std::move(file));
+  if (pending_.size() >= kBatchFiles || pending_bytes_ >= kBatchBytes) return Flush();
+  return Status::OK();
+}
+
+Status RestoreWriters::Finish(const std::function<void()>& tick) {
+  MAESTRO_RETURN_IF_ERROR(Flush());
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    while (in_flight_ > 0) {
+      done_cv_.wait_for(l, std::chrono::milliseconds(kTickMs), [this] { return in_flight_ == 0; });
+      if (!tick) continue;
+      l.unlock();
+      tick();
+      l.lock();
+    }
+  }
+  return tasks_->Wait();
+}
+
+Status RestoreWriters::Flush() {
+  if (pending_.empty()) return Status::OK();
+  auto batch = std::make_shared<Batch>(std::move(pending_));
+  pending_.clear();
+  pending_bytes_ = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    in_flight_++;
+  }
+  Status s = tasks_->Run([this, batch] { return WriteBatch(*batch); });
+  if (!s.ok()) BatchEnded();  // dropped: never run
+  return s;
+}
+
+void RestoreWriters::BatchEnded() {
+  std::lock_guard<std::mutex> l(mu_);
+  in_flight_--;
+  done_cv_.notify_all();
+}
+
+std::unique_ptr<RestoreWriters::Slot> RestoreWriters::TakeSlot() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!slots_.empty()) {
+      std::unique_ptr<Slot> s = std::move(slots_.back());
+      slots_.pop_back();
+      return s;
+    }
+  }
+  return std::make_unique<Slot>(files_, idx_);
+}
+
+void RestoreWriters::GiveBack(std::unique_ptr<Slot> slot) {
+  std::lock_guard<std::mutex> l(mu_);
+  slots_.push_back(std::move(slot));
+}
+
+Status RestoreWriters::WriteBatch(Batch& batch) {
+  std::unique_ptr<Slot> slot = TakeSlot();
+  MetadataReport report;
+  Status s;
+  for (File& file : batch) {
+    if (failed_.load()) break;  // another batch failed: the restore is over
+    s = WriteOne(slot.get(), file, &report);
+    file.out.reset();  // closed now: open files stay bounded by the batches in flight
+    if (!s.ok()) {
+      failed_ = true;
+      break;
+    }
+  }
+  GiveBack(std::move(slot));
+  if (metadata_) {
+    std::lock_guard<std::mutex> l(mu_);
+    metadata_->Merge(report);
+  }
+  BatchEnded();
+  return s;
+}
+
+Status RestoreWriters::WriteOne(Slot* slot, File& file, MetadataReport* report) {
+  const ManifestFile& f = file.f;
+  Hasher128 whole;
+  uint64_t total = 0;
+  for (const auto& c : f.chunks) {
+    Status s = slot->reader.Read(c, &slot->data);
+    if (!s.ok()) return s.Annotate(file.what);
+    whole.Update(slot->data);
+    total += slot->data.size();
+    MAESTRO_RETURN_IF_ERROR(file.out->Append(slot->data));
+    bytes_done_ += slot->data.size();
+  }
+  if (total != f.size || whole.Digest() != f.hash)
+    return Status::Corruption(file.what + ": restored content does not match the whole-file hash in the manifest");
+  if (sync_) MAESTRO_RETURN_IF_ERROR(file.out->Sync());
+  MAESTRO_RETURN_IF_ERROR(file.out->Close());
+  MAESTRO_RETURN_IF_ERROR(GiveBackMetadata(files_.env(), file.path, f, report));
+  files_done_++;
+  return Status::OK();
+}
+
+}  // namespace maestro
