@@ -34,7 +34,7 @@ ManifestFile EntryOf(const std::string& path, const FileInfo& fi) {
 // Runs fn(i) for i in [0, n): on kWalkThreads threads for a large folder,
 // where each stat or header read on a cold cache is a disk round trip that
 // one thread would wait for in turn; inline for a small one.
-constexpr unsigned kWalkThreads = 8;
+constexpr unsigned kWalkThreads = 32;
 constexpr size_t kParallelFrom = 64;
 Status ForEachEntry(size_t n, const std::function<Status(size_t)>& fn) {
   if (n < kParallelFrom) {

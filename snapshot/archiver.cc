@@ -22,6 +22,7 @@
 #include "snapshot/plan_file.h"
 #include "snapshot/progress_throttle.h"
 #include "snapshot/publish.h"
+#include "snapshot/read_ahead.h"
 #include "snapshot/read_pool.h"
 #include "snapshot/sqlite_capture.h"
 #include "util/crash_point.h"
@@ -245,9 +246,11 @@ class Archiver {
       CompressPool pool(sink, DefaultThreads(opts_.threads));
       for (const auto& s : savers) s->set_pool(&pool);
       ReadPool readers(static_cast<unsigned>(savers.size()));
+      ReadAhead ahead = ReadAheadOf(k, *b);
       current_ = 0;
       auto work = [&](size_t i, unsigned slot) {
         if (b->files[i].type != ManifestFile::Type::kFile) return Status::OK();
+        ahead.Advance(i);
         current_ = i;
         return StoreFile(k, b, i, savers[slot].get());
       };
@@ -262,6 +265,21 @@ class Archiver {
     for (const auto& c : changed_) m_.info.warnings.push_back(c.second);
     changed_.clear();
     return failure;
+  }
+
+  // What b's readers will read from disk, for the read-ahead: regular files
+  // that are neither SQLite copies (just written to tmp/, in the cache) nor
+  // likely to be reused from the parent unread (same size, mtime and inode).
+  ReadAhead ReadAheadOf(size_t k, const Batch& b) const {
+    std::vector<uint64_t> sizes(b.files.size(), 0);
+    for (size_t i = 0; i < b.files.size(); ++i) {
+      const ManifestFile& f = b.files[i];
+      const ManifestFile* p = b.parent[i].get();
+      if (f.type != ManifestFile::Type::kFile || f.sqlite_backup) continue;
+      if (p && p->size == f.size && p->mtime_ns == f.mtime_ns && p->inode == f.inode) continue;
+      sizes[i] = f.size;
+    }
+    return ReadAhead(env_, std::move(sizes), [this, k, &b](size_t i) { return SourceOf(k, b.files[i]); });
   }
 
   // Readers' counters into prog_, on the calling thread (the callback's).

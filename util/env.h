@@ -135,6 +135,11 @@ class Env {
   // for an Env that keeps files elsewhere or fails calls on purpose (tests),
   // whose every byte must pass through it.
   virtual bool SharesHostFiles() const { return false; }
+  // A hint that path will be read soon: the POSIX Env asks the kernel to start
+  // reading it into the page cache (posix_fadvise WILLNEED) and returns without
+  // waiting. Never fails: a file that cannot be opened is simply not prefetched.
+  // The default does nothing.
+  virtual void PrefetchFile(const std::string& path) { (void)path; }
 
   virtual int64_t NowMicros() = 0;       // wall clock (UTC)
   virtual void SleepMicros(int64_t us) = 0;
