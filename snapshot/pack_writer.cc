@@ -140,7 +140,7 @@ std::vector<IndexEntry> PackWriter::TakeEntries() {
   return std::move(entries_);
 }
 
-Status PackWriter::PublishIndex() {
+Status PackWriter::PublishIndex(const PieceCheck& check) {
   std::vector<IndexEntry> piece;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -149,7 +149,10 @@ Status PackWriter::PublishIndex() {
   }
   if (piece.empty()) return Status::OK();
   uint64_t bytes = 0;
-  Status s = WriteIndexFile(files_, piece, nullptr, &bytes);
+  // The piece is taken first, so the check sees exactly what is written
+  // (packs published meanwhile by other threads wait for the next piece).
+  Status s = check ? check(piece) : Status::OK();
+  if (s.ok()) s = WriteIndexFile(files_, piece, nullptr, &bytes);
   std::lock_guard<std::mutex> l(mu_);
   if (!s.ok()) {  // kept for a later try (the packs stay unindexed until then)
     piece.insert(piece.end(), entries_.begin(), entries_.end());

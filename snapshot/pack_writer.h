@@ -33,6 +33,7 @@
 #pragma once
 
 #include <map>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -73,9 +74,14 @@ class PackWriter {
 
   // Entries of published packs a PublishIndex holds at most about.
   static constexpr size_t kIndexPiece = 32768;
+  // Checks the entries of one index piece before it is written (a copy Stats
+  // their packs on the target: snapshot/copier.h "verified on arrival").
+  using PieceCheck = std::function<Status(const std::vector<IndexEntry>&)>;
   // The entries of the packs published since the last PublishIndex, as one
-  // index file (none when there are none).
-  Status PublishIndex();
+  // index file (none when there are none). With check, the file is written
+  // only when check accepts exactly those entries; on its error (or a failed
+  // write) they are kept, unindexed, and the error returned.
+  Status PublishIndex(const PieceCheck& check = nullptr);
   size_t unindexed();  // entries PublishIndex would write
 
   std::vector<IndexEntry> entries();  // since the last PublishIndex
