@@ -13,17 +13,23 @@
 //      pack that holds just blobs this snapshot sends goes as it is instead,
 //      once proved whole (snapshot/whole_pack.h), in the background like the
 //      writer's own packs;
-//   3. listing: StoreListing (snapshot/publish.h), the archiver's own step: a
-//      format-4 target gets the listing as its own tree blobs (named by its
-//      Sealer, only those it lacks), a format-3 target none; the source's tree
-//      blobs are never copied (they are the source's encoding, not a chunk);
-//   4. check arrival: every pack uploaded is Stat'ed for its full size;
+//   3. listing, as 2 goes, entry by entry: ListingWriter (snapshot/publish.h),
+//      the archiver's own writer: a format-4 target gets the listing as its
+//      own tree blobs (named by its Sealer, only those it lacks), cut and
+//      added to the packs as the entries come, so no entry per file is held;
+//      a format-3 target a whole format-3 listing (that format holds it all).
+//      The source's tree blobs are never copied (the source's encoding);
+//   4. check arrival: every pack uploaded is Stat'ed for its full size before
+//      an index file names it: index pieces of PackWriter::kIndexPiece
+//      entries as 2 goes (so no entry per blob is held either), the last one
+//      after every pack is published;
 //   5. publish: PublishSnapshot (snapshot/publish.h), the archiver's own last
-//      step: index file, then the manifest (the target's format) with the
-//      source's id, time, label, trigger, host and warnings.
+//      step: the manifest (the target's format) with the source's id, time,
+//      label, trigger, host and warnings.
 // A kill anywhere before 5's manifest leaves the target's list as it was;
-// the packs already uploaded are adopted by the next writer (leftovers.h), so
-// the next copy does not send their blobs again.
+// the packs already uploaded (indexed or not) are reused by the next writer
+// (leftovers.h adopts the unindexed ones), so the next copy does not send
+// their blobs again.
 #include "snapshot/copier.h"
 
 #include <algorithm>
@@ -58,7 +64,8 @@ bool SameBlobNames(const Sealer& a, const Sealer& b) { return !a.encrypted() && 
 
 // The target's side: which blobs it holds (its index after leftovers were
 // put right, plus what this run sent: a BlobIndex used as a set, its pack
-// fields unset, so it is bounded as the index is).
+// fields unset, spilling to the target's cache/ past its memory budget as
+// the index does).
 struct TargetState {
   const RepoFiles* files = nullptr;
   std::shared_ptr<const Sealer> sealer;
@@ -74,17 +81,32 @@ struct TargetState {
   }
 };
 
-// One store's listing for the target, as its entries come. Today the entries
-// are kept in the store (st->files) and stored whole by StoreListing, the one
-// step of a copy that still holds an entry per file (with publish.h's
-// streaming listing writer this class becomes that writer: issue 14 point 2).
+// One store's listing for the target, as its entries come (issue 14 point
+// 2): a present store's goes to a ListingWriter (format 4: tree blobs cut
+// and added to sink as they come, never an entry per file in memory), and
+// is counted into totals; an absent store's (empty) stays in st->files.
 class TargetListing {
  public:
-  explicit TargetListing(ManifestStore* st) : st_(st) {}
-  void Add(ManifestFile&& f) { st_->files.push_back(std::move(f)); }
+  TargetListing(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, HashSet* added, ManifestStore* st,
+                ListingTotals* totals)
+      : st_(st), totals_(totals) {
+    if (st->present) writer_ = std::make_unique<ListingWriter>(files, sink, held, added, st);
+  }
+  Status Add(ManifestFile&& f) {
+    if (!writer_) {
+      st_->files.push_back(std::move(f));
+      return Status::OK();
+    }
+    if (f.type == ManifestFile::Type::kFile) totals_->files++, totals_->logical_bytes += f.size;
+    return writer_->Add(std::move(f));
+  }
+  // Format 4: the last tree blobs and the store's root.
+  Status Finish() { return writer_ ? writer_->Finish() : Status::OK(); }
 
  private:
   ManifestStore* st_;
+  ListingTotals* totals_;
+  std::unique_ptr<ListingWriter> writer_;
 };
 
 // The local scratch (tmp/) an interrupted writer left; nothing of the
@@ -114,6 +136,7 @@ Status PrepareTarget(TargetState* t) {
   MAESTRO_ASSIGN_OR_RETURN(RepoScan scan, ScanSnapshots(files));
   for (const auto& s : scan.snapshots) t->listed[s.id] = s;
   for (const auto& d : scan.damaged) t->damaged.insert(d.id);
+  t->sent.SetScratch(files.env(), files.CacheDir(), files.memory_budget());
   return Status::OK();
 }
 
@@ -133,8 +156,8 @@ class SnapshotCopier {
     PackWriter sink(*to_->files, "copy.after_pack");
     Status sent = Plan(head);
     if (sent.ok()) sent = Send(&head, &m, &sink);
-    if (sent.ok()) sent = StoreListing(*to_->files, &sink, [this](const Hash128& b) { return to_->Has(b); }, &m);
-    if (sent.ok()) sent = CheckArrival(&sink);
+    if (sent.ok()) sent = sink.Finish();
+    if (sent.ok()) sent = PublishCheckedIndex(&sink);  // the last piece
     if (!sent.ok())
       return sent.Annotate("snap copy of snapshot " + id + " from " + from_.backend()->Location() +
                            ": nothing of it is listed on " + to_->files->backend()->Location() +
@@ -144,7 +167,7 @@ class SnapshotCopier {
       for (const auto& t : st.tree_blobs) to_->AddSent(t);
     }
     uint64_t pack_bytes = sink.stored_bytes();
-    MAESTRO_RETURN_IF_ERROR(PublishSnapshot(*to_->files, &sink, &m).Annotate("snap copy of snapshot " + id));
+    MAESTRO_RETURN_IF_ERROR(PublishSnapshot(*to_->files, &sink, &m, &totals_).Annotate("snap copy of snapshot " + id));
     result_->bytes_sent += pack_bytes;
     result_->copied.push_back(id);
     return Status::OK();
@@ -163,7 +186,7 @@ class SnapshotCopier {
     prog_->files_total = 0;
     prog_->bytes_done = 0;
     prog_->bytes_total = 0;
-    BlobIdSet chunks(from_.env(), to_->files->TmpDir());
+    BlobIdSet chunks(from_.env(), to_->files->TmpDir(), to_->files->memory_budget());
     for (const auto& st : head.stores) {
       ListingReader r(from_, &from_index_, st, ListingWhat(head.info.id, st));
       ManifestFile f;
@@ -190,18 +213,22 @@ class SnapshotCopier {
     return Status::OK();
   }
 
-  // Step 2: every file's chunks, store by store; the entries go to the
-  // target's listing (chunk lists rewritten when ids change).
+  // Steps 2 and 3: every file's chunks, store by store; the entries go to
+  // the target's listing as they come (chunk lists rewritten when ids
+  // change), its tree blobs into the same packs as the data.
   Status Send(Manifest* head, Manifest* m, PackWriter* sink) {
     BlobReader reader(from_, &from_index_);
     std::unique_ptr<CompressPool> pool;
     if (!verbatim_) pool = std::make_unique<CompressPool>(sink, DefaultThreads(opts_.threads));
+    const BlobHeld held = [this](const Hash128& b) { return to_->Has(b); };
+    HashSet added;  // tree blobs this snapshot stored (one per ~64 KiB of listing)
     Status st;
-    m->stores.reserve(head->stores.size());
+    m->stores.reserve(head->stores.size());  // the listings point into it
     for (auto& store : head->stores) {
       m->stores.push_back(ManifestStore{store.name, store.original_path, store.is_directory, store.present, {}, false, {}, {}});
-      TargetListing listing(&m->stores.back());
+      TargetListing listing(*to_->files, sink, held, &added, &m->stores.back(), &totals_);
       st = SendStore(head->info.id, store, &reader, sink, &pool, &listing);
+      if (st.ok()) st = listing.Finish();
       store.files.clear();  // formats 1-3: the source's whole listing, done with
       if (!st.ok()) break;
     }
@@ -209,8 +236,6 @@ class SnapshotCopier {
       Status ps = pool->Finish();
       if (st.ok()) st = ps;
     }
-    // The last pack is left open: StoreListing adds the tree blobs to it and
-    // publishes it (one pack, not a small one of tree blobs beside it).
     Report(true);
     return st;
   }
@@ -226,7 +251,8 @@ class SnapshotCopier {
         prog_->files_done++;
         Report(false);
       }
-      listing->Add(std::move(f));
+      MAESTRO_RETURN_IF_ERROR(listing->Add(std::move(f)));
+      if (sink->unindexed() >= PackWriter::kIndexPiece) MAESTRO_RETURN_IF_ERROR(PublishCheckedIndex(sink));
     }
     return r.status();
   }
@@ -308,11 +334,23 @@ class SnapshotCopier {
     return Status::OK();
   }
 
-  // Step 3: every pack this snapshot's copy published is on the target whole
-  // (its full length: blobs, and a version-4 pack's header and trailer after them).
-  Status CheckArrival(PackWriter* sink) {
-    std::map<Hash128, uint64_t> ends = sink->pack_sizes();
-    for (const auto& e : sink->entries()) ends[e.pack] = std::max(ends[e.pack], e.offset + e.stored_len);
+  // Step 4: the packs published since the last piece, each Stat'ed on the
+  // target, then their index piece (bounded: PackWriter::kIndexPiece).
+  Status PublishCheckedIndex(PackWriter* sink) {
+    return sink->PublishIndex([this, sink](const std::vector<IndexEntry>& piece) { return CheckArrival(sink, piece); });
+  }
+
+  // Every pack of piece is on the target whole (its full length: blobs, and a
+  // version-4 pack's header and trailer after them).
+  Status CheckArrival(PackWriter* sink, const std::vector<IndexEntry>& piece) {
+    const std::map<Hash128, uint64_t> sizes = sink->pack_sizes();
+    std::map<Hash128, uint64_t> ends;  // one per pack (16 MiB or 8192 blobs)
+    for (const auto& e : piece) {
+      uint64_t& end = ends[e.pack];
+      end = std::max(end, e.offset + e.stored_len);
+      auto it = sizes.find(e.pack);
+      if (it != sizes.end()) end = std::max(end, it->second);
+    }
     for (const auto& [pack, end] : ends) {
       ObjectInfo info;
       MAESTRO_RETURN_IF_ERROR(to_->files->backend()->Stat(ObjectKind::kPack, PackName(pack), &info)
@@ -358,6 +396,7 @@ class SnapshotCopier {
   // Source packs not looked at yet for sending whole, with how many of
   // their blobs this snapshot sends (Plan; one entry a pack, not a blob).
   std::unordered_map<Hash128, uint32_t, HashKey> need_;
+  ListingTotals totals_;  // the target listing's files and their bytes
   // Source id -> target id of the chunks of this snapshot (re-hashed copies
   // only: two repositories that name blobs differently). The exception to
   // bounded memory, documented: about 64 bytes per distinct chunk of one

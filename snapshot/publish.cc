@@ -52,20 +52,6 @@ Status ListingWriter::Add(ManifestFile&& f) {
 
 Status ListingWriter::Finish() { return tree_ ? tree_->Finish(st_) : Status::OK(); }
 
-Status StoreListing(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, Manifest* m) {
-  HashSet added;
-  for (auto& st : m->stores) {
-    st.has_root = false;
-    st.root = Hash128();
-    st.tree_blobs.clear();
-    if (!files.v4() || !st.present) continue;
-    ListingWriter w(files, sink, held, &added, &st);
-    for (const auto& f : st.files) MAESTRO_RETURN_IF_ERROR(w.Add(ManifestFile(f)));
-    MAESTRO_RETURN_IF_ERROR(w.Finish());
-  }
-  return sink->Finish();
-}
-
 Status PublishSnapshot(const RepoFiles& files, PackWriter* sink, Manifest* m, const ListingTotals* totals) {
   if (files.v4())
     for (const auto& st : m->stores)

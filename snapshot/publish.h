@@ -12,11 +12,13 @@
 // Sealer) and a small manifest.
 //
 // Contract, called in this order on one sink:
-//   StoreListing: format 4: every present store's listing is split into tree
-//     blobs (snapshot/tree.h); those `held` says the repository lacks are added
-//     to sink (zstd, type tree), and each store's root/tree_blobs are set.
-//     Format 3: the stores' roots are cleared (a listing from a format-4
-//     source is written whole). Then sink->Finish(): every pack is published.
+//   ListingWriter, one per present store, fed its entries as they come:
+//     format 4: the listing is cut into tree blobs (snapshot/tree.h); those
+//     `held` says the repository lacks are added to sink (zstd, type tree) at
+//     once, and Finish sets the store's root/tree_blobs. Format 3: the roots
+//     are cleared and the entries kept in the store (a listing from a
+//     format-4 source is written whole). Then sink->Finish(): every pack is
+//     published.
 //   PublishSnapshot: m->info keeps its id, time, label, trigger, host and
 //     warnings; its stores/files/logical_bytes are recounted from m->stores
 //     and stored_bytes set to the pack bytes sink published plus the index
@@ -24,8 +26,8 @@
 //     the repository's. The index file is durable before the manifest is
 //     written; a failure before the manifest leaves the snapshot unlisted (its
 //     packs are reused by the next writer, snapshot/leftovers.h). Internal
-//     error, nothing written, when a format-4 store has no root (StoreListing
-//     was not called).
+//     error, nothing written, when a format-4 store has no root (its
+//     ListingWriter was not finished).
 // Writers only (under the repository lock); one thread.
 #pragma once
 
@@ -73,7 +75,6 @@ struct ListingTotals {
   uint64_t files = 0, logical_bytes = 0;  // regular files, their sizes
 };
 
-Status StoreListing(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, Manifest* m);
 // totals: null = count m->stores' files.
 Status PublishSnapshot(const RepoFiles& files, PackWriter* sink, Manifest* m, const ListingTotals* totals = nullptr);
 
