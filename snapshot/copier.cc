@@ -36,7 +36,6 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <unordered_map>
 
 #include "snapshot/blob_id_set.h"
 #include "snapshot/blob_index.h"
@@ -109,6 +108,32 @@ class TargetListing {
   std::unique_ptr<ListingWriter> writer_;
 };
 
+// Source id -> target id of the chunks re-hashed so far (a copy between
+// repositories that name blobs differently), bounded as an index is: a
+// BlobIndex keyed by the source id, whose entry's pack field holds the target
+// id (no other field is set), spilling to the target's cache/ past its
+// memory budget. A lookup that could not read its scratch answers "not
+// known": the chunk is read and hashed again (slower, never wrong).
+class ChunkRemap {
+ public:
+  explicit ChunkRemap(const RepoFiles& scratch) : map_(scratch.env(), scratch.CacheDir(), scratch.memory_budget()) {}
+  bool Find(const Hash128& from, Hash128* to) const {
+    IndexEntry e;
+    if (!map_.Find(from, &e)) return false;
+    *to = e.pack;
+    return true;
+  }
+  void Insert(const Hash128& from, const Hash128& to) {
+    IndexEntry e;
+    e.blob = from;
+    e.pack = to;
+    map_.Insert(e);
+  }
+
+ private:
+  BlobIndex map_;
+};
+
 // The local scratch (tmp/) an interrupted writer left; nothing of the
 // repository's objects.
 Status ClearScratch(const RepoFiles& files) {
@@ -145,7 +170,8 @@ class SnapshotCopier {
   SnapshotCopier(const RepoFiles& from, const BlobIndex& from_index, const Sealer& from_sealer, TargetState* to,
                  const CopyOptions& opts, CopyProgress* prog, CopyResult* result)
       : from_(from), from_index_(from_index), to_(to), opts_(opts), prog_(prog), result_(result),
-        verbatim_(!opts.rehash && SameBlobNames(from_sealer, *to->sealer)), whole_packs_(verbatim_ && to->files->v4()) {}
+        verbatim_(!opts.rehash && SameBlobNames(from_sealer, *to->sealer)), whole_packs_(verbatim_ && to->files->v4()),
+        remap_(*to->files) {}
 
   // head: the source's manifest head (format 4: the stores' roots; before:
   // the whole listing). The listing is streamed from the source twice.
@@ -313,14 +339,10 @@ class SnapshotCopier {
   // Different names: the chunk is read and checked under the source's id,
   // named by the target's Sealer, and compressed again for the target.
   Status CopyRehashed(Hash128* c, BlobReader* reader, CompressPool* pool) {
-    auto known = remap_.find(*c);
-    if (known != remap_.end()) {
-      *c = known->second;
-      return Status::OK();
-    }
+    if (remap_.Find(*c, c)) return Status::OK();
     MAESTRO_RETURN_IF_ERROR(reader->Read(*c, &plain_));
     Hash128 target_id = to_->sealer->BlobId(plain_);
-    remap_[*c] = target_id;
+    remap_.Insert(*c, target_id);
     IndexEntry e;
     uint64_t stored_len = from_index_.Find(*c, &e) ? e.stored_len : plain_.size();
     *c = target_id;
@@ -397,11 +419,9 @@ class SnapshotCopier {
   // their blobs this snapshot sends (Plan; one entry a pack, not a blob).
   std::unordered_map<Hash128, uint32_t, HashKey> need_;
   ListingTotals totals_;  // the target listing's files and their bytes
-  // Source id -> target id of the chunks of this snapshot (re-hashed copies
-  // only: two repositories that name blobs differently). The exception to
-  // bounded memory, documented: about 64 bytes per distinct chunk of one
-  // snapshot; a copy between repositories of one scheme keeps none.
-  std::unordered_map<Hash128, Hash128, HashKey> remap_;
+  // The chunks of this snapshot re-hashed so far (re-hashed copies only;
+  // a copy between repositories of one scheme inserts none).
+  ChunkRemap remap_;
   std::string plain_, encoded_;
   int64_t last_report_ = 0;
 };
