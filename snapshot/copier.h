@@ -20,14 +20,19 @@
 //     target's Sealer, snapshot/sealer.h) before it goes into a target pack;
 //     a source pack sent as it is (below) is proved first: every blob so, and
 //     all its bytes against its name. Every pack uploaded is then Stat'ed on
-//     the target for its full length;
+//     the target for its full length before an index file names it (index
+//     pieces of PackWriter::kIndexPiece entries as the copy goes); the
+//     manifest is written last (snapshot/publish.h: the archiver's own
+//     publish step, so the target's format encodes it).
 //   - Whole packs: when both ends name blobs alike, the target is format 4 and
 //     the source keeps its packs as local files, a source pack whose blobs
 //     are exactly the ones this snapshot sends from it goes as it is, under
 //     its own name (snapshot/whole_pack.h; Backend::PutCopyOf, which lets
 //     rclone read the file itself). Any other pack's blobs go one by one.
-//     only then are the index file and the manifest written (snapshot/publish.h:
-//     the archiver's own publish step, so the target's format encodes it).
+//   - Memory (issue 14 point 2): the source's listing is streamed and the
+//     target's written as its entries come (publish.h's ListingWriter); the
+//     blob sets are BlobIndex/BlobIdSet bounded by the target's memory budget.
+//     Not bounded: a format-3 target's listing (that format holds it whole).
 //   - The target's format, whatever the source's: a format-4 target gets the
 //     listing as its own tree blobs (named by its Sealer) and a small manifest,
 //     a format-3 target a format-3 manifest and version-1 packs (zstd only).
