@@ -96,7 +96,8 @@ class Archiver {
   Archiver(const RepoFiles& files, const std::vector<SnapshotSource>& sources, const CreateOptions& opts,
            const CreateLimits& limits)
       : files_(files), env_(files.env()), sources_(sources), opts_(opts), limits_(limits),
-        throttle_(env_, opts.progress) {}
+        // Every snapshot's tree blobs, one entry each: bounded as the index is.
+        trees_(env_, files.CacheDir(), files.memory_budget() / 4), throttle_(env_, opts.progress) {}
 
   Result<SnapshotInfo> Run() {
     MAESTRO_RETURN_IF_ERROR(files_.EnsureScratch());
@@ -188,8 +189,8 @@ class Archiver {
     MAESTRO_RETURN_IF_ERROR(plan.Open());
     HashSet added;  // tree blobs this snapshot stored
     BlobHeld held = [this](const Hash128& b) { return stored_->count(b); };
-    PendingBlobs pending;
-    pending.Reserve(prog_.files_total);  // a guess: small files are one blob each
+    // Bounded: past half the repository's budget its ids go to cache/ (snapshot/pending_blobs.h).
+    PendingBlobs pending(env_, files_.CacheDir(), files_.memory_budget() / 2);
     std::vector<std::unique_ptr<FileSaver>> savers;
     for (unsigned r = 0; r < DefaultReaders(DefaultThreads(opts_.threads)); ++r)
       savers.push_back(std::make_unique<FileSaver>(env_, *stored_, &pending, nullptr, &bytes_done_, &files_.sealer()));
@@ -209,7 +210,7 @@ class Archiver {
           AddToBatch(k, std::move(f), &parent, &next_sqlite, &b);
         }
         MAESTRO_RETURN_IF_ERROR(StoreBatch(k, &b, sink, savers));
-        pending.Settle();
+        MAESTRO_RETURN_IF_ERROR(pending.Settle().Annotate("snapshot " + m_.info.id));
         for (auto& f : b.files) {
           if (f.type == ManifestFile::Type::kFile) totals_.files++, totals_.logical_bytes += f.size;
           if (listing) MAESTRO_RETURN_IF_ERROR(listing->Add(std::move(f)));

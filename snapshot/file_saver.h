@@ -32,40 +32,13 @@
 #include "snapshot/blob_index.h"
 #include "snapshot/chunker.h"
 #include "snapshot/compress_pool.h"
+#include "snapshot/pending_blobs.h"
 #include "snapshot/repository.h"
 #include "snapshot/sealer.h"
 
 namespace maestro {
 
 constexpr int kMaxReadTries = 3;
-
-// The blobs submitted in this snapshot and not yet in the stored set: each is
-// submitted once, whichever reader meets it first. Claim is thread-safe.
-// Between batches (no Claim running) Settle moves the batch's ids into one
-// sorted list: 16 bytes a new blob instead of a hash-set node's ~40.
-class PendingBlobs {
- public:
-  // true for the first caller with h (that caller submits it).
-  bool Claim(const Hash128& h) {
-    std::lock_guard<std::mutex> l(mu_);
-    if (std::binary_search(settled_.begin(), settled_.end(), h)) return false;
-    return recent_.insert(h).second;
-  }
-  void Reserve(size_t n) { settled_.reserve(n); }
-  void Settle() {
-    std::lock_guard<std::mutex> l(mu_);
-    size_t mid = settled_.size();
-    settled_.insert(settled_.end(), recent_.begin(), recent_.end());
-    HashSet().swap(recent_);
-    std::sort(settled_.begin() + static_cast<std::ptrdiff_t>(mid), settled_.end());
-    std::inplace_merge(settled_.begin(), settled_.begin() + static_cast<std::ptrdiff_t>(mid), settled_.end());
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Hash128> settled_;  // sorted
-  HashSet recent_;                // claimed since the last Settle
-};
 
 class FileSaver {
  public:

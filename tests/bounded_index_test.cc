@@ -15,6 +15,7 @@
 
 #include "snapshot/blob_id_set.h"
 #include "snapshot/blob_index.h"
+#include "snapshot/pending_blobs.h"
 #include "snapshot/repo_access.h"
 #include "snapshot/repository.h"
 #include "snapshot/scratch_area.h"
@@ -240,6 +241,53 @@ TEST(BoundedBlobIdSetTest, FullScratchDiskIsAnError) {
   if (s.ok()) s = disk.Seal();
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(disk.Seal().ok()) << "the error sticks";
+}
+
+// Past its budget the pending set of a Create (snapshot/pending_blobs.h)
+// folds its claims into a sorted list and spills that to a scratch table,
+// more than once; every id is still claimed exactly once, repeated claims
+// (another reader meeting the same blob, in this batch or an earlier one)
+// are refused, and the scratch folder goes with the set.
+TEST(BoundedPendingBlobsTest, PastItsBudgetTheSetSpillsAndStillClaimsEachIdOnce) {
+  TempDir t;
+  const std::string cache = t.Sub("cache");
+  {
+    PendingBlobs p(Env::Default(), cache, 2048);
+    std::mt19937_64 rng(3);
+    std::vector<uint64_t> claimed;
+    for (uint64_t i = 0; i < 6000; ++i) {
+      EXPECT_TRUE(p.Claim(Id(i))) << i;
+      claimed.push_back(i);
+      // An id met again: just now, or long ago (now in the table).
+      EXPECT_FALSE(p.Claim(Id(claimed[rng() % claimed.size()])));
+      if (i % 700 == 699) {
+        ASSERT_TRUE(p.Settle().ok());
+      }
+    }
+    ASSERT_TRUE(p.Settle().ok());
+    EXPECT_GT(p.spills(), 3u);
+    EXPECT_GT(p.on_disk(), 5000u);
+    for (uint64_t i = 0; i < 6000; ++i) EXPECT_FALSE(p.Claim(Id(i))) << i;
+    EXPECT_TRUE(p.Claim(Id(6000)));
+    EXPECT_TRUE(p.Settle().ok());
+    EXPECT_FALSE(std::filesystem::is_empty(cache));
+  }
+  EXPECT_TRUE(!std::filesystem::exists(cache) || std::filesystem::is_empty(cache)) << "scratch left behind";
+}
+
+// A spill that cannot be written (a full disk) keeps every id in memory, so
+// no blob is claimed twice, and Settle reports the error (Create stops).
+TEST(BoundedPendingBlobsTest, FullScratchDiskIsAnErrorAtSettleAndLosesNoClaim) {
+  TempDir t;
+  FaultEnv env(Env::Default());
+  env.FailAt(FaultEnv::Op::kWrite, 1, ENOSPC, /*sticky=*/true);
+  PendingBlobs p(&env, t.Sub("cache"), 1024);
+  for (uint64_t i = 0; i < 3000; ++i) ASSERT_TRUE(p.Claim(Id(i)));
+  for (uint64_t i = 0; i < 3000; ++i) EXPECT_FALSE(p.Claim(Id(i)));
+  Status s = p.Settle();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("free space"), std::string::npos) << s.ToString();
+  EXPECT_EQ(p.on_disk(), 0u);
 }
 
 TEST(ScratchAreaTest, FoldersOfGoneOwnersAreRemovedLiveOnesKept) {

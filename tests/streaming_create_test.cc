@@ -267,11 +267,11 @@ TEST(PendingBlobsTest, ClaimsSurviveSettleAndEachIdIsClaimedOnce) {
   for (uint64_t i = 0; i < 100; ++i) ids.push_back(Hash128{i * 7919, i});
   for (size_t i = 0; i < 50; ++i) EXPECT_TRUE(p.Claim(ids[i]));
   EXPECT_FALSE(p.Claim(ids[3]));
-  p.Settle();
+  ASSERT_TRUE(p.Settle().ok());
   for (size_t i = 0; i < 50; ++i) EXPECT_FALSE(p.Claim(ids[i]));
   for (size_t i = 50; i < 100; ++i) EXPECT_TRUE(p.Claim(ids[i]));
-  p.Settle();
-  p.Settle();  // nothing new
+  ASSERT_TRUE(p.Settle().ok());
+  ASSERT_TRUE(p.Settle().ok());  // nothing new
   for (const auto& id : ids) EXPECT_FALSE(p.Claim(id));
   EXPECT_TRUE(p.Claim(Hash128{1, 1}));
 }
@@ -439,6 +439,53 @@ TEST_F(StreamingCreate, AnUnreadableParentListingMeansEverythingIsReadAgain) {
   auto got = TreeDigest(t_.Sub("out"), false), want = TreeDigest(docs_, false);
   EXPECT_EQ(got.at("big.bin"), want.at("big.bin"));
   EXPECT_EQ(got.at("a/b/f1119.md"), want.at("a/b/f1119.md"));
+}
+
+// Every index entry of the repository at files, duplicates included, and
+// the distinct blobs among them.
+void CountIndexEntries(const RepoFiles& files, size_t* entries, size_t* blobs) {
+  std::vector<Hash128> ids;
+  ASSERT_TRUE(ForEachIndexEntry(files, true, nullptr, nullptr, [&](const IndexEntry& e) { ids.push_back(e.blob); }).ok());
+  *entries = ids.size();
+  std::sort(ids.begin(), ids.end());
+  *blobs = static_cast<size_t>(std::unique(ids.begin(), ids.end()) - ids.begin());
+}
+
+// With a memory budget so small that the create's pending blob set spills to
+// cache/ many times (snapshot/pending_blobs.h), the snapshot is the one an
+// unbounded create makes: the same listing, every blob stored once (files of
+// the same content in far-apart batches included), and it verifies.
+TEST_F(StreamingCreate, ATinyMemoryBudgetSpillsThePendingSetAndStoresTheSameSnapshot) {
+  for (int i = 0; i < 120; i += 7)  // the bytes of docs/<a, a-c or a/b>/f<1000+i>.md
+    WriteFile(docs_ + "/z/copy" + std::to_string(i) + ".md", "doc " + std::to_string(i) + "\n" + std::string(600 + i, 'x'));
+  auto roomy = Create(5);
+  ASSERT_TRUE(roomy.ok()) << roomy.status().ToString();
+  const std::string tiny_dir = t_.Sub("tiny");
+  ASSERT_TRUE(Repository::Open(Env::Default(), tiny_dir, true).ok());
+  auto backend = NewLocalBackend(Env::Default(), tiny_dir);
+  RepoFiles tiny(Env::Default(), backend.get(), tiny_dir, kRepoFormatV4, PlainSealer().get());
+  tiny.set_memory_budget(1024);
+  CreateLimits l;
+  l.batch_entries = 5;
+  auto small = CreateSnapshot(tiny, Sources(), co_, l);
+  ASSERT_TRUE(small.ok()) << small.status().ToString();
+  Manifest a = Load(roomy->id);
+  auto b = LoadManifest(tiny, small->id);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_EQ(a.stores.size(), b->stores.size());
+  for (size_t k = 0; k < a.stores.size(); ++k) EXPECT_EQ(a.stores[k].root, b->stores[k].root) << a.stores[k].name;
+  size_t roomy_entries = 0, roomy_blobs = 0, tiny_entries = 0, tiny_blobs = 0;
+  CountIndexEntries(*files_, &roomy_entries, &roomy_blobs);
+  CountIndexEntries(tiny, &tiny_entries, &tiny_blobs);
+  EXPECT_EQ(tiny_blobs, roomy_blobs);
+  EXPECT_EQ(tiny_entries, tiny_blobs) << "a blob was stored twice";
+  EXPECT_EQ(roomy_entries, roomy_blobs);
+  EXPECT_GT(tiny_blobs, 120u);
+  auto repo = Repository::Open(Env::Default(), tiny_dir, false);
+  ASSERT_TRUE(repo.ok());
+  auto rep = (*repo)->Verify({}, true);
+  ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+  EXPECT_TRUE(rep->ok());
 }
 
 // Format 3 keeps the whole listing in its manifest: batches still fill it
