@@ -194,6 +194,10 @@ class Archiver {
     std::vector<std::unique_ptr<FileSaver>> savers;
     for (unsigned r = 0; r < DefaultReaders(DefaultThreads(opts_.threads)); ++r)
       savers.push_back(std::make_unique<FileSaver>(env_, *stored_, &pending, nullptr, &bytes_done_, &files_.sealer()));
+    // One pool for the whole step: its threads and its reused blob buffers
+    // (snapshot/blob_buffers.h) last from batch to batch.
+    CompressPool pool(sink, DefaultThreads(opts_.threads));
+    for (const auto& s : savers) s->set_pool(&pool);
     for (size_t k = 0; k < m_.stores.size(); ++k) {
       ManifestStore& st = m_.stores[k];
       std::unique_ptr<ListingWriter> listing;
@@ -209,7 +213,7 @@ class Archiver {
             return plan.status().ok() ? Status::Internal("the snapshot's plan " + plan_path_ + " ends early") : plan.status();
           AddToBatch(k, std::move(f), &parent, &next_sqlite, &b);
         }
-        MAESTRO_RETURN_IF_ERROR(StoreBatch(k, &b, sink, savers));
+        MAESTRO_RETURN_IF_ERROR(StoreBatch(k, &b, &pool, savers));
         MAESTRO_RETURN_IF_ERROR(pending.Settle().Annotate("snapshot " + m_.info.id));
         for (auto& f : b.files) {
           if (f.type == ManifestFile::Type::kFile) totals_.files++, totals_.logical_bytes += f.size;
@@ -219,6 +223,7 @@ class Archiver {
       }
       if (listing) MAESTRO_RETURN_IF_ERROR(listing->Finish());
     }
+    MAESTRO_RETURN_IF_ERROR(pool.Finish());
     m_.info.read_bytes += read_bytes_.load();
     return Status::OK();
   }
@@ -240,12 +245,10 @@ class Archiver {
   }
 
   // Every file of b read by ReadPool threads (one FileSaver each), compressed
-  // by a pool of its own: once it finished, every entry of b is final.
-  Status StoreBatch(size_t k, Batch* b, PackWriter* sink, const std::vector<std::unique_ptr<FileSaver>>& savers) {
+  // by the pool: once it drained, every entry of b is final.
+  Status StoreBatch(size_t k, Batch* b, CompressPool* pool, const std::vector<std::unique_ptr<FileSaver>>& savers) {
     Status failure;
     {
-      CompressPool pool(sink, DefaultThreads(opts_.threads));
-      for (const auto& s : savers) s->set_pool(&pool);
       ReadPool readers(static_cast<unsigned>(savers.size()));
       ReadAhead ahead = ReadAheadOf(k, *b);
       current_ = 0;
@@ -256,10 +259,9 @@ class Archiver {
         return StoreFile(k, b, i, savers[slot].get());
       };
       failure = readers.Run(b->files.size(), work, [&] { ReportProgress(k, *b); });
-      Status ps = pool.Finish();
+      Status ps = pool->Drain();
       if (failure.ok()) failure = ps;
       ReportProgress(k, *b);
-      for (const auto& s : savers) s->set_pool(nullptr);
     }
     // In plan order, whichever reader met them.
     std::sort(changed_.begin(), changed_.end());

@@ -16,8 +16,9 @@ template <typename T>
 class BoundedQueue {
  public:
   explicit BoundedQueue(size_t cap) : cap_(cap) {}
-  // Waits for room; false when the queue was closed (the consumer side failed).
-  bool Push(T v) {
+  // Waits for room; false when the queue was closed (the consumer side
+  // failed): v is then left as it was, for the caller to dispose of.
+  bool Push(T&& v) {
     std::unique_lock<std::mutex> l(mu_);
     not_full_.wait(l, [&] { return closed_ || q_.size() < cap_; });
     if (closed_) return false;

@@ -30,11 +30,45 @@ unsigned DefaultThreads(int requested) {
   return hc == 0 ? 2 : std::min(hc, 8u);
 }
 
-CompressPool::CompressPool(PackWriter* sink, unsigned threads) : sink_(sink), queue_(threads * kQueuePerWorker) {
+CompressPool::CompressPool(PackWriter* sink, unsigned threads, size_t in_flight_bytes)
+    : sink_(sink), buffers_(in_flight_bytes), queue_(static_cast<size_t>(-1)) {
   for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { Run(); });
 }
 
 CompressPool::~CompressPool() { Stop(); }
+
+bool CompressPool::Submit(const Hash128& id, std::string_view data, BlobHint hint) {
+  Job job{id, std::string(), hint};
+  if (!buffers_.Take(data, &job.data)) return false;
+  return Queue(std::move(job));
+}
+
+bool CompressPool::Submit(const Hash128& id, std::string&& data, BlobHint hint) {
+  if (!buffers_.Adopt(data)) return false;
+  return Queue(Job{id, std::move(data), hint});
+}
+
+bool CompressPool::Queue(Job&& job) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    unfinished_++;
+  }
+  if (queue_.Push(std::move(job))) return true;
+  buffers_.Give(std::move(job.data));  // Push leaves it on failure
+  JobDone();
+  return false;
+}
+
+void CompressPool::JobDone() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (--unfinished_ == 0) idle_.notify_all();
+}
+
+Status CompressPool::Drain() {
+  std::unique_lock<std::mutex> l(mu_);
+  idle_.wait(l, [&] { return unfinished_ == 0; });
+  return status_;
+}
 
 Status CompressPool::Finish() {
   Stop();
@@ -59,6 +93,7 @@ CompressStats CompressPool::stats() const {
 
 void CompressPool::Stop() {
   queue_.Close();
+  buffers_.Close();
   for (auto& t : workers_)
     if (t.joinable()) t.join();
 }
@@ -67,6 +102,7 @@ void CompressPool::Fail(const Status& s) {
   std::lock_guard<std::mutex> l(mu_);
   if (status_.ok()) status_ = s;
   queue_.Close();
+  buffers_.Close();
 }
 
 bool TrialSaysIncompressible(ZSTD_CCtx* cctx, std::string_view d, std::string* scratch) {
@@ -112,12 +148,17 @@ void CompressPool::Run() {
   Worker w;
   Job job;
   while (queue_.Pop(&job)) {
+    bool failed;
     {
       std::lock_guard<std::mutex> l(mu_);
-      if (!status_.ok()) continue;  // drain after a failure
+      failed = !status_.ok();  // drain after a failure
     }
-    Status s = Store(&w, job);
+    Status s = failed ? Status::OK() : Store(&w, job);
+    // Given back before the next wait: a waiting worker holds no buffer.
+    buffers_.Give(std::move(job.data));
+    job.data = std::string();
     if (!s.ok()) Fail(s);
+    JobDone();  // after Fail: Drain returns the error
   }
 }
 

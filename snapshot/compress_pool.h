@@ -9,22 +9,29 @@
 // 3%. A blob submitted with BlobHint::incompressible (its file was found
 // incompressible by an earlier snapshot) is stored raw without a trial.
 // BlobHint::verdict, when set, receives the blob's trial outcome from a
-// worker thread: it must outlive the pool's Finish, and nothing may read it
-// before Finish returns.
+// worker thread: it must outlive the pool's Drain or Finish, and nothing may read it
+// before that returns.
 //
-// Submit() blocks while the queue (kQueuePerWorker jobs a worker) is full, so
-// blob data in flight is bounded by (queue depth + workers) x the largest
-// chunk. The first error stops the pool (later jobs are drained unread) and
-// Finish() returns it. Submit is called from one producer thread; the
-// destructor joins the workers.
+// Blob data in flight is bounded by bytes (issue 14 point 2): Submit() waits
+// until the blob fits the pool's in-flight budget before it copies it, and a
+// worker gives its buffer back (kept for reuse, snapshot/blob_buffers.h) once
+// the blob is in the pack writer; so queued and compressing blobs together
+// hold at most in_flight_bytes (or one blob, when a blob is larger), whatever
+// their sizes and the number of threads. The first error stops the pool
+// (later jobs are drained unread) and Drain() and Finish() return it. Submit may be
+// called from several producer threads (Create's readers); the destructor
+// joins the workers.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "snapshot/blob_buffers.h"
 #include "snapshot/blob_codec.h"
 #include "snapshot/bounded_queue.h"
 #include "snapshot/pack_writer.h"
@@ -62,18 +69,24 @@ struct CompressStats {
 class CompressPool {
  public:
   static constexpr size_t kTrialBytes = 64 * 1024;
-  static constexpr unsigned kQueuePerWorker = 2;
+  // Blob bytes queued or being compressed at most: a little over twice the
+  // largest chunk (snapshot/chunker.h), so two of them fit, with room.
+  static constexpr size_t kDefaultInFlightBytes = 9u << 20;
 
-  CompressPool(PackWriter* sink, unsigned threads);
+  CompressPool(PackWriter* sink, unsigned threads, size_t in_flight_bytes = kDefaultInFlightBytes);
   ~CompressPool();
   CompressPool(const CompressPool&) = delete;
   CompressPool& operator=(const CompressPool&) = delete;
 
-  // false when the pool has stopped on an error (see status()).
-  bool Submit(const Hash128& id, std::string data, BlobHint hint = {}) {
-    return queue_.Push(Job{id, std::move(data), hint});
-  }
-  // Waits for every job; the first error.
+  // Queues one blob once its bytes fit the budget: a copy of data (made
+  // after the wait), or the string itself. false when the pool has stopped on
+  // an error (see status()).
+  bool Submit(const Hash128& id, std::string_view data, BlobHint hint = {});
+  bool Submit(const Hash128& id, std::string&& data, BlobHint hint = {});
+  // Waits until every job submitted so far is in the pack writer (the
+  // workers stay, for the next blobs); the first error.
+  Status Drain();
+  // Waits for every job and stops the workers; the first error.
   Status Finish();
   Status status();
   CompressStats stats() const;
@@ -85,15 +98,20 @@ class CompressPool {
     BlobHint hint;
   };
   struct Worker;
+  bool Queue(Job&& job);  // false (and the buffer given back) when the pool stopped
+  void JobDone();
   void Stop();
   void Run();
   Status Store(Worker* w, const Job& job);
   void Fail(const Status& s);
 
   PackWriter* sink_;
-  BoundedQueue<Job> queue_;
+  BlobBuffers buffers_;
+  BoundedQueue<Job> queue_;  // its count bound is never reached: buffers_ bounds it
   std::vector<std::thread> workers_;
   std::mutex mu_;
+  std::condition_variable idle_;  // unfinished_ reached 0
+  size_t unfinished_ = 0;         // jobs queued or being stored. mu_
   Status status_;
   std::atomic<uint64_t> trials_{0}, compressed_{0}, raw_{0}, bytes_in_{0}, bytes_out_{0};
 };

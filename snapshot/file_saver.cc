@@ -58,7 +58,7 @@ Status FileSaver::ReadOnce(const std::string& read_path, uint64_t size_hint, Man
       BlobHint hint;
       hint.incompressible = known_incompressible_;
       if (first) hint.verdict = &f->incompressible;
-      if (!pool_->Submit(h, std::string(chunk), hint)) return pool_->status();
+      if (!pool_->Submit(h, chunk, hint)) return pool_->status();  // copied once there is room
     } else if (first) {
       if (!cctx_) cctx_.reset(ZSTD_createCCtx());
       f->incompressible = TrialSaysIncompressible(cctx_.get(), chunk, &trial_scratch_);

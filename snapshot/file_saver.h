@@ -13,10 +13,10 @@
 // ManifestFile::incompressible: a file that has it set when Save starts (an
 // earlier snapshot found it incompressible) has its new blobs stored raw with
 // no trial; otherwise the pool's trial on the first blob it submits for the
-// file is written into it (by a worker: read it only after the pool's Finish).
+// file is written into it (by a worker: read it only after the pool's Drain or Finish).
 //
 // Thread safety: one FileSaver per reader thread (snapshot/read_pool.h); the
-// savers of one Create share a PendingBlobs, the pool (one per batch, set_pool)
+// savers of one Create share a PendingBlobs, the pool (set_pool: one for the whole Create)
 // and the byte counter.
 #pragma once
 
@@ -50,7 +50,7 @@ class FileSaver {
       : env_(env), stored_(stored), pending_(pending), pool_(pool), bytes_done_(bytes_done),
         sealer_(sealer ? sealer : PlainSealer().get()) {}
 
-  // The pool the next Saves submit to (Create starts one per batch).
+  // The pool the next Saves submit to (Create sets one for all its batches).
   void set_pool(CompressPool* pool) { pool_ = pool; }
 
   // Reads read_path (source, or the SQLite backup of it in tmp/) into f:

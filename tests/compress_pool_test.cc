@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -12,6 +13,7 @@
 #include "snapshot/archive_walk.h"
 #include "snapshot/blob_codec.h"
 #include "snapshot/blob_index.h"
+#include "snapshot/blob_buffers.h"
 #include "snapshot/compress_pool.h"
 #include "snapshot/file_saver.h"
 #include "snapshot/pack_writer.h"
@@ -97,6 +99,63 @@ TEST_F(CompressPoolTest, RandomBlobIsStoredRawWithoutRunningTheCompressorAndText
       EXPECT_LT(e.stored_len, text.size() / 4);
     }
     EXPECT_EQ(ZstdDecode(Stored(e), e.raw_len), want);
+  }
+}
+
+// Blob bytes in flight are bounded by the pool's budget, not by a count:
+// producers on several threads wait for room before copying, a buffer given
+// back is reused (or freed to make room for a larger one), a blob larger than
+// the whole budget still goes through (alone), and every blob is stored.
+TEST_F(CompressPoolTest, BytesInFlightStayWithinTheBudgetAndALargerBlobStillPasses) {
+  const std::string big(600 * 1024, 'b'), bigger(900 * 1024, 'c'), huge(3 << 20, 'h');
+  BlobBuffers buffers(2 << 20);
+  std::string a, b;
+  ASSERT_TRUE(buffers.Take(big, &a));
+  ASSERT_TRUE(buffers.Take(bigger, &b));
+  EXPECT_EQ(a, big);
+  std::atomic<bool> third{false};
+  std::string c;
+  std::thread waiter([&] { third = buffers.Take(bigger, &c); });  // 2.4 MiB > 2 MiB: waits
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(third.load()) << "took bytes past the cap";
+  EXPECT_LE(buffers.held(), buffers.cap());
+  const char* reused = b.data();
+  buffers.Give(std::move(b));  // kept: the waiter takes it, no new allocation
+  waiter.join();
+  ASSERT_TRUE(third.load());
+  EXPECT_EQ(c, bigger);
+  EXPECT_EQ(c.data(), reused);
+  EXPECT_LE(buffers.held(), buffers.cap());
+  buffers.Give(std::move(a));
+  buffers.Give(std::move(c));
+  std::string d;
+  ASSERT_TRUE(buffers.Take(huge, &d)) << "a request over the cap passes when nothing is in flight";
+  EXPECT_EQ(d, huge);
+  EXPECT_EQ(buffers.held(), d.capacity()) << "the kept buffers were freed to make room";
+  buffers.Close();
+  std::string e;
+  EXPECT_FALSE(buffers.Take("x", &e)) << "a closed pool refuses";
+
+  PackWriter sink(*files_, "none");
+  std::vector<std::string> blobs;
+  for (int i = 0; i < 12; ++i) blobs.push_back(i % 2 ? RandomBytes(300000 + i, 20 + i) : Text(200000 + i));
+  {
+    CompressPool pool(&sink, 2, /*in_flight_bytes=*/256 * 1024);  // under one blob: one at a time
+    std::vector<std::thread> producers;
+    for (int p = 0; p < 2; ++p)
+      producers.emplace_back([&, p] {
+        for (size_t i = p; i < blobs.size(); i += 2) EXPECT_TRUE(pool.Submit(Xxh128(blobs[i]), std::string_view(blobs[i])));
+      });
+    for (auto& t : producers) t.join();
+    ASSERT_TRUE(pool.Finish().ok());
+  }
+  ASSERT_TRUE(sink.Finish().ok());
+  auto entries = sink.entries();
+  ASSERT_EQ(entries.size(), blobs.size());
+  for (const auto& entry : entries) {
+    auto it = std::find_if(blobs.begin(), blobs.end(), [&](const std::string& blob) { return Xxh128(blob) == entry.blob; });
+    ASSERT_NE(it, blobs.end());
+    EXPECT_EQ(ZstdDecode(Stored(entry), entry.raw_len), *it);
   }
 }
 
