@@ -61,11 +61,13 @@ Status PackWriter::Add(const Hash128& id, uint32_t raw_len, std::string_view enc
   }
   if (!v4 && (codec != BlobCodec::kZstd || type != BlobType::kData))
     return Status::Internal("a format-3 pack holds only zstd data blobs");
+  // Unencrypted, sealing is the identity: the blob goes in as it is, not a copy of it.
+  const bool seal = v4 && files_.sealer().encrypted();
   std::string sealed;
-  if (v4) {
+  if (seal) {
     MAESTRO_ASSIGN_OR_RETURN(sealed, files_.sealer().SealBlob(id, encoded));
   }
-  std::string_view stored = v4 ? std::string_view(sealed) : encoded;
+  std::string_view stored = seal ? std::string_view(sealed) : encoded;
   std::unique_ptr<OpenPack> full;
   {
     std::lock_guard<std::mutex> l(mu_);
