@@ -9,10 +9,12 @@
 #include "cli/exit_codes.h"
 #include "cli/txn_gate.h"
 #include "util/env.h"
+#include "util/memory_policy.h"
 
 using namespace maestro;
 
 int main(int argc, char** argv) {
+  SetProcessMemoryPolicy();  // before any thread starts
   CLI::App app{
       "maestro-db: journaled snapshots, resets, cleanups and migrations for a MAESTRO install.\n"
       "Every destructive command takes a verified snapshot first and records each step in a\n"
