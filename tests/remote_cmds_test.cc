@@ -135,7 +135,7 @@ TEST_F(RemoteCommandsTest, InitEncryptMakesTheKeyThenTheConfigOnTheRemoteUnderIt
   nlohmann::json j = Json(r);
   EXPECT_EQ(j["repository"], remote());
   EXPECT_EQ(j["encrypted"], true);
-  EXPECT_EQ(j["encryption"], "xchacha20poly1305");
+  EXPECT_EQ(j["encryption"], "xchacha20poly1305+keyed-xxh3");
   EXPECT_EQ(j["kdf"]["opslimit"], 1);
   const std::string key_id = j["key_id"];
   EXPECT_EQ(Ls(served("repo/keys")), key_id + "\n");

@@ -278,7 +278,7 @@ TEST_F(StreamingRead, ADamagedFileBlobMidListingStopsEveryWriterAndRestoreWrites
   ASSERT_TRUE(m.ok());
   BlobIndex idx;
   ASSERT_TRUE(LoadIndex(*RepoFilesOf(repo.get()), &idx, true, nullptr, nullptr).ok());
-  const std::string victim = "a07/b03/f014350.md";
+  const std::string victim = FilePath(kFiles / 2);  // a file mid-listing
   bool found = false;
   for (const auto& f : m->stores[0].files) {
     if (f.path != victim) continue;
