@@ -141,6 +141,14 @@ Status RefuseMissingComposeVolumes(const InstallInfo& info, const std::vector<St
   return Status::OK();
 }
 
+namespace {
+// The repository a report names: the remote one when the command's is remote
+// (the layout's repo() is then only the local default).
+const std::string& ReportedRepo(const InstallInfo& info, const Layout& layout) {
+  return info.remote_repo.empty() ? layout.repo() : info.remote_repo;
+}
+}  // namespace
+
 std::vector<std::string> DescribeInstall(const InstallInfo& info, const Layout& layout) {
   std::vector<std::string> out = {"", "where:"};
   if (info.compose)
@@ -151,14 +159,14 @@ std::vector<std::string> DescribeInstall(const InstallInfo& info, const Layout& 
     out.push_back("  " + s.name + std::string(s.name.size() < 9 ? 10 - s.name.size() : 1, ' ') +
                   (it == info.why.end() ? "" : it->second));
   }
-  out.push_back("  repo      " + (info.remote_repo.empty() ? layout.repo() : info.remote_repo) + ": " + info.repo_why);
+  out.push_back("  repo      " + ReportedRepo(info, layout) + ": " + info.repo_why);
   return out;
 }
 
 void AddInstallJson(const InstallInfo& info, const Layout& layout, nlohmann::json* doc) {
   for (const auto& [name, why] : info.why)
     if (doc->contains("stores") && (*doc)["stores"].contains(name)) (*doc)["stores"][name]["found"] = why;
-  (*doc)["repo"] = {{"path", info.remote_repo.empty() ? layout.repo() : info.remote_repo}, {"why", info.repo_why}};
+  (*doc)["repo"] = {{"path", ReportedRepo(info, layout)}, {"why", info.repo_why}};
   (*doc)["install"] = info.ToJson();
 }
 
