@@ -163,13 +163,18 @@ class ListingFixture : public ::testing::Test {
     const Hash128 tree = m->stores[0].tree_blobs[which];
     BlobIndex idx;
     EXPECT_TRUE(LoadIndex(*RepoFilesOf(repo.get()), &idx, true, nullptr, nullptr).ok());
+    DamageBlob(repo.get(), idx, tree);
+    return dir;
+  }
+
+  // Flips one stored byte of blob in its pack in repo: its checksum fails.
+  static void DamageBlob(Repository* repo, const BlobIndex& idx, const Hash128& blob) {
     IndexEntry e;
-    EXPECT_TRUE(idx.Find(tree, &e));
-    std::string pack = RepoFilesOf(repo.get())->PackPath(e.pack);
+    ASSERT_TRUE(idx.Find(blob, &e));
+    const std::string pack = RepoFilesOf(repo)->PackPath(e.pack);
     std::string bytes = ReadFile(pack);
     bytes[e.offset + e.stored_len / 2] ^= 0x20;
     WriteFile(pack, bytes);
-    return dir;
   }
 
   static TempDir* dir_;
@@ -283,12 +288,7 @@ TEST_F(StreamingRead, ADamagedFileBlobMidListingStopsEveryWriterAndRestoreWrites
   for (const auto& f : m->stores[0].files) {
     if (f.path != victim) continue;
     ASSERT_EQ(f.chunks.size(), 1u);
-    IndexEntry e;
-    ASSERT_TRUE(idx.Find(f.chunks[0], &e));
-    std::string pack = RepoFilesOf(repo.get())->PackPath(e.pack);
-    std::string bytes = ReadFile(pack);
-    bytes[e.offset + e.stored_len / 2] ^= 0x20;
-    WriteFile(pack, bytes);
+    DamageBlob(repo.get(), idx, f.chunks[0]);
     found = true;
   }
   ASSERT_TRUE(found);
@@ -348,14 +348,8 @@ TEST_F(StreamingRead, VerifyNamesEachFileWhoseBlobIsDamagedAndNoOther) {
   for (const auto& f : m->stores[0].files) {
     if (f.chunks.empty() || (f.path.rfind(SubFolder(7, 3) + "/", 0) != 0 && f.path.rfind(TopFolder(12) + "/", 0) != 0))
       continue;
-    if (victims.size() % 2 == 0) {  // every other file of a folder, and of a folder of folders
-      IndexEntry e;
-      ASSERT_TRUE(idx.Find(f.chunks[0], &e));
-      std::string pack = RepoFilesOf(repo.get())->PackPath(e.pack);
-      std::string bytes = ReadFile(pack);
-      bytes[e.offset + e.stored_len / 2] ^= 0x20;
-      WriteFile(pack, bytes);
-    }
+    if (victims.size() % 2 == 0)  // every other file of a folder, and of a folder of folders
+      DamageBlob(repo.get(), idx, f.chunks[0]);
     victims.insert(f.path);
   }
   std::set<std::string> damaged;
