@@ -20,9 +20,11 @@
 #include "snapshot/file_saver.h"
 #include "snapshot/pack_writer.h"
 #include "snapshot/plan_file.h"
+#include "snapshot/read_ahead.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/repository.h"
 #include "snapshot/tree.h"
+#include "tests/support/fault_env.h"
 #include "tests/test_util.h"
 #include "util/sqlite.h"
 
@@ -261,6 +263,28 @@ TEST_F(PackWriterIndexTest, APackOfTinyBlobsIsSealedAt8192Blobs) {
 
 // A blob claimed in an earlier batch (settled into the sorted list) is not
 // claimed again; a new one is claimed once.
+// The read-ahead (snapshot/read_ahead.h) hints each file worth it (a size
+// given, kMinBytes or more) once, and none further ahead than kWindowBytes
+// past the one being read; the one being read and the small ones never.
+TEST(ReadAheadTest, HintsEachLargeFileOnceAndNoneBeyondTheWindow) {
+  struct Recording : FaultEnv {
+    using FaultEnv::FaultEnv;
+    void PrefetchFile(const std::string& path) override { hinted.push_back(path); }
+    std::vector<std::string> hinted;
+  };
+  Recording env(Env::Default());
+  const uint64_t q = ReadAhead::kWindowBytes / 4;
+  ReadAhead ahead(&env, {q, ReadAhead::kMinBytes - 1, 0, q, q, q, q, q}, [](size_t i) { return "f" + std::to_string(i); });
+  ahead.Advance(0);
+  EXPECT_EQ(env.hinted, (std::vector<std::string>{"f3", "f4", "f5", "f6"})) << "f7 lies past the window";
+  ahead.Advance(1);
+  ahead.Advance(2);
+  EXPECT_EQ(env.hinted.size(), 4u) << "nothing more came into the window";
+  ahead.Advance(3);
+  ahead.Advance(7);
+  EXPECT_EQ(env.hinted, (std::vector<std::string>{"f3", "f4", "f5", "f6", "f7"}));
+}
+
 TEST(PendingBlobsTest, ClaimsSurviveSettleAndEachIdIsClaimedOnce) {
   PendingBlobs p;
   std::vector<Hash128> ids;
