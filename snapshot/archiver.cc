@@ -282,7 +282,7 @@ class Archiver {
       if (p && p->size == f.size && p->mtime_ns == f.mtime_ns && p->inode == f.inode) continue;
       sizes[i] = f.size;
     }
-    return ReadAhead(env_, std::move(sizes), [this, k, &b](size_t i) { return SourceOf(k, b.files[i]); });
+    return ReadAhead(env_, sizes, [this, k, &b](size_t i) { return SourceOf(k, b.files[i]); });
   }
 
   // Readers' counters into prog_, on the calling thread (the callback's).

@@ -2,13 +2,9 @@
 
 namespace maestro {
 
-ReadAhead::ReadAhead(Env* env, std::vector<uint64_t> sizes, std::function<std::string(size_t)> path_of)
-    : env_(env), sizes_(std::move(sizes)), path_of_(std::move(path_of)) {
-  before_.resize(sizes_.size() + 1, 0);
-  for (size_t i = 0; i < sizes_.size(); ++i) {
-    if (sizes_[i] < kMinBytes) sizes_[i] = 0;
-    before_[i + 1] = before_[i] + sizes_[i];
-  }
+ReadAhead::ReadAhead(Env* env, const std::vector<uint64_t>& sizes, std::function<std::string(size_t)> path_of)
+    : env_(env), before_(sizes.size() + 1, 0), path_of_(std::move(path_of)) {
+  for (size_t i = 0; i < sizes.size(); ++i) before_[i + 1] = before_[i] + (sizes[i] < kMinBytes ? 0 : sizes[i]);
 }
 
 void ReadAhead::Advance(size_t i) {
@@ -16,8 +12,8 @@ void ReadAhead::Advance(size_t i) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (hinted_ <= i) hinted_ = i + 1;  // entry i itself is being read now
-    while (hinted_ < sizes_.size() && before_[hinted_ + 1] - before_[i + 1] <= kWindowBytes) {
-      if (sizes_[hinted_] > 0) todo.push_back(hinted_);
+    while (hinted_ + 1 < before_.size() && before_[hinted_ + 1] - before_[i + 1] <= kWindowBytes) {
+      if (before_[hinted_ + 1] > before_[hinted_]) todo.push_back(hinted_);  // worth hinting
       hinted_++;
     }
   }

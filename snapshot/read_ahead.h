@@ -14,7 +14,6 @@
 // Thread safety: Advance may be called from several threads at once.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -32,16 +31,15 @@ class ReadAhead {
   static constexpr uint64_t kMinBytes = 64u << 10;
 
   // sizes[i]: the bytes entry i will read (0: none, it is not hinted).
-  // path_of(i): its path. Both must outlive the ReadAhead.
-  ReadAhead(Env* env, std::vector<uint64_t> sizes, std::function<std::string(size_t)> path_of);
+  // path_of(i): its path (what it refers to must outlive the ReadAhead).
+  ReadAhead(Env* env, const std::vector<uint64_t>& sizes, std::function<std::string(size_t)> path_of);
 
   // Entry i is about to be read: hints the entries after it within the window.
   void Advance(size_t i);
 
  private:
   Env* env_;
-  std::vector<uint64_t> before_;  // bytes of entries [0, i) worth hinting
-  std::vector<uint64_t> sizes_;
+  std::vector<uint64_t> before_;  // bytes of entries [0, i) worth hinting: entry i is when before_[i + 1] > before_[i]
   std::function<std::string(size_t)> path_of_;
   std::mutex mu_;
   size_t hinted_ = 0;  // entries [0, hinted_) were hinted or skipped; guarded by mu_
