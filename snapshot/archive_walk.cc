@@ -100,8 +100,7 @@ Status StoreWalker::EmitRun(Walk& w, const std::string& abs, const std::string& 
     const auto& [e, fi] = stats[i];
     if (!fi.is_regular || fi.size < 512) continue;
     const ManifestFile* p = w.parent ? w.parent->Find(path_of(e.name)) : nullptr;
-    bool unchanged = p && p->size == fi.size && p->mtime_ns == fi.mtime_ns && p->inode == fi.inode;
-    if (!unchanged) to_look.push_back(i);
+    if (!SameAsParent(p, fi.size, fi.mtime_ns, fi.inode)) to_look.push_back(i);
   }
   std::vector<char> is_sqlite(to_look.size(), 0);
   MAESTRO_RETURN_IF_ERROR(ForEachEntry(to_look.size(), [&](size_t i) {

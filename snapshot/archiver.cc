@@ -279,7 +279,7 @@ class Archiver {
       const ManifestFile& f = b.files[i];
       const ManifestFile* p = b.parent[i].get();
       if (f.type != ManifestFile::Type::kFile || f.sqlite_backup) continue;
-      if (p && p->size == f.size && p->mtime_ns == f.mtime_ns && p->inode == f.inode) continue;
+      if (SameAsParent(p, f.size, f.mtime_ns, f.inode)) continue;
       sizes[i] = f.size;
     }
     return ReadAhead(env_, sizes, [this, k, &b](size_t i) { return SourceOf(k, b.files[i]); });
@@ -343,8 +343,8 @@ class Archiver {
     f->incompressible = p->incompressible;  // changed or not: no trial for a file known not to compress
     FileInfo now_fi;
     MAESTRO_RETURN_IF_ERROR(env_->Stat(source, &now_fi));
-    if (!now_fi.is_regular || now_fi.size != p->size || now_fi.mtime_ns != p->mtime_ns || now_fi.inode != p->inode ||
-        p->inode == 0 || !stored_->HasAll(p->chunks))
+    if (!now_fi.is_regular || !SameAsParent(p, now_fi.size, now_fi.mtime_ns, now_fi.inode) || p->inode == 0 ||
+        !stored_->HasAll(p->chunks))
       return Status::OK();
     f->size = p->size;
     f->hash = p->hash;

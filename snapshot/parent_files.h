@@ -29,6 +29,12 @@
 
 namespace maestro {
 
+// The rule that lets a file reuse its parent's chunks unread: the parent has
+// it with the same size, mtime and inode.
+inline bool SameAsParent(const ManifestFile* p, uint64_t size, int64_t mtime_ns, uint64_t inode) {
+  return p && p->size == size && p->mtime_ns == mtime_ns && p->inode == inode;
+}
+
 // A few parent entries of one kind by (store, path), sorted by path (call
 // Sort after the last Add). Several parent stores of one name are merged and
 // the last of equal paths wins, as with a map assigned in manifest order.
