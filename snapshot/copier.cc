@@ -359,27 +359,19 @@ class SnapshotCopier {
   // Step 4: the packs published since the last piece, each Stat'ed on the
   // target, then their index piece (bounded: PackWriter::kIndexPiece).
   Status PublishCheckedIndex(PackWriter* sink) {
-    return sink->PublishIndex([this, sink](const std::vector<IndexEntry>& piece) { return CheckArrival(sink, piece); });
+    return sink->PublishIndex([this](const std::map<Hash128, uint64_t>& sizes) { return CheckArrival(sizes); });
   }
 
-  // Every pack of piece is on the target whole (its full length: blobs, and a
-  // version-4 pack's header and trailer after them).
-  Status CheckArrival(PackWriter* sink, const std::vector<IndexEntry>& piece) {
-    const std::map<Hash128, uint64_t> sizes = sink->pack_sizes();
-    std::map<Hash128, uint64_t> ends;  // one per pack (16 MiB or 8192 blobs)
-    for (const auto& e : piece) {
-      uint64_t& end = ends[e.pack];
-      end = std::max(end, e.offset + e.stored_len);
-      auto it = sizes.find(e.pack);
-      if (it != sizes.end()) end = std::max(end, it->second);
-    }
-    for (const auto& [pack, end] : ends) {
+  // Every pack of a piece is on the target whole: its full length as sent
+  // (blobs, and a version-4 pack's header and trailer after them).
+  Status CheckArrival(const std::map<Hash128, uint64_t>& sizes) {
+    for (const auto& [pack, size] : sizes) {
       ObjectInfo info;
       MAESTRO_RETURN_IF_ERROR(to_->files->backend()->Stat(ObjectKind::kPack, PackName(pack), &info)
                                   .Annotate("checking the copy's pack on the target"));
-      if (info.size < end)
+      if (info.size < size)
         return Status::IoError(to_->files->PackPath(pack) + " holds " + std::to_string(info.size) +
-                                   " bytes after its upload, fewer than the " + std::to_string(end) + " sent",
+                                   " bytes after its upload, fewer than the " + std::to_string(size) + " sent",
                                "run the copy again");
     }
     return Status::OK();

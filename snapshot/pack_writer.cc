@@ -131,11 +131,6 @@ std::vector<IndexEntry> PackWriter::entries() {
   return entries_;
 }
 
-std::map<Hash128, uint64_t> PackWriter::pack_sizes() {
-  std::lock_guard<std::mutex> l(mu_);
-  return sizes_;
-}
-
 std::vector<IndexEntry> PackWriter::TakeEntries() {
   std::lock_guard<std::mutex> l(mu_);
   sizes_.clear();
@@ -144,21 +139,24 @@ std::vector<IndexEntry> PackWriter::TakeEntries() {
 
 Status PackWriter::PublishIndex(const PieceCheck& check) {
   std::vector<IndexEntry> piece;
+  std::map<Hash128, uint64_t> sizes;
   {
     std::lock_guard<std::mutex> l(mu_);
     piece.swap(entries_);
-    sizes_.clear();
+    sizes.swap(sizes_);
   }
   if (piece.empty()) return Status::OK();
   uint64_t bytes = 0;
-  // The piece is taken first, so the check sees exactly what is written
-  // (packs published meanwhile by other threads wait for the next piece).
-  Status s = check ? check(piece) : Status::OK();
+  // The piece and its packs' lengths are taken together, so the check sees
+  // exactly what is written (packs published meanwhile by other threads wait
+  // for the next piece).
+  Status s = check ? check(sizes) : Status::OK();
   if (s.ok()) s = WriteIndexFile(files_, piece, nullptr, &bytes);
   std::lock_guard<std::mutex> l(mu_);
   if (!s.ok()) {  // kept for a later try (the packs stay unindexed until then)
     piece.insert(piece.end(), entries_.begin(), entries_.end());
     entries_.swap(piece);
+    sizes_.merge(sizes);
     return s;
   }
   index_bytes_ += bytes;

@@ -74,20 +74,18 @@ class PackWriter {
 
   // Entries of published packs a PublishIndex holds at most about.
   static constexpr size_t kIndexPiece = 32768;
-  // Checks the entries of one index piece before it is written (a copy Stats
-  // their packs on the target: snapshot/copier.h "verified on arrival").
-  using PieceCheck = std::function<Status(const std::vector<IndexEntry>&)>;
+  // Checks the packs of one index piece before it is written: every pack its
+  // entries name, with the length its publish sent (a copy Stats each on the
+  // target: snapshot/copier.h "verified on arrival").
+  using PieceCheck = std::function<Status(const std::map<Hash128, uint64_t>& pack_sizes)>;
   // The entries of the packs published since the last PublishIndex, as one
   // index file (none when there are none). With check, the file is written
-  // only when check accepts exactly those entries; on its error (or a failed
-  // write) they are kept, unindexed, and the error returned.
+  // only when check accepts exactly those entries' packs; on its error (or a
+  // failed write) they are kept, unindexed, and the error returned.
   Status PublishIndex(const PieceCheck& check = nullptr);
   size_t unindexed();  // entries PublishIndex would write
 
   std::vector<IndexEntry> entries();  // since the last PublishIndex
-  // The length of every pack published since the last PublishIndex (what
-  // its upload sent: `snap copy` checks each arrived whole).
-  std::map<Hash128, uint64_t> pack_sizes();
   // Moves the entries out (no copy; the writer is done).
   std::vector<IndexEntry> TakeEntries();
   uint64_t stored_bytes();  // bytes of the published packs

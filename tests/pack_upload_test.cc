@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -140,6 +141,39 @@ TEST_F(PackUploadTest, AFailedBackgroundUploadFailsTheWriterAndItsPackIsNotIndex
     EXPECT_TRUE(backend_->Stat(ObjectKind::kPack, PackName(p), &info).ok()) << p.Hex();
   }
   EXPECT_LT(backend_->calls(), 7) << "uploads went on after one failed";
+}
+
+// `snap copy` Stats every pack of an index piece for the length its publish
+// sent before the piece is written; a refused piece keeps its entries and
+// their packs' lengths for the next try.
+TEST_F(PackUploadTest, PublishIndexChecksEveryPackWithItsFullLengthAndARefusedPieceIsKept) {
+  Open(/*parallel=*/1);
+  PackWriter sink(*files_, "none");
+  Status st;
+  Fill(&sink, 2, &st);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  ASSERT_TRUE(sink.Finish().ok());
+  const size_t entries = sink.unindexed();
+  std::map<Hash128, uint64_t> seen;
+  auto refuse = [&](const std::map<Hash128, uint64_t>& sizes) {
+    seen = sizes;
+    return Status::IoError("a pack arrived short (test)");
+  };
+  EXPECT_TRUE(sink.PublishIndex(refuse).IsIoError());
+  EXPECT_EQ(seen.size(), 3u) << "the check was not shown every pack of the piece";
+  EXPECT_EQ(sink.unindexed(), entries) << "a refused piece lost its entries";
+  seen.clear();
+  ASSERT_TRUE(sink.PublishIndex([&](const std::map<Hash128, uint64_t>& sizes) {
+                    seen = sizes;
+                    return Status::OK();
+                  }).ok());
+  ASSERT_EQ(seen.size(), 3u) << "the retry was not shown the refused piece's packs";
+  for (const auto& [pack, size] : seen) {
+    ObjectInfo info;
+    ASSERT_TRUE(backend_->Stat(ObjectKind::kPack, PackName(pack), &info).ok()) << pack.Hex();
+    EXPECT_EQ(size, info.size) << pack.Hex();
+  }
+  EXPECT_EQ(sink.unindexed(), 0u);
 }
 
 TEST(TaskGroupTest, RunsAtMostNAtOnceAndWaitSeesEveryTaskEnd) {
