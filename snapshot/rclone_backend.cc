@@ -183,14 +183,9 @@ class RcloneBackendImpl : public RcloneBackend {
     return Status::OK();
   }
 
-  // A pack finished in the local tmp/: sent (PutCopyOf), then removed.
-  Status PutFile(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path) override {
-    MAESTRO_RETURN_IF_ERROR(PutCopyOf(kind, name, env, local_path));
-    return env->RemoveFile(local_path);
-  }
-
   // rclone reads the file itself where it can (CopyLocalFile); else the file
   // is sent as it is (pread through env), not copied into a spool first.
+  // PutFile is Backend's: this, then the local file removed.
   Status PutCopyOf(ObjectKind kind, const std::string& name, Env* env, const std::string& local_path) override {
     MAESTRO_RETURN_IF_ERROR(CheckObjectName(kind, name));
     FileInfo fi;
