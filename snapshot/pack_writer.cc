@@ -113,13 +113,7 @@ Status PackWriter::AddWholePack(const Hash128& name, uint64_t size, std::vector<
   auto publish = [this, name, size, entries = std::move(entries), env, path = std::move(path)]() {
     MAESTRO_RETURN_IF_ERROR(files_.backend()->PutCopyOf(ObjectKind::kPack, PackName(name), env, path));
     MaybeCrash(crash_point_.c_str());
-    std::lock_guard<std::mutex> l(mu_);
-    for (IndexEntry e : entries) {
-      e.pack = name;
-      entries_.push_back(e);
-    }
-    sizes_[name] = size;
-    stored_bytes_ += size;
+    Published(name, size, entries);
     return Status::OK();
   };
   if (!uploads_) return publish();
@@ -197,14 +191,18 @@ Status PackWriter::Publish(OpenPack* p) {
   Hash128 name = p->hasher.Digest();
   MAESTRO_RETURN_IF_ERROR(files_.PublishPack(p->tmp_path, name));
   MaybeCrash(crash_point_.c_str());
+  Published(name, p->size, p->entries);
+  return Status::OK();
+}
+
+void PackWriter::Published(const Hash128& name, uint64_t size, const std::vector<IndexEntry>& entries) {
   std::lock_guard<std::mutex> l(mu_);
-  for (auto& e : p->entries) {
+  for (IndexEntry e : entries) {
     e.pack = name;
     entries_.push_back(e);
   }
-  sizes_[name] = p->size;
-  stored_bytes_ += p->size;
-  return Status::OK();
+  sizes_[name] = size;
+  stored_bytes_ += size;
 }
 
 }  // namespace maestro

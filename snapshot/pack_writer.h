@@ -96,6 +96,8 @@ class PackWriter {
   Status StartPack();                 // mu_ held
   Status Seal(std::unique_ptr<OpenPack> p);  // closes p, then publishes it (here or in the background)
   Status Publish(OpenPack* p);               // fsync, PublishPack, its entries visible
+  // A pack now on the backend: its entries (pack set to name) and length visible.
+  void Published(const Hash128& name, uint64_t size, const std::vector<IndexEntry>& entries);
 
   const RepoFiles& files_;
   std::string crash_point_;
