@@ -1,8 +1,11 @@
 // snapshot/open_repository.h — the one way a command opens (or makes) a
 // repository, encrypted or not: the config is read first; an encrypted one
-// (config `encryption=xchacha20poly1305`) gets its password from a
-// PasswordSource, its master key from the key files (snapshot/keys.h), and
-// the Repository is handed EncryptingSealer(master) (snapshot/sealer.h).
+// (config `encryption=` any scheme but "none": snapshot/sealer.h
+// kEncryption*) gets its password from a PasswordSource, its master key from
+// the key files (snapshot/keys.h), and the Repository is handed
+// EncryptingSealer(master, scheme) (snapshot/sealer.h). A scheme whose cipher
+// this CPU cannot run (AES-256-GCM without AES-NI) is refused before any
+// password is asked for.
 // An unencrypted one is handed PlainSealer() and no password is asked for.
 //
 // Making a repository (InitRepository, `snap init [--encrypt]`, and the first
