@@ -57,20 +57,31 @@ class Encrypting final : public Sealer {
   bool hash_ids_;
 };
 
-constexpr std::string_view kKnown[] = {kEncryptionNone, kEncryptionXChaChaBlake2Ids, kEncryptionXChaChaXxh3Ids,
-                                       kEncryptionAesXxh3Ids};
+// The encrypted schemes: one row each, so the config check, the list in
+// messages and the sealer built for a scheme cannot disagree.
+struct EncryptedScheme {
+  std::string_view name;
+  Cipher cipher;
+  bool hash_ids;  // KeyedHashBlobId (+keyed-xxh3), else KeyedBlobId
+};
+constexpr EncryptedScheme kEncryptedSchemes[] = {
+    {kEncryptionXChaChaBlake2Ids, Cipher::kXChaCha20Poly1305, false},
+    {kEncryptionXChaChaXxh3Ids, Cipher::kXChaCha20Poly1305, true},
+    {kEncryptionAesXxh3Ids, Cipher::kAes256Gcm, true},
+};
 
 }  // namespace
 
 bool IsKnownEncryption(std::string_view value) {
-  for (auto k : kKnown)
-    if (value == k) return true;
+  if (value == kEncryptionNone) return true;
+  for (const auto& e : kEncryptedSchemes)
+    if (value == e.name) return true;
   return false;
 }
 
 std::string KnownEncryptionList() {
-  std::string out;
-  for (auto k : kKnown) out += (out.empty() ? "" : ", ") + std::string(k);
+  std::string out(kEncryptionNone);
+  for (const auto& e : kEncryptedSchemes) out += ", " + std::string(e.name);
   return out;
 }
 
@@ -99,13 +110,10 @@ Status CheckEncryptionUsable(std::string_view scheme, const std::string& where) 
 
 Result<std::shared_ptr<const Sealer>> EncryptingSealer(const MasterKey& key, std::string_view scheme,
                                                        const std::string& where) {
-  if (scheme == kEncryptionXChaChaBlake2Ids)
-    return std::shared_ptr<const Sealer>(std::make_shared<Encrypting>(key, scheme, Cipher::kXChaCha20Poly1305, false));
-  if (scheme == kEncryptionXChaChaXxh3Ids)
-    return std::shared_ptr<const Sealer>(std::make_shared<Encrypting>(key, scheme, Cipher::kXChaCha20Poly1305, true));
-  if (scheme == kEncryptionAesXxh3Ids) {
-    MAESTRO_RETURN_IF_ERROR(CheckCipherAvailable(Cipher::kAes256Gcm, where + " (encryption=" + std::string(scheme) + ")"));
-    return std::shared_ptr<const Sealer>(std::make_shared<Encrypting>(key, scheme, Cipher::kAes256Gcm, true));
+  for (const auto& e : kEncryptedSchemes) {
+    if (scheme != e.name) continue;
+    MAESTRO_RETURN_IF_ERROR(CheckCipherAvailable(e.cipher, where + " (encryption=" + std::string(scheme) + ")"));
+    return std::shared_ptr<const Sealer>(std::make_shared<Encrypting>(key, e.name, e.cipher, e.hash_ids));
   }
   return Status::InvalidArgument(where + ": encryption=" + std::string(scheme) + " is not an encrypted scheme this build knows",
                                  "this build knows " + KnownEncryptionList());
