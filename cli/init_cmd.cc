@@ -123,7 +123,7 @@ void RegisterInitCommand(CLI::App& snap, CliContext& ctx, int* exit_code) {
   auto a = std::make_shared<InitArgs>();
   auto* init = snap.add_subcommand("init", "Make a new, empty repository (--encrypt: encrypted with a password)");
   init->add_flag("--encrypt", a->encrypt,
-                 "encrypt every blob, index and manifest (XChaCha20-Poly1305) under a random master key that the "
+                 "encrypt every blob, index and manifest (XChaCha20-Poly1305, or --cipher) under a random master key that the "
                  "password wraps (Argon2id)");
   init->add_option("--cipher", a->cipher,
                    "with --encrypt: xchacha20poly1305 (the default; runs on any CPU) or aes256gcm (faster, needs "

@@ -221,7 +221,7 @@ Status RunCreate(CliContext& ctx, const CreateArgs& a) {
   if (!any) ctx.Warn("no store exists under " + layout.root() + "; the snapshot records all six stores as absent");
   MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
   if (w.created && w.encryption != "none")  // a password was set: docs/encryption.md "Making one"
-    ctx.Warn("made a new ENCRYPTED repository at " + (remote ? RemoteRepoSpec(ctx) : w.repo->dir()) +
+    ctx.Warn("made a new ENCRYPTED repository at " + ShownRepo(ctx, *w.repo) +
              " with the password given; without it " +
              "nothing in it can be read back");
   ProgressLine line(ctx.interactive_stderr(), "snap create");
@@ -231,7 +231,7 @@ Status RunCreate(CliContext& ctx, const CreateArgs& a) {
   co.progress = line.Callback();
   auto info = w.repo->Create(sources, co);
   line.Finish();
-  if (!info.ok()) return info.status().Annotate("snap create in " + (remote ? RemoteRepoSpec(ctx) : w.repo->dir()));
+  if (!info.ok()) return info.status().Annotate("snap create in " + ShownRepo(ctx, *w.repo));
   for (const auto& warning : info->warnings) ctx.Warn("snapshot " + info->id + ": " + warning);
   if (ctx.json()) {
     nlohmann::json j = InfoJson(*info);
