@@ -155,6 +155,31 @@ void ReadInfo(ByteReader* r, SnapshotInfo* i) {
   for (uint32_t k = 0; k < nw && r->ok(); ++k) i->warnings.push_back(r->LengthPrefixed());
 }
 
+}  // namespace
+
+void PutEntryContent(std::string* s, const ManifestFile& f) {
+  if (f.type == ManifestFile::Type::kFile) {
+    PutHash128(s, f.hash);
+    PutFixed32(s, static_cast<uint32_t>(f.chunks.size()));
+    for (const auto& c : f.chunks) PutHash128(s, c);
+  } else if (f.type == ManifestFile::Type::kSymlink) {
+    PutLengthPrefixed(s, f.link_target);
+  }
+}
+
+void ReadEntryContent(ByteReader* r, ManifestFile* f) {
+  if (f->type == ManifestFile::Type::kFile) {
+    f->hash = r->Hash();
+    uint32_t nc = r->Count(16);
+    f->chunks.reserve(nc);
+    for (uint32_t c = 0; c < nc && r->ok(); ++c) f->chunks.push_back(r->Hash());
+  } else if (f->type == ManifestFile::Type::kSymlink) {
+    f->link_target = r->LengthPrefixed();
+  }
+}
+
+namespace {
+
 // One entry of a version 1-3 manifest.
 void PutManifestEntry(std::string* s, const ManifestFile& f, uint32_t version) {
   PutLengthPrefixed(s, f.path);
@@ -169,13 +194,7 @@ void PutManifestEntry(std::string* s, const ManifestFile& f, uint32_t version) {
     PutFixed32(s, f.gid);
   }
   if (version >= 2 && f.sqlite_backup) PutLengthPrefixed(s, f.source_fingerprint);
-  if (f.type == ManifestFile::Type::kFile) {
-    PutHash128(s, f.hash);
-    PutFixed32(s, static_cast<uint32_t>(f.chunks.size()));
-    for (const auto& c : f.chunks) PutHash128(s, c);
-  } else if (f.type == ManifestFile::Type::kSymlink) {
-    PutLengthPrefixed(s, f.link_target);
-  }
+  PutEntryContent(s, f);
 }
 
 Status ReadManifestEntry(ByteReader* r, uint32_t version, const std::string& what, ManifestFile* f) {
@@ -193,14 +212,7 @@ Status ReadManifestEntry(ByteReader* r, uint32_t version, const std::string& wha
     f->gid = r->Fixed32();
   }
   if (version >= 2 && f->sqlite_backup) f->source_fingerprint = r->LengthPrefixed();
-  if (f->type == ManifestFile::Type::kFile) {
-    f->hash = r->Hash();
-    uint32_t nc = r->Count(16);
-    f->chunks.reserve(nc);
-    for (uint32_t c = 0; c < nc && r->ok(); ++c) f->chunks.push_back(r->Hash());
-  } else if (f->type == ManifestFile::Type::kSymlink) {
-    f->link_target = r->LengthPrefixed();
-  }
+  ReadEntryContent(r, f);
   return Status::OK();
 }
 

@@ -21,6 +21,8 @@
 
 namespace maestro {
 
+class ByteReader;
+
 constexpr uint32_t kRepoFormatVersion = 1;  // config, pack and index files of formats 1-3
 // Format 4 (docs/format-4.md): config format_version=4; packs, index files and
 // manifests of version 4, every object through the repository's Sealer. A
@@ -32,6 +34,11 @@ constexpr uint32_t kManifestFormatV4 = 4;
 // version 3 adds every entry's uid and gid. Versions 1 and 2 are still read
 // (their fingerprints are empty, their owners kUnknownOwner: not restored).
 constexpr uint32_t kManifestFormatVersion = 3;
+// What an entry's type adds, the same in every manifest version and in format
+// 4's tree blobs (snapshot/tree.cc): a file's hash and chunk ids, a symlink's
+// target, nothing for a directory. A short read leaves r failed (the caller's to check).
+void PutEntryContent(std::string* s, const ManifestFile& f);
+void ReadEntryContent(ByteReader* r, ManifestFile* f);
 
 // ---- config: "<repo>/config", text, 0600.
 struct RepoConfig {

@@ -3,6 +3,7 @@
 #include <cstddef>
 
 #include "snapshot/chunker.h"
+#include "snapshot/format.h"
 #include "util/coding.h"
 
 namespace maestro {
@@ -30,13 +31,7 @@ void PutEntry(std::string* s, const ManifestFile& f) {
   PutFixed32(s, f.uid);
   PutFixed32(s, f.gid);
   if (f.sqlite_backup) PutLengthPrefixed(s, f.source_fingerprint);
-  if (f.type == ManifestFile::Type::kFile) {
-    PutHash128(s, f.hash);
-    PutFixed32(s, static_cast<uint32_t>(f.chunks.size()));
-    for (const auto& c : f.chunks) PutHash128(s, c);
-  } else if (f.type == ManifestFile::Type::kSymlink) {
-    PutLengthPrefixed(s, f.link_target);
-  }
+  PutEntryContent(s, f);
 }
 
 Status ReadEntry(ByteReader* r, const std::string& what, ManifestFile* f) {
@@ -54,14 +49,7 @@ Status ReadEntry(ByteReader* r, const std::string& what, ManifestFile* f) {
   f->uid = r->Fixed32();
   f->gid = r->Fixed32();
   if (f->sqlite_backup) f->source_fingerprint = r->LengthPrefixed();
-  if (f->type == ManifestFile::Type::kFile) {
-    f->hash = r->Hash();
-    uint32_t nc = r->Count(16);
-    f->chunks.reserve(nc);
-    for (uint32_t c = 0; c < nc && r->ok(); ++c) f->chunks.push_back(r->Hash());
-  } else if (f->type == ManifestFile::Type::kSymlink) {
-    f->link_target = r->LengthPrefixed();
-  }
+  ReadEntryContent(r, f);
   return r->ok() ? Status::OK() : Status::Corruption(what + ": an entry is cut short");
 }
 
