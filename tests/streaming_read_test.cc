@@ -151,20 +151,32 @@ class ListingFixture : public ::testing::Test {
   static std::string Src() { return dir_->Sub("src"); }
   static std::string Repo() { return dir_->Sub("repo"); }
 
+  // A copy of the shared repository to damage, opened, with the snapshot's
+  // listing and the repository's index.
+  struct RepoCopy {
+    std::string dir;
+    std::unique_ptr<Repository> repo;
+    Manifest manifest;
+    BlobIndex idx;
+  };
+  void CopyRepo(const TempDir& t, RepoCopy* c) {
+    c->dir = t.Sub("damaged");
+    ASSERT_EQ(Sh("cp -a '" + Repo() + "' '" + c->dir + "' && echo ok"), "ok\n");
+    c->repo = Open(c->dir);
+    auto m = c->repo->LoadManifest(*id_);
+    ASSERT_TRUE(m.ok());
+    c->manifest = std::move(m).value();
+    ASSERT_TRUE(LoadIndex(*RepoFilesOf(c->repo.get()), &c->idx, true, nullptr, nullptr).ok());
+  }
+
   // A copy of the shared repository whose tree blob `which` of the store's
   // listing has one stored byte flipped (its checksum fails).
   std::string DamagedCopy(const TempDir& t, size_t which) {
-    std::string dir = t.Sub("damaged");
-    EXPECT_EQ(Sh("cp -a '" + Repo() + "' '" + dir + "' && echo ok"), "ok\n");
-    auto repo = Open(dir);
-    auto m = repo->LoadManifest(*id_);
-    EXPECT_TRUE(m.ok());
-    EXPECT_GT(m->stores[0].tree_blobs.size(), which + 1);
-    const Hash128 tree = m->stores[0].tree_blobs[which];
-    BlobIndex idx;
-    EXPECT_TRUE(LoadIndex(*RepoFilesOf(repo.get()), &idx, true, nullptr, nullptr).ok());
-    DamageBlob(repo.get(), idx, tree);
-    return dir;
+    RepoCopy c;
+    CopyRepo(t, &c);
+    EXPECT_GT(c.manifest.stores[0].tree_blobs.size(), which + 1);
+    DamageBlob(c.repo.get(), c.idx, c.manifest.stores[0].tree_blobs[which]);
+    return c.dir;
   }
 
   // Flips one stored byte of blob in its pack in repo: its checksum fails.
@@ -276,13 +288,11 @@ TEST_F(StreamingRead, RestoreOnOneOrFourWriterThreadsComesBackExactlyAndCountsEv
 // files around it: Corruption naming the file, and nothing is left behind.
 TEST_F(StreamingRead, ADamagedFileBlobMidListingStopsEveryWriterAndRestoreWritesNothing) {
   TempDir t;
-  std::string dir = t.Sub("damaged");
-  ASSERT_EQ(Sh("cp -a '" + Repo() + "' '" + dir + "' && echo ok"), "ok\n");
-  auto repo = Open(dir);
-  auto m = repo->LoadManifest(*id_);
-  ASSERT_TRUE(m.ok());
-  BlobIndex idx;
-  ASSERT_TRUE(LoadIndex(*RepoFilesOf(repo.get()), &idx, true, nullptr, nullptr).ok());
+  RepoCopy c;
+  CopyRepo(t, &c);
+  auto& repo = c.repo;
+  const Manifest* m = &c.manifest;
+  const BlobIndex& idx = c.idx;
   const std::string victim = FilePath(kFiles / 2);  // a file mid-listing
   bool found = false;
   for (const auto& f : m->stores[0].files) {
@@ -337,13 +347,11 @@ TEST_F(StreamingRead, ADamagedTreeBlobMidListingFailsTheCopyAndTheTargetListsNot
 // only the files that use them.
 TEST_F(StreamingRead, VerifyNamesEachFileWhoseBlobIsDamagedAndNoOther) {
   TempDir t;
-  std::string dir = t.Sub("damaged");
-  ASSERT_EQ(Sh("cp -a '" + Repo() + "' '" + dir + "' && echo ok"), "ok\n");
-  auto repo = Open(dir);
-  auto m = repo->LoadManifest(*id_);
-  ASSERT_TRUE(m.ok());
-  BlobIndex idx;
-  ASSERT_TRUE(LoadIndex(*RepoFilesOf(repo.get()), &idx, true, nullptr, nullptr).ok());
+  RepoCopy c;
+  CopyRepo(t, &c);
+  auto& repo = c.repo;
+  const Manifest* m = &c.manifest;
+  const BlobIndex& idx = c.idx;
   std::set<std::string> victims;
   for (const auto& f : m->stores[0].files) {
     if (f.chunks.empty() || (f.path.rfind(SubFolder(7, 3) + "/", 0) != 0 && f.path.rfind(TopFolder(12) + "/", 0) != 0))
