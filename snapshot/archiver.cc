@@ -112,10 +112,18 @@ class Archiver {
     ReleaseFreedMemory();  // the walk's directory listings
     parent_.sqlite.Sort();
     SqliteCapture capture(env_, files_.TmpDir(), sources_, parent_.sqlite, *stored_, opts_.racy_margin_ms * 1000000);
-    MAESTRO_RETURN_IF_ERROR(capture.CaptureAll(&sqlite_plan_, &sqlite_, &temps));
-    CountSqliteTotals();
     PackWriter sink(files_, "snap.after_pack");
-    MAESTRO_RETURN_IF_ERROR(StoreAll(&sink));
+    {
+      // The captures run beside the storing of the other files (sqlite_capture.h);
+      // joined before temps (declared first) removes their copies.
+      BackgroundCapture background(&capture, &sqlite_plan_, &sqlite_, &temps);
+      capture_ = &background;
+      Status stored = StoreAll(&sink);
+      Status captured = background.Finish();
+      capture_ = nullptr;
+      MAESTRO_RETURN_IF_ERROR(captured);
+      MAESTRO_RETURN_IF_ERROR(stored);
+    }
     MAESTRO_RETURN_IF_ERROR(sink.Finish());
     throttle_.Report(prog_, true);
     stored_.reset();
@@ -163,7 +171,7 @@ class Archiver {
       auto emit = [&](ManifestFile&& f) {
         if (f.type == ManifestFile::Type::kFile) {
           prog_.files_total++;
-          if (!f.sqlite_backup) prog_.bytes_total += f.size;  // an SQLite file: its copy's size, after the capture
+          if (!f.sqlite_backup) planned_bytes_ += f.size;  // an SQLite file: its copy's size, after the capture
         }
         if (f.sqlite_backup) sqlite_plan_.stores[k].files.push_back(f);
         n++;
@@ -175,12 +183,6 @@ class Archiver {
       planned_.push_back(n);
     }
     return plan.Close();
-  }
-
-  // After the SQLite capture: a backup's size is its copy's.
-  void CountSqliteTotals() {
-    for (size_t k = 0; k < sqlite_plan_.stores.size(); ++k)
-      for (const auto& f : sqlite_plan_.stores[k].files) prog_.bytes_total += f.size;
   }
 
   // Step 5: the plan, store by store, a batch at a time.
@@ -211,7 +213,7 @@ class Archiver {
           ManifestFile f;
           if (!plan.Next(&f))
             return plan.status().ok() ? Status::Internal("the snapshot's plan " + plan_path_ + " ends early") : plan.status();
-          AddToBatch(k, std::move(f), &parent, &next_sqlite, &b);
+          AddToBatch(std::move(f), &parent, &next_sqlite, &b);
         }
         MAESTRO_RETURN_IF_ERROR(StoreBatch(k, &b, &pool, savers));
         MAESTRO_RETURN_IF_ERROR(pending.Settle().Annotate("snapshot " + m_.info.id));
@@ -228,14 +230,14 @@ class Archiver {
     return Status::OK();
   }
 
-  // One plan entry into b: an SQLite file takes its capture's entry, a
-  // regular file the parent's entry of its path (the merge join).
-  void AddToBatch(size_t k, ManifestFile&& f, ParentCursor* parent, size_t* next_sqlite, Batch* b) {
+  // One plan entry into b: an SQLite file is numbered (its reader takes its
+  // capture's entry, StoreFile), a regular file takes the parent's entry of
+  // its path (the merge join).
+  void AddToBatch(ManifestFile&& f, ParentCursor* parent, size_t* next_sqlite, Batch* b) {
     size_t sq = Batch::kNone;
     std::unique_ptr<ManifestFile> p;
     if (f.type == ManifestFile::Type::kFile && f.sqlite_backup) {
       sq = (*next_sqlite)++;
-      f = sqlite_plan_.stores[k].files[sq];
     } else if (f.type == ManifestFile::Type::kFile) {
       if (ManifestFile* pf = parent->Find(f.path)) p = std::make_unique<ManifestFile>(std::move(*pf));
     }
@@ -289,6 +291,7 @@ class Archiver {
   void ReportProgress(size_t k, const Batch& b) {
     prog_.files_done = files_done_.load();
     prog_.bytes_done = bytes_done_.load();
+    prog_.bytes_total = planned_bytes_ + sqlite_bytes_.load();  // a backup counts once its reader has it
     size_t i = current_.load();
     if (i < b.files.size()) prog_.current = m_.stores[k].name + "/" + b.files[i].path;
     throttle_.Report(prog_);
@@ -304,6 +307,12 @@ class Archiver {
   // and the shared counters.
   Status StoreFile(size_t k, Batch* b, size_t i, FileSaver* saver) {
     ManifestFile& f = b->files[i];
+    if (f.sqlite_backup) {
+      // The capture's entry (fingerprint, size; reused: chunks), once it is made.
+      MAESTRO_RETURN_IF_ERROR(capture_->Wait(k, b->sqlite[i]).Annotate("snapshot " + m_.info.id));
+      f = sqlite_plan_.stores[k].files[b->sqlite[i]];
+      sqlite_bytes_ += f.size;
+    }
     const std::string where = m_.stores[k].name + "/" + f.path;
     const std::string source = SourceOf(k, f);
     const std::string* read_path = &source;  // or the SQLite backup in tmp/
@@ -373,6 +382,9 @@ class Archiver {
   std::vector<uint64_t> planned_;  // plan entries per store
   Manifest sqlite_plan_;           // the SQLite files of the plan (a few), per store in plan order
   SqliteStates sqlite_;            // by (store, index in sqlite_plan_): what to read, or reused unread
+  BackgroundCapture* capture_ = nullptr;  // fills sqlite_plan_ and sqlite_ during step 5
+  uint64_t planned_bytes_ = 0;            // the walk's bytes of regular files that are not SQLite
+  std::atomic<uint64_t> sqlite_bytes_{0};  // the backups' bytes, as readers take them
   ListingTotals totals_;
   Progress prog_;
   ProgressThrottle throttle_;

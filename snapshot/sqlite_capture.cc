@@ -57,7 +57,8 @@ TempFiles::~TempFiles() {
   for (const auto& p : paths) env->RemoveFile(p).IgnoreError("temporary SQLite backups; tmp/ is cleaned by the next writer");
 }
 
-Status SqliteCapture::CaptureAll(Manifest* m, SqliteStates* states, TempFiles* temps) {
+Status SqliteCapture::CaptureAll(Manifest* m, SqliteStates* states, TempFiles* temps,
+                                 const std::function<void(size_t k, size_t j)>& done) {
   int n_backup = 0;
   for (size_t k = 0; k < m->stores.size(); ++k)
     for (size_t j = 0; j < m->stores[k].files.size(); ++j) {
@@ -71,6 +72,7 @@ Status SqliteCapture::CaptureAll(Manifest* m, SqliteStates* states, TempFiles* t
         temps->paths.push_back(tmp);
         n_backup++;
       }
+      if (done) done(k, j);
     }
   return Status::OK();
 }
@@ -95,6 +97,9 @@ Status SqliteCapture::Capture(const std::string& store_name, const std::string& 
     state->reused = true;
     return Status::OK();
   }
+  // The backup reads page by page: from the page cache, once this hint read the file.
+  env_->PrefetchFile(source);
+  env_->PrefetchFile(source + "-wal");
   // Not fsynced: the copy only lives in tmp/ until its chunks are in packs,
   // and packs are what is made durable (saves an fsync of the database).
   Status s = SqliteBackup(src, tmp, /*durable=*/false).Annotate(what);
@@ -107,6 +112,43 @@ Status SqliteCapture::Capture(const std::string& store_name, const std::string& 
   state->read_path = tmp;
   file->size = bi.size;
   return Status::OK();
+}
+
+BackgroundCapture::BackgroundCapture(SqliteCapture* capture, Manifest* m, SqliteStates* states, TempFiles* temps) {
+  // Every state made here, before the thread: its map is never reshaped while readers look in it.
+  for (size_t k = 0; k < m->stores.size(); ++k)
+    for (size_t j = 0; j < m->stores[k].files.size(); ++j) (*states)[{k, j}];
+  thread_ = std::thread([this, capture, m, states, temps] {
+    Status s = capture->CaptureAll(m, states, temps, [this](size_t k, size_t j) {
+      std::lock_guard<std::mutex> l(mu_);
+      next_ = {k, j + 1};
+      cv_.notify_all();
+    });
+    std::lock_guard<std::mutex> l(mu_);
+    status_ = s;
+    ended_ = true;
+    cv_.notify_all();
+  });
+}
+
+BackgroundCapture::~BackgroundCapture() {
+  if (thread_.joinable()) thread_.join();
+}
+
+Status BackgroundCapture::Wait(size_t k, size_t j) {
+  std::unique_lock<std::mutex> l(mu_);
+  const std::pair<size_t, size_t> want{k, j};
+  cv_.wait(l, [&] { return want < next_ || ended_; });
+  if (want < next_) return Status::OK();
+  return status_.ok() ? Status::Internal("the SQLite capture ended without file " + std::to_string(j) + " of store " +
+                                         std::to_string(k))
+                      : status_;
+}
+
+Status BackgroundCapture::Finish() {
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> l(mu_);
+  return status_;
 }
 
 }  // namespace maestro

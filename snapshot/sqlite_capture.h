@@ -9,10 +9,22 @@
 // is not copied: the parent's chunk list is reused. Backups go to tmp/ and are
 // not fsynced (their chunks in packs are what is made durable); TempFiles
 // removes them when Create ends, and a crash leaves them for the next writer
-// to clear. One thread.
+// to clear. Before a backup the database (and its -wal) is hinted into the
+// page cache (Env::PrefetchFile): the backup's page-by-page reads of a cold
+// 125 MB database took 1.5 s, a sequential read of it 0.1 s. One thread.
+//
+// BackgroundCapture runs the captures on a thread of their own while Create's
+// readers store the plan's other files (they are still back to back among
+// themselves): on the 1 GiB demo install the capture was ~1 s of wall time
+// during which nothing else ran. A reader that meets an SQLite file waits
+// for that file's capture (Wait).
 #pragma once
 
+#include <condition_variable>
+#include <functional>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,9 +58,12 @@ class SqliteCapture {
       : env_(env), tmp_dir_(std::move(tmp_dir)), sources_(sources), parent_(parent), stored_(stored),
         racy_margin_ns_(racy_margin_ns) {}
 
-  // Captures every file of *m marked sqlite_backup: fills its fingerprint and
-  // size (and, when reused, hash and chunks); backups are named in *temps.
-  Status CaptureAll(Manifest* m, SqliteStates* states, TempFiles* temps);
+  // Captures every file of *m marked sqlite_backup, in store then file
+  // order: fills its fingerprint and size (and, when reused, hash and
+  // chunks) and its state ((*states)[{k, j}]); backups are named in *temps.
+  // done(k, j), when set, is called after file j of store k is captured.
+  Status CaptureAll(Manifest* m, SqliteStates* states, TempFiles* temps,
+                    const std::function<void(size_t k, size_t j)>& done = nullptr);
 
  private:
   Status Capture(const std::string& store_name, const std::string& source, const std::string& tmp, ManifestFile* file,
@@ -60,6 +75,34 @@ class SqliteCapture {
   const ParentFiles<ManifestFile>& parent_;
   const StoredBlobs& stored_;
   int64_t racy_margin_ns_;
+};
+
+// CaptureAll on a thread of its own. Until Wait(k, j) returns OK, file j of
+// store k of *m and its state belong to that thread; after it, to the
+// callers (read only). m, states, temps and capture must outlive the object;
+// nothing else may touch *temps or resize *m's stores or file lists meanwhile.
+// Thread safety: Wait may be called from several threads at once; Finish and
+// the destructor (which joins, as Finish does) from the thread that made it.
+class BackgroundCapture {
+ public:
+  BackgroundCapture(SqliteCapture* capture, Manifest* m, SqliteStates* states, TempFiles* temps);
+  ~BackgroundCapture();
+  BackgroundCapture(const BackgroundCapture&) = delete;
+  BackgroundCapture& operator=(const BackgroundCapture&) = delete;
+
+  // Blocks until file j of store k is captured: OK, or the capture's error
+  // (it stops at its first).
+  Status Wait(size_t k, size_t j);
+  // Waits for every capture; its error, if any.
+  Status Finish();
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::pair<size_t, size_t> next_{0, 0};  // files before (store, file) are captured. mu_
+  bool ended_ = false;                    // mu_
+  Status status_;                         // mu_
+  std::thread thread_;                    // last: started once the rest is set up
 };
 
 }  // namespace maestro

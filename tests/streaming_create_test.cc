@@ -512,6 +512,28 @@ TEST_F(StreamingCreate, ATinyMemoryBudgetSpillsThePendingSetAndStoresTheSameSnap
   EXPECT_TRUE(rep->ok());
 }
 
+// The SQLite captures run beside the readers (snapshot/sqlite_capture.h
+// BackgroundCapture): one that fails (a file with SQLite's magic that is no
+// database) fails the snapshot with its message, while the readers were
+// storing the other files; nothing is listed and no backup copy stays in tmp/.
+TEST_F(StreamingCreate, ACaptureThatFailsBesideTheReadersFailsTheSnapshotAndListsNothing) {
+  WriteFile(docs_ + "/a/b/zz.sqlite3", std::string("SQLite format 3\0", 16) + RandomBytes(8192, 9));
+  auto r = Create(5);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().ToString().find("online backup of store docs"), std::string::npos) << r.status().ToString();
+  auto repo = Repository::Open(Env::Default(), dir_, false);
+  ASSERT_TRUE(repo.ok());
+  auto list = (*repo)->List();
+  ASSERT_TRUE(list.ok());
+  EXPECT_TRUE(list->empty());
+  for (const auto& e : std::filesystem::directory_iterator(files_->TmpDir()))
+    EXPECT_EQ(e.path().string().find(".sqlite"), std::string::npos) << e.path();
+  // Put right, the same repository takes the snapshot.
+  ASSERT_EQ(unlink((docs_ + "/a/b/zz.sqlite3").c_str()), 0);
+  auto again = Create(5);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+}
+
 // Format 3 keeps the whole listing in its manifest: batches still fill it
 // entry by entry, and its parent (a whole-listing head) is reused the same way.
 TEST_F(StreamingCreate, AFormat3RepositoryGetsItsWholeListingInTheManifestFromBatches) {
