@@ -12,15 +12,17 @@
 // in tmp/ (removed by the next writer) or a published pack no index names
 // (indexed again by the next writer: snapshot/leftovers.h).
 //
-// Uploads: when the backend says publishing is an upload worth overlapping
-// (Backend::ParallelPuts() > 1, the rclone backend), a full pack is published
-// on a background thread, up to that many at once, while the next one fills;
-// Add blocks while that many are in flight (so tmp/ holds at most that many
-// packs plus the open one). A failed upload is returned by a later Add that
-// closes a pack, or by Finish, which waits for every upload. Such a pack is
-// not fsynced locally (its file is only read by the upload, then removed). entries() and
-// stored_bytes() name published packs only, as ever; callers read them after
-// Finish.
+// Publishing in the background: a full pack is published on a thread of the
+// writer's own while the next one fills, up to Backend::ParallelPuts() at once
+// (1 for a local folder: its fsync no longer stalls the compressor that
+// filled the pack; more for the rclone backend, whose uploads are worth
+// overlapping); Add blocks while that many are in flight (so tmp/ holds at
+// most that many packs plus the open one). A failed publish is returned by a
+// later Add that closes a pack, or by Finish, which waits for every publish.
+// An uploaded pack (ParallelPuts() > 1) is not fsynced locally (its file is
+// only read by the upload, then removed); a local one is, before its rename,
+// as ever. entries() and stored_bytes() name published packs only; callers
+// read them after Finish (or WaitForPublishes).
 //
 // Index entries in bounded pieces (issue 14 point 2): PublishIndex writes the
 // entries of the packs published so far as one index file (immutable; many
@@ -62,6 +64,9 @@ class PackWriter {
              BlobType type = BlobType::kData);
   // Publishes the last, partly filled pack.
   Status Finish();
+  // Waits until every pack sealed so far is published (the open one stays
+  // open); the first failed publish.
+  Status WaitForPublishes();
 
   // Publishes a finished pack file that is not this writer's (`snap copy`
   // sending a source pack whole: the caller checked its bytes against name and
@@ -108,7 +113,8 @@ class PackWriter {
   std::map<Hash128, uint64_t> sizes_;  // of the packs entries_ names
   uint64_t stored_bytes_ = 0;
   uint64_t index_bytes_ = 0;
-  std::unique_ptr<TaskGroup> uploads_;  // null: publish in the caller's thread. Last: destroyed first
+  bool uploaded_ = false;                // a remote's packs: uploaded, not fsynced here
+  std::unique_ptr<TaskGroup> uploads_;  // publishes sealed packs. Last: destroyed first
 };
 
 }  // namespace maestro
