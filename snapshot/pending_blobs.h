@@ -5,15 +5,20 @@
 // Bounded memory (issue 14 point 2): the claims since the last fold are in a
 // hash set; past a quarter of memory_budget (about 48 bytes a claim) they are
 // folded, under the lock, into a sorted vector (16 bytes an id); past half the
-// budget that vector is merged with the on-disk table of the earlier ids (a
-// sorted table of 16-byte ids, snapshot/sorted_table.h, in a private scratch
-// folder made under scratch_dir) into a new table, and freed. A Bloom filter
-// of the table's ids (a quarter of the budget, fixed: about 1 in 3,000 false
-// hits at 300,000 ids and the default budget, worse but still correct past
-// millions) spares most claims of a new blob a read of the table. So memory
-// stays under about memory_budget whatever the number of new blobs; each
-// spill rewrites the table (sequential, 16 bytes an id). Without a scratch
-// folder (the default constructor: tests) everything stays in memory.
+// budget that vector is written as a new run (a sorted table of 16-byte ids,
+// snapshot/sorted_table.h, in a private scratch folder made under
+// scratch_dir), and freed. Runs merge as a counter in base kFanIn counts:
+// when kFanIn runs of one level are the newest, they are merged (k-way, one
+// 4 KiB block of each in memory) into one run of the next level. So an id is
+// written 1 + log_kFanIn(spills) times at most (each spill used to rewrite
+// every earlier id: quadratic in spills), and there are at most kFanIn - 1
+// runs a level. A Bloom filter of the runs' ids (a quarter of the budget,
+// fixed: about 1 in 3,000 false hits at 300,000 ids and the default budget,
+// worse but still correct past millions) spares most claims of a new blob a
+// read of the runs; such reads are made outside the lock (a claim rechecks
+// what moved meanwhile). So memory stays under about memory_budget (plus
+// 64 KiB of block cache a run) whatever the number of new blobs. Without a
+// scratch folder (the default constructor: tests) everything stays in memory.
 //
 // A lookup of the on-disk table that fails (a damaged or unreadable scratch
 // file) answers "not claimed": the blob is submitted again, which stores it
@@ -56,16 +61,25 @@ class PendingBlobs {
   // or a table lookup since the pending set was made.
   [[nodiscard]] Status Settle();
   Status status();
-  // For tests and reports: ids in the on-disk table, and how often it was written.
+  // Runs of one level merged into one of the next.
+  static constexpr size_t kFanIn = 8;
+  // For tests and reports: ids in the on-disk runs, how often settled ids
+  // were spilled, and the runs now on disk.
   uint64_t on_disk() const;
   uint64_t spills() const { return spills_; }
+  size_t runs() const;
 
  private:
-  bool Known(const Hash128& h);  // mu_ held
+  struct Run;
+  bool InMemory(const Hash128& h) const;  // mu_ held
+  // Whether a run holds h, looked up with mu_ released (l holds it on entry and return).
+  bool OnDisk(const Hash128& h, std::unique_lock<std::mutex>* l);
   void AddToFilter(const Hash128& h);
   bool MayBeInTable(const Hash128& h) const;
   void Fold();                   // mu_ held: recent_ into settled_, spilled past the budget
-  Status Spill();                // mu_ held: settled_ and the table into a new table
+  Status Spill();                // mu_ held: settled_ into a new run, runs merged
+  Status MergeNewest();          // mu_ held: the newest kFanIn runs (one level) into one
+  Result<std::shared_ptr<TableReader>> OpenRun(const std::string& path);
 
   Env* env_ = nullptr;
   std::string scratch_dir_;
@@ -74,8 +88,9 @@ class PendingBlobs {
   HashSet recent_;                // claimed since the last fold
   std::vector<Hash128> settled_;  // sorted; none in the table
   std::unique_ptr<ScratchArea> area_;
-  std::unique_ptr<TableReader> table_;
-  std::vector<uint64_t> filter_;  // Bloom filter of the table's ids (empty: no table yet)
+  std::vector<Run> runs_;         // oldest (highest level) first
+  uint64_t generation_ = 0;       // changes when ids move into runs or runs are merged
+  std::vector<uint64_t> filter_;  // Bloom filter of the runs' ids (empty: no run yet)
   uint64_t spills_ = 0;
   Status status_;
 };

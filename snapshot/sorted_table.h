@@ -79,6 +79,10 @@ class TableReader {
   uint64_t count() const { return count_; }
   const Hash128& tag() const { return tag_; }
   const std::string& path() const { return path_; }
+  // Block by block, for a merge of several tables that reads each in step:
+  // the records of block b (checked), into out.
+  uint64_t blocks() const { return first_keys_.size(); }
+  Status ReadRecords(uint64_t b, std::string* out) const { return ReadBlock(b, out); }
 
  private:
   struct Slot {
