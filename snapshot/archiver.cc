@@ -189,7 +189,9 @@ class Archiver {
   Status StoreAll(PackWriter* sink) {
     PlanReader plan(env_, plan_path_);
     MAESTRO_RETURN_IF_ERROR(plan.Open());
-    HashSet added;  // tree blobs this snapshot stored
+    // Tree blobs this snapshot stored (one per ~64 KiB of listing), bounded
+    // as the data blobs' set is: past its budget, in cache/.
+    PendingBlobs added(env_, files_.CacheDir(), files_.memory_budget() / 16);
     BlobHeld held = [this](const Hash128& b) { return stored_->count(b); };
     // Bounded: past half the repository's budget its ids go to cache/ (snapshot/pending_blobs.h).
     PendingBlobs pending(env_, files_.CacheDir(), files_.memory_budget() / 2);
@@ -221,9 +223,11 @@ class Archiver {
           if (f.type == ManifestFile::Type::kFile) totals_.files++, totals_.logical_bytes += f.size;
           if (listing) MAESTRO_RETURN_IF_ERROR(listing->Add(std::move(f)));
         }
+        MAESTRO_RETURN_IF_ERROR(added.Settle().Annotate("snapshot " + m_.info.id));
         if (sink->unindexed() >= PackWriter::kIndexPiece) MAESTRO_RETURN_IF_ERROR(sink->PublishIndex());
       }
       if (listing) MAESTRO_RETURN_IF_ERROR(listing->Finish());
+      MAESTRO_RETURN_IF_ERROR(added.Settle().Annotate("snapshot " + m_.info.id));
     }
     MAESTRO_RETURN_IF_ERROR(pool.Finish());
     m_.info.read_bytes += read_bytes_.load();

@@ -86,7 +86,7 @@ struct TargetState {
 // is counted into totals; an absent store's (empty) stays in st->files.
 class TargetListing {
  public:
-  TargetListing(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, HashSet* added, ManifestStore* st,
+  TargetListing(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, PendingBlobs* added, ManifestStore* st,
                 ListingTotals* totals)
       : st_(st), totals_(totals) {
     if (st->present) writer_ = std::make_unique<ListingWriter>(files, sink, held, added, st);
@@ -247,7 +247,8 @@ class SnapshotCopier {
     std::unique_ptr<CompressPool> pool;
     if (!verbatim_) pool = std::make_unique<CompressPool>(sink, DefaultThreads(opts_.threads));
     const BlobHeld held = [this](const Hash128& b) { return to_->Has(b); };
-    HashSet added;  // tree blobs this snapshot stored (one per ~64 KiB of listing)
+    // Tree blobs this snapshot stored (one per ~64 KiB of listing), bounded: past its budget, in cache/.
+    PendingBlobs added(to_->files->env(), to_->files->CacheDir(), to_->files->memory_budget() / 16);
     Status st;
     m->stores.reserve(head->stores.size());  // the listings point into it
     for (auto& store : head->stores) {
@@ -255,6 +256,7 @@ class SnapshotCopier {
       TargetListing listing(*to_->files, sink, held, &added, &m->stores.back(), &totals_);
       st = SendStore(head->info.id, store, &reader, sink, &pool, &listing);
       if (st.ok()) st = listing.Finish();
+      if (st.ok()) st = added.Settle();
       store.files.clear();  // formats 1-3: the source's whole listing, done with
       if (!st.ok()) break;
     }

@@ -27,7 +27,7 @@ Status AddTreeBlob(PackWriter* sink, const TreeBlob& b, std::string* z) {
 
 }  // namespace
 
-ListingWriter::ListingWriter(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, HashSet* added,
+ListingWriter::ListingWriter(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, PendingBlobs* added,
                              ManifestStore* st)
     : files_(files), sink_(sink), held_(held), added_(added), st_(st) {
   st_->has_root = false;
@@ -35,7 +35,7 @@ ListingWriter::ListingWriter(const RepoFiles& files, PackWriter* sink, const Blo
   st_->tree_blobs.clear();
   if (!files_.v4()) return;
   tree_ = std::make_unique<TreeWriter>(files_.sealer(), [this](const TreeBlob& b) {
-    if (held_(b.id) || !added_->insert(b.id).second) return Status::OK();
+    if (held_(b.id) || !added_->Claim(b.id)) return Status::OK();
     return AddTreeBlob(sink_, b, &z_);
   });
 }

@@ -36,6 +36,7 @@
 
 #include "snapshot/blob_index.h"
 #include "snapshot/pack_writer.h"
+#include "snapshot/pending_blobs.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/repository.h"
 
@@ -49,13 +50,14 @@ class TreeWriter;
 
 // One store's listing, written as its entries come (in listing order).
 // Format 4: a TreeWriter (snapshot/tree.h); each tree blob `held` says the
-// repository lacks and `added` (shared by one snapshot's stores) does not
-// hold yet goes to sink at once. Format 3: the entries are appended to
+// repository lacks and `added` (shared by one snapshot's stores: the tree
+// blobs it claimed, bounded by its budget, snapshot/pending_blobs.h) has not
+// claimed yet goes to sink at once. Format 3: the entries are appended to
 // st->files (a format-3 manifest holds its whole listing). One thread.
 class ListingWriter {
  public:
   // files, sink, held, added and st must outlive the writer.
-  ListingWriter(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, HashSet* added, ManifestStore* st);
+  ListingWriter(const RepoFiles& files, PackWriter* sink, const BlobHeld& held, PendingBlobs* added, ManifestStore* st);
   ~ListingWriter();
   Status Add(ManifestFile&& f);
   // Format 4: the last tree blobs and the root; sets st's root and tree_blobs.
@@ -65,7 +67,7 @@ class ListingWriter {
   const RepoFiles& files_;
   PackWriter* sink_;
   const BlobHeld& held_;
-  HashSet* added_;
+  PendingBlobs* added_;
   ManifestStore* st_;
   std::unique_ptr<TreeWriter> tree_;
   std::string z_;  // compression scratch

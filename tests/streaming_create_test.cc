@@ -19,7 +19,9 @@
 #include "snapshot/chunker.h"
 #include "snapshot/file_saver.h"
 #include "snapshot/pack_writer.h"
+#include "snapshot/pending_blobs.h"
 #include "snapshot/plan_file.h"
+#include "snapshot/publish.h"
 #include "snapshot/read_ahead.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/repository.h"
@@ -260,6 +262,29 @@ TEST_F(PackWriterIndexTest, APackOfTinyBlobsIsSealedAt8192Blobs) {
   std::vector<DirEntry> packs;
   ASSERT_TRUE(Env::Default()->ListDir(dir + "/packs", &packs).ok());
   EXPECT_EQ(packs.size(), 1u);
+}
+
+// Review of the archiver: the set of tree blobs one snapshot stored (shared
+// by its stores' ListingWriters, so equal listings store their blobs once)
+// was a HashSet without a bound. It is a PendingBlobs now: under a tiny
+// budget it spills to its scratch folder and still claims each tree blob
+// once, so the second store of the same listing adds nothing.
+TEST_F(PackWriterIndexTest, ListingWritersShareABoundedSetOfTheTreeBlobsTheyStored) {
+  const std::vector<ManifestFile> listing = Listing(9000, 3);
+  PendingBlobs added(Env::Default(), t_.Sub("cache"), 64);  // spills every few ids
+  const BlobHeld held = [](const Hash128&) { return false; };
+  ManifestStore a, b;
+  for (ManifestStore* st : {&a, &b}) {
+    ListingWriter lw(files_, &w_, held, &added, st);
+    for (ManifestFile f : listing) ASSERT_TRUE(lw.Add(std::move(f)).ok());
+    ASSERT_TRUE(lw.Finish().ok());
+    ASSERT_TRUE(added.Settle().ok());
+  }
+  ASSERT_TRUE(w_.Finish().ok());
+  EXPECT_EQ(a.root, b.root);
+  ASSERT_GT(a.tree_blobs.size(), 3u);
+  EXPECT_EQ(w_.entries().size(), a.tree_blobs.size() + 1);  // and the root: each once
+  EXPECT_GT(added.spills(), 0u);
 }
 
 // A blob claimed in an earlier batch (settled into the sorted list) is not
