@@ -8,8 +8,10 @@
 //      (snapshot/parent_files.h);
 //   3. plan: walk every store, stat only (snapshot/archive_walk.h), into a
 //      plan file in tmp/ (snapshot/plan_file.h), the parent read in step;
-//   4. capture every SQLite file with the online backup API, back to back
-//      (snapshot/sqlite_capture.h);
+//   4. capture every SQLite file with the online backup API, back to back,
+//      on a thread of their own while step 5 stores the other files (a
+//      reader that meets an SQLite file waits for its capture;
+//      snapshot/sqlite_capture.h BackgroundCapture);
 //   5. chunk, store and list, a batch of the plan at a time: files unchanged
 //      since the parent (read again in step) reuse its chunk lists unread,
 //      others are read, chunked and hashed by reader threads
@@ -24,11 +26,13 @@
 // folder's listing per depth of the walk and two tree blobs of the parent;
 // index entries by kIndexPiece. What still grows with the repository: the
 // sorted list of stored blob ids (16 bytes a blob), the ids of this
-// snapshot's new blobs, the index entries of tree blobs, and each store's
+// snapshot's new data and tree blobs (each a PendingBlobs: on disk past its
+// budget), the index entries of tree blobs, and each store's
 // list of tree blob ids (16 bytes a ~64 KiB tree blob). Format 3 keeps its
 // whole listing in its manifest, so there the listing is held (not bounded).
 // Progress totals are the walk's (a file that changes size while read is
-// counted at its walk size).
+// counted at its walk size); an SQLite file counts its backup's size once a
+// reader takes it, as the captures run beside the readers.
 //
 // Crash: before step 6's manifest nothing is listed; packs already published
 // are indexed again or removed by the next writer, the plan file and SQLite
