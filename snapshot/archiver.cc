@@ -202,6 +202,12 @@ class Archiver {
     // (snapshot/blob_buffers.h) last from batch to batch.
     CompressPool pool(sink, DefaultThreads(opts_.threads));
     for (const auto& s : savers) s->set_pool(&pool);
+    // No parent: every planned file is read, so the page cache may run ahead
+    // across batches and stores (snapshot/read_ahead.h PlanAhead).
+    std::unique_ptr<PlanAhead> ahead;
+    if (!parent_.present)
+      ahead = std::make_unique<PlanAhead>(env_, plan_path_, planned_,
+                                          [this](size_t k, const ManifestFile& f) { return SourceOf(k, f); }, &bytes_done_);
     for (size_t k = 0; k < m_.stores.size(); ++k) {
       ManifestStore& st = m_.stores[k];
       std::unique_ptr<ListingWriter> listing;

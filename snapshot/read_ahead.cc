@@ -1,5 +1,7 @@
 #include "snapshot/read_ahead.h"
 
+#include "snapshot/plan_file.h"
+
 namespace maestro {
 
 ReadAhead::ReadAhead(Env* env, const std::vector<uint64_t>& sizes, std::function<std::string(size_t)> path_of)
@@ -18,6 +20,38 @@ void ReadAhead::Advance(size_t i) {
     }
   }
   for (size_t k : todo) env_->PrefetchFile(path_of_(k));  // outside the lock: each is an open and a close
+}
+
+PlanAhead::PlanAhead(Env* env, std::string plan_path, const std::vector<uint64_t>& planned,
+                     std::function<std::string(size_t, const ManifestFile&)> path_of, const std::atomic<uint64_t>* done)
+    : env_(env), plan_path_(std::move(plan_path)), planned_(planned), path_of_(std::move(path_of)), done_(done),
+      thread_([this] { Run(); }) {}
+
+PlanAhead::~PlanAhead() {
+  stop_ = true;
+  thread_.join();
+}
+
+bool PlanAhead::WaitForRoom(uint64_t hinted) {
+  // Polled: a hint is worth a few milliseconds' delay, a condition variable
+  // in every reader's byte count is not.
+  while (!stop_ && hinted > done_->load() + ReadAhead::kWindowBytes) env_->SleepMicros(2000);
+  return !stop_;
+}
+
+void PlanAhead::Run() {
+  PlanReader plan(env_, plan_path_);
+  if (!plan.Open().ok()) return;
+  uint64_t hinted = 0;
+  for (size_t k = 0; k < planned_.size(); ++k)
+    for (uint64_t n = 0; n < planned_[k]; ++n) {
+      ManifestFile f;
+      if (stop_ || !plan.Next(&f)) return;
+      if (f.type != ManifestFile::Type::kFile || f.sqlite_backup || f.size < ReadAhead::kMinBytes) continue;
+      hinted += f.size;
+      if (!WaitForRoom(hinted)) return;
+      env_->PrefetchFile(path_of_(k, f));
+    }
 }
 
 }  // namespace maestro

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
 #include <filesystem>
 #include <random>
 
@@ -309,6 +311,62 @@ TEST(ReadAheadTest, HintsEachLargeFileOnceAndNoneBeyondTheWindow) {
   ahead.Advance(3);
   ahead.Advance(7);
   EXPECT_EQ(env.hinted, (std::vector<std::string>{"f3", "f4", "f5", "f6", "f7"}));
+}
+
+// PlanAhead (snapshot/read_ahead.h) reads the plan file across stores and
+// hints the large regular files that are not SQLite, in plan order, never
+// more than kWindowBytes past the readers' bytes done.
+TEST(ReadAheadTest, PlanAheadHintsAcrossStoresWithinTheWindowOfTheBytesDone) {
+  struct Recording : FaultEnv {
+    using FaultEnv::FaultEnv;
+    void PrefetchFile(const std::string& path) override {
+      std::lock_guard<std::mutex> l(mu);
+      hinted.push_back(path);
+    }
+    std::vector<std::string> Hinted() {
+      std::lock_guard<std::mutex> l(mu);
+      return hinted;
+    }
+    std::mutex mu;
+    std::vector<std::string> hinted;
+  };
+  TempDir t;
+  const std::string path = t.Sub("plan");
+  const uint64_t q = ReadAhead::kWindowBytes / 2;
+  auto file = [](const std::string& p, uint64_t size, bool sqlite = false) {
+    ManifestFile f;
+    f.path = p;
+    f.type = ManifestFile::Type::kFile;
+    f.size = size;
+    f.sqlite_backup = sqlite;
+    return f;
+  };
+  ManifestFile dir;
+  dir.path = "d";
+  dir.type = ManifestFile::Type::kDir;
+  {
+    PlanWriter w(Env::Default(), path);
+    ASSERT_TRUE(w.Open().ok());
+    for (const ManifestFile& f : {file("a", q), file("db", 5 * q, true), file("small", ReadAhead::kMinBytes - 1)})
+      ASSERT_TRUE(w.Add(f).ok());  // store 0
+    for (const ManifestFile& f : {dir, file("b", q), file("c", q), file("e", q)}) ASSERT_TRUE(w.Add(f).ok());  // store 1
+    ASSERT_TRUE(w.Close().ok());
+  }
+  const std::vector<uint64_t> planned = {3, 4};
+  Recording env(Env::Default());
+  std::atomic<uint64_t> done{0};
+  auto settled = [&](size_t n) {  // the hints once n have come (or 5 s passed), and 50 ms more
+    for (int i = 0; i < 500 && env.Hinted().size() < n; ++i) env.SleepMicros(10000);
+    env.SleepMicros(50000);
+    return env.Hinted();
+  };
+  PlanAhead ahead(&env, path, planned, [](size_t k, const ManifestFile& f) { return std::to_string(k) + "/" + f.path; },
+                  &done);
+  EXPECT_EQ(settled(2), (std::vector<std::string>{"0/a", "1/b"})) << "1/c lies past the window";
+  done = q;
+  EXPECT_EQ(settled(3), (std::vector<std::string>{"0/a", "1/b", "1/c"}));
+  done = 10 * q;
+  EXPECT_EQ(settled(4), (std::vector<std::string>{"0/a", "1/b", "1/c", "1/e"}));
 }
 
 TEST(PendingBlobsTest, ClaimsSurviveSettleAndEachIdIsClaimedOnce) {
