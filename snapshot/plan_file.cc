@@ -65,4 +65,15 @@ bool PlanReader::Next(ManifestFile* f) {
   return status_.ok();
 }
 
+Status PlanReader::Skip(uint64_t n) {
+  for (uint64_t i = 0; i < n && status_.ok(); ++i) {
+    if (!Want(4) || !Want(4 + static_cast<size_t>(DecodeFixed32(buf_.data() + pos_)))) {
+      if (status_.ok()) status_ = Status::Corruption("the snapshot's plan " + path_ + " is cut short");
+      break;
+    }
+    pos_ += 4 + DecodeFixed32(buf_.data() + pos_);
+  }
+  return status_;
+}
+
 }  // namespace maestro

@@ -39,6 +39,9 @@ class PlanReader {
   Status Open();
   // The next entry into *f; false at the end or on an error (status() says).
   bool Next(ManifestFile* f);
+  // Passes over the next n entries unread (a reader that starts at a later
+  // store): length prefixes only. Corruption when the plan ends first.
+  Status Skip(uint64_t n);
   Status status() const { return status_; }
 
  private:

@@ -22,10 +22,10 @@ void ReadAhead::Advance(size_t i) {
   for (size_t k : todo) env_->PrefetchFile(path_of_(k));  // outside the lock: each is an open and a close
 }
 
-PlanAhead::PlanAhead(Env* env, std::string plan_path, const std::vector<uint64_t>& planned,
+PlanAhead::PlanAhead(Env* env, std::string plan_path, const std::vector<uint64_t>& planned, std::vector<size_t> order,
                      std::function<std::string(size_t, const ManifestFile&)> path_of, const std::atomic<uint64_t>* done)
-    : env_(env), plan_path_(std::move(plan_path)), planned_(planned), path_of_(std::move(path_of)), done_(done),
-      thread_([this] { Run(); }) {}
+    : env_(env), plan_path_(std::move(plan_path)), planned_(planned), order_(std::move(order)),
+      path_of_(std::move(path_of)), done_(done), thread_([this] { Run(); }) {}
 
 PlanAhead::~PlanAhead() {
   stop_ = true;
@@ -40,10 +40,13 @@ bool PlanAhead::WaitForRoom(uint64_t hinted) {
 }
 
 void PlanAhead::Run() {
-  PlanReader plan(env_, plan_path_);
-  if (!plan.Open().ok()) return;
   uint64_t hinted = 0;
-  for (size_t k = 0; k < planned_.size(); ++k)
+  for (size_t k : order_) {
+    // Each store from its own start in the plan: the order need not be the plan's.
+    PlanReader plan(env_, plan_path_);
+    uint64_t before = 0;
+    for (size_t j = 0; j < k; ++j) before += planned_[j];
+    if (!plan.Open().ok() || !plan.Skip(before).ok()) return;
     for (uint64_t n = 0; n < planned_[k]; ++n) {
       ManifestFile f;
       if (stop_ || !plan.Next(&f)) return;
@@ -52,6 +55,7 @@ void PlanAhead::Run() {
       if (!WaitForRoom(hinted)) return;
       env_->PrefetchFile(path_of_(k, f));
     }
+  }
 }
 
 }  // namespace maestro

@@ -61,10 +61,10 @@ class ReadAhead {
 
 class PlanAhead {
  public:
-  // planned[k]: the plan's entries of store k, in order; path_of(k, f): the
-  // file to hint; done: the bytes the readers have done. All must outlive
-  // the object.
-  PlanAhead(Env* env, std::string plan_path, const std::vector<uint64_t>& planned,
+  // planned[k]: the plan's entries of store k, in plan order; order: the
+  // stores in the order the readers take them; path_of(k, f): the file to
+  // hint; done: the bytes the readers have done. All must outlive the object.
+  PlanAhead(Env* env, std::string plan_path, const std::vector<uint64_t>& planned, std::vector<size_t> order,
             std::function<std::string(size_t store, const ManifestFile& f)> path_of, const std::atomic<uint64_t>* done);
   ~PlanAhead();
   PlanAhead(const PlanAhead&) = delete;
@@ -77,6 +77,7 @@ class PlanAhead {
   Env* env_;
   const std::string plan_path_;
   const std::vector<uint64_t>& planned_;
+  const std::vector<size_t> order_;
   const std::function<std::string(size_t, const ManifestFile&)> path_of_;
   const std::atomic<uint64_t>* done_;
   std::atomic<bool> stop_{false};
