@@ -111,23 +111,32 @@ std::string BlobName(const Hash128& id) {
   return s;
 }
 
-Result<std::string> SealWithDomain(const MasterKey& key, Cipher cipher, uint8_t domain, std::string_view name,
-                                   std::string_view plaintext) {
+// Seals into out[0, kSealOverhead + plaintext.size()): the header, then the
+// ciphertext and its tag. out must not overlap plaintext.
+Status SealWithDomainTo(const MasterKey& key, Cipher cipher, uint8_t domain, std::string_view name,
+                        std::string_view plaintext, unsigned char* out) {
   MAESTRO_RETURN_IF_ERROR(InitCrypto());
   MAESTRO_RETURN_IF_ERROR(CheckCipherAvailable(cipher, "sealing"));
   if (cipher == Cipher::kAes256Gcm && plaintext.size() > crypto_aead_aes256gcm_MESSAGEBYTES_MAX)
     return Status::InvalidArgument("an object of " + std::to_string(plaintext.size()) +
                                    " bytes is over AES-256-GCM's limit of one message");
-  std::string out(kSealHeaderBytes + plaintext.size() + kSealTagBytes, '\0');
-  auto* p = reinterpret_cast<unsigned char*>(&out[0]);
-  std::memcpy(p, kSealMagic, 4);
-  p[4] = kSealVersion;
-  p[5] = static_cast<uint8_t>(cipher);
-  randombytes_buf(p + kNonceOffset, kNonceBytes);
-  std::string ad = AssociatedData(out.substr(0, kSealHeaderBytes), domain, name);
-  if (!Aead(true, cipher, key, p + kNonceOffset, reinterpret_cast<const unsigned char*>(plaintext.data()),
-            plaintext.size(), ad, p + kSealHeaderBytes))
+  std::memcpy(out, kSealMagic, 4);
+  out[4] = kSealVersion;
+  out[5] = static_cast<uint8_t>(cipher);
+  out[6] = out[7] = 0;
+  randombytes_buf(out + kNonceOffset, kNonceBytes);
+  std::string ad = AssociatedData(std::string_view(reinterpret_cast<const char*>(out), kSealHeaderBytes), domain, name);
+  if (!Aead(true, cipher, key, out + kNonceOffset, reinterpret_cast<const unsigned char*>(plaintext.data()),
+            plaintext.size(), ad, out + kSealHeaderBytes))
     return Status::Internal(std::string(CipherWord(cipher)) + " encryption failed");
+  return Status::OK();
+}
+
+Result<std::string> SealWithDomain(const MasterKey& key, Cipher cipher, uint8_t domain, std::string_view name,
+                                   std::string_view plaintext) {
+  std::string out(kSealOverhead + plaintext.size(), '\0');
+  MAESTRO_RETURN_IF_ERROR(
+      SealWithDomainTo(key, cipher, domain, name, plaintext, reinterpret_cast<unsigned char*>(&out[0])));
   return out;
 }
 
@@ -268,6 +277,17 @@ Status Open(const MasterKey& key, ObjectKind kind, std::string_view name, std::s
 
 Result<std::string> SealBlob(const MasterKey& key, const Hash128& blob_id, std::string_view plaintext, Cipher cipher) {
   return SealWithDomain(key, cipher, kDomainBlob, BlobName(blob_id), plaintext);
+}
+
+Result<std::string_view> SealBlobInto(const MasterKey& key, const Hash128& blob_id, std::string_view plaintext,
+                                      std::string* buffer, Cipher cipher) {
+  const size_t n = kSealOverhead + plaintext.size();
+  // Grown, never shrunk: a buffer kept between blobs is sealed into as it is,
+  // without a fresh allocation's page faults or a zero-fill of every byte.
+  if (buffer->size() < n) buffer->resize(n);
+  auto* out = reinterpret_cast<unsigned char*>(&(*buffer)[0]);
+  MAESTRO_RETURN_IF_ERROR(SealWithDomainTo(key, cipher, kDomainBlob, BlobName(blob_id), plaintext, out));
+  return std::string_view(buffer->data(), n);
 }
 
 Status OpenBlob(const MasterKey& key, const Hash128& blob_id, std::string_view sealed, std::string* plaintext,

@@ -137,6 +137,14 @@ Status Open(const MasterKey& key, ObjectKind kind, std::string_view name, std::s
 // a blob id at another blob's bytes does not open.
 Result<std::string> SealBlob(const MasterKey& key, const Hash128& blob_id, std::string_view plaintext,
                              Cipher cipher = Cipher::kXChaCha20Poly1305);
+// SealBlob into *buffer, for a caller that seals blob after blob: the sealed
+// blob is the returned view of buffer's first kSealOverhead + plaintext.size()
+// bytes (valid until *buffer changes). *buffer is grown when short and never
+// shrunk, so a buffer kept between calls costs no allocation, no page faults
+// and no zero-fill per blob. plaintext must not lie inside *buffer. On
+// failure *buffer's bytes are unspecified (its length is still never less).
+Result<std::string_view> SealBlobInto(const MasterKey& key, const Hash128& blob_id, std::string_view plaintext,
+                                      std::string* buffer, Cipher cipher = Cipher::kXChaCha20Poly1305);
 Status OpenBlob(const MasterKey& key, const Hash128& blob_id, std::string_view sealed, std::string* plaintext,
                 Cipher cipher = Cipher::kXChaCha20Poly1305);
 

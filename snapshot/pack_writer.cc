@@ -17,6 +17,9 @@ constexpr uint64_t kPackTargetSize = 16u << 20;
 // A pack of tiny blobs is sealed at this many: its entries (held until it is
 // sealed) and its header stay small, and PublishIndex can follow it.
 constexpr size_t kPackMaxEntries = 8192;
+// A sealing buffer is kept for the next blob up to the largest chunk
+// (snapshot/chunker.h) sealed; a larger one (a big tree blob) is freed.
+constexpr size_t kKeptSealBufferBytes = (4u << 20) + 64;
 }  // namespace
 
 struct PackWriter::OpenPack {
@@ -69,11 +72,14 @@ Status PackWriter::Add(const Hash128& id, uint32_t raw_len, std::string_view enc
     return Status::Internal("a format-3 pack holds only zstd data blobs");
   // Unencrypted, sealing is the identity: the blob goes in as it is, not a copy of it.
   const bool seal = v4 && files_.sealer().encrypted();
-  std::string sealed;
+  std::string buffer;
+  std::string_view stored = encoded;
   if (seal) {
-    MAESTRO_ASSIGN_OR_RETURN(sealed, files_.sealer().SealBlob(id, encoded));
+    // Sealed outside the lock, in the caller's thread (the compressor pool's
+    // workers), into a buffer kept from an earlier blob.
+    buffer = TakeSealBuffer();
+    MAESTRO_ASSIGN_OR_RETURN(stored, files_.sealer().SealBlobInto(id, encoded, &buffer));
   }
-  std::string_view stored = seal ? std::string_view(sealed) : encoded;
   std::unique_ptr<OpenPack> full;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -95,9 +101,19 @@ Status PackWriter::Add(const Hash128& id, uint32_t raw_len, std::string_view enc
     cur_->entries.push_back(e);
     cur_->size += hdr.size() + stored.size();
     if (cur_->size >= kPackTargetSize || cur_->entries.size() >= kPackMaxEntries) full = std::move(cur_);
+    // stored is not read past here.
+    if (seal && buffer.size() <= kKeptSealBufferBytes) seal_buffers_.push_back(std::move(buffer));
   }
   if (full) return Seal(std::move(full));
   return Status::OK();
+}
+
+std::string PackWriter::TakeSealBuffer() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (seal_buffers_.empty()) return std::string();
+  std::string b = std::move(seal_buffers_.back());
+  seal_buffers_.pop_back();
+  return b;
 }
 
 Status PackWriter::Finish() {

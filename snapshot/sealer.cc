@@ -3,6 +3,8 @@
 
 #include "snapshot/crypto.h"
 
+#include <algorithm>
+
 namespace maestro {
 namespace {
 
@@ -13,6 +15,9 @@ class Plain final : public Sealer {
   size_t Overhead() const override { return 0; }
   Result<std::string> SealBlob(const Hash128&, std::string_view plaintext) const override {
     return std::string(plaintext);
+  }
+  Result<std::string_view> SealBlobInto(const Hash128&, std::string_view plaintext, std::string*) const override {
+    return plaintext;
   }
   Status OpenBlob(const Hash128&, std::string_view sealed, std::string* plaintext) const override {
     plaintext->assign(sealed);
@@ -38,6 +43,10 @@ class Encrypting final : public Sealer {
   size_t Overhead() const override { return kSealOverhead; }
   Result<std::string> SealBlob(const Hash128& id, std::string_view plaintext) const override {
     return maestro::SealBlob(key_, id, plaintext, cipher_);
+  }
+  Result<std::string_view> SealBlobInto(const Hash128& id, std::string_view plaintext,
+                                        std::string* buffer) const override {
+    return maestro::SealBlobInto(key_, id, plaintext, buffer, cipher_);
   }
   Status OpenBlob(const Hash128& id, std::string_view sealed, std::string* plaintext) const override {
     return maestro::OpenBlob(key_, id, sealed, plaintext, cipher_);
@@ -71,6 +80,14 @@ constexpr EncryptedScheme kEncryptedSchemes[] = {
 };
 
 }  // namespace
+
+Result<std::string_view> Sealer::SealBlobInto(const Hash128& id, std::string_view plaintext,
+                                              std::string* buffer) const {
+  MAESTRO_ASSIGN_OR_RETURN(std::string sealed, SealBlob(id, plaintext));
+  if (buffer->size() < sealed.size()) buffer->resize(sealed.size());
+  std::copy(sealed.begin(), sealed.end(), buffer->begin());
+  return std::string_view(buffer->data(), sealed.size());
+}
 
 bool IsKnownEncryption(std::string_view value) {
   if (value == kEncryptionNone) return true;

@@ -62,6 +62,14 @@ class Sealer {
   virtual size_t Overhead() const = 0;
 
   virtual Result<std::string> SealBlob(const Hash128& id, std::string_view plaintext) const = 0;
+  // SealBlob's bytes for a caller that seals many blobs (the pack writer):
+  // the returned view is either plaintext itself (the identity sealer: no
+  // copy) or lies in *buffer, which is grown when short and never shrunk (keep
+  // it between calls: crypto.h SealBlobInto). Valid until plaintext or
+  // *buffer changes. plaintext must not lie inside *buffer. This default
+  // copies SealBlob's result into *buffer.
+  virtual Result<std::string_view> SealBlobInto(const Hash128& id, std::string_view plaintext,
+                                                std::string* buffer) const;
   virtual Status OpenBlob(const Hash128& id, std::string_view sealed, std::string* plaintext) const = 0;
   virtual Result<std::string> Seal(ObjectKind kind, std::string_view name, std::string_view plaintext) const = 0;
   virtual Status Open(ObjectKind kind, std::string_view name, std::string_view sealed,

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 
+#include "snapshot/sealer.h"
 #include "tests/test_util.h"
 
 namespace maestro {
@@ -346,6 +348,86 @@ TEST(Crypto, VersionOneAes256GcmSealedObjectStillOpens) {
   Status st = Open(CountingKey(), ObjectKind::kManifest, "20261201_020000", sealed, &out, Cipher::kAes256Gcm);
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_EQ(out, "maestro-db sealed object test vector");
+}
+
+// ---------------------------------------------------------------- sealing blob after blob into one buffer
+
+// The pack writer seals every blob into a buffer kept from the blob before
+// (snapshot/pack_writer.h): a blob shorter than the last one must be its own
+// length, and nothing of the buffer's earlier bytes may reach it.
+TEST(Crypto, SealBlobIntoAReusedBufferGivesEachBlobAtItsOwnLengthForEitherCipher) {
+  MasterKey key = NewKey();
+  for (Cipher cipher : {Cipher::kXChaCha20Poly1305, Cipher::kAes256Gcm}) {
+    if (cipher == Cipher::kAes256Gcm && !Aes256GcmAvailable()) continue;
+    std::string buffer(3u << 20, '\xab');  // dirty and longer than most blobs
+    size_t longest = buffer.size();
+    for (size_t n : {1u << 20, 17u, 0u, 4096u, 4u << 20, 1u}) {
+      std::string plain = testing::RandomBytes(n, static_cast<uint32_t>(n) + 7);
+      Hash128 id = KeyedHashBlobId(key, plain);
+      auto sealed = SealBlobInto(key, id, plain, &buffer, cipher);
+      ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
+      EXPECT_EQ(sealed->size(), n + kSealOverhead);
+      EXPECT_EQ(sealed->data(), buffer.data()) << "sealed in the buffer, not a copy";
+      longest = std::max(longest, n + kSealOverhead);
+      EXPECT_EQ(buffer.size(), longest) << "grown when short, never shrunk";
+      std::string back;
+      ASSERT_TRUE(OpenBlob(key, id, std::string(*sealed), &back, cipher).ok()) << n;
+      EXPECT_EQ(back, plain);
+      // The same bytes as SealBlob's (apart from the random nonce): its reader opens either.
+      auto fresh = SealBlob(key, id, plain, cipher);
+      ASSERT_TRUE(fresh.ok());
+      EXPECT_EQ(fresh->size(), sealed->size());
+      EXPECT_EQ(fresh->substr(0, 8), std::string(sealed->substr(0, 8)));
+    }
+  }
+}
+
+TEST(Crypto, PlainSealerSealBlobIntoIsTheBlobItselfWithNoCopy) {
+  const std::string blob = "an unencrypted repository stores a blob as it is";
+  std::string buffer;
+  auto stored = PlainSealer()->SealBlobInto(Xxh128(blob), blob, &buffer);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->data(), blob.data());
+  EXPECT_EQ(stored->size(), blob.size());
+  EXPECT_TRUE(buffer.empty());
+}
+
+TEST(Crypto, EncryptingSealerSealBlobIntoOpensWithItsOpenBlob) {
+  MasterKey key = NewKey();
+  auto sealer = EncryptingSealer(key, kDefaultEncryption, "test");
+  ASSERT_TRUE(sealer.ok()) << sealer.status().ToString();
+  std::string buffer;
+  for (size_t n : {300000u, 10u}) {
+    std::string plain = testing::RandomBytes(n, static_cast<uint32_t>(n));
+    Hash128 id = (*sealer)->BlobId(plain);
+    auto sealed = (*sealer)->SealBlobInto(id, plain, &buffer);
+    ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
+    EXPECT_EQ(sealed->size(), n + (*sealer)->Overhead());
+    std::string back;
+    ASSERT_TRUE((*sealer)->OpenBlob(id, *sealed, &back).ok());
+    EXPECT_EQ(back, plain);
+  }
+}
+
+// A Sealer that only says how to SealBlob (tests' stand-ins) gets a
+// SealBlobInto of the same bytes.
+TEST(Crypto, SealBlobIntoOfASealerWithOnlySealBlobIsItsSealBlob) {
+  class Tagging final : public Sealer {
+   public:
+    std::string_view Scheme() const override { return "xchacha20poly1305"; }
+    Hash128 BlobId(std::string_view p) const override { return Xxh128(p); }
+    size_t Overhead() const override { return 1; }
+    Result<std::string> SealBlob(const Hash128&, std::string_view p) const override { return "T" + std::string(p); }
+    Status OpenBlob(const Hash128&, std::string_view, std::string*) const override { return Status::OK(); }
+    Result<std::string> Seal(ObjectKind, std::string_view, std::string_view p) const override { return std::string(p); }
+    Status Open(ObjectKind, std::string_view, std::string_view, std::string*) const override { return Status::OK(); }
+  };
+  Tagging sealer;
+  std::string buffer(100, 'x');
+  auto sealed = sealer.SealBlobInto(Hash128(), "abc", &buffer);
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(*sealed, "Tabc");
+  EXPECT_EQ(buffer.size(), 100u);
 }
 
 }  // namespace

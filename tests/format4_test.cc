@@ -11,10 +11,13 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
+#include <thread>
 
 #include "snapshot/blob_index.h"
 #include "snapshot/catalog.h"
+#include "snapshot/crypto.h"
 #include "snapshot/listing_reader.h"
 #include "snapshot/blob_reader.h"
 #include "snapshot/format.h"
@@ -520,6 +523,61 @@ TEST(Format4Pack, RawBlobsAndZstdFramesOfRawBlocksAreBothRead) {
   ASSERT_EQ(entries->size(), 2u);
   EXPECT_EQ((*entries)[0].codec, BlobCodec::kRaw);
   EXPECT_EQ((*entries)[1].codec, BlobCodec::kZstd);
+}
+
+// Blobs of falling and rising lengths from two threads at once into an
+// encrypted repository: each Add seals into a buffer that an earlier Add (of
+// either thread) kept, yet every blob is stored at its own length and reads
+// back whole; one longer than the kept limit is sealed all the same.
+TEST(Format4Pack, EncryptedBlobsSealedIntoKeptBuffersFromTwoThreadsReadBack) {
+  TempDir t;
+  std::string dir = t.Sub("repo");
+  ASSERT_TRUE(Open(dir, true));
+  auto key = MasterKey::Generate();
+  ASSERT_TRUE(key.ok());
+  auto sealer = EncryptingSealer(*key, kDefaultEncryption, dir);
+  ASSERT_TRUE(sealer.ok()) << sealer.status().ToString();
+  auto backend = NewLocalBackend(Env::Default(), dir);
+  RepoFiles files(Env::Default(), backend.get(), dir, kRepoFormatV4, sealer->get());
+  ASSERT_TRUE(files.EnsureScratch().ok());
+  const size_t lengths[] = {1u << 20, 10, 300000, 4u << 20, 1, 6u << 20, 70000, 2};
+  std::map<Hash128, std::string> blobs;
+  std::vector<std::vector<std::pair<Hash128, std::string>>> per_thread(2);
+  for (size_t th = 0; th < 2; ++th)
+    for (size_t i = 0; i < sizeof lengths / sizeof lengths[0]; ++i) {
+      std::string b = RandomBytes(lengths[(i + th * 3) % 8], static_cast<uint32_t>(th * 100 + i));
+      Hash128 id = (*sealer)->BlobId(b);
+      blobs[id] = b;
+      per_thread[th].emplace_back(id, std::move(b));
+    }
+  {
+    PackWriter w(files, "");
+    std::vector<Status> st(2);
+    std::vector<std::thread> threads;
+    for (size_t th = 0; th < 2; ++th)
+      threads.emplace_back([&, th] {
+        for (const auto& [id, b] : per_thread[th]) {
+          st[th] = w.Add(id, static_cast<uint32_t>(b.size()), b, BlobCodec::kRaw);
+          if (!st[th].ok()) return;
+        }
+      });
+    for (auto& th : threads) th.join();
+    ASSERT_TRUE(st[0].ok() && st[1].ok()) << st[0].ToString() << " " << st[1].ToString();
+    ASSERT_TRUE(w.Finish().ok());
+    ASSERT_TRUE(WriteIndexFile(files, w.TakeEntries()).ok());
+  }
+  BlobIndex idx;
+  ASSERT_TRUE(LoadIndex(files, &idx, true, nullptr, nullptr).ok());
+  BlobReader reader(files, &idx);
+  for (const auto& [id, b] : blobs) {
+    IndexEntry e;
+    ASSERT_TRUE(idx.Find(id, &e));
+    EXPECT_EQ(e.stored_len, b.size() + kSealOverhead);
+    std::string out;
+    Status s = reader.Read(id, &out);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(out, b) << b.size() << " bytes";
+  }
 }
 
 // ---------------------------------------------------------------- the sealer seam
