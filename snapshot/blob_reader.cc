@@ -49,9 +49,18 @@ Status BlobReader::ReadEntry(const IndexEntry& e, std::string* out, std::string*
 Status BlobReader::Decode(const IndexEntry& e, std::string_view stored, std::string* out, const std::string& pack_path,
                           std::string* encoded_out) {
   std::string_view encoded = stored;
-  if (e.pack_version != kRepoFormatVersion) {  // version 4: each blob sealed on its own
-    MAESTRO_RETURN_IF_ERROR(files_.sealer().OpenBlob(e.blob, stored, &opened_).Annotate("pack " + pack_path + ": blob " + e.blob.Hex()));
+  const bool group = e.codec == BlobCodec::kGroup;
+  if (e.pack_version != kRepoFormatVersion) {  // version 4: each blob (or group) sealed on its own
+    MAESTRO_RETURN_IF_ERROR(files_.sealer()
+                                .OpenBlob(group ? kGroupSealId : e.blob, stored, &opened_)
+                                .Annotate("pack " + pack_path + ": blob " + e.blob.Hex()));
     encoded = opened_;
+  }
+  if (group) {  // found by its id among the group's members: that proves its content
+    MAESTRO_RETURN_IF_ERROR(groups_.Member(dctx_, files_.sealer(), e.pack, e.offset, e.stored_check, encoded, e.blob,
+                                           e.raw_len, "pack " + pack_path, out));
+    if (encoded_out) encoded_out->assign(encoded.data(), encoded.size());
+    return Status::OK();
   }
   if (e.codec == BlobCodec::kRaw) {
     if (encoded.size() != e.raw_len)

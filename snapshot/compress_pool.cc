@@ -86,6 +86,7 @@ CompressStats CompressPool::stats() const {
   s.trials = trials_.load();
   s.compressed = compressed_.load();
   s.raw = raw_.load();
+  s.grouped = grouped_.load();
   s.raw_bytes_in = bytes_in_.load();
   s.stored_bytes_out = bytes_out_.load();
   return s;
@@ -106,6 +107,8 @@ void CompressPool::Fail(const Status& s) {
 }
 
 bool TrialSaysIncompressible(ZSTD_CCtx* cctx, std::string_view d, std::string* scratch) {
+  // A small blob is judged with its group, never alone (blob_group.h).
+  if (d.size() <= kGroupMemberMax) return false;
   const bool trial = d.size() > CompressPool::kTrialBytes;
   const size_t n_in = trial ? CompressPool::kTrialBytes : d.size();
   scratch->resize(ZSTD_compressBound(n_in));
@@ -116,6 +119,13 @@ bool TrialSaysIncompressible(ZSTD_CCtx* cctx, std::string_view d, std::string* s
 // One blob: the trial (unless the hint settles it), then zstd or a raw frame.
 Status CompressPool::Store(Worker* w, const Job& job) {
   const std::string& d = job.data;
+  if (!job.hint.incompressible && d.size() <= kGroupMemberMax && sink_->groups()) {
+    // Compressed with its neighbours: a small file alone loses their context.
+    if (job.hint.verdict) *job.hint.verdict = false;
+    grouped_++;
+    bytes_in_ += d.size();
+    return sink_->AddToGroup(job.id, d);
+  }
   bool raw = job.hint.incompressible;
   bool verdict = raw;
   if (!raw && d.size() > kTrialBytes) {

@@ -1,6 +1,10 @@
 // snapshot/compress_pool.h — worker threads that store blobs, compressed with
 // zstd or raw, and hand them to a PackWriter.
 //
+// A data blob of at most kGroupMemberMax (= kTrialBytes) bytes in a format-4
+// repository goes, unless its hint says incompressible, into the pack
+// writer's blob group (snapshot/blob_group.h: compressed with its neighbours);
+// its verdict is false (TrialSaysIncompressible says the same of it).
 // Raw or compressed, decided cheaply per blob: a blob longer than kTrialBytes
 // is first trial-compressed on its first kTrialBytes at zstd level 1; when
 // that saves under 3% the blob is stored raw (snapshot/blob_codec.h: a zstd
@@ -47,7 +51,8 @@ unsigned DefaultThreads(int requested);
 
 // The per-file verdict, the same whoever computes it: for a blob over
 // CompressPool::kTrialBytes the zstd-1 trial on its first kTrialBytes, for a
-// shorter one its zstd-3 result; true when that saves under 3%. cctx and
+// shorter one its zstd-3 result; true when that saves under 3%; always false
+// for a blob of at most kGroupMemberMax bytes (grouped, never judged alone). cctx and
 // scratch are the caller's (one per thread). A file's flag is this verdict on
 // its first chunk, so its listing does not depend on which of its blobs the
 // repository already held.
@@ -63,6 +68,7 @@ struct CompressStats {
   uint64_t trials = 0;      // sample trials run
   uint64_t compressed = 0;  // blobs the real compressor ran on
   uint64_t raw = 0;         // blobs stored raw
+  uint64_t grouped = 0;     // blobs handed to the pack writer's group (stored_bytes_out leaves them out)
   uint64_t raw_bytes_in = 0, stored_bytes_out = 0;
 };
 
@@ -113,7 +119,7 @@ class CompressPool {
   std::condition_variable idle_;  // unfinished_ reached 0
   size_t unfinished_ = 0;         // jobs queued or being stored. mu_
   Status status_;
-  std::atomic<uint64_t> trials_{0}, compressed_{0}, raw_{0}, bytes_in_{0}, bytes_out_{0};
+  std::atomic<uint64_t> trials_{0}, compressed_{0}, raw_{0}, grouped_{0}, bytes_in_{0}, bytes_out_{0};
 };
 
 }  // namespace maestro

@@ -228,9 +228,9 @@ class SnapshotCopier {
       IndexEntry e;
       const bool known = from_index_.Find(c, &e);
       if (verbatim_ && to_->Has(c)) {
-        Skipped(known ? e.stored_len : 0);
+        Skipped(known ? StoredShare(e) : 0);
       } else if (known) {
-        prog_->bytes_total += e.stored_len;
+        prog_->bytes_total += StoredShare(e);
         if (whole_packs_) need_[e.pack]++;
       }
       return Status::OK();
@@ -306,14 +306,16 @@ class SnapshotCopier {
       if (to_->Has(c)) return Status::OK();  // sent with its pack
     }
     MAESTRO_RETURN_IF_ERROR(reader->ReadEntry(e, &plain_, &encoded_));
-    if (to_->files->v4() || e.codec == BlobCodec::kZstd) {
+    if (to_->files->v4() && e.codec == BlobCodec::kGroup) {  // into the target's own groups
+      MAESTRO_RETURN_IF_ERROR(sink->AddToGroup(c, plain_));
+    } else if (to_->files->v4() || e.codec == BlobCodec::kZstd) {
       MAESTRO_RETURN_IF_ERROR(sink->Add(c, e.raw_len, encoded_, e.codec, BlobType::kData));
     } else {
       if (!*pool) *pool = std::make_unique<CompressPool>(sink, DefaultThreads(opts_.threads));
       if (!(*pool)->Submit(c, std::move(plain_))) return (*pool)->status();
       plain_.clear();
     }
-    Sent(c, e.stored_len);
+    Sent(c, StoredShare(e));
     return Status::OK();
   }
 
@@ -334,7 +336,7 @@ class SnapshotCopier {
     MAESTRO_RETURN_IF_ERROR(CheckWholePack(from_, reader, pack, blobs, wanted, &eligible, &whole));
     MAESTRO_RETURN_IF_ERROR(from_index_.status());
     if (!eligible) return Status::OK();
-    for (const IndexEntry& e : whole.entries) Sent(e.blob, e.stored_len);
+    for (const IndexEntry& e : whole.entries) Sent(e.blob, StoredShare(e));
     return sink->AddWholePack(pack, whole.size, std::move(whole.entries), whole.env, std::move(whole.path));
   }
 
@@ -346,7 +348,7 @@ class SnapshotCopier {
     Hash128 target_id = to_->sealer->BlobId(plain_);
     remap_.Insert(*c, target_id);
     IndexEntry e;
-    uint64_t stored_len = from_index_.Find(*c, &e) ? e.stored_len : plain_.size();
+    uint64_t stored_len = from_index_.Find(*c, &e) ? StoredShare(e) : plain_.size();
     *c = target_id;
     if (to_->Has(target_id)) {
       Skipped(stored_len);

@@ -398,6 +398,11 @@ Result<std::vector<IndexEntry>> DecodePackV4(std::string_view bytes, const Hash1
 
 }  // namespace
 
+bool KnownBlobCoding(uint8_t type, uint8_t codec) {
+  if (type > 1 || codec > 2) return false;
+  return codec != static_cast<uint8_t>(BlobCodec::kGroup) || type == static_cast<uint8_t>(BlobType::kData);
+}
+
 Result<std::string> EncodePackV4Tail(const std::vector<IndexEntry>& entries, const Sealer& sealer) {
   std::string s(kPackHeaderMagic, 8);
   PutFixed32(&s, kRepoFormatV4);
@@ -448,7 +453,7 @@ Result<std::vector<IndexEntry>> DecodePackV4Tail(std::string_view tail, uint64_t
     e.offset = r.Fixed64();
     e.stored_check = r.Fixed64();
     if (!r.ok()) break;
-    if (t > 1 || c > 1) return Status::Corruption(what + ": blob " + e.blob.Hex() + " has an unknown type or codec");
+    if (!KnownBlobCoding(t, c)) return Status::Corruption(what + ": blob " + e.blob.Hex() + " has an unknown type or codec");
     e.type = static_cast<BlobType>(t);
     e.codec = static_cast<BlobCodec>(c);
     if (BlobOutOfBounds(e, limit))
@@ -530,7 +535,7 @@ Status ParseIndex(std::string_view body, bool v4, const std::string& what, const
       e.stored_check = r.Fixed64();
       uint8_t t = v4 ? r.U8() : 0, c = v4 ? r.U8() : 0;
       if (!r.ok()) break;
-      if (t > 1 || c > 1) return Status::Corruption(what + ": blob " + e.blob.Hex() + " has an unknown type or codec");
+      if (!KnownBlobCoding(t, c)) return Status::Corruption(what + ": blob " + e.blob.Hex() + " has an unknown type or codec");
       e.type = static_cast<BlobType>(t);
       e.codec = static_cast<BlobCodec>(c);
       if (e.raw_len > kMaxBlobRawLen || e.stored_len > kMaxBlobStoredLen)

@@ -66,7 +66,10 @@ Result<Manifest> DecodeManifest(std::string_view bytes, const std::string& what)
 
 // Blob kinds and encodings (format 4; every older blob is data, zstd).
 enum class BlobType : uint8_t { kData = 0, kTree = 1 };
-enum class BlobCodec : uint8_t { kZstd = 0, kRaw = 1 };
+// kGroup: a data blob stored with others in one zstd frame (snapshot/blob_group.h).
+enum class BlobCodec : uint8_t { kZstd = 0, kRaw = 1, kGroup = 2 };
+// False for a type or codec this build does not know (or a tree blob in a group).
+bool KnownBlobCoding(uint8_t type, uint8_t codec);
 
 // ---- pack: "<repo>/packs/<xxh128 of the whole file>.pack".
 // Version 1 (formats 1-3):

@@ -163,7 +163,7 @@ class GarbageCollector {
         return Status::OK();
       }
       u.unneeded++;
-      u.unneeded_bytes += e.stored_len + (e.pack_version == kRepoFormatVersion ? kBlobHeaderSize : 0);
+      u.unneeded_bytes += StoredShare(e) + (e.pack_version == kRepoFormatVersion ? kBlobHeaderSize : 0);
       stats_.blobs_removed++;
       return needed_.status();  // "not needed" only if the set could be read
     });
@@ -193,7 +193,9 @@ class GarbageCollector {
       MAESTRO_RETURN_IF_ERROR(reader.ReadEntry(e, &raw, &stored).Annotate("garbage collection"));
       // Copied as the repository's current pack version (a format-3 pack's
       // blobs move into version-4 packs once the repository is upgraded).
-      MAESTRO_RETURN_IF_ERROR(sink->Add(e.blob, e.raw_len, stored, e.codec, e.type));
+      // A group member joins a new group (its old group may hold blobs no longer needed).
+      MAESTRO_RETURN_IF_ERROR(e.codec == BlobCodec::kGroup ? sink->AddToGroup(e.blob, raw)
+                                                           : sink->Add(e.blob, e.raw_len, stored, e.codec, e.type));
       return take();
     });
     MAESTRO_RETURN_IF_ERROR(s);

@@ -4,6 +4,7 @@
 #include "snapshot/blob_index.h"
 
 #include <unistd.h>
+#include <zstd.h>
 
 #include <algorithm>
 
@@ -20,6 +21,21 @@ constexpr size_t kPackMaxEntries = 8192;
 // A sealing buffer is kept for the next blob up to the largest chunk
 // (snapshot/chunker.h) sealed; a larger one (a big tree blob) is freed.
 constexpr size_t kKeptSealBufferBytes = (4u << 20) + 64;
+constexpr int kGroupLevel = 3;  // the level of every blob (compress_pool.cc)
+
+// One zstd frame of data at kGroupLevel, a context per thread (kept: groups are many).
+Status CompressGroupFrame(std::string_view data, std::string* out) {
+  struct Ctx {
+    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ~Ctx() { ZSTD_freeCCtx(c); }
+  };
+  thread_local Ctx ctx;
+  out->resize(ZSTD_compressBound(data.size()));
+  size_t n = ZSTD_compressCCtx(ctx.c, out->data(), out->size(), data.data(), data.size(), kGroupLevel);
+  if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
+  out->resize(n);
+  return Status::OK();
+}
 }  // namespace
 
 struct PackWriter::OpenPack {
@@ -70,6 +86,7 @@ Status PackWriter::Add(const Hash128& id, uint32_t raw_len, std::string_view enc
   }
   if (!v4 && (codec != BlobCodec::kZstd || type != BlobType::kData))
     return Status::Internal("a format-3 pack holds only zstd data blobs");
+  if (codec == BlobCodec::kGroup) return Status::Internal("a group member goes into a pack through AddToGroup");
   // Unencrypted, sealing is the identity: the blob goes in as it is, not a copy of it.
   const bool seal = v4 && files_.sealer().encrypted();
   std::string buffer;
@@ -80,29 +97,41 @@ Status PackWriter::Add(const Hash128& id, uint32_t raw_len, std::string_view enc
     buffer = TakeSealBuffer();
     MAESTRO_ASSIGN_OR_RETURN(stored, files_.sealer().SealBlobInto(id, encoded, &buffer));
   }
+  IndexEntry e;
+  e.blob = id;
+  e.raw_len = raw_len;
+  e.type = type;
+  e.codec = codec;
+  Status st = Append(stored, v4 ? std::string() : EncodeBlobHeader(id, raw_len, static_cast<uint32_t>(stored.size())), {e});
+  // stored (in buffer) is not read past Append: keep the buffer for the next blob.
+  if (seal && buffer.size() <= kKeptSealBufferBytes) {
+    std::lock_guard<std::mutex> l(mu_);
+    seal_buffers_.push_back(std::move(buffer));
+  }
+  return st;
+}
+
+Status PackWriter::Append(std::string_view stored, const std::string& hdr, std::vector<IndexEntry> members) {
+  const bool v4 = files_.v4();
+  const uint64_t check = Xxh64(stored);
   std::unique_ptr<OpenPack> full;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!cur_) MAESTRO_RETURN_IF_ERROR(StartPack());
-    std::string hdr = v4 ? std::string() : EncodeBlobHeader(id, raw_len, static_cast<uint32_t>(stored.size()));
     if (!hdr.empty()) MAESTRO_RETURN_IF_ERROR(cur_->file->Append(hdr));
     MAESTRO_RETURN_IF_ERROR(cur_->file->Append(stored));
     cur_->hasher.Update(hdr);
     cur_->hasher.Update(stored);
-    IndexEntry e;
-    e.blob = id;
-    e.offset = cur_->size + hdr.size();
-    e.stored_len = static_cast<uint32_t>(stored.size());
-    e.raw_len = raw_len;
-    e.stored_check = Xxh64(stored);
-    e.type = type;
-    e.codec = codec;
-    e.pack_version = v4 ? kRepoFormatV4 : kRepoFormatVersion;
-    cur_->entries.push_back(e);
+    for (IndexEntry& e : members) {  // a group's members share its bytes
+      e.offset = cur_->size + hdr.size();
+      e.stored_len = static_cast<uint32_t>(stored.size());
+      e.stored_check = check;
+      e.pack_version = v4 ? kRepoFormatV4 : kRepoFormatVersion;
+      cur_->entries.push_back(e);
+    }
     cur_->size += hdr.size() + stored.size();
     if (cur_->size >= kPackTargetSize || cur_->entries.size() >= kPackMaxEntries) full = std::move(cur_);
     // stored is not read past here.
-    if (seal && buffer.size() <= kKeptSealBufferBytes) seal_buffers_.push_back(std::move(buffer));
   }
   if (full) return Seal(std::move(full));
   return Status::OK();
@@ -116,13 +145,59 @@ std::string PackWriter::TakeSealBuffer() {
   return b;
 }
 
+Status PackWriter::AddToGroup(const Hash128& id, std::string_view data) {
+  if (!files_.v4() || data.size() > kGroupMemberMax) {  // format 3 has no groups: the blob alone, in zstd
+    std::string z;
+    MAESTRO_RETURN_IF_ERROR(CompressGroupFrame(data, &z));
+    return Add(id, static_cast<uint32_t>(data.size()), z);
+  }
+  GroupBuilder full;
+  {
+    std::lock_guard<std::mutex> l(group_mu_);
+    group_.Add(id, data);
+    if (!group_.full()) return Status::OK();
+    std::swap(full, group_);
+  }
+  return AddGroup(full);
+}
+
+Status PackWriter::FlushGroup() {
+  GroupBuilder last;
+  {
+    std::lock_guard<std::mutex> l(group_mu_);
+    std::swap(last, group_);
+  }
+  return last.empty() ? Status::OK() : AddGroup(last);
+}
+
+// Compressed in the caller's thread (a compressor worker), outside both locks.
+Status PackWriter::AddGroup(const GroupBuilder& g) {
+  std::string z;
+  MAESTRO_RETURN_IF_ERROR(CompressGroupFrame(g.Encode(), &z));
+  std::string sealed;
+  const bool seal = files_.sealer().encrypted();
+  if (seal) {
+    MAESTRO_ASSIGN_OR_RETURN(sealed, files_.sealer().SealBlob(kGroupSealId, z));
+  }
+  std::vector<IndexEntry> members(g.ids.size());
+  for (size_t k = 0; k < members.size(); ++k) {
+    members[k].blob = g.ids[k];
+    members[k].raw_len = g.lens[k];
+    members[k].type = BlobType::kData;
+    members[k].codec = BlobCodec::kGroup;
+  }
+  return Append(seal ? std::string_view(sealed) : std::string_view(z), std::string(), std::move(members));
+}
+
 Status PackWriter::Finish() {
+  Status gs = FlushGroup();
   std::unique_ptr<OpenPack> last;
   {
     std::lock_guard<std::mutex> l(mu_);
     last = std::move(cur_);
   }
   Status st = last ? Seal(std::move(last)) : Status::OK();
+  if (st.ok()) st = gs;
   Status up = WaitForPublishes();
   return st.ok() ? up : st;
 }

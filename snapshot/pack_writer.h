@@ -43,6 +43,7 @@
 #include <string_view>
 #include <vector>
 
+#include "snapshot/blob_group.h"
 #include "snapshot/format.h"
 #include "snapshot/repo_files.h"
 #include "util/task_group.h"
@@ -63,7 +64,16 @@ class PackWriter {
   // repository takes only data blobs in zstd.
   Status Add(const Hash128& id, uint32_t raw_len, std::string_view encoded, BlobCodec codec = BlobCodec::kZstd,
              BlobType type = BlobType::kData);
-  // Publishes the last, partly filled pack.
+  // Appends one data blob of at most kGroupMemberMax bytes (its plain
+  // bytes) to the open blob group (snapshot/blob_group.h); a group that
+  // reaches kGroupTarget is compressed in the calling thread and appended
+  // like a blob, one entry per member (codec kGroup). A format-3 repository
+  // has no groups: the blob goes in alone, zstd-compressed. Until its group
+  // is appended a blob is in no pack (as the open pack's are in no published one).
+  Status AddToGroup(const Hash128& id, std::string_view data);
+  // True when AddToGroup groups (format 4).
+  bool groups() const { return files_.v4(); }
+  // Appends the open group, then publishes the last, partly filled pack.
   Status Finish();
   // Waits until every pack sealed so far is published (the open one stays
   // open); the first failed publish.
@@ -101,6 +111,11 @@ class PackWriter {
   struct OpenPack;
   Status StartPack();                 // mu_ held
   std::string TakeSealBuffer();       // one of seal_buffers_, or an empty one
+  // Appends stored (after hdr, a version-1 blob header or nothing) once, with
+  // one entry per member (blob, raw_len, type and codec set; the rest is set here).
+  Status Append(std::string_view stored, const std::string& hdr, std::vector<IndexEntry> members);
+  Status AddGroup(const GroupBuilder& g);  // compresses, seals and appends one group
+  Status FlushGroup();                     // the open group, if any
   Status Seal(std::unique_ptr<OpenPack> p);  // closes p, then publishes it (here or in the background)
   Status Publish(OpenPack* p);               // fsync, PublishPack, its entries visible
   // A pack now on the backend: its entries (pack set to name) and length visible.
@@ -108,6 +123,8 @@ class PackWriter {
 
   const RepoFiles& files_;
   std::string crash_point_;
+  std::mutex group_mu_;
+  GroupBuilder group_;  // group_mu_
   std::mutex mu_;
   std::unique_ptr<OpenPack> cur_;
   uint64_t seq_ = 0;

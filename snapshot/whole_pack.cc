@@ -20,13 +20,25 @@ Status ReadExactly(const RandomAccessFile& f, const std::string& path, uint64_t 
   return Status::OK();
 }
 
-// The blobs tile [0, limit) in offset order, each once: nothing else is in the pack.
+// True when e shares the stored bytes of prev: two members of one blob group.
+bool SameGroup(const IndexEntry* prev, const IndexEntry& e) {
+  return prev && e.codec == BlobCodec::kGroup && prev->codec == BlobCodec::kGroup && e.offset == prev->offset &&
+         e.stored_len == prev->stored_len && e.stored_check == prev->stored_check;
+}
+
+// The blobs tile [0, limit) in offset order, each once (a blob group's
+// members all on its one range): nothing else is in the pack.
 bool TilesTheData(const std::vector<IndexEntry>& entries, uint64_t limit) {
   uint64_t at = 0;
   HashSet seen;
+  const IndexEntry* prev = nullptr;
   for (const IndexEntry& e : entries) {
-    if (e.offset != at || !seen.insert(e.blob).second) return false;
-    at += e.stored_len;
+    if (!seen.insert(e.blob).second) return false;
+    if (!SameGroup(prev, e)) {
+      if (e.offset != at) return false;
+      at += e.stored_len;
+    }
+    prev = &e;
   }
   return at == limit;
 }
@@ -53,17 +65,22 @@ Status CheckWholePack(const RepoFiles& files, BlobReader* reader, const Hash128&
   const uint64_t limit = fi.size - kPackV4TrailerSize - hlen;
   MAESTRO_RETURN_IF_ERROR(ReadExactly(*f, path, limit, hlen + kPackV4TrailerSize, &tail));
   MAESTRO_ASSIGN_OR_RETURN(out->entries, DecodePackV4Tail(tail, fi.size, pack, "pack " + path, files.sealer()));
-  std::sort(out->entries.begin(), out->entries.end(),
-            [](const IndexEntry& a, const IndexEntry& b) { return a.offset < b.offset; });
+  std::stable_sort(out->entries.begin(), out->entries.end(),
+                   [](const IndexEntry& a, const IndexEntry& b) { return a.offset < b.offset; });
   if (out->entries.size() != blobs || !TilesTheData(out->entries, limit) || !std::all_of(out->entries.begin(), out->entries.end(), wanted))
     return Status::OK();
   // The proof, one read of the file: every blob decodes to its id, and all
   // the bytes (blobs, then header and trailer) hash to the pack's name.
   Hasher128 whole;
   std::string stored, plain;
+  const IndexEntry* prev = nullptr;
   for (const IndexEntry& e : out->entries) {
-    MAESTRO_RETURN_IF_ERROR(ReadExactly(*f, path, e.offset, e.stored_len, &stored));
-    whole.Update(stored);
+    const bool again = SameGroup(prev, e);  // its group's bytes are read and hashed once
+    prev = &e;
+    if (!again) {
+      MAESTRO_RETURN_IF_ERROR(ReadExactly(*f, path, e.offset, e.stored_len, &stored));
+      whole.Update(stored);
+    }
     if (Xxh64(stored) != e.stored_check)
       return Status::Corruption("pack " + path + ": stored bytes of blob " + e.blob.Hex() + " are damaged");
     MAESTRO_RETURN_IF_ERROR(reader->Decode(e, stored, &plain, path));
