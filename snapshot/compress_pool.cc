@@ -124,7 +124,7 @@ Status CompressPool::Store(Worker* w, const Job& job) {
     if (job.hint.verdict) *job.hint.verdict = false;
     grouped_++;
     bytes_in_ += d.size();
-    return sink_->AddToGroup(job.id, d);
+    return sink_->AddToGroup(job.id, d, w->cctx);
   }
   bool raw = job.hint.incompressible;
   bool verdict = raw;

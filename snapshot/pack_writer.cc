@@ -23,15 +23,21 @@ constexpr size_t kPackMaxEntries = 8192;
 constexpr size_t kKeptSealBufferBytes = (4u << 20) + 64;
 constexpr int kGroupLevel = 3;  // the level of every blob (compress_pool.cc)
 
-// One zstd frame of data at kGroupLevel, a context per thread (kept: groups are many).
-Status CompressGroupFrame(std::string_view data, std::string* out) {
+// One zstd frame of data at kGroupLevel with cctx, else a context of this
+// thread's (kept: groups are many; a compressor worker passes its own, so
+// create holds no second context per worker).
+Status CompressGroupFrame(ZSTD_CCtx* cctx, std::string_view data, std::string* out) {
   struct Ctx {
-    ZSTD_CCtx* c = ZSTD_createCCtx();
+    ZSTD_CCtx* c = nullptr;
     ~Ctx() { ZSTD_freeCCtx(c); }
   };
-  thread_local Ctx ctx;
+  thread_local Ctx own;
+  if (!cctx) {
+    if (!own.c) own.c = ZSTD_createCCtx();
+    cctx = own.c;
+  }
   out->resize(ZSTD_compressBound(data.size()));
-  size_t n = ZSTD_compressCCtx(ctx.c, out->data(), out->size(), data.data(), data.size(), kGroupLevel);
+  size_t n = ZSTD_compressCCtx(cctx, out->data(), out->size(), data.data(), data.size(), kGroupLevel);
   if (ZSTD_isError(n)) return Status::Internal(std::string("zstd compression failed: ") + ZSTD_getErrorName(n));
   out->resize(n);
   return Status::OK();
@@ -145,10 +151,10 @@ std::string PackWriter::TakeSealBuffer() {
   return b;
 }
 
-Status PackWriter::AddToGroup(const Hash128& id, std::string_view data) {
+Status PackWriter::AddToGroup(const Hash128& id, std::string_view data, ZSTD_CCtx* cctx) {
   if (!files_.v4() || data.size() > kGroupMemberMax) {  // format 3 has no groups: the blob alone, in zstd
     std::string z;
-    MAESTRO_RETURN_IF_ERROR(CompressGroupFrame(data, &z));
+    MAESTRO_RETURN_IF_ERROR(CompressGroupFrame(cctx, data, &z));
     return Add(id, static_cast<uint32_t>(data.size()), z);
   }
   GroupBuilder full;
@@ -158,7 +164,7 @@ Status PackWriter::AddToGroup(const Hash128& id, std::string_view data) {
     if (!group_.full()) return Status::OK();
     std::swap(full, group_);
   }
-  return AddGroup(full);
+  return AddGroup(full, cctx);
 }
 
 Status PackWriter::FlushGroup() {
@@ -167,13 +173,13 @@ Status PackWriter::FlushGroup() {
     std::lock_guard<std::mutex> l(group_mu_);
     std::swap(last, group_);
   }
-  return last.empty() ? Status::OK() : AddGroup(last);
+  return last.empty() ? Status::OK() : AddGroup(last, nullptr);
 }
 
 // Compressed in the caller's thread (a compressor worker), outside both locks.
-Status PackWriter::AddGroup(const GroupBuilder& g) {
+Status PackWriter::AddGroup(const GroupBuilder& g, ZSTD_CCtx* cctx) {
   std::string z;
-  MAESTRO_RETURN_IF_ERROR(CompressGroupFrame(g.Encode(), &z));
+  MAESTRO_RETURN_IF_ERROR(CompressGroupFrame(cctx, g.Encode(), &z));
   std::string sealed;
   const bool seal = files_.sealer().encrypted();
   if (seal) {

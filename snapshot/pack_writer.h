@@ -48,6 +48,8 @@
 #include "snapshot/repo_files.h"
 #include "util/task_group.h"
 
+typedef struct ZSTD_CCtx_s ZSTD_CCtx;
+
 namespace maestro {
 
 class PackWriter {
@@ -70,7 +72,8 @@ class PackWriter {
   // like a blob, one entry per member (codec kGroup). A format-3 repository
   // has no groups: the blob goes in alone, zstd-compressed. Until its group
   // is appended a blob is in no pack (as the open pack's are in no published one).
-  Status AddToGroup(const Hash128& id, std::string_view data);
+  // cctx: the caller's zstd context for that (null: one of the thread's own).
+  Status AddToGroup(const Hash128& id, std::string_view data, ZSTD_CCtx* cctx = nullptr);
   // True when AddToGroup groups (format 4).
   bool groups() const { return files_.v4(); }
   // Appends the open group, then publishes the last, partly filled pack.
@@ -114,7 +117,7 @@ class PackWriter {
   // Appends stored (after hdr, a version-1 blob header or nothing) once, with
   // one entry per member (blob, raw_len, type and codec set; the rest is set here).
   Status Append(std::string_view stored, const std::string& hdr, std::vector<IndexEntry> members);
-  Status AddGroup(const GroupBuilder& g);  // compresses, seals and appends one group
+  Status AddGroup(const GroupBuilder& g, ZSTD_CCtx* cctx);  // compresses, seals and appends one group
   Status FlushGroup();                     // the open group, if any
   Status Seal(std::unique_ptr<OpenPack> p);  // closes p, then publishes it (here or in the background)
   Status Publish(OpenPack* p);               // fsync, PublishPack, its entries visible
