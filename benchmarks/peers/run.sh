@@ -204,7 +204,7 @@ measure() {
 export RESTIC_PASSWORD=peerbench RESTIC_CACHE_DIR=$WORK/cache/restic
 export BORG_BASE_DIR=$WORK/cache/borg BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 SETTINGS=(
-  "maestro-db: snap create (zstd-3 blobs, stored raw when a 64 KiB zstd-1 trial saves under 3%; XXH3-128 content addressing, no encryption); restore --to; verify --all --read-data; prune --keep-last $KEEP (ids are UTC seconds, so daily buckets would collapse)"
+  "maestro-db: snap create (zstd-3 blobs, stored raw when a 64 KiB zstd-1 trial saves under 3%, blobs of at most 64 KiB compressed together in groups of 128 KiB; XXH3-128 content addressing, no encryption); restore --to; verify --all --read-data; prune --keep-last $KEEP (ids are UTC seconds, so daily buckets would collapse)"
   "restic: --compression auto (zstd), repository format v2; restic ALWAYS encrypts (AES-256-CTR + Poly1305), it cannot be turned off; forget --keep-last $KEEP --prune; check --read-data"
   "borg: init --encryption=none; create --compression zstd,3; prune --keep-last $KEEP then compact; check --verify-data"
   "tar|zstd: tar -cf - . | zstd -3 -T0 (one full archive per snapshot, no dedup); restore zstd -d | tar -x; verify zstd -t (frame checksums only)"
