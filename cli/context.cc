@@ -42,7 +42,7 @@ Result<Layout> CliContext::LoadLayout() {
   }
   install_ = InstallInfo();  // after UseLocalRepository: found again, not added to
   layout_ = DiscoverInstall(env_, opts.install, root, &config_, local_repo_ ? *local_repo_ : opts.repo, &install_);
-  for (const auto& w : install_.warnings) Warn(w);
+  WarnDiscovery(install_.warnings);
   return *layout_;
 }
 
@@ -60,7 +60,7 @@ Result<Layout> CliContext::LoadLayoutForRemoteRepo() {
   local.Set("repo.path", "");  // the remote is the caller's; the layout gets the default folder
   InstallInfo info;
   remote_layout_ = DiscoverInstall(env_, opts.install, root, &local, "", &info);
-  for (const auto& w : info.warnings) Warn(w);
+  WarnDiscovery(info.warnings);
   // Where the stores were found, and the repository the user named (not the
   // layout's local default): what `stats` reports.
   info.remote_repo = repo;
@@ -80,6 +80,13 @@ std::string RefuseUnwiredRemoteRepo(const std::string& repo) {
   return repo +
          ": this command has no way to a remote repository (rclone:REMOTE:PATH) yet (docs/remote.md lists the "
          "ones that have); use a local folder here, and `snap copy --to` the remote after it";
+}
+
+// The gate and the command may both discover the install (the remote's
+// layout, then the local repository's): each finding is said once.
+void CliContext::WarnDiscovery(const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings)
+    if (discovery_warned_.insert(w).second) Warn(w);
 }
 
 void CliContext::UseLocalRepository(const std::string& dir, bool create_root) {

@@ -119,6 +119,9 @@ class CliContext {
   InstallInfo install_;
   std::map<const CLI::App*, std::function<bool()>> writing_;
   std::set<const CLI::App*> ungated_;
+  std::set<std::string> discovery_warned_;  // install discovery's warnings, printed once each
+
+  void WarnDiscovery(const std::vector<std::string>& warnings);
 };
 
 // "" for a repository spec a command may load the layout with; else why not

@@ -37,9 +37,10 @@ std::string RemoteRepoOf(CliContext& ctx);
 // Called by a transaction command before its LoadLayout. With a remote
 // repository: points ctx at the local one (CliContext::UseLocalRepository; a
 // missing --root is not created), makes --repo name it for the rest of the
-// command (the background purge), and runs what the writing-command gate
-// could not run on a remote spec: CheckStorePaths and, when refuse_unfinished,
-// the unfinished-transaction refusal (exit 6) on the LOCAL journal.
+// command (the background purge), and runs on the local repository it chose
+// what the writing-command gate (cli/txn_gate.h, which reads the default local
+// journal) cannot know of: CheckStorePaths and, when refuse_unfinished, the
+// unfinished-transaction refusal (exit 6) on a --pre-image-repo DIR's journal.
 // With a local repository: nothing (active() false).
 // InvalidArgument (exit 2, nothing changed): --pre-image-repo rclone:…, or
 // --pre-image-repo with a local repository (its pre-image goes there already).

@@ -208,13 +208,9 @@ struct CreateArgs {
 
 Status RunCreate(CliContext& ctx, const CreateArgs& a) {
   const bool remote = !RemoteRepoSpec(ctx).empty();
+  // An unfinished transaction in the install's journal refused this already,
+  // with a remote repository too (cli/txn_gate.h).
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, remote ? ctx.LoadLayoutForRemoteRepo() : ctx.LoadLayout());
-  if (remote) {
-    // The journal check every command runs first needs the layout LoadLayout
-    // refuses for a remote: the install's own journal is asked here.
-    MAESTRO_ASSIGN_OR_RETURN(auto open, FindUnfinishedTransaction(layout, Env::Default()));
-    if (open) return UnfinishedError(*open);
-  }
   std::vector<SnapshotSource> sources = SourcesFor(layout);
   bool any = false;
   for (const auto& s : sources) any = any || s.present;
@@ -927,14 +923,10 @@ struct ImportLegacyArgs {
 // Into a remote repository as into a local one (like snap create): the stamps
 // become snapshots there, under its lease lock; no store is changed, so no
 // journal is written. The install's local journal still refuses it while a
-// transaction is unfinished.
+// transaction is unfinished (cli/txn_gate.h, as every writer of a remote).
 Status RunImportLegacy(CliContext& ctx, const ImportLegacyArgs& a, int* code) {
   const bool remote = !RemoteRepoSpec(ctx).empty();
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, remote ? ctx.LoadLayoutForRemoteRepo() : ctx.LoadLayout());
-  if (remote && !a.dry_run) {
-    MAESTRO_ASSIGN_OR_RETURN(auto open, FindUnfinishedTransaction(layout, ctx.env()));
-    if (open) return UnfinishedError(*open);
-  }
   const std::string dir = a.dir.empty() ? JoinPath(layout.root(), "backups") : AbsolutePath(a.dir);
   LockedRepo w;
   if (!a.dry_run) {

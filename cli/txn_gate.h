@@ -4,7 +4,13 @@
 // (cheap: nothing is created) and acts on the selected command's mark only:
 //   MarkWriting (cli/context.h)  refused (exit 6, "run `maestro-db recover`")
 //                                while a transaction is unfinished; its store
-//                                paths are checked (overlaps refused) first
+//                                paths are checked (overlaps refused) first.
+//                                With a remote repository (rclone:…) too: the
+//                                journal read is the install's local one
+//                                (CliContext::LoadLayoutForRemoteRepo), since
+//                                the remote may hold what the transaction still
+//                                needs (docs/remote.md, "Transactions on a
+//                                remote repository", point 5)
 //   MarkUngated                  not looked at: recover and journal (what the
 //                                refusal points to), purge-trash, debug, demo,
 //                                the original tool's aliases (the command they

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -125,6 +127,51 @@ TEST_F(RemoteTxnTest, ResetKilledHalfWayIsRolledBackWithTheRemoteDown) {
   FileInfo fi;
   ASSERT_TRUE(Env::Default()->Stat(served_repo(), &fi).ok());
   EXPECT_FALSE(fi.exists) << "the remote was never written";
+}
+
+// The remote holds what an unfinished restore in place from it still needs
+// (recover rolls it forward by reading that snapshot again), so every writer
+// of the remote is refused by the install's local journal, as a writer of a
+// local repository is, and the remote is left exactly as it was; after
+// `recover` they run again.
+TEST_F(RemoteTxnTest, WritersOfTheRemoteAreRefusedWhileARestoreFromItIsUnfinished) {
+  MakeDemo(root_);
+  for (int i = 0; i < 2; ++i) {
+    CliResult made = OnRemote({"-q", "snap", "create"});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    if (i == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // distinct ids
+  }
+  const std::vector<std::string> ids = RemoteIds();
+  ASSERT_EQ(ids.size(), 2u);
+  CliResult crashed = OnRemote({"--yes", "snap", "restore", ids[0]}, {"MAESTRO_DB_CRASH_AT=store.after_aside"});
+  ASSERT_EQ(crashed.exit_code, -9) << "killed at the crash point: " << crashed.err;
+  const std::string files_before = Sh("cd '" + served_repo() + "' && find . -type f ! -path './locks/*' | sort");
+  const std::vector<std::vector<std::string>> writers = {{"snap", "delete", ids[0]},
+                                                         {"snap", "prune", "--keep-last", "1"},
+                                                         {"snap", "repair"},
+                                                         {"snap", "upgrade"},
+                                                         {"snap", "create"},
+                                                         {"snap", "import-legacy"}};
+  for (const auto& w : writers) {
+    std::vector<std::string> args = {"--yes"};
+    args.insert(args.end(), w.begin(), w.end());
+    CliResult refused = OnRemote(args);
+    EXPECT_EQ(refused.exit_code, 6) << w[1] << ": " << refused.err;
+    EXPECT_NE(refused.err.find("--repo " + remote() + " recover"), std::string::npos) << w[1] << ": " << refused.err;
+    EXPECT_NE(refused.err.find(local_repo()), std::string::npos) << w[1] << " names the journal's place: " << refused.err;
+  }
+  EXPECT_EQ(RemoteIds(), ids) << "the remote's listing as it was";
+  EXPECT_EQ(Sh("cd '" + served_repo() + "' && find . -type f ! -path './locks/*' | sort"), files_before)
+      << "nothing on the remote changed";
+  CliResult listed = OnRemote({"snap", "list"});
+  EXPECT_EQ(listed.exit_code, 0) << "readers still run: " << listed.err;
+  EXPECT_NE(listed.err.find("warning: an unfinished transaction"), std::string::npos) << listed.err;
+
+  CliResult rec = OnRemote({"--json", "recover"}, {"MAESTRO_DB_PURGE=now"});
+  ASSERT_EQ(rec.exit_code, 0) << rec.err << rec.out;
+  CliResult del = OnRemote({"snap", "delete", ids[0]});
+  ASSERT_EQ(del.exit_code, 0) << "recovered: the writers run again: " << del.err;
+  EXPECT_EQ(RemoteIds(), std::vector<std::string>{ids[1]});
 }
 
 // The commit stands when the copy to the remote fails: a warning with the
