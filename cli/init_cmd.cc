@@ -15,6 +15,7 @@
 #include "cli/exit_codes.h"
 #include "snapshot/open_backend.h"
 #include "snapshot/open_repository.h"
+#include "snapshot/open_writer.h"
 #include "snapshot/rclone_backend.h"
 #include "snapshot/remote_lock.h"
 #include "snapshot/repo_lock.h"
@@ -59,11 +60,9 @@ Result<InitLock> LockForInit(CliContext& ctx, const std::string& spec, double lo
     MAESTRO_ASSIGN_OR_RETURN(l.backend, OpenBackend(env, spec));
     // A repository there already is refused by InitRepository, with no lock written into it.
     if (ReadRepositoryConfig(l.backend.get()).ok()) return l;
-    RemoteLockOptions lo;
-    lo.wait_seconds = lock_wait;
-    lo.command = "maestro-db snap init";
-    lo.log = CliWriterOptions(ctx, lock_wait, true).lock.log;  // "waiting for ..." on stderr, as snap's writers
-    MAESTRO_ASSIGN_OR_RETURN(l.remote, RemoteLock::Acquire(l.backend.get(), env, lo));
+    WriterOptions wo = CliWriterOptions(ctx, lock_wait, true);  // "waiting for ..." on stderr, as snap's writers
+    wo.lock.command = "maestro-db snap init";
+    MAESTRO_ASSIGN_OR_RETURN(l.remote, AcquireLeaseLock(l.backend.get(), env, wo));
     return l;
   }
   // The folder is checked before the lock file is made in it (as OpenWriter does).

@@ -21,6 +21,7 @@
 #include "snapshot/keys.h"
 #include "snapshot/open_backend.h"
 #include "snapshot/open_repository.h"
+#include "snapshot/open_writer.h"
 #include "snapshot/remote_lock.h"
 #include "snapshot/repo_lock.h"
 #include "util/time_util.h"
@@ -82,10 +83,9 @@ Result<Session> OpenSession(CliContext& ctx, bool writer, double lock_wait) {
     return Status::NotFound("the repository at " + s.backend->Location() + " is not encrypted: it has no passwords",
                             "an encrypted one is made with `maestro-db snap init --encrypt` (docs/encryption.md)");
   if (writer && remote) {
-    RemoteLockOptions lo;
-    lo.wait_seconds = lock_wait;
-    lo.log = CliWriterOptions(ctx, lock_wait, false).lock.log;  // "waiting for ..." on stderr, as snap's writers
-    MAESTRO_ASSIGN_OR_RETURN(s.remote_lock, RemoteLock::Acquire(s.backend.get(), Env::Default(), lo));
+    // "waiting for ..." on stderr, as snap's writers
+    MAESTRO_ASSIGN_OR_RETURN(s.remote_lock,
+                             AcquireLeaseLock(s.backend.get(), Env::Default(), CliWriterOptions(ctx, lock_wait, false)));
   } else if (writer) {
     RepoLockOptions lo;
     lo.wait_seconds = lock_wait;

@@ -71,13 +71,8 @@ class LockGuardedBackend final : public Backend {
 Result<WriterSession> OpenRemoteWriter(Env* env, const std::string& spec, const WriterOptions& opts) {
   MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, OpenBackend(env, spec, opts.rclone));
   MAESTRO_ASSIGN_OR_RETURN(std::string scratch, RemoteScratchDir(env, spec));
-  RemoteLockOptions lo;
-  lo.lease_seconds = opts.lease_seconds;
-  lo.wait_seconds = opts.lock.wait_seconds;
-  lo.command = opts.lock.command;
-  lo.log = opts.lock.log;
   WriterSession s;
-  MAESTRO_ASSIGN_OR_RETURN(s.remote_lock, RemoteLock::Acquire(backend.get(), env, lo));
+  MAESTRO_ASSIGN_OR_RETURN(s.remote_lock, AcquireLeaseLock(backend.get(), env, opts));
   // A `snap upgrade` killed while it uploaded the config left it partial (snapshot/upgrade.h).
   bool put_back = false;
   if (Status st = PutBackConfigOfInterruptedUpgrade(env, backend.get(), scratch, &put_back); !st.ok()) {
@@ -129,6 +124,15 @@ Result<WriterSession> OpenRemoteWriter(Env* env, const std::string& spec, const 
 }
 
 }  // namespace
+
+Result<std::unique_ptr<RemoteLock>> AcquireLeaseLock(Backend* backend, Env* env, const WriterOptions& opts) {
+  RemoteLockOptions lo;
+  lo.lease_seconds = opts.lease_seconds;
+  lo.wait_seconds = opts.lock.wait_seconds;
+  lo.command = opts.lock.command;
+  lo.log = opts.lock.log;
+  return RemoteLock::Acquire(backend, env, lo);
+}
 
 Result<WriterSession> OpenWriter(Env* env, const std::string& dir, const WriterOptions& opts) {
   if (IsRcloneSpec(dir)) return OpenRemoteWriter(env, dir, opts);

@@ -68,4 +68,11 @@ struct WriterSession {
 // dir: a local folder, or an rclone:REMOTE:PATH spec (IsRcloneSpec).
 Result<WriterSession> OpenWriter(Env* env, const std::string& dir, const WriterOptions& opts);
 
+// The lease lock (snapshot/remote_lock.h) of a remote repository's writer,
+// taken in backend's locks/ with the writer's settings: opts.lease_seconds,
+// and opts.lock's wait_seconds, command and log. OpenWriter takes it this
+// way; so do the writers that open no Repository (`snap init`, `snap key`).
+// backend and env must outlive the lock. Busy naming the holder when it stays held.
+Result<std::unique_ptr<RemoteLock>> AcquireLeaseLock(Backend* backend, Env* env, const WriterOptions& opts);
+
 }  // namespace maestro
