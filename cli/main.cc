@@ -8,6 +8,7 @@
 #include "cli/env_vars.h"
 #include "cli/exit_codes.h"
 #include "cli/txn_gate.h"
+#include "snapshot/rclone_backend.h"
 #include "util/env.h"
 #include "util/memory_policy.h"
 
@@ -40,6 +41,8 @@ int main(int argc, char** argv) {
       "6 unfinished transaction (run `maestro-db recover`), 7 I/O error, 8 bad store, 9 aborted, 10 wrong password, 70 internal.");
 
   SetProcessPasswordSource(ctx.passwords());  // every repository a command opens (snapshot/open_repository.h)
+  // A remote's slow upload path, said once (snapshot/rclone_backend.h), on stderr.
+  SetRcloneNotices([&ctx](const std::string& line) { ctx.Warn(line); });
   int exit_code = 0;
   RegisterInspectCommands(app, ctx, &exit_code);
   RegisterSnapCommands(app, ctx, &exit_code);

@@ -22,6 +22,14 @@ namespace maestro {
 
 namespace {
 
+std::mutex g_notices_mu;
+std::function<void(const std::string&)> g_notices;  // guarded by g_notices_mu: SetRcloneNotices
+
+std::function<void(const std::string&)> ProcessRcloneNotices() {
+  std::lock_guard<std::mutex> l(g_notices_mu);
+  return g_notices;
+}
+
 constexpr size_t kSpoolInMemory = 8u << 20;
 constexpr char kListV2[] = "application/vnd.x.restic.rest.v2";
 
@@ -30,9 +38,11 @@ std::string TargetOf(ObjectKind kind, const std::string& name) {
   return "/" + std::string(ObjectKindFolder(kind)) + "/" + PercentEncode(name);
 }
 
-// A writer's pieces: memory first, then an unlinked file in $TMPDIR.
+// A writer's pieces: memory first, then an unlinked file in $TMPDIR. Its
+// errors name the object it holds and the folder (the spool file has no name).
 class Spool {
  public:
+  explicit Spool(std::string what) : what_(std::move(what)) {}
   ~Spool() {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -55,7 +65,7 @@ class Spool {
     do {
       r = ::pread(fd_, buf, n, static_cast<off_t>(off));
     } while (r < 0 && errno == EINTR);
-    if (r < 0) return PosixError("read the upload spool", errno);
+    if (r < 0) return PosixError("read the upload spool of " + what_ + " (an unlinked file in " + dir_ + ")", errno);
     *got = static_cast<size_t>(r);
     return Status::OK();
   }
@@ -63,9 +73,9 @@ class Spool {
  private:
   Status SpillToFile() {
     const char* tmp = ::getenv("TMPDIR");
-    std::string dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
-    fd_ = ::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd_ < 0) return PosixError("make an upload spool file in " + dir, errno);
+    dir_ = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    fd_ = ::open(dir_.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd_ < 0) return PosixError("make the upload spool file of " + what_ + " in " + dir_ + " ($TMPDIR)", errno);
     std::string held;
     held.swap(mem_);
     return WriteAll(held);
@@ -74,12 +84,15 @@ class Spool {
     while (!data.empty()) {
       ssize_t w = ::write(fd_, data.data(), data.size());
       if (w < 0 && errno == EINTR) continue;
-      if (w < 0) return PosixError("write the upload spool", errno);
+      if (w < 0)
+        return PosixError("write the upload spool of " + what_ + " (an unlinked file in " + dir_ + ", $TMPDIR)", errno);
       data.remove_prefix(static_cast<size_t>(w));
       file_size_ += static_cast<uint64_t>(w);
     }
     return Status::OK();
   }
+  const std::string what_;  // the object: "packs/<name>"
+  std::string dir_;         // where the spool file is, once it is one
   std::string mem_;
   int fd_ = -1;
   uint64_t file_size_ = 0;
@@ -94,7 +107,8 @@ struct Answer : HttpResponse {
 
 class RcloneWriter : public ObjectWriter {
  public:
-  RcloneWriter(RcloneBackendImpl* b, ObjectKind kind, std::string name) : b_(b), kind_(kind), name_(std::move(name)) {}
+  RcloneWriter(RcloneBackendImpl* b, ObjectKind kind, std::string name)
+      : b_(b), kind_(kind), name_(std::move(name)), spool_(ObjectPath(kind_, name_)) {}
   Status Append(std::string_view data) override { return spool_.Append(data); }
   Status Commit() override;
 
@@ -109,7 +123,7 @@ class RcloneWriter : public ObjectWriter {
 class RcloneBackendImpl : public RcloneBackend {
  public:
   RcloneBackendImpl(std::string remote, const RcloneBackendOptions& opts)
-      : pool_(std::move(remote), opts), parallel_uploads_(ParallelUploads(opts)) {}
+      : pool_(std::move(remote), opts), parallel_uploads_(ParallelUploads(opts)), notice_(opts.notice) {}
 
   Status StartNow() {
     std::shared_ptr<RcloneServer> s;
@@ -164,11 +178,17 @@ class RcloneBackendImpl : public RcloneBackend {
     if (kind == ObjectKind::kConfig || !env->SharesHostFiles()) return Status::OK();
     std::shared_ptr<RcloneServer> s;
     MAESTRO_RETURN_IF_ERROR(pool_.Get(&s));
-    if (s->rc == nullptr) return Status::OK();
+    if (s->rc == nullptr) {
+      NoteSlowUpload("rclone did not announce its remote-control API (\"Serving remote control on\")");
+      return Status::OK();
+    }
     const std::string abs = AbsolutePath(local_path);
     // rclone is told the path in JSON, which holds UTF-8 only: another path
     // goes through the restic API.
-    if (!IsValidUtf8(abs)) return Status::OK();
+    if (!IsValidUtf8(abs)) {
+      NoteSlowUpload("the local path " + EscapeForTerminal(abs) + " is not UTF-8, which rclone's rc API cannot be told");
+      return Status::OK();
+    }
     const nlohmann::json body = {{"srcFs", DirName(abs)}, {"srcRemote", BaseName(abs)}, {"dstFs", pool_.remote()},
                                  {"dstRemote", std::string(ObjectKindFolder(kind)) + "/" + name}};
     const std::string request = body.dump();
@@ -180,7 +200,31 @@ class RcloneBackendImpl : public RcloneBackend {
     });
     if (!st.ok() && r.status == 0) return st;  // no answer: the exchange failed
     *done = st.ok();
+    if (!st.ok()) NoteSlowUpload("rclone answered operations/copyfile of " + ObjectPath(kind, name) + " with HTTP " +
+                                 std::to_string(r.status) + RcError(r.body));
     return Status::OK();
+  }
+
+  // rc's error body is {"error": "...", ...}: ": <error>", or "" without one.
+  static std::string RcError(const std::string& body) {
+    nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+    if (!j.is_object() || !j.contains("error") || !j["error"].is_string()) return "";
+    return ": " + j["error"].get<std::string>();
+  }
+
+  // The slow path (a local file streamed through the restic API, not read by
+  // rclone itself), said once per backend, so a slow upload has its reason.
+  void NoteSlowUpload(const std::string& why) {
+    if (slow_noted_.exchange(true)) return;
+    const std::string line = Location() + ": " + why +
+                             "; files on this machine are streamed to rclone through its restic API instead of read "
+                             "by rclone itself (operations/copyfile): the same bytes arrive, more slowly";
+    if (notice_) {
+      notice_(line);
+      return;
+    }
+    std::function<void(const std::string&)> sink = ProcessRcloneNotices();
+    if (sink) sink(line);
   }
 
   // rclone reads the file itself where it can (CopyLocalFile); else the file
@@ -351,6 +395,8 @@ class RcloneBackendImpl : public RcloneBackend {
 
   RcloneServerPool pool_;
   const int parallel_uploads_;
+  const std::function<void(const std::string&)> notice_;
+  std::atomic<bool> slow_noted_{false};
   static constexpr size_t kKinds = static_cast<size_t>(ObjectKind::kLock) + 1;
   std::mutex folder_mu_[kKinds];
   std::atomic<bool> folder_ready_[kKinds] = {};
@@ -369,6 +415,11 @@ Status RcloneWriter::Commit() {
 }  // namespace
 
 bool IsRcloneSpec(std::string_view spec) { return spec.substr(0, 7) == "rclone:"; }
+
+void SetRcloneNotices(std::function<void(const std::string&)> sink) {
+  std::lock_guard<std::mutex> l(g_notices_mu);
+  g_notices = std::move(sink);
+}
 
 Result<std::unique_ptr<RcloneBackend>> NewRcloneBackend(const std::string& spec, const RcloneBackendOptions& opts) {
   if (!IsRcloneSpec(spec)) return Status::InvalidArgument("not an rclone repository: \"" + spec + "\"");

@@ -31,7 +31,8 @@
 //     the same child (`--rc` on its own loopback port, the same one-time
 //     credentials in RCLONE_RC_USER/PASS), as `rclone copy` does, when the
 //     Env shares the host's files; else, or when rclone answers the copy with
-//     an error, the file is streamed through the restic API, with no copy.
+//     an error, the file is streamed through the restic API, with no copy;
+//     that slower path is said once per backend (RcloneBackendOptions::notice).
 //   - ParallelPuts: writers may keep parallel_uploads packs uploading at once
 //     (one connection each to the same child; rclone serves them in parallel).
 //   - Remove refused by the remote (append-only SFTP, object lock) returns
@@ -50,6 +51,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -70,7 +72,16 @@ struct RcloneBackendOptions {
   // Packs a writer uploads at once (Backend::ParallelPuts); 0 = $MAESTRO_DB_RCLONE_UPLOADS,
   // else kDefaultRcloneUploads. Clamped to 1..16.
   int parallel_uploads = 0;
+  // Told once per backend when a file on this machine (PutFile, PutCopyOf)
+  // cannot be handed to rclone (rc operations/copyfile) and is streamed
+  // through the restic API instead (slower, same bytes): why, and where.
+  // Null = the process's sink (SetRcloneNotices), else nothing is said.
+  std::function<void(const std::string&)> notice;
 };
+
+// The process's sink for RcloneBackendOptions::notice (the CLI's stderr
+// warnings, cli/main.cc). Set once, before any backend is made.
+void SetRcloneNotices(std::function<void(const std::string&)> sink);
 
 constexpr int kDefaultRcloneUploads = 3;
 

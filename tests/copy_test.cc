@@ -297,6 +297,63 @@ TEST(CopyTest, DamagedPackThatWouldGoWholeRefusesThatSnapshotAndIsNotSent) {
   EXPECT_TRUE(Ids(dst->get()).empty());
 }
 
+// A full disk (a 1 MiB tmpfs) under `snap restore --to` and under `snap
+// copy --to`: each fails with exit 7 naming the file it failed on, under that
+// disk, and that the disk is full; the copy's target lists nothing.
+TEST(CopyTest, RestoreAndCopyOntoAFullDiskNameTheFileTheyFailedOn) {
+  TempDir d;
+  WriteFile(d.Sub("data/a.pdf"), RandomBytes(3 * kMiB, 31));
+  auto src = Repository::Open(Env::Default(), d.Sub("src"), true);
+  ASSERT_TRUE(src.ok());
+  SnapshotInfo s = Snap(src->get(), d.Sub("data"), "");
+  const std::string full = d.Sub("full");
+  ::mkdir(full.c_str(), 0700);
+  if (::mount("tmpfs", full.c_str(), "tmpfs", 0, "size=1m") != 0)
+    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN): " << std::strerror(errno);
+  struct Unmount {
+    std::string p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{full};
+  CliResult restore = RunCli({"--repo", d.Sub("src"), "snap", "restore", s.id, "--to", full + "/out"});
+  EXPECT_EQ(restore.exit_code, 7) << restore.err;
+  EXPECT_NE(restore.err.find(full + "/out/"), std::string::npos) << "names the file: " << restore.err;
+  EXPECT_NE(restore.err.find("a.pdf"), std::string::npos) << "names the file: " << restore.err;
+  EXPECT_NE(restore.err.find("disk is full"), std::string::npos) << restore.err;
+  CliResult copy = RunCli({"--repo", d.Sub("src"), "snap", "copy", "--all", "--to", full + "/dst"});
+  EXPECT_EQ(copy.exit_code, 7) << copy.err;
+  EXPECT_NE(copy.err.find(full + "/dst/"), std::string::npos) << "names the file: " << copy.err;
+  EXPECT_NE(copy.err.find("disk is full"), std::string::npos) << copy.err;
+  auto dst = Repository::Open(Env::Default(), full + "/dst", false);
+  if (dst.ok()) {
+    EXPECT_TRUE(Ids(dst->get()).empty());
+  }
+}
+
+// A remote whose rclone serves no rc API (--rc=false through
+// MAESTRO_DB_RCLONE_ARGS): `snap copy` still arrives whole, and says once on
+// stderr that its packs are streamed (the slower path), naming the remote.
+TEST(CopyTest, CopyToARemoteWithoutRclonesRcApiSaysOnceThatPacksAreStreamed) {
+  if (Sh("command -v rclone").empty()) GTEST_SKIP() << "rclone is not installed";
+  TempDir d;
+  WriteFile(d.Sub("data/big"), RandomBytes(40 * kMiB, 32));
+  auto src = Repository::Open(Env::Default(), d.Sub("src"), true);
+  ASSERT_TRUE(src.ok());
+  Snap(src->get(), d.Sub("data"), "");
+  const std::string remote = "rclone:" + d.Sub("remote");
+  CliResult r = RunCli({"--repo", d.Sub("src"), "snap", "copy", "--all", "--to", remote},
+                       {"MAESTRO_DB_RCLONE_ARGS=--rc=false", "XDG_CACHE_HOME=" + d.Sub("cache")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t said = 0;
+  for (size_t at = r.err.find("operations/copyfile"); at != std::string::npos;
+       at = r.err.find("operations/copyfile", at + 1))
+    ++said;
+  EXPECT_EQ(said, 1u) << r.err;
+  EXPECT_NE(r.err.find("warning: " + remote + ": rclone did not announce its remote-control API"), std::string::npos)
+      << r.err;
+  CliResult verify = RunCli({"--repo", remote, "snap", "verify", "--read-data"}, {"XDG_CACHE_HOME=" + d.Sub("cache")});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+}
+
 // A clock that can be moved forward (the lease's view of time).
 class SkewedEnv : public FaultEnv {
  public:

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "snapshot/object_check.h"
@@ -307,6 +308,81 @@ TEST_F(RcloneFaultTest, PutFileStreamsTheLocalPackWithoutASpoolCopy) {
   std::string got;
   ASSERT_TRUE(b->Get(ObjectKind::kPack, name, &got).ok());  // checks the name's hash too
   EXPECT_EQ(got, data);
+}
+
+// A file on this machine is handed to rclone (rc operations/copyfile) without
+// a word; when rclone serves no rc API (--rc=false after ours) it is streamed
+// through the restic API instead, and that slower path is said once per
+// backend, with its reason, however many files take it.
+TEST_F(RcloneFaultTest, LocalFileStreamedBecauseRcloneHasNoRcApiIsSaidOnce) {
+  StartServer(false);
+  if (server_ == nullptr) return;
+  std::mutex mu;
+  std::vector<std::string> notices;
+  auto collect = [&](const std::string& line) {
+    std::lock_guard<std::mutex> l(mu);
+    notices.push_back(line);
+  };
+  for (bool rc : {true, false}) {
+    RcloneBackendOptions o = TestOptions(server_->RcloneEnv("t"));
+    if (!rc) o.extra_args.push_back("--rc=false");
+    o.notice = collect;
+    const std::string repo = dir_.Sub(rc ? "with-rc" : "without-rc");
+    auto b = NewRcloneBackend("rclone:t:" + repo, o);
+    ASSERT_TRUE(b.ok()) << b.status().ToString();
+    for (int i = 0; i < 2; ++i) {
+      std::string data = RandomBytes(300000, 40 + i);
+      std::string name = HashName(data, ".pack");
+      std::string local = dir_.Sub("local-" + std::to_string(i) + ".tmp-pack");
+      WriteFile(local, data);
+      Status st = (*b)->PutFile(ObjectKind::kPack, name, Env::Default(), local);
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      std::string got;
+      ASSERT_TRUE((*b)->Get(ObjectKind::kPack, name, &got).ok());
+      EXPECT_EQ(got, data);
+    }
+    if (rc) {
+      EXPECT_TRUE(notices.empty()) << "the fast path is silent: " << notices[0];
+    }
+  }
+  ASSERT_EQ(notices.size(), 1u) << "said once for the two files";
+  EXPECT_NE(notices[0].find("rclone:t:" + dir_.Sub("without-rc")), std::string::npos) << notices[0];
+  EXPECT_NE(notices[0].find("remote-control API"), std::string::npos) << notices[0];
+  EXPECT_NE(notices[0].find("operations/copyfile"), std::string::npos) << notices[0];
+}
+
+// A writer past the in-memory spool with $TMPDIR a full tmpfs: the write
+// fails naming the object and the folder the spool is in, not just the errno.
+TEST_F(RcloneFaultTest, FullSpoolFolderFailsTheWriteNamingTheObjectAndTheFolder) {
+  StartServer(false);
+  if (server_ == nullptr) return;
+  auto b = Open(dir_.Sub("repo"));
+  ASSERT_NE(b, nullptr);
+  const std::string tmp = dir_.Sub("small-tmp");
+  ::mkdir(tmp.c_str(), 0700);
+  if (::mount("tmpfs", tmp.c_str(), "tmpfs", 0, "size=1m") != 0)
+    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN): " << std::strerror(errno);
+  struct Unmount {
+    std::string p;
+    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
+  } unmount{tmp};
+  const char* old_tmp = ::getenv("TMPDIR");
+  std::string saved = old_tmp != nullptr ? old_tmp : "";
+  ::setenv("TMPDIR", tmp.c_str(), 1);
+  std::string data = RandomBytes(12 << 20, 43);  // over the 8 MiB a spool keeps in memory
+  std::string name = HashName(data, ".pack");
+  std::unique_ptr<ObjectWriter> w;
+  Status st = b->NewWriter(ObjectKind::kPack, name, &w);
+  if (st.ok()) st = w->Append(data);
+  if (st.ok()) st = w->Commit();
+  if (old_tmp != nullptr) ::setenv("TMPDIR", saved.c_str(), 1);
+  else ::unsetenv("TMPDIR");
+  ASSERT_FALSE(st.ok()) << "12 MiB cannot fit in a 1 MiB $TMPDIR";
+  EXPECT_NE(st.message().find("packs/" + name), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find(tmp), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find("disk is full"), std::string::npos) << st.ToString();
+  ObjectInfo info;
+  EXPECT_FALSE(b->Stat(ObjectKind::kPack, name, &info).ok() && info.size == data.size()) << "nothing was sent";
 }
 
 TEST_F(RcloneFaultTest, FlippedByteInAHashNamedPackIsCorruption) {
