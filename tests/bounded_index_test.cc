@@ -342,6 +342,100 @@ TEST(BoundedPendingBlobsTest, FullScratchDiskIsAnErrorAtSettleAndLosesNoClaim) {
   EXPECT_EQ(p.on_disk(), 0u);
 }
 
+// The scratch table files of a pending set under dir (cache/work-*/pending-N).
+std::vector<std::string> PendingTables(const std::string& dir) {
+  std::vector<std::string> out;
+  if (!std::filesystem::exists(dir)) return out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir))
+    if (e.is_regular_file() && e.path().filename().string().rfind("pending-", 0) == 0) out.push_back(e.path().string());
+  return out;
+}
+
+// A spilled table damaged on disk after it was written (a flipped byte in
+// every block): a claim whose lookup reads it is answered "not claimed" (the
+// blob stored twice at worst, never lost), and Settle returns the error,
+// naming the table file, so Create stops.
+TEST(BoundedPendingBlobsTest, DamagedSpilledTableIsAnErrorAtSettleNamingTheFile) {
+  TempDir t;
+  PendingBlobs p(Env::Default(), t.Sub("cache"), 2048);
+  for (uint64_t i = 0; i < 3000; ++i) ASSERT_TRUE(p.Claim(Id(i)));
+  ASSERT_TRUE(p.Settle().ok());
+  ASSERT_GT(p.on_disk(), 0u);
+  std::vector<std::string> tables = PendingTables(t.Sub("cache"));
+  ASSERT_EQ(tables.size(), 1u);
+  std::string bytes = testing::ReadFile(tables[0]);
+  for (size_t at = 5; at + 64 < bytes.size(); at += 4096) bytes[at] ^= 0x40;
+  WriteFile(tables[0], bytes);
+  for (uint64_t i = 0; i < 3000; ++i) p.Claim(Id(i));
+  Status s = p.Settle();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find(tables[0]), std::string::npos) << s.ToString();
+  EXPECT_NE(s.ToString().find("pending blob set"), std::string::npos) << s.ToString();
+}
+
+// Every read of a pending set's scratch table returns a flipped byte.
+class DamagingPendingTablesEnv : public FaultEnv {
+ public:
+  explicit DamagingPendingTablesEnv(Env* base) : FaultEnv(base) {}
+  Status NewRandomAccessFile(const std::string& p, std::unique_ptr<RandomAccessFile>* out) override {
+    MAESTRO_RETURN_IF_ERROR(FaultEnv::NewRandomAccessFile(p, out));
+    if (BaseName(p).rfind("pending-", 0) == 0) *out = std::make_unique<Flipping>(std::move(*out));
+    return Status::OK();
+  }
+
+ private:
+  class Flipping : public RandomAccessFile {
+   public:
+    explicit Flipping(std::unique_ptr<RandomAccessFile> f) : f_(std::move(f)) {}
+    Status ReadAt(uint64_t offset, size_t n, char* scratch, size_t* got) const override {
+      MAESTRO_RETURN_IF_ERROR(f_->ReadAt(offset, n, scratch, got));
+      if (*got > 0) scratch[0] ^= 0x40;
+      return Status::OK();
+    }
+
+   private:
+    std::unique_ptr<RandomAccessFile> f_;
+  };
+};
+
+// A Create whose pending set's spilled table reads back damaged fails with
+// an error that says so, publishes nothing (the listing as it was), and the
+// next Create, on a sound disk, succeeds.
+TEST(BoundedPendingBlobsTest, CreateOverADamagedSpilledTableFailsAndPublishesNothing) {
+  TempDir t;
+  // 300 distinct files, then 300 more with the same contents: their claims
+  // come after the first ones were spilled, and look them up in the table.
+  for (int i = 0; i < 300; ++i) {
+    const std::string data = RandomBytes(200, 1000 + i);
+    WriteFile(t.Sub("data/a" + std::to_string(1000 + i)), data);
+    WriteFile(t.Sub("data/b" + std::to_string(1000 + i)), data);
+  }
+  SnapshotSource src;
+  src.store = "pdfs";
+  src.path = t.Sub("data");
+  src.is_directory = true;
+  CreateOptions co;
+  co.racy_margin_ms = 0;
+  {
+    DamagingPendingTablesEnv env(Env::Default());
+    auto repo = Repository::Open(&env, t.Sub("repo"), true);
+    ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+    SetMemoryBudget(repo->get(), 2048);
+    auto made = (*repo)->Create({src}, co);
+    ASSERT_FALSE(made.ok()) << "created " << made->id << " over a damaged scratch table";
+    EXPECT_NE(made.status().ToString().find("pending blob set"), std::string::npos) << made.status().ToString();
+    auto listed = (*repo)->List();
+    ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+    EXPECT_TRUE(listed->empty()) << "a snapshot was published";
+  }
+  auto repo = Repository::Open(Env::Default(), t.Sub("repo"), false);
+  ASSERT_TRUE(repo.ok()) << repo.status().ToString();
+  SetMemoryBudget(repo->get(), 2048);
+  auto made = (*repo)->Create({src}, co);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_TRUE((*repo)->Verify({made->id}, /*read_data=*/true).ok());
+}
+
 TEST(ScratchAreaTest, FoldersOfGoneOwnersAreRemovedLiveOnesKept) {
   TempDir t;
   std::string parent = t.Sub("cache");

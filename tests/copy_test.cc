@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -295,6 +296,84 @@ TEST(CopyTest, DamagedPackThatWouldGoWholeRefusesThatSnapshotAndIsNotSent) {
   auto dst = Repository::Open(Env::Default(), d.Sub("dst"), false);
   ASSERT_TRUE(dst.ok());
   EXPECT_TRUE(Ids(dst->get()).empty());
+}
+
+// The whole-pack path (snapshot/whole_pack.h) over a damaged source pack:
+// `damage` is done to the largest pack of snapshot `bad` (a pack of data
+// blobs only, which goes whole when intact; `packs` is every source pack's
+// bytes). The copy of both snapshots fails at `bad`, exit `code`, naming it
+// and the pack; the target lists nothing; the other snapshot alone copies;
+// with the pack put back (the source repaired) the next copy of all succeeds
+// and the target verifies and restores.
+void CheckCopyOverADamagedWholePack(
+    int code, const std::function<void(const std::string&, const std::map<std::string, std::string>&)>& damage) {
+  TempDir d;
+  WriteFile(d.Sub("data/big"), RandomBytes(40 * kMiB, 21));
+  WriteFile(d.Sub("more/small"), RandomBytes(kMiB, 22));
+  auto src = Repository::Open(Env::Default(), d.Sub("src"), true);
+  ASSERT_TRUE(src.ok());
+  SnapshotInfo bad = Snap(src->get(), d.Sub("data"), "");
+  const auto packs = Packs(d.Sub("src"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // snapshot ids are to the second
+  SnapshotInfo good = Snap(src->get(), d.Sub("more"), "");
+  std::string largest;
+  for (const auto& [name, bytes] : packs)
+    if (largest.empty() || bytes.size() > packs.at(largest).size()) largest = name;
+  const std::string path = d.Sub("src/packs/" + largest);
+  damage(path, packs);
+  // A target with one snapshot already (of other data): what it lists must stay.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // its own id
+  WriteFile(d.Sub("other/x"), RandomBytes(kMiB, 23));
+  {
+    auto dst = Repository::Open(Env::Default(), d.Sub("dst"), true);
+    ASSERT_TRUE(dst.ok());
+    Snap(dst->get(), d.Sub("other"), "");
+  }
+  CliResult listed_before = RunCli({"--repo", d.Sub("dst"), "--json", "snap", "list"});
+  ASSERT_EQ(listed_before.exit_code, 0) << listed_before.err;
+
+  CliResult r = RunCli({"--repo", d.Sub("src"), "snap", "copy", "--all", "--to", d.Sub("dst")});
+  EXPECT_EQ(r.exit_code, code) << r.err;
+  EXPECT_NE(r.err.find("snapshot " + bad.id), std::string::npos) << "names the snapshot: " << r.err;
+  EXPECT_NE(r.err.find(largest.substr(0, 32)), std::string::npos) << "names the pack: " << r.err;
+  EXPECT_NE(r.err.find("nothing of it is listed"), std::string::npos) << r.err;
+  EXPECT_EQ(RunCli({"--repo", d.Sub("dst"), "--json", "snap", "list"}).out, listed_before.out)
+      << "the target lists what it listed";
+
+  CliResult other = RunCli({"--repo", d.Sub("src"), "snap", "copy", good.id, "--to", d.Sub("dst")});
+  ASSERT_EQ(other.exit_code, 0) << "the bad snapshot left out, the copy succeeds: " << other.err;
+  WriteFile(path, packs.at(largest));  // the source repaired
+  CliResult all = RunCli({"--repo", d.Sub("src"), "--json", "snap", "copy", "--all", "--to", d.Sub("dst")});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  CliResult verify = RunCli({"--repo", d.Sub("dst"), "snap", "verify", "--read-data"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  ASSERT_EQ(RunCli({"--repo", d.Sub("dst"), "snap", "restore", bad.id, "--to", d.Sub("out")}).exit_code, 0);
+  EXPECT_EQ(TreeDigest(d.Sub("out/pdfs")), TreeDigest(d.Sub("data")));
+}
+
+TEST(CopyTest, SourcePackCutShortFailsTheCopyListsNothingAndTheRepairedSourceCopies) {
+  CheckCopyOverADamagedWholePack(4, [](const std::string& path, const std::map<std::string, std::string>& packs) {
+    WriteFile(path, packs.at(path.substr(path.rfind('/') + 1)).substr(0, 10 * kMiB));
+  });
+}
+
+TEST(CopyTest, MissingSourcePackFailsTheCopyListsNothingAndTheRepairedSourceCopies) {
+  CheckCopyOverADamagedWholePack(4, [](const std::string& path, const std::map<std::string, std::string>&) {
+    ASSERT_EQ(::unlink(path.c_str()), 0);
+  });
+}
+
+// The pack file holds another pack's bytes (a whole, valid pack, but not the
+// one its index entries describe).
+TEST(CopyTest, SourcePackWhoseBytesDifferFromItsIndexFailsTheCopyAndTheRepairedSourceCopies) {
+  CheckCopyOverADamagedWholePack(4, [](const std::string& path, const std::map<std::string, std::string>& packs) {
+    const std::string self = path.substr(path.rfind('/') + 1);
+    std::string other;
+    for (const auto& [name, bytes] : packs)
+      if (name != self && (other.empty() || bytes.size() > packs.at(other).size())) other = name;
+    ASSERT_FALSE(other.empty());
+    WriteFile(path, packs.at(other));
+  });
 }
 
 // A full disk (a 1 MiB tmpfs) under `snap restore --to` and under `snap
