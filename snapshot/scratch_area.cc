@@ -18,6 +18,11 @@ ScratchArea::~ScratchArea() {
   (void)env_->RemoveTree(dir_);
   lock_.reset();
   (void)env_->RemoveFile(dir_ + ".lock");
+  // The parent too when this was its last area: a cache/ folder left empty in
+  // the repository is 4 KiB of directory that du counts as growth of every
+  // snapshot that first spilled (issue 14 point 1). Fails, harmlessly, while
+  // another area or its lock file is there; Open makes the folder again.
+  (void)env_->RemoveDir(parent_);
 }
 
 Status ScratchArea::RemoveStale() {
@@ -43,6 +48,19 @@ Status ScratchArea::Open() {
   if (!dir_.empty()) return Status::OK();
   const std::string hint = "it needs free space in " + parent_ +
                            " (scratch files of the index, removed afterwards); free some space and retry";
+  Status s;
+  // Another process's last area removes the parent when it ends (~ScratchArea):
+  // between our making it and our lock file appearing in it, it can vanish, so a
+  // NotFound there means make it again. Once the lock file is in, it stays.
+  for (int attempt = 0;; ++attempt) {
+    s = TryOpen();
+    if (s.ok() || !s.IsNotFound() || attempt == 4) break;
+  }
+  if (!s.ok()) return s.Annotate("making a scratch folder; " + hint);
+  return Status::OK();
+}
+
+Status ScratchArea::TryOpen() {
   Status s = env_->CreateDirs(parent_, 0700);
   if (s.ok()) s = RemoveStale();
   std::string dir = JoinPath(parent_, kPrefix + std::to_string(::getpid()) + "-" + std::to_string(g_areas++) + "-" +
@@ -52,7 +70,7 @@ Status ScratchArea::Open() {
   if (!s.ok()) {
     lock_.reset();
     (void)env_->RemoveFile(dir + ".lock");
-    return s.Annotate("making a scratch folder; " + hint);
+    return s;
   }
   dir_ = std::move(dir);
   return Status::OK();

@@ -8,6 +8,9 @@
 // Opening an area first removes the folders of owners that are gone (their
 // lock is free), so a killed process leaves nothing for longer than until the
 // next one. Several processes (a reader beside a writer) each keep their own.
+// The last area to end removes the parent folder too, so a repository holds no
+// empty cache/ between runs (it would count as repository growth: 4 KiB of
+// directory).
 // Nothing here is part of the repository: losing the folder loses nothing.
 //
 // One thread at a time.
@@ -24,7 +27,7 @@ namespace maestro {
 class ScratchArea {
  public:
   ScratchArea(Env* env, std::string parent) : env_(env), parent_(std::move(parent)) {}
-  ~ScratchArea();  // removes the folder (errors are ignored: the next Open removes it)
+  ~ScratchArea();  // removes the folder, and the parent if left empty (errors are ignored: the next Open removes it)
   ScratchArea(const ScratchArea&) = delete;
   ScratchArea& operator=(const ScratchArea&) = delete;
 
@@ -37,6 +40,7 @@ class ScratchArea {
   const std::string& parent() const { return parent_; }
 
  private:
+  Status TryOpen();  // one attempt of Open, errors not annotated
   Status RemoveStale();
 
   Env* env_;

@@ -456,6 +456,52 @@ TEST(ScratchAreaTest, FoldersOfGoneOwnersAreRemovedLiveOnesKept) {
   EXPECT_EQ(TreeDigest(parent).size(), before);
 }
 
+// A repository is left without an empty cache/ between runs: that 4 KiB of
+// directory made every unchanged snapshot past the index's memory budget grow
+// the repository by 4.7 KiB instead of its 0.7 KiB manifest (issue 14 point 1).
+// The last area to end removes the folder; while another one lives it stays.
+TEST(ScratchAreaTest, LastAreaToEndRemovesTheCacheFolderItMade) {
+  TempDir t;
+  const std::string parent = t.Sub("repo") + "/cache";
+  {
+    ScratchArea first(Env::Default(), parent);
+    ASSERT_TRUE(first.Open().ok());
+    {
+      ScratchArea second(Env::Default(), parent);
+      ASSERT_TRUE(second.Open().ok());
+      WriteFile(second.NewPath("run"), "x");
+    }
+    EXPECT_TRUE(Env::Default()->DirExists(parent)) << "removed under a live area";
+    WriteFile(first.NewPath("run"), "y");
+  }
+  EXPECT_FALSE(Env::Default()->DirExists(parent)) << "an empty cache/ left in the repository";
+  EXPECT_TRUE(Env::Default()->DirExists(t.Sub("repo")));
+  // A folder that holds something else (not an area's) is not removed.
+  WriteFile(parent + "/kept-by-someone", "z");
+  { ScratchArea a(Env::Default(), parent); ASSERT_TRUE(a.Open().ok()); }
+  EXPECT_TRUE(Env::Default()->FileExists(parent + "/kept-by-someone"));
+}
+
+// Another process's last area may remove cache/ between this one's making it
+// and its lock file appearing there: the NotFound that gives means make it again.
+TEST(ScratchAreaTest, OpenMakesTheFolderAgainWhenAnotherProcessRemovedIt) {
+  TempDir t;
+  const std::string parent = t.Sub("cache");
+  FaultEnv env(Env::Default());
+  env.FailAt(FaultEnv::Op::kLock, 1, ENOENT);
+  ScratchArea a(&env, parent);
+  Status s = a.Open();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  WriteFile(a.NewPath("run"), "x");
+  // Any other error is reported as it was, once, naming the folder.
+  FaultEnv full(Env::Default());
+  full.FailAt(FaultEnv::Op::kLock, 1, ENOSPC);
+  ScratchArea b(&full, t.Sub("cache2"));
+  s = b.Open();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.ToString().find("cache2"), std::string::npos) << s.ToString();
+}
+
 // ---- prune of a repository whose index and needed set spill.
 
 class BoundedPruneTest : public ::testing::Test {

@@ -22,6 +22,7 @@
 #include "snapshot/blob_reader.h"
 #include "snapshot/format.h"
 #include "snapshot/pack_writer.h"
+#include "snapshot/repo_access.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/repository.h"
 #include "snapshot/sealer.h"
@@ -323,6 +324,47 @@ TEST_F(Format4Scale, UnchangedSnapshotOf20000FilesAddsUnder1KiB) {
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m->stores[0].files.size(), static_cast<size_t>(kFiles + 201));  // files, 200 folders, the root
   EXPECT_GT(m->stores[0].tree_blobs.size(), 1u);
+}
+
+// Every path under dir (folders too) with its lstat size: what `du -sb`, and
+// so the peer harness's "repository growth", adds up.
+std::map<std::string, uint64_t> PathSizes(const std::string& dir) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    struct stat st;
+    EXPECT_EQ(::lstat(e.path().c_str(), &st), 0) << e.path();
+    out[e.path().string().substr(dir.size() + 1)] = static_cast<uint64_t>(st.st_size);
+  }
+  return out;
+}
+uint64_t SumSizes(const std::map<std::string, uint64_t>& m) {
+  uint64_t n = 0;
+  for (const auto& [p, size] : m) n += size;
+  return n;
+}
+
+// Past the index's memory budget (78,201 files in the peer harness's many-files
+// profile) a create spills to cache/; an empty cache/ left behind was 4 KiB of
+// folder that the unchanged snapshot added beside its 668-byte manifest (4.7 KiB
+// measured). Now it adds its manifest and not one other path, folders included.
+TEST_F(Format4Scale, UnchangedSnapshotPastTheMemoryBudgetAddsOnlyItsManifest) {
+  SetMemoryBudget(repo_.get(), 16u << 10);  // the index and the new-blob set spill
+  const auto before = PathSizes(dir_);
+  auto b = repo_->Create(Sources(), co_);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  const auto after = PathSizes(dir_);
+  std::set<std::string> added;
+  for (const auto& [p, size] : after)
+    if (!before.count(p)) added.insert(p);
+  EXPECT_EQ(added, std::set<std::string>{"snapshots/" + b->id}) << "the snapshot left more than its manifest";
+  const uint64_t growth = SumSizes(after) - SumSizes(before);
+  EXPECT_LT(growth, 1024u);
+  EXPECT_EQ(b->stored_bytes, growth);  // snap list's NEW: the manifest, all there is
+  // Readers past the budget (verify --read-data) leave nothing either.
+  auto rep = repo_->Verify({}, true);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok());
+  EXPECT_EQ(PathSizes(dir_), after);
 }
 
 // The streaming reader hands out exactly the listing LoadManifest expands,
