@@ -28,7 +28,7 @@
 // sorted list of stored blob ids (16 bytes a blob), the ids of this
 // snapshot's new data and tree blobs (each a PendingBlobs: on disk past its
 // budget), the index entries of tree blobs, and each store's
-// list of tree blob ids (16 bytes a ~64 KiB tree blob). Format 3 keeps its
+// list of tree blob ids (16 bytes a ~16 KiB tree blob). Format 3 keeps its
 // whole listing in its manifest, so there the listing is held (not bounded).
 // Progress totals are the walk's (a file that changes size while read is
 // counted at its walk size); an SQLite file counts its backup's size once a

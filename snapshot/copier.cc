@@ -247,7 +247,7 @@ class SnapshotCopier {
     std::unique_ptr<CompressPool> pool;
     if (!verbatim_) pool = std::make_unique<CompressPool>(sink, DefaultThreads(opts_.threads));
     const BlobHeld held = [this](const Hash128& b) { return to_->Has(b); };
-    // Tree blobs this snapshot stored (one per ~64 KiB of listing), bounded: past its budget, in cache/.
+    // Tree blobs this snapshot stored (one per ~16 KiB of listing), bounded: past its budget, in cache/.
     PendingBlobs added(to_->files->env(), to_->files->CacheDir(), to_->files->memory_budget() / 16);
     Status st;
     m->stores.reserve(head->stores.size());  // the listings point into it

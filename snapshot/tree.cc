@@ -11,12 +11,17 @@ namespace maestro {
 namespace {
 
 // Listing chunks: small enough that a 1% change rewrites little metadata,
-// large enough that a root stays small (16 bytes a ~64 KiB chunk).
+// large enough that a root stays small (16 bytes a ~16 KiB chunk). Each place
+// a day changes costs one chunk, and a day's new files land all over a flat
+// folder: with 64 KiB chunks the peer harness's 1% day added 19% of the
+// listing's metadata at 78,201 files, with 16 KiB 4.8%. Changing these only
+// changes where new listings are cut (a reader takes blobs of any size); the
+// first snapshot after such a change stores its listing once again.
 ChunkerParams TreeChunking() {
   ChunkerParams p;
-  p.min_size = 16 * 1024;
-  p.avg_size = 64 * 1024;
-  p.max_size = 256 * 1024;
+  p.min_size = 4 * 1024;
+  p.avg_size = 16 * 1024;
+  p.max_size = 64 * 1024;
   return p;
 }
 

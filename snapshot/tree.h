@@ -4,7 +4,7 @@
 // A store's entries (the fields of a format-3 manifest entry, plus
 // `incompressible`; same order: parents before children, names sorted) are
 // encoded as one stream and cut by the content-defined chunker
-// (snapshot/chunker.h, ~64 KiB average) at the first entry boundary at or
+// (snapshot/chunker.h, ~16 KiB average) at the first entry boundary at or
 // after each cut, so every tree blob holds whole entries and an unchanged
 // listing gives the same blobs: an unchanged snapshot stores no new tree
 // blob, and a change moves only the cuts next to it. The store's root is one

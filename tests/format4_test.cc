@@ -430,6 +430,27 @@ TEST_F(Format4Scale, OnePercentChangedAddsMetadataInProportion) {
   EXPECT_TRUE(rep->ok()) << rep->problems[0].path << ": " << rep->problems[0].detail;
 }
 
+// The peer harness's "1% day" (5 new documents: 15 new files whose random
+// names land all over the flat pdfs/markdown/metadata folders, plus the
+// databases) touches the listing in a few dozen places, each costing a whole
+// tree blob: with ~64 KiB tree blobs that day added 654 KB of metadata at 78,201
+// files (19% of the first snapshot's 3.5 MB); with ~16 KiB ones 170 KB (4.8%).
+TEST_F(Format4Scale, TenNewFilesScatteredThroughTheListingAddUnderAnEighthOfItsMetadata) {
+  for (int k = 0; k < 10; ++k) {
+    char rel[32];
+    std::snprintf(rel, sizeof rel, "/d%03d/new.md", 10 + k * 20);  // one in every 20 folders
+    WriteFile(src_ + rel, "new " + std::to_string(k));
+  }
+  const uint64_t before = MetadataBytes(dir_);
+  auto c = repo_->Create(Sources(), co_);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const uint64_t added = MetadataBytes(dir_) - before;
+  std::printf("[ measured ] 10 new files scattered through %d: metadata added %llu bytes (%.1f%% of the first's %llu)\n",
+              kFiles, static_cast<unsigned long long>(added), 100.0 * added / first_meta_,
+              static_cast<unsigned long long>(first_meta_));
+  EXPECT_LT(added, first_meta_ / 8) << "10 new files added " << added << " of " << first_meta_ << " bytes of metadata";
+}
+
 // ---------------------------------------------------------------- gc keeps tree blobs
 
 std::set<Hash128> TreeBlobsIn(const std::string& repo) {

@@ -94,10 +94,10 @@ std::vector<TreeBlob> WholeListingCut(const std::vector<ManifestFile>& files) {
     EncodeTreeEntry(f, &stream);
     ends.push_back(stream.size());
   }
-  ChunkerParams p;
-  p.min_size = 16 * 1024;
-  p.avg_size = 64 * 1024;
-  p.max_size = 256 * 1024;
+  ChunkerParams p;  // docs/repository-format.md "Tree blobs"
+  p.min_size = 4 * 1024;
+  p.avg_size = 16 * 1024;
+  p.max_size = 64 * 1024;
   const Chunker chunker(p);
   std::vector<TreeBlob> out;
   size_t pos = 0, e = 0;
