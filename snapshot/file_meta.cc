@@ -31,9 +31,10 @@ uint32_t NewEntryMode(uint32_t parent_mode, bool is_dir) { return parent_mode & 
 
 bool IsOwnerRefusal(int err_no) { return err_no == EPERM || err_no == EINVAL; }
 
-Status RestoreOwner(Env* env, const std::string& path, uint32_t uid, uint32_t gid, MetadataReport* report) {
-  if (uid == kUnknownOwner && gid == kUnknownOwner) return Status::OK();
-  Status s = env->Chown(path, uid, gid);
+namespace {
+
+// A chown's outcome by the rules above: a refusal is counted, not returned.
+Status CountOwnerRefusal(Status s, MetadataReport* report) {
   if (s.ok() || !IsOwnerRefusal(s.err_no())) return s;
   if (report) {
     if (report->owners_reason.empty())
@@ -41,6 +42,18 @@ Status RestoreOwner(Env* env, const std::string& path, uint32_t uid, uint32_t gi
     report->owners_not_restored++;
   }
   return Status::OK();
+}
+
+}  // namespace
+
+Status RestoreOwner(Env* env, const std::string& path, uint32_t uid, uint32_t gid, MetadataReport* report) {
+  if (uid == kUnknownOwner && gid == kUnknownOwner) return Status::OK();
+  return CountOwnerRefusal(env->Chown(path, uid, gid), report);
+}
+
+Status RestoreOwnerOf(WritableFile* file, uint32_t uid, uint32_t gid, MetadataReport* report) {
+  if (uid == kUnknownOwner && gid == kUnknownOwner) return Status::OK();
+  return CountOwnerRefusal(file->SetOwner(uid, gid), report);
 }
 
 Status ApplyNewEntryPolicy(Env* env, const std::string& path, MetadataReport* report) {

@@ -61,6 +61,8 @@ bool IsOwnerRefusal(int err_no);
 // when both are kUnknownOwner. A refusal (IsOwnerRefusal) is counted in *report
 // and returns OK; any other failure is returned.
 Status RestoreOwner(Env* env, const std::string& path, uint32_t uid, uint32_t gid, MetadataReport* report);
+// The same through an open file (WritableFile::SetOwner; its SetsMetadata() must be true).
+Status RestoreOwnerOf(WritableFile* file, uint32_t uid, uint32_t gid, MetadataReport* report);
 
 // Gives a store entry created where nothing was (path, a file or a folder) the
 // "new" rule above, from the folder that holds it.

@@ -1,8 +1,9 @@
 // snapshot/restore_writers.h — the threads that write a restore's files
 // (snapshot/restorer.h): each file's chunks read through a BlobReader of the
 // thread's own (every blob check made, blob_reader.h), appended, checked
-// against the file's size and whole-file hash, fsynced when asked, closed,
-// then given its owner, mode and mtime.
+// against the file's size and whole-file hash, fsynced when asked, given its
+// owner, mode and mtime (through the open file when the Env's files can,
+// WritableFile::SetsMetadata; else by path after closing it), closed.
 //
 // Why threads: a restore of many small files spends its time per file
 // (create, a few small reads, decompress, hash, write, chown, chmod, utimes);

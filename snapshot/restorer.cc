@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <functional>
 #include <vector>
 
@@ -210,13 +212,13 @@ class StoreRestorer {
   // Creates the file empty (here, in listing order, so "listed twice" and a
   // path under a file are found as one thread would) and hands it over.
   Status StartFile(ManifestFile&& f, const std::string& path) {
-    FileInfo fi;
-    MAESTRO_RETURN_IF_ERROR(env_->Stat(path, &fi));
-    if (fi.exists)
+    RestoreWriters::File file;
+    // Exclusive: one call both creates it and finds an entry already there.
+    Status s = env_->NewExclusiveFile(path, &file.out, 0600);
+    if (s.err_no() == EEXIST)
       return Status::Corruption("snapshot " + snap_ + ", store " + st_.name + ": manifest lists " + Describe(f) +
                                 " twice; refusing to overwrite");
-    RestoreWriters::File file;
-    MAESTRO_RETURN_IF_ERROR(env_->NewWritableFile(path, &file.out, 0600));
+    MAESTRO_RETURN_IF_ERROR(s);
     file.what = "snapshot " + snap_ + ", store " + st_.name + ", " + Describe(f);
     file.path = path;
     prog_.current = st_.name + "/" + f.path;

@@ -136,6 +136,26 @@ class PosixWritableFile final : public WritableFile {
   Status Sync() override { return SyncFd(fd_, path_); }
   Status Close() override { return CloseFd(&fd_, path_); }
 
+  bool SetsMetadata() const override { return true; }
+  Status SetOwner(uint32_t uid, uint32_t gid) override {
+    if (::fchown(fd_, uid, gid) != 0)
+      return PosixError("chown " + path_ + " to " + std::to_string(uid) + ":" + std::to_string(gid), errno);
+    return Status::OK();
+  }
+  Status SetMode(uint32_t mode) override {
+    if (::fchmod(fd_, mode) != 0) return PosixError("chmod " + path_, errno);
+    return Status::OK();
+  }
+  Status SetMtime(int64_t mtime_ns) override {
+    struct timespec ts[2];
+    ts[0].tv_sec = 0;
+    ts[0].tv_nsec = UTIME_OMIT;
+    ts[1].tv_sec = mtime_ns / 1000000000LL;
+    ts[1].tv_nsec = mtime_ns % 1000000000LL;
+    if (::futimens(fd_, ts) != 0) return PosixError("set mtime " + path_, errno);
+    return Status::OK();
+  }
+
  private:
   std::string path_;
   int fd_;
@@ -195,6 +215,12 @@ class PosixEnv final : public Env {
   }
   Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* out, uint32_t mode) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) return PosixError("create " + path, errno);
+    out->reset(new PosixWritableFile(path, fd));
+    return Status::OK();
+  }
+  Status NewExclusiveFile(const std::string& path, std::unique_ptr<WritableFile>* out, uint32_t mode) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) return PosixError("create " + path, errno);
     out->reset(new PosixWritableFile(path, fd));
     return Status::OK();
@@ -354,6 +380,17 @@ class PosixEnv final : public Env {
 };
 
 }  // namespace
+
+Status WritableFile::SetOwner(uint32_t, uint32_t) { return Status::Internal("this file cannot set its owner"); }
+Status WritableFile::SetMode(uint32_t) { return Status::Internal("this file cannot set its mode"); }
+Status WritableFile::SetMtime(int64_t) { return Status::Internal("this file cannot set its mtime"); }
+
+Status Env::NewExclusiveFile(const std::string& path, std::unique_ptr<WritableFile>* out, uint32_t mode) {
+  FileInfo fi;
+  MAESTRO_RETURN_IF_ERROR(Stat(path, &fi));
+  if (fi.exists) return PosixError("create " + path, EEXIST);
+  return NewWritableFile(path, out, mode);
+}
 
 Status Env::NewRandomRWFile(const std::string& path, std::unique_ptr<RandomRWFile>*, bool, uint32_t) {
   return Status::Internal("open " + path + ": this Env has no read-write files at any offset");

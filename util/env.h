@@ -45,6 +45,16 @@ class WritableFile {
   virtual Status Append(std::string_view data) = 0;
   virtual Status Sync() = 0;   // fdatasync: data durable (not the directory entry)
   virtual Status Close() = 0;  // idempotent
+
+  // The file's owner (fchown), permission bits (fchmod) and mtime (futimens),
+  // set through the open file: no path lookup, the file cannot be swapped
+  // under the call. Before Close; SetMtime after the last Append (a write
+  // moves the mtime). SetsMetadata() says whether a file has them: the
+  // defaults refuse (Internal), and a caller falls back on Env's path calls.
+  virtual bool SetsMetadata() const { return false; }
+  virtual Status SetOwner(uint32_t uid, uint32_t gid);
+  virtual Status SetMode(uint32_t mode);
+  virtual Status SetMtime(int64_t mtime_ns);
 };
 
 // Reads and writes at any offset: what SQLite's VFS over Env needs
@@ -100,6 +110,11 @@ class Env {
                                  uint32_t mode = 0644) = 0;
   virtual Status NewAppendableFile(const std::string& path, std::unique_ptr<WritableFile>* out,
                                    uint32_t mode = 0644) = 0;
+  // Creates path, which must not exist (O_EXCL: a symlink there is not
+  // followed); anything already there is an IoError with err_no() EEXIST and
+  // is left as it was. The default checks with Stat, then NewWritableFile
+  // (racy, but every call still goes through the Env's own primitives).
+  virtual Status NewExclusiveFile(const std::string& path, std::unique_ptr<WritableFile>* out, uint32_t mode = 0644);
 
   // Opens for reading and writing at any offset, never truncating; a missing
   // file is created (with mode) only when create is true, else NotFound.
