@@ -40,17 +40,7 @@ Status RestoreWriters::Add(File file) {
 
 Status RestoreWriters::Finish(const std::function<void()>& tick) {
   MAESTRO_RETURN_IF_ERROR(Flush());
-  {
-    std::unique_lock<std::mutex> l(mu_);
-    while (in_flight_ > 0) {
-      done_cv_.wait_for(l, std::chrono::milliseconds(kTickMs), [this] { return in_flight_ == 0; });
-      if (!tick) continue;
-      l.unlock();
-      tick();
-      l.lock();
-    }
-  }
-  return tasks_->Wait();
+  return tasks_->Wait(std::chrono::milliseconds(kTickMs), tick);
 }
 
 Status RestoreWriters::Flush() {
@@ -58,19 +48,7 @@ Status RestoreWriters::Flush() {
   auto batch = std::make_shared<Batch>(std::move(pending_));
   pending_.clear();
   pending_bytes_ = 0;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    in_flight_++;
-  }
-  Status s = tasks_->Run([this, batch] { return WriteBatch(*batch); });
-  if (!s.ok()) BatchEnded();  // dropped: never run
-  return s;
-}
-
-void RestoreWriters::BatchEnded() {
-  std::lock_guard<std::mutex> l(mu_);
-  in_flight_--;
-  done_cv_.notify_all();
+  return tasks_->Run([this, batch] { return WriteBatch(*batch); });  // dropped (never run) once one failed
 }
 
 std::unique_ptr<RestoreWriters::Slot> RestoreWriters::TakeSlot() {
@@ -108,7 +86,6 @@ Status RestoreWriters::WriteBatch(Batch& batch) {
     std::lock_guard<std::mutex> l(mu_);
     metadata_->Merge(report);
   }
-  BatchEnded();
   return s;
 }
 

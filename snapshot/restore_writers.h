@@ -27,7 +27,6 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -91,7 +90,6 @@ class RestoreWriters {
   Status WriteOne(Slot* slot, File& file, MetadataReport* report);
   std::unique_ptr<Slot> TakeSlot();
   void GiveBack(std::unique_ptr<Slot> slot);
-  void BatchEnded();
 
   const RepoFiles& files_;
   const BlobIndex* idx_;
@@ -99,10 +97,8 @@ class RestoreWriters {
   MetadataReport* metadata_;
   Batch pending_;
   uint64_t pending_bytes_ = 0;
-  std::mutex mu_;  // guards slots_, in_flight_ and *metadata_
-  std::condition_variable done_cv_;
+  std::mutex mu_;  // guards slots_ and *metadata_
   std::vector<std::unique_ptr<Slot>> slots_;
-  size_t in_flight_ = 0;  // batches handed to tasks_ and not ended
   std::atomic<uint64_t> files_done_{0}, bytes_done_{0};
   std::atomic<bool> failed_{false};
   std::unique_ptr<TaskGroup> tasks_;  // last: destroyed (waited for) first

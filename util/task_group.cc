@@ -37,6 +37,17 @@ Status TaskGroup::Wait() {
   return first_error_;
 }
 
+Status TaskGroup::Wait(std::chrono::milliseconds every, const std::function<void()>& tick) {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!cv_.wait_for(l, every, [this] { return busy_ == 0; })) {
+    if (!tick) continue;
+    l.unlock();
+    tick();
+    l.lock();
+  }
+  return first_error_;
+}
+
 void TaskGroup::Work() {
   std::unique_lock<std::mutex> l(mu_);
   while (true) {

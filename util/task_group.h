@@ -9,6 +9,8 @@
 //     error (the task given is dropped, never run).
 //   - Wait blocks until every task started has ended and returns the first
 //     error any of them returned, else OK. A failed group stays failed.
+//     Wait(every, tick) does the same, calling tick (without the group's
+//     lock held) on the waiting thread about every `every` meanwhile.
 //   - The destructor waits like Wait (a task in flight is never abandoned:
 //     it owns resources of its caller), then stops the threads.
 //   - At most max_running threads are ever made (lazily, one per task running
@@ -17,6 +19,7 @@
 // Thread safety: Run and Wait may be called from several threads at once.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -37,6 +40,7 @@ class TaskGroup {
 
   Status Run(std::function<Status()> task);
   Status Wait();
+  Status Wait(std::chrono::milliseconds every, const std::function<void()>& tick);
 
  private:
   void Work();
