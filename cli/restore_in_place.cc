@@ -1,6 +1,7 @@
 // cli/restore_in_place.cc — `snap restore ID` over the live stores, as a
 // journaled transaction (engine/txn/restore_txn.h); the repository is locked by
-// the caller (cli/snap_cmd.cc). Parsing and printing only.
+// the caller (cli/snap_cmd.cc). Parsing and printing only. The plan reads only
+// manifest heads (stores, paths, warnings): the listing streams in the restore.
 #include "cli/context.h"
 #include "cli/remote_txn.h"
 #include "cli/txn_cmd.h"
@@ -17,7 +18,7 @@ namespace maestro {
 static std::vector<std::string> SnapshotWarningsFor(Repository& repo, const std::string& snapshot_id,
                                                     const std::vector<std::string>& store_names) {
   std::vector<std::string> out;
-  auto m = repo.LoadManifest(snapshot_id);
+  auto m = repo.LoadManifestHead(snapshot_id);
   if (!m.ok()) return out;
   for (const auto& w : m->info.warnings)
     for (const auto& n : store_names)
@@ -46,7 +47,7 @@ static std::string SameCandidateUnder(const std::string& root, StoreId id, const
 // True when snapshot `id` holds at least one present store: an install's state
 // worth keeping off-site, not the empty pre-image of a fresh machine.
 static bool HoldsAStore(Repository& repo, const std::string& id) {
-  auto m = repo.LoadManifest(id);
+  auto m = repo.LoadManifestHead(id);
   if (!m.ok()) return false;
   for (const auto& st : m->stores)
     if (st.present) return true;
@@ -57,7 +58,7 @@ static bool HoldsAStore(Repository& repo, const std::string& id) {
 static Layout WhereTheSnapshotFoundThem(const Layout& layout, Repository& repo, const std::string& snapshot_id,
                                         const std::vector<StoreId>& ids) {
   Layout out = layout;
-  auto m = repo.LoadManifest(snapshot_id);
+  auto m = repo.LoadManifestHead(snapshot_id);
   if (!m.ok()) return out;  // the restore itself reports it
   for (const auto& st : m->stores)
     for (StoreId id : ids)

@@ -33,6 +33,7 @@
 #include "snapshot/repo_lock.h"
 #include "snapshot/repository.h"
 #include "snapshot/retention.h"
+#include "snapshot/store_totals.h"
 #include "util/proc_scan.h"
 #include "util/text.h"
 #include "util/time_util.h"
@@ -554,11 +555,9 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   }
   Repository* repo = remote_source ? remote_source.get() : w.repo.get();
   MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*repo, a.id));
-  // A restore --to streams each store's listing (its counts come from the
-  // restore itself); the dry run and the in-place transaction still take the
-  // whole manifest for their plan.
-  const bool streamed = !a.to.empty() && !a.dry_run;
-  MAESTRO_ASSIGN_OR_RETURN(Manifest m, streamed ? repo->LoadManifestHead(id) : repo->LoadManifest(id));
+  // The head only: the listing streams (a restore counts as it writes, a dry
+  // run counts as it reads; the in-place plan needs the stores alone).
+  MAESTRO_ASSIGN_OR_RETURN(Manifest m, repo->LoadManifestHead(id));
   MAESTRO_ASSIGN_OR_RETURN(auto selected, SelectStores(m, a.stores));
 
   std::vector<RestorePlanItem> plan;
@@ -566,9 +565,10 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   for (const ManifestStore* st : selected) {
     RestorePlanItem p;
     p.store = st;
-    for (const auto& f : st->files) {
-      p.files += f.type == ManifestFile::Type::kFile ? 1 : 0;
-      p.bytes += f.size;
+    if (a.dry_run && st->present) {
+      MAESTRO_ASSIGN_OR_RETURN(StoreTotals t, CountStoreEntries(repo, id, *st));
+      p.files = t.files;
+      p.bytes = t.bytes;
     }
     if (!to.empty()) {
       p.target = JoinPath(to, RestoreRelativePath(root, st->name, st->original_path, st->is_directory));

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <malloc.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ namespace maestro {
 namespace {
 
 using testing::ReadFile;
+using testing::RunCli;
 using testing::Sh;
 using testing::TempDir;
 using testing::TreeDigest;
@@ -460,6 +462,41 @@ TEST_F(StreamingReadMemory, VerifyPeakMemoryIsBelowHalfTheCostOfHoldingTheListin
                 static_cast<long long>(listing), read_data ? " --read-data" : "", static_cast<long long>(verify));
     EXPECT_LT(verify, listing / 2);
   }
+}
+
+// The peak RSS (KiB) of one maestro-db run with args (in a forked child, so
+// RUSAGE_CHILDREN is that run's alone); its stdout into *out. -1 on failure.
+int64_t CliPeakKiB(const std::vector<std::string>& args, std::string* out) {
+  std::string got = InChild([&] {
+    auto r = RunCli(args);
+    if (r.exit_code != 0) return std::string("fail");
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return std::to_string(ru.ru_maxrss) + "\n" + r.out;
+  });
+  if (got.empty() || got == "fail") return -1;
+  *out = got.substr(got.find('\n') + 1);
+  return std::stoll(got.substr(0, got.find('\n')));
+}
+
+// `snap restore --dry-run` prints each store's file count and bytes: it
+// counts them from the listing as it streams by, so its peak is a `snap
+// verify`'s (the index, one tree blob at a time), never that plus the listing
+// (it loaded the whole manifest: a peak of verify's plus the listing's).
+TEST_F(StreamingReadMemory, DryRunCountsTheListingWithoutHoldingIt) {
+  const int64_t listing = ListingCostKiB(Repo(), *id_);
+  ASSERT_GT(listing, kListingFloorKiB);
+  TempDir t;
+  std::string dry_out, verify_out;
+  const int64_t dry = CliPeakKiB({"--repo", Repo(), "--json", "snap", "restore", *id_, "--to", t.Sub("dry"), "--dry-run"}, &dry_out);
+  const int64_t verify = CliPeakKiB({"--repo", Repo(), "--json", "snap", "verify", *id_}, &verify_out);
+  ASSERT_GE(dry, 0) << dry_out;
+  ASSERT_GE(verify, 0) << verify_out;
+  std::printf("[ measured ] %d files: holding the listing %lld KiB; peak RSS of the dry run %lld KiB, of verify %lld KiB\n",
+              kFiles, static_cast<long long>(listing), static_cast<long long>(dry), static_cast<long long>(verify));
+  EXPECT_LT(dry, verify + listing / 2);
+  EXPECT_NE(dry_out.find("\"files\": " + std::to_string(kFiles) + ","), std::string::npos) << dry_out;
+  EXPECT_FALSE(Env::Default()->FileExists(t.Sub("dry")));
 }
 
 // The copy streams the source's listing and writes the target's as its
