@@ -670,11 +670,14 @@ TEST_F(SnapshotCoreTest, RestoreRefusesPathTraversalInManifest) {
   auto try_manifest = [&](std::vector<ManifestFile> files, const std::string& name) {
     Manifest m = *good;
     m.info.id = "20300101_000000";
+    m.format_version = 3;  // the listing in the manifest itself (EncodeManifest writes formats 1-3)
+    m.stores[0].has_root = false;
     m.stores[0].files = std::move(files);
     WriteFile(repo_dir_ + "/snapshots/20300101_000000", EncodeManifest(m));
     std::string target = tmp_.Sub("t-" + name);
     Status s = repo->RestoreStore(m.info.id, "markdown", target, {});
     EXPECT_TRUE(s.IsCorruption()) << name << ": " << s.ToString();
+    EXPECT_NE(s.message().find("refusing"), std::string::npos) << name << ": " << s.ToString();
     EXPECT_FALSE(Env::Default()->FileExists(target)) << name;
   };
   ManifestFile up = file;
@@ -701,6 +704,43 @@ TEST_F(SnapshotCoreTest, RestoreRefusesPathTraversalInManifest) {
   EXPECT_FALSE(Env::Default()->FileExists(tmp_.Sub("escaped-abs.md")));
   EXPECT_FALSE(Env::Default()->FileExists(tmp_.Sub("escaped-link.md")));
   EXPECT_FALSE(Env::Default()->FileExists(tmp_.Sub("escaped-mid.md")));
+}
+
+// A file is created exclusively (O_EXCL, Env::NewExclusiveFile): one listed
+// twice, or over a symlink that leads nowhere yet (a create through it would
+// plant a file wherever it points), is Corruption and nothing is left.
+TEST_F(SnapshotCoreTest, RestoreRefusesAFileListedTwiceOrOverADanglingSymlink) {
+  std::string src = tmp_.Sub("src");
+  WriteFile(src + "/ok.md", "fine\n");
+  auto repo = OpenRepo(repo_dir_);
+  auto info = repo->Create({{"markdown", src, true, true}}, {});
+  ASSERT_TRUE(info.ok());
+  auto good = repo->LoadManifest(info->id);
+  ASSERT_TRUE(good.ok());
+  ManifestFile file;
+  for (const auto& f : good->stores[0].files)
+    if (f.path == "ok.md") file = f;
+  ManifestFile root = good->stores[0].files[0];
+  ASSERT_TRUE(root.path.empty());
+  ManifestFile dangling;
+  dangling.type = ManifestFile::Type::kSymlink;
+  dangling.path = "ok.md";
+  dangling.link_target = tmp_.Sub("planted.md");
+  int n = 0;
+  for (const auto& files : {std::vector<ManifestFile>{root, file, file}, std::vector<ManifestFile>{root, dangling, file}}) {
+    Manifest m = *good;
+    m.info.id = "2030010" + std::to_string(++n) + "_000000";
+    m.format_version = 3;  // the listing in the manifest itself (EncodeManifest writes formats 1-3)
+    m.stores[0].has_root = false;
+    m.stores[0].files = files;
+    WriteFile(repo_dir_ + "/snapshots/" + m.info.id, EncodeManifest(m));
+    std::string target = tmp_.Sub("t" + std::to_string(n));
+    Status s = repo->RestoreStore(m.info.id, "markdown", target, {});
+    EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+    EXPECT_NE(s.message().find("twice"), std::string::npos) << s.ToString();
+    EXPECT_FALSE(Env::Default()->FileExists(target));
+  }
+  EXPECT_FALSE(Env::Default()->FileExists(tmp_.Sub("planted.md")));
 }
 
 TEST_F(SnapshotCoreTest, DamagedManifestIsNotRestoredAndIsReported) {

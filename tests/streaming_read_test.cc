@@ -494,7 +494,7 @@ TEST_F(StreamingReadMemory, DryRunCountsTheListingWithoutHoldingIt) {
   ASSERT_GE(verify, 0) << verify_out;
   std::printf("[ measured ] %d files: holding the listing %lld KiB; peak RSS of the dry run %lld KiB, of verify %lld KiB\n",
               kFiles, static_cast<long long>(listing), static_cast<long long>(dry), static_cast<long long>(verify));
-  EXPECT_LT(dry, verify + listing / 2);
+  EXPECT_LT(dry, verify + listing / 4);  // holding it: ~verify + 0.5 x listing (RSS, not heap)
   EXPECT_NE(dry_out.find("\"files\": " + std::to_string(kFiles) + ","), std::string::npos) << dry_out;
   EXPECT_FALSE(Env::Default()->FileExists(t.Sub("dry")));
 }
