@@ -62,6 +62,11 @@ def fmt_bytes(b):
     return f"{int(b)} B"
 
 
+def sec(x):
+    """A peer's median time for the goals table; "not run" when it has none (a partial report)."""
+    return "not run" if x is None else f"{x} s"
+
+
 def ratio(peer, base):
     if peer is None or base is None or base == 0:
         return ""
@@ -78,13 +83,13 @@ def goals(res):
 
     for scen, label in (("snap_full", "full snapshot"), ("restore_full", "full restore")):
         m, tz, rs, bg = (g(scen, t, "median_seconds") for t in ("maestro", "tarzstd", "restic", "borg"))
-        add(f"{label} within 1.3x of tar|zstd", None if m is None else f"{m:.2f} s vs {tz} s",
+        add(f"{label} within 1.3x of tar|zstd", None if m is None else f"{m:.2f} s vs {sec(tz)}",
             None if m is None or tz is None else m <= 1.3 * tz)
         add(f"{label} at least 2x faster than restic and borg",
-            None if m is None else f"{m:.2f} s vs restic {rs} s, borg {bg} s",
+            None if m is None else f"{m:.2f} s vs restic {sec(rs)}, borg {sec(bg)}",
             None if None in (m, rs, bg) else 2 * m <= min(rs, bg))
     m, rs = g("snap_unchanged", "maestro", "median_seconds"), g("snap_unchanged", "restic", "median_seconds")
-    add("unchanged second snapshot at least 3x faster than restic's", None if m is None else f"{m:.2f} s vs {rs} s",
+    add("unchanged second snapshot at least 3x faster than restic's", None if m is None else f"{m:.2f} s vs {sec(rs)}",
         None if None in (m, rs) else 3 * m <= rs)
     m, rs = g("snap_changed_1pct", "maestro", "median_bytes"), g("snap_changed_1pct", "restic", "median_bytes")
     add("after a 1% change, repository growth within 1.5x of restic's",
@@ -109,16 +114,16 @@ def goals(res):
 def goals_issue14(g, add):
     """Issue 14's goals (repository at scale), on either profile."""
     m, tz, rs, bg = (g("snap_full", t, "median_seconds") for t in ("maestro", "tarzstd", "restic", "borg"))
-    add("[14] first snapshot at most 0.7x of tar|zstd", None if m is None else f"{m:.2f} s vs {tz} s",
+    add("[14] first snapshot at most 0.7x of tar|zstd", None if m is None else f"{m:.2f} s vs {sec(tz)}",
         None if None in (m, tz) else m <= 0.7 * tz)
     add("[14] first snapshot at least 3.5x faster than restic and borg",
-        None if m is None else f"{m:.2f} s vs restic {rs} s, borg {bg} s",
+        None if m is None else f"{m:.2f} s vs restic {sec(rs)}, borg {sec(bg)}",
         None if None in (m, rs, bg) else 3.5 * m <= min(rs, bg))
     mb, tb = g("snap_full", "maestro", "median_bytes"), g("snap_full", "tarzstd", "median_bytes")
     add("[14] first repository no more than 2% larger than tar|zstd's",
         None if mb is None else f"{fmt_bytes(mb)} vs {fmt_bytes(tb)}", None if None in (mb, tb) else mb <= 1.02 * tb)
     m, tz = g("restore_full", "maestro", "median_seconds"), g("restore_full", "tarzstd", "median_seconds")
-    add("[14] full restore at most 1.1x of zstd -d | tar -x", None if m is None else f"{m:.2f} s vs {tz} s",
+    add("[14] full restore at most 1.1x of zstd -d | tar -x", None if m is None else f"{m:.2f} s vs {sec(tz)}",
         None if None in (m, tz) else m <= 1.1 * tz)
     u = g("snap_unchanged", "maestro", "median_bytes")
     add("[14] an unchanged snapshot adds under 1 KiB", None if u is None else fmt_bytes(u),
@@ -136,6 +141,8 @@ def main():
     ap.add_argument("--size-mib", type=int, required=True)
     ap.add_argument("--profile", default="size")
     ap.add_argument("--runs", type=int, required=True)
+    ap.add_argument("--status", default="complete",
+                    help='"complete", or "partial: ..." while run.sh is still going or after it stopped')
     a = ap.parse_args()
     rows = load(a.tsv)
     res = summarize(rows)
@@ -146,6 +153,8 @@ def main():
 
     what = f"{a.size_mib} MiB demo install" if a.profile == "size" else f"{a.size_mib} MiB demo install ({a.profile})"
     md = [f"### Peer comparison: {what}, {a.runs} runs, {a.cache} page cache", ""]
+    if a.status != "complete":
+        md += [f"**Partial results ({a.status}).** The rows below are the measurements that finished; a scenario or tool missing from them did not run.", ""]
     md += ["Command: `" + a.command + "`", ""]
     md += ["```", header, "```", "", "Machine:", "", "```", machine, "```", ""]
     md += ["Medians over the runs that succeeded. In parentheses: the peer's value divided by maestro-db's "
@@ -176,7 +185,7 @@ def main():
     md += ["", "`check` on 100,000 documents / 1,000,000 chunks (benchmarks/check_vs_sqlite3.sh):", "", "```", check, "```", ""]
     text = "\n".join(md)
     open(a.md, "w").write(text)
-    doc = {"profile": a.profile, "size_mib": a.size_mib, "runs": a.runs, "page_cache": a.cache, "command": a.command,
+    doc = {"status": a.status, "profile": a.profile, "size_mib": a.size_mib, "runs": a.runs, "page_cache": a.cache, "command": a.command,
            "header": header, "machine": machine, "check": check, "ratio_convention": "peer / maestro-db",
            "results": [{"scenario": s, "tool": t, **{k: v for k, v in r.items()}} for (s, t), r in sorted(res.items())],
            "goals": gl}

@@ -22,6 +22,8 @@
 #   MAESTRO_DB   path of a maestro-db binary (default: build it, Release, in build-peerbench/)
 #   RESULTS_DIR  where peers-<date>.md / .json go            [benchmarks/results]
 #
+# The report is rewritten after every scenario and on exit: a run stopped part way
+# (kill -TERM -- -PGID, Ctrl-C, a failure) leaves its finished rows there, marked partial.
 # Each run starts from a fresh copy of the demo install and fresh repositories;
 # within a phase the tools take turns, and the order rotates run by run.
 # The page cache is dropped before every timed command when permitted (root).
@@ -56,7 +58,7 @@ while [[ $# -gt 0 ]]; do
     --skip-check) SKIP_CHECK=1; shift ;;
     --no-install) NO_INSTALL=1; shift ;;
     --prepare-only) PREPARE_ONLY=1; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -294,6 +296,49 @@ read -r -a TOOL_LIST <<<"$TOOLS"
   echo "settings:"; printf '  - %s\n' "${SETTINGS[@]}"
 } | tee "$WORK/header.txt" >&2
 
+# Machine and versions.
+{
+  echo "cpu: $(lscpu | sed -n 's/^Model name:\s*//p' | head -1), nproc $(nproc)"
+  echo "ram: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+  echo "disk: $(df -h --output=source,fstype,size "$WORK" | tail -1 | tr -s ' ') ($(lsblk -dno NAME,ROTA,MODEL 2>/dev/null | grep -v zram | head -1 | tr -s ' ' | sed 's/ 0 / non-rotational /;s/ 1 / reported rotational /'))"
+  echo "kernel: $(uname -sr), $(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "maestro-db: $MAESTRO_BUILT_FROM, Release"
+  echo "restic: $(restic version | head -1)"
+  echo "borg: $(borg --version)"
+  echo "zstd: $(zstd --version)"
+  echo "tar: $(tar --version | head -1)"
+  echo "sqlite3: $(sqlite3 --version | cut -d' ' -f1-2)"
+} >"$WORK/machine.txt"
+
+# The report is rewritten after every scenario, so a run that is stopped (or
+# fails) still leaves its finished scenarios in $OUT.md / $OUT.json, marked partial.
+OUT=$RESULTS_DIR/peers-$STAMP
+CHECK_OUT=$WORK/check-$STAMP.txt
+echo "not run yet (the run stopped before it)" >"$CHECK_OUT"
+if [[ $PROFILE == many-files ]]; then
+  PROFILE_CMD="PROFILE=many-files DOCS=$DOCS"
+  PROFILE_LABEL="many files: $DOCS documents, $(find "$DATA0" -type f | wc -l) files"
+else
+  PROFILE_CMD="SIZE_MIB=$SIZE_MIB"
+  PROFILE_LABEL="size"
+fi
+DATA0_MIB=$(( $(du -sb "$DATA0" | cut -f1) / 1048576 ))
+write_report() {  # write_report STATUS — "complete" or "partial: <what finished>"
+  "$PY" "$HERE/report.py" --tsv "$TSV" --header "$WORK/header.txt" --machine "$WORK/machine.txt" \
+    --check "$CHECK_OUT" --command "$PROFILE_CMD RUNS=$RUNS TOOLS='$TOOLS' benchmarks/peers/run.sh" \
+    --profile "$PROFILE_LABEL" --size-mib "$DATA0_MIB" --runs "$RUNS" --cache "$CACHE_MODE" \
+    --status "$1" --md "$OUT.md" --json "$OUT.json"
+}
+LAST_DONE="no scenario finished"
+on_exit() {
+  local rc=$?
+  write_report "partial: the run stopped (exit $rc) after $LAST_DONE" || true
+  log "stopped; partial results in $OUT.md and $OUT.json"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 export DATA=$WORK/data DEST=$WORK/restore
 for ((run = 1; run <= RUNS; run++)); do
   # Rotate the order so no tool always runs first (or right after a cache-warming peer).
@@ -319,6 +364,8 @@ for ((run = 1; run <= RUNS; run++)); do
       measure "$t" "$scen" "$run" "$kind" -- bash -c "$fn \"\$@\"" _ "$t" "$@"
     done
     rm -rf "$DEST"
+    LAST_DONE="$scen of run $run/$RUNS"
+    write_report "partial: through $LAST_DONE" || log "could not write the partial report"
   }
 
   phase snap_full repo snap_cmd 1
@@ -347,9 +394,9 @@ for ((run = 1; run <= RUNS; run++)); do
   DEST=$WORK/main-copy.db measure sqlite3 copy_main_backup "$run" target -- sqlite3 "$DATA0/$MAINP" ".backup '$WORK/main-copy.db'"
 done
 rm -f "$WORK/main-copy.db"
+LAST_DONE="copy_main_backup"
 
 # check on 100,000 documents / 1,000,000 chunks: owned by benchmarks/check_vs_sqlite3.sh.
-CHECK_OUT=$WORK/check-$STAMP.txt
 if [[ $SKIP_CHECK == 1 ]]; then
   echo "not run (--skip-check)" >"$CHECK_OUT"
 elif [[ -x $SRC/benchmarks/check_vs_sqlite3.sh || -f $SRC/benchmarks/check_vs_sqlite3.sh ]]; then
@@ -360,30 +407,7 @@ else
   echo "not run: benchmarks/check_vs_sqlite3.sh does not exist yet" >"$CHECK_OUT"
 fi
 
-# Machine and versions.
-{
-  echo "cpu: $(lscpu | sed -n 's/^Model name:\s*//p' | head -1), nproc $(nproc)"
-  echo "ram: $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-  echo "disk: $(df -h --output=source,fstype,size "$WORK" | tail -1 | tr -s ' ') ($(lsblk -dno NAME,ROTA,MODEL 2>/dev/null | grep -v zram | head -1 | tr -s ' ' | sed 's/ 0 / non-rotational /;s/ 1 / reported rotational /'))"
-  echo "kernel: $(uname -sr), $(. /etc/os-release && echo "$PRETTY_NAME")"
-  echo "maestro-db: $MAESTRO_BUILT_FROM, Release"
-  echo "restic: $(restic version | head -1)"
-  echo "borg: $(borg --version)"
-  echo "zstd: $(zstd --version)"
-  echo "tar: $(tar --version | head -1)"
-  echo "sqlite3: $(sqlite3 --version | cut -d' ' -f1-2)"
-} >"$WORK/machine.txt"
-
-OUT=$RESULTS_DIR/peers-$STAMP
-if [[ $PROFILE == many-files ]]; then
-  PROFILE_CMD="PROFILE=many-files DOCS=$DOCS"
-  PROFILE_LABEL="many files: $DOCS documents, $(find "$DATA0" -type f | wc -l) files"
-else
-  PROFILE_CMD="SIZE_MIB=$SIZE_MIB"
-  PROFILE_LABEL="size"
-fi
-"$PY" "$HERE/report.py" --tsv "$TSV" --header "$WORK/header.txt" --machine "$WORK/machine.txt" \
-  --check "$CHECK_OUT" --command "$PROFILE_CMD RUNS=$RUNS TOOLS='$TOOLS' benchmarks/peers/run.sh" \
-  --profile "$PROFILE_LABEL" --size-mib "$(( $(du -sb "$DATA0" | cut -f1) / 1048576 ))" --runs "$RUNS" --cache "$CACHE_MODE" --md "$OUT.md" --json "$OUT.json"
+write_report complete
+trap - EXIT
 cat "$OUT.md"
 log "wrote $OUT.md and $OUT.json"
