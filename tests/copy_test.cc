@@ -386,13 +386,8 @@ TEST(CopyTest, RestoreAndCopyOntoAFullDiskNameTheFileTheyFailedOn) {
   ASSERT_TRUE(src.ok());
   SnapshotInfo s = Snap(src->get(), d.Sub("data"), "");
   const std::string full = d.Sub("full");
-  ::mkdir(full.c_str(), 0700);
-  if (::mount("tmpfs", full.c_str(), "tmpfs", 0, "size=1m") != 0)
-    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN): " << std::strerror(errno);
-  struct Unmount {
-    std::string p;
-    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
-  } unmount{full};
+  SmallTmpfs tmpfs(full, "1m");
+  if (!tmpfs.mounted()) GTEST_SKIP() << tmpfs.why();
   CliResult restore = RunCli({"--repo", d.Sub("src"), "snap", "restore", s.id, "--to", full + "/out"});
   EXPECT_EQ(restore.exit_code, 7) << restore.err;
   EXPECT_NE(restore.err.find(full + "/out/"), std::string::npos) << "names the file: " << restore.err;
@@ -759,13 +754,8 @@ TEST_F(RemoteCopyTest, FullRemoteFailsTheCopyCleanlyAndTheRerunCompletesOnceTher
   StartServer(false);
   if (server_ == nullptr) return;
   const std::string repo = dir_.Sub("full");
-  ::mkdir(repo.c_str(), 0700);
-  if (::mount("tmpfs", repo.c_str(), "tmpfs", 0, "size=6m") != 0)
-    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN): " << std::strerror(errno);
-  struct Unmount {
-    std::string p;
-    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
-  } unmount{repo};
+  SmallTmpfs tmpfs(repo, "6m");
+  if (!tmpfs.mounted()) GTEST_SKIP() << tmpfs.why();
   auto src = Repository::Open(Env::Default(), dir_.Sub("src"), true);
   ASSERT_TRUE(src.ok());
   WriteFile(dir_.Sub("data/a"), RandomBytes(100000, 9));

@@ -359,13 +359,8 @@ TEST_F(RcloneFaultTest, FullSpoolFolderFailsTheWriteNamingTheObjectAndTheFolder)
   auto b = Open(dir_.Sub("repo"));
   ASSERT_NE(b, nullptr);
   const std::string tmp = dir_.Sub("small-tmp");
-  ::mkdir(tmp.c_str(), 0700);
-  if (::mount("tmpfs", tmp.c_str(), "tmpfs", 0, "size=1m") != 0)
-    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN): " << std::strerror(errno);
-  struct Unmount {
-    std::string p;
-    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
-  } unmount{tmp};
+  SmallTmpfs tmpfs(tmp, "1m");
+  if (!tmpfs.mounted()) GTEST_SKIP() << tmpfs.why();
   const char* old_tmp = ::getenv("TMPDIR");
   std::string saved = old_tmp != nullptr ? old_tmp : "";
   ::setenv("TMPDIR", tmp.c_str(), 1);
@@ -441,14 +436,8 @@ TEST_F(RcloneFaultTest, FullRemoteFailsTheUploadCleanlyAndTheRetryWorksOnceThere
   StartServer(false);
   if (server_ == nullptr) return;
   std::string repo = dir_.Sub("full");
-  ::mkdir(repo.c_str(), 0700);
-  if (::mount("tmpfs", repo.c_str(), "tmpfs", 0, "size=4m") != 0) {
-    GTEST_SKIP() << "cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN): " << std::strerror(errno);
-  }
-  struct Unmount {
-    std::string p;
-    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
-  } unmount{repo};
+  SmallTmpfs tmpfs(repo, "4m");
+  if (!tmpfs.mounted()) GTEST_SKIP() << tmpfs.why();
   auto b = Open(repo);
   ASSERT_NE(b, nullptr);
   std::string filler = RandomBytes(3 << 20, 15);

@@ -286,13 +286,8 @@ TEST_F(FaultsTest, InPlaceRestoreFailsCleanlyOnEnospcOrEioAtEveryDurableStep) {
 TEST(RealFullDiskTest, SnapCreateOnAFullTmpfsExitsSevenAndLeavesNoPartialSnapshot) {
   TempDir t;
   std::string mnt = t.Sub("tmpfs");
-  ASSERT_EQ(::mkdir(mnt.c_str(), 0700), 0);
-  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=8m") != 0)
-    GTEST_SKIP() << "cannot mount a tmpfs here (" << std::strerror(errno) << "): needs root or CAP_SYS_ADMIN";
-  struct Unmount {
-    std::string p;
-    ~Unmount() { ::umount2(p.c_str(), MNT_DETACH); }
-  } unmount{mnt};
+  testing::SmallTmpfs tmpfs(mnt, "8m");
+  if (!tmpfs.mounted()) GTEST_SKIP() << tmpfs.why();
   std::string root = t.Sub("root");
   reliability::MakeSmallDemo(root, 4);
   // 12 MiB that zstd cannot shrink: more than the 8 MiB the repository has.

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -148,6 +149,17 @@ std::string Sh(const std::string& cmd) {
   while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
   pclose(p);
   return out;
+}
+
+SmallTmpfs::SmallTmpfs(const std::string& dir, const std::string& size) : dir_(dir) {
+  ::mkdir(dir.c_str(), 0700);
+  mounted_ = ::mount("tmpfs", dir.c_str(), "tmpfs", 0, ("size=" + size).c_str()) == 0;
+  if (!mounted_)
+    why_ = std::string("cannot mount a small tmpfs here (needs root and CAP_SYS_ADMIN): ") + std::strerror(errno);
+}
+
+SmallTmpfs::~SmallTmpfs() {
+  if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
 }
 
 void WriteFile(const std::string& path, const std::string& content) {

@@ -50,6 +50,25 @@ std::string Sh(const std::string& cmd);
 // gtest failure naming the point when it exits instead).
 void RunChildUntilCrash(const std::string& point, const std::function<void()>& fn);
 
+// A small tmpfs mounted on dir (made if missing), `size` as mount's size=
+// option ("1m"), unmounted (lazily) when this goes out of scope: a full disk
+// for real. Mounting needs root and CAP_SYS_ADMIN; where it is refused,
+// mounted() is false and why() says so, for the test's GTEST_SKIP.
+class SmallTmpfs {
+ public:
+  SmallTmpfs(const std::string& dir, const std::string& size);
+  ~SmallTmpfs();
+  SmallTmpfs(const SmallTmpfs&) = delete;
+  SmallTmpfs& operator=(const SmallTmpfs&) = delete;
+  bool mounted() const { return mounted_; }
+  const std::string& why() const { return why_; }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+  std::string why_;
+};
+
 // Writes a file, creating parent directories.
 void WriteFile(const std::string& path, const std::string& content);
 std::string ReadFile(const std::string& path);
