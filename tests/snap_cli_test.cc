@@ -265,6 +265,28 @@ TEST(SnapCliTest, RestoreOneStoreAndDryRunWritesNothing) {
   EXPECT_EQ(bad.exit_code, 2) << bad.err;
 }
 
+// The dry run counts every store's listing (one index read for all of them):
+// its files and bytes per store are the ones the restore then reports.
+TEST(SnapCliTest, DryRunOfEveryStoreCountsWhatTheRestoreWrites) {
+  Install in;
+  std::string id = in.Create();
+  std::string out = in.dir.Sub("restored");
+  json plan = in.RunJson({"snap", "restore", id, "--to", out, "--dry-run"});
+  json done = in.RunJson({"snap", "restore", id, "--to", out});
+  ASSERT_EQ(plan["stores"].size(), done["stores"].size());
+  ASSERT_GT(plan["stores"].size(), 1u);
+  uint64_t files = 0;
+  for (size_t k = 0; k < plan["stores"].size(); ++k) {
+    const json& p = plan["stores"][k];
+    const json& d = done["stores"][k];
+    EXPECT_EQ(p["store"], d["store"]);
+    EXPECT_EQ(p["files"], d["files"]) << p["store"];
+    EXPECT_EQ(p["bytes"], d["bytes"]) << p["store"];
+    files += p["files"].get<uint64_t>();
+  }
+  EXPECT_GT(files, 0u);
+}
+
 TEST(SnapCliTest, ShowAndDiffListFilesPerStore) {
   Install in;
   std::string a = in.Create();
