@@ -562,14 +562,21 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
 
   std::vector<RestorePlanItem> plan;
   const std::string to = a.to.empty() ? "" : AbsolutePath(a.to);
-  for (const ManifestStore* st : selected) {
+  std::vector<StoreTotals> totals(selected.size());
+  if (a.dry_run) {
+    std::vector<const ManifestStore*> present;
+    for (const ManifestStore* st : selected)
+      if (st->present) present.push_back(st);
+    MAESTRO_ASSIGN_OR_RETURN(std::vector<StoreTotals> counted, CountStoreEntries(repo, id, present));
+    for (size_t k = 0, j = 0; k < selected.size(); ++k)
+      if (selected[k]->present) totals[k] = counted[j++];
+  }
+  for (size_t k = 0; k < selected.size(); ++k) {
+    const ManifestStore* st = selected[k];
     RestorePlanItem p;
     p.store = st;
-    if (a.dry_run && st->present) {
-      MAESTRO_ASSIGN_OR_RETURN(StoreTotals t, CountStoreEntries(repo, id, *st));
-      p.files = t.files;
-      p.bytes = t.bytes;
-    }
+    p.files = totals[k].files;
+    p.bytes = totals[k].bytes;
     if (!to.empty()) {
       p.target = JoinPath(to, RestoreRelativePath(root, st->name, st->original_path, st->is_directory));
     } else {

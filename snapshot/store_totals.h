@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "snapshot/repository.h"
 
@@ -21,7 +22,10 @@ struct StoreTotals {
   uint64_t bytes = 0;  // the size of every entry, as `snap show` sums it
 };
 
-// st: a store of the head of snapshot `id` (Repository::LoadManifestHead) in repo.
-Result<StoreTotals> CountStoreEntries(Repository* repo, const std::string& id, const ManifestStore& st);
+// stores: stores of the head of snapshot `id` (Repository::LoadManifestHead) in
+// repo; one StoreTotals per store, in that order. The index (or, for another
+// Repository, the whole manifest) is read once for all of them.
+Result<std::vector<StoreTotals>> CountStoreEntries(Repository* repo, const std::string& id,
+                                                   const std::vector<const ManifestStore*>& stores);
 
 }  // namespace maestro
