@@ -110,10 +110,7 @@ Status PackWriter::Add(const Hash128& id, uint32_t raw_len, std::string_view enc
   e.codec = codec;
   Status st = Append(stored, v4 ? std::string() : EncodeBlobHeader(id, raw_len, static_cast<uint32_t>(stored.size())), {e});
   // stored (in buffer) is not read past Append: keep the buffer for the next blob.
-  if (seal && buffer.size() <= kKeptSealBufferBytes) {
-    std::lock_guard<std::mutex> l(mu_);
-    seal_buffers_.push_back(std::move(buffer));
-  }
+  if (seal) KeepSealBuffer(std::move(buffer));
   return st;
 }
 
@@ -141,6 +138,12 @@ Status PackWriter::Append(std::string_view stored, const std::string& hdr, std::
   }
   if (full) return Seal(std::move(full));
   return Status::OK();
+}
+
+void PackWriter::KeepSealBuffer(std::string buffer) {
+  if (buffer.size() > kKeptSealBufferBytes) return;
+  std::lock_guard<std::mutex> l(mu_);
+  seal_buffers_.push_back(std::move(buffer));
 }
 
 std::string PackWriter::TakeSealBuffer() {
@@ -180,10 +183,12 @@ Status PackWriter::FlushGroup() {
 Status PackWriter::AddGroup(const GroupBuilder& g, ZSTD_CCtx* cctx) {
   std::string z;
   MAESTRO_RETURN_IF_ERROR(CompressGroupFrame(cctx, g.Encode(), &z));
-  std::string sealed;
   const bool seal = files_.sealer().encrypted();
-  if (seal) {
-    MAESTRO_ASSIGN_OR_RETURN(sealed, files_.sealer().SealBlob(kGroupSealId, z));
+  std::string buffer;
+  std::string_view stored = z;
+  if (seal) {  // into a kept buffer, as Add seals a blob
+    buffer = TakeSealBuffer();
+    MAESTRO_ASSIGN_OR_RETURN(stored, files_.sealer().SealBlobInto(kGroupSealId, z, &buffer));
   }
   std::vector<IndexEntry> members(g.ids.size());
   for (size_t k = 0; k < members.size(); ++k) {
@@ -192,7 +197,9 @@ Status PackWriter::AddGroup(const GroupBuilder& g, ZSTD_CCtx* cctx) {
     members[k].type = BlobType::kData;
     members[k].codec = BlobCodec::kGroup;
   }
-  return Append(seal ? std::string_view(sealed) : std::string_view(z), std::string(), std::move(members));
+  Status st = Append(stored, std::string(), std::move(members));
+  if (seal) KeepSealBuffer(std::move(buffer));  // stored is not read past Append
+  return st;
 }
 
 Status PackWriter::Finish() {

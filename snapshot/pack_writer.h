@@ -114,6 +114,7 @@ class PackWriter {
   struct OpenPack;
   Status StartPack();                 // mu_ held
   std::string TakeSealBuffer();       // one of seal_buffers_, or an empty one
+  void KeepSealBuffer(std::string buffer);  // back into seal_buffers_ unless over kKeptSealBufferBytes
   // Appends stored (after hdr, a version-1 blob header or nothing) once, with
   // one entry per member (blob, raw_len, type and codec set; the rest is set here).
   Status Append(std::string_view stored, const std::string& hdr, std::vector<IndexEntry> members);
