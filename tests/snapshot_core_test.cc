@@ -114,6 +114,33 @@ uint64_t DirBytes(const std::string& dir) {
 
 class SnapshotCoreTest : public ::testing::Test {
  protected:
+  // A snapshot of one Markdown file, ok.md: its manifest in *good and that
+  // file's entry in *file, the material of the hand-made listings below.
+  void SnapshotOneFile(Repository* repo, Manifest* good, ManifestFile* file) {
+    std::string src = tmp_.Sub("src");
+    WriteFile(src + "/ok.md", "fine\n");
+    auto info = repo->Create({{"markdown", src, true, true}}, {});
+    ASSERT_TRUE(info.ok());
+    auto m = repo->LoadManifest(info->id);
+    ASSERT_TRUE(m.ok());
+    *good = *m;
+    for (const auto& f : good->stores[0].files)
+      if (f.path == "ok.md") *file = f;
+  }
+  // Writes good's manifest as snapshot id with the listing files (format 3:
+  // the listing in the manifest itself; EncodeManifest writes formats 1-3)
+  // and restores its store into target.
+  Status RestoreHandMadeListing(Repository* repo, const Manifest& good, const std::string& id,
+                                std::vector<ManifestFile> files, const std::string& target) {
+    Manifest m = good;
+    m.info.id = id;
+    m.format_version = 3;
+    m.stores[0].has_root = false;
+    m.stores[0].files = std::move(files);
+    WriteFile(repo_dir_ + "/snapshots/" + id, EncodeManifest(m));
+    return repo->RestoreStore(id, "markdown", target, {});
+  }
+
   TempDir tmp_;
   std::string repo_dir_ = tmp_.Sub("repo");
 };
@@ -656,26 +683,14 @@ TEST_F(SnapshotCoreTest, DamagedUnindexedPackIsKeptNotDeletedOrIndexed) {
 
 // A hand-made manifest must not make restore write outside the target.
 TEST_F(SnapshotCoreTest, RestoreRefusesPathTraversalInManifest) {
-  std::string src = tmp_.Sub("src");
-  WriteFile(src + "/ok.md", "fine\n");
   auto repo = OpenRepo(repo_dir_);
-  auto info = repo->Create({{"markdown", src, true, true}}, {});
-  ASSERT_TRUE(info.ok());
-  auto good = repo->LoadManifest(info->id);
-  ASSERT_TRUE(good.ok());
+  Manifest good;
   ManifestFile file;
-  for (const auto& f : good->stores[0].files)
-    if (f.path == "ok.md") file = f;
+  ASSERT_NO_FATAL_FAILURE(SnapshotOneFile(repo.get(), &good, &file));
 
   auto try_manifest = [&](std::vector<ManifestFile> files, const std::string& name) {
-    Manifest m = *good;
-    m.info.id = "20300101_000000";
-    m.format_version = 3;  // the listing in the manifest itself (EncodeManifest writes formats 1-3)
-    m.stores[0].has_root = false;
-    m.stores[0].files = std::move(files);
-    WriteFile(repo_dir_ + "/snapshots/20300101_000000", EncodeManifest(m));
     std::string target = tmp_.Sub("t-" + name);
-    Status s = repo->RestoreStore(m.info.id, "markdown", target, {});
+    Status s = RestoreHandMadeListing(repo.get(), good, "20300101_000000", std::move(files), target);
     EXPECT_TRUE(s.IsCorruption()) << name << ": " << s.ToString();
     EXPECT_NE(s.message().find("refusing"), std::string::npos) << name << ": " << s.ToString();
     EXPECT_FALSE(Env::Default()->FileExists(target)) << name;
@@ -710,17 +725,11 @@ TEST_F(SnapshotCoreTest, RestoreRefusesPathTraversalInManifest) {
 // twice, or over a symlink that leads nowhere yet (a create through it would
 // plant a file wherever it points), is Corruption and nothing is left.
 TEST_F(SnapshotCoreTest, RestoreRefusesAFileListedTwiceOrOverADanglingSymlink) {
-  std::string src = tmp_.Sub("src");
-  WriteFile(src + "/ok.md", "fine\n");
   auto repo = OpenRepo(repo_dir_);
-  auto info = repo->Create({{"markdown", src, true, true}}, {});
-  ASSERT_TRUE(info.ok());
-  auto good = repo->LoadManifest(info->id);
-  ASSERT_TRUE(good.ok());
+  Manifest good;
   ManifestFile file;
-  for (const auto& f : good->stores[0].files)
-    if (f.path == "ok.md") file = f;
-  ManifestFile root = good->stores[0].files[0];
+  ASSERT_NO_FATAL_FAILURE(SnapshotOneFile(repo.get(), &good, &file));
+  ManifestFile root = good.stores[0].files[0];
   ASSERT_TRUE(root.path.empty());
   ManifestFile dangling;
   dangling.type = ManifestFile::Type::kSymlink;
@@ -728,14 +737,9 @@ TEST_F(SnapshotCoreTest, RestoreRefusesAFileListedTwiceOrOverADanglingSymlink) {
   dangling.link_target = tmp_.Sub("planted.md");
   int n = 0;
   for (const auto& files : {std::vector<ManifestFile>{root, file, file}, std::vector<ManifestFile>{root, dangling, file}}) {
-    Manifest m = *good;
-    m.info.id = "2030010" + std::to_string(++n) + "_000000";
-    m.format_version = 3;  // the listing in the manifest itself (EncodeManifest writes formats 1-3)
-    m.stores[0].has_root = false;
-    m.stores[0].files = files;
-    WriteFile(repo_dir_ + "/snapshots/" + m.info.id, EncodeManifest(m));
+    ++n;
     std::string target = tmp_.Sub("t" + std::to_string(n));
-    Status s = repo->RestoreStore(m.info.id, "markdown", target, {});
+    Status s = RestoreHandMadeListing(repo.get(), good, "2030010" + std::to_string(n) + "_000000", files, target);
     EXPECT_TRUE(s.IsCorruption()) << s.ToString();
     EXPECT_NE(s.message().find("twice"), std::string::npos) << s.ToString();
     EXPECT_FALSE(Env::Default()->FileExists(target));
