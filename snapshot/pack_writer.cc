@@ -19,7 +19,7 @@ constexpr uint64_t kPackTargetSize = 16u << 20;
 // sealed) and its header stay small, and PublishIndex can follow it.
 constexpr size_t kPackMaxEntries = 8192;
 // A sealing buffer is kept for the next blob up to the largest chunk
-// (snapshot/chunker.h) sealed; a larger one (a big tree blob) is freed.
+// (snapshot/chunker.h) sealed; a larger one (an outsized blob or group) is freed.
 constexpr size_t kKeptSealBufferBytes = (4u << 20) + 64;
 constexpr int kGroupLevel = 3;  // the level of every blob (compress_pool.cc)
 
