@@ -1,5 +1,6 @@
 #include "snapshot/restorer.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -120,13 +121,23 @@ class StoreRestorer {
         have_root = true;
         return Status::OK();
       }
-      std::string path = JoinPath(stage_, f.path);
-      Status s = opts_.sync ? env_->SyncDir(path) : Status::OK();
-      return s.ok() ? GiveBackMetadata(env_, path, f, opts_.metadata) : s;
+      return FinishFolder(JoinPath(stage_, f.path), f);
     }));
-    if (opts_.sync) MAESTRO_RETURN_IF_ERROR(env_->SyncDir(stage_));
-    if (have_root) MAESTRO_RETURN_IF_ERROR(GiveBackMetadata(env_, stage_, root_entry, opts_.metadata));
-    return Status::OK();
+    if (have_root) return FinishFolder(stage_, root_entry);
+    return opts_.sync ? env_->SyncDir(stage_) : Status::OK();
+  }
+
+  // Metadata first, so the folder's fsync makes its mode and mtime durable too.
+  // A folder its owner may not read (no u+r, not root) could not be opened for
+  // that fsync after the chmod: it is synced first, its metadata left unsynced.
+  Status FinishFolder(const std::string& path, const ManifestFile& f) {
+    if (!opts_.sync) return GiveBackMetadata(env_, path, f, opts_.metadata);
+    if ((f.mode & S_IRUSR) == 0 && ::geteuid() != 0) {
+      MAESTRO_RETURN_IF_ERROR(env_->SyncDir(path));
+      return GiveBackMetadata(env_, path, f, opts_.metadata);
+    }
+    MAESTRO_RETURN_IF_ERROR(GiveBackMetadata(env_, path, f, opts_.metadata));
+    return env_->SyncDir(path);
   }
 
   Status Refuse(const ManifestFile& f, const std::string& why) const {
@@ -273,7 +284,8 @@ Status RestoreStore(const RepoFiles& files, const std::string& id, const std::st
   if (fi.exists)
     return Status::InvalidArgument("restore target " + target + " already exists", "restore into a path that does not exist yet");
   std::string parent = DirName(NormalizePath(target));
-  if (!parent.empty()) MAESTRO_RETURN_IF_ERROR(env->CreateDirs(parent));
+  // Durably with sync: the folders made here hold the restore once it is renamed in.
+  if (!parent.empty()) MAESTRO_RETURN_IF_ERROR(opts.sync ? env->CreateDirsDurably(parent) : env->CreateDirs(parent));
   Listing listing(files, &idx, *st, "snapshot " + id + ", listing of store " + st->name);
   std::string stage = target + ".restore-tmp-" + std::to_string(getpid());
   MAESTRO_RETURN_IF_ERROR(env->RemoveTree(stage));

@@ -8,7 +8,11 @@
 // restores (so nothing a listed snapshot needs was deleted), and a new create works.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <map>
 
 #include "engine/stores/layout.h"
 #include "engine/stores/snapshot_sources.h"
@@ -171,6 +175,81 @@ TEST_F(PowerCutTest, PowerCutAtEveryDurableStepOfGcNeverLosesDataOfAListedSnapsh
     }
   }
   EXPECT_GT(counter.cases(), 5);
+}
+
+// Every entry's permission bits and mtime under path (path itself as ""), by lstat.
+std::map<std::string, std::pair<uint32_t, int64_t>> ModesAndMtimes(const std::string& path) {
+  std::map<std::string, std::pair<uint32_t, int64_t>> out;
+  auto note = [&](const std::string& rel, const std::string& p) {
+    struct stat st;
+    if (::lstat(p.c_str(), &st) != 0) return;
+    out[rel] = {st.st_mode & 07777, st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec};
+  };
+  note("", path);
+  if (fs::is_directory(path))
+    for (const auto& e : fs::recursive_directory_iterator(path))
+      note(fs::relative(e.path(), path).string(), e.path().string());
+  return out;
+}
+
+// Gives every file 0640, every folder 0750 and an old mtime, deepest first
+// (a folder's mtime moves when something inside it changes).
+void GiveOldModesAndMtimes(const std::string& path) {
+  std::vector<fs::path> all{path};
+  if (fs::is_directory(path))
+    for (const auto& e : fs::recursive_directory_iterator(path)) all.push_back(e.path());
+  int64_t t = 1000000000;
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    if (fs::is_symlink(*it)) continue;
+    ::chmod(it->c_str(), fs::is_directory(*it) ? 0750 : 0640);
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {t++, 0}};
+    ::utimensat(AT_FDCWD, it->c_str(), ts, 0);
+  }
+}
+
+TEST_F(PowerCutTest, PowerCutRightAfterARestoreKeepsEveryEntrysModeAndMtime) {
+  // A restore that returned OK made its files durable; a power cut then must
+  // not take back their modes and mtimes (they were set after an fdatasync,
+  // which does not flush them, and folders' after their fsync).
+  for (const auto& src : sources_) GiveOldModesAndMtimes(src.path);
+  std::string repo = tmp_.Sub("repo");
+  std::string id;
+  {
+    auto r = Repository::Open(Env::Default(), repo, true);
+    ASSERT_TRUE(r.ok());
+    auto info = (*r)->Create(sources_, {});
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    id = info->id;
+  }
+  int checked = 0;
+  for (const auto& src : sources_) {
+    SCOPED_TRACE("store " + src.store);
+    std::string uncut = tmp_.Sub("uncut") + "/" + src.store, cut = tmp_.Sub("cut") + "/" + src.store;
+    {
+      auto r = Repository::Open(Env::Default(), repo, false);
+      ASSERT_TRUE((*r)->RestoreStore(id, src.store, uncut, RestoreOptions{nullptr, 1, true}).ok());
+    }
+    FaultEnv env(Env::Default());
+    {
+      auto r = Repository::Open(&env, repo, false);
+      Status s = (*r)->RestoreStore(id, src.store, cut, RestoreOptions{nullptr, 2, true});
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+    ASSERT_TRUE(env.DropUnsyncedData().ok());
+    auto want = ModesAndMtimes(uncut), got = ModesAndMtimes(cut);
+    ASSERT_EQ(want.size(), got.size());
+    for (const auto& [rel, meta] : want) {
+      ASSERT_TRUE(got.count(rel)) << rel << " is gone after the cut";
+      fs::path p = rel.empty() ? fs::path(uncut) : fs::path(uncut) / rel;
+      if (!fs::is_symlink(p)) {
+        EXPECT_EQ(meta.first & 0777, fs::is_directory(p) ? 0750u : 0640u) << rel;
+      }
+      EXPECT_EQ(got[rel].first, meta.first) << rel << ": mode lost in the power cut";
+      EXPECT_EQ(got[rel].second, meta.second) << rel << ": mtime lost in the power cut";
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 10);
 }
 
 }  // namespace

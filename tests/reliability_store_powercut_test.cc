@@ -14,6 +14,7 @@
 // table, bytes of every other file). Cut points: see CutPoints (every one under
 // MAESTRO_DB_LONG_TESTS).
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -230,6 +231,32 @@ TEST_F(StorePowerCutTest, PowerCutAtEveryDurableStepOfCleanupLeavesEveryStoreBef
 // journal openers).
 TEST_F(StorePowerCutTest, PowerCutDuringAFirstResetThatCreatesTheRepositoryLeavesBeforeOrAfter) {
   Sweep(kResetKind, [](const std::string&) { return std::string(); });
+}
+
+// A reset that returned OK gave each fresh store the mode of the store it
+// replaced; a power cut afterwards must not take that back (the fresh SQLite
+// file got its chmod and then only an fdatasync, which does not flush it).
+TEST_F(StorePowerCutTest, PowerCutRightAfterAResetKeepsTheReplacedStoresModes) {
+  std::string root = Copy(tmpl_->Sub("install"), "modes");
+  WithRepository(root);
+  Layout layout = *Layout::Discover(Env::Default(), root, nullptr);
+  auto mode_of = [](const std::string& p) {
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0 ? (st.st_mode & 0777) : 07777u;
+  };
+  std::map<std::string, uint32_t> want;
+  for (const auto& s : layout.stores()) {
+    if (!s.present) continue;
+    uint32_t m = fs::is_directory(s.path) ? 0750 : 0640;
+    ASSERT_EQ(::chmod(s.path.c_str(), m), 0) << s.path;
+    want[s.path] = m;
+  }
+  ASSERT_GE(want.size(), 3u);
+  FaultEnv env(Env::Default());
+  Status s = RunKind(layout, &env, kResetKind, "");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE(env.DropUnsyncedData().ok());
+  for (const auto& [path, m] : want) EXPECT_EQ(mode_of(path), m) << path << ": mode lost in the power cut";
 }
 
 TEST_F(StorePowerCutTest, PowerCutAtEveryDurableStepOfInPlaceRestoreLeavesEveryStoreBeforeOrAfter) {

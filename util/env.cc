@@ -93,6 +93,11 @@ Status SyncFd(int fd, const std::string& path) {
   return Status::OK();
 }
 
+Status SyncFdAll(int fd, const std::string& path) {
+  if (::fsync(fd) != 0) return PosixError("fsync " + path, errno);
+  return Status::OK();
+}
+
 // Closes *fd once (-1 after); a second call is OK.
 Status CloseFd(int* fd, const std::string& path) {
   if (*fd < 0) return Status::OK();
@@ -134,6 +139,7 @@ class PosixWritableFile final : public WritableFile {
     return Status::OK();
   }
   Status Sync() override { return SyncFd(fd_, path_); }
+  Status SyncAll() override { return SyncFdAll(fd_, path_); }
   Status Close() override { return CloseFd(&fd_, path_); }
 
   bool SetsMetadata() const override { return true; }

@@ -44,6 +44,10 @@ class WritableFile {
   virtual ~WritableFile() = default;
   virtual Status Append(std::string_view data) = 0;
   virtual Status Sync() = 0;   // fdatasync: data durable (not the directory entry)
+  // fsync: the data and the file's own owner, mode and times durable (not the
+  // directory entry). fdatasync leaves a chmod, chown or futimens unflushed,
+  // so a file whose metadata matters (a restored one) gets it set first, then this.
+  virtual Status SyncAll() = 0;
   virtual Status Close() = 0;  // idempotent
 
   // The file's owner (fchown), permission bits (fchmod) and mtime (futimens),

@@ -298,7 +298,7 @@ std::string TrashPath(const std::string& path, const std::string& txn_id) { retu
 Status SyncFileAndDir(Env* env, const std::string& path) {
   std::unique_ptr<WritableFile> f;
   MAESTRO_RETURN_IF_ERROR(env->NewAppendableFile(path, &f));
-  MAESTRO_RETURN_IF_ERROR(f->Sync());
+  MAESTRO_RETURN_IF_ERROR(f->SyncAll());  // fsync: a mode or owner just given to it too
   MAESTRO_RETURN_IF_ERROR(f->Close());
   return env->SyncDir(DirName(path));
 }

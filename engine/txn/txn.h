@@ -145,7 +145,7 @@ Status PutStoreInPlace(Env* env, const std::string& staged, const std::string& p
 Status MoveStoreBack(Env* env, const std::string& path, const std::string& aside, bool sqlite, bool was_present);
 // Removes a file (+sidecars) or a directory tree; OK if missing.
 Status RemoveStoreCopy(Env* env, const std::string& path, bool sqlite);
-// Makes a file's data and its directory entry durable.
+// Makes a file's data, owner, mode and times, and its directory entry durable.
 Status SyncFileAndDir(Env* env, const std::string& path);
 
 // Adds the steps that replace one store by new content:

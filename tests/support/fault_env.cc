@@ -28,7 +28,28 @@ class FaultWritableFile final : public WritableFile {
     env_->NoteSynced(path_, size_);
     return Status::OK();
   }
+  Status SyncAll() override {
+    MAESTRO_RETURN_IF_ERROR(env_->Before(FaultEnv::Op::kSync, path_));
+    MAESTRO_RETURN_IF_ERROR(base_->SyncAll());
+    env_->NoteSynced(path_, size_);
+    env_->NoteMetadataSynced(path_);
+    return Status::OK();
+  }
   Status Close() override { return base_->Close(); }
+
+  bool SetsMetadata() const override { return base_->SetsMetadata(); }
+  Status SetOwner(uint32_t uid, uint32_t gid) override {
+    MAESTRO_RETURN_IF_ERROR(env_->BeforeMetadata(path_));
+    return base_->SetOwner(uid, gid);
+  }
+  Status SetMode(uint32_t mode) override {
+    MAESTRO_RETURN_IF_ERROR(env_->BeforeMetadata(path_));
+    return base_->SetMode(mode);
+  }
+  Status SetMtime(int64_t mtime_ns) override {
+    MAESTRO_RETURN_IF_ERROR(env_->BeforeMetadata(path_));
+    return base_->SetMtime(mtime_ns);
+  }
 
  private:
   FaultEnv* env_;
@@ -189,6 +210,36 @@ void FaultEnv::NoteWritten(const std::string& path, uint64_t size) {
   files_[path].written = size;
 }
 
+Status FaultEnv::BeforeMetadata(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (frozen_) return PosixError("power cut (metadata) " + path, EIO);
+  if (metadata_.count(path)) return Status::OK();  // the durable one is kept already
+  FileInfo fi;
+  MAESTRO_RETURN_IF_ERROR(base_->Stat(path, &fi));
+  if (fi.exists && !fi.is_symlink) metadata_[path] = {fi.mode, fi.uid, fi.gid, fi.mtime_ns};
+  return Status::OK();
+}
+
+void FaultEnv::NoteMetadataSynced(const std::string& path) {
+  std::lock_guard<std::mutex> l(mu_);
+  metadata_.erase(path);
+}
+
+Status FaultEnv::SetMtime(const std::string& p, int64_t ns) {
+  MAESTRO_RETURN_IF_ERROR(BeforeMetadata(p));
+  return base_->SetMtime(p, ns);
+}
+
+Status FaultEnv::Chmod(const std::string& p, uint32_t m) {
+  MAESTRO_RETURN_IF_ERROR(BeforeMetadata(p));
+  return base_->Chmod(p, m);
+}
+
+Status FaultEnv::Chown(const std::string& p, uint32_t u, uint32_t g) {
+  MAESTRO_RETURN_IF_ERROR(BeforeMetadata(p));
+  return base_->Chown(p, u, g);
+}
+
 Status FaultEnv::NewWritableFile(const std::string& p, std::unique_ptr<WritableFile>* out, uint32_t mode) {
   MAESTRO_RETURN_IF_ERROR(Before(Op::kCreate, p));
   bool existed = base_->FileExists(p);
@@ -201,6 +252,7 @@ Status FaultEnv::NewWritableFile(const std::string& p, std::unique_ptr<WritableF
     st.written = 0;
     st.undo.clear();
     st.new_entry = st.new_entry || !existed;
+    if (!existed) metadata_.erase(p);
   }
   out->reset(new FaultWritableFile(this, p, std::move(f), 0));
   return Status::OK();
@@ -265,6 +317,7 @@ Status FaultEnv::RemoveFile(const std::string& p) {
   MAESTRO_RETURN_IF_ERROR(base_->RemoveFile(p));
   std::lock_guard<std::mutex> l(mu_);
   files_.erase(p);
+  metadata_.erase(p);
   return Status::OK();
 }
 
@@ -288,13 +341,45 @@ Status FaultEnv::Rename(const std::string& from, const std::string& to) {
     return rs;
   }
   std::lock_guard<std::mutex> l(mu_);
-  auto it = files_.find(from);
-  if (it != files_.end()) {
-    files_[to] = it->second;
-    files_.erase(it);
-  }
+  MoveTrackedLocked(from, to);
   renames_.push_back({from, to, saved});
   return Status::OK();
+}
+
+namespace {
+
+// path itself or a path under it: the part after `from`, or false.
+bool Rebase(const std::string& path, const std::string& from, const std::string& to, std::string* out) {
+  if (path == from) return *out = to, true;
+  if (path.size() <= from.size() || path.compare(0, from.size(), from) != 0 || path[from.size()] != '/') return false;
+  *out = to + path.substr(from.size());
+  return true;
+}
+
+template <typename Map>
+void RebaseKeys(Map* m, const std::string& from, const std::string& to) {
+  Map moved;
+  for (auto it = m->begin(); it != m->end();) {
+    std::string now;
+    if (Rebase(it->first, from, to, &now)) {
+      moved[now] = std::move(it->second);
+      it = m->erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [k, v] : moved) (*m)[k] = std::move(v);  // replaces what `to` held
+}
+
+}  // namespace
+
+void FaultEnv::MoveTrackedLocked(const std::string& from, const std::string& to) {
+  RebaseKeys(&files_, from, to);
+  RebaseKeys(&metadata_, from, to);
+  for (auto& d : new_dirs_) {
+    std::string now;
+    if (Rebase(d, from, to, &now)) d = now;
+  }
 }
 
 Status FaultEnv::SyncDir(const std::string& d) {
@@ -309,6 +394,7 @@ Status FaultEnv::SyncDir(const std::string& d) {
     else if (!r.saved.empty()) ::unlink(r.saved.c_str());
   }
   renames_.swap(keep);
+  metadata_.erase(d);  // a folder's fsync flushes its own inode too
   std::vector<std::string> dirs;
   for (auto& nd : new_dirs_)
     if (DirName(nd) != d) dirs.push_back(nd);
@@ -338,11 +424,7 @@ Status FaultEnv::DropLocked() {
       base_->Rename(it->to, it->from).IgnoreError("simulated power cut: best-effort undo of a non-durable rename");
       if (!it->saved.empty())
         base_->Rename(it->saved, it->to).IgnoreError("simulated power cut: best-effort undo of a non-durable rename");
-      auto f = files_.find(it->to);
-      if (f != files_.end()) {
-        files_[it->from] = f->second;
-        files_.erase(f);
-      }
+      MoveTrackedLocked(it->to, it->from);
     }
   }
   renames_.clear();
@@ -359,6 +441,16 @@ Status FaultEnv::DropLocked() {
   for (auto it = new_dirs_.rbegin(); it != new_dirs_.rend(); ++it)
     base_->RemoveTree(*it).IgnoreError("simulated power cut: a directory never made durable vanishes if it can");
   new_dirs_.clear();
+  // Owner first (a chown clears setuid bits), then mode and mtime, as they were at their last fsync.
+  for (const auto& [path, was] : metadata_) {
+    FileInfo fi;
+    if (!base_->Stat(path, &fi).ok() || !fi.exists || fi.is_symlink) continue;
+    if (fi.uid != was.uid || fi.gid != was.gid)
+      base_->Chown(path, was.uid, was.gid).IgnoreError("simulated power cut: an unsynced owner is lost if it can be");
+    base_->Chmod(path, was.mode).IgnoreError("simulated power cut: an unsynced mode is lost");
+    base_->SetMtime(path, was.mtime_ns).IgnoreError("simulated power cut: an unsynced mtime is lost");
+  }
+  metadata_.clear();
   frozen_ = false;
   faults_.clear();
   return Status::OK();

@@ -12,6 +12,11 @@
 //     written at any offset (NewRandomRWFile: SQLite's, through
 //     util/sqlite_env_vfs.h) gets back the bytes it held at its last Sync: each
 //     overwrite of synced bytes is recorded (an undo log) and replayed backwards;
+//     An owner, mode or mtime set (through the open file or by path) is
+//     undone too unless an fsync made it durable: the file's SyncAll (not its
+//     Sync, an fdatasync) or, for a folder, SyncDir of the folder itself.
+//     Renaming a folder moves what is tracked under it. Symlinks' metadata is
+//     not tracked (nothing can fsync a symlink);
 //   * ExitOnPowerCut(code): at the cut, drop the unsynced data at once and
 //     _exit(code), so nothing the process would do after the cut (LMDB's own
 //     writes, which no Env sees) happens — a power cut, not an error.
@@ -64,9 +69,9 @@ class FaultEnv : public Env {
   Status SyncDir(const std::string& d) override;
   Status ReadLink(const std::string& p, std::string* t) override { return base_->ReadLink(p, t); }
   Status Symlink(const std::string& t, const std::string& p) override;
-  Status SetMtime(const std::string& p, int64_t ns) override { return base_->SetMtime(p, ns); }
-  Status Chmod(const std::string& p, uint32_t m) override { return base_->Chmod(p, m); }
-  Status Chown(const std::string& p, uint32_t u, uint32_t g) override { return base_->Chown(p, u, g); }
+  Status SetMtime(const std::string& p, int64_t ns) override;
+  Status Chmod(const std::string& p, uint32_t m) override;
+  Status Chown(const std::string& p, uint32_t u, uint32_t g) override;
   Status TryLockFile(const std::string& p, std::unique_ptr<FileLock>* l) override;
   int64_t NowMicros() override { return base_->NowMicros(); }
   void SleepMicros(int64_t us) override { base_->SleepMicros(us); }
@@ -75,6 +80,10 @@ class FaultEnv : public Env {
   Status Before(Op op, const std::string& path);
   void NoteSynced(const std::string& path, uint64_t size);
   void NoteWritten(const std::string& path, uint64_t size);
+  // Before path's owner, mode or mtime changes: EIO once frozen; keeps what
+  // was durable. NoteMetadataSynced: an fsync of path made it durable.
+  Status BeforeMetadata(const std::string& path);
+  void NoteMetadataSynced(const std::string& path);
   // Before `file` (at path) is overwritten in [offset, offset+n): keeps the synced bytes there.
   Status SaveUndo(const std::string& path, RandomRWFile* file, uint64_t offset, uint64_t n);
 
@@ -93,6 +102,12 @@ class FaultEnv : public Env {
     std::vector<std::pair<uint64_t, std::string>> undo;  // synced bytes overwritten since the last Sync
   };
   Status DropLocked();
+  // What a folder rename from -> to moves: every tracked path at or under from.
+  void MoveTrackedLocked(const std::string& from, const std::string& to);
+  struct DurableMetadata {
+    uint32_t mode, uid, gid;
+    int64_t mtime_ns;
+  };
   struct PendingRename {
     std::string from, to;
     std::string saved;  // hard link to the file `to` replaced, if any
@@ -106,6 +121,7 @@ class FaultEnv : public Env {
   std::map<std::string, FileState> files_;
   std::vector<PendingRename> renames_;
   std::vector<std::string> new_dirs_;
+  std::map<std::string, DurableMetadata> metadata_;  // paths whose metadata changed since their fsync
 };
 
 }  // namespace maestro
