@@ -119,6 +119,7 @@ class Archiver {
       BackgroundCapture background(&capture, &sqlite_plan_, &sqlite_, &temps);
       capture_ = &background;
       Status stored = StoreAll(&sink);
+      if (!stored.ok()) background.Cancel();  // the captures still to come would be thrown away
       Status captured = background.Finish();
       capture_ = nullptr;
       MAESTRO_RETURN_IF_ERROR(captured);

@@ -58,12 +58,13 @@ TempFiles::~TempFiles() {
 }
 
 Status SqliteCapture::CaptureAll(Manifest* m, SqliteStates* states, TempFiles* temps,
-                                 const std::function<void(size_t k, size_t j)>& done) {
+                                 const std::function<void(size_t k, size_t j)>& done, const std::atomic<bool>* stop) {
   int n_backup = 0;
   for (size_t k = 0; k < m->stores.size(); ++k)
     for (size_t j = 0; j < m->stores[k].files.size(); ++j) {
       ManifestFile& file = m->stores[k].files[j];
       if (!file.sqlite_backup) continue;
+      if (stop && stop->load()) return Status::Aborted("the SQLite captures were stopped (snapshot create is failing)");
       const std::string source = file.path.empty() ? sources_[k].path : JoinPath(sources_[k].path, file.path);
       std::string tmp = JoinPath(tmp_dir_, m->info.id + "-" + std::to_string(n_backup) + ".sqlite");
       SqliteState& state = (*states)[{k, j}];
@@ -119,11 +120,14 @@ BackgroundCapture::BackgroundCapture(SqliteCapture* capture, Manifest* m, Sqlite
   for (size_t k = 0; k < m->stores.size(); ++k)
     for (size_t j = 0; j < m->stores[k].files.size(); ++j) (*states)[{k, j}];
   thread_ = std::thread([this, capture, m, states, temps] {
-    Status s = capture->CaptureAll(m, states, temps, [this](size_t k, size_t j) {
-      std::lock_guard<std::mutex> l(mu_);
-      next_ = {k, j + 1};
-      cv_.notify_all();
-    });
+    Status s = capture->CaptureAll(
+        m, states, temps,
+        [this](size_t k, size_t j) {
+          std::lock_guard<std::mutex> l(mu_);
+          next_ = {k, j + 1};
+          cv_.notify_all();
+        },
+        &stop_);
     std::lock_guard<std::mutex> l(mu_);
     status_ = s;
     ended_ = true;
@@ -132,6 +136,8 @@ BackgroundCapture::BackgroundCapture(SqliteCapture* capture, Manifest* m, Sqlite
 }
 
 BackgroundCapture::~BackgroundCapture() {
+  // Not finished: an error left Create early; the captures still to come would be thrown away.
+  Cancel();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -148,7 +154,7 @@ Status BackgroundCapture::Wait(size_t k, size_t j) {
 Status BackgroundCapture::Finish() {
   if (thread_.joinable()) thread_.join();
   std::lock_guard<std::mutex> l(mu_);
-  return status_;
+  return stop_ && status_.code() == Status::Code::kAborted ? Status::OK() : status_;
 }
 
 }  // namespace maestro

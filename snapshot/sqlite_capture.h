@@ -17,9 +17,11 @@
 // readers store the plan's other files (they are still back to back among
 // themselves): on the 1 GiB demo install the capture was ~1 s of wall time
 // during which nothing else ran. A reader that meets an SQLite file waits
-// for that file's capture (Wait).
+// for that file's capture (Wait). A Create that fails first cancels the
+// captures still to come (Cancel; the destructor does too).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -62,8 +64,10 @@ class SqliteCapture {
   // order: fills its fingerprint and size (and, when reused, hash and
   // chunks) and its state ((*states)[{k, j}]); backups are named in *temps.
   // done(k, j), when set, is called after file j of store k is captured.
+  // *stop, when set and true, ends it before the next file (Aborted).
   Status CaptureAll(Manifest* m, SqliteStates* states, TempFiles* temps,
-                    const std::function<void(size_t k, size_t j)>& done = nullptr);
+                    const std::function<void(size_t k, size_t j)>& done = nullptr,
+                    const std::atomic<bool>* stop = nullptr);
 
  private:
   Status Capture(const std::string& store_name, const std::string& source, const std::string& tmp, ManifestFile* file,
@@ -81,8 +85,8 @@ class SqliteCapture {
 // store k of *m and its state belong to that thread; after it, to the
 // callers (read only). m, states, temps and capture must outlive the object;
 // nothing else may touch *temps or resize *m's stores or file lists meanwhile.
-// Thread safety: Wait may be called from several threads at once; Finish and
-// the destructor (which joins, as Finish does) from the thread that made it.
+// Thread safety: Wait may be called from several threads at once; Cancel,
+// Finish and the destructor (which cancels and joins) from the thread that made it.
 class BackgroundCapture {
  public:
   BackgroundCapture(SqliteCapture* capture, Manifest* m, SqliteStates* states, TempFiles* temps);
@@ -95,8 +99,12 @@ class BackgroundCapture {
   Status Wait(size_t k, size_t j);
   // Waits for every capture; its error, if any.
   Status Finish();
+  // No capture starts after this (one running ends first): for a Create that
+  // fails before it needs them. Finish then reports only a capture's own error.
+  void Cancel() { stop_ = true; }
 
  private:
+  std::atomic<bool> stop_{false};
   std::mutex mu_;
   std::condition_variable cv_;
   std::pair<size_t, size_t> next_{0, 0};  // files before (store, file) are captured. mu_

@@ -27,6 +27,7 @@
 #include "snapshot/read_ahead.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/repository.h"
+#include "snapshot/sqlite_capture.h"
 #include "snapshot/tree.h"
 #include "tests/support/fault_env.h"
 #include "tests/test_util.h"
@@ -594,6 +595,72 @@ TEST_F(StreamingCreate, ATinyMemoryBudgetSpillsThePendingSetAndStoresTheSameSnap
   auto rep = (*repo)->Verify({}, true);
   ASSERT_TRUE(rep.ok()) << rep.status().ToString();
   EXPECT_TRUE(rep->ok());
+}
+
+// ---------------------------------------------------------------- SQLite captures beside the readers
+
+// A Create that fails early leaves its BackgroundCapture unfinished: its
+// destructor used to wait for every database of the plan to be copied, only
+// for the copies to be thrown away. Now no capture starts after it (the one
+// running ends first), and Cancel's stop is not reported as an error.
+TEST(BackgroundCaptureTest, LeftUnfinishedItStartsNoFurtherCapture) {
+  TempDir t;
+  const std::string root = t.Sub("dbs"), tmp = t.Sub("tmp");
+  std::filesystem::create_directories(root);
+  std::filesystem::create_directories(tmp);
+  constexpr int kDbs = 60;
+  Manifest plan;
+  plan.info.id = "t";
+  plan.stores.resize(1);
+  plan.stores[0].name = "s";
+  for (int i = 0; i < kDbs; ++i) {
+    const std::string name = "db" + std::to_string(i) + ".sqlite";
+    auto db = Db::OpenReadWrite(root + "/" + name, true);
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE(db->Exec("CREATE TABLE t(x); INSERT INTO t VALUES (randomblob(20000));").ok());
+    ManifestFile f;
+    f.path = name;
+    f.sqlite_backup = true;
+    plan.stores[0].files.push_back(f);
+  }
+  SnapshotSource src;
+  src.store = "s";
+  src.path = root;
+  src.is_directory = true;
+  const std::vector<SnapshotSource> sources{src};
+  ParentFiles<ManifestFile> parent;
+  StoredBlobs stored(std::vector<Hash128>{});
+  SqliteCapture capture(Env::Default(), tmp, sources, parent, stored, 0);
+  auto captured = [](const Manifest& m) {
+    int n = 0;
+    for (const auto& f : m.stores[0].files) n += f.size > 0;
+    return n;
+  };
+  {
+    Manifest m = plan;
+    SqliteStates states;
+    TempFiles temps{Env::Default(), {}};
+    { BackgroundCapture left(&capture, &m, &states, &temps); }
+    EXPECT_LT(captured(m), kDbs) << "every database was copied after Create had given up";
+  }
+  {
+    Manifest m = plan;
+    SqliteStates states;
+    TempFiles temps{Env::Default(), {}};
+    BackgroundCapture cancelled(&capture, &m, &states, &temps);
+    cancelled.Cancel();
+    Status s = cancelled.Finish();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_LT(captured(m), kDbs);
+  }
+  {
+    Manifest m = plan;  // and, never cancelled, it copies them all
+    SqliteStates states;
+    TempFiles temps{Env::Default(), {}};
+    BackgroundCapture whole(&capture, &m, &states, &temps);
+    ASSERT_TRUE(whole.Finish().ok());
+    EXPECT_EQ(captured(m), kDbs);
+  }
 }
 
 // The SQLite captures run beside the readers (snapshot/sqlite_capture.h
