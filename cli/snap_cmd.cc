@@ -653,12 +653,13 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   ro.metadata = &not_given_back;
   std::vector<std::string> written;
   std::vector<bool> restored(plan.size(), false);
+  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotRestore> restore, repo->OpenRestore(id));  // one index load for all
   for (size_t i = 0; i < plan.size(); ++i) {
     const auto& p = plan[i];
     if (!p.store->present) continue;
     MAESTRO_RETURN_IF_ERROR(env->CreateDirs(DirName(p.target)));
     if (env->DirExists(p.target)) MAESTRO_RETURN_IF_ERROR(env->RemoveDir(p.target));  // empty, checked above
-    Status s = repo->RestoreStore(id, p.store->name, p.target, ro);
+    Status s = restore->RestoreStore(p.store->name, p.target, ro);
     if (!s.ok()) {
       line.Finish();
       // Leave DIR as it was: take back the stores this command already wrote.

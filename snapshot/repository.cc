@@ -75,6 +75,9 @@ class RepositoryImpl final : public Repository {
                       const RestoreOptions& opts) override {
     return maestro::RestoreStore(files_, id, store, target, opts);
   }
+  Result<std::unique_ptr<SnapshotRestore>> OpenRestore(const std::string& id) override {
+    return OpenSnapshotRestore(files_, id);
+  }
   Result<VerifyReport> Verify(const std::vector<std::string>& ids, bool read_data) override {
     return VerifySnapshots(files_, ids, read_data);
   }
@@ -199,6 +202,16 @@ Result<std::string> Repository::EncryptionOf(Backend* backend) {
   MAESTRO_RETURN_IF_ERROR(backend->Get(ObjectKind::kConfig, "config", &text));
   MAESTRO_ASSIGN_OR_RETURN(RepoConfig cfg, DecodeConfig(text, "repository config " + JoinPath(backend->Location(), "config")));
   return cfg.encryption;
+}
+
+Status OpenedRestore::RestoreStore(Repository* repo, const std::string& id, const std::string& store,
+                                   const std::string& target, const RestoreOptions& opts) {
+  if (!restore_ || id_ != id) {
+    restore_.reset();
+    MAESTRO_ASSIGN_OR_RETURN(restore_, repo->OpenRestore(id));
+    id_ = id;
+  }
+  return restore_->RestoreStore(store, target, opts);
 }
 
 }  // namespace maestro

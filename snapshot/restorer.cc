@@ -269,16 +269,45 @@ Result<const ManifestStore*> FindStore(const Manifest& m, const std::string& id,
   return st;
 }
 
+class SnapshotRestoreImpl final : public SnapshotRestore {
+ public:
+  explicit SnapshotRestoreImpl(const RepoFiles& files) : files_(files) {}
+
+  Status Load(const std::string& id) {
+    MAESTRO_RETURN_IF_ERROR(LoadIndex(files_, &idx_, /*strict=*/false, nullptr, nullptr));
+    // The head only: a format-4 listing is read from its tree blobs as it is written.
+    MAESTRO_ASSIGN_OR_RETURN(head_, LoadManifestHead(files_, id));
+    id_ = id;
+    return Status::OK();
+  }
+
+  Status RestoreStore(const std::string& store, const std::string& target, const RestoreOptions& opts) override;
+
+ private:
+  const RepoFiles& files_;
+  BlobIndex idx_;
+  Manifest head_;
+  std::string id_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<SnapshotRestore>> OpenSnapshotRestore(const RepoFiles& files, const std::string& id) {
+  auto r = std::make_unique<SnapshotRestoreImpl>(files);
+  MAESTRO_RETURN_IF_ERROR(r->Load(id));
+  return std::unique_ptr<SnapshotRestore>(std::move(r));
+}
 
 Status RestoreStore(const RepoFiles& files, const std::string& id, const std::string& store, const std::string& target,
                     const RestoreOptions& opts) {
-  Env* env = files.env();
-  BlobIndex idx;
-  MAESTRO_RETURN_IF_ERROR(LoadIndex(files, &idx, /*strict=*/false, nullptr, nullptr));
-  // The head only: a format-4 listing is read from its tree blobs as it is written.
-  MAESTRO_ASSIGN_OR_RETURN(Manifest m, LoadManifestHead(files, id));
-  MAESTRO_ASSIGN_OR_RETURN(const ManifestStore* st, FindStore(m, id, store));
+  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<SnapshotRestore> r, OpenSnapshotRestore(files, id));
+  return r->RestoreStore(store, target, opts);
+}
+
+Status SnapshotRestoreImpl::RestoreStore(const std::string& store, const std::string& target,
+                                         const RestoreOptions& opts) {
+  Env* env = files_.env();
+  MAESTRO_ASSIGN_OR_RETURN(const ManifestStore* st, FindStore(head_, id_, store));
   FileInfo fi;
   MAESTRO_RETURN_IF_ERROR(env->Stat(target, &fi));
   if (fi.exists)
@@ -286,7 +315,7 @@ Status RestoreStore(const RepoFiles& files, const std::string& id, const std::st
   std::string parent = DirName(NormalizePath(target));
   // Durably with sync: the folders made here hold the restore once it is renamed in.
   if (!parent.empty()) MAESTRO_RETURN_IF_ERROR(opts.sync ? env->CreateDirsDurably(parent) : env->CreateDirs(parent));
-  Listing listing(files, &idx, *st, "snapshot " + id + ", listing of store " + st->name);
+  Listing listing(files_, &idx_, *st, "snapshot " + id_ + ", listing of store " + st->name);
   std::string stage = target + ".restore-tmp-" + std::to_string(getpid());
   MAESTRO_RETURN_IF_ERROR(env->RemoveTree(stage));
   // What could not be given back is reported only for a store that was restored.
@@ -295,8 +324,8 @@ Status RestoreStore(const RepoFiles& files, const std::string& id, const std::st
   o.metadata = &not_given_back;
   Status s;
   {
-    RestoreWriters writers(files, &idx, DefaultRestoreWriters(opts.threads), opts.sync, &of_files);
-    s = StoreRestorer(env, &writers, listing, o, m.info.id, *st, stage).Run();
+    RestoreWriters writers(files_, &idx_, DefaultRestoreWriters(opts.threads), opts.sync, &of_files);
+    s = StoreRestorer(env, &writers, listing, o, head_.info.id, *st, stage).Run();
   }  // every writer stopped before the stage may be removed
   not_given_back.Merge(of_files);
   if (s.ok()) s = env->Rename(stage, target);

@@ -11,6 +11,7 @@
 // in-place swap). Called from one thread; the files' content is written by
 // writer threads of its own (opts.threads, snapshot/restore_writers.h), all
 // stopped before it returns. Progress is reported on the calling thread.
+// OpenSnapshotRestore loads a snapshot's index and head once for all its stores.
 #pragma once
 
 #include <string>
@@ -22,5 +23,9 @@ namespace maestro {
 
 Status RestoreStore(const RepoFiles& files, const std::string& id, const std::string& store, const std::string& target,
                     const RestoreOptions& opts);
+
+// The blob index and manifest head of snapshot id, loaded once for every
+// store restored through it (Repository::OpenRestore). files must outlive it.
+Result<std::unique_ptr<SnapshotRestore>> OpenSnapshotRestore(const RepoFiles& files, const std::string& id);
 
 }  // namespace maestro

@@ -31,11 +31,11 @@ Result<TxnServices> ServicesOn(Repository* repo, const Layout& layout, Env* env)
                                 "nothing was changed; run `maestro-db snap verify` and check the disk");
     return info.id;
   };
-  svc.restore_store = [repo, report = svc.metadata](const std::string& snap, const std::string& store,
-                                                     const std::string& target) {
+  svc.restore_store = [repo, report = svc.metadata, opened = std::make_shared<OpenedRestore>()](
+                          const std::string& snap, const std::string& store, const std::string& target) {
     RestoreOptions ro;
     ro.metadata = report.get();
-    return repo->RestoreStore(snap, store, target, ro);
+    return opened->RestoreStore(repo, snap, store, target, ro);
   };
   svc.restore_store_from = RestoreFromOtherRepository(env, svc.metadata);  // a remote source (engine/txn/restore_txn.h)
   return svc;

@@ -41,6 +41,7 @@ RestoreFromOtherRepository(Env* env, std::shared_ptr<MetadataReport> metadata) {
   struct Opened {
     std::string spec;
     std::unique_ptr<Repository> repo;
+    OpenedRestore restore;  // of repo
   };
   auto opened = std::make_shared<Opened>();
   return [env, metadata, opened](const std::string& spec, const std::string& snap, const std::string& store,
@@ -53,12 +54,13 @@ RestoreFromOtherRepository(Env* env, std::shared_ptr<MetadataReport> metadata) {
         return repo.status().Annotate("opening " + spec + ", the repository snapshot " + snap +
                                       " is restored from (check the network, `rclone config` and, when it is "
                                       "encrypted, its password; then run `maestro-db recover`)");
+      opened->restore = OpenedRestore();  // of the repository it replaces
       opened->repo = std::move(repo->repo);
       opened->spec = spec;
     }
     RestoreOptions ro;
     ro.metadata = metadata.get();
-    return opened->repo->RestoreStore(snap, store, target, ro);
+    return opened->restore.RestoreStore(opened->repo.get(), snap, store, target, ro);
   };
 }
 
