@@ -11,7 +11,7 @@
 //     durable by SyncDir, and undoes every rename not yet made durable. A file
 //     written at any offset (NewRandomRWFile: SQLite's, through
 //     util/sqlite_env_vfs.h) gets back the bytes it held at its last Sync: each
-//     overwrite of synced bytes is recorded (an undo log) and replayed backwards;
+//     overwrite of synced bytes is recorded (an undo log) and replayed backwards.
 //     An owner, mode or mtime set (through the open file or by path) is
 //     undone too unless an fsync made it durable: the file's SyncAll (not its
 //     Sync, an fdatasync) or, for a folder, SyncDir of the folder itself.
@@ -21,7 +21,8 @@
 //     _exit(code), so nothing the process would do after the cut (LMDB's own
 //     writes, which no Env sees) happens — a power cut, not an error.
 //
-// Tracking covers files opened for writing through this Env only. Thread-safe.
+// Bytes are tracked for files opened for writing through this Env only;
+// metadata for every path whose owner, mode or mtime is set through it. Thread-safe.
 #pragma once
 
 #include <map>
