@@ -191,10 +191,8 @@ class StoreRestorer {
     return Status::OK();
   }
 
-  static bool IsInside(const std::string& path, const std::string& dir) {
-    return dir.empty() || path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-                                          path[dir.size()] == '/');
-  }
+  // Relative paths: "" is the store root, every path is inside it.
+  static bool IsInside(const std::string& path, const std::string& dir) { return dir.empty() || IsAtOrUnder(path, dir); }
 
   // Makes parent the innermost open folder. Parents come before children in a
   // listing: the folders left are closed; a parent not on the chain is checked

@@ -503,6 +503,12 @@ std::string DirName(const std::string& path) {
   return path.substr(0, pos);
 }
 
+bool IsAtOrUnder(const std::string& path, const std::string& dir) {
+  if (dir == "/") return true;
+  return path == dir ||
+         (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
 std::string BaseName(const std::string& path) {
   auto pos = path.find_last_of('/');
   return pos == std::string::npos ? path : path.substr(pos + 1);

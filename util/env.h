@@ -179,6 +179,9 @@ Status WriteFileDurably(Env* env, const std::string& path, std::string_view data
 // Path helpers (no I/O).
 std::string JoinPath(const std::string& a, const std::string& b);
 std::string DirName(const std::string& path);
+// path is dir or lies below it ("a/b" is under "a", "ab" is not); anything is
+// under "/". Plain string comparison: normalize both first.
+bool IsAtOrUnder(const std::string& path, const std::string& dir);
 std::string BaseName(const std::string& path);
 // Lexically normalises "a/./b/../c" -> "a/c"; keeps a leading '/'.
 std::string NormalizePath(const std::string& path);

@@ -50,12 +50,6 @@ std::string DotEnvProjectName(Env* io, const std::string& dir) {
   return found;
 }
 
-bool Covers(const std::string& target, const std::string& path) {
-  if (target == "/") return true;
-  return path == target || (path.size() > target.size() && path.compare(0, target.size(), target) == 0 &&
-                            path[target.size()] == '/');
-}
-
 std::string Get(const ComposeEnv& env, const std::string& k) {
   auto it = env.vars.find(k);
   return it == env.vars.end() ? "" : it->second;
@@ -134,7 +128,7 @@ Result<std::optional<Covering>> FindCovering(const ComposeFile& f, const std::st
     const ComposeMount* deepest = nullptr;
     for (const auto& m : svc.mounts) {
       std::string t = NormalizePath(m.target);
-      if (Covers(t, inside) && (!deepest || t.size() > NormalizePath(deepest->target).size())) deepest = &m;
+      if (IsAtOrUnder(inside, t) && (!deepest || t.size() > NormalizePath(deepest->target).size())) deepest = &m;
     }
     if (!deepest) continue;
     std::string t = NormalizePath(deepest->target);

@@ -41,11 +41,6 @@ std::string Unescape(const std::string& s) {
   return out;
 }
 
-bool Within(const std::string& dir, const std::string& p) {
-  if (dir == "/") return true;
-  return p == dir || (p.size() > dir.size() && p.compare(0, dir.size(), dir) == 0 && p[dir.size()] == '/');
-}
-
 }  // namespace
 
 std::vector<MountEntry> ParseMountInfo(const std::string& text) {
@@ -89,7 +84,7 @@ const MountEntry* ContainerProbe::MountOf(const std::string& path) const {
   std::string p = ResolvePath(path);
   const MountEntry* best = nullptr;
   for (const auto& m : mounts_)
-    if (Within(m.mount_point, p) && (!best || m.mount_point.size() >= best->mount_point.size())) best = &m;
+    if (IsAtOrUnder(p, m.mount_point) && (!best || m.mount_point.size() >= best->mount_point.size())) best = &m;
   return best;
 }
 

@@ -18,19 +18,13 @@ namespace {
 const char* const kSidecars[] = {"-wal", "-shm", "-journal"};
 constexpr int kMaxLinkHops = 16;
 
-// p is dir or lies below it.
-bool Within(const std::string& dir, const std::string& p) {
-  if (dir == "/") return true;
-  return p == dir || (p.size() > dir.size() && p.compare(0, dir.size(), dir) == 0 && p[dir.size()] == '/');
-}
-
 // p is the store, lies inside it, or lies in one of the names a transaction gives
 // the store beside it (<store>.maestro-aside-*, -trash-*, -new-*; SQLite sidecars):
 // whatever is there moves (or is removed) with the store.
 bool InStoreFamily(const std::string& store, bool sqlite, const std::string& p) {
-  if (Within(store, p)) return true;
+  if (IsAtOrUnder(p, store)) return true;
   const std::string parent = DirName(store);
-  if (p == parent || !Within(parent, p)) return false;
+  if (p == parent || !IsAtOrUnder(p, parent)) return false;
   std::string rest = p.substr(parent == "/" ? 1 : parent.size() + 1);
   std::string first = rest.substr(0, rest.find('/'));
   std::string base = BaseName(store);
@@ -68,8 +62,8 @@ Status CheckAgainstRepository(Env* env, const Resolved& s, const Resolved& repo,
                             "nothing was read or changed; remove it or point [stores] at the real store");
   if (InStoreFamily(s.real, s.sqlite, repo.real)) return Overlap(repo, "lies inside", s);
   if (InStoreFamily(s.real, s.sqlite, journal.real)) return Overlap(journal, "lies inside", s);
-  if (Within(repo.real, s.real)) return Overlap(s, "lies inside", repo);
-  if (Within(s.real, root.real)) return Overlap(s, "is (or contains) the install root", root);
+  if (IsAtOrUnder(s.real, repo.real)) return Overlap(s, "lies inside", repo);
+  if (IsAtOrUnder(root.real, s.real)) return Overlap(s, "is (or contains) the install root", root);
   return Status::OK();
 }
 

@@ -348,10 +348,9 @@ Status FaultEnv::Rename(const std::string& from, const std::string& to) {
 
 namespace {
 
-// path itself or a path under it: the part after `from`, or false.
+// path at or under from: *out = the same path under to.
 bool Rebase(const std::string& path, const std::string& from, const std::string& to, std::string* out) {
-  if (path == from) return *out = to, true;
-  if (path.size() <= from.size() || path.compare(0, from.size(), from) != 0 || path[from.size()] != '/') return false;
+  if (!IsAtOrUnder(path, from)) return false;
   *out = to + path.substr(from.size());
   return true;
 }
