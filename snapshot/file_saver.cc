@@ -9,21 +9,33 @@ namespace maestro {
 
 void FileSaver::FreeCctx::operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
 
+void FileSaver::Grow(size_t n) {
+  if (n <= cap_) return;
+  // Exactly n: std::string and std::vector grow to at least twice their old
+  // capacity, so 5 MiB grown to 6 MiB would hold 10 MiB. new char[] also
+  // leaves the pages untouched until a read fills them.
+  std::unique_ptr<char[]> bigger(new char[n]);
+  if (have_ > 0) std::memcpy(bigger.get(), buf_.get() + start_, have_);
+  buf_ = std::move(bigger);
+  cap_ = n;
+  start_ = 0;
+}
+
 Status FileSaver::Refill(SequentialFile* in, bool* eof) {
   // Compact only when refilling: at most one move per max chunk consumed.
   if (start_ > 0) {
-    std::memmove(buf_.data(), buf_.data() + start_, have_);
+    std::memmove(buf_.get(), buf_.get() + start_, have_);
     start_ = 0;
   }
-  const size_t full = 2 * chunker_.params().max_size;
+  const size_t full = FullBuffer();
   while (!*eof) {
-    if (have_ == buf_.size()) {
+    if (have_ == cap_) {
       // Longer than its stat said: the chunker needs max_size bytes ahead.
-      if (buf_.size() >= full) break;
-      buf_.resize(full);
+      if (cap_ >= full) break;
+      Grow(full);
     }
     size_t got = 0;
-    MAESTRO_RETURN_IF_ERROR(in->Read(buf_.size() - have_, buf_.data() + have_, &got));
+    MAESTRO_RETURN_IF_ERROR(in->Read(cap_ - have_, buf_.get() + have_, &got));
     if (got == 0) *eof = true;
     have_ += got;
   }
@@ -35,9 +47,9 @@ Status FileSaver::ReadOnce(const std::string& read_path, uint64_t size_hint, Man
   MAESTRO_RETURN_IF_ERROR(env_->NewSequentialFile(read_path, &in));
   const size_t max_chunk = chunker_.params().max_size;
   // One byte over the size, so a file that did not grow is read to its end in one fill.
-  size_t want = static_cast<size_t>(std::min<uint64_t>(2 * max_chunk, std::max<uint64_t>(size_hint + 1, 4096)));
-  if (buf_.size() < want) buf_.resize(want);
+  size_t want = static_cast<size_t>(std::min<uint64_t>(FullBuffer(), std::max<uint64_t>(size_hint + 1, 4096)));
   start_ = have_ = 0;
+  Grow(want);
   Hasher128 whole;
   f->chunks.clear();
   bool eof = false;
@@ -45,8 +57,8 @@ Status FileSaver::ReadOnce(const std::string& read_path, uint64_t size_hint, Man
   while (true) {
     if (!eof && have_ < max_chunk) MAESTRO_RETURN_IF_ERROR(Refill(in.get(), &eof));
     if (have_ == 0) break;
-    size_t cut = chunker_.FindCut(reinterpret_cast<const uint8_t*>(buf_.data() + start_), have_);
-    std::string_view chunk(buf_.data() + start_, cut);
+    size_t cut = chunker_.FindCut(reinterpret_cast<const uint8_t*>(buf_.get() + start_), have_);
+    std::string_view chunk(buf_.get() + start_, cut);
     Hash128 h = sealer_->BlobId(chunk);
     whole.Update(chunk);
     f->chunks.push_back(h);

@@ -231,6 +231,48 @@ TEST_F(CompressPoolTest, FileFoundIncompressibleIsMarkedAndItsNextVersionGetsNoT
   EXPECT_TRUE(next.incompressible);
 }
 
+// One saver reads files of growing sizes, as a reader thread of Create does.
+// Its buffer must stay at 1.5 x the largest chunk (issue 14's memory bound:
+// with a std::string, 5 MiB grown to 6 MiB held 10 MiB), and the cuts it
+// makes through refills must be the cuts of the whole file read at once.
+TEST_F(CompressPoolTest, ReadBufferStaysAtOneAndAHalfLargestChunksAndCutsAsAWholeRead) {
+  StoredBlobs none{std::vector<Hash128>()};
+  std::atomic<uint64_t> bytes_done{0};
+  PackWriter sink(*files_, "none");
+  CompressPool pool(&sink, 2);
+  PendingBlobs pending;
+  FileSaver saver(Env::Default(), none, &pending, &pool, &bytes_done);
+  const size_t max_chunk = ChunkerParams().max_size;
+  const size_t sizes[] = {5u << 20, (11u << 20) / 2, 6u << 20, 21u << 20};
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    SCOPED_TRACE("file of " + std::to_string(sizes[i]) + " bytes");
+    // Random data cuts near the average chunk; text runs to the largest.
+    std::string data = RandomBytes(sizes[i] / 2, 20 + i) + Text(sizes[i] / 4);
+    data += RandomBytes(sizes[i] - data.size(), 40 + i);
+    const std::string path = tmp_.Sub("in/f" + std::to_string(i));
+    WriteFile(path, data);
+    ManifestFile f;
+    uint64_t read = 0;
+    bool consistent = false;
+    ASSERT_TRUE(saver.Save("s/f", path, path, &f, &read, &consistent).ok());
+    EXPECT_TRUE(consistent);
+    EXPECT_LE(saver.buffer_bytes(), max_chunk + max_chunk / 2);
+
+    Chunker whole;
+    std::vector<Hash128> want;
+    for (size_t pos = 0; pos < data.size();) {
+      size_t cut = whole.FindCut(reinterpret_cast<const uint8_t*>(data.data() + pos), data.size() - pos);
+      want.push_back(PlainSealer()->BlobId(std::string_view(data).substr(pos, cut)));
+      pos += cut;
+    }
+    EXPECT_GT(want.size(), sizes[i] / max_chunk + 1);  // cuts inside the data, not only at max
+    EXPECT_EQ(f.chunks, want);
+    EXPECT_EQ(f.size, data.size());
+  }
+  ASSERT_TRUE(pool.Finish().ok());
+  ASSERT_TRUE(sink.Finish().ok());
+}
+
 std::unique_ptr<Repository> NewRepository(const std::string& dir) {
   auto opened = Repository::Open(Env::Default(), dir, true);
   EXPECT_TRUE(opened.ok()) << opened.status().ToString();
