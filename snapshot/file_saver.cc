@@ -22,7 +22,8 @@ void FileSaver::Grow(size_t n) {
 }
 
 Status FileSaver::Refill(SequentialFile* in, bool* eof) {
-  // Compact only when refilling: at most one move per max chunk consumed.
+  // Compact only when refilling: under one largest chunk moved per refill,
+  // which then reads at least half of one (FullBuffer).
   if (start_ > 0) {
     std::memmove(buf_.get(), buf_.get() + start_, have_);
     start_ = 0;
