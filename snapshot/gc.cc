@@ -11,6 +11,7 @@
 #include "snapshot/leftovers.h"
 #include "snapshot/listing_reader.h"
 #include "snapshot/pack_writer.h"
+#include "snapshot/reader_lock.h"
 #include "util/crash_point.h"
 
 namespace maestro {
@@ -60,7 +61,17 @@ class GarbageCollector {
         idx_(files.env(), files.CacheDir(), files.memory_budget()) {}
 
   Result<GcStats> Run() {
-    if (!dry_run_) MAESTRO_RETURN_IF_ERROR(files_.EnsureScratch());
+    if (!dry_run_) {
+      MAESTRO_RETURN_IF_ERROR(files_.EnsureScratch());
+      // Before anything is read: a reader holding the file may use any pack (reader_lock.h).
+      auto readers = ReaderLock::Exclusive(files_.env(), files_.dir());
+      if (readers.status().IsBusy()) {
+        stats_.skipped = readers.status().message();
+        return stats_;
+      }
+      MAESTRO_RETURN_IF_ERROR(readers.status());
+      readers_ = std::move(readers).value();
+    }
     std::string bad_index;
     MAESTRO_RETURN_IF_ERROR(LoadAndCheckIndex(&bad_index));
     MAESTRO_RETURN_IF_ERROR(FindNeededBlobs());
@@ -238,6 +249,7 @@ class GarbageCollector {
   std::vector<std::string> old_index_files_;
   std::set<std::string> damaged_;
   std::set<Hash128> rewrite_, drop_;
+  std::unique_ptr<ReaderLock> readers_;  // held for the whole run (not in a dry run)
 };
 
 }  // namespace

@@ -13,7 +13,9 @@
 //
 // Who takes it: every writer of the repository (snap create, restore, delete,
 // prune; reset, cleanup, migrate, schedule). Readers (list, show, verify, diff)
-// never take it and never block.
+// never take it and never block; the long readers (`snap restore --to`, a
+// copy's local source) take snapshot/reader_lock.h's instead, which only
+// garbage collection excludes.
 //
 // Stale locks: when the flock is free but a holder record names another pid,
 // that holder died without releasing (kill -9, power cut). The lock is taken

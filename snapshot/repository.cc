@@ -118,8 +118,9 @@ Status CheckFolderForNewRepository(Env* env, const std::string& dir) {
   if (!fi.is_dir) return Status::BadStore("--repo " + dir + " exists and is not a folder", hint);
   std::vector<DirEntry> entries;
   MAESTRO_RETURN_IF_ERROR(env->ListDir(dir, &entries));
-  static const std::set<std::string> ours = {"snapshots", "index", "packs", "tmp", "keys", "lock", "lock.holder",
-                                             "journal", "schedule.log", "schedule-state.json"};
+  static const std::set<std::string> ours = {"snapshots", "index",   "packs",       "tmp",
+                                             "keys",      "lock",    "lock.holder", "lock.readers",
+                                             "journal",   "schedule.log", "schedule-state.json"};
   std::set<std::string> names;
   for (const auto& e : entries) names.insert(e.name);
   for (const auto& n : names) {

@@ -212,8 +212,9 @@ struct VerifyReport {
 struct GcStats {
   uint64_t blobs_removed = 0, packs_removed = 0, packs_rewritten = 0, bytes_freed = 0;
   // Non-empty: nothing was removed, and why (a damaged manifest may reference
-  // any blob, a damaged index file may be the only one naming some): the
-  // caller shows it as a warning; `snap repair` clears the cause.
+  // any blob, a damaged index file may be the only one naming some: `snap
+  // repair` clears the cause; or a reader held snapshot/reader_lock.h's file:
+  // the next prune collects). The caller shows it as a warning.
   std::string skipped;
 };
 

@@ -369,6 +369,19 @@ class PosixEnv final : public Env {
     lock->reset(new PosixFileLock(fd));
     return Status::OK();
   }
+  Status TryLockFileShared(const std::string& path, std::unique_ptr<FileLock>* lock) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 && (errno == EACCES || errno == EROFS)) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError("open lock " + path, errno);
+    if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
+      int e = errno;
+      ::close(fd);
+      if (e == EWOULDBLOCK) return Status::Busy("lock " + path + " is held exclusively by another process");
+      return PosixError("lock " + path, e);
+    }
+    lock->reset(new PosixFileLock(fd));
+    return Status::OK();
+  }
   bool SharesHostFiles() const override { return true; }
   void PrefetchFile(const std::string& path) override {
     // O_NONBLOCK: a path that became a FIFO since it was listed must not block the open.

@@ -148,6 +148,10 @@ class Env {
 
   // Non-blocking exclusive lock; Busy if held elsewhere.
   virtual Status TryLockFile(const std::string& path, std::unique_ptr<FileLock>* lock) = 0;
+  // Non-blocking shared lock (many holders; Busy while an exclusive one is
+  // held). Creates path when it can; a file it may only read is locked
+  // through a read-only descriptor (flock needs no write access).
+  virtual Status TryLockFileShared(const std::string& path, std::unique_ptr<FileLock>* lock) = 0;
 
   // True when a path names the same file for another process on this host
   // (the POSIX Env): a helper such as rclone may then read it itself. False

@@ -411,6 +411,11 @@ Status FaultEnv::TryLockFile(const std::string& p, std::unique_ptr<FileLock>* l)
   return base_->TryLockFile(p, l);
 }
 
+Status FaultEnv::TryLockFileShared(const std::string& p, std::unique_ptr<FileLock>* l) {
+  MAESTRO_RETURN_IF_ERROR(Before(Op::kLock, p));
+  return base_->TryLockFileShared(p, l);
+}
+
 Status FaultEnv::DropUnsyncedData() {
   std::lock_guard<std::mutex> l(mu_);
   return DropLocked();

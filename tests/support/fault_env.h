@@ -74,6 +74,7 @@ class FaultEnv : public Env {
   Status Chmod(const std::string& p, uint32_t m) override;
   Status Chown(const std::string& p, uint32_t u, uint32_t g) override;
   Status TryLockFile(const std::string& p, std::unique_ptr<FileLock>* l) override;
+  Status TryLockFileShared(const std::string& p, std::unique_ptr<FileLock>* l) override;
   int64_t NowMicros() override { return base_->NowMicros(); }
   void SleepMicros(int64_t us) override { base_->SleepMicros(us); }
 

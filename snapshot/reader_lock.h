@@ -1,0 +1,60 @@
+// snapshot/reader_lock.h — long readers and garbage collection keep out of
+// each other's way.
+//
+// <repo>/lock.readers (an empty file, never removed) is flock()ed SHARED by a
+// long reader of the repository for as long as it reads (`snap restore --to`,
+// `snap copy`'s source), and EXCLUSIVE by garbage collection
+// (snapshot/gc.h) before it removes, or rewrites, anything. Nothing else takes
+// it: a create or a delete (which only add files, or remove manifests)
+// never waits for a reader, and readers never wait for a writer that is not
+// collecting garbage.
+//
+// GC never waits: when a reader holds the file, it removes nothing and says so
+// (GcStats::skipped). The snapshots a prune removed stay removed; the next
+// prune collects their data (a GC left out is always safe to run later).
+// A reader that finds a GC running waits for it up to its --lock-wait, then
+// fails with Busy, having read nothing.
+//
+// It orders the processes of one host. A remote repository's GC takes it in
+// its local scratch folder, but readers of a remote repository do not take it
+// (a remote GC runs under the lease lock, snapshot/remote_lock.h, and other
+// hosts' readers could not be seen anyway).
+//
+// A kill drops the flock with the process. Readers that may not create the
+// file (a read-only mount, another user's repository) lock it read-only if it
+// exists, or run without it, told so through ReaderLock::note().
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "util/env.h"
+#include "util/status.h"
+
+namespace maestro {
+
+class ReaderLock {
+ public:
+  // Shared, waiting up to wait_seconds for a running GC (polling every
+  // poll_micros); Busy after that. When the lock file can neither be opened
+  // nor made (permissions, a read-only file system), a ReaderLock that holds
+  // nothing is returned, with note() saying why.
+  static Result<std::unique_ptr<ReaderLock>> Shared(Env* env, const std::string& repo_dir, double wait_seconds = 0,
+                                                    int64_t poll_micros = 100000);
+  // Exclusive, not waiting: Busy while a reader holds it.
+  static Result<std::unique_ptr<ReaderLock>> Exclusive(Env* env, const std::string& repo_dir);
+
+  static std::string Path(const std::string& repo_dir);
+
+  bool held() const { return lock_ != nullptr; }
+  const std::string& note() const { return note_; }  // "" when held
+
+ private:
+  ReaderLock(std::unique_ptr<FileLock> lock, std::string note) : lock_(std::move(lock)), note_(std::move(note)) {}
+  std::unique_ptr<FileLock> lock_;
+  std::string note_;
+};
+
+}  // namespace maestro
