@@ -7,6 +7,7 @@
 #pragma once
 
 #include "snapshot/open_writer.h"
+#include "snapshot/reader_lock.h"
 
 #include <CLI/CLI.hpp>
 #include <functional>
@@ -163,5 +164,12 @@ void ReportMetadataNotes(const CliContext& ctx, const MetadataReport& report, nl
 // A writer's options for the CLI: the lock waits lock_wait seconds, "waiting
 // for ..." lines go to stderr (unless --quiet), the rest to --verbose detail.
 WriterOptions CliWriterOptions(const CliContext& ctx, double lock_wait, bool create);
+
+// The readers' lock of the local repository in dir, for a command that reads
+// it for long (`snap restore --to`, `snap copy`'s source; snapshot/reader_lock.h):
+// waits lock_wait seconds for a garbage collection, then Busy (exit 5). When
+// the lock file cannot be made (a read-only repository) it runs without, and
+// says so on stderr.
+Result<std::unique_ptr<ReaderLock>> LockForReading(const CliContext& ctx, const std::string& dir, double lock_wait);
 
 }  // namespace maestro

@@ -182,6 +182,12 @@ Status RunCopy(CliContext& ctx, const CopyArgs& a) {
   MAESTRO_RETURN_IF_ERROR(ReadGivenPassword(*from_pw, from));
   MAESTRO_RETURN_IF_ERROR(ReadGivenPassword(*to_pw, to));
   MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> source, OpenSource(ctx, from, from_pw.get()));
+  // A local source is only read: a garbage collection of it waits (skips)
+  // until the copy is done, so no pack it reads goes (snapshot/reader_lock.h).
+  std::unique_ptr<ReaderLock> reading;
+  if (!IsRcloneSpec(from)) {
+    MAESTRO_ASSIGN_OR_RETURN(reading, LockForReading(ctx, source->dir(), a.lock_wait));
+  }
   MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, SelectIds(*source, a));
   MAESTRO_ASSIGN_OR_RETURN(WriterSession target, OpenTarget(ctx, to, a.lock_wait, to_pw.get()));
   ProgressLine line(ctx.interactive_stderr(), "snap copy");
@@ -214,8 +220,8 @@ void RegisterCopyCommand(CLI::App& snap, CliContext& ctx, int* exit_code) {
   to->excludes(from);
   from->excludes(to);
   copy->add_option("--lock-wait", a->lock_wait,
-                   "seconds to wait for another writer of the TARGET to release its lock (default 0: fail at once "
-                   "with exit code 5, naming the holder)")
+                   "seconds to wait for another writer of the TARGET to release its lock, and for a garbage\n"
+                   "collection of a local SOURCE to finish (default 0: fail at once with exit code 5)")
       ->check(CLI::NonNegativeNumber);
   copy->add_option("--from-password-file", a->from_password_file,
                    "the SOURCE's password, read from FILE (else MAESTRO_DB_FROM_PASSWORD_FILE, else the global\n"

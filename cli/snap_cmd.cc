@@ -5,9 +5,10 @@
 // snapshot/repo_lock.h (one writer at a time) and engine/stores/snapshot_sources.h
 // (which files are the stores).
 //
-// Writers (create, restore, delete, prune) take the repository lock, waiting
-// up to --lock-wait seconds; readers (list, show, diff, verify, and every
-// --dry-run) never lock. An id argument is a full id, a unique prefix,
+// Writers (create, restore in place, delete, prune) take the repository lock,
+// waiting up to --lock-wait seconds; readers (list, show, diff, verify, and
+// every --dry-run) never lock; `restore --to` takes the readers' lock
+// (snapshot/reader_lock.h), which only a garbage collection excludes. An id argument is a full id, a unique prefix,
 // `latest`, or an ISO-8601 time (the newest snapshot at or before it).
 #include <sys/stat.h>
 #include <unistd.h>
@@ -546,9 +547,17 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   // machine): it reads, and nothing in this build writes a remote, so no lock.
   bool remote_to = !a.to.empty() && !RemoteRepoSpec(ctx).empty();
   LockedRepo w;
+  std::unique_ptr<ReaderLock> reading;  // a local --to: the readers' lock, not the writer's
   if (remote_source) {
     if (!a.dry_run) {
       MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
+    }
+  } else if (!a.to.empty() && !remote_to) {
+    // It only reads the repository: a create or a delete may run beside it, and
+    // a garbage collection waits for it (skips) instead (snapshot/reader_lock.h).
+    MAESTRO_ASSIGN_OR_RETURN(w.repo, OpenForReading(ctx));
+    if (!a.dry_run) {
+      MAESTRO_ASSIGN_OR_RETURN(reading, LockForReading(ctx, w.repo->dir(), a.lock_wait));
     }
   } else {
     MAESTRO_ASSIGN_OR_RETURN(w, OpenForRun(ctx, a.dry_run || remote_to, a.lock_wait));
@@ -978,8 +987,10 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "`latest`, or an ISO-8601 time (the newest snapshot at or before it).");
   snap->require_subcommand(1);
   snap->footer(
-      "Writers (create, restore, delete, prune, copy's target) take the repository lock; a second writer fails\n"
-      "with exit code 5 naming the holder, or waits with --lock-wait SECONDS. Readers never wait.\n"
+      "Writers (create, restore in place, delete, prune, copy's target) take the repository lock; a second\n"
+      "writer fails with exit code 5 naming the holder, or waits with --lock-wait SECONDS. Readers never wait\n"
+      "for a writer. `restore --to` and copy's local source run beside writers too; a prune while they read\n"
+      "removes the snapshots but collects their data on its next run (docs/repository-format.md).\n"
       "--repo rclone:REMOTE:PATH: a remote repository (docs/remote.md); create, delete, prune, repair and\n"
       "copy write it under a lease lock; a remote that refuses deletes fails delete/prune with exit 7.");
 
@@ -1029,6 +1040,8 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   AddAppFlags(restore, &ctx.app_flags);  // in place only
   restore->footer(
       "Every chunk and file hash is checked while writing; a damaged snapshot is refused.\n"
+      "With --to it only reads the repository: it runs beside a writer (a nightly create), and a prune\n"
+      "meanwhile collects no data until it is done; --lock-wait then waits for a running prune's collection.\n"
       "Examples:\n"
       "  maestro-db snap restore latest --to /tmp/check\n"
       "  maestro-db snap restore 20250808_143022 --store main --to /tmp/main-only --dry-run\n"

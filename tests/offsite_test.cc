@@ -21,6 +21,7 @@
 #include "engine/schedule/schedule_copy.h"
 #include "engine/schedule/schedule_jobs.h"
 #include "engine/schedule/schedule_notify.h"
+#include "snapshot/reader_lock.h"
 #include "snapshot/repository.h"
 #include "tests/sftp_server.h"
 #include "tests/demo_install.h"
@@ -379,6 +380,38 @@ TEST_F(OffsiteTest, CopyJobSendsTheNewSnapshotsToTheTargetWithTheirIds) {
   EXPECT_EQ(*sched.state().offsite_newest, mine->back().created_micros);
   ASSERT_TRUE(sched.RunNow(JobKind::kCopy).ok());
   EXPECT_EQ(Events(svc.log, "job_end", "copy").back()["to_copy"], 0) << "nothing new: nothing sent";
+}
+
+TEST_F(OffsiteTest, CopyJobDoesNotReadTheLocalRepositoryWhileAGarbageCollectionRunsThere) {
+  const int64_t t0 = T("2025-03-01T02:00:00Z");
+  Install inst(t0);
+  Layout layout = inst.layout();
+  testing::DemoService svc(inst, t0);
+  svc.cfg.monitor_enabled = false;
+  svc.cfg.prune_enabled = false;
+  svc.cfg.lock_wait_s = 0;
+  svc.cfg.copy_to = inst.dir.Sub("offsite");
+  svc.cfg.copy_keep_last = 1;
+  Scheduler& sched = svc.Start();
+  ASSERT_TRUE(sched.RunNow(JobKind::kSnapshot).ok());
+  {
+    // What a `snap prune` from the command line holds while it collects.
+    auto gc = ReaderLock::Exclusive(Env::Default(), layout.repo());
+    ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+    Status busy = sched.RunNow(JobKind::kCopy);
+    EXPECT_TRUE(busy.IsBusy()) << busy.ToString();
+    auto target = Repository::Open(Env::Default(), svc.cfg.copy_to, false);
+    if (target.ok()) {
+      auto listed = (*target)->List();
+      ASSERT_TRUE(listed.ok());
+      EXPECT_TRUE(listed->empty()) << "copied while the source was being collected";
+    }
+  }
+  Status st = sched.RunNow(JobKind::kCopy);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  auto target = Repository::Open(Env::Default(), svc.cfg.copy_to, false);
+  ASSERT_TRUE(target.ok());
+  EXPECT_EQ((*target)->List()->size(), 1u);
 }
 
 }  // namespace
