@@ -120,12 +120,22 @@ std::map<std::string, std::string> RepoData(const std::string& repo) {
   return d;
 }
 
-TEST(ConcurrencyTest, RestoreToAndCopyRunBesideAWriterInsteadOfExitingBusy) {
+// A small demo install under a temporary root, with one snapshot in its repository.
+struct OneSnapshot {
   TempDir t;
-  std::string root = t.Sub("root");
-  reliability::MakeSmallDemo(root, 4);
-  std::string id = reliability::SnapCreate(root);
-  ASSERT_FALSE(id.empty());
+  std::string root = t.Sub("root"), repo = root + "/backups/maestro-db", id;
+  void Make() {
+    reliability::MakeSmallDemo(root, 4);
+    id = reliability::SnapCreate(root);
+    ASSERT_FALSE(id.empty());
+  }
+};
+
+TEST(ConcurrencyTest, RestoreToAndCopyRunBesideAWriterInsteadOfExitingBusy) {
+  OneSnapshot one;
+  ASSERT_NO_FATAL_FAILURE(one.Make());
+  const std::string &root = one.root, &id = one.id;
+  TempDir& t = one.t;
   // The nightly create (or any writer) holds the writer lock for as long as this test runs.
   auto writer = RepoLock::Acquire(Env::Default(), root + "/backups/maestro-db");
   ASSERT_TRUE(writer.ok()) << writer.status().ToString();
@@ -172,12 +182,10 @@ TEST(ConcurrencyTest, PruneRemovesNothingWhileAReaderReadsAndCollectsOnTheNextRu
 }
 
 TEST(ConcurrencyTest, RestoreToWaitsForARunningGarbageCollectionOrExitsBusyHavingWrittenNothing) {
-  TempDir t;
-  std::string root = t.Sub("root");
-  const std::string repo = root + "/backups/maestro-db";
-  reliability::MakeSmallDemo(root, 4);
-  std::string id = reliability::SnapCreate(root);
-  ASSERT_FALSE(id.empty());
+  OneSnapshot one;
+  ASSERT_NO_FATAL_FAILURE(one.Make());
+  const std::string &root = one.root, &repo = one.repo, &id = one.id;
+  TempDir& t = one.t;
   auto gc = ReaderLock::Exclusive(Env::Default(), repo);  // what a prune's collection holds
   ASSERT_TRUE(gc.ok()) << gc.status().ToString();
   std::string out = t.Sub("out");
@@ -201,12 +209,10 @@ TEST(ConcurrencyTest, RestoreToWaitsForARunningGarbageCollectionOrExitsBusyHavin
 }
 
 TEST(ConcurrencyTest, RestoreToRunsWithAWarningWhenTheReadersLockCannotBeMade) {
-  TempDir t;
-  std::string root = t.Sub("root");
-  const std::string repo = root + "/backups/maestro-db";
-  reliability::MakeSmallDemo(root, 4);
-  std::string id = reliability::SnapCreate(root);
-  ASSERT_FALSE(id.empty());
+  OneSnapshot one;
+  ASSERT_NO_FATAL_FAILURE(one.Make());
+  const std::string &root = one.root, &repo = one.repo, &id = one.id;
+  TempDir& t = one.t;
   // Something in the way that no mode bit explains (the tests may run as root): a folder.
   ASSERT_TRUE(Env::Default()->CreateDirs(ReaderLock::Path(repo)).ok());
   CliResult r = RunCli({"--root", root, "snap", "restore", id, "--to", t.Sub("out")});

@@ -205,6 +205,25 @@ class PosixFileLock final : public FileLock {
   int fd_;
 };
 
+// flock()s path (made if missing), not waiting: Busy while another open file
+// description holds it in a conflicting mode. A shared lock of a file this
+// process may only read goes through a read-only descriptor (flock needs no
+// write access).
+Status FlockFile(const std::string& path, bool shared, std::unique_ptr<FileLock>* lock) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0 && shared && (errno == EACCES || errno == EROFS)) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return PosixError("open lock " + path, errno);
+  if (::flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+    int e = errno;
+    ::close(fd);
+    if (e == EWOULDBLOCK)
+      return Status::Busy("lock " + path + " is held " + (shared ? "exclusively " : "") + "by another process");
+    return PosixError("lock " + path, e);
+  }
+  lock->reset(new PosixFileLock(fd));
+  return Status::OK();
+}
+
 class PosixEnv final : public Env {
  public:
   Status NewSequentialFile(const std::string& path, std::unique_ptr<SequentialFile>* out) override {
@@ -358,29 +377,10 @@ class PosixEnv final : public Env {
     return Status::OK();
   }
   Status TryLockFile(const std::string& path, std::unique_ptr<FileLock>* lock) override {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) return PosixError("open lock " + path, errno);
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      int e = errno;
-      ::close(fd);
-      if (e == EWOULDBLOCK) return Status::Busy("lock " + path + " is held by another process");
-      return PosixError("lock " + path, e);
-    }
-    lock->reset(new PosixFileLock(fd));
-    return Status::OK();
+    return FlockFile(path, /*shared=*/false, lock);
   }
   Status TryLockFileShared(const std::string& path, std::unique_ptr<FileLock>* lock) override {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 && (errno == EACCES || errno == EROFS)) fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return PosixError("open lock " + path, errno);
-    if (::flock(fd, LOCK_SH | LOCK_NB) != 0) {
-      int e = errno;
-      ::close(fd);
-      if (e == EWOULDBLOCK) return Status::Busy("lock " + path + " is held exclusively by another process");
-      return PosixError("lock " + path, e);
-    }
-    lock->reset(new PosixFileLock(fd));
-    return Status::OK();
+    return FlockFile(path, /*shared=*/true, lock);
   }
   bool SharesHostFiles() const override { return true; }
   void PrefetchFile(const std::string& path) override {
