@@ -8,8 +8,9 @@
 // Writers (create, restore in place, delete, prune) take the repository lock,
 // waiting up to --lock-wait seconds; readers (list, show, diff, verify, and
 // every --dry-run) never lock; `restore --to` takes the readers' lock
-// (snapshot/reader_lock.h), which only a garbage collection excludes. An id argument is a full id, a unique prefix,
-// `latest`, or an ISO-8601 time (the newest snapshot at or before it).
+// (snapshot/reader_lock.h), which only a garbage collection excludes. An id
+// argument is a full id, a unique prefix, `latest`, or an ISO-8601 time (the
+// newest snapshot at or before it).
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -29,7 +29,7 @@ Result<std::unique_ptr<ReaderLock>> ReaderLock::Exclusive(Env* env, const std::s
   Status s = env->TryLockFile(Path(repo_dir), &lock);
   if (s.IsBusy())
     return Status::Busy("a reader (`snap restore --to` or `snap copy`) is reading " + repo_dir,
-                        "run `snap prune` again when it finishes: nothing was removed");
+                        "no data was collected this time; a `snap prune` after it finishes collects it");
   MAESTRO_RETURN_IF_ERROR(s);
   return std::unique_ptr<ReaderLock>(new ReaderLock(std::move(lock), ""));
 }

@@ -124,7 +124,7 @@ Status PruneJob(const Layout& layout, JobContext& ctx) {
                        " snapshots were deleted but removing their data failed; the next prune retries it");
   MAESTRO_RETURN_IF_ERROR(st);
   ctx.details["bytes_freed"] = pr.gc.bytes_freed;
-  if (!pr.gc.skipped.empty()) ctx.details["gc_skipped"] = pr.gc.skipped;  // a damaged file: `snap repair`
+  if (!pr.gc.skipped.empty()) ctx.details["gc_skipped"] = pr.gc.skipped;  // a damaged file (`snap repair`), or a reader
   return Status::OK();
 }
 
