@@ -569,6 +569,92 @@ TEST_F(SnapshotCoreTest, FileChangingWhileReadIsReadAgainThenRecordedAsWarning) 
   ASSERT_TRUE(repo->RestoreStore(info->id, "pdfs", tmp_.Sub("out"), {}).ok());
 }
 
+// A file written to WHILE it is read (after the first read of an attempt,
+// through the same inode, as a log writer does). Each open of the file takes
+// the next step of `plan`: 'a' appends `grow` bytes (the saver reads past the
+// size its stat gave, growing its buffer), 't' rewrites one byte in place and
+// moves the mtime (same size: the attempt is read again, the buffer not grown),
+// '-' does nothing.
+class WriteDuringReadEnv : public FaultEnv {
+ public:
+  WriteDuringReadEnv(std::string path, size_t grow, std::string plan)
+      : FaultEnv(Env::Default()), path_(std::move(path)), grow_(grow), plan_(std::move(plan)) {}
+  Status NewSequentialFile(const std::string& p, std::unique_ptr<SequentialFile>* out) override {
+    MAESTRO_RETURN_IF_ERROR(FaultEnv::NewSequentialFile(p, out));
+    if (p == path_ && opens_ < plan_.size()) *out = std::make_unique<Writing>(std::move(*out), this, plan_[opens_]);
+    if (p == path_) ++opens_;
+    return Status::OK();
+  }
+  void Write(char step) {
+    // Not O_APPEND for 't': Linux's pwrite appends on such a descriptor.
+    int fd = ::open(path_.c_str(), step == 'a' ? O_WRONLY | O_APPEND : O_WRONLY);
+    ASSERT_GE(fd, 0);
+    if (step == 'a') {
+      std::string more = RandomBytes(grow_, static_cast<uint32_t>(100 + appended_++));
+      ASSERT_EQ(::write(fd, more.data(), more.size()), static_cast<ssize_t>(more.size()));
+    } else if (step == 't') {
+      ASSERT_EQ(::pwrite(fd, "x", 1, 0), 1);
+      struct timespec times[2] = {{0, UTIME_OMIT}, {1700000000 + ++touched_, 0}};
+      ASSERT_EQ(::futimens(fd, times), 0);
+    }
+    ::close(fd);
+  }
+  int appended_ = 0, touched_ = 0;
+
+ private:
+  class Writing : public SequentialFile {
+   public:
+    Writing(std::unique_ptr<SequentialFile> in, WriteDuringReadEnv* env, char step)
+        : in_(std::move(in)), env_(env), step_(step) {}
+    Status Read(size_t n, char* scratch, size_t* got) override {
+      Status s = in_->Read(n, scratch, got);
+      if (!done_) env_->Write(step_);
+      done_ = true;
+      return s;
+    }
+
+   private:
+    std::unique_ptr<SequentialFile> in_;
+    WriteDuringReadEnv* env_;
+    char step_;
+    bool done_ = false;
+  };
+  std::string path_;
+  size_t grow_;
+  std::string plan_;
+  size_t opens_ = 0;
+};
+
+// What a snapshot keeps of a file that grew past its stat while it was read is
+// the file as that read saw it, every byte. "tta": the kept (third) read is the
+// one whose buffer, sized from the stat, had to grow mid-read, and the bytes it
+// held then must survive. "a": the growth is seen, the re-read is whole.
+// "aaa": every try saw it grow; the last read is kept, with a warning.
+TEST_F(SnapshotCoreTest, FileGrowingPastItsStatDuringTheReadIsSavedByteForByte) {
+  for (const std::string plan : {"tta", "a", "aaa"}) {
+    SCOPED_TRACE("what each read of the file sees written: " + plan);
+    Install inst(tmp_.Sub("install-" + plan));
+    std::string path = inst.root + "/pdfs/growing.log";
+    WriteFile(path, RandomBytes(100000, 5));
+    // 9 MiB: past the first buffer (the stat's 100 kB) and past several chunks.
+    WriteDuringReadEnv env(path, 9u << 20, plan);
+    auto repo = OpenRepo(tmp_.Sub("repo-" + plan), &env);
+    auto info = repo->Create(inst.Sources(), {});
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    EXPECT_EQ(info->warnings.size(), plan.size() == 3 ? 1u : 0u);
+    std::string now = ReadFile(path);
+    ASSERT_EQ(now.size(), 100000u + static_cast<size_t>(env.appended_) * (9u << 20));
+    std::string out = tmp_.Sub("out-" + plan);
+    ASSERT_TRUE(repo->RestoreStore(info->id, "pdfs", out, {}).ok());
+    std::string restored = ReadFile(out + "/growing.log");
+    EXPECT_EQ(restored.size(), now.size());
+    EXPECT_TRUE(restored == now) << "the restored bytes differ from the file the last read saw";
+    auto rep = repo->Verify({info->id}, true);
+    ASSERT_TRUE(rep.ok());
+    EXPECT_TRUE(rep->ok());
+  }
+}
+
 // Every byte of every file of a small repository, flipped in turn, is caught:
 // either the repository (config) no longer opens with a Corruption error, or
 // Verify(read_data) reports a problem. The lock files are not repository data.
