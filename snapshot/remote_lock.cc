@@ -60,6 +60,18 @@ int64_t NameMicros(const std::string& name) {
   return v;
 }
 
+const char* ModeName(RemoteLockMode m) {
+  switch (m) {
+    case RemoteLockMode::kReader:
+      return "reader";
+    case RemoteLockMode::kCollector:
+      return "collector";
+    case RemoteLockMode::kWriter:
+      break;
+  }
+  return "writer";
+}
+
 bool EndsWith(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -96,6 +108,21 @@ Status Scan(Backend* b, LockScan* out) {
   return Status::OK();
 }
 
+// Whether a live lock of mode `other` keeps a lock of mode `self` from being
+// taken (the header's "Modes"). An unreadable object may be of any mode: it
+// holds off writers and collectors (skipping a GC is safe), not readers.
+bool Blocks(RemoteLockMode self, const RemoteLockRecord& other) {
+  switch (self) {
+    case RemoteLockMode::kWriter:
+      return other.mode != RemoteLockMode::kReader;
+    case RemoteLockMode::kReader:
+      return other.readable && other.mode == RemoteLockMode::kCollector;
+    case RemoteLockMode::kCollector:
+      return !other.readable || other.mode == RemoteLockMode::kReader;
+  }
+  return true;
+}
+
 bool IsLive(const RemoteLockRecord& r, int64_t now, const std::string& host) {
   if (now >= r.ExpiresMicros()) return false;
   if (r.readable && r.holder.host == host && r.holder.pid > 0 && !RepoLock::ProcessAlive(r.holder.pid)) return false;
@@ -112,6 +139,7 @@ std::string RemoteLockRecord::Describe() const {
 std::string RemoteLockRecord::Encode() const {
   std::string body = std::string(kMagicLine) + holder.Encode() + "refreshed=" + std::to_string(refreshed_micros) +
                      "\nlease_seconds=" + std::to_string(lease_seconds) + "\n";
+  if (mode != RemoteLockMode::kWriter) body += std::string("mode=") + ModeName(mode) + "\n";
   char sum[32];
   std::snprintf(sum, sizeof(sum), "%016llx", static_cast<unsigned long long>(Xxh64(body)));
   return body + "checksum=" + sum + "\n";
@@ -135,6 +163,17 @@ Result<RemoteLockRecord> RemoteLockRecord::Decode(const std::string& object, con
     (std::string(key) == "\nrefreshed=" ? r.refreshed_micros : r.lease_seconds) = v;
   }
   if (r.lease_seconds <= 0) return Status::Corruption("locks/" + object + ": bad lease");
+  size_t m = text.find("\nmode=");
+  if (m != std::string::npos && m < at) {
+    std::string name = text.substr(m + 6, text.find('\n', m + 6) - (m + 6));
+    if (name == ModeName(RemoteLockMode::kReader)) {
+      r.mode = RemoteLockMode::kReader;
+    } else if (name == ModeName(RemoteLockMode::kCollector)) {
+      r.mode = RemoteLockMode::kCollector;
+    } else {
+      return Status::Corruption("locks/" + object + ": unknown mode '" + name + "'");
+    }
+  }
   return r;
 }
 
@@ -167,10 +206,18 @@ Status Withdraw(Backend* b, const std::string& name) {
   return tomb.ok() ? Status::OK() : st;
 }
 
-Status BusyError(Backend* b, const std::vector<RemoteLockRecord>& others) {
+Status BusyError(Backend* b, RemoteLockMode self, const std::vector<RemoteLockRecord>& others) {
   const RemoteLockRecord* newest = &others.front();
   for (const RemoteLockRecord& r : others)
     if (r.refreshed_micros > newest->refreshed_micros) newest = &r;
+  if (self == RemoteLockMode::kReader)
+    return Status::Busy(b->Location() + " is collecting garbage (a `snap prune` or `snap delete`): " +
+                            newest->Describe(),
+                        "retry when it finishes, or pass --lock-wait SECONDS to wait for it; nothing was read. If "
+                        "that host crashed, its lock frees itself when its lease runs out");
+  if (self == RemoteLockMode::kCollector)
+    return Status::Busy("a reader is reading " + b->Location() + ": " + newest->Describe(),
+                        "no data was collected this time; a `snap prune` after it finishes collects it");
   return Status::Busy(b->Location() + " is locked by " + newest->Describe() +
                       ": wait for it (--lock-wait SECONDS); if that host crashed, the lock frees itself when its "
                       "lease runs out, or delete that lock object to free it now");
@@ -186,6 +233,7 @@ Result<std::unique_ptr<RemoteLock>> RemoteLock::Acquire(Backend* backend, Env* e
   own.holder.host = host;
   own.holder.command = opts.command.empty() ? SelfCommandLine(env) : opts.command;
   own.lease_seconds = opts.lease_seconds;
+  own.mode = opts.mode;
   std::set<std::string> reported;
   bool told_waiting = false;
   for (;;) {
@@ -196,7 +244,7 @@ Result<std::unique_ptr<RemoteLock>> RemoteLock::Acquire(Backend* backend, Env* e
     for (const RemoteLockRecord& r : scan.locks) {
       if (r.object == own.object) continue;
       if (IsLive(r, now, host)) {
-        others.push_back(r);
+        if (Blocks(opts.mode, r)) others.push_back(r);
       } else if (reported.insert(r.object).second) {
         if (opts.log) opts.log("ignoring the expired lock of " + r.Describe());
         Withdraw(backend, r.object).IgnoreError("an expired lock is ignored whether or not it can be removed");
@@ -214,7 +262,7 @@ Result<std::unique_ptr<RemoteLock>> RemoteLock::Acquire(Backend* backend, Env* e
       MAESTRO_RETURN_IF_ERROR(Withdraw(backend, own.object));
       own.object.clear();
     }
-    if (now >= deadline) return BusyError(backend, others);
+    if (now >= deadline) return BusyError(backend, opts.mode, others);
     if (!told_waiting && opts.log) opts.log("waiting for the lock of " + others.front().Describe());
     told_waiting = true;
     int64_t pause = opts.poll_micros;

@@ -8,6 +8,7 @@
 //                   maestro-db remote lock
 //                   pid=… host=… since=… command=…   (LockHolder's lines)
 //                   refreshed=<UTC micros>  lease_seconds=<n>
+//                   mode=reader | mode=collector   (absent: a writer)
 //                   checksum=<XXH3-64 of every line above, 16 hex>
 //                 An object that does not decode (a partial upload) counts
 //                 as a lock of unknown holder written at its name's time.
@@ -28,6 +29,27 @@
 // the holder: host, pid, command, since, and when its lease runs out.
 // Expired locks are ignored, named through log, and removed when the remote
 // allows it.
+//
+// Modes (RemoteLockOptions::mode): the writer lock above, and the remote form
+// of the readers' lock (snapshot/reader_lock.h), for other hosts' readers:
+//   reader     a long reader (`snap restore` or `snap copy` from the remote,
+//              `snap verify`). Readers never block writers or each other;
+//              Acquire of a reader waits (wait_seconds) only while a live
+//              collector of another holder exists, writes its own object,
+//              then lists again and withdraws and backs off if a collector
+//              appeared meanwhile.
+//   collector  a garbage collection (snapshot/gc.h), taken by a writer that
+//              already holds the writer lock, never waiting: it writes its
+//              object, then lists; a live reader of another holder makes it
+//              withdraw and fail Busy naming that reader (GC then skips).
+// Each side writes before it lists, so of a reader and a collector racing at
+// least one sees the other (a remote whose List shows a finished Put, as
+// rclone's backends do); both may back off, never both proceed. Writers
+// ignore readers; a reader or collector lock object that an older
+// maestro-db lists counts there as a writer's (its extra line is ignored).
+// A reader that cannot refresh within its lease stops counting: a GC may
+// then remove packs it still reads, and its restore fails on the missing
+// pack (blob hashes are checked), never writing wrong bytes.
 //
 // Clocks: expiry compares the holder's refreshed time with this host's clock;
 // clocks must agree to well within the lease (NTP does).
@@ -59,8 +81,11 @@
 
 namespace maestro {
 
+enum class RemoteLockMode { kWriter, kReader, kCollector };
+
 struct RemoteLockRecord {
   std::string object;  // its name in locks/
+  RemoteLockMode mode = RemoteLockMode::kWriter;
   LockHolder holder;   // empty host and pid 0 when the object did not decode
   int64_t refreshed_micros = 0;
   int64_t lease_seconds = 0;
@@ -80,6 +105,7 @@ struct RemoteLockOptions {
   bool refresher = true;            // a background thread refreshes every lease/3
   std::string command;              // "" = /proc/self/cmdline
   std::function<void(const std::string&)> log;  // takeover and waiting notices; may be null
+  RemoteLockMode mode = RemoteLockMode::kWriter;  // see "Modes" above
 };
 
 class RemoteLock {
@@ -87,7 +113,7 @@ class RemoteLock {
   // backend and env must outlive the lock.
   static Result<std::unique_ptr<RemoteLock>> Acquire(Backend* backend, Env* env, const RemoteLockOptions& opts = {});
 
-  // Every live lock now (for status displays and Busy messages).
+  // Every live lock now, of every mode (for status displays and Busy messages).
   static Status ListLive(Backend* backend, Env* env, std::vector<RemoteLockRecord>* out);
 
   // Writes a fresh lock object and removes the previous one.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <set>
 #include <thread>
 
@@ -15,6 +16,7 @@
 #include "snapshot/remote_lock.h"
 #include "tests/sftp_server.h"
 #include "tests/test_util.h"
+#include "util/hash.h"
 
 namespace maestro::testing {
 namespace {
@@ -201,6 +203,107 @@ TEST_F(RemoteLockTest, RacingAcquiresNeverHoldTogether) {
   for (std::thread& th : threads) th.join();
   EXPECT_EQ(max_holding.load(), 1);
   EXPECT_EQ(wins.load(), 12);
+}
+
+RemoteLockOptions QuickMode(RemoteLockMode mode, double wait = 0) {
+  RemoteLockOptions o = Quick();
+  o.mode = mode;
+  o.wait_seconds = wait;
+  return o;
+}
+
+// The remote readers' lock (snapshot/reader_lock.h): readers never block a
+// writer or each other, a writer never blocks a reader; only a collector and
+// a reader exclude each other.
+TEST_F(RemoteLockTest, ReadersBlockOnlyACollectorAndACollectorOnlyReaders) {
+  auto writer = RemoteLock::Acquire(backend_.get(), Env::Default(), Quick());
+  ASSERT_TRUE(writer.ok());
+  auto r1 = RemoteLock::Acquire(backend_.get(), Env::Default(), QuickMode(RemoteLockMode::kReader));
+  auto r2 = RemoteLock::Acquire(backend_.get(), Env::Default(), QuickMode(RemoteLockMode::kReader));
+  ASSERT_TRUE(r1.ok()) << "a reader must not wait for a writer: " << r1.status().ToString();
+  ASSERT_TRUE(r2.ok()) << r2.status().ToString();
+  auto writer2 = RemoteLock::Acquire(backend_.get(), Env::Default(), Quick());
+  ASSERT_FALSE(writer2.ok()) << "the writer lock is still one writer's";
+  EXPECT_NE(writer2.status().message().find("is locked by"), std::string::npos) << writer2.status().ToString();
+  ASSERT_TRUE((*writer)->Release().ok());
+  auto writer3 = RemoteLock::Acquire(backend_.get(), Env::Default(), Quick());
+  ASSERT_TRUE(writer3.ok()) << "readers must not block a writer: " << writer3.status().ToString();
+  // The writer's collection is refused while a reader reads, naming it, and leaves nothing behind.
+  size_t objects = Names(backend_.get(), ObjectKind::kLock).size();
+  auto gc = RemoteLock::Acquire(backend_.get(), Env::Default(), QuickMode(RemoteLockMode::kCollector));
+  ASSERT_FALSE(gc.ok());
+  EXPECT_TRUE(gc.status().IsBusy()) << gc.status().ToString();
+  EXPECT_NE(gc.status().message().find("a reader is reading"), std::string::npos) << gc.status().ToString();
+  EXPECT_NE(gc.status().message().find("pid " + std::to_string(::getpid())), std::string::npos);
+  EXPECT_EQ(Names(backend_.get(), ObjectKind::kLock).size(), objects);
+  ASSERT_TRUE((*r1)->Release().ok());
+  ASSERT_TRUE((*r2)->Release().ok());
+  gc = RemoteLock::Acquire(backend_.get(), Env::Default(), QuickMode(RemoteLockMode::kCollector));
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  // While it collects, a reader is refused (no wait) or waits for it.
+  auto refused = RemoteLock::Acquire(backend_.get(), Env::Default(), QuickMode(RemoteLockMode::kReader));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("is collecting garbage"), std::string::npos)
+      << refused.status().ToString();
+  std::thread done([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE((*gc)->Release().ok());
+  });
+  auto waited = RemoteLock::Acquire(backend_.get(), Env::Default(), QuickMode(RemoteLockMode::kReader, 10));
+  done.join();
+  EXPECT_TRUE(waited.ok()) << waited.status().ToString();
+}
+
+// An older maestro-db reads the mode line as an unknown key: the record still
+// decodes (as a writer's, which is the safe reading). This one decodes its mode.
+TEST_F(RemoteLockTest, ModeSurvivesTheRecordAndAnUnknownModeIsRefused) {
+  RemoteLockRecord r;
+  r.object = "o";
+  r.holder.pid = 7;
+  r.holder.host = "h";
+  r.refreshed_micros = 1;
+  r.lease_seconds = 60;
+  r.mode = RemoteLockMode::kReader;
+  auto back = RemoteLockRecord::Decode("o", r.Encode());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->mode, RemoteLockMode::kReader);
+  r.mode = RemoteLockMode::kWriter;
+  EXPECT_EQ(r.Encode().find("mode="), std::string::npos) << "a writer's record is as before";
+  std::string text = r.Encode();
+  std::string body = text.substr(0, text.rfind("checksum=")) + "mode=other\n";
+  char sum[32];
+  std::snprintf(sum, sizeof(sum), "%016llx", static_cast<unsigned long long>(Xxh64(body)));
+  EXPECT_TRUE(RemoteLockRecord::Decode("o", body + "checksum=" + sum + "\n").status().IsCorruption());
+}
+
+// A reader and a collector starting together: never both proceed.
+TEST_F(RemoteLockTest, RacingReaderAndCollectorNeverBothProceed) {
+  for (int round = 0; round < 30; ++round) {
+    std::atomic<bool> go{false};
+    Result<std::unique_ptr<RemoteLock>> reader = Status::Internal("not run");
+    Result<std::unique_ptr<RemoteLock>> gc = Status::Internal("not run");
+    std::thread a([&] {
+      while (!go) {
+      }
+      reader = RemoteLock::Acquire(backend_.get(), Env::Default(), QuickMode(RemoteLockMode::kReader));
+    });
+    std::thread b([&] {
+      while (!go) {
+      }
+      gc = RemoteLock::Acquire(backend_.get(), Env::Default(), QuickMode(RemoteLockMode::kCollector));
+    });
+    go = true;
+    a.join();
+    b.join();
+    EXPECT_FALSE(reader.ok() && gc.ok()) << "round " << round << ": a reader read while a collector collected";
+    if (reader.ok()) {
+      EXPECT_TRUE((*reader)->Release().ok());
+    }
+    if (gc.ok()) {
+      EXPECT_TRUE((*gc)->Release().ok());
+    }
+    ASSERT_TRUE(Names(backend_.get(), ObjectKind::kLock).empty()) << "round " << round;
+  }
 }
 
 TEST(RemoteLockRecordTest, DecodeRefusesATruncatedOrReChecksummedRecord) {
