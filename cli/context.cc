@@ -208,8 +208,8 @@ WriterOptions CliWriterOptions(const CliContext& ctx, double lock_wait, bool cre
   return wo;
 }
 
-Result<std::unique_ptr<ReaderLock>> LockForReading(const CliContext& ctx, const std::string& dir, double lock_wait) {
-  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<ReaderLock> lock, ReaderLock::Shared(ctx.env(), dir, lock_wait));
+Result<std::unique_ptr<ReaderLock>> LockForReading(const CliContext& ctx, Repository* repo, double lock_wait) {
+  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<ReaderLock> lock, ReaderLock::Shared(repo, lock_wait));
   if (!lock->held()) ctx.Warn(lock->note());
   return lock;
 }

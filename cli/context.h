@@ -165,11 +165,12 @@ void ReportMetadataNotes(const CliContext& ctx, const MetadataReport& report, nl
 // for ..." lines go to stderr (unless --quiet), the rest to --verbose detail.
 WriterOptions CliWriterOptions(const CliContext& ctx, double lock_wait, bool create);
 
-// The readers' lock of the local repository in dir, for a command that reads
-// it for long (`snap restore --to`, `snap copy`'s source; snapshot/reader_lock.h):
-// waits lock_wait seconds for a garbage collection, then Busy (exit 5). When
-// the lock file cannot be made (a read-only repository) it runs without, and
+// The readers' lock of repo, for a command that reads it for long (`snap
+// restore`'s source, `snap copy`'s source, `snap verify`; snapshot/reader_lock.h):
+// its folder's lock file, or a remote repository's reader lock object. Waits
+// lock_wait seconds for a garbage collection, then Busy (exit 5). When the
+// lock cannot be made (a read-only repository or remote) it runs without, and
 // says so on stderr.
-Result<std::unique_ptr<ReaderLock>> LockForReading(const CliContext& ctx, const std::string& dir, double lock_wait);
+Result<std::unique_ptr<ReaderLock>> LockForReading(const CliContext& ctx, Repository* repo, double lock_wait);
 
 }  // namespace maestro

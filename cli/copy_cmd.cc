@@ -182,12 +182,10 @@ Status RunCopy(CliContext& ctx, const CopyArgs& a) {
   MAESTRO_RETURN_IF_ERROR(ReadGivenPassword(*from_pw, from));
   MAESTRO_RETURN_IF_ERROR(ReadGivenPassword(*to_pw, to));
   MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<Repository> source, OpenSource(ctx, from, from_pw.get()));
-  // A local source is only read: a garbage collection of it waits (skips)
-  // until the copy is done, so no pack it reads goes (snapshot/reader_lock.h).
-  std::unique_ptr<ReaderLock> reading;
-  if (!IsRcloneSpec(from)) {
-    MAESTRO_ASSIGN_OR_RETURN(reading, LockForReading(ctx, source->dir(), a.lock_wait));
-  }
+  // The source is only read: a garbage collection of it waits (skips) until
+  // the copy is done, so no pack it reads goes (snapshot/reader_lock.h; a
+  // remote source's other hosts see the reader lock object).
+  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<ReaderLock> reading, LockForReading(ctx, source.get(), a.lock_wait));
   MAESTRO_ASSIGN_OR_RETURN(std::vector<std::string> ids, SelectIds(*source, a));
   MAESTRO_ASSIGN_OR_RETURN(WriterSession target, OpenTarget(ctx, to, a.lock_wait, to_pw.get()));
   ProgressLine line(ctx.interactive_stderr(), "snap copy");

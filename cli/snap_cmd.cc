@@ -7,10 +7,10 @@
 //
 // Writers (create, restore in place, delete, prune) take the repository lock,
 // waiting up to --lock-wait seconds; readers (list, show, diff, verify, and
-// every --dry-run) never lock; `restore --to` takes the readers' lock
-// (snapshot/reader_lock.h), which only a garbage collection excludes. An id
-// argument is a full id, a unique prefix, `latest`, or an ISO-8601 time (the
-// newest snapshot at or before it).
+// every --dry-run) never take it; `restore`'s source, `verify` and copy's
+// source take the readers' lock (snapshot/reader_lock.h), which only a garbage
+// collection excludes. An id argument is a full id, a unique prefix, `latest`,
+// or an ISO-8601 time (the newest snapshot at or before it).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -544,24 +544,24 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   if (a.to.empty() && !layout.ok()) return layout.status();
   const std::string root = layout.ok() ? layout->root() : "";
 
-  // From a remote repository only --to is wired (disaster recovery onto a new
-  // machine): it reads, and nothing in this build writes a remote, so no lock.
-  bool remote_to = !a.to.empty() && !RemoteRepoSpec(ctx).empty();
+  // Whatever the repository the snapshot is read from only reads: a create or
+  // a delete may run beside it, and a garbage collection there skips while it
+  // reads (snapshot/reader_lock.h; a remote's other hosts see its reader lock
+  // object). In place, the local repository's writer lock is taken too.
   LockedRepo w;
-  std::unique_ptr<ReaderLock> reading;  // a local --to: the readers' lock, not the writer's
+  std::unique_ptr<ReaderLock> reading;  // the source's readers' lock, not its writer's
   if (remote_source) {
     if (!a.dry_run) {
       MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));
+      MAESTRO_ASSIGN_OR_RETURN(reading, LockForReading(ctx, remote_source.get(), a.lock_wait));
     }
-  } else if (!a.to.empty() && !remote_to) {
-    // It only reads the repository: a create or a delete may run beside it, and
-    // a garbage collection waits for it (skips) instead (snapshot/reader_lock.h).
+  } else if (!a.to.empty()) {
     MAESTRO_ASSIGN_OR_RETURN(w.repo, OpenForReading(ctx));
     if (!a.dry_run) {
-      MAESTRO_ASSIGN_OR_RETURN(reading, LockForReading(ctx, w.repo->dir(), a.lock_wait));
+      MAESTRO_ASSIGN_OR_RETURN(reading, LockForReading(ctx, w.repo.get(), a.lock_wait));
     }
   } else {
-    MAESTRO_ASSIGN_OR_RETURN(w, OpenForRun(ctx, a.dry_run || remote_to, a.lock_wait));
+    MAESTRO_ASSIGN_OR_RETURN(w, OpenForRun(ctx, a.dry_run, a.lock_wait));
   }
   Repository* repo = remote_source ? remote_source.get() : w.repo.get();
   MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*repo, a.id));
@@ -711,11 +711,15 @@ struct VerifyArgs {
   std::vector<std::string> ids;
   bool all = false;
   bool read_data = false;
+  double lock_wait = 0;  // for a running garbage collection
   DrillCliArgs drill;  // --drill ID: cli/drill_cmd.h
 };
 
 Status RunVerify(CliContext& ctx, const VerifyArgs& a, int* code) {
   MAESTRO_ASSIGN_OR_RETURN(auto repo, OpenForReading(ctx));
+  // A prune's collection must not remove packs under it: they would be
+  // reported as damage (snapshot/reader_lock.h).
+  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<ReaderLock> reading, LockForReading(ctx, repo.get(), a.lock_wait));
   if (!a.drill.id.empty()) return RunDrillCommand(ctx, *repo, a.drill, code);
   std::vector<std::string> ids;
   if (!a.all) {
@@ -990,8 +994,9 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   snap->footer(
       "Writers (create, restore in place, delete, prune, copy's target) take the repository lock; a second\n"
       "writer fails with exit code 5 naming the holder, or waits with --lock-wait SECONDS. Readers never wait\n"
-      "for a writer. `restore --to` and copy's local source run beside writers too; a prune while they read\n"
-      "removes the snapshots but collects their data on its next run (docs/repository-format.md).\n"
+      "for a writer. `restore --to`, `verify` and copy's source run beside writers too; a prune while they\n"
+      "read removes the snapshots but collects their data on its next run (docs/repository-format.md; on a\n"
+      "remote, other hosts' readers are seen through their reader lock objects, docs/remote.md).\n"
       "--repo rclone:REMOTE:PATH: a remote repository (docs/remote.md); create, delete, prune, repair and\n"
       "copy write it under a lease lock; a remote that refuses deletes fails delete/prune with exit 7.");
 
@@ -1041,8 +1046,9 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   AddAppFlags(restore, &ctx.app_flags);  // in place only
   restore->footer(
       "Every chunk and file hash is checked while writing; a damaged snapshot is refused.\n"
-      "With --to it only reads the repository: it runs beside a writer (a nightly create), and a prune\n"
-      "meanwhile collects no data until it is done; --lock-wait then waits for a running prune's collection.\n"
+      "The repository it reads from is only read: with --to it runs beside a writer (a nightly create), and\n"
+      "a prune meanwhile (from any host, on a remote) collects no data until it is done; --lock-wait then\n"
+      "waits for a running prune's collection. In place, the local repository's writer lock is taken too.\n"
       "Examples:\n"
       "  maestro-db snap restore latest --to /tmp/check\n"
       "  maestro-db snap restore 20250808_143022 --store main --to /tmp/main-only --dry-run\n"
@@ -1060,6 +1066,10 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   verify->add_option("ID", va->ids, "snapshots to check (default: all)");
   verify->add_flag("--all", va->all, "check every snapshot (the default when no ID is given)");
   verify->add_flag("--read-data", va->read_data, "read and hash every blob (slow, thorough)");
+  verify->add_option("--lock-wait", va->lock_wait,
+                      "seconds to wait for a running garbage collection (a prune's) to finish (default 0: exit 5 "
+                      "at once)")
+      ->check(CLI::NonNegativeNumber);
   AddDrillFlags(verify, &va->drill);
   verify->footer("Examples:\n  maestro-db snap verify --all --read-data\n  maestro-db snap verify --drill latest");
   verify->callback(Command(ctx, exit_code, [&ctx, va](int* code) { return RunVerify(ctx, *va, code); }));

@@ -63,8 +63,9 @@ class GarbageCollector {
   Result<GcStats> Run() {
     if (!dry_run_) {
       MAESTRO_RETURN_IF_ERROR(files_.EnsureScratch());
-      // Before anything is read: a reader holding the file may use any pack (reader_lock.h).
-      auto readers = ReaderLock::Exclusive(files_.env(), files_.dir());
+      // Before anything is read: a reader holding the lock may use any pack
+      // (reader_lock.h; on a remote, other hosts' readers too).
+      auto readers = ReaderLock::Exclusive(files_);
       if (readers.status().IsBusy()) {
         stats_.skipped = readers.status().message();
         return stats_;

@@ -15,10 +15,14 @@
 // A reader that finds a GC running waits for it up to its --lock-wait, then
 // fails with Busy, having read nothing.
 //
-// It orders the processes of one host. A remote repository's GC takes it in
-// its local scratch folder, but readers of a remote repository do not take it
-// (a remote GC runs under the lease lock, snapshot/remote_lock.h, and other
-// hosts' readers could not be seen anyway).
+// The file orders the processes of one host. A remote repository
+// (`rclone:REMOTE:PATH`) is read from other hosts too, so there the same lock
+// is a lease lock object in the remote's locks/ (snapshot/remote_lock.h,
+// "Modes"): a reader writes a `mode=reader` object, refreshed while it reads;
+// GC writes a `mode=collector` object and lists, and skips while another
+// holder's reader object is live. Shared(Repository*) and Exclusive(RepoFiles)
+// pick the form from the repository (a remote GC takes both: the local file
+// in its scratch folder and the remote object).
 //
 // A kill drops the flock with the process. Readers that may not create the
 // file (a read-only mount, another user's repository) lock it read-only if it
@@ -29,6 +33,9 @@
 #include <memory>
 #include <string>
 
+#include "snapshot/remote_lock.h"
+#include "snapshot/repo_files.h"
+#include "snapshot/repository.h"
 #include "util/env.h"
 #include "util/status.h"
 
@@ -42,17 +49,28 @@ class ReaderLock {
   // nothing is returned, with note() saying why.
   static Result<std::unique_ptr<ReaderLock>> Shared(Env* env, const std::string& repo_dir, double wait_seconds = 0,
                                                     int64_t poll_micros = 100000);
+  // As above, for the repository `repo` opened: its local folder's file, or,
+  // for a remote repository, a reader lock object there (waiting as above for
+  // another host's GC; a remote that refuses the object is run without it,
+  // told through note(), as a read-only folder is).
+  static Result<std::unique_ptr<ReaderLock>> Shared(Repository* repo, double wait_seconds = 0,
+                                                    int64_t poll_micros = 100000);
   // Exclusive, not waiting: Busy while a reader holds it.
   static Result<std::unique_ptr<ReaderLock>> Exclusive(Env* env, const std::string& repo_dir);
+  // As above for GC of the repository behind files: the folder's file, and
+  // for a remote one also the collector lock object (Busy naming the reader).
+  static Result<std::unique_ptr<ReaderLock>> Exclusive(const RepoFiles& files);
 
   static std::string Path(const std::string& repo_dir);
 
-  bool held() const { return lock_ != nullptr; }
+  bool held() const { return lock_ != nullptr || remote_ != nullptr; }
   const std::string& note() const { return note_; }  // "" when held
 
  private:
-  ReaderLock(std::unique_ptr<FileLock> lock, std::string note) : lock_(std::move(lock)), note_(std::move(note)) {}
+  ReaderLock(std::unique_ptr<FileLock> lock, std::unique_ptr<RemoteLock> remote, std::string note)
+      : lock_(std::move(lock)), remote_(std::move(remote)), note_(std::move(note)) {}
   std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<RemoteLock> remote_;  // a remote repository's reader or collector object
   std::string note_;
 };
 

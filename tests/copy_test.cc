@@ -718,6 +718,65 @@ TEST_F(RemoteCopyTest, WritersWorkOnARemoteRepositoryUnderItsLeaseLock) {
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
 }
 
+// The readers' lock of a remote (snapshot/reader_lock.h): a reader on another
+// host holds a `mode=reader` lock object there. A prune meanwhile removes the
+// snapshots but no pack or index file; the next prune collects. And a reader
+// finding a collection's object waits for it, or exits 5 having written nothing.
+TEST_F(RemoteCopyTest, RemotePruneCollectsNothingWhileAnotherHostReadsAndReadersWaitForItsCollection) {
+  StartServer(false);
+  if (server_ == nullptr) return;
+  std::string root = dir_.Sub("root");
+  ASSERT_EQ(RunCli({"demo", "create", root, "--documents", "5"}).exit_code, 0);
+  std::vector<std::string> env = CliEnv();
+  const std::string served = dir_.Sub("repo"), remote = "rclone:t:" + served;
+  // Data only the first snapshot has: pruning it down to the second frees a pack.
+  const std::string extra = root + "/ai_researcher/data/raw_pdfs/extra_only_in_the_first.pdf";
+  WriteFile(extra, RandomBytes(400000, 77));
+  ASSERT_EQ(RunCli({"--root", root, "--repo", remote, "-q", "snap", "create"}, env).exit_code, 0);
+  ASSERT_EQ(::unlink(extra.c_str()), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // distinct ids
+  ASSERT_EQ(RunCli({"--root", root, "--repo", remote, "-q", "snap", "create"}, env).exit_code, 0);
+  auto data = [&] { return std::make_pair(TreeDigest(served + "/packs"), TreeDigest(served + "/index")); };
+  std::unique_ptr<Backend> there = NewLocalBackend(Env::Default(), served);  // the served folder, as another host
+  RemoteLockOptions lo;
+  lo.refresher = false;
+  lo.command = "maestro-db snap restore (another host)";
+  {
+    lo.mode = RemoteLockMode::kReader;
+    auto reader = RemoteLock::Acquire(there.get(), Env::Default(), lo);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    auto before = data();
+    CliResult p = RunCli({"--repo", remote, "--json", "snap", "prune", "--keep-last", "1"}, env);
+    EXPECT_EQ(p.exit_code, 0) << p.out << p.err;
+    EXPECT_NE(p.out.find("skipped"), std::string::npos) << "the JSON does not say GC was skipped: " << p.out;
+    EXPECT_EQ(data(), before) << "a pack or index file changed under another host's reader";
+    EXPECT_EQ(RemoteIds(served).size(), 1u) << "the snapshot itself is removed";
+  }
+  auto before = data();
+  CliResult again = RunCli({"--repo", remote, "--json", "snap", "prune", "--keep-last", "1"}, env);
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(data().first, before.first) << "the next prune collects the first snapshot's pack";
+  {
+    lo.mode = RemoteLockMode::kCollector;
+    lo.command = "maestro-db snap prune (another host)";
+    auto gc = RemoteLock::Acquire(there.get(), Env::Default(), lo);
+    ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+    const std::string out = dir_.Sub("out");
+    CliResult busy = RunCli({"--repo", remote, "snap", "restore", "latest", "--to", out}, env);
+    EXPECT_EQ(busy.exit_code, 5) << busy.out << busy.err;
+    EXPECT_NE(busy.err.find("collecting garbage"), std::string::npos) << busy.err;
+    EXPECT_NE(busy.err.find("another host"), std::string::npos) << "the collector is named: " << busy.err;
+    EXPECT_FALSE(Env::Default()->DirExists(out) && !Sh("ls -A '" + out + "'").empty()) << "a refused restore wrote";
+    CliResult verify = RunCli({"--repo", remote, "snap", "verify", "--read-data"}, env);
+    EXPECT_EQ(verify.exit_code, 5) << "not a false report of damage: " << verify.out << verify.err;
+    CliResult copy = RunCli({"--repo", dir_.Sub("back"), "snap", "copy", "--all", "--from", remote}, env);
+    EXPECT_EQ(copy.exit_code, 5) << copy.out << copy.err;
+  }
+  CliResult verify = RunCli({"--repo", remote, "snap", "verify", "--read-data"}, env);
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_TRUE(Sh("ls -A '" + served + "/locks' 2>/dev/null").empty()) << "the readers left their lock objects";
+}
+
 // internal-sftp -P remove,rmdir,rename: copy and create work; delete and
 // prune fail with exit 7 naming the refusal, and the repository is intact.
 TEST_F(RemoteCopyTest, AppendOnlyTargetTakesCopyAndCreateAndRefusesDeleteAndPruneCleanly) {

@@ -208,6 +208,38 @@ TEST(ConcurrencyTest, RestoreToWaitsForARunningGarbageCollectionOrExitsBusyHavin
   EXPECT_EQ(waited.exit_code, 0) << waited.out << waited.err;
 }
 
+// A verify that read packs while a prune's collection removed them could only
+// notice afterwards (the names changed) and run again, up to six times, then
+// report with a warning: a long --read-data run repeated during a long prune.
+// It waits for the collection instead, and runs beside other readers.
+TEST(ConcurrencyTest, VerifyWaitsForARunningGarbageCollectionAndRunsBesideOtherReaders) {
+  OneSnapshot one;
+  ASSERT_NO_FATAL_FAILURE(one.Make());
+  const std::string &root = one.root, &repo = one.repo;
+  auto gc = ReaderLock::Exclusive(Env::Default(), repo);  // what a prune's collection holds
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  for (const std::vector<std::string>& how :
+       {std::vector<std::string>{"snap", "verify", "--read-data"}, std::vector<std::string>{"snap", "verify"}}) {
+    std::vector<std::string> args = {"--root", root};
+    args.insert(args.end(), how.begin(), how.end());
+    CliResult busy = RunCli(args);
+    EXPECT_EQ(busy.exit_code, kExitBusy) << busy.out << busy.err;
+    EXPECT_NE(busy.err.find("collecting garbage"), std::string::npos) << busy.err;
+  }
+  std::thread release([&] {
+    usleep(700 * 1000);
+    gc->reset();
+  });
+  CliResult waited = RunCli({"--root", root, "snap", "verify", "--read-data", "--lock-wait", "20"});
+  release.join();
+  EXPECT_EQ(waited.exit_code, 0) << waited.out << waited.err;
+  // And a prune while a verify reads collects nothing (the verify's lock is the readers' one).
+  auto reader = ReaderLock::Shared(Env::Default(), repo);
+  ASSERT_TRUE(reader.ok() && (*reader)->held());
+  CliResult v = RunCli({"--root", root, "snap", "verify"});
+  EXPECT_EQ(v.exit_code, 0) << "a verify must run beside another reader\n" << v.out << v.err;
+}
+
 TEST(ConcurrencyTest, RestoreToRunsWithAWarningWhenTheReadersLockCannotBeMade) {
   OneSnapshot one;
   ASSERT_NO_FATAL_FAILURE(one.Make());
