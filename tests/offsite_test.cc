@@ -414,5 +414,32 @@ TEST_F(OffsiteTest, CopyJobDoesNotReadTheLocalRepositoryWhileAGarbageCollectionR
   EXPECT_EQ((*target)->List()->size(), 1u);
 }
 
+// The scheduled drill restores the latest snapshot into scratch: a pack a
+// prune's collection removed under it would be reported, and notified, as a
+// damaged snapshot. It takes the readers' lock: skipped (Busy, retried) while
+// a collection runs, and the collection skips while it reads.
+TEST_F(OffsiteTest, DrillJobDoesNotReadTheRepositoryWhileAGarbageCollectionRunsThere) {
+  const int64_t t0 = T("2025-03-01T02:00:00Z");
+  Install inst(t0);
+  Layout layout = inst.layout();
+  testing::DemoService svc(inst, t0);
+  svc.cfg.monitor_enabled = false;
+  svc.cfg.prune_enabled = false;
+  svc.cfg.drill_enabled = true;
+  svc.cfg.drill_scratch = inst.dir.Sub("drill-scratch");
+  ASSERT_TRUE(Env::Default()->CreateDirs(svc.cfg.drill_scratch).ok());
+  svc.cfg.lock_wait_s = 0;
+  Scheduler& sched = svc.Start();
+  ASSERT_TRUE(sched.RunNow(JobKind::kSnapshot).ok());
+  {
+    auto gc = ReaderLock::Exclusive(Env::Default(), layout.repo());  // a `snap prune` collecting
+    ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+    Status busy = sched.RunNow(JobKind::kDrill);
+    EXPECT_TRUE(busy.IsBusy()) << busy.ToString();
+  }
+  Status st = sched.RunNow(JobKind::kDrill);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+}
+
 }  // namespace
 }  // namespace maestro

@@ -74,11 +74,8 @@ Status CopyJob(const Layout& layout, const CopyStep& step, JobContext& ctx) {
   // (snapshot/open_repository.h; MAESTRO_DB_PASSWORD_FILE for a service).
   MAESTRO_ASSIGN_OR_RETURN(OpenedRepository opened, OpenRepository(ctx.env, layout.repo(), OpenRepositoryOptions{}));
   std::unique_ptr<Repository> local = std::move(opened.repo);
-  // Only read: a garbage collection of it (a prune from the command line)
-  // skips while the copy reads, instead of removing packs under it (snapshot/reader_lock.h).
-  const double wait = ctx.stop ? 0 : static_cast<double>(std::max<int64_t>(0, ctx.config.lock_wait_s));
-  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<ReaderLock> reading, ReaderLock::Shared(ctx.env, local->dir(), wait, 200000));
-  if (!reading->held()) ctx.log.Emit("lock_notice", {{"job", "copy"}, {"notice", reading->note()}});
+  // Only read: a prune's collection skips while the copy reads.
+  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<ReaderLock> reading, LockForReadingInJob(ctx, local.get(), "copy"));
   MAESTRO_ASSIGN_OR_RETURN(WriterSession target, OpenTarget(ctx, spec));
   MAESTRO_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> mine, local->List());
   MAESTRO_ASSIGN_OR_RETURN(std::vector<SnapshotInfo> theirs, target.repo->List());

@@ -1,5 +1,6 @@
 #include "engine/schedule/schedule_drill.h"
 
+#include "engine/schedule/schedule_jobs.h"
 #include "engine/stores/drill.h"
 #include "snapshot/open_repository.h"
 #include "snapshot/repository.h"
@@ -12,6 +13,9 @@ Status DrillJob(const Layout& layout, JobContext& ctx) {
   // Through OpenRepository: an encrypted repository with the process's password.
   MAESTRO_ASSIGN_OR_RETURN(OpenedRepository opened, OpenRepository(ctx.env, layout.repo(), OpenRepositoryOptions()));
   std::unique_ptr<Repository> repo = std::move(opened.repo);
+  // A pack removed under the drill by a prune's collection would be reported
+  // (and notified) as a damaged snapshot: the collection skips while it reads.
+  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<ReaderLock> reading, LockForReadingInJob(ctx, repo.get(), "drill"));
   MAESTRO_ASSIGN_OR_RETURN(std::string id, repo->ResolveId("latest"));
   DrillOptions opts;
   opts.scratch_parent = ctx.config.drill_scratch;

@@ -189,6 +189,13 @@ Status MonitorJob(const Layout& layout, JobContext& ctx) {
 
 }  // namespace
 
+Result<std::unique_ptr<ReaderLock>> LockForReadingInJob(JobContext& ctx, Repository* repo, const char* job) {
+  const double wait = ctx.stop ? 0 : static_cast<double>(std::max<int64_t>(0, ctx.config.lock_wait_s));
+  MAESTRO_ASSIGN_OR_RETURN(std::unique_ptr<ReaderLock> reading, ReaderLock::Shared(repo, wait, 200000));
+  if (!reading->held()) ctx.log.Emit("lock_notice", {{"job", job}, {"notice", reading->note()}});
+  return reading;
+}
+
 Result<WriterSession> OpenWriterForJob(JobContext& ctx, const Layout& layout, const char* job) {
   MAESTRO_RETURN_IF_ERROR(CheckStorePaths(layout));  // before the repository is created or locked
   const std::string& repo_dir = layout.repo();

@@ -17,6 +17,9 @@
 // (action "skip" and a Busy result when lock_wait is 0 or runs out; the
 // scheduler retries at the next tick). A stop request ends the wait at once.
 //
+// Jobs that only read the repository for long (copy's source, the drill)
+// take the readers' lock instead (LockForReadingInJob below).
+//
 // Stopping: a job checks JobContext::stop between its durable steps only: a
 // snapshot is published or not (never partial, see snapshot/repository.h), a
 // transaction commits or rolls back inside RunTransaction; the monitor does not
@@ -31,7 +34,9 @@
 #include "engine/stores/layout.h"
 #include "engine/schedule/schedule.h"
 #include "snapshot/open_writer.h"
+#include "snapshot/reader_lock.h"
 #include "snapshot/repo_lock.h"
+#include "snapshot/repository.h"
 #include "util/env.h"
 #include "util/status.h"
 
@@ -51,5 +56,13 @@ Status PrepareScheduleRepository(Env* env, const Layout& layout);
 // logging what it does (see above), then opens or creates the repository under
 // it. Busy when it gives up.
 Result<WriterSession> OpenWriterForJob(JobContext& ctx, const Layout& layout, const char* job);
+
+// The readers' lock (snapshot/reader_lock.h) of repo for job `job`, which
+// only reads it for long (copy's source, the drill): a garbage collection (a
+// `snap prune` from the command line) then skips instead of removing packs
+// under it. Waits ctx.config.lock_wait_s for a running collection (none once
+// stop is set), then Busy (the job is skipped and retried). A lock that
+// cannot be made is a "lock_notice" event line, and the job runs without it.
+Result<std::unique_ptr<ReaderLock>> LockForReadingInJob(JobContext& ctx, Repository* repo, const char* job);
 
 }  // namespace maestro
