@@ -4,21 +4,26 @@
 // sees a consistent list; a snapshot taken while another process writes to the
 // main database at full speed restores to a database that passes
 // PRAGMA integrity_check. Long readers (`snap restore --to`, `snap copy`'s
-// source) take the readers' lock (snapshot/reader_lock.h): they run beside a
-// writer, and a garbage collection skips rather than removing what they read.
+// source, `snap verify`) take the readers' lock (snapshot/reader_lock.h): they
+// run beside a writer, and a garbage collection skips rather than removing
+// what they read; injected lock faults on it lose nothing.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "snapshot/reader_lock.h"
 #include "snapshot/repo_lock.h"
+#include "snapshot/repository.h"
 #include "tests/reliability_util.h"
+#include "tests/support/fault_env.h"
 #include "tests/test_util.h"
 #include "util/sqlite.h"
 
@@ -238,6 +243,73 @@ TEST(ConcurrencyTest, VerifyWaitsForARunningGarbageCollectionAndRunsBesideOtherR
   ASSERT_TRUE(reader.ok() && (*reader)->held());
   CliResult v = RunCli({"--root", root, "snap", "verify"});
   EXPECT_EQ(v.exit_code, 0) << "a verify must run beside another reader\n" << v.out << v.err;
+}
+
+// flock(2) of lock.readers failing (EIO, ENOLCK on a network file system),
+// shared or exclusive, as FaultEnv makes it; every other lock is left alone.
+class ReadersLockFaultEnv : public FaultEnv {
+ public:
+  explicit ReadersLockFaultEnv(int err) : FaultEnv(Env::Default()), err_(err) {}
+  Status TryLockFile(const std::string& p, std::unique_ptr<FileLock>* l) override {
+    return Fails(p) ? Injected(p) : FaultEnv::TryLockFile(p, l);
+  }
+  Status TryLockFileShared(const std::string& p, std::unique_ptr<FileLock>* l) override {
+    return Fails(p) ? Injected(p) : FaultEnv::TryLockFileShared(p, l);
+  }
+  int failures = 0;
+
+ private:
+  bool Fails(const std::string& p) const { return p.size() >= 12 && p.compare(p.size() - 12, 12, "lock.readers") == 0; }
+  Status Injected(const std::string& p) {
+    ++failures;
+    return Status::IoError("flock " + p + ": " + std::strerror(err_) + " (injected)");
+  }
+  int err_;
+};
+
+// A collection that cannot take the readers' lock cannot know no reader reads:
+// it fails, naming the lock, and removes no pack or index file; a reader that
+// cannot take it reads on, told so. Nothing is lost either way.
+TEST(ConcurrencyTest, ReadersLockFaultsFailTheCollectionWithNothingRemovedAndLetReadersReadOn) {
+  for (int err : {EIO, ENOLCK}) {
+    SCOPED_TRACE(std::strerror(err));
+    TempDir t;
+    std::string root = t.Sub("root");
+    const std::string repo = root + "/backups/maestro-db";
+    reliability::MakeSmallDemo(root, 4);
+    ASSERT_FALSE(reliability::SnapCreate(root).empty());
+    CliResult reset = RunCli({"--root", root, "reset", "--yes", "--force"});
+    ASSERT_EQ(reset.exit_code, 0) << reset.err;
+    ASSERT_FALSE(reliability::SnapCreate(root).empty());
+    ReadersLockFaultEnv env(err);
+    auto r = Repository::Open(&env, repo, false);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    auto ids = (*r)->List();
+    ASSERT_TRUE(ids.ok() && ids->size() >= 2u);
+    // All but the newest (the reset's pre-image snapshot holds the first one's data too).
+    std::vector<std::string> old;
+    for (size_t i = 0; i + 1 < ids->size(); ++i) old.push_back((*ids)[i].id);
+    ASSERT_TRUE((*r)->DeleteSnapshots(old).ok());
+    auto before = RepoData(repo);
+    auto gc = (*r)->RemoveUnreferencedData(false);
+    ASSERT_FALSE(gc.ok()) << "a collection ran without knowing whether a reader reads";
+    EXPECT_NE(gc.status().ToString().find("lock.readers"), std::string::npos) << gc.status().ToString();
+    EXPECT_EQ(RepoData(repo), before) << "a pack or index file went although the collection failed";
+    EXPECT_GE(env.failures, 1);
+    auto reader = ReaderLock::Shared(r->get(), 0);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    EXPECT_FALSE((*reader)->held());
+    EXPECT_NE((*reader)->note().find("without the readers' lock"), std::string::npos) << (*reader)->note();
+    auto rep = (*r)->Verify({}, true);
+    ASSERT_TRUE(rep.ok());
+    EXPECT_TRUE(rep->ok()) << "the repository is whole after the failed collection";
+    // Without the fault the next collection frees the deleted snapshot's data.
+    auto again = Repository::Open(Env::Default(), repo, false);
+    ASSERT_TRUE(again.ok());
+    auto freed = (*again)->RemoveUnreferencedData(false);
+    ASSERT_TRUE(freed.ok()) << freed.status().ToString();
+    EXPECT_NE(RepoData(repo), before);
+  }
 }
 
 TEST(ConcurrencyTest, RestoreToRunsWithAWarningWhenTheReadersLockCannotBeMade) {
