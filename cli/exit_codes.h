@@ -12,7 +12,7 @@ enum ExitCode : int {
   kExitUsage = 2,          // bad flags or arguments
   kExitNotFound = 3,       // root, store, snapshot or transaction not found
   kExitCorruption = 4,     // repository or journal bytes fail their checksums
-  kExitBusy = 5,           // repository lock held, or a store file is open in another process
+  kExitBusy = 5,           // repository lock held, a reader met a running GC, or a store file is open elsewhere
   kExitUnfinished = 6,     // an unfinished transaction: run `maestro-db recover`
   kExitIoError = 7,        // the OS refused (disk full, EIO, permission)
   kExitBadStore = 8,       // a store is not what it should be (garbage, missing tables)

@@ -1062,7 +1062,8 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   auto* verify = snap->add_subcommand(
       "verify",
       "Check snapshots: manifests intact and every blob present with the right size; with --read-data\n"
-      "every blob is decompressed and its hash checked. Exit 0: clean; 4: problems (each listed).");
+      "every blob is decompressed and its hash checked. Exit 0: clean; 4: problems (each listed); 5: a\n"
+      "prune's garbage collection is running (--lock-wait SECONDS waits for it).");
   verify->add_option("ID", va->ids, "snapshots to check (default: all)");
   verify->add_flag("--all", va->all, "check every snapshot (the default when no ID is given)");
   verify->add_flag("--read-data", va->read_data, "read and hash every blob (slow, thorough)");
