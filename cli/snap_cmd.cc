@@ -817,6 +817,7 @@ struct PruneArgs {
   RetentionPolicy policy;
   bool dry_run = false;
   double lock_wait = 0;
+  double max_unused_percent = kDefaultMaxUnused * 100;
 };
 
 Status RunPrune(CliContext& ctx, const PruneArgs& a) {
@@ -825,6 +826,7 @@ Status RunPrune(CliContext& ctx, const PruneArgs& a) {
   MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForRun(ctx, a.dry_run, a.lock_wait));
   PruneOptions po;
   po.dry_run = a.dry_run;
+  po.max_unused = a.max_unused_percent / 100;
   PruneResult pr;
   Status st = Prune(*w.repo, a.policy, po, &pr);
   if (!st.ok() && pr.gc_failed && !a.dry_run)
@@ -1080,7 +1082,11 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
       "delete", "Delete snapshots, then remove the data no remaining snapshot references");
   del->add_option("ID", da->ids, "snapshots to delete (id, prefix, `latest` or ISO-8601 time)")->required();
   AddLockWait(del, &da->lock_wait);
-  del->footer("Example:\n  maestro-db snap delete 20250801_020000 20250802_020000");
+  del->footer(
+      "Data only the deleted snapshots held is removed as `snap prune` removes it: packs nothing needs\n"
+      "go, partly used packs are rewritten until at most 5% of the repository stays unused (run\n"
+      "`snap prune --keep-last N --max-unused 0` to rewrite them all).\n"
+      "Example:\n  maestro-db snap delete 20250801_020000 20250802_020000");
   del->callback(Command(ctx, exit_code, [&ctx, da](int*) { return RunDelete(ctx, *da); }));
   ctx.MarkWriting(del);
 
@@ -1101,9 +1107,14 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   prune->add_option("--keep-yearly", pa->policy.keep_yearly, "... of the last N years that have one")
       ->check(CLI::NonNegativeNumber);
   prune->add_flag("--dry-run", pa->dry_run, "show what would be kept and removed; change nothing");
+  prune->add_option("--max-unused", pa->max_unused_percent,
+                    "PERCENT of the repository's bytes that may stay unused, rather than rewriting packs that\n"
+                    "hold some unused blobs (default 5, as restic's; 0 rewrites every partly used pack)")
+      ->check(CLI::Range(0.0, 100.0));
   AddLockWait(prune, &pa->lock_wait);
   prune->footer(
-      "Each kept snapshot is listed with the rules that keep it.\n"
+      "Each kept snapshot is listed with the rules that keep it. Packs nothing needs are deleted;\n"
+      "packs partly used are rewritten, most unused first, until at most --max-unused stays unused.\n"
       "Example:\n  maestro-db snap prune --keep-last 3 --keep-daily 7 --keep-weekly 4 --keep-monthly 6 --dry-run");
   prune->callback(Command(ctx, exit_code, [&ctx, pa](int*) { return RunPrune(ctx, *pa); }));
   ctx.MarkWriting(prune);

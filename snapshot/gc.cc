@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "snapshot/blob_id_set.h"
 #include "snapshot/blob_index.h"
@@ -54,9 +56,10 @@ class IndexPieces {
 
 class GarbageCollector {
  public:
-  GarbageCollector(const RepoFiles& files, bool dry_run)
+  GarbageCollector(const RepoFiles& files, bool dry_run, double max_unused)
       : files_(files),
         dry_run_(dry_run),
+        max_unused_(max_unused),
         needed_(files.env(), files.CacheDir(), files.memory_budget()),
         idx_(files.env(), files.CacheDir(), files.memory_budget()) {}
 
@@ -160,30 +163,56 @@ class GarbageCollector {
     return CleanLeftovers(files_, packs, damaged_);
   }
 
-  // Per pack: how many of its (chosen) index entries are still needed; packs
-  // with none are dropped, packs with some are rewritten. One pass over the
-  // index in blob-id order, so the needed set is read in order too.
+  // Per pack: how many of its (chosen) index entries are still needed. Packs
+  // with none are dropped. Partly used packs are rewritten most-unused first,
+  // until what stays unused is at most max_unused_ of what stays (restic's
+  // --max-unused, 5% by default): a 1% day spreads a few dead blobs over most packs, and
+  // rewriting every pack for them would copy the whole repository each prune.
+  // The unused blobs of a pack that stays keep their index entries, so the
+  // next collection still counts them. One pass over the index in blob-id
+  // order, so the needed set is read in order too.
   Status PlanPacks() {
     struct PackUse {
-      uint64_t needed = 0, unneeded = 0, unneeded_bytes = 0;
+      uint64_t needed = 0, unneeded = 0, unneeded_bytes = 0, bytes = 0;
     };
     std::map<Hash128, PackUse> packs;
     Status s = idx_.ForEach([&](const IndexEntry& e) {
       PackUse& u = packs[e.pack];
+      const uint64_t share = StoredShare(e) + (e.pack_version == kRepoFormatVersion ? kBlobHeaderSize : 0);
+      u.bytes += share;
       if (needed_.Contains(e.blob)) {
         u.needed++;
         return Status::OK();
       }
       u.unneeded++;
-      u.unneeded_bytes += StoredShare(e) + (e.pack_version == kRepoFormatVersion ? kBlobHeaderSize : 0);
-      stats_.blobs_removed++;
+      u.unneeded_bytes += share;
       return needed_.status();  // "not needed" only if the set could be read
     });
     MAESTRO_RETURN_IF_ERROR(s);
-    for (const auto& [pack, u] : packs) {
-      if (u.unneeded == 0) continue;
-      (u.needed == 0 ? drop_ : rewrite_).insert(pack);
+    auto collect = [&](const PackUse& u) {
+      stats_.blobs_removed += u.unneeded;
       stats_.bytes_freed += u.unneeded_bytes;
+    };
+    uint64_t kept_bytes = 0, unused_bytes = 0;
+    std::vector<std::pair<double, Hash128>> partly;  // (unused share, pack)
+    for (const auto& [pack, u] : packs) {
+      if (u.needed == 0) {
+        drop_.insert(pack);
+        collect(u);
+        continue;
+      }
+      kept_bytes += u.bytes;
+      unused_bytes += u.unneeded_bytes;
+      if (u.unneeded > 0) partly.emplace_back(static_cast<double>(u.unneeded_bytes) / std::max<uint64_t>(u.bytes, 1), pack);
+    }
+    std::sort(partly.begin(), partly.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (const auto& [share, pack] : partly) {
+      if (static_cast<double>(unused_bytes) <= max_unused_ * static_cast<double>(kept_bytes)) break;
+      const PackUse& u = packs[pack];
+      rewrite_.insert(pack);
+      collect(u);
+      unused_bytes -= u.unneeded_bytes;
+      kept_bytes -= u.unneeded_bytes;
     }
     stats_.packs_rewritten = rewrite_.size();
     stats_.packs_removed = drop_.size() + rewrite_.size();
@@ -215,11 +244,11 @@ class GarbageCollector {
     return take();
   }
 
-  // 2. Every kept entry in new index files; all published before anything goes.
+  // 2. Every entry of a pack that stays in new index files (its unused ones
+  // too: see PlanPacks); all published before anything goes.
   Status WriteKeptIndex(IndexPieces* pieces) {
     MAESTRO_RETURN_IF_ERROR(idx_.ForEach([&](const IndexEntry& e) {
       if (rewrite_.count(e.pack) || drop_.count(e.pack)) return Status::OK();
-      if (!needed_.Contains(e.blob)) return needed_.status();
       return pieces->Add(e);
     }));
     return pieces->Flush();
@@ -244,6 +273,7 @@ class GarbageCollector {
 
   const RepoFiles& files_;
   const bool dry_run_;
+  const double max_unused_;  // see PlanPacks
   GcStats stats_;
   BlobIdSet needed_;
   BlobIndex idx_;
@@ -255,8 +285,8 @@ class GarbageCollector {
 
 }  // namespace
 
-Result<GcStats> RemoveUnreferencedData(const RepoFiles& files, bool dry_run) {
-  return GarbageCollector(files, dry_run).Run();
+Result<GcStats> RemoveUnreferencedData(const RepoFiles& files, bool dry_run, double max_unused) {
+  return GarbageCollector(files, dry_run, max_unused).Run();
 }
 
 }  // namespace maestro

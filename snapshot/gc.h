@@ -22,6 +22,6 @@
 
 namespace maestro {
 
-Result<GcStats> RemoveUnreferencedData(const RepoFiles& files, bool dry_run);
+Result<GcStats> RemoveUnreferencedData(const RepoFiles& files, bool dry_run, double max_unused = kDefaultMaxUnused);
 
 }  // namespace maestro

@@ -15,7 +15,7 @@ Status Prune(Repository& repo, const RetentionPolicy& policy, const PruneOptions
   // Manifests first: a removed snapshot disappears from List at once, and the
   // GC below then sees its data as unreferenced.
   if (!opts.dry_run && !out->remove_ids.empty()) MAESTRO_RETURN_IF_ERROR(repo.DeleteSnapshots(out->remove_ids));
-  auto gc = repo.RemoveUnreferencedData(opts.dry_run);
+  auto gc = repo.RemoveUnreferencedData(opts.dry_run, opts.max_unused);
   if (!gc.ok()) {
     out->gc_failed = true;
     return gc.status();

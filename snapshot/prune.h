@@ -28,6 +28,9 @@ struct PruneOptions {
   // only data that is unreferenced already; what the snapshots to remove alone
   // hold is freed (and counted) by the real run.
   bool dry_run = false;
+  // The share of the repository's bytes the collection may leave unused
+  // (Repository::RemoveUnreferencedData; `snap prune --max-unused`).
+  double max_unused = kDefaultMaxUnused;
 };
 
 // Filled step by step, so a caller still sees how far a failed prune got.

@@ -82,7 +82,9 @@ class RepositoryImpl final : public Repository {
     return VerifySnapshots(files_, ids, read_data);
   }
   Status DeleteSnapshots(const std::vector<std::string>& ids) override { return DeleteManifests(files_, ids); }
-  Result<GcStats> RemoveUnreferencedData(bool dry_run) override { return maestro::RemoveUnreferencedData(files_, dry_run); }
+  Result<GcStats> RemoveUnreferencedData(bool dry_run, double max_unused) override {
+    return maestro::RemoveUnreferencedData(files_, dry_run, max_unused);
+  }
   Result<RepairReport> Repair(bool dry_run) override { return RepairRepository(files_, dry_run); }
 
  private:

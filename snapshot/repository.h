@@ -209,6 +209,10 @@ struct VerifyReport {
   bool ok() const { return problems.empty(); }
 };
 
+// The share of a repository's bytes a garbage collection may leave unused
+// rather than rewrite packs for (Repository::RemoveUnreferencedData).
+constexpr double kDefaultMaxUnused = 0.05;
+
 struct GcStats {
   uint64_t blobs_removed = 0, packs_removed = 0, packs_rewritten = 0, bytes_freed = 0;
   // Non-empty: nothing was removed, and why (a damaged manifest may reference
@@ -340,10 +344,13 @@ class Repository {
 
   // Removes manifests (the snapshot disappears from List at once), then nothing else.
   virtual Status DeleteSnapshots(const std::vector<std::string>& ids) = 0;
-  // Removes data no listed snapshot references (rewriting partly-used packs into new
-  // packs first). A kill at any moment never loses data a listed snapshot needs.
-  // While a manifest or an index file is damaged nothing is removed (GcStats::skipped).
-  virtual Result<GcStats> RemoveUnreferencedData(bool dry_run) = 0;
+  // Removes data no listed snapshot references: packs nothing needs go, and
+  // partly-used packs are rewritten into new packs, most unused first, until
+  // at most max_unused of the bytes that stay are unused (restic's
+  // --max-unused; 0 = rewrite every partly-used pack). A kill at any moment
+  // never loses data a listed snapshot needs. While a manifest or an index
+  // file is damaged nothing is removed (GcStats::skipped).
+  virtual Result<GcStats> RemoveUnreferencedData(bool dry_run, double max_unused = kDefaultMaxUnused) = 0;
   // Writers only. Moves damaged manifests and index files to <repo>/damaged/
   // (snapshots/<id>, index/<name>: kept, never deleted), then indexes again
   // from their blob headers the packs no readable index names. dry_run: report only.

@@ -149,10 +149,11 @@ TEST(Format3Fixture, IsWrittenAsFormat3UntilUpgradedThenAsFormat4) {
   ASSERT_TRUE(rep.ok());
   EXPECT_TRUE(rep->ok()) << rep->problems[0].path << ": " << rep->problems[0].detail;
   // GC of a mixed repository: delete the fixture's first snapshot; its only
-  // blob (a.txt's old content) goes, everything else stays readable.
+  // blob (a.txt's old content) goes, everything else stays readable. (max_unused
+  // 0: its format-3 pack is rewritten however little of it is unused.)
   auto list = repo->List();
   ASSERT_TRUE(repo->DeleteSnapshots({(*list)[0].id}).ok());
-  auto gc = repo->RemoveUnreferencedData(false);
+  auto gc = repo->RemoveUnreferencedData(false, 0);
   ASSERT_TRUE(gc.ok()) << gc.status().ToString();
   EXPECT_TRUE(gc->skipped.empty()) << gc->skipped;
   EXPECT_GT(gc->blobs_removed, 0u);
@@ -491,7 +492,9 @@ TEST(Format4Gc, PruneKeepsTheTreeBlobsOfKeptSnapshotsAndRemovesThoseOfDeletedOne
   ASSERT_TRUE(gc.ok());
   EXPECT_EQ(gc->blobs_removed, 0u);
   ASSERT_TRUE(repo->DeleteSnapshots({a->id}).ok());
-  gc = repo->RemoveUnreferencedData(false);
+  // max_unused 0: every partly used pack is rewritten (by default a pack this
+  // little of is unused stays, its unused blobs still indexed).
+  gc = repo->RemoveUnreferencedData(false, 0);
   ASSERT_TRUE(gc.ok()) << gc.status().ToString();
   EXPECT_TRUE(gc->skipped.empty()) << gc->skipped;
   all = TreeBlobsIn(dir);

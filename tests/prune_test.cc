@@ -257,5 +257,58 @@ TEST_F(PruneTest, GcRemovesEachKindInOneBatchWithTheIndexDurablyGoneBeforeAnyPac
   EXPECT_TRUE(vr->ok());
 }
 
+// restic's --max-unused: a pack with a few dead blobs is not rewritten while
+// what stays unused is under 5% of the repository; its dead blobs stay indexed,
+// so a later snapshot may use them again and a later collection still counts
+// them; max_unused 0 rewrites every partly used pack.
+TEST(PruneMaxUnusedTest, PacksWithLittleUnusedStayIndexedAndMaxUnusedZeroRewritesThem) {
+  TempDir tmp;
+  const std::string src = tmp.Sub("src"), dir = tmp.Sub("repo");
+  for (int i = 0; i < 200; ++i) WriteFile(src + "/f" + std::to_string(i) + ".bin", RandomBytes(20000, 500 + i));
+  auto r = Repository::Open(Env::Default(), dir, true);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::unique_ptr<Repository> repo = std::move(r).value();
+  std::vector<SnapshotSource> sources = {{"pdfs", src, true, true}};
+  CreateOptions co;
+  co.racy_margin_ms = 0;
+  auto a = repo->Create(sources, co);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  const std::string gone = testing::ReadFile(src + "/f7.bin");
+  ASSERT_TRUE(Env::Default()->RemoveFile(src + "/f7.bin").ok());
+  ASSERT_TRUE(Env::Default()->RemoveFile(src + "/f8.bin").ok());
+  auto b = repo->Create(sources, co);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  ASSERT_TRUE(repo->DeleteSnapshots({a->id}).ok());
+  const auto packs = TreeDigest(dir + "/packs");
+  // 40 kB of 4 MB unused: 1%, under the default 5%.
+  auto gc = repo->RemoveUnreferencedData(false);
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_EQ(gc->packs_rewritten, 0u);
+  EXPECT_EQ(gc->bytes_freed, 0u);
+  EXPECT_EQ(TreeDigest(dir + "/packs"), packs) << "a pack was rewritten for 1% of unused bytes";
+  // A file coming back takes its still-indexed blob: no data blob is stored again.
+  WriteFile(src + "/f7.bin", gone);
+  auto c = repo->Create(sources, co);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_LT(c->stored_bytes, 20000u) << "f7.bin's blob was stored again although it was kept";
+  auto rep = repo->Verify({}, true);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok());
+  // f8.bin's blob is still unused, still counted: max_unused 0 rewrites its pack.
+  gc = repo->RemoveUnreferencedData(false, 0);
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_GE(gc->packs_rewritten, 1u);
+  EXPECT_GE(gc->bytes_freed, 20000u);
+  EXPECT_NE(TreeDigest(dir + "/packs"), packs);
+  rep = repo->Verify({}, true);
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok());
+  for (const auto& id : {b->id, c->id}) {
+    std::string out = tmp.Sub("out-" + id);
+    ASSERT_TRUE(repo->RestoreStore(id, "pdfs", out, {}).ok()) << id;
+  }
+  EXPECT_EQ(TreeDigest(tmp.Sub("out-" + c->id)), TreeDigest(src));
+}
+
 }  // namespace
 }  // namespace maestro
