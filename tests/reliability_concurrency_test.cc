@@ -153,16 +153,21 @@ TEST(ConcurrencyTest, RestoreToAndCopyRunBesideAWriterInsteadOfExitingBusy) {
   EXPECT_EQ(c.exit_code, 0) << "a copy only reads its source\n" << c.out << c.err;
 }
 
+// A snapshot, a reset (with its pre-image snapshot), and a second snapshot that
+// shares little with the first: keeping only the newest then frees data.
+void MakeSnapshotsThatShareLittle(const std::string& root) {
+  reliability::MakeSmallDemo(root, 4);
+  ASSERT_FALSE(reliability::SnapCreate(root).empty());
+  CliResult reset = RunCli({"--root", root, "reset", "--yes", "--force"});
+  ASSERT_EQ(reset.exit_code, 0) << reset.err;
+  ASSERT_FALSE(reliability::SnapCreate(root).empty());
+}
+
 TEST(ConcurrencyTest, PruneRemovesNothingWhileAReaderReadsAndCollectsOnTheNextRun) {
   TempDir t;
   std::string root = t.Sub("root");
   const std::string repo = root + "/backups/maestro-db";
-  reliability::MakeSmallDemo(root, 4);
-  ASSERT_FALSE(reliability::SnapCreate(root).empty());
-  // A second snapshot that shares little with the first: prune --keep-last 1 then frees data.
-  CliResult reset = RunCli({"--root", root, "reset", "--yes", "--force"});
-  ASSERT_EQ(reset.exit_code, 0) << reset.err;
-  ASSERT_FALSE(reliability::SnapCreate(root).empty());
+  ASSERT_NO_FATAL_FAILURE(MakeSnapshotsThatShareLittle(root));
   {
     // What a running `snap restore --to` or `snap copy` holds.
     auto reader = ReaderLock::Shared(Env::Default(), repo);
@@ -276,11 +281,7 @@ TEST(ConcurrencyTest, ReadersLockFaultsFailTheCollectionWithNothingRemovedAndLet
     TempDir t;
     std::string root = t.Sub("root");
     const std::string repo = root + "/backups/maestro-db";
-    reliability::MakeSmallDemo(root, 4);
-    ASSERT_FALSE(reliability::SnapCreate(root).empty());
-    CliResult reset = RunCli({"--root", root, "reset", "--yes", "--force"});
-    ASSERT_EQ(reset.exit_code, 0) << reset.err;
-    ASSERT_FALSE(reliability::SnapCreate(root).empty());
+    ASSERT_NO_FATAL_FAILURE(MakeSnapshotsThatShareLittle(root));
     ReadersLockFaultEnv env(err);
     auto r = Repository::Open(&env, repo, false);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
