@@ -166,8 +166,9 @@ class GarbageCollector {
   // Per pack: how many of its (chosen) index entries are still needed. Packs
   // with none are dropped. Partly used packs are rewritten most-unused first,
   // until what stays unused is at most max_unused_ of what stays (restic's
-  // --max-unused, 5% by default): a 1% day spreads a few dead blobs over most packs, and
-  // rewriting every pack for them would copy the whole repository each prune.
+  // --max-unused, 5% by default): a 1% day spreads a few dead blobs over most
+  // packs, and rewriting every pack for them would copy nearly the whole
+  // repository at each prune.
   // The unused blobs of a pack that stays keep their index entries, so the
   // next collection still counts them. One pass over the index in blob-id
   // order, so the needed set is read in order too.
@@ -203,7 +204,9 @@ class GarbageCollector {
       }
       kept_bytes += u.bytes;
       unused_bytes += u.unneeded_bytes;
-      if (u.unneeded > 0) partly.emplace_back(static_cast<double>(u.unneeded_bytes) / std::max<uint64_t>(u.bytes, 1), pack);
+      if (u.unneeded == 0) continue;
+      partly.emplace_back(static_cast<double>(u.unneeded_bytes) / static_cast<double>(std::max<uint64_t>(u.bytes, 1)),
+                          pack);
     }
     std::sort(partly.begin(), partly.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
     for (const auto& [share, pack] : partly) {
