@@ -127,7 +127,11 @@ class RemoteLock {
   RemoteLock(const RemoteLock&) = delete;
   RemoteLock& operator=(const RemoteLock&) = delete;
 
-  const RemoteLockRecord& record() const { return record_; }
+  // A copy, under the lock: the refresher thread replaces the record.
+  RemoteLockRecord record() const {
+    std::lock_guard<std::mutex> l(mu_);
+    return record_;
+  }
 
  private:
   RemoteLock(Backend* b, Env* env, RemoteLockOptions opts, RemoteLockRecord rec);
@@ -137,7 +141,7 @@ class RemoteLock {
   Backend* backend_;
   Env* env_;
   const RemoteLockOptions opts_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   RemoteLockRecord record_;           // guarded by mu_ (written by Refresh)
   std::atomic<int64_t> last_good_micros_{0};
   std::vector<std::string> unremoved_;  // own older objects the remote refused to delete; guarded by mu_
