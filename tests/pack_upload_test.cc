@@ -96,15 +96,13 @@ TEST_F(PackUploadTest, PacksUploadAtOnceUpToTheBackendsParallelPutsAndAllArrive)
   Open(/*parallel=*/3);
   PackWriter sink(*files_, "none");
   Status st;
-  auto t0 = std::chrono::steady_clock::now();
   std::vector<Hash128> ids = Fill(&sink, 6, &st);
   ASSERT_TRUE(st.ok()) << st.ToString();
   ASSERT_TRUE(sink.Finish().ok());
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_EQ(backend_->calls(), 7);  // 6 full packs and the last one
+  // Overlap is counted, not timed (a wall-clock bound failed under TSan).
   EXPECT_GE(backend_->max_in_flight(), 2) << "no two uploads overlapped";
   EXPECT_LE(backend_->max_in_flight(), 3) << "more uploads at once than the backend asked for";
-  EXPECT_LT(secs, 7 * 0.3) << "the uploads ran one after another";
   std::set<Hash128> indexed;
   for (const auto& e : sink.entries()) indexed.insert(e.blob);
   EXPECT_EQ(indexed, std::set<Hash128>(ids.begin(), ids.end()));
