@@ -23,6 +23,12 @@ RemoteLockOptions RemoteOptions(RemoteLockMode mode, double wait_seconds, int64_
 
 std::string ReaderLock::Path(const std::string& repo_dir) { return JoinPath(repo_dir, "lock.readers"); }
 
+std::unique_ptr<ReaderLock> ReaderLock::Unheld(const Status& why) {
+  return std::unique_ptr<ReaderLock>(new ReaderLock(nullptr, nullptr,
+                                                    "reading without the readers' lock (" + why.message() +
+                                                        "): a prune running now may remove data this command reads"));
+}
+
 Result<std::unique_ptr<ReaderLock>> ReaderLock::Shared(Env* env, const std::string& repo_dir, double wait_seconds,
                                                        int64_t poll_micros) {
   const int64_t deadline = env->NowMicros() + static_cast<int64_t>(wait_seconds * 1e6);
@@ -31,9 +37,7 @@ Result<std::unique_ptr<ReaderLock>> ReaderLock::Shared(Env* env, const std::stri
     Status s = env->TryLockFileShared(Path(repo_dir), &lock);
     if (s.ok()) return std::unique_ptr<ReaderLock>(new ReaderLock(std::move(lock), nullptr, ""));
     if (!s.IsBusy())
-      return std::unique_ptr<ReaderLock>(
-          new ReaderLock(nullptr, nullptr, "reading without the readers' lock (" + s.message() +
-                                               "): a prune running now may remove data this command reads"));
+      return Unheld(s);
     if (env->NowMicros() >= deadline)
       return Status::Busy("snapshot repository " + repo_dir + " is collecting garbage (a `snap prune` or `snap delete`)",
                           "retry when it finishes, or pass --lock-wait SECONDS to wait for it; nothing was read");
@@ -49,9 +53,7 @@ Result<std::unique_ptr<ReaderLock>> ReaderLock::Shared(Repository* repo, double 
       files->backend(), files->env(), RemoteOptions(RemoteLockMode::kReader, wait_seconds, poll_micros));
   if (lock.ok()) return std::unique_ptr<ReaderLock>(new ReaderLock(nullptr, std::move(lock).value(), ""));
   if (lock.status().IsBusy()) return lock.status();
-  return std::unique_ptr<ReaderLock>(
-      new ReaderLock(nullptr, nullptr, "reading without the readers' lock (" + lock.status().message() +
-                                           "): a prune running now may remove data this command reads"));
+  return Unheld(lock.status());
 }
 
 Result<std::unique_ptr<ReaderLock>> ReaderLock::Exclusive(Env* env, const std::string& repo_dir) {

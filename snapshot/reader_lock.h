@@ -67,6 +67,8 @@ class ReaderLock {
   const std::string& note() const { return note_; }  // "" when held
 
  private:
+  // A lock that holds nothing: the read goes on, note() says why.
+  static std::unique_ptr<ReaderLock> Unheld(const Status& why);
   ReaderLock(std::unique_ptr<FileLock> lock, std::unique_ptr<RemoteLock> remote, std::string note)
       : lock_(std::move(lock)), remote_(std::move(remote)), note_(std::move(note)) {}
   std::unique_ptr<FileLock> lock_;
