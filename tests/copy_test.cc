@@ -473,10 +473,15 @@ TEST(RemoteWriterTest, WriterThatLostItsLeaseStopsBeforePublishing) {
 class RemoteCopyTest : public ::testing::Test {
  public:
   void StartServer(bool append_only) {
+    StartServer(append_only ? SftpAccess::kAppendOnly : SftpAccess::kReadWrite);
+  }
+  // ssh: the folder (under dir_) of this server's keys and config; a second
+  // server over the same folders needs a folder of its own.
+  void StartServer(SftpAccess access, const std::string& ssh = "ssh") {
     ::setenv("XDG_CACHE_HOME", dir_.Sub("cache").c_str(), 1);  // the remotes' local scratch
-    ::mkdir(dir_.Sub("ssh").c_str(), 0700);
+    ::mkdir(dir_.Sub(ssh).c_str(), 0700);
     std::string why;
-    server_ = SftpServer::Start(dir_.Sub("ssh"), append_only, &why);
+    server_ = SftpServer::Start(dir_.Sub(ssh), access, &why);
     if (server_ == nullptr) GTEST_SKIP() << "no SFTP server for the copy suite: " << why;
   }
   // The CLI's environment: the remote `t`, short rclone timeouts, a scratch cache.
@@ -805,6 +810,43 @@ TEST_F(RemoteCopyTest, AppendOnlyTargetTakesCopyAndCreateAndRefusesDeleteAndPrun
   EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
   CliResult copy_again = RunCli({"--root", root, "--json", "snap", "copy", "--all", "--to", remote}, env);
   ASSERT_EQ(copy_again.exit_code, 0) << "the locks released by tombstone do not block: " << copy_again.err;
+}
+
+// A read-only account (`internal-sftp -R`, as a read-only bucket key is):
+// not even a reader's lock object can be written there, yet the disaster-
+// recovery reads work (list, verify --read-data, restore --to, copy --from),
+// each saying it reads without the readers' lock; a write fails cleanly and
+// the remote holds exactly what it held.
+TEST_F(RemoteCopyTest, ReadOnlyRemoteIsStillRestoredVerifiedAndCopiedFromAndRefusesWritesCleanly) {
+  StartServer(SftpAccess::kReadWrite);
+  if (server_ == nullptr) return;
+  std::string root = dir_.Sub("root");
+  ASSERT_EQ(RunCli({"demo", "create", root, "--documents", "5"}).exit_code, 0);
+  const std::string remote = "rclone:t:" + dir_.Sub("vault");
+  ASSERT_EQ(RunCli({"--root", root, "--repo", remote, "-q", "snap", "create"}, CliEnv()).exit_code, 0);
+  server_.reset();
+  StartServer(SftpAccess::kReadOnly, "ssh-ro");
+  if (server_ == nullptr) return;
+  std::vector<std::string> env = CliEnv();
+  const auto served = TreeDigest(dir_.Sub("vault"));
+  const std::string warning = "without the readers' lock";
+  CliResult list = RunCli({"--repo", remote, "--json", "snap", "list"}, env);
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  ASSERT_EQ(nlohmann::json::parse(list.out).size(), 1u);
+  CliResult verify = RunCli({"--repo", remote, "snap", "verify", "--read-data"}, env);
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  EXPECT_NE(verify.err.find(warning), std::string::npos) << verify.err;
+  CliResult restore = RunCli({"--repo", remote, "snap", "restore", "latest", "--to", dir_.Sub("out")}, env);
+  ASSERT_EQ(restore.exit_code, 0) << restore.err;
+  EXPECT_NE(restore.err.find(warning), std::string::npos) << restore.err;
+  EXPECT_EQ(TreeDigest(dir_.Sub("out/pdfs")), TreeDigest(root + "/ai_researcher/data/raw_pdfs"));
+  CliResult down = RunCli({"--repo", dir_.Sub("back"), "snap", "copy", "--all", "--from", remote}, env);
+  ASSERT_EQ(down.exit_code, 0) << down.err;
+  EXPECT_NE(down.err.find(warning), std::string::npos) << down.err;
+  CliResult write = RunCli({"--root", root, "--repo", remote, "-q", "snap", "create"}, env);
+  EXPECT_NE(write.exit_code, 0) << write.err;
+  EXPECT_EQ(write.err.find("Internal"), std::string::npos) << write.err;
+  EXPECT_EQ(TreeDigest(dir_.Sub("vault")), served) << "the read-only remote is as it was";
 }
 
 // A small tmpfs as the remote folder: the copy fails cleanly (exit 7), the

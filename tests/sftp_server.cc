@@ -78,7 +78,7 @@ std::vector<pid_t> DescendantsOf(pid_t root) {
   return out;
 }
 
-std::unique_ptr<SftpServer> SftpServer::Start(const std::string& work_dir, bool append_only, std::string* why) {
+std::unique_ptr<SftpServer> SftpServer::Start(const std::string& work_dir, SftpAccess access, std::string* why) {
   if (::access(kSshd, X_OK) != 0) {
     *why = "sshd is not installed (apt-get install openssh-server; scripts/install-deps.sh does it)";
     return nullptr;
@@ -95,7 +95,9 @@ std::unique_ptr<SftpServer> SftpServer::Start(const std::string& work_dir, bool 
   s->user_ = CurrentUser();
   Sh("ssh-keygen -q -t ed25519 -N '' -f '" + work_dir + "/host_key' && ssh-keygen -q -t ed25519 -N '' -f '" +
      work_dir + "/user_key' && cp '" + work_dir + "/user_key.pub' '" + work_dir + "/authorized_keys'");
-  std::string sftp = append_only ? "internal-sftp -P remove,rmdir,rename" : "internal-sftp";
+  std::string sftp = access == SftpAccess::kAppendOnly ? "internal-sftp -P remove,rmdir,rename"
+                     : access == SftpAccess::kReadOnly  ? "internal-sftp -R"
+                                                        : "internal-sftp";
   for (int attempt = 0; attempt < 3; ++attempt) {
     s->port_ = FreeLoopbackPort();
     WriteFile(work_dir + "/sshd_config",

@@ -1,6 +1,6 @@
 // tests/sftp_server.h — a real OpenSSH sshd on 127.0.0.1 for the remote
 // suites: a throwaway host key and user key, `internal-sftp` only (optionally
-// append-only: `-P remove,rmdir,rename`), and the RCLONE_CONFIG_* variables
+// append-only: `-P remove,rmdir,rename`, or read-only: `-R`), and the RCLONE_CONFIG_* variables
 // that make an rclone sftp remote of it.
 //
 // Start returns null and a reason to print with GTEST_SKIP when sshd,
@@ -18,10 +18,18 @@
 
 namespace maestro::testing {
 
+// What the account may do: everything, add only (no remove, rmdir or
+// rename: an append-only target), or read only (a read-only key, as a
+// restore from someone else's bucket has).
+enum class SftpAccess { kReadWrite, kAppendOnly, kReadOnly };
+
 class SftpServer {
  public:
   // work_dir: an empty folder for keys, config and logs (the caller owns it).
-  static std::unique_ptr<SftpServer> Start(const std::string& work_dir, bool append_only, std::string* skip_reason);
+  static std::unique_ptr<SftpServer> Start(const std::string& work_dir, SftpAccess access, std::string* skip_reason);
+  static std::unique_ptr<SftpServer> Start(const std::string& work_dir, bool append_only, std::string* skip_reason) {
+    return Start(work_dir, append_only ? SftpAccess::kAppendOnly : SftpAccess::kReadWrite, skip_reason);
+  }
   ~SftpServer();
 
   int port() const { return port_; }
