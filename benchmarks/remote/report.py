@@ -11,14 +11,17 @@ import statistics
 
 SCENARIOS = [
     ("create_plain", "maestro-db `snap create`, local repository, plain"),
-    ("create_encrypted", "maestro-db `snap create`, local repository, encrypted"),
+    ("create_encrypted", "maestro-db `snap create`, local repository, encrypted (default key: Argon2id 3 x 64 MiB)"),
+    ("open_encrypted", "maestro-db `snap list` of that encrypted repository (opening its key)"),
+    ("create_encrypted_fastkdf", "maestro-db `snap create`, local repository, encrypted, key of Argon2id 1 x 8 KiB"),
     ("copy_first", "maestro-db `snap copy --all --to rclone:sftp`, first"),
     ("copy_unchanged", "maestro-db `snap copy --all --to rclone:sftp`, unchanged second"),
     ("rclone_copy", "`rclone copy` of the repository folder (the floor)"),
     ("restic_first", "`restic -r rclone:sftp backup`, first"),
     ("restic_unchanged", "`restic -r rclone:sftp backup`, unchanged second"),
 ]
-MAESTRO = {"create_plain", "create_encrypted", "copy_first", "copy_unchanged"}
+MAESTRO = {"create_plain", "create_encrypted", "open_encrypted", "create_encrypted_fastkdf", "copy_first",
+           "copy_unchanged"}
 
 
 def read_tsv(path):
@@ -71,6 +74,13 @@ def goals(s):
     if p and e:
         add("encryption costs under 10% of snap create time", f"{e:.2f} s vs {p:.2f} s: {100 * (e - p) / p:+.1f}%",
             e < 1.1 * p)
+    o, f = sec("open_encrypted"), sec("create_encrypted_fastkdf")
+    if p and o is not None:
+        # Not a goal of its own: says how much of the cost above is opening the key, once per command.
+        add("(of which: opening the default key, `snap list`, once per command)", f"{o:.2f} s", None)
+    if p and f:
+        add("(the per-byte part: snap create with a key of Argon2id 1 x 8 KiB)",
+            f"{f:.2f} s vs {p:.2f} s: {100 * (f - p) / p:+.1f}%", f < 1.1 * p)
     rss = [s[k]["peak_rss_kib"] for k in MAESTRO if k in s and s[k].get("ok")]
     if rss:
         add("peak memory under 128 MiB (maestro-db commands)", f"{max(rss) / 1024:.0f} MiB", max(rss) < 128 * 1024)
@@ -103,7 +113,8 @@ def main():
         md.append(f"| {label} | {v['seconds']:.2f} s | {v['peak_rss_kib'] / 1024:.0f} MiB | "
                   f"{human_bytes(v['bytes'])} | {v['ok']}/{len(v['runs'])} |")
     md += ["", "| goal (issue 15 point 9) | measured | met |", "|---|---|---|"]
-    md += [f"| {x['goal']} | {x['measured']} | {'yes' if x['met'] else '**no**'} |" for x in g]
+    md += [f"| {x['goal']} | {x['measured']} | {'' if x['met'] is None else 'yes' if x['met'] else '**no**'} |"
+           for x in g]
     with open(a.md, "w") as f:
         f.write("\n".join(md) + "\n")
     with open(a.json, "w") as f:

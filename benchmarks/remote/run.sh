@@ -25,7 +25,11 @@
 # every session it started) is stopped when the script exits, on failure too.
 # Timed, each under /usr/bin/time -v (wall time, peak RSS of the largest process
 # of the command's tree: rclone children count):
-#   snap create into a local repository, plain and encrypted (encryption's cost);
+#   snap create into a local repository, plain and encrypted (encryption's cost),
+#     encrypted twice: with the default key (one Argon2id run of 3 passes over
+#     64 MiB to open it, a fixed cost per command) and with a key of 1 pass over
+#     8 KiB (the per-byte cost alone: the cipher); and snap list of the default-
+#     key repository (what opening it costs);
 #   snap copy --all --to rclone:bench:... (first, then unchanged);
 #   rclone copy of the plain repository folder (the floor);
 #   restic -r rclone:bench:... backup of the install (first, then unchanged).
@@ -152,13 +156,19 @@ PWFILE=$WORK/password
 LOAD_BEFORE=$(uptime)
 for ((run = 1; run <= RUNS; run++)); do
   log "run $run/$RUNS"
-  rm -rf "$WORK/repo-plain" "$WORK/repo-enc" "$SERVER" "$RESTIC_CACHE_DIR"
+  rm -rf "$WORK/repo-plain" "$WORK/repo-enc" "$WORK/repo-enc-fastkdf" "$SERVER" "$RESTIC_CACHE_DIR"
   mkdir -p "$SERVER"
   measure create_plain "$run" "$WORK/repo-plain" -- \
     "$MAESTRO_DB" --root "$DATA" --repo "$WORK/repo-plain" -q snap create --label bench
   "$MAESTRO_DB" --repo "$WORK/repo-enc" -q snap init --encrypt --password-file "$PWFILE" >/dev/null
   measure create_encrypted "$run" "$WORK/repo-enc" -- \
     "$MAESTRO_DB" --root "$DATA" --repo "$WORK/repo-enc" --password-file "$PWFILE" -q snap create --label bench
+  measure open_encrypted "$run" "$WORK/repo-enc" -- \
+    "$MAESTRO_DB" --repo "$WORK/repo-enc" --password-file "$PWFILE" -q snap list
+  "$MAESTRO_DB" --repo "$WORK/repo-enc-fastkdf" -q snap init --encrypt --password-file "$PWFILE" \
+    --kdf-ops 1 --kdf-mem-kib 8 >/dev/null 2>&1
+  measure create_encrypted_fastkdf "$run" "$WORK/repo-enc-fastkdf" -- \
+    "$MAESTRO_DB" --root "$DATA" --repo "$WORK/repo-enc-fastkdf" --password-file "$PWFILE" -q snap create --label bench
 
   # The three uploads take turns; the order rotates run by run.
   order=(maestro rclone restic)
