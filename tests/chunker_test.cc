@@ -31,9 +31,9 @@ std::vector<size_t> Cuts(const Chunker& c, const std::vector<uint8_t>& d) {
   return out;
 }
 
-// The definition: FastCDC's gear hash one byte at a time (snapshot/chunker.cc
-// before it was unrolled), with its table and masks rebuilt here from the
-// same constants, so a change to either shows.
+// The definition: FastCDC's gear hash one byte at a time, as snapshot/
+// chunker.cc has it, with its table and masks rebuilt here from the same
+// constants, so a faster FindCut, or a change to either, is checked.
 class ReferenceChunker {
  public:
   explicit ReferenceChunker(ChunkerParams p) : p_(p) {
