@@ -11,6 +11,7 @@
 #include "snapshot/rclone_backend.h"
 #include "util/env.h"
 #include "util/text.h"
+#include "util/follow_link.h"
 
 namespace maestro {
 
@@ -105,12 +106,7 @@ PasswordSource* CliContext::passwords() {
 
 Result<std::string> CliContext::RepositorySpec() {
   if (IsRcloneSpec(opts.repo)) return opts.repo;
-  if (!opts.repo.empty() && opts.repo[0] == '/') return NormalizePath(opts.repo);
-  if (!opts.repo.empty()) {
-    char buf[PATH_MAX];
-    std::string cwd = ::getcwd(buf, sizeof(buf)) ? buf : ".";
-    return NormalizePath(JoinPath(cwd, opts.repo));
-  }
+  if (!opts.repo.empty()) return FollowFinalLink(env_, opts.repo);
   Result<Layout> layout = LoadLayout();
   std::string configured = config_.Get("repo.path");
   if (IsRcloneSpec(configured)) return configured;

@@ -27,6 +27,7 @@
 #include "snapshot/rclone_backend.h"
 #include "util/text.h"
 #include "util/time_util.h"
+#include "util/follow_link.h"
 
 namespace maestro {
 
@@ -40,18 +41,16 @@ struct CopyArgs {
   std::string to_password_file, from_password_file;  // each end's own password (cli/password.h)
 };
 
-// A local spec as an absolute, normalised path; a remote spec as it is.
-std::string NormalSpec(const std::string& spec) {
+// A local spec as an absolute, normalised path (a link as its last component
+// followed: util/env.h FollowFinalLink); a remote spec as it is.
+std::string NormalSpec(Env* env, const std::string& spec) {
   if (IsRcloneSpec(spec)) return spec;
-  if (spec.empty() || spec[0] == '/') return NormalizePath(spec);
-  char buf[PATH_MAX];
-  std::string cwd = ::getcwd(buf, sizeof(buf)) ? buf : ".";
-  return NormalizePath(JoinPath(cwd, spec));
+  return spec.empty() ? spec : FollowFinalLink(env, spec);
 }
 
 // The --repo end: --repo, else the config's [repo] path, else the install's default.
 Result<std::string> RepoEnd(CliContext& ctx) {
-  if (!ctx.opts.repo.empty()) return NormalSpec(ctx.opts.repo);
+  if (!ctx.opts.repo.empty()) return NormalSpec(ctx.env(), ctx.opts.repo);
   Result<Layout> layout = ctx.LoadLayout();
   std::string configured = ctx.config().Get("repo.path");
   if (IsRcloneSpec(configured)) return configured;
@@ -175,7 +174,7 @@ Status RunCopy(CliContext& ctx, const CopyArgs& a) {
                                    "e.g. `maestro-db snap copy latest --to rclone:offsite:maestro`");
   if (!a.ids.empty() && a.all) return Status::InvalidArgument("snap copy: give IDs or --all, not both");
   MAESTRO_ASSIGN_OR_RETURN(std::string here, RepoEnd(ctx));
-  const std::string there = NormalSpec(a.to.empty() ? a.from : a.to);
+  const std::string there = NormalSpec(ctx.env(), a.to.empty() ? a.from : a.to);
   const std::string from = a.to.empty() ? there : here, to = a.to.empty() ? here : there;
   auto from_pw = EndPassword(ctx, a.from_password_file, "--from-password-file", "MAESTRO_DB_FROM_PASSWORD_FILE");
   auto to_pw = EndPassword(ctx, a.to_password_file, "--to-password-file", "MAESTRO_DB_TO_PASSWORD_FILE");

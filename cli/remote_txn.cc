@@ -11,6 +11,7 @@
 #include "snapshot/copier.h"
 #include "snapshot/open_writer.h"
 #include "snapshot/rclone_backend.h"
+#include "util/follow_link.h"
 
 namespace maestro {
 
@@ -41,7 +42,8 @@ Result<RemoteTxn> PrepareRemoteTxn(CliContext& ctx, const std::string& pre_image
                                      "drop it; with a local --repo the pre-image goes there; nothing was changed");
     return txn;
   }
-  ctx.UseLocalRepository(pre_image_repo.empty() ? "" : AbsolutePath(pre_image_repo), /*create_root=*/false);
+  ctx.UseLocalRepository(pre_image_repo.empty() ? "" : FollowFinalLink(ctx.env(), pre_image_repo),
+                         /*create_root=*/false);
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, ctx.LoadLayout());
   txn.local = layout.repo();
   ctx.opts.repo = txn.local;  // every later use of --repo (the background purge) is the local one

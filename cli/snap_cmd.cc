@@ -39,6 +39,7 @@
 #include "util/proc_scan.h"
 #include "util/text.h"
 #include "util/time_util.h"
+#include "util/follow_link.h"
 
 namespace maestro {
 
@@ -53,13 +54,6 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
   return s;
-}
-
-std::string AbsolutePath(const std::string& p) {
-  if (!p.empty() && p[0] == '/') return NormalizePath(p);
-  char buf[PATH_MAX];
-  std::string cwd = ::getcwd(buf, sizeof(buf)) ? buf : ".";
-  return NormalizePath(JoinPath(cwd, p));
 }
 
 std::string ModeString(ManifestFile::Type t, uint32_t mode) {
@@ -116,7 +110,7 @@ Result<std::string> RepoDir(CliContext& ctx) {
   auto layout = ctx.LoadLayout();
   if (layout.ok()) return layout->repo();
   // Readers of an explicit --repo need no install root.
-  if (!ctx.opts.repo.empty()) return AbsolutePath(ctx.opts.repo);
+  if (!ctx.opts.repo.empty()) return FollowFinalLink(ctx.env(), ctx.opts.repo);
   return layout.status();
 }
 
@@ -532,7 +526,7 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
     if (IsRcloneSpec(a.pre_image_repo))
       return Status::InvalidArgument("--pre-image-repo " + a.pre_image_repo + " must be a local folder",
                                      "the journal of the restore must be on this machine");
-    ctx.UseLocalRepository(a.pre_image_repo.empty() ? "" : AbsolutePath(a.pre_image_repo));
+    ctx.UseLocalRepository(a.pre_image_repo.empty() ? "" : FollowFinalLink(ctx.env(), a.pre_image_repo));
     MAESTRO_ASSIGN_OR_RETURN(Layout local, ctx.LoadLayout());
     ctx.opts.repo = local.repo();  // every later use of --repo (the lock, the purger) is the local one
     // Encrypted or not (the password from --password-file, MAESTRO_DB_PASSWORD_FILE, ...).
@@ -951,7 +945,7 @@ struct ImportLegacyArgs {
 Status RunImportLegacy(CliContext& ctx, const ImportLegacyArgs& a, int* code) {
   const bool remote = !RemoteRepoSpec(ctx).empty();
   MAESTRO_ASSIGN_OR_RETURN(Layout layout, remote ? ctx.LoadLayoutForRemoteRepo() : ctx.LoadLayout());
-  const std::string dir = a.dir.empty() ? JoinPath(layout.root(), "backups") : AbsolutePath(a.dir);
+  const std::string dir = a.dir.empty() ? JoinPath(layout.root(), "backups") : FollowFinalLink(ctx.env(), a.dir);
   LockedRepo w;
   if (!a.dry_run) {
     MAESTRO_ASSIGN_OR_RETURN(w, OpenForWriting(ctx, a.lock_wait, /*create=*/true));

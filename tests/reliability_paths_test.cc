@@ -320,6 +320,71 @@ TEST_F(PathsTest, SymlinkedMainDbIsBackedUpWithItsWalAndRestoredAtTheTarget) {
   EXPECT_NE(st.st_mode & 0777, 0777u);
 }
 
+// ------------------------------------------------------------------ links to folders
+
+// A user who keeps the install or the backups on another disk links to it:
+// --root and --repo (and the default <root>/backups/maestro-db, and copy's
+// --to) given as symlinks to folders are those folders, the links are kept.
+// Before, Env::Stat (lstat) saw a link, not a folder: "install root ... is
+// not a directory", "--repo ... exists and is not a folder".
+TEST_F(PathsTest, RootAndRepositoriesGivenAsSymlinksToFoldersAreThoseFolders) {
+  const std::string root_link = tmp_.Sub("root-link"), repo_link = tmp_.Sub("repo-link");
+  fs::create_directories(tmp_.Sub("disk/repo"));
+  fs::create_directory_symlink(root_, root_link);
+  fs::create_directory_symlink(tmp_.Sub("disk/repo"), repo_link);
+  CliResult create = RunCli({"--root", root_link, "--repo", repo_link, "-q", "snap", "create"});
+  ASSERT_EQ(create.exit_code, 0) << create.err;
+  EXPECT_TRUE(fs::exists(tmp_.Sub("disk/repo/config")));
+  EXPECT_TRUE(fs::is_symlink(repo_link)) << "the link is kept";
+  CliResult list = RunCli({"--repo", repo_link, "--json", "snap", "list"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  auto snaps = nlohmann::json::parse(list.out);
+  ASSERT_EQ(snaps.size(), 1u);
+  CliResult verify = RunCli({"--repo", repo_link, "snap", "verify", "--read-data"});
+  EXPECT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  auto before = testing::StoreDigest(root_);
+  fs::remove_all(StorePath(StoreId::kPdfs));
+  CliResult restore = RunCli({"--root", root_link, "--repo", repo_link, "-y", "snap", "restore",
+                              snaps[0]["id"].get<std::string>()});
+  EXPECT_EQ(restore.exit_code, 0) << restore.err;
+  EXPECT_EQ(testing::StoreDigest(root_), before) << "the removed PDFs are back";
+  EXPECT_TRUE(fs::is_symlink(root_link));
+
+  const std::string copy_link = tmp_.Sub("copy-link");
+  fs::create_directories(tmp_.Sub("disk/copy"));
+  fs::create_directory_symlink(tmp_.Sub("disk/copy"), copy_link);
+  CliResult copy = RunCli({"--repo", repo_link, "snap", "copy", "--all", "--to", copy_link});
+  EXPECT_EQ(copy.exit_code, 0) << copy.err;
+  EXPECT_TRUE(fs::exists(tmp_.Sub("disk/copy/config")));
+
+  // The default repository, linked to another disk.
+  fs::create_directories(tmp_.Sub("disk/default"));
+  fs::create_directories(root_ + "/backups");
+  fs::create_directory_symlink(tmp_.Sub("disk/default"), root_ + "/backups/maestro-db");
+  CliResult by_default = RunCli({"--root", root_, "-q", "snap", "create"});
+  EXPECT_EQ(by_default.exit_code, 0) << by_default.err;
+  EXPECT_TRUE(fs::exists(tmp_.Sub("disk/default/config")));
+  EXPECT_TRUE(fs::is_symlink(root_ + "/backups/maestro-db"));
+}
+
+// A link to a folder not made yet: the repository is made where it points
+// (as if that path were given); a loop of links is refused, not followed forever.
+TEST_F(PathsTest, RepositoryLinkToAMissingFolderIsMadeThereAndALoopOfLinksIsRefused) {
+  fs::create_directories(tmp_.Sub("disk"));
+  fs::create_directory_symlink(tmp_.Sub("disk/later"), tmp_.Sub("dangling"));
+  CliResult made = RunCli({"--root", root_, "--repo", tmp_.Sub("dangling"), "-q", "snap", "create"});
+  EXPECT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_TRUE(fs::exists(tmp_.Sub("disk/later/config")));
+  fs::create_symlink(tmp_.Sub("loop-b"), tmp_.Sub("loop-a"));
+  fs::create_symlink(tmp_.Sub("loop-a"), tmp_.Sub("loop-b"));
+  auto before = TreeDigest(root_);
+  CliResult loop = RunBounded({"--root", root_, "--repo", tmp_.Sub("loop-a"), "-q", "snap", "create"});
+  EXPECT_NE(loop.exit_code, 0);
+  EXPECT_NE(loop.exit_code, 124) << "timed out following the loop";
+  EXPECT_TRUE(Has(loop.err, "loop-")) << loop.err;
+  EXPECT_EQ(TreeDigest(root_), before);
+}
+
 TEST_F(PathsTest, FifoWhereAStoreShouldBeIsRefusedWithoutBlocking) {
   CaseCounter counter("paths (FIFO where a store should be)", "refused fast");
   for (StoreId sid : {StoreId::kMain, StoreId::kPdfs}) {

@@ -6,6 +6,7 @@
 
 #include "engine/stores/store_paths.h"
 #include "util/env.h"
+#include "util/follow_link.h"
 
 namespace maestro {
 
@@ -69,13 +70,13 @@ std::string DefaultRepo(Env* env, const std::string& root) {
 Result<Layout> Layout::Discover(Env* env, const std::string& root_in, const Config* config, const std::string& repo) {
   Layout l;
   l.env_ = env;
-  l.root_ = AbsolutePath(root_in.empty() ? "." : root_in);
+  l.root_ = FollowFinalLink(env, root_in.empty() ? "." : root_in);
   FileInfo fi;
   MAESTRO_RETURN_IF_ERROR(env->Stat(l.root_, &fi));
   if (!fi.exists)
     return Status::NotFound("install root " + l.root_ + " does not exist (pass --root DIR or set MAESTRO_ROOT)");
   if (!fi.is_dir) return Status::InvalidArgument("install root " + l.root_ + " is not a directory");
-  l.repo_ = repo.empty() ? DefaultRepo(env, l.root_) : AbsolutePath(repo);
+  l.repo_ = FollowFinalLink(env, repo.empty() ? DefaultRepo(env, l.root_) : repo);
   if (config) l.config_ = *config;
 
   for (const auto& spec : kSpecs) {
