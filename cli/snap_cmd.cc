@@ -28,6 +28,7 @@
 #include "engine/stores/legacy_import.h"
 #include "engine/txn/recover.h"
 #include "engine/stores/snapshot_sources.h"
+#include "engine/stores/store_paths.h"
 #include "snapshot/prune.h"
 #include "snapshot/open_backend.h"
 #include "snapshot/open_writer.h"
@@ -537,6 +538,8 @@ Status RunRestore(CliContext& ctx, const RestoreCmdArgs& a) {
   auto layout = ctx.LoadLayout();
   if (a.to.empty() && !layout.ok()) return layout.status();
   const std::string root = layout.ok() ? layout->root() : "";
+  // Before any lock file is made: --to inside a live store or the repository.
+  if (!a.to.empty() && layout.ok()) MAESTRO_RETURN_IF_ERROR(CheckRestoreTarget(*layout, AbsolutePath(a.to)));
 
   // Whatever the repository the snapshot is read from only reads: a create or
   // a delete may run beside it, and a garbage collection there skips while it

@@ -320,6 +320,34 @@ TEST_F(PathsTest, SymlinkedMainDbIsBackedUpWithItsWalAndRestoredAtTheTarget) {
   EXPECT_NE(st.st_mode & 0777, 0777u);
 }
 
+// `restore --to` a folder inside a live store (also through a link, and
+// beside a store as its SQLite sidecar) or inside the repository: exit 8
+// naming both, nothing written; before, the whole install was restored into
+// the live PDFs folder, where the next snapshot took it in as PDFs. A folder
+// beside the stores, under the root, is fine.
+TEST_F(PathsTest, RestoreToAFolderInsideALiveStoreOrTheRepositoryIsRefusedBeforeWriting) {
+  std::string repo = tmp_.Sub("repo");
+  CliResult made = RunCli({"--root", root_, "--repo", repo, "-q", "snap", "create"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  const std::string pdfs = StorePath(StoreId::kPdfs), vector = StorePath(StoreId::kVector);
+  const std::string main_db = StorePath(StoreId::kMain);
+  fs::create_directory_symlink(pdfs, tmp_.Sub("pdfs-link"));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {pdfs + "/restored", pdfs},
+      {vector + "/a/b", vector},
+      {tmp_.Sub("pdfs-link") + "/restored", pdfs},
+      {main_db + "-wal/x", main_db},
+      {repo + "/out", repo},
+  };
+  for (const auto& [to, inside] : cases) {
+    SCOPED_TRACE(to);
+    ExpectRefused(Args({"snap", "restore", "latest", "--to", to}, repo), repo, to, inside);
+    EXPECT_FALSE(fs::exists(to)) << "the target was made";
+  }
+  CliResult beside = RunCli(Args({"-q", "snap", "restore", "latest", "--to", root_ + "/restored"}, repo));
+  EXPECT_EQ(beside.exit_code, 0) << beside.err;
+}
+
 // ------------------------------------------------------------------ links to folders
 
 // A user who keeps the install or the backups on another disk links to it:

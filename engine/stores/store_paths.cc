@@ -112,19 +112,43 @@ std::string SpecialFileKind(Env* env, const std::string& path) {
   return fi.special;
 }
 
-Status CheckStorePaths(const Layout& layout) {
-  auto resolved = [](std::string name, const std::string& p, bool sqlite = false, const std::string& shown = "") {
-    return Resolved{std::move(name), shown.empty() ? p : shown, ResolvePath(p), sqlite};
-  };
-  const Resolved repo = resolved("the repository", layout.repo());
-  const Resolved journal = resolved("the journal", JournalDir(layout.repo()));
-  const Resolved root = resolved("the install root", layout.root());
+namespace {
+
+Resolved ResolvedPath(std::string name, const std::string& p, bool sqlite = false, const std::string& shown = "") {
+  return Resolved{std::move(name), shown.empty() ? p : shown, ResolvePath(p), sqlite};
+}
+
+std::vector<Resolved> ResolvedStores(const Layout& layout) {
   std::vector<Resolved> stores;
   for (const auto& s : layout.stores())
-    stores.push_back(resolved("store " + s.name, s.path, KindOf(s.id) == StoreKind::kSqliteFile, s.link));
+    stores.push_back(ResolvedPath("store " + s.name, s.path, KindOf(s.id) == StoreKind::kSqliteFile, s.link));
+  return stores;
+}
+
+}  // namespace
+
+Status CheckStorePaths(const Layout& layout) {
+  const Resolved repo = ResolvedPath("the repository", layout.repo());
+  const Resolved journal = ResolvedPath("the journal", JournalDir(layout.repo()));
+  const Resolved root = ResolvedPath("the install root", layout.root());
+  const std::vector<Resolved> stores = ResolvedStores(layout);
   for (const auto& s : stores) MAESTRO_RETURN_IF_ERROR(CheckAgainstRepository(layout.env(), s, repo, journal, root));
   for (size_t i = 0; i < stores.size(); ++i)
     for (size_t j = i + 1; j < stores.size(); ++j) MAESTRO_RETURN_IF_ERROR(CheckNotNested(stores[i], stores[j]));
+  return Status::OK();
+}
+
+Status CheckRestoreTarget(const Layout& layout, const std::string& to) {
+  const Resolved target = ResolvedPath("the restore target (--to)", to);
+  const std::string hint = "nothing was written; restore to a folder outside the install's stores and its repository, "
+                           "e.g. " + JoinPath(DirName(layout.root()), "maestro-restore");
+  for (const Resolved& s : ResolvedStores(layout))
+    if (InStoreFamily(s.real, s.sqlite, target.real))
+      return Status::BadStore(target.Describe() + " lies inside " + s.Describe() +
+                                  ": the snapshot's files would be mixed into the live store",
+                              hint);
+  const Resolved repo = ResolvedPath("the repository", layout.repo());
+  if (IsAtOrUnder(target.real, repo.real)) return Status::BadStore(target.Describe() + " lies inside " + repo.Describe(), hint);
   return Status::OK();
 }
 

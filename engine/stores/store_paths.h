@@ -20,6 +20,11 @@
 //                      before creating the repository or opening the journal for
 //                      writing (the CLI's writing-command gate, OpenTxnSession, the
 //                      schedule).
+//   CheckRestoreTarget BadStore (exit 8) naming both paths when a `restore --to`
+//                      folder lies inside a store of the install (or its family,
+//                      as above) or inside the repository: the snapshot's files
+//                      would be mixed into the live data, and the next snapshot
+//                      would take them in. Reads only; before anything is written.
 // Thread-safe; no state.
 #pragma once
 
@@ -34,5 +39,6 @@ std::string ResolvePath(const std::string& path);
 Result<std::string> ResolveStoreLink(Env* env, const std::string& path);
 std::string SpecialFileKind(Env* env, const std::string& path);
 Status CheckStorePaths(const Layout& layout);
+Status CheckRestoreTarget(const Layout& layout, const std::string& to);
 
 }  // namespace maestro
