@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/exit_codes.h"
+#include "engine/stores/store_paths.h"
 #include "snapshot/file_meta.h"
 #include "snapshot/rclone_backend.h"
 #include "util/env.h"
@@ -112,6 +113,12 @@ Result<std::string> CliContext::RepositorySpec() {
   if (IsRcloneSpec(configured)) return configured;
   MAESTRO_RETURN_IF_ERROR(layout.status());
   return layout->repo();
+}
+
+Status CliContext::CheckRepositoryOutsideStores(const std::string& spec) {
+  if (IsRcloneSpec(spec)) return Status::OK();
+  Result<Layout> layout = LoadLayout();
+  return layout.ok() ? CheckRepositoryPath(*layout, spec) : Status::OK();
 }
 
 Result<OpenedRepository> CliContext::OpenRepository(const std::string& spec, bool create_if_missing) {

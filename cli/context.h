@@ -91,6 +91,11 @@ class CliContext {
   // Where the command's repository is: --repo (a local path made absolute, or
   // rclone:REMOTE:PATH), else the config's repo.path, else the layout's.
   Result<std::string> RepositorySpec();
+  // BadStore (exit 8) when spec, a local repository this command makes or
+  // writes besides the layout's own (snap init's, snap copy's target), lies
+  // inside a store of the install (engine/stores/store_paths.h); OK for a
+  // remote spec, or when there is no install to hold stores.
+  Status CheckRepositoryOutsideStores(const std::string& spec);
   // The one way a command opens (or, create_if_missing, makes) its repository,
   // local or remote, encrypted or not (snapshot/open_repository.h): the
   // password is asked for only when the config says encrypted. Key warnings

@@ -83,6 +83,7 @@ Status RunInit(CliContext& ctx, const InitArgs& a, bool kdf_given) {
   MAESTRO_ASSIGN_OR_RETURN(std::string encryption, EncryptionFor(a.cipher, a.blob_ids));
   MAESTRO_ASSIGN_OR_RETURN(KdfParams kdf, InitKdf(ctx, a));
   MAESTRO_ASSIGN_OR_RETURN(std::string spec, ctx.RepositorySpec());
+  MAESTRO_RETURN_IF_ERROR(ctx.CheckRepositoryOutsideStores(spec));
   // Before the folder or its lock is made (AES-256-GCM needs AES-NI here).
   if (a.encrypt) MAESTRO_RETURN_IF_ERROR(CheckEncryptionUsable(encryption, "a new repository at " + spec));
   Env* env = Env::Default();

@@ -127,6 +127,25 @@ TEST_F(PathsTest, SnapCreateRefusesRepositoryInsideAStoreBeforeCreatingIt) {
   ExpectRefused(Args({"snap", "create"}, repo), repo, repo, pdfs);
 }
 
+// The other commands that make a repository: snap init, and snap copy
+// --to (or --from, into --repo), refused the same way before making it;
+// before, both made it inside the live PDFs or vector store, where the next
+// reset moved it to trash with the store.
+TEST_F(PathsTest, SnapInitAndCopyRefuseARepositoryInsideAStoreBeforeMakingIt) {
+  const std::string pdfs = StorePath(StoreId::kPdfs), vector = StorePath(StoreId::kVector);
+  const std::string inside_vector = vector + "/backups", inside_pdfs = pdfs + "/offsite";
+  ExpectRefused(Args({"snap", "init"}, inside_vector), inside_vector, inside_vector, vector);
+  ExpectRefused(Args({"snap", "init", "--encrypt", "--kdf-ops", "1", "--kdf-mem-kib", "8"}, inside_pdfs),
+                inside_pdfs, inside_pdfs, pdfs);
+  const std::string repo = tmp_.Sub("repo");
+  CliResult made = RunCli({"--root", root_, "--repo", repo, "-q", "snap", "create"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  ExpectRefused(Args({"snap", "copy", "--all", "--to", inside_pdfs}, repo), inside_pdfs, inside_pdfs, pdfs);
+  ExpectRefused(Args({"snap", "copy", "--all", "--from", repo}, inside_vector), inside_vector, inside_vector, vector);
+  CliResult beside = RunCli(Args({"-q", "snap", "copy", "--all", "--to", tmp_.Sub("offsite")}, repo));
+  EXPECT_EQ(beside.exit_code, 0) << beside.err;
+}
+
 TEST_F(PathsTest, ResetRefusesStoreInsideTheRepository) {
   std::string repo = tmp_.Sub("repo");
   RepositoryAt(repo);

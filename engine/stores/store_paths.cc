@@ -138,6 +138,13 @@ Status CheckStorePaths(const Layout& layout) {
   return Status::OK();
 }
 
+Status CheckRepositoryPath(const Layout& layout, const std::string& repo_path) {
+  const Resolved repo = ResolvedPath("the repository", repo_path);
+  for (const Resolved& s : ResolvedStores(layout))
+    if (InStoreFamily(s.real, s.sqlite, repo.real)) return Overlap(repo, "lies inside", s);
+  return Status::OK();
+}
+
 Status CheckRestoreTarget(const Layout& layout, const std::string& to) {
   const Resolved target = ResolvedPath("the restore target (--to)", to);
   const std::string hint = "nothing was written; restore to a folder outside the install's stores and its repository, "

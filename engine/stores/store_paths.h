@@ -20,6 +20,10 @@
 //                      before creating the repository or opening the journal for
 //                      writing (the CLI's writing-command gate, OpenTxnSession, the
 //                      schedule).
+//   CheckRepositoryPath BadStore (exit 8) naming both paths when `repo`, another
+//                      repository a command makes or writes (snap copy's target,
+//                      snap init's folder), lies inside a store or its family:
+//                      a reset would move it to trash with the store. Reads only.
 //   CheckRestoreTarget BadStore (exit 8) naming both paths when a `restore --to`
 //                      folder lies inside a store of the install (or its family,
 //                      as above) or inside the repository: the snapshot's files
@@ -39,6 +43,7 @@ std::string ResolvePath(const std::string& path);
 Result<std::string> ResolveStoreLink(Env* env, const std::string& path);
 std::string SpecialFileKind(Env* env, const std::string& path);
 Status CheckStorePaths(const Layout& layout);
+Status CheckRepositoryPath(const Layout& layout, const std::string& repo);
 Status CheckRestoreTarget(const Layout& layout, const std::string& to);
 
 }  // namespace maestro
