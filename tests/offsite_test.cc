@@ -382,6 +382,24 @@ TEST_F(OffsiteTest, CopyJobSendsTheNewSnapshotsToTheTargetWithTheirIds) {
   EXPECT_EQ(Events(svc.log, "job_end", "copy").back()["to_copy"], 0) << "nothing new: nothing sent";
 }
 
+// copy_to inside a store (as snap copy --to there): the job fails naming
+// both paths and makes nothing there; a reset would trash such a copy.
+TEST_F(OffsiteTest, CopyJobToAFolderInsideAStoreFailsAndMakesNothingThere) {
+  const int64_t t0 = T("2025-03-01T02:00:00Z");
+  Install inst(t0);
+  Layout layout = inst.layout();
+  testing::DemoService svc(inst, t0);
+  svc.cfg.monitor_enabled = false;
+  svc.cfg.prune_enabled = false;
+  svc.cfg.copy_to = layout.store(StoreId::kPdfs).path + "/offsite";
+  Scheduler& sched = svc.Start();
+  ASSERT_TRUE(sched.RunNow(JobKind::kSnapshot).ok());
+  Status st = sched.RunNow(JobKind::kCopy);
+  EXPECT_EQ(st.code(), Status::Code::kBadStore) << st.ToString();
+  EXPECT_NE(st.message().find(svc.cfg.copy_to), std::string::npos) << st.ToString();
+  EXPECT_FALSE(Env::Default()->FileExists(svc.cfg.copy_to)) << "a repository was made inside the PDFs store";
+}
+
 TEST_F(OffsiteTest, CopyJobDoesNotReadTheLocalRepositoryWhileAGarbageCollectionRunsThere) {
   const int64_t t0 = T("2025-03-01T02:00:00Z");
   Install inst(t0);

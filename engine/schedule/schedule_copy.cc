@@ -4,9 +4,11 @@
 
 #include "engine/schedule/schedule_jobs.h"
 #include "engine/stores/snapshot_sources.h"
+#include "engine/stores/store_paths.h"
 #include "snapshot/open_repository.h"
 #include "snapshot/open_writer.h"
 #include "snapshot/prune.h"
+#include "snapshot/rclone_backend.h"
 #include "snapshot/reader_lock.h"
 #include "snapshot/retention.h"
 #include "util/time_util.h"
@@ -70,6 +72,8 @@ Status PruneTarget(JobContext& ctx, Repository& target) {
 Status CopyJob(const Layout& layout, const CopyStep& step, JobContext& ctx) {
   const std::string& spec = ctx.config.copy_to;
   ctx.details["target"] = spec;
+  // Never a target inside a store: a reset would move it to trash with the store.
+  if (!IsRcloneSpec(spec)) MAESTRO_RETURN_IF_ERROR(CheckRepositoryPath(layout, spec));
   // Encrypted or not: the one opener, with the process's password source
   // (snapshot/open_repository.h; MAESTRO_DB_PASSWORD_FILE for a service).
   MAESTRO_ASSIGN_OR_RETURN(OpenedRepository opened, OpenRepository(ctx.env, layout.repo(), OpenRepositoryOptions{}));
