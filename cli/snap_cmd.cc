@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <climits>
 #include <cstdio>
 #include <iostream>
@@ -788,11 +789,40 @@ struct DeleteArgs {
   double lock_wait = 0;
 };
 
+// True for a whole snapshot id: YYYYMMDD_HHMMSS, or with a _N of a second
+// snapshot in that second.
+bool IsWholeSnapshotId(const std::string& s) {
+  if (s.size() < 15 || s[8] != '_') return false;
+  for (size_t k = 0; k < s.size(); ++k) {
+    if (k == 8 || (k == 15 && s.size() > 16 && s[k] == '_')) continue;
+    if (!std::isdigit(static_cast<unsigned char>(s[k]))) return false;
+  }
+  return s.size() == 15 || s[15] == '_';
+}
+
+// What a delete removes is never a guess: an id, a unique prefix of one,
+// `latest`, or a time to the second a snapshot was taken at; not the snapshot
+// "at or before" a time, and not a longer id that a whole id is the prefix of
+// (20250601_040619 of 20250601_040619_2). Otherwise a delete run twice (a
+// script, the shell's history) removed the snapshot before the one it had
+// already deleted.
+Result<std::string> ResolveForDelete(Repository& repo, const std::string& spec) {
+  MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(repo, spec));
+  if (id == spec || spec == "latest") return id;
+  if (id.compare(0, spec.size(), spec) == 0 && !IsWholeSnapshotId(spec)) return id;
+  Result<int64_t> t = ParseTime(spec);
+  if (!IsWholeSnapshotId(spec) && t.ok() && id.compare(0, 15, FormatStamp(*t)) == 0) return id;
+  return Status::NotFound("no snapshot has the id '" + spec + "', nor was one taken at that second (snap delete "
+                          "takes an id, a unique prefix of one, latest, or the time a snapshot was taken; never the "
+                          "one before it)",
+                          "nothing was deleted; see `maestro-db snap list`");
+}
+
 Status RunDelete(CliContext& ctx, const DeleteArgs& a) {
   MAESTRO_ASSIGN_OR_RETURN(LockedRepo w, OpenForWriting(ctx, a.lock_wait, /*create=*/false));
   std::vector<std::string> ids;
   for (const auto& spec : a.ids) {
-    MAESTRO_ASSIGN_OR_RETURN(std::string id, Resolve(*w.repo, spec));
+    MAESTRO_ASSIGN_OR_RETURN(std::string id, ResolveForDelete(*w.repo, spec));
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
   }
   MAESTRO_RETURN_IF_ERROR(w.repo->DeleteSnapshots(ids));
@@ -1077,7 +1107,10 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   auto da = std::make_shared<DeleteArgs>();
   auto* del = snap->add_subcommand(
       "delete", "Delete snapshots, then remove the data no remaining snapshot references");
-  del->add_option("ID", da->ids, "snapshots to delete (id, prefix, `latest` or ISO-8601 time)")->required();
+  del->add_option("ID", da->ids,
+                  "snapshots to delete (id, unique prefix, `latest`, or the ISO-8601 time one was taken at, to "
+                  "the second: never the snapshot before a time or an id that is gone)")
+      ->required();
   AddLockWait(del, &da->lock_wait);
   del->footer(
       "Data only the deleted snapshots held is removed as `snap prune` removes it: packs nothing needs\n"

@@ -1,6 +1,9 @@
 // tests/snap_cli_test.cc — the `snap` command group end to end, through the
 // built maestro-db binary (RunCli) on a tiny hand-made install.
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -381,6 +384,33 @@ TEST(SnapCliTest, VerifyExitsFourAfterAByteFlipInAPack) {
   // And restore refuses to write what fails its hash.
   CliResult rr = in.Run({"snap", "restore", id, "--to", in.dir.Sub("out")});
   EXPECT_NE(rr.exit_code, 0);
+}
+
+// A delete names what it removes. Run again with an id already deleted, it
+// resolved the id as a time and deleted the snapshot taken before it; a
+// time later than every snapshot deleted the newest. Now both exit 3 with
+// nothing deleted; an id, latest and a snapshot's own time still do.
+TEST(SnapCliTest, DeleteNeverRemovesTheSnapshotBeforeAnIdThatIsGoneOrATime) {
+  Install in;
+  std::vector<std::string> ids;
+  for (int k = 0; k < 4; ++k) {
+    if (k > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // ids a second apart
+    ids.push_back(in.Create());
+  }
+  ASSERT_EQ(in.Run({"-q", "snap", "delete", ids[3]}).exit_code, 0);
+  CliResult again = in.Run({"snap", "delete", ids[3]});
+  EXPECT_EQ(again.exit_code, 3) << again.err;
+  EXPECT_NE(again.err.find("nothing was deleted"), std::string::npos) << again.err;
+  CliResult future = in.Run({"snap", "delete", "2099-01-01T00:00:00Z"});
+  EXPECT_EQ(future.exit_code, 3) << future.err;
+  EXPECT_EQ(in.RunJson({"snap", "list"}).size(), 3u) << "nothing was deleted";
+  json listed = in.RunJson({"snap", "list"});
+  const std::string created = listed[0]["created"].get<std::string>();  // 2025-08-08T14:30:22Z
+  CliResult by_time = in.Run({"-q", "snap", "delete", created});
+  EXPECT_EQ(by_time.exit_code, 0) << "a snapshot's own time " << created << ": " << by_time.err;
+  EXPECT_EQ(in.Run({"-q", "snap", "delete", ids[1]}).exit_code, 0);
+  EXPECT_EQ(in.Run({"-q", "snap", "delete", "latest"}).exit_code, 0);
+  EXPECT_EQ(in.RunJson({"snap", "list"}).size(), 0u);
 }
 
 TEST(SnapCliTest, SecondWriterExitsFiveNamingTheHolderWhileReadersProceed) {
