@@ -11,8 +11,8 @@
 #include "snapshot/file_meta.h"
 #include "snapshot/rclone_backend.h"
 #include "util/env.h"
-#include "util/text.h"
 #include "util/follow_link.h"
+#include "util/text.h"
 
 namespace maestro {
 

@@ -25,9 +25,9 @@
 #include "snapshot/open_repository.h"
 #include "snapshot/open_writer.h"
 #include "snapshot/rclone_backend.h"
+#include "util/follow_link.h"
 #include "util/text.h"
 #include "util/time_util.h"
-#include "util/follow_link.h"
 
 namespace maestro {
 
@@ -42,7 +42,7 @@ struct CopyArgs {
 };
 
 // A local spec as an absolute, normalised path (a link as its last component
-// followed: util/env.h FollowFinalLink); a remote spec as it is.
+// followed: util/follow_link.h); a remote spec as it is.
 std::string NormalSpec(Env* env, const std::string& spec) {
   if (IsRcloneSpec(spec)) return spec;
   return spec.empty() ? spec : FollowFinalLink(env, spec);

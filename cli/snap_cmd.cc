@@ -38,10 +38,10 @@
 #include "snapshot/repository.h"
 #include "snapshot/retention.h"
 #include "snapshot/store_totals.h"
+#include "util/follow_link.h"
 #include "util/proc_scan.h"
 #include "util/text.h"
 #include "util/time_util.h"
-#include "util/follow_link.h"
 
 namespace maestro {
 
