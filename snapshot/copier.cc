@@ -46,6 +46,7 @@
 #include "snapshot/listing_reader.h"
 #include "snapshot/pack_writer.h"
 #include "snapshot/publish.h"
+#include "snapshot/rclone_backend.h"
 #include "snapshot/repo_access.h"
 #include "snapshot/repo_files.h"
 #include "snapshot/sealer.h"
@@ -431,6 +432,17 @@ Status CheckListedTwin(const SnapshotInfo& src, const SnapshotInfo& dst, const s
                                  "nothing on the target is ever overwritten; copy into another repository");
 }
 
+// One repository reached by two names: the same spec, or for two local ones
+// the same folder on disk (a linked parent folder: /home -> /data/home).
+bool SameRepository(const RepoFiles& a, const RepoFiles& b) {
+  const std::string la = a.backend()->Location(), lb = b.backend()->Location();
+  if (la == lb) return true;
+  if (IsRcloneSpec(la) || IsRcloneSpec(lb)) return false;
+  FileInfo x, y;
+  return a.env()->Stat(a.dir(), &x).ok() && b.env()->Stat(b.dir(), &y).ok() && x.exists && y.exists &&
+         x.dev == y.dev && x.inode == y.inode;
+}
+
 }  // namespace
 
 Result<CopyResult> CopySnapshots(Repository* from, Repository* to, const std::vector<std::string>& ids,
@@ -440,7 +452,7 @@ Result<CopyResult> CopySnapshots(Repository* from, Repository* to, const std::ve
   target.files = RepoFilesOf(to);
   if (f == nullptr || target.files == nullptr) return Status::Internal("snap copy: a repository of another kind");
   const std::string to_where = target.files->backend()->Location();
-  if (f->backend()->Location() == to_where)
+  if (SameRepository(*f, *target.files))
     return Status::InvalidArgument("snap copy: the source and the target are the same repository (" + to_where + ")",
                                    "pass another repository with --to or --from");
   target.sealer = SealerOf(to);

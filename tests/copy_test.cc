@@ -21,6 +21,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <tuple>
 
 #include "snapshot/copier.h"
 #include "snapshot/open_backend.h"
@@ -189,6 +190,27 @@ TEST(CopyTest, UsageErrorsSayWhatToDo) {
   CliResult help = RunCli({"snap", "copy", "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--from"), std::string::npos);
+}
+
+// One repository named twice, through a linked parent folder (/home ->
+// /data/home): refused as the same repository (exit 2), not "copied" into
+// itself under two locks.
+TEST(CopyTest, TheSameRepositoryThroughALinkedParentFolderIsRefusedAsTheSame) {
+  TempDir d;
+  auto src = Repository::Open(Env::Default(), d.Sub("real/repo"), true);
+  ASSERT_TRUE(src.ok());
+  WriteFile(d.Sub("data/a"), RandomBytes(5000, 3));
+  Snap(src->get(), d.Sub("data"), "");
+  ASSERT_EQ(::symlink(d.Sub("real").c_str(), d.Sub("link").c_str()), 0);
+  auto data = [&] {  // the lock files a command makes are not data
+    return std::make_tuple(TreeDigest(d.Sub("real/repo/snapshots")), TreeDigest(d.Sub("real/repo/packs")),
+                           TreeDigest(d.Sub("real/repo/index")));
+  };
+  const auto before = data();
+  CliResult same = RunCli({"--repo", d.Sub("link/repo"), "snap", "copy", "--all", "--to", d.Sub("real/repo")});
+  EXPECT_EQ(same.exit_code, 2) << same.out << same.err;
+  EXPECT_NE(same.err.find("same repository"), std::string::npos) << same.err;
+  EXPECT_EQ(data(), before);
 }
 
 // A flipped byte in a source pack: the snapshot is refused (exit 4) and the
