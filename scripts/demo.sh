@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-./scripts/build.sh
+TARGET=maestro-db ./scripts/build.sh  # the binary only: the tests are scripts/test.sh's
 BIN=$PWD/${BUILD_DIR:-build}/maestro-db
 DEMO=${DEMO_DIR:-/tmp/maestro-demo}
 rm -rf "$DEMO"
