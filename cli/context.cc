@@ -12,6 +12,7 @@
 #include "snapshot/rclone_backend.h"
 #include "util/env.h"
 #include "util/follow_link.h"
+#include "util/json_text.h"
 #include "util/text.h"
 
 namespace maestro {
@@ -152,7 +153,7 @@ void CliContext::Detail(const std::string& line) const {
   if (opts.verbose > 0) std::cerr << line << "\n";
 }
 
-void CliContext::PrintJson(const nlohmann::json& doc) const { std::cout << doc.dump(2) << "\n"; }
+void CliContext::PrintJson(const nlohmann::json& doc) const { std::cout << JsonText(doc, 2) << "\n"; }
 
 Status CliContext::Confirm(const std::string& question) const {
   if (opts.yes) return Status::OK();
@@ -169,7 +170,7 @@ int CliContext::Fail(const Status& s) const {
   int code = ExitCodeFor(s);
   if (opts.json) {
     nlohmann::json err = {{"error", {{"kind", Status::CodeName(s.code())}, {"message", s.message()}, {"exit_code", code}}}};
-    std::cout << err.dump(2) << "\n";
+    std::cout << JsonText(err, 2) << "\n";
   }
   std::cerr << "maestro-db: " << EscapeForTerminal(s.ToString()) << "\n";
   return code;

@@ -2,7 +2,9 @@
 // Each command group lives in its own file (cli/<group>_cmd.cc): parsing and
 // printing only; the work is done by engine/.
 #include <CLI/CLI.hpp>
+#include <exception>
 #include <iostream>
+#include <string>
 
 #include "cli/context.h"
 #include "cli/env_vars.h"
@@ -64,6 +66,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return e.get_exit_code() == 0 ? 0 : (rc == 0 ? 0 : kExitUsage);
+  } catch (const std::exception& e) {
+    // A bug, not a user error: said (exit 70) instead of std::terminate. A
+    // transaction it interrupted is left to `recover`, as after a crash.
+    return ctx.Fail(Status::Internal(std::string("unexpected exception: ") + e.what(),
+                                     "this is a bug in maestro-db; if a transaction was under way, run "
+                                     "`maestro-db recover`"));
   }
   return exit_code;
 }

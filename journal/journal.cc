@@ -11,6 +11,7 @@
 
 #include "util/coding.h"
 #include "util/hash.h"
+#include "util/json_text.h"
 #include "util/time_util.h"
 
 namespace maestro {
@@ -90,7 +91,9 @@ std::string EncodeRecord(const JournalRecord& r) {
   if (!r.step_name.empty()) p["step_name"] = r.step_name;
   if (!r.outcome.empty()) p["outcome"] = r.outcome;
   if (!r.detail.empty()) p["detail"] = r.detail;
-  std::string payload = p.dump();
+  // Lossless: a store path or file name that is not UTF-8 is kept byte for byte
+  // (util/json_text.h); dump() would throw on it.
+  std::string payload = JsonText(EncodeByteStrings(p));
   std::string out;
   out.reserve(kHeaderSize + payload.size() + 8);
   out.push_back(static_cast<char>(r.version));
@@ -125,6 +128,7 @@ Result<JournalRecord> DecodeRecord(std::string_view b, uint64_t key_seq) {
   nlohmann::json p = nlohmann::json::parse(b.substr(kHeaderSize, n), nullptr, false);
   if (p.is_discarded() || !p.is_object() || !p.contains("txn") || !p["txn"].is_string())
     return bad("payload does not decode");
+  DecodeByteStrings(&p);
   try {
     r.txn_id = p["txn"].get<std::string>();
     if (p.contains("kind")) r.kind = p["kind"].get<std::string>();

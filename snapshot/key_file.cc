@@ -12,6 +12,7 @@
 #include <set>
 
 #include "snapshot/keys.h"
+#include "util/json_text.h"
 #include "util/time_util.h"
 
 namespace maestro {
@@ -132,7 +133,7 @@ std::string EncodeJson(const Fields& f) {
             {"cipher", "xchacha20poly1305"},
             {"nonce", ToHex(f.nonce)},
             {"master_key", ToHex(f.wrapped)}};
-  return j.dump(2) + "\n";
+  return JsonText(j, 2) + "\n";
 }
 
 // The string field `key` of j, or "" with *ok cleared.

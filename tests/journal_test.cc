@@ -34,6 +34,27 @@ TEST(JournalTest, RecordRoundTripsThroughEncoding) {
   EXPECT_EQ(back->time_micros, 123456);
 }
 
+// Store paths and file names are bytes: one that is not UTF-8 (a Latin-1
+// name) comes back from the journal exactly, in args and in detail, and the
+// payload on disk is still UTF-8 JSON.
+TEST(JournalTest, PathsThatAreNotUtf8RoundTripByteForByte) {
+  JournalRecord r = Rec(RecordType::kBegin, "t1");
+  r.kind = "cleanup";
+  const std::string latin1 = "/srv/caf\xe9/raw_pdfs", lone = "\xff";
+  r.args = {{"stores", {{{"name", "pdfs"}, {"path", latin1}}}}, {"files", {{"pdfs", {"r\xe9sum\xe9.pdf", "ok.pdf"}}}},
+            {"lone", lone}, {"look_alike", {{"maestro_bytes_hex", "zz"}}}};
+  r.detail = "could not move " + latin1;
+  r.seq = 7;
+  const std::string bytes = EncodeRecord(r);
+  auto back = DecodeRecord(bytes, 7);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->args, r.args);
+  EXPECT_EQ(back->args["stores"][0]["path"].get<std::string>(), latin1);
+  EXPECT_EQ(back->args["files"]["pdfs"][0].get<std::string>(), "r\xe9sum\xe9.pdf");
+  EXPECT_EQ(back->detail, r.detail);
+  EXPECT_EQ(bytes.find('\xe9'), std::string::npos) << "the raw byte must not be in the payload";
+}
+
 TEST(JournalTest, DecodeRejectsFlippedByteAsCorruption) {
   JournalRecord r = Rec(RecordType::kIntent, "t1", 3);
   r.seq = 7;

@@ -496,5 +496,68 @@ TEST_F(PathsTest, SpecialFilesInsideAStoreFolderAreListedInTheSnapshotWarnings) 
   for (const auto& s : specials) EXPECT_TRUE(Has(restore.err, s)) << "the restore must say " << s << " was not restored";
 }
 
+
+// ------------------------------------------------------------------ names not UTF-8
+
+// Linux names are bytes: an install root made by an older system's tools, a
+// PDF named in Latin-1. The journal's payload is JSON, whose encoder threw on
+// them: reset died with std::terminate before its begin record. The journal
+// keeps such a path byte for byte (util/json_text.h), so the reset commits, a
+// crash in the middle of one is recovered, and the restore puts it all back.
+TEST_F(PathsTest, AnInstallWhoseRootIsNotUtf8IsResetRecoveredAndRestoredByteForByte) {
+  const std::string root = tmp_.Sub("install-\xff\xfe");
+  root_ = root;
+  reliability::MakeSmallDemo(root_, 4);
+  std::string id = reliability::SnapCreate(root_);
+  ASSERT_FALSE(id.empty());
+  const auto want = testing::StoreDigest(root_);
+  CliResult reset = RunBounded(Args({"-y", "reset"}), 60);
+  ASSERT_EQ(reset.exit_code, 0) << reset.out << reset.err;
+  EXPECT_NE(testing::StoreDigest(root_), want) << "the reset emptied nothing";
+  CliResult back = RunBounded(Args({"-y", "snap", "restore", id}), 60);
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(testing::StoreDigest(root_), want);
+  // Killed after the stores were moved aside: recover rolls back to the exact path.
+  CliResult crash = RunCli(Args({"-y", "reset"}), {"MAESTRO_DB_CRASH_AT=store.after_aside"});
+  EXPECT_EQ(crash.exit_code, -9) << crash.err;
+  CliResult rec = RunBounded(Args({"recover", "--rollback"}), 60);
+  EXPECT_EQ(rec.exit_code, 0) << rec.out << rec.err;
+  EXPECT_EQ(testing::StoreDigest(root_), want);
+  CliResult log = RunBounded(Args({"--json", "journal", "log"}));
+  EXPECT_EQ(log.exit_code, 0) << log.err;
+  EXPECT_FALSE(nlohmann::json::parse(log.out, nullptr, false).is_discarded()) << log.out;
+}
+
+// The same names in --json output: printed with U+FFFD for the bytes that are
+// not UTF-8 (as restic's --json does), never an abort (exit 134) mid-output.
+TEST_F(PathsTest, FileNamesThatAreNotUtf8ArePrintedInJsonInsteadOfAborting) {
+  const std::string pdfs = StorePath(StoreId::kPdfs);
+  std::string first = reliability::SnapCreate(root_);
+  ASSERT_FALSE(first.empty());
+  WriteFile(pdfs + "/report-\xe9t\xe9.pdf", "%PDF-1.4 latin-1 name");
+  std::string second = reliability::SnapCreate(root_);
+  ASSERT_FALSE(second.empty());
+  const std::string shown = "report-\xef\xbf\xbdt\xef\xbf\xbd.pdf";  // U+FFFD for each byte
+  const std::vector<std::vector<std::string>> commands = {
+      {"snap", "show", second}, {"snap", "diff", first, second}, {"snap", "list"}, {"stats"}, {"check"}};
+  for (const auto& cmd : commands) {
+    std::vector<std::string> args = {"--json"};
+    args.insert(args.end(), cmd.begin(), cmd.end());
+    CliResult r = RunBounded(Args(args));
+    SCOPED_TRACE(cmd[0] + " " + (cmd.size() > 1 ? cmd[1] : ""));
+    EXPECT_TRUE(r.exit_code == 0 || (cmd[0] == "check" && r.exit_code == 1)) << r.exit_code << r.err;
+    nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << r.out;
+    if (cmd[0] == "snap" && cmd[1] != "list") {
+      EXPECT_TRUE(Has(r.out, shown)) << r.out;
+    }
+  }
+  // The bytes themselves are kept: the restore writes the file under its own name.
+  CliResult to = RunBounded(Args({"snap", "restore", second, "--to", tmp_.Sub("out"), "--store", "pdfs"}), 60);
+  ASSERT_EQ(to.exit_code, 0) << to.err;
+  EXPECT_EQ(Sh("find '" + tmp_.Sub("out") + "' -name 'report-*' | wc -l"), "1\n");
+  EXPECT_EQ(Sh("find '" + tmp_.Sub("out") + "' -name \"$(printf 'report-\\351t\\351.pdf')\" | wc -l"), "1\n");
+}
+
 }  // namespace
 }  // namespace maestro

@@ -7,6 +7,7 @@
 #include "util/env.h"
 #include "tests/support/fault_env.h"
 #include "util/hash.h"
+#include "util/json_text.h"
 #include "util/sqlite.h"
 #include "util/time_util.h"
 
@@ -41,6 +42,24 @@ TEST(HashTest, HexRoundTrip) {
   st.Update("hel");
   st.Update("lo");
   EXPECT_EQ(st.Digest(), h);
+}
+
+// JSON of strings from disk: printing never throws (U+FFFD for bad bytes);
+// the lossless form gives the same bytes back and leaves UTF-8 as it is.
+TEST(JsonTextTest, StringsThatAreNotUtf8PrintWithReplacementAndRoundTripLosslessly) {
+  nlohmann::json j = {{"ok", "caf\xc3\xa9"}, {"bad", "a\xff" "b"}, {"list", {"x", "\xc0\xaf"}}, {"n", 3}};
+  EXPECT_THROW((void)j.dump(), nlohmann::json::type_error);  // why this header exists
+  EXPECT_EQ(JsonText(j["bad"]), "\"a\xef\xbf\xbd" "b\"");
+  nlohmann::json enc = EncodeByteStrings(j);
+  EXPECT_EQ(enc["ok"], j["ok"]);
+  EXPECT_EQ(enc["bad"], (nlohmann::json{{"maestro_bytes_hex", "61ff62"}}));
+  EXPECT_NO_THROW((void)enc.dump());
+  nlohmann::json back = nlohmann::json::parse(enc.dump());
+  DecodeByteStrings(&back);
+  EXPECT_EQ(back, j);
+  nlohmann::json odd = {{"maestro_bytes_hex", "6"}};  // not an encoded string: kept
+  DecodeByteStrings(&odd);
+  EXPECT_TRUE(odd.is_object());
 }
 
 TEST(PathTest, SafeRelativePathRejectsEscapes) {

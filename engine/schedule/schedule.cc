@@ -3,6 +3,7 @@
 #include <cmath>
 #include <ctime>
 
+#include "util/json_text.h"
 #include "util/time_util.h"
 
 namespace maestro {
@@ -250,7 +251,7 @@ void EventLog::Emit(const std::string& event, nlohmann::json fields) {
   nlohmann::json line = {{"ts", FormatIso8601(clock_->NowMicros())}, {"event", event}};
   if (fields.is_object())
     for (auto& [k, v] : fields.items()) line[k] = v;
-  std::string text = line.dump() + "\n";
+  std::string text = JsonText(line) + "\n";
   std::lock_guard<std::mutex> g(mu_);
   if (out_) {
     std::fwrite(text.data(), 1, text.size(), out_);
@@ -325,7 +326,7 @@ Scheduler::Scheduler(Env* env, ScheduleConfig config, Jobs jobs, EventLog* log, 
       sleep_slice_us_(200000) {}
 
 Status Scheduler::SaveState() {
-  Status st = WriteFileDurably(env_, state_path_, state_.ToJson().dump(2) + "\n", 0600);
+  Status st = WriteFileDurably(env_, state_path_, JsonText(state_.ToJson(), 2) + "\n", 0600);
   if (!st.ok()) {
     log_->Emit("error", {{"what", "state_write"}, {"path", state_path_}, {"message", st.ToString()}});
     return st.Annotate("writing the schedule state " + state_path_);

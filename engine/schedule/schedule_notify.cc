@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "util/json_text.h"
+
 namespace maestro {
 
 namespace {
@@ -116,7 +118,7 @@ NotifyResult RunNotifyCommand(const std::string& command, const nlohmann::json& 
     return res;
   }
   ::setpgid(pid, pid);  // also here: no race with the child's own setpgid
-  bool finished = Pump(in[1], out[0], event.dump() + "\n", start + timeout_ms, &res.output);
+  bool finished = Pump(in[1], out[0], JsonText(event) + "\n", start + timeout_ms, &res.output);
   ::close(out[0]);
   if (!finished) ::kill(-pid, SIGKILL);
   int status = 0;
