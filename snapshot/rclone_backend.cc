@@ -428,6 +428,11 @@ Result<std::unique_ptr<RcloneBackend>> NewRcloneBackend(const std::string& spec,
     return Status::InvalidArgument("\"" + spec + "\" is not rclone:REMOTE:PATH (for example rclone:b2:bucket/maestro, "
                                    "with REMOTE a name from `rclone config` or RCLONE_CONFIG_<NAME>_TYPE; or rclone:/ABSOLUTE/PATH)");
   }
+  // rclone's rc API is told every object's folder in JSON, which holds UTF-8
+  // only; the bytes of another name would be changed on the way (or refused).
+  if (!IsValidUtf8(remote))
+    return Status::InvalidArgument("\"" + EscapeForTerminal(spec) + "\" is not UTF-8, and rclone's rc API takes UTF-8 "
+                                   "paths only", "rename the remote folder, or give a local folder as --repo");
   auto b = std::make_unique<RcloneBackendImpl>(remote, opts);
   MAESTRO_RETURN_IF_ERROR(b->StartNow());
   return std::unique_ptr<RcloneBackend>(std::move(b));

@@ -585,6 +585,20 @@ TEST(RcloneBackendTest, MalformedSpecIsRefusedWithTheForm) {
   EXPECT_NE(b.status().message().find("rclone:REMOTE:PATH"), std::string::npos) << b.status().ToString();
 }
 
+// rclone's rc API takes paths in JSON (UTF-8 only): a remote folder named
+// otherwise was made by `snap init`, then `snap create` aborted on it
+// (std::terminate). Refused up front, nothing made.
+TEST(RcloneBackendTest, ARemotePathThatIsNotUtf8IsRefusedBeforeRcloneStarts) {
+  TempDir d;
+  const std::string folder = d.Sub("repo-\xff");
+  auto b = NewRcloneBackend("rclone::local:" + folder);
+  ASSERT_FALSE(b.ok());
+  EXPECT_EQ(b.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(b.status().message().find("not UTF-8"), std::string::npos) << b.status().ToString();
+  EXPECT_NE(b.status().message().find("\\xff"), std::string::npos) << "the byte shown escaped";
+  EXPECT_FALSE(Env::Default()->DirExists(folder));
+}
+
 TEST(RcloneBackendTest, UnknownRemoteIsIoErrorWithRclonesOwnWords) {
   std::string why;
   if (!HaveRclone(&why)) GTEST_SKIP() << why;
