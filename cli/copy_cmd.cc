@@ -177,6 +177,7 @@ Status RunCopy(CliContext& ctx, const CopyArgs& a) {
   const std::string there = NormalSpec(ctx.env(), a.to.empty() ? a.from : a.to);
   const std::string from = a.to.empty() ? there : here, to = a.to.empty() ? here : there;
   MAESTRO_RETURN_IF_ERROR(ctx.CheckRepositoryOutsideStores(to));  // before anything is read or made
+  MAESTRO_RETURN_IF_ERROR(CheckDistinctRepositories(ctx.env(), from, to));  // before either end is locked
   auto from_pw = EndPassword(ctx, a.from_password_file, "--from-password-file", "MAESTRO_DB_FROM_PASSWORD_FILE");
   auto to_pw = EndPassword(ctx, a.to_password_file, "--to-password-file", "MAESTRO_DB_TO_PASSWORD_FILE");
   MAESTRO_RETURN_IF_ERROR(ReadGivenPassword(*from_pw, from));

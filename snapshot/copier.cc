@@ -434,16 +434,21 @@ Status CheckListedTwin(const SnapshotInfo& src, const SnapshotInfo& dst, const s
 
 // One repository reached by two names: the same spec, or for two local ones
 // the same folder on disk (a linked parent folder: /home -> /data/home).
-bool SameRepository(const RepoFiles& a, const RepoFiles& b) {
-  const std::string la = a.backend()->Location(), lb = b.backend()->Location();
-  if (la == lb) return true;
-  if (IsRcloneSpec(la) || IsRcloneSpec(lb)) return false;
+bool SameRepository(Env* env, const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  if (IsRcloneSpec(a) || IsRcloneSpec(b)) return false;
   FileInfo x, y;
-  return a.env()->Stat(a.dir(), &x).ok() && b.env()->Stat(b.dir(), &y).ok() && x.exists && y.exists &&
-         x.dev == y.dev && x.inode == y.inode;
+  return env->Stat(a, &x).ok() && env->Stat(b, &y).ok() && x.exists && y.exists && x.dev == y.dev &&
+         x.inode == y.inode;
 }
 
 }  // namespace
+
+Status CheckDistinctRepositories(Env* env, const std::string& from, const std::string& to) {
+  if (!SameRepository(env, from, to)) return Status::OK();
+  return Status::InvalidArgument("snap copy: the source and the target are the same repository (" + to + ")",
+                                 "pass another repository with --to or --from");
+}
 
 Result<CopyResult> CopySnapshots(Repository* from, Repository* to, const std::vector<std::string>& ids,
                                  const CopyOptions& opts) {
@@ -452,9 +457,9 @@ Result<CopyResult> CopySnapshots(Repository* from, Repository* to, const std::ve
   target.files = RepoFilesOf(to);
   if (f == nullptr || target.files == nullptr) return Status::Internal("snap copy: a repository of another kind");
   const std::string to_where = target.files->backend()->Location();
-  if (SameRepository(*f, *target.files))
-    return Status::InvalidArgument("snap copy: the source and the target are the same repository (" + to_where + ")",
-                                   "pass another repository with --to or --from");
+  const std::string from_where = f->backend()->Location();
+  MAESTRO_RETURN_IF_ERROR(CheckDistinctRepositories(f->env(), IsRcloneSpec(from_where) ? from_where : f->dir(),
+                                                    IsRcloneSpec(to_where) ? to_where : target.files->dir()));
   target.sealer = SealerOf(to);
   std::shared_ptr<const Sealer> from_sealer = SealerOf(from);
   BlobIndex from_index;

@@ -77,6 +77,12 @@ struct CopyResult {
   uint64_t blobs_sent = 0, bytes_sent = 0, blobs_skipped = 0, bytes_skipped = 0;
 };
 
+// InvalidArgument when the specs `from` and `to` name one repository: the same
+// spec, or two local paths to the same folder on disk (a linked parent folder).
+// Checked on the specs, so a command can refuse before it locks or opens
+// either end; CopySnapshots checks its two repositories again.
+Status CheckDistinctRepositories(Env* env, const std::string& from, const std::string& to);
+
 // Copies snapshots `ids` (resolved full ids of `from`) into `to`.
 // NotFound for an id `from` does not list; Corruption when a source blob
 // fails its checks (nothing of that snapshot is published on the target).

@@ -193,24 +193,26 @@ TEST(CopyTest, UsageErrorsSayWhatToDo) {
 }
 
 // One repository named twice, through a linked parent folder (/home ->
-// /data/home): refused as the same repository (exit 2), not "copied" into
-// itself under two locks.
-TEST(CopyTest, TheSameRepositoryThroughALinkedParentFolderIsRefusedAsTheSame) {
+// /data/home) or with a trailing slash: refused as the same repository
+// (exit 2), not "copied" into itself under two locks, and refused before
+// either end is locked or opened: the folder is exactly as it was, without
+// even a lock file made.
+TEST(CopyTest, TheSameRepositoryThroughALinkedParentFolderIsRefusedBeforeAnythingIsTouched) {
   TempDir d;
   auto src = Repository::Open(Env::Default(), d.Sub("real/repo"), true);
   ASSERT_TRUE(src.ok());
   WriteFile(d.Sub("data/a"), RandomBytes(5000, 3));
   Snap(src->get(), d.Sub("data"), "");
   ASSERT_EQ(::symlink(d.Sub("real").c_str(), d.Sub("link").c_str()), 0);
-  auto data = [&] {  // the lock files a command makes are not data
-    return std::make_tuple(TreeDigest(d.Sub("real/repo/snapshots")), TreeDigest(d.Sub("real/repo/packs")),
-                           TreeDigest(d.Sub("real/repo/index")));
-  };
-  const auto before = data();
-  CliResult same = RunCli({"--repo", d.Sub("link/repo"), "snap", "copy", "--all", "--to", d.Sub("real/repo")});
-  EXPECT_EQ(same.exit_code, 2) << same.out << same.err;
-  EXPECT_NE(same.err.find("same repository"), std::string::npos) << same.err;
-  EXPECT_EQ(data(), before);
+  const auto before = TreeDigest(d.Sub("real/repo"));
+  for (const std::string& other : {d.Sub("real/repo"), d.Sub("real/repo/")}) {
+    CliResult same = RunCli({"--repo", d.Sub("link/repo"), "snap", "copy", "--all", "--to", other});
+    EXPECT_EQ(same.exit_code, 2) << same.out << same.err;
+    EXPECT_NE(same.err.find("same repository"), std::string::npos) << same.err;
+    CliResult back = RunCli({"--repo", other, "snap", "copy", "--all", "--from", d.Sub("link/repo")});
+    EXPECT_EQ(back.exit_code, 2) << back.out << back.err;
+    EXPECT_EQ(TreeDigest(d.Sub("real/repo")), before) << "a lock file or anything else was made";
+  }
 }
 
 // A flipped byte in a source pack: the snapshot is refused (exit 4) and the
