@@ -432,6 +432,22 @@ TEST_F(PathsTest, RepositoryLinkToAMissingFolderIsMadeThereAndALoopOfLinksIsRefu
   EXPECT_EQ(TreeDigest(root_), before);
 }
 
+// A dangling link with a relative target, in a folder reached through another
+// link (/backups -> /mnt/disk/backups, and there repo -> ../maestro-repo): the
+// repository is made where the kernel would put it, beside the real folder
+// (/mnt/disk/maestro-repo), not at a `..` taken lexically from the linked name.
+TEST_F(PathsTest, RelativeDanglingRepositoryLinkInALinkedFolderIsMadeWhereTheKernelPointsIt) {
+  fs::create_directories(tmp_.Sub("disk/backups"));
+  fs::create_directory_symlink(tmp_.Sub("disk/backups"), tmp_.Sub("backups"));
+  fs::create_directory_symlink("../maestro-repo", tmp_.Sub("disk/backups/repo"));
+  CliResult made = RunCli({"--root", root_, "--repo", tmp_.Sub("backups/repo"), "-q", "snap", "create"});
+  EXPECT_EQ(made.exit_code, 0) << made.err;
+  EXPECT_TRUE(fs::exists(tmp_.Sub("disk/maestro-repo/config"))) << "not made where the link points";
+  EXPECT_FALSE(fs::exists(tmp_.Sub("maestro-repo"))) << "made at the lexical ../ of the linked name";
+  CliResult list = RunCli({"--repo", tmp_.Sub("backups/repo"), "snap", "list"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+}
+
 TEST_F(PathsTest, FifoWhereAStoreShouldBeIsRefusedWithoutBlocking) {
   CaseCounter counter("paths (FIFO where a store should be)", "refused fast");
   for (StoreId sid : {StoreId::kMain, StoreId::kPdfs}) {

@@ -1,15 +1,12 @@
 #include "engine/stores/store_paths.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <climits>
-#include <cstdlib>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "journal/journal.h"
 #include "util/env.h"
+#include "util/follow_link.h"
 
 namespace maestro {
 
@@ -75,32 +72,9 @@ Status CheckNotNested(const Resolved& s, const Resolved& t) {
 
 }  // namespace
 
-std::string ResolvePath(const std::string& path) {
-  std::string head = NormalizePath(path);
-  std::string rest;
-  for (int i = 0; i < 4096; ++i) {
-    char buf[PATH_MAX];
-    if (::realpath(head.c_str(), buf)) return NormalizePath(rest.empty() ? std::string(buf) : JoinPath(buf, rest));
-    if (head == "/" || head == "." || head.empty()) break;
-    rest = rest.empty() ? BaseName(head) : JoinPath(BaseName(head), rest);
-    head = DirName(head);
-  }
-  return NormalizePath(path);
-}
-
 Result<std::string> ResolveStoreLink(Env* env, const std::string& path) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
-  char buf[PATH_MAX];
-  if (::realpath(path.c_str(), buf)) return std::string(buf);
-  // A dangling link: follow it by hand to where the store would be created.
   std::string p = path;
-  for (int hops = 0; hops < kMaxLinkHops; ++hops) {
-    if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return ResolvePath(p);
-    std::string target;
-    MAESTRO_RETURN_IF_ERROR(env->ReadLink(p, &target));
-    p = JoinPath(ResolvePath(DirName(p)), target);
-  }
+  if (FollowLinkAt(env, &p, kMaxLinkHops)) return p;
   return Status::BadStore("store path " + path + " is a chain of more than " + std::to_string(kMaxLinkHops) +
                               " symlinks (a loop?)",
                           "point [stores] at the real file or folder");

@@ -2,8 +2,7 @@
 // each other before anything is written (issue 13, points 1 and 5).
 //
 // Contract:
-//   ResolvePath        the path as the kernel sees it: realpath() of the longest
-//                      part that exists, the rest normalised lexically. No writes.
+//   ResolvePath        util/follow_link.h (declared there; this header includes it).
 //   ResolveStoreLink   a store path whose last component is a symlink becomes the
 //                      (resolved) path it points to, so the store is read, backed up
 //                      and restored at its target and the link is kept; a store
@@ -35,11 +34,11 @@
 #include <string>
 
 #include "engine/stores/layout.h"
+#include "util/follow_link.h"
 #include "util/status.h"
 
 namespace maestro {
 
-std::string ResolvePath(const std::string& path);
 Result<std::string> ResolveStoreLink(Env* env, const std::string& path);
 std::string SpecialFileKind(Env* env, const std::string& path);
 Status CheckStorePaths(const Layout& layout);
