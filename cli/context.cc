@@ -218,4 +218,10 @@ Result<std::unique_ptr<ReaderLock>> LockForReading(const CliContext& ctx, Reposi
   return lock;
 }
 
+CLI::Option* AddLockWaitOption(CLI::App* cmd, double* wait, const std::string& help) {
+  return cmd->add_option("--lock-wait", *wait, help)
+      ->type_name("SECONDS")
+      ->check(CLI::Range(0.0, kMaxLockWaitSeconds).description("0 to 604800 (a week)"));
+}
+
 }  // namespace maestro

@@ -137,6 +137,11 @@ class CliContext {
 // (cli/remote_txn.h); a layout user that does neither is refused, exit 2).
 std::string RefuseUnwiredRemoteRepo(const std::string& repo);
 
+// --lock-wait SECONDS on cmd: 0 (fail at once, the default) up to a week. A
+// larger value (1e300) would overflow the lock's deadline in microseconds.
+constexpr double kMaxLockWaitSeconds = 7 * 86400;
+CLI::Option* AddLockWaitOption(CLI::App* cmd, double* wait, const std::string& help);
+
 // Each command group registers its subcommands. A subcommand's callback stores
 // its exit code in *exit_code.
 void RegisterInspectCommands(CLI::App& app, CliContext& ctx, int* exit_code);

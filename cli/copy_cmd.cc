@@ -218,10 +218,9 @@ void RegisterCopyCommand(CLI::App& snap, CliContext& ctx, int* exit_code) {
                    ->type_name("REPO");
   to->excludes(from);
   from->excludes(to);
-  copy->add_option("--lock-wait", a->lock_wait,
-                   "seconds to wait for another writer of the TARGET to release its lock, and for a garbage\n"
-                   "collection of a local SOURCE to finish (default 0: fail at once with exit code 5)")
-      ->check(CLI::NonNegativeNumber);
+  AddLockWaitOption(copy, &a->lock_wait,
+                    "seconds to wait for another writer of the TARGET to release its lock, and for a garbage\n"
+                    "collection of a local SOURCE to finish (default 0: fail at once with exit code 5)");
   copy->add_option("--from-password-file", a->from_password_file,
                    "the SOURCE's password, read from FILE (else MAESTRO_DB_FROM_PASSWORD_FILE, else the global\n"
                    "--password-file / MAESTRO_DB_PASSWORD_FILE / MAESTRO_DB_PASSWORD / prompt)")

@@ -138,9 +138,7 @@ void RegisterInitCommand(CLI::App& snap, CliContext& ctx, int* exit_code) {
   auto* mem = init->add_option("--kdf-mem-kib", a->kdf_mem_kib,
                                "Argon2id memory for the first key file in KiB (default 65536 = 64 MiB)")
                   ->type_name("KIB");
-  init->add_option("--lock-wait", a->lock_wait, "seconds to wait for another writer's repository lock (default 0)")
-      ->type_name("SECONDS")
-      ->check(CLI::NonNegativeNumber);
+  AddLockWaitOption(init, &a->lock_wait, "seconds to wait for another writer's repository lock (default 0)");
   init->footer(
       "The password: --password-file FILE, MAESTRO_DB_PASSWORD_FILE, MAESTRO_DB_PASSWORD, else asked twice on\n"
       "the terminal. A repository that exists already is refused (exit 2) and left as it is.\n"

@@ -188,10 +188,8 @@ std::function<void()> Command(CliContext& ctx, int* exit_code, Fn fn) {
 }
 
 void AddWriterOptions(CLI::App* cmd, KeyArgs* a, bool new_password) {
-  cmd->add_option("--lock-wait", a->lock_wait,
-                  "seconds to wait for another writer to release the repository lock (default 0: fail at once)")
-      ->type_name("SECONDS")
-      ->check(CLI::NonNegativeNumber);
+  AddLockWaitOption(cmd, &a->lock_wait,
+                    "seconds to wait for another writer to release the repository lock (default 0: fail at once)");
   if (!new_password) return;
   cmd->add_option("--new-password-file", a->new_password_file,
                   "read the new password from FILE (default: ask twice on the terminal)")

@@ -182,10 +182,9 @@ Result<Manifest> LoadResolved(Repository& repo, const std::string& spec) {
 }
 
 void AddLockWait(CLI::App* cmd, double* wait) {
-  cmd->add_option("--lock-wait", *wait,
-                  "seconds to wait for another writer to release the repository lock (default 0: fail at once "
-                  "with exit code 5, naming the holder)")
-      ->check(CLI::NonNegativeNumber);
+  AddLockWaitOption(cmd, wait,
+                    "seconds to wait for another writer to release the repository lock (default 0: fail at once "
+                    "with exit code 5, naming the holder)");
 }
 
 // Runs a command body; a non-OK Status is reported once (text or JSON) with its exit code.
@@ -1096,10 +1095,9 @@ void RegisterSnapCommands(CLI::App& app, CliContext& ctx, int* exit_code) {
   verify->add_option("ID", va->ids, "snapshots to check (default: all)");
   verify->add_flag("--all", va->all, "check every snapshot (the default when no ID is given)");
   verify->add_flag("--read-data", va->read_data, "read and hash every blob (slow, thorough)");
-  verify->add_option("--lock-wait", va->lock_wait,
-                      "seconds to wait for a running garbage collection (a prune's) to finish (default 0: exit 5 "
-                      "at once)")
-      ->check(CLI::NonNegativeNumber);
+  AddLockWaitOption(verify, &va->lock_wait,
+                    "seconds to wait for a running garbage collection (a prune's) to finish (default 0: exit 5 "
+                    "at once)");
   AddDrillFlags(verify, &va->drill);
   verify->footer("Examples:\n  maestro-db snap verify --all --read-data\n  maestro-db snap verify --drill latest");
   verify->callback(Command(ctx, exit_code, [&ctx, va](int* code) { return RunVerify(ctx, *va, code); }));

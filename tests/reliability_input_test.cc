@@ -200,6 +200,29 @@ TEST_F(DecoderInputTest, UnknownPurgeModeIsRefusedBeforeAnythingChanges) {
   EXPECT_EQ(TreeDigest(root_), before) << "the reset ran with an unknown purge mode";
 }
 
+// Numbers too large for what they size: `--failed-older-than 99999999999999999999d`
+// threw out of stoll (an abort, then exit 70), `999999999999999w` wrapped int64
+// silently, `--lock-wait 1e300` overflowed the deadline's microseconds
+// (undefined). Each is now exit 2 naming its limit, with nothing changed.
+TEST_F(DecoderInputTest, DurationsAndLockWaitsTooLargeToHoldAreUsageErrorsWithNothingChanged) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"cleanup", "--all", "--dry-run", "--failed-older-than", "99999999999999999999d"},
+      {"cleanup", "--all", "--yes", "--stuck-older-than", "999999999999999w"},
+      {"snap", "create", "--lock-wait", "1e300"},
+      {"snap", "verify", "--lock-wait", "inf"},
+      {"snap", "copy", "--all", "--to", root_ + "-copy", "--lock-wait", "1e20"}};
+  for (const auto& c : cases) {
+    std::vector<std::string> args = {"--root", root_};
+    args.insert(args.end(), c.begin(), c.end());
+    auto before = TreeDigest(root_);
+    CliResult r = RunCli(args);
+    EXPECT_EQ(r.exit_code, 2) << c[0] << " " << c.back() << "\n" << r.err;
+    EXPECT_TRUE(r.err.find("century") != std::string::npos || r.err.find("604800") != std::string::npos) << r.err;
+    EXPECT_EQ(TreeDigest(root_), before) << c.back();
+    EXPECT_FALSE(fs::exists(root_ + "-copy"));
+  }
+}
+
 // ---------------------------------------------------------------- busy message
 
 // Regression: a process holding maestro.db through four descriptors was named

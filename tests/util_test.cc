@@ -91,6 +91,16 @@ TEST(TimeTest, ParsesDurations) {
   EXPECT_EQ(*ParseDurationSeconds("90"), 90);
   EXPECT_FALSE(ParseDurationSeconds("2x").ok());
   EXPECT_FALSE(ParseDurationSeconds("").ok());
+  // Too long is refused, never thrown (stoll) or wrapped (int64 overflow).
+  EXPECT_EQ(*ParseDurationSeconds("36600d"), int64_t{36600} * 86400);
+  for (const char* huge : {"99999999999999999999999d", "999999999999999w", "36601d", "9223372036854775807s",
+                           "999999999999s999999999999s"}) {
+    auto d = ParseDurationSeconds(huge);
+    EXPECT_FALSE(d.ok()) << huge << " gave " << (d.ok() ? *d : 0);
+    if (!d.ok()) {
+      EXPECT_NE(d.status().message().find("century"), std::string::npos) << d.status().ToString();
+    }
+  }
 }
 
 TEST(ConfigTest, ParsesSectionsAndRejectsGarbage) {

@@ -98,6 +98,17 @@ Result<int64_t> ParseTime(const std::string& text) {
   return (static_cast<int64_t>(secs) - offset_secs) * 1000000;
 }
 
+namespace {
+
+constexpr int64_t kMaxDurationSeconds = int64_t{100} * 366 * 86400;  // a century
+
+Status TooLong(const std::string& text) {
+  return Status::InvalidArgument("duration '" + text + "' is longer than a century (36600d)",
+                                 "give a duration such as 24h, 7d or 52w");
+}
+
+}  // namespace
+
 Result<int64_t> ParseDurationSeconds(const std::string& text) {
   if (text.empty()) return Status::InvalidArgument("empty duration: use e.g. 24h, 90m, 7d");
   int64_t total = 0;
@@ -107,6 +118,9 @@ Result<int64_t> ParseDurationSeconds(const std::string& text) {
     size_t start = i;
     while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
     if (i == start) return Status::InvalidArgument("cannot read duration '" + text + "': use e.g. 24h, 90m, 7d, 1h30m");
+    // Bounded before any arithmetic: 20 digits would throw in stoll, and
+    // 999999999999999w would overflow int64 (undefined) into a small value.
+    if (i - start > 12) return TooLong(text);
     int64_t v = std::stoll(text.substr(start, i - start));
     int64_t mult = 1;
     if (i < text.size()) {
@@ -123,7 +137,8 @@ Result<int64_t> ParseDurationSeconds(const std::string& text) {
     } else if (any) {
       return Status::InvalidArgument("cannot read duration '" + text + "': a number needs a unit after the first");
     }
-    total += v * mult;
+    total += v * mult;  // < 10^12 * 7 * 86400 per term, summed over at most text.size() terms
+    if (total > kMaxDurationSeconds) return TooLong(text);
     any = true;
   }
   return total;
