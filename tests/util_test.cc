@@ -111,6 +111,13 @@ TEST(ConfigTest, ParsesSectionsAndRejectsGarbage) {
   auto bad = Config::Parse("[stores]\nthis is not a key value\n", "t.ini");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("t.ini:2"), std::string::npos);
+  // A number too large for int64 is refused, not clamped to its largest value.
+  auto n = Config::Parse("[schedule]\nkeep_daily = 99999999999999999999\nkeep_weekly = 4\n", "n.ini");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n->GetInt("schedule.keep_weekly", 0), 4);
+  auto huge = n->GetInt("schedule.keep_daily", 0);
+  ASSERT_FALSE(huge.ok()) << *huge;
+  EXPECT_NE(huge.status().message().find("too large"), std::string::npos) << huge.status().ToString();
 }
 
 TEST(EnvTest, WriteFileDurablyReplacesAtomically) {

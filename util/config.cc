@@ -127,9 +127,12 @@ Result<int64_t> Config::GetInt(const std::string& key, int64_t def) const {
   auto it = values_.find(key);
   if (it == values_.end()) return def;
   char* end = nullptr;
+  errno = 0;
   long long v = std::strtoll(it->second.c_str(), &end, 10);
   if (it->second.empty() || *end != '\0')
     return Status::InvalidArgument(origin_ + ": " + key + " = '" + it->second + "' is not a whole number");
+  if (errno == ERANGE)  // strtoll clamps to LLONG_MIN/MAX and says so only here
+    return Status::InvalidArgument(origin_ + ": " + key + " = '" + it->second + "' is too large a number");
   return static_cast<int64_t>(v);
 }
 
