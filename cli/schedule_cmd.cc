@@ -17,6 +17,7 @@
 #include "engine/schedule/schedule.h"
 #include "engine/schedule/schedule_jobs.h"
 #include "engine/schedule/schedule_notify.h"
+#include "util/text.h"
 #include "util/time_util.h"
 
 namespace maestro {
@@ -53,15 +54,34 @@ std::string Absolute(const std::string& p) {
   return NormalizePath(JoinPath(cwd, p));
 }
 
-// systemd's ExecStart quoting: double quotes, with \ and " escaped; % doubled.
+// systemd's ExecStart quoting: double quotes, with \ and " escaped; % and $
+// doubled (a specifier, an environment variable: "/srv/${x}" would expand).
 std::string SystemdQuote(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\') out += '\\';
-    if (c == '%') out += '%';
+    if (c == '%' || c == '$') out += c;
     out += c;
   }
   return out + "\"";
+}
+
+// What a unit or crontab line cannot carry: a control character (a newline
+// would end the line and start another one, a crontab has no escape for it),
+// and for systemd a name that is not UTF-8 (systemd ignores such an
+// ExecStart=, so the timer would run nothing). Exit 2, nothing written.
+Status CheckSchedulable(const std::vector<std::string>& args, bool systemd) {
+  for (const auto& a : args) {
+    bool control = false;
+    for (char c : a) control |= static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+    std::string why = control ? "holds a control character" : (systemd && !IsValidUtf8(a)) ? "is not UTF-8" : "";
+    if (!why.empty())
+      return Status::InvalidArgument("schedule install: " + EscapeForTerminal(a) + " " + why + ", which " +
+                                         (systemd ? "a systemd unit" : "a crontab line") + " cannot hold",
+                                     systemd && !control ? "use --cron, or rename the folder"
+                                                         : "rename the folder, or run `maestro-db schedule run` yourself");
+  }
+  return Status::OK();
 }
 
 // POSIX shell single quotes; cron also treats % specially (newline), so escape it.
@@ -206,6 +226,10 @@ int RunInstall(CliContext& ctx, const InstallArgs& a) {
   auto cfg = ScheduleConfigFor(ctx, remote);
   if (!cfg.ok()) return ctx.Fail(cfg.status());
   auto cmd = JobCommand(ctx, *layout, remote);
+  const std::string log = JoinPath(Absolute(layout->repo()), "schedule.log");  // --cron's
+  std::vector<std::string> carried = cmd;  // what the unit or crontab line holds
+  if (a.cron) carried.push_back(log);
+  if (Status st = CheckSchedulable(carried, a.systemd); !st.ok()) return ctx.Fail(st);
 
   std::vector<UnitFile> files;
   std::string dest = a.dest;
@@ -226,7 +250,6 @@ int RunInstall(CliContext& ctx, const InstallArgs& a) {
     std::string sc = a.user ? "systemctl --user" : "systemctl";
     next = sc + " daemon-reload && " + sc + " enable --now maestro-db-schedule.timer";
   } else {
-    std::string log = JoinPath(Absolute(layout->repo()), "schedule.log");
     if (a.user) {
       // A user crontab is edited with crontab(1), which we do not drive; print.
       if (!a.print && a.dest.empty())

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <ctime>
 #include <fstream>
 #include <thread>
@@ -761,6 +762,36 @@ TEST_F(ScheduleTest, InstallCronLineRunsOnceAtTheSlotAndOnTheMonitorInterval) {
   EXPECT_EQ(u.out.find(" root '"), std::string::npos);  // a user crontab has no user field
   auto bad = testing::RunCli({"--root", inst.root, "schedule", "install", "--print"});
   EXPECT_EQ(bad.exit_code, 2);
+}
+
+
+// Names a unit or a crontab line must carry as they are: `$` and `%` in a
+// root are doubled for systemd (before: "/srv/${x}" would be expanded by
+// systemd, as "%h" is); a newline (which would start another line of the unit
+// or crontab) is refused for both, a name that is not UTF-8 for systemd
+// (which ignores such an ExecStart=); exit 2 with nothing written.
+TEST_F(ScheduleTest, InstallDoublesDollarsAndRefusesNamesAUnitOrCrontabCannotHold) {
+  Install inst(T("2025-03-01T12:00:00Z"), false);
+  std::string odd = inst.dir.Sub("srv ${HOME}%h");
+  ASSERT_EQ(std::system(("cp -a '" + inst.root + "' '" + odd + "'").c_str()), 0);
+  auto r = testing::RunCli({"--root", odd, "schedule", "install", "--systemd", "--print"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"--root\" \"" + inst.dir.Sub("srv $${HOME}%%h") + "\""), std::string::npos) << r.out;
+  const std::string dest = inst.dir.Sub("units");
+  for (const std::string& name : {std::string("line\nExecStartPre=false"), std::string("caf\xe9")}) {
+    std::string root = inst.dir.Sub(name);
+    ASSERT_EQ(std::system(("cp -a '" + inst.root + "' '" + root + "'").c_str()), 0);
+    bool newline = name.find('\n') != std::string::npos;
+    auto sd = testing::RunCli({"--root", root, "schedule", "install", "--systemd", "--dest", dest});
+    EXPECT_EQ(sd.exit_code, 2) << sd.out << sd.err;
+    EXPECT_NE(sd.err.find(newline ? "control character" : "not UTF-8"), std::string::npos) << sd.err;
+    auto cron = testing::RunCli({"--root", root, "schedule", "install", "--cron", "--dest", dest});
+    EXPECT_EQ(cron.exit_code, newline ? 2 : 0) << cron.out << cron.err;
+    if (newline) {
+      EXPECT_FALSE(std::filesystem::exists(dest)) << "something was written";
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(dest + "/maestro-db-schedule.service"));
 }
 
 }  // namespace
