@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cmath>
 #include <cstdlib>
 #include <iostream>
 
@@ -221,7 +222,17 @@ Result<std::unique_ptr<ReaderLock>> LockForReading(const CliContext& ctx, Reposi
 CLI::Option* AddLockWaitOption(CLI::App* cmd, double* wait, const std::string& help) {
   return cmd->add_option("--lock-wait", *wait, help)
       ->type_name("SECONDS")
-      ->check(CLI::Range(0.0, kMaxLockWaitSeconds).description("0 to 604800 (a week)"));
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            // Not CLI::Range: "nan" passes its two comparisons, and a NaN
+            // deadline is undefined when made into microseconds.
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            if (text.empty() || *end != '\0' || !std::isfinite(v) || v < 0 || v > kMaxLockWaitSeconds)
+              return "seconds from 0 to 604800 (a week), not '" + text + "'";
+            return "";
+          },
+          "0 to 604800 (a week)"));
 }
 
 }  // namespace maestro

@@ -210,6 +210,8 @@ TEST_F(DecoderInputTest, DurationsAndLockWaitsTooLargeToHoldAreUsageErrorsWithNo
       {"cleanup", "--all", "--yes", "--stuck-older-than", "999999999999999w"},
       {"snap", "create", "--lock-wait", "1e300"},
       {"snap", "verify", "--lock-wait", "inf"},
+      {"snap", "delete", "latest", "--lock-wait", "nan"},
+      {"snap", "prune", "--keep-last", "1", "--lock-wait", "-1"},
       {"snap", "copy", "--all", "--to", root_ + "-copy", "--lock-wait", "1e20"}};
   for (const auto& c : cases) {
     std::vector<std::string> args = {"--root", root_};
