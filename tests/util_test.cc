@@ -93,6 +93,7 @@ TEST(TimeTest, ParsesDurations) {
   EXPECT_FALSE(ParseDurationSeconds("").ok());
   // Too long is refused, never thrown (stoll) or wrapped (int64 overflow).
   EXPECT_EQ(*ParseDurationSeconds("36600d"), int64_t{36600} * 86400);
+  EXPECT_EQ(*ParseDurationSeconds("00000000000000000007d"), 7 * 86400);
   for (const char* huge : {"99999999999999999999999d", "999999999999999w", "36601d", "9223372036854775807s",
                            "999999999999s999999999999s"}) {
     auto d = ParseDurationSeconds(huge);

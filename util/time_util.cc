@@ -120,7 +120,9 @@ Result<int64_t> ParseDurationSeconds(const std::string& text) {
     if (i == start) return Status::InvalidArgument("cannot read duration '" + text + "': use e.g. 24h, 90m, 7d, 1h30m");
     // Bounded before any arithmetic: 20 digits would throw in stoll, and
     // 999999999999999w would overflow int64 (undefined) into a small value.
-    if (i - start > 12) return TooLong(text);
+    size_t first = start;  // leading zeros are no magnitude: 007d is 7d
+    while (first + 1 < i && text[first] == '0') ++first;
+    if (i - first > 12) return TooLong(text);
     int64_t v = std::stoll(text.substr(start, i - start));
     int64_t mult = 1;
     if (i < text.size()) {
