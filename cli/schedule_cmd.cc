@@ -17,6 +17,8 @@
 #include "engine/schedule/schedule.h"
 #include "engine/schedule/schedule_jobs.h"
 #include "engine/schedule/schedule_notify.h"
+#include "engine/stores/store_paths.h"
+#include "snapshot/rclone_backend.h"
 #include "util/text.h"
 #include "util/time_util.h"
 
@@ -225,6 +227,11 @@ int RunInstall(CliContext& ctx, const InstallArgs& a) {
   if (!layout.ok()) return ctx.Fail(layout.status());
   auto cfg = ScheduleConfigFor(ctx, remote);
   if (!cfg.ok()) return ctx.Fail(cfg.status());
+  // A local copy_to inside a store is refused now, when the service is set
+  // up, not first at the night its copy job fails (the job checks it too).
+  if (!cfg->copy_to.empty() && !IsRcloneSpec(cfg->copy_to))
+    if (Status st = CheckRepositoryPath(*layout, cfg->copy_to); !st.ok())
+      return ctx.Fail(st.Annotate("schedule install: [schedule] copy_to"));
   auto cmd = JobCommand(ctx, *layout, remote);
   const std::string log = JoinPath(Absolute(layout->repo()), "schedule.log");  // --cron's
   std::vector<std::string> carried = cmd;  // what the unit or crontab line holds

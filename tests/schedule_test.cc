@@ -794,5 +794,24 @@ TEST_F(ScheduleTest, InstallDoublesDollarsAndRefusesNamesAUnitOrCrontabCannotHol
   EXPECT_FALSE(std::filesystem::exists(dest + "/maestro-db-schedule.service"));
 }
 
+
+// A local copy_to inside a store (the next reset would move the off-site copy
+// to trash with the store) is refused when the service is installed, exit 8
+// naming both paths and nothing written, not first on the night the job runs.
+TEST_F(ScheduleTest, InstallRefusesACopyToInsideAStoreBeforeWritingTheUnits) {
+  Install inst(T("2025-03-01T12:00:00Z"), false);
+  const std::string pdfs = inst.layout().store(StoreId::kPdfs).path;
+  std::string cfg = WriteConfig(inst.dir, "copy_to = " + pdfs + "/offsite\n");
+  const std::string dest = inst.dir.Sub("units");
+  auto r = testing::RunCli({"--root", inst.root, "--config", cfg, "schedule", "install", "--systemd", "--dest", dest});
+  EXPECT_EQ(r.exit_code, 8) << r.out << r.err;
+  EXPECT_NE(r.err.find(pdfs + "/offsite"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("copy_to"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dest));
+  std::string ok = WriteConfig(inst.dir, "copy_to = " + inst.dir.Sub("offsite") + "\n");
+  auto fine = testing::RunCli({"--root", inst.root, "--config", ok, "schedule", "install", "--systemd", "--dest", dest});
+  EXPECT_EQ(fine.exit_code, 0) << fine.err;
+}
+
 }  // namespace
 }  // namespace maestro
