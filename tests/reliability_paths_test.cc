@@ -575,5 +575,40 @@ TEST_F(PathsTest, FileNamesThatAreNotUtf8ArePrintedInJsonInsteadOfAborting) {
   EXPECT_EQ(Sh("find '" + tmp_.Sub("out") + "' -name \"$(printf 'report-\\351t\\351.pdf')\" | wc -l"), "1\n");
 }
 
+
+// ------------------------------------------------------------------ permissions
+
+// A file in a store the user running maestro-db cannot read (root's 0600 PDF
+// in an install owned by the app's user): the snapshot fails naming it, the
+// reset that needs that snapshot changes nothing, and the message says what to
+// do (run as the owner or root). Needs root to make the two users.
+TEST_F(PathsTest, AFileTheUserCannotReadFailsTheSnapshotAndTheResetChangesNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run maestro-db as another user (setpriv)";
+  if (Sh("command -v setpriv >/dev/null && echo yes") != "yes\n") GTEST_SKIP() << "setpriv (util-linux) missing";
+  const std::string pdfs = StorePath(StoreId::kPdfs);
+  WriteFile(pdfs + "/root-only.pdf", "%PDF-1.4 root only");
+  ASSERT_EQ(::chmod((pdfs + "/root-only.pdf").c_str(), 0600), 0);
+  // The install (not the root-only file) belongs to uid 65534; its parents must be passable.
+  ASSERT_EQ(Sh("chmod o+x '" + tmp_.path() + "' && find '" + root_ + "' ! -name root-only.pdf -exec chown 65534:65534 {} + && echo ok"), "ok\n");
+  const auto before = TreeDigest(root_);
+  auto as_app_user = [&](const std::string& args) {
+    std::string rc = Sh("setpriv --reuid=65534 --regid=65534 --clear-groups '" MAESTRO_DB_BINARY "' --root '" + root_ +
+                        "' " + args + " >/dev/null 2>" + tmp_.Sub("err") + "; echo $?");
+    return std::make_pair(std::atoi(rc.c_str()), testing::ReadFile(tmp_.Sub("err")));
+  };
+  auto [snap_rc, snap_err] = as_app_user("snap create");
+  EXPECT_EQ(snap_rc, 7) << snap_err;
+  EXPECT_TRUE(Has(snap_err, "root-only.pdf") && Has(snap_err, "owns the install")) << snap_err;
+  auto [reset_rc, reset_err] = as_app_user("--yes reset");
+  EXPECT_EQ(reset_rc, 7) << reset_err;
+  EXPECT_TRUE(Has(reset_err, "nothing was changed")) << reset_err;
+  auto after = TreeDigest(root_);
+  for (auto it = after.begin(); it != after.end();)  // what the failed commands may leave: the new repository
+    it = it->first.rfind("backups", 0) == 0 ? after.erase(it) : std::next(it);
+  auto want = before;
+  for (auto it = want.begin(); it != want.end();) it = it->first.rfind("backups", 0) == 0 ? want.erase(it) : std::next(it);
+  EXPECT_EQ(after, want) << "a store changed";
+}
+
 }  // namespace
 }  // namespace maestro

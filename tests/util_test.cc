@@ -23,6 +23,19 @@ TEST(StatusTest, AnnotateKeepsCodeAndErrno) {
   EXPECT_NE(a.message().find("disk is full"), std::string::npos);
 }
 
+// The errors a user can act on say what to do, and keep their errno.
+TEST(StatusTest, PosixErrorsAUserCanFixSayHow) {
+  const std::vector<std::pair<int, std::string>> cases = {
+      {ENOSPC, "disk is full"}, {EACCES, "owns the install"}, {EPERM, "owns the install"},
+      {ENAMETOOLONG, "4096 bytes"}, {EROFS, "read-only"}};
+  for (const auto& [err, hint] : cases) {
+    Status s = PosixError("open /x", err);
+    EXPECT_TRUE(s.IsIoError()) << s.ToString();
+    EXPECT_NE(s.message().find(hint), std::string::npos) << s.ToString();
+    EXPECT_EQ(s.err_no(), err);
+  }
+}
+
 TEST(StatusTest, ARefusalIsMarkedAndAnnotateKeepsTheMark) {
   Status plain = Status::IoError("the remote refused to delete packs/x.pack");
   EXPECT_FALSE(plain.IsRefused()) << "the mark is set, never read from the wording";

@@ -27,6 +27,18 @@ Status PosixError(const std::string& context, int err_number) {
     case EDQUOT:
       s = Status::IoError(msg + " (the disk is full: free space, then run the command again)");
       break;
+    case EACCES:
+    case EPERM:
+      s = Status::IoError(msg + " (run maestro-db as the user that owns the install, as the app's container "
+                                "does, or as root; or fix that file's owner and mode)");
+      break;
+    case ENAMETOOLONG:
+      s = Status::IoError(msg + " (a path longer than the system takes, 4096 bytes: move or rename that "
+                                "folder to a shorter path)");
+      break;
+    case EROFS:
+      s = Status::IoError(msg + " (the file system is mounted read-only: this command writes there)");
+      break;
     default: s = Status::IoError(msg); break;
   }
   s.WithErrno(err_number);
