@@ -432,9 +432,20 @@ Status CheckListedTwin(const SnapshotInfo& src, const SnapshotInfo& dst, const s
                                  "nothing on the target is ever overwritten; copy into another repository");
 }
 
+// A spec as the folder or remote it names: rclone's local form
+// (rclone:/ABSOLUTE/PATH) as that folder, and a remote path without the
+// trailing slashes rclone ignores.
+std::string Canonical(const std::string& spec) {
+  if (!IsRcloneSpec(spec)) return spec;
+  std::string rest = spec.substr(7);
+  while (rest.size() > 1 && rest.back() == '/' && rest[rest.size() - 2] != ':') rest.pop_back();
+  return rest[0] == '/' ? NormalizePath(rest) : "rclone:" + rest;
+}
+
 // One repository reached by two names: the same spec, or for two local ones
 // the same folder on disk (a linked parent folder: /home -> /data/home).
-bool SameRepository(Env* env, const std::string& a, const std::string& b) {
+bool SameRepository(Env* env, const std::string& spec_a, const std::string& spec_b) {
+  const std::string a = Canonical(spec_a), b = Canonical(spec_b);
   if (a == b) return true;
   if (IsRcloneSpec(a) || IsRcloneSpec(b)) return false;
   FileInfo x, y;

@@ -193,7 +193,7 @@ TEST(CopyTest, UsageErrorsSayWhatToDo) {
 }
 
 // One repository named twice, through a linked parent folder (/home ->
-// /data/home) or with a trailing slash: refused as the same repository
+// /data/home), with a trailing slash, or as rclone:/PATH: refused as the same repository
 // (exit 2), not "copied" into itself under two locks, and refused before
 // either end is locked or opened: the folder is exactly as it was, without
 // even a lock file made.
@@ -205,7 +205,8 @@ TEST(CopyTest, TheSameRepositoryThroughALinkedParentFolderIsRefusedBeforeAnythin
   Snap(src->get(), d.Sub("data"), "");
   ASSERT_EQ(::symlink(d.Sub("real").c_str(), d.Sub("link").c_str()), 0);
   const auto before = TreeDigest(d.Sub("real/repo"));
-  for (const std::string& other : {d.Sub("real/repo"), d.Sub("real/repo/")}) {
+  // rclone:/ABSOLUTE/PATH is rclone's local backend: the same folder (refused before rclone starts).
+  for (const std::string& other : {d.Sub("real/repo"), d.Sub("real/repo/"), "rclone:" + d.Sub("real/repo/")}) {
     CliResult same = RunCli({"--repo", d.Sub("link/repo"), "snap", "copy", "--all", "--to", other});
     EXPECT_EQ(same.exit_code, 2) << same.out << same.err;
     EXPECT_NE(same.err.find("same repository"), std::string::npos) << same.err;
