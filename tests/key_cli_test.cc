@@ -173,7 +173,11 @@ TEST_F(KeyCli, AddedPasswordOpensTheSameMasterKey) {
   // The new one opens the CLI too, and is the current one there.
   r = Key({"list", "--json"}, {"MAESTRO_DB_PASSWORD=second password"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const auto& k : nlohmann::json::parse(r.out)["keys"]) EXPECT_EQ(k["current"], k["id"] == added);
+  // The parsed document is named: a range-for over parse(...)["keys"] reads a destroyed
+  // temporary (the loop keeps only the ["keys"] reference alive; ASan's heap-use-after-free).
+  const nlohmann::json listed = nlohmann::json::parse(r.out);
+  ASSERT_EQ(listed["keys"].size(), 2u) << r.out;
+  for (const auto& k : listed["keys"]) EXPECT_EQ(k["current"], k["id"] == added);
 }
 
 TEST_F(KeyCli, RemovingTheLastKeyIsRefusedAndKeepsIt) {
