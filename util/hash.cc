@@ -3,6 +3,8 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include <utility>
+
 namespace maestro {
 
 std::string Hash128::Hex() const {
@@ -13,16 +15,24 @@ std::string Hash128::Hex() const {
   return s;
 }
 
+namespace {
+
+// One lowercase hex digit's value, or -1.
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
 bool Hash128::FromHex(std::string_view hex, Hash128* out) {
   if (hex.size() != 32) return false;
   uint64_t parts[2] = {0, 0};
   for (int p = 0; p < 2; ++p) {
     for (int i = 0; i < 16; ++i) {
-      char c = hex[static_cast<size_t>(p * 16 + i)];
-      int v;
-      if (c >= '0' && c <= '9') v = c - '0';
-      else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-      else return false;
+      int v = HexDigit(hex[static_cast<size_t>(p * 16 + i)]);
+      if (v < 0) return false;
       parts[p] = (parts[p] << 4) | static_cast<uint64_t>(v);
     }
   }
@@ -61,6 +71,19 @@ std::string HexEncode(std::string_view bytes) {
     s += digits[c & 0xf];
   }
   return s;
+}
+
+bool HexDecode(std::string_view hex, std::string* out) {
+  if (hex.size() % 2 != 0) return false;
+  std::string bytes;
+  bytes.reserve(hex.size() / 2);
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    int hi = HexDigit(hex[i]), lo = HexDigit(hex[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    bytes.push_back(static_cast<char>(hi << 4 | lo));
+  }
+  *out = std::move(bytes);
+  return true;
 }
 
 }  // namespace maestro

@@ -35,5 +35,8 @@ class Hasher128 {
 };
 
 std::string HexEncode(std::string_view bytes);
+// The bytes of lowercase hex (HexEncode's form); false for an odd length or
+// any other character, *out then unchanged.
+bool HexDecode(std::string_view hex, std::string* out);
 
 }  // namespace maestro

@@ -9,28 +9,12 @@ namespace {
 
 constexpr const char* kBytesKey = "maestro_bytes_hex";
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 // The bytes an encoded string object stands for, or false when j is not one.
 bool DecodeBytesObject(const nlohmann::json& j, std::string* out) {
   if (!j.is_object() || j.size() != 1 || !j.contains(kBytesKey)) return false;
   const nlohmann::json& v = j[kBytesKey];
   if (!v.is_string()) return false;
-  const std::string& hex = v.get_ref<const std::string&>();
-  if (hex.size() % 2 != 0) return false;
-  std::string bytes;
-  bytes.reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = HexDigit(hex[i]), lo = HexDigit(hex[i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    bytes.push_back(static_cast<char>(hi << 4 | lo));
-  }
-  *out = std::move(bytes);
-  return true;
+  return HexDecode(v.get_ref<const std::string&>(), out);
 }
 
 }  // namespace
